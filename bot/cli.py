@@ -1,0 +1,161 @@
+"""`python -m bot COMMAND`: check, graph, chat, classify, run."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from .engine import Engine, FlowSet
+from .flow.loader import load_flow, longest_path
+from .flow.recognise import recognise
+from .settings import Settings
+
+
+def _load(settings: Settings) -> FlowSet | None:
+    flows, problems = FlowSet.load([settings.flows], settings.default_flow)
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"The flows have problems: run `python -m bot check {settings.flows}`.", file=sys.stderr)
+        return None
+    return flows
+
+
+def cmd_check(args, settings: Settings) -> int:
+    paths = args.paths or [settings.flows]
+    files = []
+    for path in map(Path, paths):
+        files.extend(sorted(path.glob("*.y*ml")) if path.is_dir() else [path])
+    if not files:
+        print(f"{', '.join(map(str, paths))}: no flow file (*.yaml) found")
+        return 1
+    failed = False
+    for file in files:
+        flow, problems = load_flow(file)
+        for problem in problems:
+            print(problem)
+        if flow:
+            taps, _ = longest_path(flow.nodes, flow.start)
+            outcomes = sum(n.is_outcome for n in flow.nodes.values())
+            print(f"{file}: ok — flow {flow.id!r}, version {flow.version}, {len(flow.nodes)} nodes, "
+                  f"{outcomes} outcomes, at most {taps} taps to an outcome")
+        failed |= bool(problems)
+    return 1 if failed else 0
+
+
+def _flow_from(arg: str, settings: Settings):
+    path = Path(arg)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        flow, problems = load_flow(path)
+    else:
+        flows = _load(settings)
+        machine = flows and flows.get(arg)
+        if machine is None:
+            print(f"no flow {arg!r}", file=sys.stderr)
+            return None
+        return machine.flow
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return flow
+
+
+def cmd_graph(args, settings: Settings) -> int:
+    from .graph import GraphError, draw
+    flow = _flow_from(args.flow, settings)
+    if flow is None:
+        return 1
+    try:
+        print(f"wrote {draw(flow, args.output)}")
+    except GraphError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_classify(args, settings: Settings) -> int:
+    flows = _load(settings)
+    if flows is None:
+        return 1
+    machine = flows.get(args.flow or flows.default)
+    if machine is None:
+        print(f"no flow {args.flow!r}", file=sys.stderr)
+        return 1
+    flow = machine.flow
+    if flow.classify_node is None:
+        print(f"flow {flow.id!r} has no free-text question", file=sys.stderr)
+        return 1
+    node = flow.nodes[flow.classify_node]
+    verdict = recognise(" ".join(args.text), node.choices)
+    top = verdict.choice or (verdict.candidates[0] if verdict.candidates else None)
+    print(top or "none")
+    state = "sure" if verdict.choice else ("to confirm: " + ", ".join(verdict.candidates)
+                                            if verdict.candidates else "no match: the list is shown")
+    print(f"  question {node.id!r}: {state}")
+    for hit in verdict.hits:
+        print(f"  {hit.choice:<14} {hit.score:4.1f}  {', '.join(hit.matched)}")
+    return 0
+
+
+def cmd_chat(args, settings: Settings) -> int:
+    from .console import run_console
+    flows = _load(settings)
+    if flows is None:
+        return 1
+    store = None
+    if not args.no_store:
+        from .store.sqlite import SQLiteStore
+        store = SQLiteStore(settings.db_path)
+    key = f"console:{args.user or getpass.getuser()}"
+    if args.fresh and store is not None:
+        store.delete_sync(key)
+    try:
+        return run_console(Engine(flows), store, key, args.flow, args.lang)
+    except KeyboardInterrupt:
+        print()
+        return 0
+    finally:
+        if store is not None:
+            store.close()
+
+
+def cmd_run(args, settings: Settings) -> int:
+    if not settings.token:
+        print("No TELEGRAM_BOT_TOKEN set (see .env.example), so no Telegram bot starts; "
+              "here is the same conversation in this terminal (`python -m bot chat`).", file=sys.stderr)
+        args.flow, args.lang, args.no_store, args.fresh, args.user = None, "fr", False, False, None
+        return cmd_chat(args, settings)
+    flows = _load(settings)
+    if flows is None:
+        return 1
+    from .telegram.app import run_bot
+    return run_bot(settings, flows, webhook=args.webhook)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("check", help="validate flow files: `file:line: problem`, exit 1 on any")
+    p.add_argument("paths", nargs="*", help="flow files or folders (default: the flows folder)")
+    p.set_defaults(fn=cmd_check)
+    p = sub.add_parser("graph", help="draw a flow (.svg/.png with graphviz, .mmd Mermaid without)")
+    p.add_argument("flow", help="a flow file or a flow id")
+    p.add_argument("-o", "--output", required=True, help="picture to write: cstream.svg, cstream.mmd...")
+    p.set_defaults(fn=cmd_graph)
+    p = sub.add_parser("chat", help="the conversation in this terminal (resumes where you left off)")
+    p.add_argument("--flow", help="flow id (default: the default flow)")
+    p.add_argument("--lang", default="fr", choices=["fr", "en"])
+    p.add_argument("--user", help="whose progress to use (default: your login name)")
+    p.add_argument("--fresh", action="store_true", help="forget the saved progress and start anew")
+    p.add_argument("--no-store", action="store_true", help="keep nothing on disk")
+    p.set_defaults(fn=cmd_chat)
+    p = sub.add_parser("classify", help="which choice the free-text question maps TEXT to")
+    p.add_argument("--flow", help="flow id (default: the default flow)")
+    p.add_argument("text", nargs="+")
+    p.set_defaults(fn=cmd_classify)
+    p = sub.add_parser("run", help="run the Telegram bot (long polling, or --webhook)")
+    p.add_argument("--webhook", action="store_true", help="serve a webhook instead of polling")
+    p.set_defaults(fn=cmd_run)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    return args.fn(args, settings)

@@ -1,0 +1,188 @@
+"""Opening hours: parsing the YAML form, and "open now / next opening" at a given instant.
+
+YAML form (French time unless the flow says otherwise):
+
+    hours:
+      mon-fri: "08:30-21:00"
+      sat-sun: "09:00-18:00"
+      holidays: "09:00-18:00"      # public holidays, whatever the weekday
+      # also: "mon,wed: 09:00-12:00, 14:00-17:00" and "closed"
+
+Days not listed are closed. Without a `holidays` key, a public holiday follows its weekday.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays as holidays_lib
+
+from .model import Hours
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_NAMES = {
+    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+_SHORT = {
+    "fr": ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+_HOLIDAYS_WORD = {"fr": "jours fériés", "en": "public holidays"}
+_CLOSED_WORD = {"fr": "fermé", "en": "closed"}
+_RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+class HoursError(ValueError):
+    pass
+
+
+def _days(key: str) -> list[int]:
+    """'mon-fri' -> [0..4]; 'sat,sun' -> [5, 6]; 'wed' -> [2]."""
+    result: list[int] = []
+    for part in str(key).lower().replace(" ", "").split(","):
+        if "-" in part:
+            first, _, last = part.partition("-")
+            if first not in DAYS or last not in DAYS:
+                raise HoursError(f"unknown day range {part!r}: use mon, tue, wed, thu, fri, sat, sun")
+            a, b = DAYS.index(first), DAYS.index(last)
+            if b < a:
+                raise HoursError(f"day range {part!r} runs backwards")
+            result.extend(range(a, b + 1))
+        elif part in DAYS:
+            result.append(DAYS.index(part))
+        else:
+            raise HoursError(f"unknown day {part!r}: use mon, tue, wed, thu, fri, sat, sun, or holidays")
+    return result
+
+
+def _ranges(value) -> tuple[tuple[int, int], ...]:
+    if isinstance(value, str) and value.strip().lower() in ("closed", "ferme", "fermé"):
+        return ()
+    if not isinstance(value, str):
+        raise HoursError(f"hours must be written like \"09:00-18:00\", not {value!r}")
+    spans = []
+    for part in value.split(","):
+        match = _RANGE.match(part)
+        if not match:
+            raise HoursError(f"malformed hours {part.strip()!r}: write them like \"09:00-18:00\"")
+        h1, m1, h2, m2 = map(int, match.groups())
+        if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
+            raise HoursError(f"impossible time in {part.strip()!r}")
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if end <= start:
+            raise HoursError(f"hours {part.strip()!r} end before they start")
+        spans.append((start, end))
+    spans.sort()
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        if start < end:
+            raise HoursError(f"overlapping hours in {value!r}")
+    return tuple(spans)
+
+
+def parse_hours(spec: dict) -> Hours:
+    """Build Hours from the YAML mapping; raise HoursError with a readable reason."""
+    if not isinstance(spec, dict) or not spec:
+        raise HoursError("hours must be a mapping like  mon-fri: \"09:00-18:00\"")
+    week: list[tuple | None] = [None] * 7
+    holiday_spans = None
+    for key, value in spec.items():
+        spans = _ranges(value)
+        if str(key).lower() in ("holidays", "feries", "fériés"):
+            holiday_spans = spans
+            continue
+        for day in _days(key):
+            if week[day] is not None:
+                raise HoursError(f"{DAYS[day]} is given twice")
+            week[day] = spans
+    week_t = tuple(w or () for w in week)
+    label = {lang: _describe(spec, lang) for lang in ("fr", "en")}
+    return Hours(week=week_t, holidays=holiday_spans, label=label)
+
+
+def _fmt(minutes: int, lang: str) -> str:
+    h, m = divmod(minutes, 60)
+    if lang == "fr":
+        return f"{h}h{m:02d}" if m else f"{h}h"
+    return f"{h}:{m:02d}"
+
+
+def _describe(spec: dict, lang: str) -> str:
+    parts = []
+    for key, value in spec.items():
+        spans = _ranges(value)
+        text = ", ".join(f"{_fmt(a, lang)}-{_fmt(b, lang)}" for a, b in spans) or _CLOSED_WORD[lang]
+        if str(key).lower() in ("holidays", "feries", "fériés"):
+            who = _HOLIDAYS_WORD[lang]
+        else:
+            who = ", ".join(
+                f"{_SHORT[lang][DAYS.index(p.split('-')[0])]}-{_SHORT[lang][DAYS.index(p.split('-')[1])]}"
+                if "-" in p else _SHORT[lang][DAYS.index(p)]
+                for p in str(key).lower().replace(" ", "").split(","))
+        parts.append(f"{who} {text}")
+    return " ; ".join(parts)
+
+
+@lru_cache(maxsize=8)
+def _calendar(country: str):
+    return holidays_lib.country_holidays(country)
+
+
+@dataclass(frozen=True)
+class OpenStatus:
+    open: bool
+    until: datetime | None      # when open: closing time
+    next_open: datetime | None  # when closed: next opening (within two weeks)
+
+
+def _spans_on(hours: Hours, day: date, country: str):
+    if hours.holidays is not None and day in _calendar(country):
+        return hours.holidays
+    return hours.week[day.weekday()]
+
+
+def open_status(hours: Hours, now: datetime, tz: str = "Europe/Paris", country: str = "FR") -> OpenStatus:
+    """Whether a channel is open at `now` (an aware datetime), in the flow's time zone."""
+    zone = ZoneInfo(tz)
+    local = now.astimezone(zone)
+    minute = local.hour * 60 + local.minute
+    today = local.date()
+    for start, end in _spans_on(hours, today, country):
+        if start <= minute < end:
+            return OpenStatus(True, _at(today, end, zone), None)
+    for offset in range(0, 15):
+        day = today + timedelta(days=offset)
+        for start, _ in _spans_on(hours, day, country):
+            if offset or start > minute:
+                return OpenStatus(False, None, _at(day, start, zone))
+    return OpenStatus(False, None, None)
+
+
+def _at(day: date, minutes: int, zone: ZoneInfo) -> datetime:
+    if minutes >= 24 * 60:
+        return datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, minutes // 60, minutes % 60, tzinfo=zone)
+
+
+def describe_moment(moment: datetime, now: datetime, lang: str = "fr") -> str:
+    """'à 21h', 'demain à 8h30', 'lundi à 9h' relative to now (both local)."""
+    time = _fmt(moment.hour * 60 + moment.minute, lang)
+    delta = (moment.date() - now.astimezone(moment.tzinfo).date()).days
+    if lang == "fr":
+        if delta == 0:
+            return f"à {time}"
+        if delta == 1:
+            return f"demain à {time}"
+        if delta < 7:
+            return f"{DAY_NAMES['fr'][moment.weekday()]} à {time}"
+        return f"le {moment.day}/{moment.month:02d} à {time}"
+    if delta == 0:
+        return f"at {time}"
+    if delta == 1:
+        return f"tomorrow at {time}"
+    if delta < 7:
+        return f"{DAY_NAMES['en'][moment.weekday()]} at {time}"
+    return f"on {moment.day}/{moment.month:02d} at {time}"

@@ -1,0 +1,60 @@
+"""One `transitions` machine per flow version, shared by every conversation.
+
+States are node ids; the trigger for a choice is `choose_<choice id>` (`choose_continue` on
+an information step). A conditional `next` becomes several transitions for the same
+trigger, tried in order with the answers passed as event data. No model object is kept per
+conversation: a step sets the shared cursor to the stored node, fires the trigger and reads
+the new state. Steps are synchronous, so asyncio tasks never interleave inside one.
+"""
+from __future__ import annotations
+
+from transitions import Machine
+
+from .model import Condition, Flow
+
+
+class _Cursor:
+    """The single model object of a compiled machine."""
+    state: str
+
+
+def trigger_name(choice_id: str) -> str:
+    return f"choose_{choice_id}"
+
+
+def _guard(condition: Condition):
+    return lambda event: condition.holds(event.kwargs["answers"])
+
+
+def transitions_of(flow: Flow) -> list[dict]:
+    """The flow's transitions in the form `transitions` takes (also used for drawing)."""
+    out = []
+    for node in flow.nodes.values():
+        if node.kind == "info":
+            options = [("continue", node.routes)]
+        else:
+            options = [(c.id, c.routes) for c in node.choices]
+        for choice_id, routes in options:
+            for route in routes:
+                entry = {"trigger": trigger_name(choice_id), "source": node.id, "dest": route.target}
+                if not route.condition.always:
+                    entry["conditions"] = [_guard(route.condition)]
+                out.append(entry)
+    return out
+
+
+class FlowMachine:
+    """Compiled once per flow version; `step()` is the only way progress moves forward."""
+
+    def __init__(self, flow: Flow):
+        self.flow = flow
+        self._cursor = _Cursor()
+        self.machine = Machine(model=self._cursor, states=list(flow.nodes), initial=flow.start,
+                               transitions=transitions_of(flow), auto_transitions=False,
+                               send_event=True, ignore_invalid_triggers=True)
+
+    def step(self, node: str, choice_id: str, answers: dict[str, str]) -> str | None:
+        """The node reached from `node` by `choice_id` given `answers` (including this one)."""
+        self.machine.set_state(node, model=self._cursor)
+        moved = self._cursor.trigger(trigger_name(choice_id), answers=answers)
+        return self._cursor.state if moved else None

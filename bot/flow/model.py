@@ -1,0 +1,177 @@
+"""The flow as plain, immutable data: what `flows/*.yaml` says once it has been checked."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+# A text in several languages; "fr" is always present.
+Text = dict[str, str]
+
+LANGS = ("fr", "en")
+
+
+def tr(text: Text | None, lang: str = "fr") -> str:
+    """The text in `lang`, falling back to French."""
+    if not text:
+        return ""
+    return text.get(lang) or text["fr"]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """True when every `when` node's answer is one of its ids and no `unless` one matches.
+
+    An answer is the chosen choice id of a node already passed, e.g.
+    `when: {problem: [billing, cancellation]}`.
+    """
+    when: tuple[tuple[str, frozenset[str]], ...] = ()
+    unless: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    def holds(self, answers: dict[str, str]) -> bool:
+        return (all(answers.get(node) in ids for node, ids in self.when)
+                and not any(answers.get(node) in ids for node, ids in self.unless))
+
+    @property
+    def always(self) -> bool:
+        return not self.when and not self.unless
+
+    def nodes(self) -> set[str]:
+        return {node for node, _ in self.when + self.unless}
+
+
+ALWAYS = Condition()
+
+
+@dataclass(frozen=True)
+class Route:
+    """One possible destination; the first route whose condition holds is taken."""
+    target: str
+    condition: Condition = ALWAYS
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Recogniser:
+    keywords: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.keywords and not self.patterns
+
+
+@dataclass(frozen=True)
+class Choice:
+    id: str
+    label: Text
+    routes: tuple[Route, ...]
+    condition: Condition = ALWAYS
+    recogniser: Recogniser = Recogniser()
+    line: int = 0
+    says: Text | None = None  # how the answer reads inside a sentence ({node} placeholders)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A paragraph of an outcome or document, shown only when its condition holds."""
+    text: Text
+    condition: Condition = ALWAYS
+    title: Text | None = None
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A channel or fact shown by an outcome, maybe only under a condition."""
+    id: str
+    condition: Condition = ALWAYS
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    kind: str  # "choice" | "text" | "info" | "outcome"
+    text: Text
+    choices: tuple[Choice, ...] = ()
+    routes: tuple[Route, ...] = ()          # info nodes: where "Continuer" goes
+    sections: tuple[Section, ...] = ()      # outcomes
+    channels: tuple[Ref, ...] = ()         # outcomes
+    facts: tuple[Ref, ...] = ()            # outcomes
+    document: str | None = None             # outcomes
+    line: int = 0
+
+    @property
+    def is_outcome(self) -> bool:
+        return self.kind == "outcome"
+
+    def choice(self, choice_id: str) -> Choice | None:
+        return next((c for c in self.choices if c.id == choice_id), None)
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    title: str
+    url: str | None
+    verified: date
+
+
+@dataclass(frozen=True)
+class Fact:
+    id: str
+    text: Text
+    source: str
+    verified: date
+    status: str  # "checked" | "unchecked" | "correction"
+
+
+@dataclass(frozen=True)
+class Hours:
+    """Weekly opening hours in minutes since midnight; holidays override the weekday."""
+    week: tuple[tuple[tuple[int, int], ...], ...]  # 7 entries, Monday first
+    holidays: tuple[tuple[int, int], ...] | None    # None: holidays follow the weekday
+    label: Text
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str
+    kind: str
+    name: Text
+    how: Text
+    source: str
+    verified: date
+    status: str
+    hours: Hours | None = None
+    details: tuple[str, ...] = ()   # address lines, phone number...
+    url: str | None = None
+    email: str | None = None
+    note: Text | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    title: Text
+    filename: str
+    parts: tuple[Section, ...]
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: str
+    title: Text
+    version: str          # content hash: progress records carry it
+    schema: int
+    start: str
+    max_taps: int
+    timezone: str
+    holiday_country: str
+    welcome: Text
+    nodes: dict[str, Node]
+    channels: dict[str, Channel]
+    sources: dict[str, Source]
+    facts: dict[str, Fact]
+    documents: dict[str, Document]
+    path: str = ""
+    classify_node: str | None = None  # the free-text question `classify` uses
+    langs: tuple[str, ...] = field(default=("fr",))

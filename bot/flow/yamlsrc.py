@@ -1,0 +1,106 @@
+"""Safe YAML loading that remembers line numbers, so `check` can say `file:line: problem`.
+
+Only PyYAML's SafeLoader constructors are used: a `!!python/...` or any unknown tag is an
+error, never code. Mappings come back as `Located` dicts that know the line of each key;
+duplicate keys are reported instead of silently keeping the last one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class Located(dict):
+    """A dict that knows the (1-based) line of itself and of each key."""
+
+    line: int = 0
+    key_lines: dict
+
+    def line_of(self, key) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class LocatedList(list):
+    line: int = 0
+    item_lines: list
+
+    def line_of(self, index: int) -> int:
+        return self.item_lines[index] if index < len(self.item_lines) else self.line
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that builds Located containers and records duplicate keys."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.duplicates: list[tuple[int, object]] = []
+
+    def construct_mapping(self, node, deep=False):
+        if not isinstance(node, yaml.MappingNode):
+            return super().construct_mapping(node, deep)
+        self.flatten_mapping(node)
+        mapping = Located()
+        mapping.line = node.start_mark.line + 1
+        mapping.key_lines = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a plain word", key_node.start_mark)
+            if key in mapping:
+                self.duplicates.append((key_node.start_mark.line + 1, key))
+            mapping[key] = self.construct_object(value_node, deep=True)
+            mapping.key_lines[key] = key_node.start_mark.line + 1
+        return mapping
+
+    def construct_yaml_map(self, node):
+        yield self.construct_mapping(node, deep=True)
+
+    def construct_yaml_seq(self, node):
+        items = LocatedList(self.construct_object(child, deep=True) for child in node.value)
+        items.line = node.start_mark.line + 1
+        items.item_lines = [child.start_mark.line + 1 for child in node.value]
+        yield items
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_yaml_map)
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_yaml_seq)
+
+
+def load_located(text: str, filename: str) -> tuple[object, list[Problem]]:
+    """Parse YAML text; return (data or None, problems)."""
+    loader = _LineLoader(text)
+    try:
+        data = loader.get_single_data()
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        if exc.problem and "could not determine a constructor" in exc.problem:
+            tag = exc.problem.split("tag")[-1].strip(" '")
+            msg = f"unsafe or unknown YAML tag {tag}: flows may only hold plain text, numbers, lists and mappings"
+        else:
+            msg = f"YAML error: {exc.problem or exc}"
+        return None, [Problem(filename, line, msg)]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 0
+        problem = getattr(exc, "problem", None) or str(exc)
+        return None, [Problem(filename, line, f"YAML syntax error: {problem}")]
+    finally:
+        loader.dispose()
+    problems = [Problem(filename, line, f"duplicate key {key!r}: each id may appear only once here")
+                for line, key in loader.duplicates]
+    return data, problems

@@ -1,0 +1,53 @@
+"""What the engine answers, described neutrally: each front end renders it its own way."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Control buttons the engine adds; flow ids never start with "_".
+BACK, RESTART, SHOW_LIST = "_back", "_restart", "_list"
+
+
+@dataclass(frozen=True)
+class Button:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class ContactCard:
+    name: str
+    kind: str
+    how: str
+    details: tuple[str, ...] = ()
+    url: str | None = None
+    email: str | None = None
+    hours: str | None = None      # "lun.-ven. 8h30-21h ; ..."
+    is_open: bool | None = None   # None: no opening hours (a letter, a web form)
+    status: str | None = None     # "Ouvert maintenant, jusqu'à 21h"
+    note: str | None = None
+    unchecked: bool = False
+
+
+@dataclass(frozen=True)
+class Attachment:
+    title: str
+    filename: str
+    content: str
+
+
+@dataclass
+class Reply:
+    kind: str                      # choice | text | info | outcome | confirm | summary | help
+    text: str = ""
+    notices: list[str] = field(default_factory=list)   # said before the content
+    sections: list[tuple[str | None, str]] = field(default_factory=list)
+    now: str | None = None         # the channel to use right now
+    cards: list[ContactCard] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)
+    token: str | None = None       # identifies the question the buttons belong to
+    expects_text: bool = False
+    document: Attachment | None = None
+    node: str | None = None
+    answer: str | None = None      # the label of the answer just taken (front ends echo it)
