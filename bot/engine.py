@@ -120,6 +120,8 @@ class Engine:
         if choice_id == RESTART:
             return self.restart(progress, now)
         machine, progress, notices = self._resolve(progress, now)
+        if notices:  # the flow changed under them: show where they now are before any answer
+            return self._reply(machine, progress, now, notices)
         if choice_id == SHOW_LIST and progress.pending is not None:
             progress = progress.with_(pending=None)
             return self._reply(machine, progress, now, notices + [msg(progress.lang, "full_list")])

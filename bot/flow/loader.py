@@ -287,9 +287,9 @@ class _Checker:
         text = self.text(data, "text", what) or {"fr": ""}
         self._texts.append((text, data.line_of("text"), what))
         if kind in ("choice", "text"):
-            return Node(node_id, kind, text, choices=self.choices(data, node_id, kind), line=data.line)
+            return Node(node_id, kind, text, choices=self.choices(data, node_id, kind), line=line)
         if kind == "info":
-            return Node(node_id, kind, text, routes=self.routes(data, what), line=data.line)
+            return Node(node_id, kind, text, routes=self.routes(data, what), line=line)
         channel_refs, fact_refs = self.refs(data, "channels", what), self.refs(data, "facts", what)
         self._channel_refs.extend((ref, line, what) for ref, _, line in channel_refs)
         self._fact_refs.extend((ref, line, what) for ref, _, line in fact_refs)
@@ -300,7 +300,7 @@ class _Checker:
             self._document_refs.append((document, data.line_of("document"), what))
         return Node(node_id, kind, text, sections=self.sections(data, "sections", what),
                     channels=tuple(channels), facts=tuple(facts),
-                    document=document, line=data.line)
+                    document=document, line=line)
 
     def refs(self, data: Located, key: str, what: str) -> list[tuple[str, Condition, int]]:
         """A list of ids, each maybe written as  - id: x  when: {...}  to show it conditionally."""

@@ -27,7 +27,7 @@ _NON_WORD = re.compile(r"[^a-z0-9*]+")
 
 def normalise(text: str) -> str:
     """Lower case, no accents, words separated by single spaces ('Prélèvé 2 fois!' -> 'preleve 2 fois')."""
-    text = unicodedata.normalize("NFKD", text.lower())
+    text = unicodedata.normalize("NFKD", text.lower().replace("€", " euros "))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.replace("œ", "oe").replace("æ", "ae")
     return _NON_WORD.sub(" ", text).strip()

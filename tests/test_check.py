@@ -1,0 +1,122 @@
+"""`check` rejects broken flows with the file, the line and a message a flow author can act on."""
+import subprocess
+import sys
+
+import pytest
+
+from bot.flow.loader import load_flow_text
+from conftest import FLOWS, ROOT
+
+BASE = """\
+schema: 1
+id: demo
+title: Démo
+start: ask
+sources:
+  law:
+    title: Code
+    verified: 2026-11-27
+channels:
+  phone:
+    kind: phone
+    name: Téléphone
+    how: Appelez
+    hours: {mon-fri: "09:00-18:00"}
+    source: law
+    verified: 2026-11-27
+    status: checked
+nodes:
+  ask:
+    type: choice
+    text: Alors ?
+    choices:
+      - id: "yes"
+        label: Oui
+        next: done
+      - id: other
+        label: Autre
+        next: done
+  done:
+    type: outcome
+    text: Voilà {ask}
+    channels: [phone]
+"""
+
+
+def edit(line: int, new: str) -> str:
+    """BASE with line `line` (1-based) replaced by `new` (which may hold several lines)."""
+    lines = BASE.splitlines()
+    lines[line - 1] = new
+    return "\n".join(lines) + "\n"
+
+
+def test_base_flow_is_valid():
+    flow, problems = load_flow_text(BASE, "demo.yaml")
+    assert problems == [] and flow.id == "demo"
+
+
+BROKEN = [
+    ("unknown target", edit(25, "        next: don"), 25, "unknown target 'don' (did you mean 'done'?)"),
+    ("unreachable node", BASE + "  orphan:\n    type: outcome\n    text: Seul\n", 33, "unreachable from the start node"),
+    ("no way to an outcome", edit(28, "        next: loop") + "  loop:\n    type: info\n    text: Encore\n    next: loop\n",
+     33, "no way from here leads to an outcome"),
+    ("duplicate node id", BASE + "  done:\n    type: outcome\n    text: Bis\n", 33, "duplicate key 'done'"),
+    ("duplicate choice id", edit(26, '      - id: "yes"'), 26, "duplicate choice id 'yes'"),
+    ("missing French text", edit(21, "    text: {en: \"Well?\"}"), 21, "missing French text"),
+    ("malformed hours", edit(14, '    hours: {mon-fri: "9h-18h"}'), 14, "malformed hours '9h-18h'"),
+    ("boolean id", edit(23, "      - id: yes"), 23, "id was read as the YAML boolean true"),
+    ("boolean label", edit(24, "        label: no"), 24, "label was read as the YAML boolean false"),
+    ("unsafe tag", edit(21, '    text: !!python/object/apply:os.system ["echo hi"]'), 21, "unsafe or unknown YAML tag"),
+    ("misspelt field", edit(24, "        lable: Oui"), 24, "unknown field 'lable' (did you mean 'label'?)"),
+    ("unknown channel", edit(32, "    channels: [phon]"), 32, "unknown channel 'phon'"),
+    ("unknown node type", edit(20, "    type: question"), 20, "unknown type 'question'"),
+    ("condition on unknown choice", edit(27, "        label: Autre\n        when: {ask: maybe}"), 28, "node ask has no choice 'maybe'"),
+    ("unknown source", edit(15, "    source: loi"), 15, "unknown source 'loi'"),
+    ("bad verified date", edit(16, "    verified: yesterday"), 16, "verified must be a date"),
+    ("YAML syntax", edit(21, "    text: [Alors"), 22, "YAML syntax error"),
+    ("bad pattern", edit(20, "    type: text") .replace("        label: Autre\n", "        label: Autre\n        patterns: ['(oups']\n"),
+     28, "is not a valid regular expression"),
+    ("tap limit", edit(4, "start: ask\nmax_taps: 1").replace("        next: done\n      - id: other",
+                                                          "        next: more\n      - id: other")
+     + "  more:\n    type: choice\n    text: Et ?\n    choices:\n      - id: ok\n        label: OK\n        next: done\n",
+     5, "a path needs 2 taps before its outcome, more than max_taps 1: ask > more > done"),
+    ("conditional next without default", edit(25, "        next:\n          - when: {ask: other}\n            next: done"),
+     26, "the last 'next' entry must have no condition"),
+    ("bad id", edit(26, "      - id: Other"), 26, "id 'Other' must be lower-case letters"),
+    ("missing start node", edit(4, "start: begin"), 4, "start node 'begin' does not exist"),
+    ("unknown placeholder", edit(31, "    text: Voilà {service}"), 31, "unknown placeholder {service}"),
+    ("bad status", edit(17, "    status: sure"), 17, "status must be one of checked, unchecked, correction"),
+]
+
+
+@pytest.mark.parametrize("name, text, line, message", BROKEN, ids=[b[0] for b in BROKEN])
+def test_broken_flow_is_rejected_with_line_and_message(name, text, line, message):
+    flow, problems = load_flow_text(text, "demo.yaml")
+    assert flow is None
+    found = [(p.line, p.message) for p in problems]
+    assert any(p.line == line and message in p.message for p in problems), found
+    assert all(str(p).startswith("demo.yaml:") for p in problems)
+
+
+def test_distinct_broken_flows():
+    assert len({message for _, _, _, message in BROKEN}) >= 15
+
+
+def run_cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, **kw)
+
+
+def test_check_command_passes_on_shipped_flows():
+    result = run_cli("check", str(FLOWS))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "cstream.yaml: ok" in result.stdout
+
+
+def test_check_command_prints_file_line_message_and_fails(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(edit(25, "        next: don"), encoding="utf-8")
+    result = run_cli("check", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:25: choice yes" not in result.stdout  # the message names the node
+    assert f"{bad}:25: node ask: choice yes: unknown target 'don'" in result.stdout
