@@ -9,6 +9,7 @@ COMMANDS = {
     "recap": "summary", "summary": "summary",
     "oublier": "forget", "forget": "forget",
     "quitter": "quit", "quit": "quit", "exit": "quit",
+    "stats": "stats",  # admins only, in Telegram
 }
 
 # (French command, English alias, description in French, description in English)

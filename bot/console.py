@@ -83,7 +83,7 @@ def run_console(engine: Engine, store=None, key: str = "console:default", flow_i
             progress, reply = engine.restart(progress, now)
         elif action == "summary":
             progress, reply = engine.summary(progress, now)
-        elif action in ("help", "start", "unknown", "other"):
+        elif action in ("help", "start", "unknown", "other", "stats"):
             progress, reply = engine.help(progress, now) if action != "start" else engine.current(progress, now)
         else:
             progress, reply = engine.text(progress, line, now)

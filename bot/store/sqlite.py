@@ -159,5 +159,8 @@ class SQLiteStore:
     async def purge(self, older_than_seconds: float) -> int:
         return await self._async(self.purge_sync, older_than_seconds)
 
+    async def count(self) -> int:
+        return await self._async(self.count_sync)
+
     async def move_chat(self, old_chat: int, new_chat: int) -> int:
         return await self._async(self.move_chat_sync, old_chat, new_chat)

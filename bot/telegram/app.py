@@ -1,0 +1,139 @@
+"""Build and run the python-telegram-bot Application around the engine and the store."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+
+from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, TypeHandler
+from telegram.request import BaseRequest
+
+from ..commands import MENU
+from ..engine import Engine, FlowSet
+from ..settings import Settings
+from ..store.sqlite import SQLiteStore
+from .frontend import TelegramFrontend, conversation_key
+
+log = logging.getLogger(__name__)
+
+
+class ConversationOrder(BaseUpdateProcessor):
+    """Different conversations run concurrently; one conversation's updates run one at a time,
+    in the order they arrived (asyncio locks wake their waiters first come, first served)."""
+
+    def __init__(self, max_concurrent_updates: int = 4096):
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: Counter[str] = Counter()
+
+    async def do_process_update(self, update, coroutine) -> None:
+        key = conversation_key(update) if isinstance(update, Update) else None
+        if key is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] += 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key]
+                del self._locks[key]
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+class RedactToken(logging.Filter):
+    """httpx and python-telegram-bot log request URLs, which contain the bot token."""
+
+    def __init__(self, token: str | None):
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token:
+            message = record.getMessage()
+            if self.token in message:
+                record.msg, record.args = message.replace(self.token, "<token>"), ()
+        return True
+
+
+def setup_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactToken(settings.token))
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request, token in the URL
+
+
+def build_application(settings: Settings, flows: FlowSet, store=None, request: BaseRequest | None = None,
+                      get_updates_request: BaseRequest | None = None, clock=None,
+                      rate_limiter: bool = True) -> Application:
+    """The real Application. Tests pass a recording `request` and a store to run it offline."""
+    store = store or SQLiteStore(settings.db_path)
+    frontend = TelegramFrontend(Engine(flows), store, settings.admin_ids,
+                                **({"clock": clock} if clock else {}))
+    builder = (ApplicationBuilder().token(settings.token or "0:offline")
+               .base_url(settings.base_url).base_file_url(settings.base_file_url)
+               .concurrent_updates(ConversationOrder())
+               .post_init(_post_init).post_shutdown(_post_shutdown))
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=5))
+    if request is not None:
+        builder = builder.request(request).get_updates_request(get_updates_request or request)
+    app = builder.build()
+    app.bot_data.update(store=store, frontend=frontend, settings=settings)
+    app.add_handler(TypeHandler(Update, frontend.on_update))
+    app.add_error_handler(frontend.on_error)
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(_purge, interval=6 * 3600, first=60, name="purge")
+    return app
+
+
+async def _post_init(app: Application) -> None:
+    """Publish the command menu: French for French-speaking users, English aliases otherwise."""
+    fr = [BotCommand(name, fr_text) for name, _, fr_text, _ in MENU]
+    en = [BotCommand(alias or name, en_text) for name, alias, _, en_text in MENU]
+    try:
+        await app.bot.set_my_commands(fr, scope=BotCommandScopeDefault(), language_code="fr")
+        await app.bot.set_my_commands(en, scope=BotCommandScopeDefault())
+    except TelegramError as exc:
+        log.warning("could not publish the command menu: %s", exc)
+
+
+async def _post_shutdown(app: Application) -> None:
+    app.bot_data["store"].close()
+
+
+async def _purge(context) -> None:
+    settings: Settings = context.bot_data["settings"]
+    n = await context.bot_data["store"].purge(settings.retention_days * 86400)
+    if n:
+        log.info("purged %d conversation(s) untouched for %d days", n, settings.retention_days)
+
+
+def run_bot(settings: Settings, flows: FlowSet, webhook: bool = False) -> int:
+    setup_logging(settings)
+    app = build_application(settings, flows)
+    allowed = Update.ALL_TYPES
+    if webhook:
+        if not settings.webhook_url or not settings.webhook_secret:
+            log.error("webhook mode needs BOT_WEBHOOK_URL and BOT_WEBHOOK_SECRET (see .env.example)")
+            return 2
+        path = settings.webhook_url.rstrip("/").rsplit("/", 1)[-1]
+        log.info("serving the webhook on %s:%s", settings.webhook_listen, settings.webhook_port)
+        app.run_webhook(listen=settings.webhook_listen, port=settings.webhook_port, url_path=path,
+                        webhook_url=settings.webhook_url, secret_token=settings.webhook_secret,
+                        allowed_updates=allowed)
+    else:
+        log.info("polling for updates")
+        app.run_polling(allowed_updates=allowed)
+    return 0

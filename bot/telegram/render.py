@@ -1,0 +1,123 @@
+"""Engine replies as Telegram messages: HTML (every dynamic text escaped), inline buttons."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html import escape as _escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from ..messages import msg
+from ..reply import Reply
+
+LIMIT = 3900  # Telegram allows 4096 characters; keep room for the echo of an answer
+
+def escape(text: str, quote: bool = False) -> str:
+    """Telegram's HTML needs <, > and & escaped in text; quotes only inside attributes."""
+    return _escape(text, quote=quote)
+
+
+_ICONS = {"phone": "📞", "chat": "💬", "social": "📱", "postal": "✉️", "web": "🌐",
+          "email": "📧", "accessibility": "🧏"}
+
+
+@dataclass
+class OutMessage:
+    html: str
+    buttons: list[list[InlineKeyboardButton]] = field(default_factory=list)
+
+    @property
+    def markup(self) -> InlineKeyboardMarkup | None:
+        return InlineKeyboardMarkup(self.buttons) if self.buttons else None
+
+
+def callback_data(token: str, owner: int, choice: str) -> str:
+    """'<question token>:<owner user id>:<choice id>' (at most 64 bytes, as Telegram requires)."""
+    return f"{token}:{owner}:{choice}"[:64]
+
+
+def parse_callback(data: str | None) -> tuple[str, int, str] | None:
+    if not data:
+        return None
+    parts = data.split(":")
+    if len(parts) != 3 or not parts[0] or not parts[2]:
+        return None
+    try:
+        return parts[0], int(parts[1]), parts[2]
+    except ValueError:
+        return None
+
+
+def _card(card, lang: str) -> str:
+    title = f"{_ICONS.get(card.kind, '•')} <b>{escape(card.name)}</b>"
+    if card.unchecked:
+        title += f" <i>({escape(msg(lang, 'unchecked'))})</i>"
+    lines = [title]
+    lines += [escape(d) for d in card.details if d not in card.name]
+    if card.url:
+        lines.append(f'<a href="{escape(card.url, quote=True)}">{escape(card.url)}</a>')
+    if card.email:
+        lines.append(escape(card.email))
+    if card.how:
+        lines.append(escape(card.how))
+    if card.hours:
+        lines.append(f"🕘 {escape(card.hours)}")
+    if card.status:
+        lines.append(f"<b>{escape(card.status)}</b>")
+    if card.note:
+        lines.append(f"<i>{escape(card.note)}</i>")
+    return "\n".join(lines)
+
+
+def blocks_of(reply: Reply, lang: str, compact: bool = False) -> list[str]:
+    """The reply as HTML blocks, in reading order. `compact` (groups) keeps the essentials."""
+    blocks = [f"<i>{escape(n)}</i>" for n in reply.notices]
+    if reply.text:
+        blocks.append(f"<b>{escape(reply.text)}</b>" if reply.kind == "summary" else escape(reply.text))
+    if reply.kind == "summary":
+        blocks.append("\n".join(f"• {escape(q)} → <b>{escape(a)}</b>" if q else escape(a)
+                                for q, a in reply.sections))
+    else:
+        blocks += [f"<b>{escape(t)} :</b> {escape(s)}" if t else escape(s) for t, s in reply.sections]
+    if reply.now:
+        blocks.append(f"<b>{escape(reply.now)}</b>")
+    if compact:
+        return blocks + [escape(f) for f in reply.facts if reply.kind == "summary"]
+    blocks += [_card(c, lang) for c in reply.cards]
+    if reply.facts:
+        blocks.append("\n".join(f"• {escape(f)}" for f in reply.facts))
+    if reply.sources:
+        blocks.append(f"<i>{escape(msg(lang, 'sources'))} :\n"
+                      + "\n".join(f"– {escape(s)}" for s in reply.sources) + "</i>")
+    return blocks
+
+
+def pack(blocks: list[str], limit: int = LIMIT) -> list[str]:
+    """Join blocks into as few messages as fit Telegram's length limit."""
+    messages, current = [], ""
+    for block in blocks:
+        while len(block) > limit:  # a single huge block: cut it (never happens with sane flows)
+            if current:
+                messages.append(current)
+                current = ""
+            messages.append(block[:limit])
+            block = block[limit:]
+        if current and len(current) + 2 + len(block) > limit:
+            messages.append(current)
+            current = block
+        else:
+            current = f"{current}\n\n{block}" if current else block
+    if current:
+        messages.append(current)
+    return messages
+
+
+def render(reply: Reply, lang: str, owner: int, compact: bool = False,
+           extra: list[InlineKeyboardButton] | None = None) -> list[OutMessage]:
+    """Messages to send; the buttons go on the last one."""
+    texts = pack(blocks_of(reply, lang, compact)) or ["…"]
+    rows = [[InlineKeyboardButton(b.label, callback_data=callback_data(reply.token, owner, b.id))]
+            for b in reply.buttons]
+    rows += [[button] for button in extra or []]
+    out = [OutMessage(text) for text in texts]
+    out[-1].buttons = rows
+    return out

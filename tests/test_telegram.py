@@ -1,0 +1,249 @@
+"""The Telegram bot in-process: the real Application, a recording Bot API, people tapping."""
+import pytest
+
+from bot.engine import Engine, FlowSet
+from bot.settings import Settings
+from bot.store.sqlite import SQLiteStore
+from bot.telegram.app import build_application
+from conftest import paris
+from tg import BOT_USERNAME, FakeTelegram, Person
+
+NOW = paris(2026, 11, 26, 12, 0)
+
+
+@pytest.fixture
+async def bot(tmp_path, flow):
+    tg = FakeTelegram()
+    store = SQLiteStore(tmp_path / "progress.sqlite3")
+    app = build_application(Settings(token="123:TEST", data_dir=tmp_path, admin_ids=frozenset({42})),
+                            FlowSet([flow]), store=store, request=tg, clock=lambda: NOW, rate_limiter=False)
+    await app.initialize()
+    yield tg, app, store
+    await app.shutdown()
+    store.close()
+
+
+async def test_private_path_from_free_text_to_the_mediator(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 1001)
+    await camille.send("/start")
+    assert "Bonjour" in camille.last_text and "Quel est votre problème" in camille.last_text
+    await camille.send("ma réclamation n'a jamais été traitée")
+    assert "✔" not in camille.last_text and camille.last.labels[:2] == ["Cstream Vidéo", "Cstream Music"]
+    question = camille.last
+    await camille.press("Cstream Books")
+    assert "✔ <b>Cstream Books</b>" in question.text and question.buttons == []  # no stale buttons left
+    await camille.press("Oui, par écrit (courrier ou e-mail)")
+    await camille.press("Pas de réponse depuis plus de 2 mois")
+    before = len(camille.seen)
+    await camille.press("Il y a moins d'un an")
+    outcome = camille.texts_since(before)
+    assert "saisir gratuitement le médiateur" in outcome
+    assert '<a href="https://www.mediateurfevad.fr">' in outcome and "90 jours" in outcome
+    assert "<b>Préparez :</b>" in outcome
+    assert camille.last.labels == ["↩️ Retour", "🔄 Recommencer"]
+
+
+async def test_outcome_carries_a_letter_and_the_open_now_line(bot):
+    tg, app, _ = bot
+    camille = Person(tg, app, 1002)
+    await camille.send("on m'a prélevé deux fois ce mois-ci")  # no /start: the first words count
+    await camille.press("Cstream Vidéo")
+    await camille.press("Non, pas encore")
+    await camille.press("Non")
+    letter = next(m for m in reversed(camille.seen) if m.document)
+    assert letter.document_name == "reclamation-cstream.txt"
+    assert "Objet : Réclamation - abonnement Cstream Vidéo" in letter.document
+    assert any("Joignable maintenant : Téléphone : 3979, ouvert jusqu'à 21h" in m.text for m in camille.seen)
+
+
+async def test_back_restart_summary_and_help(bot):
+    tg, app, _ = bot
+    camille = Person(tg, app, 1003)
+    await camille.send("/start")
+    await camille.send("je n'arrive plus à me connecter")
+    await camille.press("Cstream Music")
+    await camille.send("/recap")
+    assert "Récapitulatif" in camille.last_text and "Cstream Music" in camille.last_text
+    await camille.send("/retour")
+    assert "revenons à la question précédente" in camille.last_text
+    assert "Quel service Cstream" in camille.last_text
+    await camille.send("/back")
+    assert "Quel est votre problème" in camille.last_text
+    await camille.send("/aide")
+    assert "/oublier" in camille.last_text
+    await camille.send("/restart")
+    assert "On recommence" in camille.last_text
+
+
+async def test_forget_erases_everything_after_confirmation(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 1004)
+    in_group = Person(tg, app, 1004, chat_id=-100500)
+    await camille.send("double prélèvement")
+    await in_group.send(f"/start@{BOT_USERNAME}")
+    assert store.count_sync() == 2
+    await camille.send("/oublier")
+    assert "C'est définitif" in camille.last_text
+    await camille.press("Non, garder")
+    assert store.count_sync() == 2 and "je garde" in camille.last_text
+    await camille.send("/forget")
+    await camille.press("Oui, tout effacer")
+    assert store.count_sync() == 0 and "tout ce que je gardais sur vous est effacé (2" in camille.last_text
+
+
+async def test_stale_and_forged_buttons_change_nothing(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 1005)
+    await camille.send("/start")
+    first_question = camille.last
+    old_data = first_question.buttons[6][0]["callback_data"]
+    await camille.press("Erreur de facturation")
+    progress = store.load_sync("private:1005")
+    await camille.press("Autre problème", message=first_question, data=old_data)
+    assert store.load_sync("private:1005").path == progress.path
+    answer = tg.calls_to("answerCallbackQuery")[-1]
+    assert answer["text"] == "Ce bouton appartient à une question précédente."
+    assert "Quel service Cstream" in camille.last_text
+    await camille.press("x", message=camille.last, data="forged-data")
+    assert tg.calls_to("answerCallbackQuery")[-1]["text"] == "Ce bouton n'est plus valide."
+    assert store.load_sync("private:1005").path == progress.path
+
+
+async def test_double_press_advances_once_and_answers_once(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 1006)
+    await camille.send("double prélèvement")
+    question = camille.last
+    data = question.buttons[0][0]["callback_data"]
+    await camille.press("Cstream Vidéo", message=question, data=data)
+    sent = len(camille.seen)
+    await camille.press("Cstream Vidéo", message=question, data=data)
+    assert len(camille.seen) == sent
+    assert store.load_sync("private:1006").path[-1] == ("service", "video")
+
+
+async def test_duplicate_update_is_handled_once(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 1007)
+    update_id = await camille.send("double prélèvement")
+    sent = len(camille.seen)
+    await camille.feed({"message": camille.message("double prélèvement")}, update_id=update_id)
+    assert len(camille.seen) == sent and store.load_sync("private:1007").rev == 1
+
+
+async def test_media_edits_and_unknown_commands_get_an_answer(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 1008)
+    await camille.send("/start")
+    await camille.feed({"message": camille.message(None, sticker={
+        "file_id": "s", "file_unique_id": "s", "width": 1, "height": 1, "is_animated": False,
+        "is_video": False, "type": "regular"})})
+    assert "Je ne lis que le texte" in camille.last_text and "Quel est votre problème" in camille.last_text
+    await camille.feed({"edited_message": {**camille.message("corrigé"), "edit_date": 1}})
+    assert "messages modifiés" in camille.last_text
+    await camille.send("/nimportequoi")
+    assert "Je ne connais pas cette commande" in camille.last_text
+    sent = len(camille.seen)
+    await camille.send("/start@otherbot")
+    assert len(camille.seen) == sent
+
+
+async def test_user_text_is_escaped_when_shown_back(bot):
+    tg, app, _ = bot
+    camille = Person(tg, app, 1009)
+    await camille.send("<b>prélevé</b> deux fois & <a href='x'>")
+    await camille.send("/recap")
+    assert "&lt;b&gt;prélevé&lt;/b&gt; deux fois &amp; &lt;a href='x'&gt;" in camille.last_text
+
+
+async def test_group_members_have_their_own_progress(bot):
+    tg, app, store = bot
+    alice = Person(tg, app, 2001, chat_id=-100777, name="Alice")
+    bob = Person(tg, app, 2002, chat_id=-100777, name="Bob")
+    await alice.send(f"/start@{BOT_USERNAME}")
+    question = next(m for m in reversed(alice.seen) if m.force_reply)
+    assert "Quel est votre problème" in question.text
+    assert alice.last.text == "Ou choisissez :" and "💬 Continuer en privé" in alice.last.labels
+    await bob.send(f"/start@{BOT_USERNAME}")
+    sent = len(alice.seen)
+    await alice.send("on m'a prélevé deux fois", reply_to_bot=True)
+    assert "Quel service Cstream" in alice.last_text and alice.last.reply_to is not None
+    await bob.send("je n'arrive pas à me connecter", reply_to_bot=True)
+    await bob.press("Cstream Books")
+    await alice.press("Cstream Music", message=next(m for m in reversed(alice.seen) if "Cstream Music" in m.labels
+                                                      and f":{alice.id}:" in m.buttons[0][0]["callback_data"]))
+    a = store.load_sync("group:-100777:2001")
+    b = store.load_sync("group:-100777:2002")
+    assert a.answers == {"problem": "billing", "service": "music"}
+    assert b.answers == {"problem": "access", "service": "books"}
+    # Group chatter not addressed to the bot is ignored.
+    before = len(alice.seen)
+    await alice.send("quelqu'un a déjà eu ce souci ?")
+    assert len(alice.seen) == before and store.load_sync("group:-100777:2001").answers == a.answers
+
+
+async def test_group_member_cannot_press_someone_elses_button(bot):
+    tg, app, store = bot
+    alice = Person(tg, app, 2011, chat_id=-100778)
+    mallory = Person(tg, app, 2012, chat_id=-100778)
+    await alice.send(f"/start@{BOT_USERNAME}")
+    await alice.send("double prélèvement", reply_to_bot=True)
+    question = alice.last
+    await mallory.press("Cstream Vidéo", message=question)
+    answer = tg.calls_to("answerCallbackQuery")[-1]
+    assert answer["show_alert"] is True and "un autre membre" in answer["text"]
+    assert store.load_sync("group:-100778:2011").node == "service"
+    assert store.load_sync("group:-100778:2012") is None
+
+
+async def test_group_progress_continues_in_private_through_the_deep_link(bot):
+    tg, app, store = bot
+    in_group = Person(tg, app, 2021, chat_id=-100779)
+    await in_group.send(f"/start@{BOT_USERNAME}")
+    await in_group.send("double prélèvement", reply_to_bot=True)
+    link = next(b["url"] for row in in_group.last.buttons for b in row if "url" in b)
+    assert link == f"https://t.me/{BOT_USERNAME}?start=g-100779"
+    private = Person(tg, app, 2021)
+    await private.send("/start g-100779")
+    assert "On continue ici, en privé" in private.last_text and "Quel service Cstream" in private.last_text
+    assert store.load_sync("private:2021").answers == {"problem": "billing"}
+    assert store.load_sync("group:-100779:2021") is None
+
+
+async def test_supergroup_migration_keeps_members_progress(bot):
+    tg, app, store = bot
+    alice = Person(tg, app, 2031, chat_id=-4000)
+    await alice.send(f"/start@{BOT_USERNAME}")
+    await alice.send("double prélèvement", reply_to_bot=True)
+    await alice.feed({"message": {**alice.message(None), "migrate_to_chat_id": -1004000}})
+    assert store.load_sync("group:-4000:2031") is None
+    moved = store.load_sync("group:-1004000:2031")
+    assert moved.answers == {"problem": "billing"}
+
+
+async def test_deep_link_opens_a_flow_and_start_resumes(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 1010)
+    await camille.send("/start cstream")
+    assert "Quel est votre problème" in camille.last_text
+    await camille.send("double prélèvement")
+    await camille.send("/start")
+    assert "Reprenons où vous en étiez" in camille.last_text and "Quel service Cstream" in camille.last_text
+
+
+async def test_admin_command_answers_only_admins(bot):
+    tg, app, store = bot
+    admin, other = Person(tg, app, 42), Person(tg, app, 43)
+    await admin.send("/start")
+    await admin.send("/stats")
+    assert admin.last_text == "1 conversation(s) enregistrée(s)."
+    await other.send("/stats")
+    assert "Je ne connais pas cette commande" in other.last_text
+
+
+async def test_english_speaking_user(bot):
+    tg, app, _ = bot
+    sam = Person(tg, app, 1011, language="en")
+    await sam.send("/start")
+    assert "What is your problem with Cstream" in sam.last_text

@@ -1,0 +1,186 @@
+"""An offline Telegram for tests: the real Application, a recording Bot API, and people.
+
+`FakeTelegram` is a `telegram.request.BaseRequest`: every Bot API call the bot makes lands
+here, is recorded, and gets a plausible answer. `Person` sends messages and presses buttons
+through `application.process_update`, and reads what the bot showed in their chat, so a
+test reads like a user's session:
+
+    alice = Person(tg, app, 1001)
+    await alice.send("/start")
+    await alice.send("on m'a prélevé deux fois")
+    await alice.press("Cstream Vidéo")
+    assert "Avez-vous déjà contacté" in alice.last_text
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+
+from telegram import Update
+from telegram.request import BaseRequest, RequestData
+
+BOT_ID = 777000
+BOT_USERNAME = "ReclamationTestBot"
+_update_ids = itertools.count(1000)
+
+
+@dataclass
+class BotMessage:
+    chat_id: int
+    message_id: int
+    text: str
+    buttons: list[list[dict]] = field(default_factory=list)
+    force_reply: bool = False
+    reply_to: int | None = None
+    document: str | None = None
+    document_name: str | None = None
+
+    @property
+    def labels(self) -> list[str]:
+        return [b["text"] for row in self.buttons for b in row]
+
+
+class FakeTelegram(BaseRequest):
+    def __init__(self):
+        self.calls: list[tuple[str, dict]] = []
+        self.messages: dict[tuple[int, int], BotMessage] = {}
+        self.order: list[BotMessage] = []
+        self._ids = itertools.count(1)
+        self.fail_next: list[tuple[int, dict]] = []  # (HTTP status, JSON body) to answer next
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    @property
+    def read_timeout(self):
+        return 5.0
+
+    def calls_to(self, method: str) -> list[dict]:
+        return [params for name, params in self.calls if name == method]
+
+    def _message_json(self, msg: BotMessage) -> dict:
+        data = {"message_id": msg.message_id, "date": int(time.time()), "text": msg.text,
+                "chat": {"id": msg.chat_id, "type": "private" if msg.chat_id > 0 else "supergroup"},
+                "from": {"id": BOT_ID, "is_bot": True, "first_name": "Bot", "username": BOT_USERNAME}}
+        if msg.buttons:
+            data["reply_markup"] = {"inline_keyboard": msg.buttons}
+        return data
+
+    async def do_request(self, url, method, request_data: RequestData | None = None, **_):
+        name = url.rsplit("/", 1)[-1]
+        params = {}
+        if request_data is not None:
+            params = {k: v if k in ("text", "caption") else _loads(v)
+                      for k, v in (request_data.json_parameters or {}).items()}
+            if request_data.contains_files:
+                for key, part in (request_data.multipart_data or {}).items():
+                    params[key] = part
+        self.calls.append((name, params))
+        if self.fail_next:
+            status, body = self.fail_next.pop(0)
+            return status, json.dumps(body).encode()
+        return 200, json.dumps({"ok": True, "result": self._answer(name, params)}).encode()
+
+    def _answer(self, name: str, params: dict):
+        if name == "getMe":
+            return {"id": BOT_ID, "is_bot": True, "first_name": "Bot", "username": BOT_USERNAME,
+                    "can_join_groups": True, "can_read_all_group_messages": False,
+                    "supports_inline_queries": True}
+        if name in ("sendMessage", "sendDocument"):
+            markup = params.get("reply_markup") or {}
+            reply = params.get("reply_parameters") or {}
+            msg = BotMessage(int(params["chat_id"]), next(self._ids), params.get("text", ""),
+                             markup.get("inline_keyboard", []), bool(markup.get("force_reply")),
+                             reply.get("message_id"))
+            if name == "sendDocument":
+                filename, content, _ = params["document"]
+                msg.document, msg.document_name = content.decode("utf-8"), filename
+                msg.text = params.get("caption", "")
+            self.messages[(msg.chat_id, msg.message_id)] = msg
+            self.order.append(msg)
+            return self._message_json(msg)
+        if name in ("editMessageText", "editMessageReplyMarkup"):
+            msg = self.messages[(int(params["chat_id"]), int(params["message_id"]))]
+            if "text" in params:
+                msg.text = params["text"]
+            msg.buttons = (params.get("reply_markup") or {}).get("inline_keyboard", [])
+            return self._message_json(msg)
+        if name == "getUpdates":
+            return []
+        return True
+
+
+def _loads(value):
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError):
+        return value
+
+
+class Person:
+    """A Telegram user in one chat (their private chat, or a group shared with others)."""
+
+    def __init__(self, tg: FakeTelegram, app, user_id: int, chat_id: int | None = None,
+                 name: str = "Camille", language: str = "fr"):
+        self.tg, self.app, self.id = tg, app, user_id
+        self.chat_id = chat_id if chat_id is not None else user_id
+        self.name, self.language = name, language
+        self._message_ids = itertools.count(10_000 + user_id % 1000 * 100)
+
+    @property
+    def chat(self) -> dict:
+        if self.chat_id > 0:
+            return {"id": self.chat_id, "type": "private", "first_name": self.name}
+        return {"id": self.chat_id, "type": "supergroup", "title": "Entraide conso"}
+
+    @property
+    def user(self) -> dict:
+        return {"id": self.id, "is_bot": False, "first_name": self.name, "language_code": self.language}
+
+    def message(self, text: str | None = None, **extra) -> dict:
+        data = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": self.chat,
+                "from": self.user, **extra}
+        if text is not None:
+            data["text"] = text
+            if text.startswith("/"):
+                data["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return data
+
+    async def feed(self, data: dict, update_id: int | None = None) -> int:
+        update_id = update_id if update_id is not None else next(_update_ids)
+        await self.app.process_update(Update.de_json({"update_id": update_id, **data}, self.app.bot))
+        return update_id
+
+    async def send(self, text: str, reply_to_bot: bool = False, **extra) -> int:
+        if reply_to_bot and self.last:
+            extra["reply_to_message"] = self.tg._message_json(self.last)
+        return await self.feed({"message": self.message(text, **extra)})
+
+    async def press(self, label: str, message: BotMessage | None = None, data: str | None = None) -> int:
+        target = message or next(m for m in reversed(self.seen) if label in m.labels)
+        if data is None:
+            data = next(b["callback_data"] for row in target.buttons for b in row if b["text"] == label)
+        return await self.feed({"callback_query": {
+            "id": str(next(_update_ids)), "from": self.user, "chat_instance": "ci",
+            "message": self.tg._message_json(target), "data": data}})
+
+    @property
+    def seen(self) -> list[BotMessage]:
+        return [m for m in self.tg.order if m.chat_id == self.chat_id]
+
+    @property
+    def last(self) -> BotMessage | None:
+        seen = self.seen
+        return seen[-1] if seen else None
+
+    @property
+    def last_text(self) -> str:
+        return self.last.text if self.last else ""
+
+    def texts_since(self, count: int) -> str:
+        return "\n".join(m.text for m in self.seen[count:])
