@@ -120,3 +120,11 @@ def test_check_command_prints_file_line_message_and_fails(tmp_path):
     assert result.returncode == 1
     assert f"{bad}:25: choice yes" not in result.stdout  # the message names the node
     assert f"{bad}:25: node ask: choice yes: unknown target 'don'" in result.stdout
+
+
+def test_the_authoring_guide_example_is_a_valid_flow():
+    import re
+    guide = (ROOT / "flows" / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"Save this as.*?```yaml\n(.*?)```", guide, re.S).group(1)
+    flow, problems = load_flow_text(example, "demo.yaml")
+    assert problems == [] and flow.id == "demo" and set(flow.nodes) == {"problem", "contacted", "call", "write"}
