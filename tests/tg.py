@@ -48,7 +48,7 @@ class FakeTelegram(BaseRequest):
         self.messages: dict[tuple[int, int], BotMessage] = {}
         self.order: list[BotMessage] = []
         self._ids = itertools.count(1)
-        self.fail_next: list[tuple[int, dict]] = []  # (HTTP status, JSON body) to answer next
+        self.fail_next: list[tuple[str, int, dict]] = []  # (method, HTTP status, JSON body) to answer next
 
     async def initialize(self) -> None:
         pass
@@ -81,9 +81,10 @@ class FakeTelegram(BaseRequest):
                 for key, part in (request_data.multipart_data or {}).items():
                     params[key] = part
         self.calls.append((name, params))
-        if self.fail_next:
-            status, body = self.fail_next.pop(0)
-            return status, json.dumps(body).encode()
+        failing = next((f for f in self.fail_next if f[0] == name), None)
+        if failing:
+            self.fail_next.remove(failing)
+            return failing[1], json.dumps(failing[2]).encode()
         return 200, json.dumps({"ok": True, "result": self._answer(name, params)}).encode()
 
     def _answer(self, name: str, params: dict):
@@ -151,10 +152,17 @@ class Person:
                 data["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         return data
 
-    async def feed(self, data: dict, update_id: int | None = None) -> int:
+    def update(self, data: dict, update_id: int | None = None) -> Update:
         update_id = update_id if update_id is not None else next(_update_ids)
-        await self.app.process_update(Update.de_json({"update_id": update_id, **data}, self.app.bot))
-        return update_id
+        return Update.de_json({"update_id": update_id, **data}, self.app.bot)
+
+    def text_update(self, text: str) -> Update:
+        return self.update({"message": self.message(text)})
+
+    async def feed(self, data: dict, update_id: int | None = None) -> int:
+        update = self.update(data, update_id)
+        await self.app.process_update(update)
+        return update.update_id
 
     async def send(self, text: str, reply_to_bot: bool = False, **extra) -> int:
         if reply_to_bot and self.last:

@@ -8,9 +8,14 @@ the new state. Steps are synchronous, so asyncio tasks never interleave inside o
 """
 from __future__ import annotations
 
+import logging
+
 from transitions import Machine
 
 from .model import Condition, Flow
+
+# transitions logs every state change at INFO: too chatty (and too slow) for one line per step.
+logging.getLogger("transitions").setLevel(logging.WARNING)
 
 
 class _Cursor:

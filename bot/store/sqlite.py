@@ -34,44 +34,46 @@ CREATE INDEX IF NOT EXISTS progress_updated ON progress(updated);
 
 
 class SQLiteStore:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, lock_timeout: float = 5.0):
         self.path = Path(path)
+        self.lock_timeout = lock_timeout
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
-        self._reported: str | None = None
+        self._trouble: bool | None = None  # None: fine; else whether a write failed
 
     # -- connection ----------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             if str(self.path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=self.lock_timeout, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(SCHEMA)
             self._conn = conn
         return self._conn
 
-    def _run(self, fn, *args):
-        """Run fn(conn, *args) under the lock; turn database trouble into StoreUnavailable."""
+    def _run(self, fn, *args, write: bool = False):
+        """Run fn(conn, *args) under the lock; turn database trouble into StoreUnavailable.
+
+        The cause is logged once per episode: reads may still work while writes fail
+        (a locked or read-only database), so only a write ends an episode a write started.
+        """
         with self._lock:
             try:
                 result = fn(self._connection(), *args)
             except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
-                if reason != self._reported:  # say it once, not for every message
+                if self._trouble is None:
                     log.error("progress store %s unavailable: %s", self.path, reason)
-                    self._reported = reason
-                if self._conn is not None and isinstance(exc, sqlite3.DatabaseError):
-                    try:
-                        self._conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
+                    self._trouble = write
+                if self._conn is not None and self._conn.in_transaction:
+                    self._conn.rollback()
                 raise StoreUnavailable(reason) from exc
-            if self._reported:
+            if self._trouble is not None and (write or not self._trouble):
                 log.warning("progress store %s works again", self.path)
-                self._reported = None
+                self._trouble = None
             return result
 
     # -- synchronous API (terminal, tests) -----------------------------------------------
@@ -102,21 +104,23 @@ class SQLiteStore:
                     "WHERE key = ? AND rev = ?", (saved.rev, now, data, user_id, chat_id, key, progress.rev))
             return cur.rowcount == 1
 
-        if not self._run(write):
+        if not self._run(write, write=True):
             raise Conflict(key)
         return saved
 
     def delete_sync(self, key: str) -> int:
-        return self._run(lambda c: c.execute("DELETE FROM progress WHERE key = ?", (key,)).rowcount)
+        return self._run(lambda c: c.execute("DELETE FROM progress WHERE key = ?", (key,)).rowcount, write=True)
 
     def delete_user_sync(self, user_id: int) -> int:
         """Erase every record of a user: their private chat and their group conversations."""
         return self._run(lambda c: c.execute(
-            "DELETE FROM progress WHERE user_id = ? OR key = ?", (user_id, f"private:{user_id}")).rowcount)
+            "DELETE FROM progress WHERE user_id = ? OR key = ?", (user_id, f"private:{user_id}")).rowcount,
+            write=True)
 
     def purge_sync(self, older_than_seconds: float) -> int:
         cutoff = time.time() - older_than_seconds
-        return self._run(lambda c: c.execute("DELETE FROM progress WHERE updated < ?", (cutoff,)).rowcount)
+        return self._run(lambda c: c.execute("DELETE FROM progress WHERE updated < ?", (cutoff,)).rowcount,
+                         write=True)
 
     def move_chat_sync(self, old_chat: int, new_chat: int) -> int:
         """A group became a supergroup: its members' records follow the new chat id."""
@@ -127,7 +131,7 @@ class SQLiteStore:
                 conn.execute("UPDATE OR REPLACE progress SET key = ?, chat_id = ? WHERE key = ?",
                              (new_key, new_chat, key))
             return len(rows)
-        return self._run(move)
+        return self._run(move, write=True)
 
     def count_sync(self) -> int:
         return self._run(lambda c: c.execute("SELECT COUNT(*) FROM progress").fetchone()[0])

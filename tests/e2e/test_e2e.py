@@ -123,3 +123,31 @@ def test_webhook_bot_killed_and_restarted_loses_nothing(emulator, bot_process):
     chat.press("Cstream Music")  # the emulator retries delivery until the bot is back
     bot_process(webhook=True)
     chat.wait_for("Avez-vous déjà contacté", timeout=30)
+
+
+def test_sigkill_after_every_step_loses_no_committed_step(emulator, bot_process):
+    """Kill the bot after each answer; each time the next answer continues where it was."""
+    steps = [("send", "double prélèvement", "Quel service Cstream"),
+             ("press", "Cstream Music", "Avez-vous déjà contacté"),
+             ("press", "Oui, par téléphone", "Qu'a donné ce contact"),
+             ("press", "Pas de réponse, ou pas de suite", "Passez maintenant à l'écrit")]
+    chat = Chat(emulator, 7101)
+    bot = bot_process()
+    for action, value, expected in steps:
+        getattr(chat, action)(value)
+        chat.wait_for(expected, timeout=30)
+        bot.kill()
+        bot = bot_process()
+    chat.send("/recap")
+    summary = chat.wait_for("Récapitulatif")
+    assert "Cstream Music" in summary and "Oui, par téléphone" in summary
+
+
+def test_polling_survives_bot_api_errors(emulator, bot_process):
+    bot = bot_process()
+    for _ in range(3):
+        emulator.fail_next("getUpdates", 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})
+    chat = Chat(emulator, 7201)
+    chat.send("/start")
+    chat.wait_for("Quel est votre problème", timeout=30)
+    assert bot.proc.poll() is None

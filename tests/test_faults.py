@@ -1,0 +1,358 @@
+"""Faults and bad input: nothing crashes, nothing is lost, no one gets in where they should not."""
+import asyncio
+import logging
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from bot.engine import Engine, FlowSet
+from bot.flow.loader import load_flow_text
+from bot.settings import Settings
+from bot.store.sqlite import SQLiteStore
+from bot.telegram.app import RedactToken, build_application
+from conftest import FLOWS, ROOT, paris
+from tg import BOT_USERNAME, FakeTelegram, Person
+
+NOW = paris(2026, 11, 26, 12, 0)
+TEMPORARY = "Un problème temporaire"
+
+
+async def make_bot(tmp_path, flow, store=None, rate_limiter=False, flows=None):
+    tg = FakeTelegram()
+    store = store or SQLiteStore(tmp_path / "progress.sqlite3", lock_timeout=0.2)
+    app = build_application(Settings(token="123:SECRET-TOKEN", data_dir=tmp_path), flows or FlowSet([flow]),
+                            store=store, request=tg, clock=lambda: NOW, rate_limiter=rate_limiter)
+    await app.initialize()
+    return tg, app, store
+
+
+@pytest.fixture
+async def bot(tmp_path, flow):
+    tg, app, store = await make_bot(tmp_path, flow)
+    yield tg, app, store
+    await app.shutdown()
+    store.close()
+
+
+def errors(caplog):
+    return [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# 3. Concurrency --------------------------------------------------------------------------
+STEPS = ["double prélèvement", "2", "/retour", "3", "1", "/recap", "2", "1", "/retour", "1",
+         "/recommencer", "je n'arrive pas à me connecter", "1", "1", "2", "/retour", "1", "euh", "1", "/recap"]
+
+
+async def test_twenty_updates_for_one_chat_at_once_end_like_one_by_one(tmp_path, flow):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    tg1, one_by_one, store1 = await make_bot(tmp_path / "a", flow)
+    tg2, at_once, store2 = await make_bot(tmp_path / "b", flow)
+    alice1, alice2 = Person(tg1, one_by_one, 3001), Person(tg2, at_once, 3001)
+    for text in STEPS:
+        await one_by_one.process_update(alice1.text_update(text))
+    updates = [alice2.text_update(text) for text in STEPS]
+    await asyncio.gather(*(at_once.update_processor.process_update(u, at_once.process_update(u)) for u in updates))
+    assert store2.load_sync("private:3001").path == store1.load_sync("private:3001").path
+    assert [m.text for m in alice2.seen] == [m.text for m in alice1.seen]
+    for app, store in ((one_by_one, store1), (at_once, store2)):
+        await app.shutdown()
+        store.close()
+
+
+async def test_two_hundred_conversations_at_once_all_end_correct(bot):
+    tg, app, store = bot
+    people = [Person(tg, app, 10_000 + i) for i in range(200)]
+    path = ["on m'a prélevé deux fois", "1", "1", "2"]  # billing, Vidéo, not contacted, not deaf
+    updates = [p.text_update(text) for text in path for p in people]  # interleaved
+    await asyncio.gather(*(app.update_processor.process_update(u, app.process_update(u)) for u in updates))
+    for person in people:
+        progress = store.load_sync(f"private:{person.id}")
+        assert progress.node == "write_now", (person.id, progress.path)
+        assert progress.answers == {"problem": "billing", "service": "video", "contacted": "no", "hearing": "no"}
+
+
+# 5. The flow changes while people are mid-way ---------------------------------------------
+async def test_flow_edit_between_two_messages(tmp_path, flow):
+    text = (FLOWS / "cstream.yaml").read_text(encoding="utf-8")
+    tg, app, store = await make_bot(tmp_path, flow)
+    camille = Person(tg, app, 3101)
+    await camille.send("je n'arrive pas à me connecter")
+    assert store.load_sync("private:3101").node == "service"
+    await app.shutdown()
+    # v2 drops the "service" question Camille is on.
+    v2_text = text.replace("        next: service\n", "        next: contacted\n")
+    start, end = v2_text.index("  service:\n"), v2_text.index("  contacted:\n")
+    v2, problems = load_flow_text((v2_text[:start] + v2_text[end:]).replace("{service}", "Cstream"), "v2.yaml")
+    assert problems == [], problems
+    tg, app, _ = await make_bot(tmp_path, flow, store=store, flows=FlowSet([v2]))
+    camille = Person(tg, app, 3101)
+    await camille.send("/recap")
+    assert "mis à jour" in camille.last_text and "Avez-vous déjà contacté" in camille.last_text
+    moved = store.load_sync("private:3101")
+    assert moved.version == v2.version and moved.answers == {"problem": "access"}
+    await camille.press("Non, pas encore")
+    assert store.load_sync("private:3101").node == "hearing"
+    await app.shutdown()
+
+
+# 6. Store trouble -------------------------------------------------------------------------
+async def test_locked_database_gets_a_temporary_message_and_loses_nothing(bot, caplog):
+    tg, app, store = bot
+    camille = Person(tg, app, 3201)
+    await camille.send("double prélèvement")
+    before = store.load_sync("private:3201")
+    blocker = sqlite3.connect(store.path, timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")
+    for _ in range(3):
+        await camille.press("Cstream Vidéo")
+        assert TEMPORARY in tg.calls_to("answerCallbackQuery")[-1]["text"]
+    await camille.send("/recap")
+    assert TEMPORARY in camille.last_text
+    blocker.rollback()
+    blocker.close()
+    assert store.load_sync("private:3201") == before
+    await camille.press("Cstream Vidéo")
+    assert store.load_sync("private:3201").node == "contacted"
+    logged = [r for r in caplog.records if "unavailable" in r.getMessage()]
+    assert len(logged) == 1 and "locked" in logged[0].getMessage()
+    assert not [r for r in errors(caplog) if "failed to handle" in r.getMessage()]
+
+
+async def test_read_only_database(bot):
+    tg, app, store = bot
+    camille, other = Person(tg, app, 3202), Person(tg, app, 3203)
+    await camille.send("double prélèvement")
+    store._connection().execute("PRAGMA query_only = ON")
+    await camille.press("Cstream Music")
+    assert TEMPORARY in tg.calls_to("answerCallbackQuery")[-1]["text"]
+    await other.send("/start")
+    assert TEMPORARY in other.last_text
+    store._connection().execute("PRAGMA query_only = OFF")
+    assert store.load_sync("private:3202").node == "service"
+    await camille.press("Cstream Music")
+    assert store.load_sync("private:3202").answers["service"] == "music"
+
+
+async def test_full_database(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 3204)
+    await camille.send("double prélèvement")
+    conn = store._connection()
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        for i in range(10_000):  # use up the free space
+            conn.execute("INSERT INTO progress VALUES (?, 0, 0, 1, 0, ?)", (f"pad{i}", "x" * 200))
+    newcomer = Person(tg, app, 3205)
+    await newcomer.send("/start")
+    assert TEMPORARY in newcomer.last_text
+    conn.execute("DELETE FROM progress WHERE key LIKE 'pad%'")
+    await camille.press("Cstream Books")
+    assert store.load_sync("private:3204").answers["service"] == "books"
+
+
+async def test_missing_data_directory(tmp_path, flow):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    tg, app, store = await make_bot(tmp_path, flow, store=SQLiteStore(blocked / "sub" / "progress.sqlite3"))
+    camille = Person(tg, app, 3206)
+    await camille.send("/start")
+    assert TEMPORARY in camille.last_text
+    await app.shutdown()
+
+
+# 7. Telegram trouble ----------------------------------------------------------------------
+async def test_429_is_waited_out_and_the_message_still_goes(tmp_path, flow):
+    tg, app, store = await make_bot(tmp_path, flow, rate_limiter=True)
+    tg.fail_next.append(("sendMessage", 429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
+                               "parameters": {"retry_after": 1}}))
+    camille = Person(tg, app, 3301)
+    started = time.monotonic()
+    await camille.send("/start")
+    assert time.monotonic() - started >= 1
+    assert [name for name, _ in tg.calls].count("sendMessage") == 2
+    assert "Quel est votre problème" in camille.last_text
+    await app.shutdown()
+
+
+async def test_403_blocked_user_is_logged_and_progress_kept(bot, caplog):
+    tg, app, store = bot
+    camille = Person(tg, app, 3302)
+    await camille.send("/start")
+    tg.fail_next.append(("sendMessage", 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}))
+    caplog.set_level(logging.INFO)
+    await camille.send("double prélèvement")
+    assert store.load_sync("private:3302").node == "service"
+    assert any("blocked the bot" in r.getMessage() for r in caplog.records)
+    assert not errors(caplog)
+
+
+# 8. Bad input -----------------------------------------------------------------------------
+MEDIA = {
+    "photo": [{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}],
+    "voice": {"file_id": "v", "file_unique_id": "v", "duration": 1},
+    "audio": {"file_id": "a", "file_unique_id": "a", "duration": 1},
+    "video": {"file_id": "v", "file_unique_id": "v", "width": 1, "height": 1, "duration": 1},
+    "video_note": {"file_id": "n", "file_unique_id": "n", "length": 1, "duration": 1},
+    "document": {"file_id": "d", "file_unique_id": "d"},
+    "location": {"latitude": 44.8, "longitude": -0.57},
+    "contact": {"phone_number": "0600000000", "first_name": "X"},
+    "sticker": {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1, "is_animated": False,
+                "is_video": False, "type": "regular"},
+    "animation": {"file_id": "g", "file_unique_id": "g", "width": 1, "height": 1, "duration": 1},
+    "poll": {"id": "1", "question": "?", "options": [{"text": "a", "voter_count": 0, "persistent_id": "o1"}], "total_voter_count": 0,
+             "is_closed": False, "is_anonymous": True, "type": "regular", "allows_multiple_answers": False,
+             "allows_revoting": False, "members_only": False},
+    "dice": {"emoji": "🎲", "value": 3},
+}
+TEXTS = ["", "a", "x" * 10_000, "😡😡😡", "\u200b\u200b", "abc\x00\x07def", "\u202eطلب استرداد", "/",
+         "<script>alert(1)</script>", "*gras* _it_ [lien](http://x)", "/inconnue", "/start@otherbot",
+         "0", "99", "-1", "/retour /retour", "\n\n\n"]
+
+
+async def test_bad_input_corpus_gets_answers_and_never_raises(bot, caplog):
+    tg, app, store = bot
+    camille = Person(tg, app, 3401)
+    await camille.send("/start")
+    for text in TEXTS:
+        sent = len(camille.seen)
+        await camille.send(text)
+        if text != "/start@otherbot":
+            assert len(camille.seen) > sent, repr(text)
+        assert store.load_sync("private:3401").node in {"problem", "service"}
+    for kind, payload in MEDIA.items():
+        sent = len(camille.seen)
+        await camille.feed({"message": camille.message(None, **{kind: payload})})
+        assert len(camille.seen) == sent + 1 and "Je ne lis que le texte" in camille.last_text, kind
+    assert all(len(m.text) <= 4096 for m in camille.seen)
+    assert not errors(caplog)
+
+
+async def test_updates_ignored_on_purpose(bot, caplog):
+    tg, app, store = bot
+    robot = Person(tg, app, 3402)
+    channel = {"id": -100999, "type": "channel", "title": "Annonces"}
+    await robot.feed({"channel_post": {"message_id": 1, "date": 1, "chat": channel, "text": "hello"}})
+    await robot.feed({"edited_channel_post": {"message_id": 1, "date": 1, "chat": channel, "text": "hi", "edit_date": 2}})
+    other_bot = {"id": 5555, "is_bot": True, "first_name": "Other"}
+    await robot.feed({"message": {**robot.message("/start"), "from": other_bot}})
+    assert [name for name, _ in tg.calls if name == "sendMessage"] == []
+    await robot.feed({"inline_query": {"id": "q", "from": robot.user, "query": "remboursement", "offset": ""}})
+    assert tg.calls_to("answerInlineQuery")[-1]["button"]["start_parameter"] == "inline"
+    assert store.count_sync() == 0 and not errors(caplog)
+
+
+event = st.one_of(
+    st.tuples(st.just("text"), st.one_of(st.text(max_size=60), st.sampled_from(
+        ["double prélèvement", "1", "2", "3", "/retour", "/recommencer", "/recap", "/aide", "/oublier", "/xyz"]))),
+    st.tuples(st.just("press"), st.integers(0, 8)),
+    st.tuples(st.just("forged"), st.text(max_size=70)),
+    st.tuples(st.just("media"), st.sampled_from(sorted(MEDIA))),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=st.lists(event, min_size=1, max_size=15))
+async def test_random_events_keep_the_invariants(bot, flow, events, caplog):
+    tg, app, store = bot
+    person = Person(tg, app, 3500)
+    for kind, value in events:
+        sent, answered = len(person.seen), len(tg.calls_to("answerCallbackQuery"))
+        if kind == "text":
+            await person.send(value)
+        elif kind == "press":
+            buttons = [b for m in person.seen[-3:] for row in m.buttons for b in row if "callback_data" in b]
+            if not buttons:
+                continue
+            button = buttons[value % len(buttons)]
+            await person.press(button["text"], message=next(m for m in person.seen[-3:]
+                                                            if button in [b for r in m.buttons for b in r]))
+        elif kind == "forged":
+            if not person.seen:
+                continue
+            await person.press("?", message=person.seen[-1], data=value or "x")
+        else:
+            await person.feed({"message": person.message(None, **{kind: MEDIA[value]})})
+        progress = store.load_sync("private:3500")
+        if progress is not None:
+            assert progress.node in flow.nodes
+            node, answers = flow.start, {}
+            machine = app.bot_data["frontend"].engine.flows.get(flow.id)
+            for entry in progress.path:  # the history replays to the current node
+                assert entry[0] == node
+                answers[entry[0]] = entry[1]
+                node = machine.step(node, entry[1], answers)
+            assert node == progress.node
+        got_reply = len(person.seen) > sent or len(tg.calls_to("answerCallbackQuery")) > answered
+        assert got_reply or (kind == "text" and value.strip().startswith("/") and "@" in value), (kind, value)
+    assert not errors(caplog)
+    store.delete_sync("private:3500")
+
+
+def test_random_engine_events_keep_the_invariants(engine, flow):
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.one_of(
+        st.tuples(st.just("choose"), st.sampled_from(["access", "billing", "video", "no", "yes", "phone", "written",
+                                                      "no_answer", "under_year", "_back", "_restart", "_list", "zzz"])),
+        st.tuples(st.just("text"), st.text(max_size=40)),
+        st.tuples(st.sampled_from(["back", "restart", "summary", "help"]), st.none())), max_size=25))
+    def run(events):
+        progress, reply = engine.start(now=NOW)
+        for kind, value in events:
+            if kind == "choose":
+                progress, reply = engine.choose(progress, value, reply.token, NOW)
+            elif kind == "text":
+                progress, reply = engine.text(progress, value, NOW)
+            else:
+                progress, reply = getattr(engine, kind)(progress, NOW)
+            assert progress.node in flow.nodes and reply is not None
+            assert reply.buttons or reply.kind == "outcome" or reply.expects_text
+            assert all(entry[0] in flow.nodes for entry in progress.path)
+    run()
+
+
+# 9. Bad flow files ------------------------------------------------------------------------
+def test_bot_refuses_to_start_on_an_invalid_flow(tmp_path):
+    bad = tmp_path / "flows"
+    bad.mkdir()
+    (bad / "broken.yaml").write_text((FLOWS / "cstream.yaml").read_text(encoding="utf-8")
+                                     .replace("next: written_age", "next: writen_age"), encoding="utf-8")
+    import os
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": "1:x", "BOT_FLOWS": str(bad), "BOT_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], capture_output=True, text=True, cwd=ROOT,
+                            env=env, timeout=60)
+    assert result.returncode == 1
+    assert "broken.yaml:" in result.stderr and "unknown target 'writen_age' (did you mean 'written_age'?)" in result.stderr
+
+
+# 10. Privacy and access -------------------------------------------------------------------
+async def test_logs_carry_no_message_text(bot, caplog):
+    tg, app, _ = bot
+    caplog.set_level(logging.DEBUG)
+    camille = Person(tg, app, 3601)
+    await camille.send("mon IBAN FR76 est débité deux fois")
+    await camille.send("/recap")
+    assert not any("IBAN" in r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+
+
+def test_token_is_redacted_from_logs():
+    record = logging.LogRecord("httpx", logging.INFO, __file__, 1,
+                               "HTTP Request: POST %s", ("https://api.telegram.org/bot123:SECRET/getUpdates",), None)
+    RedactToken("123:SECRET").filter(record)
+    assert record.getMessage() == "HTTP Request: POST https://api.telegram.org/bot<token>/getUpdates"
+
+
+async def test_old_conversations_are_purged(bot):
+    tg, app, store = bot
+    old, recent = Person(tg, app, 3701), Person(tg, app, 3702)
+    await old.send("/start")
+    await recent.send("/start")
+    store._connection().execute("UPDATE progress SET updated = ? WHERE key = 'private:3701'",
+                                (time.time() - 91 * 86400,))
+    assert store.purge_sync(90 * 86400) == 1
+    assert store.load_sync("private:3701") is None and store.load_sync("private:3702") is not None
+    assert [job.name for job in app.job_queue.jobs()] == ["purge"]
