@@ -15,6 +15,7 @@ from ..engine import Engine, FlowSet
 from ..settings import Settings
 from ..store.sqlite import SQLiteStore
 from .frontend import TelegramFrontend, conversation_key
+from .request import AiohttpRequest
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,9 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
                .post_init(_post_init).post_shutdown(_post_shutdown))
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=5))
-    if request is not None:
-        builder = builder.request(request).get_updates_request(get_updates_request or request)
+    if request is None:
+        request, get_updates_request = AiohttpRequest(), AiohttpRequest(connection_pool_size=1)
+    builder = builder.request(request).get_updates_request(get_updates_request or request)
     app = builder.build()
     app.bot_data.update(store=store, frontend=frontend, settings=settings)
     app.add_handler(TypeHandler(Update, frontend.on_update))
