@@ -148,8 +148,8 @@ class Engine:
         if node.kind != "text":
             key = "outcome_done" if node.is_outcome else "pick_a_button"
             return self._reply(machine, progress, now, notices + [msg(lang, key)])
-        choices = self._choices(node, progress)
-        verdict = recognise(text, choices)
+        allowed = {c.id for c in self._choices(node, progress)}
+        verdict = recognise(text, node.choices, allowed)
         kept = text[:MAX_TEXT]
         if verdict.choice:
             return self._advance(machine, progress, verdict.choice, now, notices, typed=kept)
@@ -269,7 +269,7 @@ class Engine:
     @staticmethod
     def _match_button(buttons: list[Button], text: str) -> str | None:
         """'2' picks the second button; a label typed in full (accents, case aside) picks it."""
-        if text.isdigit() and 1 <= int(text) <= len(buttons):
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= len(buttons):
             return buttons[int(text) - 1].id
         wanted = normalise(text)
         for button in buttons:

@@ -56,17 +56,27 @@ def _allowed_typos(word: str) -> int:
     return 0 if len(word) < 5 else 1 if len(word) < 9 else 2
 
 
+@lru_cache(maxsize=200_000)
 def _word_matches(key: str, word: str) -> bool:
+    """Whether a text word matches a keyword word (exact, `stem*`, or within the typo allowance).
+
+    Cached: the same words come back message after message.
+    """
     if key.endswith("*"):
         stem = key[:-1]
         if word.startswith(stem):
             return True
+        typos = _allowed_typos(stem)
         head = word[:len(stem)]
-        return len(word) >= len(stem) and _distance(stem, head, _allowed_typos(stem)) <= _allowed_typos(stem)
+        if typos == 0 or len(word) < len(stem) or len(set(stem) ^ set(head)) > 2 * typos:
+            return False
+        return _distance(stem, head, typos) <= typos
     if key == word:
         return True
     typos = _allowed_typos(key)
-    return typos > 0 and _distance(key, word, typos) <= typos
+    if typos == 0 or abs(len(key) - len(word)) > typos or len(set(key) ^ set(word)) > 2 * typos:
+        return False
+    return _distance(key, word, typos) <= typos
 
 
 @dataclass
@@ -84,45 +94,69 @@ class Verdict:
     hits: list[Hit]
 
 
-@lru_cache(maxsize=4096)
-def _compiled_keyword(keyword: str) -> tuple[str, ...]:
-    return tuple(normalise(keyword).split())
+class _Index:
+    """The keywords of one question, compiled once: phrases as word tuples, patterns compiled,
+    and a memo of which keyword words each text word matches (words recur across messages)."""
+
+    def __init__(self, choices):
+        self.choices = choices
+        self.phrases = [[tuple(normalise(k).split()) for k in c.recogniser.keywords] for c in choices]
+        self.patterns = [[re.compile(p) for p in c.recogniser.patterns] for c in choices]
+        self.tokens = sorted({t for phrases in self.phrases for phrase in phrases for t in phrase})
+        self._memo: dict[str, frozenset[str]] = {}
+
+    def matches(self, word: str) -> frozenset[str]:
+        found = self._memo.get(word)
+        if found is None:
+            found = frozenset(t for t in self.tokens if _word_matches(t, word))
+            if len(self._memo) < 50_000:
+                self._memo[word] = found
+        return found
 
 
-@lru_cache(maxsize=1024)
-def _compiled_pattern(pattern: str) -> re.Pattern:
-    return re.compile(pattern)
+_INDEXES: dict[int, _Index] = {}
 
 
-def _phrase_in(words: list[str], phrase: tuple[str, ...]) -> bool:
-    n = len(phrase)
-    return any(all(_word_matches(k, w) for k, w in zip(phrase, words[i:i + n]))
-               for i in range(len(words) - n + 1))
+def _index(choices: tuple[Choice, ...]) -> _Index:
+    """One index per question (a node's choices tuple lives as long as its flow)."""
+    index = _INDEXES.get(id(choices))
+    if index is None or index.choices is not choices:
+        if len(_INDEXES) > 256:
+            _INDEXES.clear()
+        index = _INDEXES[id(choices)] = _Index(choices)
+    return index
 
 
-def score(text: str, choices: tuple[Choice, ...] | list[Choice]) -> list[Hit]:
-    """Score every choice against the text, best first."""
+def score(text: str, choices: tuple[Choice, ...], allowed: set[str] | None = None) -> list[Hit]:
+    """Score the choices (those in `allowed`, if given) against the text, best first."""
+    index = _index(tuple(choices))
     norm = normalise(text)
-    words = norm.split()
+    words = norm.split()[:200]
+    at: dict[str, list[int]] = {}
+    for i, word in enumerate(words):
+        for token in index.matches(word):
+            at.setdefault(token, []).append(i)
     hits = []
-    for choice in choices:
+    for choice, phrases, patterns in zip(index.choices, index.phrases, index.patterns):
+        if allowed is not None and choice.id not in allowed:
+            continue
         hit = Hit(choice.id)
-        for keyword in choice.recogniser.keywords:
-            phrase = _compiled_keyword(keyword)
-            if phrase and _phrase_in(words, phrase):
+        for keyword, phrase in zip(choice.recogniser.keywords, phrases):
+            if phrase and any(all(i + j in at.get(t, ()) for j, t in enumerate(phrase[1:], 1))
+                              for i in at.get(phrase[0], ())):
                 hit.score += 2.0 if len(phrase) > 1 else 1.0
                 hit.matched.append(keyword)
-        for pattern in choice.recogniser.patterns:
-            if _compiled_pattern(pattern).search(norm):
+        for raw, pattern in zip(choice.recogniser.patterns, patterns):
+            if pattern.search(norm):
                 hit.score += 2.0
-                hit.matched.append(f"/{pattern}/")
+                hit.matched.append(f"/{raw}/")
         hits.append(hit)
     hits.sort(key=lambda h: -h.score)
     return hits
 
 
-def recognise(text: str, choices) -> Verdict:
-    hits = score(text, choices)
+def recognise(text: str, choices: tuple[Choice, ...], allowed: set[str] | None = None) -> Verdict:
+    hits = score(text, choices, allowed)
     scored = [h for h in hits if h.score > 0]
     if not scored:
         return Verdict(None, [], hits)

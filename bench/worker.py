@@ -1,0 +1,160 @@
+"""One measured run of one bot, in its own process; prints one JSON line.
+
+    python -m bench.worker --bot ours|baseline --mode offline|http|startup --stored N [--api URL]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+T0 = time.perf_counter()
+DATA = Path(__file__).resolve().parent / "data"
+TOKEN = "123:bench"
+
+
+def rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+class Ticker:
+    """Measures event-loop stalls: how late a 1 ms sleep wakes up."""
+
+    def __init__(self):
+        self.worst = 0.0
+        self._task = None
+
+    async def _run(self):
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(0.001)
+            self.worst = max(self.worst, loop.time() - start - 0.001)
+
+    def start(self):
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self):
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+
+
+def build(bot: str, stored: int, workdir: Path, api: str | None):
+    """The application with `stored` earlier conversations on disk, and its request object."""
+    from bench.canned import CannedRequest
+    if api:
+        request = None if bot == "baseline" else "aiohttp"
+    else:
+        request = CannedRequest()
+    if bot == "baseline":
+        from bench.baseline import build as build_baseline
+        pickle_path = workdir / "baseline.pickle"
+        source = DATA / f"baseline-{stored}.pickle"
+        if source.exists():
+            shutil.copy(source, pickle_path)
+        return build_baseline(TOKEN, str(pickle_path), request=request, base_url=f"{api}/bot" if api else None)
+    from bot.engine import FlowSet
+    from bot.settings import REPO_FLOWS, Settings
+    from bot.store.sqlite import SQLiteStore
+    from bot.telegram.app import build_application
+    db = workdir / "progress.sqlite3"
+    source = DATA / f"ours-{stored}.sqlite3"
+    if source.exists():
+        shutil.copy(source, db)
+    flows, _ = FlowSet.load([REPO_FLOWS])
+    settings = Settings(token=TOKEN, data_dir=workdir, base_url=f"{api}/bot" if api else Settings.base_url)
+    # No rate limiter: it enforces Telegram's quotas (30 messages/s), which would measure Telegram.
+    return build_application(settings, flows, store=SQLiteStore(db), rate_limiter=False,
+                             request=None if request == "aiohttp" else request)
+
+
+async def run(args) -> dict:
+    from telegram import Update
+    from bench.workload import interleaved
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        app = build(args.bot, args.stored, workdir, args.api)
+        await app.initialize()
+        if args.bot == "ours":
+            await app.bot_data["store"].load("warm-up")  # open the database, as the first update would
+        ready = time.perf_counter() - T0
+        result = {"bot": args.bot, "mode": args.mode, "stored": args.stored, "ready_s": ready,
+                  "rss_ready_mb": rss_mb()}
+        if args.mode == "startup":
+            await app.shutdown()
+            return result
+        updates = [Update.de_json(u, app.bot) for u in interleaved(args.conversations, args.bot)]
+        ticker = Ticker()
+        ticker.start()
+        times: list[float] = []
+
+        async def one(update):
+            start = time.perf_counter()
+            if args.bot == "ours":
+                await app.update_processor.process_update(update, app.process_update(update))
+            else:
+                await app.process_update(update)
+            times.append(time.perf_counter() - start)
+
+        started = time.perf_counter()
+        if args.bot == "ours":
+            # As in production: concurrent across conversations, in order within one.
+            window = asyncio.Semaphore(args.in_flight)
+            tasks = []
+            for update in updates:
+                await window.acquire()
+                task = asyncio.create_task(one(update))
+                task.add_done_callback(lambda _: window.release())
+                tasks.append(task)
+            await asyncio.gather(*tasks)
+        else:
+            for update in updates:  # PTB's default: one update at a time
+                await one(update)
+        elapsed = time.perf_counter() - started
+        stall_run = ticker.worst
+        save_started = time.perf_counter()
+        await app.update_persistence()  # what PTB's job does every 60 s (no-op for ours: saved already)
+        save_s = time.perf_counter() - save_started
+        await asyncio.sleep(0.01)
+        await ticker.stop()
+        times.sort()
+        result.update(
+            updates=len(updates), elapsed_s=elapsed, updates_per_s=len(updates) / elapsed,
+            p50_ms=statistics.median(times) * 1000, p99_ms=times[int(len(times) * 0.99) - 1] * 1000,
+            stall_run_ms=stall_run * 1000, stall_ms=ticker.worst * 1000, periodic_save_s=save_s,
+            rss_after_mb=rss_mb())
+        if args.bot == "ours":
+            result["stored_after"] = app.bot_data["store"].count_sync()
+        await app.shutdown()
+        return result
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bot", choices=["ours", "baseline"], required=True)
+    parser.add_argument("--mode", choices=["offline", "http", "startup"], required=True)
+    parser.add_argument("--stored", type=int, default=0)
+    parser.add_argument("--conversations", type=int, default=1000)
+    parser.add_argument("--in-flight", type=int, default=32)
+    parser.add_argument("--api", help="base URL of the canned Bot API server (http mode)")
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(args))), flush=True)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    main()
