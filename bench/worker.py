@@ -108,6 +108,11 @@ async def run(args) -> dict:
                 await app.process_update(update)
             times.append(time.perf_counter() - start)
 
+        profiler = None
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+            profiler = cProfile.Profile()
+            profiler.enable()
         started = time.perf_counter()
         if args.bot == "ours":
             # As in production: concurrent across conversations, in order within one.
@@ -123,6 +128,9 @@ async def run(args) -> dict:
             for update in updates:  # PTB's default: one update at a time
                 await one(update)
         elapsed = time.perf_counter() - started
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(os.environ["BENCH_PROFILE"])
         stall_run = ticker.worst
         save_started = time.perf_counter()
         await app.update_persistence()  # what PTB's job does every 60 s (no-op for ours: saved already)

@@ -12,9 +12,9 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Callable
 
-from telegram import (ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultsButton,
-                      InputFile, LinkPreviewOptions, Message, ReplyParameters, Update)
-from telegram.constants import ParseMode
+import warnings
+
+from telegram import InlineQueryResultsButton, InputFile, Message, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
@@ -23,9 +23,14 @@ from ..engine import Engine
 from ..progress import Progress
 from ..reply import Reply
 from ..store import Conflict, StoreUnavailable, group_key, private_key
-from .render import OutMessage, escape, parse_callback, render
+from .render import OutMessage, button, escape, parse_callback, render
 
 log = logging.getLogger(__name__)
+
+# Messages go out through Bot.do_api_request with plain dicts: the front end needs only the
+# sent message's id, and building then parsing full Message objects was most of the cost of
+# an update (bench/). PTB suggests its typed methods when one exists; that is what we avoid.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.")
 
 TEXTS = {
     "fr": {
@@ -234,7 +239,7 @@ class TelegramFrontend:
             return
         group = chat.type != "private"
         if edit is not None and reply.answer:
-            await self._mark_answered(edit, reply.answer)
+            await self._mark_answered(context, edit, reply.answer)
         await self._deliver(context, key, chat.id, user.id, reply, saved.lang, group, reply_to)
 
     async def _save(self, key, progress: Progress, user_id: int, chat_id: int) -> Progress | None:
@@ -276,7 +281,7 @@ class TelegramFrontend:
                 await query.answer()  # the same press twice: answered once
                 return
             await query.answer(say(progress.lang, "stale_button"))
-            await self._retire(message)
+            await self._retire(context, message)
             progress, reply = self.engine.current(progress, self.clock())
             return await self._commit_and_send(update, context, key, progress, reply,
                                                reply_to=message.message_id if message.chat.type != "private" else None)
@@ -308,8 +313,8 @@ class TelegramFrontend:
     async def _ask_forget(self, message: Message, context) -> None:
         user = message.from_user
         lang = user_lang(user)
-        buttons = [[InlineKeyboardButton(say(lang, "forget_yes"), callback_data=f"{FORGET}:{user.id}:yes")],
-                   [InlineKeyboardButton(say(lang, "forget_no"), callback_data=f"{FORGET}:{user.id}:no")]]
+        buttons = [[button(say(lang, "forget_yes"), f"{FORGET}:{user.id}:yes")],
+                   [button(say(lang, "forget_no"), f"{FORGET}:{user.id}:no")]]
         await self._send(context, message.chat.id, [OutMessage(say(lang, "forget_ask"), buttons)],
                          reply_to=message.message_id if message.chat.type != "private" else None)
 
@@ -325,7 +330,7 @@ class TelegramFrontend:
         else:
             text = say(lang, "kept")
         try:
-            await query.edit_message_text(text, reply_markup=None)
+            await self._edit(context, query.message.chat.id, query.message.message_id, escape(text))
         except TelegramError:
             await self._send(context, query.message.chat.id, [OutMessage(text)], reply_to=None)
 
@@ -337,19 +342,19 @@ class TelegramFrontend:
         if group and bot.username:
             link = f"https://t.me/{bot.username}?start=g{chat_id}"
             label = "details_button" if reply.kind == "outcome" else "private_button"
-            extra = [InlineKeyboardButton(say(lang, label), url=link)]
+            extra = [button(say(lang, label), url=link)]
         messages = render(reply, lang, user_id, compact=group and reply.kind == "outcome", extra=extra)
         if group and reply.expects_text:
             # ForceReply makes the member's next message a reply to us, so privacy mode lets it through.
             question, buttons = messages[-1].html, messages[-1].buttons
             messages[-1] = OutMessage(question)
-            await self._send(context, chat_id, messages, reply_to,
-                             force_reply=ForceReply(selective=True, input_field_placeholder=say(lang, "placeholder")))
+            await self._send(context, chat_id, messages, reply_to, force_reply={
+                "force_reply": True, "selective": True, "input_field_placeholder": say(lang, "placeholder")})
             sent = await self._send(context, chat_id, [OutMessage(say(lang, "or_choose"), buttons)], reply_to)
         else:
             sent = await self._send(context, chat_id, messages, reply_to)
         if sent is not None and reply.buttons:
-            self._remember(key, chat_id, sent.message_id)
+            self._remember(key, chat_id, sent)
         if reply.document and not group:
             try:
                 await bot.send_document(chat_id, InputFile(reply.document.content.encode("utf-8"),
@@ -359,18 +364,34 @@ class TelegramFrontend:
                 log.info("chat %s blocked the bot; progress kept", chat_id)
 
     async def _send(self, context, chat_id: int, messages: list[OutMessage], reply_to: int | None,
-                    force_reply: ForceReply | None = None) -> Message | None:
+                    force_reply: dict | None = None) -> int | None:
+        """Send the messages in order; return the last one's id (None if the user blocked us)."""
         sent = None
         try:
             for out in messages:
-                sent = await context.bot.send_message(
-                    chat_id, out.html, parse_mode=ParseMode.HTML,
-                    reply_markup=out.markup or force_reply,
-                    reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True))
+                params = {"chat_id": chat_id, "text": out.html, "parse_mode": "HTML",
+                          "link_preview_options": {"is_disabled": True}}
+                markup = out.markup or force_reply
+                if markup:
+                    params["reply_markup"] = markup
+                if reply_to:
+                    params["reply_parameters"] = {"message_id": reply_to, "allow_sending_without_reply": True}
+                result = await context.bot.do_api_request("sendMessage", api_kwargs=params)
+                sent = result.get("message_id") if isinstance(result, dict) else None
         except Forbidden:
             log.info("chat %s blocked the bot; progress kept", chat_id)
         return sent
+
+    @staticmethod
+    async def _edit(context, chat_id: int, message_id: int, html: str | None = None) -> None:
+        """Replace a message's text (when given) and remove its buttons."""
+        if html is None:
+            await context.bot.do_api_request("editMessageReplyMarkup", api_kwargs={
+                "chat_id": chat_id, "message_id": message_id})
+        else:
+            await context.bot.do_api_request("editMessageText", api_kwargs={
+                "chat_id": chat_id, "message_id": message_id, "text": html, "parse_mode": "HTML",
+                "link_preview_options": {"is_disabled": True}})
 
     def _remember(self, key: str, chat_id: int, message_id: int) -> None:
         self._last_question[key] = (chat_id, message_id)
@@ -383,23 +404,23 @@ class TelegramFrontend:
         where = self._last_question.pop(key, None)
         if where:
             try:
-                await context.bot.edit_message_reply_markup(where[0], where[1], reply_markup=None)
+                await self._edit(context, *where)
             except TelegramError:
                 pass
 
-    async def _retire(self, message: Message) -> None:
+    async def _retire(self, context, message: Message) -> None:
         try:
-            await message.edit_reply_markup(reply_markup=None)
+            await self._edit(context, message.chat.id, message.message_id)
         except TelegramError:
             pass
 
-    async def _mark_answered(self, message: Message, answer: str) -> None:
+    async def _mark_answered(self, context, message: Message, answer: str) -> None:
         """Show the chosen answer under the question, and remove its buttons."""
         try:
-            await message.edit_text(f"{message.text_html}\n\n✔ <b>{escape(answer)}</b>",
-                                    parse_mode=ParseMode.HTML, reply_markup=None)
+            await self._edit(context, message.chat.id, message.message_id,
+                             f"{message.text_html}\n\n✔ <b>{escape(answer)}</b>")
         except BadRequest:
-            await self._retire(message)
+            await self._retire(context, message)
         except TelegramError:
             pass
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html import escape as _escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-
 from ..messages import msg
 from ..reply import Reply
 
@@ -22,12 +20,17 @@ _ICONS = {"phone": "📞", "chat": "💬", "social": "📱", "postal": "✉️",
 
 @dataclass
 class OutMessage:
+    """A message as the Bot API takes it: HTML text and rows of inline buttons (plain dicts)."""
     html: str
-    buttons: list[list[InlineKeyboardButton]] = field(default_factory=list)
+    buttons: list[list[dict]] = field(default_factory=list)
 
     @property
-    def markup(self) -> InlineKeyboardMarkup | None:
-        return InlineKeyboardMarkup(self.buttons) if self.buttons else None
+    def markup(self) -> dict | None:
+        return {"inline_keyboard": self.buttons} if self.buttons else None
+
+
+def button(label: str, data: str | None = None, url: str | None = None) -> dict:
+    return {"text": label, "url": url} if url else {"text": label, "callback_data": data}
 
 
 def callback_data(token: str, owner: int, choice: str) -> str:
@@ -112,11 +115,10 @@ def pack(blocks: list[str], limit: int = LIMIT) -> list[str]:
 
 
 def render(reply: Reply, lang: str, owner: int, compact: bool = False,
-           extra: list[InlineKeyboardButton] | None = None) -> list[OutMessage]:
+           extra: list[dict] | None = None) -> list[OutMessage]:
     """Messages to send; the buttons go on the last one."""
     texts = pack(blocks_of(reply, lang, compact)) or ["…"]
-    rows = [[InlineKeyboardButton(b.label, callback_data=callback_data(reply.token, owner, b.id))]
-            for b in reply.buttons]
+    rows = [[button(b.label, callback_data(reply.token, owner, b.id))] for b in reply.buttons]
     rows += [[button] for button in extra or []]
     out = [OutMessage(text) for text in texts]
     out[-1].buttons = rows
