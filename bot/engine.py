@@ -142,7 +142,7 @@ class Engine:
         if not text:
             key = "empty_text" if node.kind == "text" else "pick_a_button"
             return self._reply(machine, progress, now, notices + [msg(lang, key)])
-        picked = self._match_button(self._render(machine, progress, _now(now)).buttons, text)
+        picked = self._match_button(self._buttons(node, progress), text)
         if picked is not None:
             return self.choose(progress, picked, None, now)
         if node.kind != "text":
@@ -199,6 +199,18 @@ class Engine:
 
     def help(self, progress: Progress, now: datetime | None = None) -> tuple[Progress, Reply]:
         return self.current(progress, now, msg(progress.lang, "help"))
+
+    def warm_up(self, now: datetime | None = None) -> None:
+        """Do once, at start-up, the work a first conversation would otherwise pay for
+        (loading the public-holiday calendar, compiling recognisers), so that it never
+        stalls the event loop in the middle of serving people."""
+        for flow_id in self.flows.ids:
+            machine = self.flows.get(flow_id)
+            for node in machine.flow.nodes.values():
+                progress = Progress(flow_id, machine.flow.version, node.id)
+                self._render(machine, progress, _now(now))
+                if node.kind == "text":
+                    recognise("warm up", node.choices)
 
     # -- internals -----------------------------------------------------------------------
     def token(self, progress: Progress) -> str:
@@ -277,36 +289,44 @@ class Engine:
                 return button.id
         return None
 
+    def _buttons(self, node: Node, progress: Progress) -> list[Button]:
+        """The buttons shown at this point, in order (what a typed number or label refers to)."""
+        lang = progress.lang
+        controls = [Button(BACK, msg(lang, "back"))] if progress.path or progress.pending is not None else []
+        if node.kind == "info":
+            return [Button("continue", msg(lang, "continue"))] + controls
+        if node.is_outcome:
+            return controls + [Button(RESTART, msg(lang, "restart"))]
+        if progress.pending:
+            return ([Button(c, self._label(node, c, lang)) for c in progress.pending]
+                    + [Button(SHOW_LIST, msg(lang, "show_list"))] + controls)
+        return [Button(c.id, tr(c.label, lang)) for c in self._choices(node, progress)] + controls
+
     def _render(self, machine: FlowMachine, progress: Progress, now: datetime) -> Reply:
         flow, lang = machine.flow, progress.lang
         node = flow.nodes[progress.node]
         text = self._fill(tr(node.text, lang), flow, progress, now)
-        controls = [Button(BACK, msg(lang, "back"))] if progress.path or progress.pending is not None else []
-        token = self.token(progress)
+        token, buttons = self.token(progress), self._buttons(node, progress)
         if node.kind == "info":
-            return Reply("info", text, buttons=[Button("continue", msg(lang, "continue"))] + controls,
-                         token=token, node=node.id)
+            return Reply("info", text, buttons=buttons, token=token, node=node.id)
         if node.kind in ("choice", "text"):
-            choices = self._choices(node, progress)
             if progress.pending:
-                labels = [self._label(node, c, lang) for c in progress.pending]
-                ask = (msg(lang, "confirm", label=labels[0]) if len(labels) == 1
+                ask = (msg(lang, "confirm", label=buttons[0].label) if len(progress.pending) == 1
                        else msg(lang, "confirm_many"))
-                buttons = [Button(c, l) for c, l in zip(progress.pending, labels)]
-                return Reply("confirm", ask, buttons=buttons + [Button(SHOW_LIST, msg(lang, "show_list"))] + controls,
-                             token=token, node=node.id, expects_text=True)
-            buttons = [Button(c.id, tr(c.label, lang)) for c in choices]
-            return Reply(node.kind, text, buttons=buttons + controls, token=token, node=node.id,
+                return Reply("confirm", ask, buttons=buttons, token=token, node=node.id, expects_text=True)
+            return Reply(node.kind, text, buttons=buttons, token=token, node=node.id,
                          expects_text=node.kind == "text")
-        return self._outcome(flow, node, progress, now, text, controls, token)
+        return self._outcome(flow, node, progress, now, text, buttons, token)
 
     def _outcome(self, flow: Flow, node: Node, progress: Progress, now: datetime, text: str,
-                 controls: list[Button], token: str) -> Reply:
+                 buttons: list[Button], token: str) -> Reply:
         lang, answers = progress.lang, progress.answers
         sections = [(tr(s.title, lang) or None, self._fill(tr(s.text, lang), flow, progress, now))
                     for s in node.sections if s.condition.holds(answers)]
         channels = [flow.channels[ref.id] for ref in node.channels if ref.condition.holds(answers)]
-        cards = [self._card(flow, channel, now, lang) for channel in channels]
+        states = {c.id: open_status(c.hours, now, flow.timezone, flow.holiday_country)
+                  for c in channels if c.hours}
+        cards = [self._card(channel, states.get(channel.id), now, lang) for channel in channels]
         facts = [flow.facts[ref.id] for ref in node.facts if ref.condition.holds(answers)]
         fact_lines = [tr(f.text, lang) + (f" ({msg(lang, 'unchecked')})" if f.status == "unchecked" else "")
                       for f in facts]
@@ -322,15 +342,14 @@ class Engine:
             body = "\n\n".join(self._fill(tr(p.text, lang), flow, progress, now)
                                for p in doc.parts if p.condition.holds(answers))
             document = Attachment(tr(doc.title, lang), doc.filename, body + "\n")
-        return Reply("outcome", text, sections=sections, now=self._now_line(flow, channels, now, lang),
+        return Reply("outcome", text, sections=sections, now=self._now_line(channels, states, now, lang),
                      cards=cards, facts=fact_lines, sources=sources, document=document,
-                     buttons=controls + [Button(RESTART, msg(lang, "restart"))], token=token, node=node.id)
+                     buttons=buttons, token=token, node=node.id)
 
     @staticmethod
-    def _card(flow: Flow, channel: Channel, now: datetime, lang: str) -> ContactCard:
+    def _card(channel: Channel, state, now: datetime, lang: str) -> ContactCard:
         is_open = status = None
-        if channel.hours:
-            state = open_status(channel.hours, now, flow.timezone, flow.holiday_country)
+        if state is not None:
             is_open = state.open
             if state.open:
                 status = msg(lang, "open_until", time=describe_moment(state.until, now, lang).removeprefix("à ").removeprefix("at "))
@@ -346,14 +365,13 @@ class Engine:
             unchecked=channel.status == "unchecked")
 
     @staticmethod
-    def _now_line(flow: Flow, channels: list[Channel], now: datetime, lang: str) -> str | None:
-        """The first listed channel open right now; else when the first one opens."""
-        timed = [c for c in channels if c.hours]
-        if not timed:
-            return None
+    def _now_line(channels: list[Channel], states: dict, now: datetime, lang: str) -> str | None:
+        """The first listed channel open right now; else the one that opens first."""
         soonest = None
-        for channel in timed:
-            state = open_status(channel.hours, now, flow.timezone, flow.holiday_country)
+        for channel in channels:
+            state = states.get(channel.id)
+            if state is None:
+                continue
             if state.open:
                 until = describe_moment(state.until, now, lang)
                 return msg(lang, "now_open", name=tr(channel.name, lang),

@@ -7,7 +7,8 @@ back is exact: drop the last entry, return to its node.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, fields, replace
+from functools import cached_property
 
 SCHEMA = 1
 MAX_TEXT = 500  # typed answers are kept (for the letter) but never longer than this
@@ -28,11 +29,11 @@ class Progress:
     rev: int = 0                    # bumped by the store on each save (compare-and-set)
     schema: int = SCHEMA
 
-    @property
+    @cached_property
     def answers(self) -> dict[str, str]:
         return {entry[0]: entry[1] for entry in self.path}
 
-    @property
+    @cached_property
     def texts(self) -> dict[str, str]:
         return {entry[0]: entry[2] for entry in self.path if len(entry) > 2}
 
@@ -40,9 +41,7 @@ class Progress:
         return replace(self, **changes)
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data["path"] = [list(e) for e in self.path]
-        data["pending"] = list(self.pending) if self.pending is not None else None
+        data = {name: getattr(self, name) for name in _FIELDS}  # not asdict(): no deep copy
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -56,3 +55,6 @@ class Progress:
         if data.get("pending") is not None:
             data["pending"] = tuple(data["pending"])
         return cls(**data)
+
+
+_FIELDS = tuple(f.name for f in fields(Progress))

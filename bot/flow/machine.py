@@ -10,12 +10,27 @@ from __future__ import annotations
 
 import logging
 
-from transitions import Machine
+from transitions import Machine, Transition
 
 from .model import Condition, Flow
 
-# transitions logs every state change at INFO: too chatty (and too slow) for one line per step.
+# transitions logs every state change at INFO, and a few DEBUG lines per step: too chatty for
+# one line per answer, and each disabled call still costs. Silence it below warnings.
 logging.getLogger("transitions").setLevel(logging.WARNING)
+logging.getLogger("transitions.core").disabled = True
+
+
+class _StateOnlyTransition(Transition):
+    """Flow nodes have no enter/exit callbacks: a transition only moves the state.
+    (transitions' extension point for this is `Machine.transition_cls`.)"""
+
+    def _change_state(self, event_data):
+        setattr(event_data.model, event_data.machine.model_attribute, self.dest)
+        event_data.update(self.dest)
+
+
+class _FlowMachine(Machine):
+    transition_cls = _StateOnlyTransition
 
 
 class _Cursor:
@@ -54,12 +69,15 @@ class FlowMachine:
     def __init__(self, flow: Flow):
         self.flow = flow
         self._cursor = _Cursor()
-        self.machine = Machine(model=self._cursor, states=list(flow.nodes), initial=flow.start,
+        self.machine = _FlowMachine(model=self._cursor, states=list(flow.nodes), initial=flow.start,
                                transitions=transitions_of(flow), auto_transitions=False,
                                send_event=True, ignore_invalid_triggers=True)
 
     def step(self, node: str, choice_id: str, answers: dict[str, str]) -> str | None:
         """The node reached from `node` by `choice_id` given `answers` (including this one)."""
-        self.machine.set_state(node, model=self._cursor)
-        moved = self._cursor.trigger(trigger_name(choice_id), answers=answers)
+        event = self.machine.events.get(trigger_name(choice_id))
+        if event is None:
+            return None
+        self._cursor.state = node  # what Machine.set_state does, without its look-ups
+        moved = event.trigger(self._cursor, answers=answers)
         return self._cursor.state if moved else None

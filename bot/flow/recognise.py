@@ -103,6 +103,12 @@ class _Index:
         self.phrases = [[tuple(normalise(k).split()) for k in c.recogniser.keywords] for c in choices]
         self.patterns = [[re.compile(p) for p in c.recogniser.patterns] for c in choices]
         self.tokens = sorted({t for phrases in self.phrases for phrase in phrases for t in phrase})
+        # Phrases by their first word: only those whose first word occurs are ever checked.
+        self.by_first: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
+        for i, (choice, phrases) in enumerate(zip(choices, self.phrases)):
+            for keyword, phrase in zip(choice.recogniser.keywords, phrases):
+                if phrase:
+                    self.by_first.setdefault(phrase[0], []).append((i, keyword, phrase))
         self._memo: dict[str, frozenset[str]] = {}
 
     def matches(self, word: str) -> frozenset[str]:
@@ -136,21 +142,19 @@ def score(text: str, choices: tuple[Choice, ...], allowed: set[str] | None = Non
     for i, word in enumerate(words):
         for token in index.matches(word):
             at.setdefault(token, []).append(i)
-    hits = []
-    for choice, phrases, patterns in zip(index.choices, index.phrases, index.patterns):
-        if allowed is not None and choice.id not in allowed:
-            continue
-        hit = Hit(choice.id)
-        for keyword, phrase in zip(choice.recogniser.keywords, phrases):
-            if phrase and any(all(i + j in at.get(t, ()) for j, t in enumerate(phrase[1:], 1))
-                              for i in at.get(phrase[0], ())):
-                hit.score += 2.0 if len(phrase) > 1 else 1.0
-                hit.matched.append(keyword)
+    hits = [Hit(choice.id) for choice in index.choices]
+    for first, starts in at.items():
+        for i, keyword, phrase in index.by_first.get(first, ()):
+            if any(all(start + j in at.get(t, ()) for j, t in enumerate(phrase[1:], 1)) for start in starts):
+                hits[i].score += 2.0 if len(phrase) > 1 else 1.0
+                hits[i].matched.append(keyword)
+    for hit, choice, patterns in zip(hits, index.choices, index.patterns):
         for raw, pattern in zip(choice.recogniser.patterns, patterns):
             if pattern.search(norm):
                 hit.score += 2.0
                 hit.matched.append(f"/{raw}/")
-        hits.append(hit)
+    if allowed is not None:
+        hits = [hit for hit in hits if hit.choice in allowed]
     hits.sort(key=lambda h: -h.score)
     return hits
 

@@ -4,20 +4,26 @@ Rows are read when their conversation is next seen, never all at start.
 
 - Reads use their own connection and run inline: in WAL mode a read never waits for a
   writer, and one indexed row costs tens of microseconds.
-- Saves from the bot go to one writer thread that commits whatever is waiting in a single
-  transaction (group commit), then wakes each waiting update. The event loop never waits on
-  the disk, and a burst of updates costs one commit, not one each. `synchronous=FULL`: a
-  step the user was answered for survives a crash of the process or of the machine.
+- Saves from the bot are gathered for one turn of the event loop and committed together in
+  one transaction (group commit): a burst of updates costs one commit, not one each. In WAL
+  mode with `synchronous=NORMAL` a commit appends to the log without waiting for the disk,
+  so it takes well under a millisecond; a step the user was answered for survives a crash
+  of the process. The slow part, copying the log into the database and syncing it to disk
+  (the checkpoint), runs on a background thread, never on the event loop.
+- The last conversations seen are kept in memory (a bounded LRU), so most updates read
+  nothing. Another process may have moved a conversation on meanwhile: the save's
+  compare-and-set then fails with `Conflict`, the entry is dropped, and the front end
+  handles the update again from the stored record (nothing was sent before the save).
 - The terminal front end calls the same operations synchronously.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -42,19 +48,24 @@ _INSERT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data) VALU
            "ON CONFLICT(key) DO NOTHING")
 _UPDATE = ("UPDATE progress SET rev = ?, updated = ?, data = ?, user_id = ?, chat_id = ? "
            "WHERE key = ? AND rev = ?")
-_STOP = object()
+CHECKPOINT_EVERY = 1.0  # seconds between background checkpoints
 
 
 class SQLiteStore:
-    def __init__(self, path: str | Path, lock_timeout: float = 5.0, synchronous: str = "FULL"):
+    def __init__(self, path: str | Path, lock_timeout: float = 5.0, synchronous: str = "NORMAL",
+                 cache_size: int = 10_000):
         self.path = Path(path)
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, Progress] = OrderedDict()
+        self._cache_lock = threading.Lock()
         self.lock_timeout = lock_timeout
         self.synchronous = synchronous
         self._conns: dict[bool, sqlite3.Connection] = {}
         self._locks = {True: threading.Lock(), False: threading.Lock()}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
+        self._pending: list = []      # saves waiting for this turn's commit
+        self._checkpointer: threading.Thread | None = None
+        self._closing = threading.Event()
         self._trouble: bool | None = None  # None: fine; else whether a write failed
 
     # -- connections ---------------------------------------------------------------------
@@ -104,7 +115,34 @@ class SQLiteStore:
             return result
 
     # -- synchronous API (terminal, tests, the writer thread) ----------------------------
+    def _remember(self, key: str, progress: Progress | None) -> None:
+        with self._cache_lock:
+            if progress is None or not self.cache_size:
+                self._cache.pop(key, None)
+                return
+            self._cache[key] = progress
+            self._cache.move_to_end(key)
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
+    def _forget(self, match=None) -> None:
+        """Drop cached entries whose key `match(key)` accepts, or all of them."""
+        with self._cache_lock:
+            for key in [k for k in self._cache if match is None or match(k)]:
+                del self._cache[key]
+
     def load_sync(self, key: str) -> Progress | None:
+        with self._cache_lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+        if cached is not None:
+            return cached
+        progress = self._read(key)
+        self._remember(key, progress)
+        return progress
+
+    def _read(self, key: str) -> Progress | None:
         row = self._run(lambda c: c.execute("SELECT data, rev FROM progress WHERE key = ?", (key,)).fetchone())
         if row is None:
             return None
@@ -115,37 +153,51 @@ class SQLiteStore:
             return None
 
     @staticmethod
-    def _write_one(conn: sqlite3.Connection, key: str, progress: Progress, user_id, chat_id, now: float) -> bool:
-        data = progress.with_(rev=progress.rev + 1).to_json()
-        if progress.rev == 0:
-            cur = conn.execute(_INSERT, (key, user_id, chat_id, progress.rev + 1, now, data))
+    def _write_one(conn: sqlite3.Connection, key: str, rev: int, data: str, user_id, chat_id, now: float) -> bool:
+        """Compare-and-set: insert when `rev` is 0, else update the row still at `rev`."""
+        if rev == 0:
+            cur = conn.execute(_INSERT, (key, user_id, chat_id, rev + 1, now, data))
         else:
-            cur = conn.execute(_UPDATE, (progress.rev + 1, now, data, user_id, chat_id, key, progress.rev))
+            cur = conn.execute(_UPDATE, (rev + 1, now, data, user_id, chat_id, key, rev))
         return cur.rowcount == 1
 
     def save_sync(self, key: str, progress: Progress, user_id: int | None = None,
                   chat_id: int | None = None) -> Progress:
         """Store progress if the stored rev is still progress.rev; return it with rev + 1."""
-        if not self._run(self._write_one, key, progress, user_id, chat_id, time.time(), write=True):
+        try:
+            ok = self._run(self._write_one, key, progress.rev, progress.with_(rev=progress.rev + 1).to_json(),
+                           user_id, chat_id, time.time(), write=True)
+        except StoreUnavailable:
+            self._forget(key.__eq__)
+            raise
+        if not ok:
+            self._forget(key.__eq__)
             raise Conflict(key)
-        return progress.with_(rev=progress.rev + 1)
+        saved = progress.with_(rev=progress.rev + 1)
+        self._remember(key, saved)
+        return saved
 
     def delete_sync(self, key: str) -> int:
+        self._forget(key.__eq__)
         return self._run(lambda c: c.execute("DELETE FROM progress WHERE key = ?", (key,)).rowcount, write=True)
 
     def delete_user_sync(self, user_id: int) -> int:
         """Erase every record of a user: their private chat and their group conversations."""
+        self._forget(lambda k: k == f"private:{user_id}" or k.endswith(f":{user_id}"))
         return self._run(lambda c: c.execute(
             "DELETE FROM progress WHERE user_id = ? OR key = ?", (user_id, f"private:{user_id}")).rowcount,
             write=True)
 
     def purge_sync(self, older_than_seconds: float) -> int:
         cutoff = time.time() - older_than_seconds
+        self._forget()
         return self._run(lambda c: c.execute("DELETE FROM progress WHERE updated < ?", (cutoff,)).rowcount,
                          write=True)
 
     def move_chat_sync(self, old_chat: int, new_chat: int) -> int:
         """A group became a supergroup: its members' records follow the new chat id."""
+        self._forget(lambda k: k.startswith(f"group:{old_chat}:"))
+
         def move(conn):
             rows = conn.execute("SELECT key FROM progress WHERE chat_id = ?", (old_chat,)).fetchall()
             for (key,) in rows:
@@ -159,10 +211,10 @@ class SQLiteStore:
         return self._run(lambda c: c.execute("SELECT COUNT(*) FROM progress").fetchone()[0])
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._queue.put(_STOP)
-            self._writer.join(timeout=10)
-            self._writer = None
+        if self._checkpointer is not None:
+            self._closing.set()
+            self._checkpointer.join(timeout=10)
+            self._checkpointer = None
         for write, lock in self._locks.items():
             with lock:
                 conn = self._conns.pop(write, None)
@@ -170,38 +222,60 @@ class SQLiteStore:
                     conn.close()
         self._pool.shutdown(wait=False)
 
-    # -- the writer thread: group commit -------------------------------------------------
+    # -- group commit on the event loop, checkpoints on a thread ---------------------------
     def _write_batch(self, conn: sqlite3.Connection, batch: list) -> list[bool]:
         now = time.time()
         conn.execute("BEGIN IMMEDIATE")
-        results = [self._write_one(conn, key, progress, user_id, chat_id, now)
-                   for key, progress, user_id, chat_id, _, _ in batch]
+        results = [self._write_one(conn, key, saved.rev - 1, data, user_id, chat_id, now)
+                   for key, saved, data, user_id, chat_id, _ in batch]
         conn.execute("COMMIT")
         return results
 
-    def _write_loop(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while True:
+    def _commit_pending(self) -> None:
+        """Runs once per loop turn that had saves: one transaction for all of them."""
+        batch, self._pending = self._pending, []
+        try:
+            outcomes = self._run(self._write_batch, batch, write=True)
+        except StoreUnavailable as exc:
+            outcomes = [exc] * len(batch)
+        self._settle_all([(key, future, ok if isinstance(ok, Exception) else saved if ok else Conflict(key))
+                          for (key, saved, *_, future), ok in zip(batch, outcomes)])
+
+    def _checkpoint_loop(self) -> None:
+        """Copy the write-ahead log into the database (and sync it) away from the event loop."""
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None)
+        except sqlite3.Error:
+            return
+        try:
+            while not self._closing.wait(CHECKPOINT_EVERY):
                 try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(item is _STOP for item in batch)
-            batch = [item for item in batch if item is not _STOP]
-            if batch:
-                try:
-                    outcomes = self._run(self._write_batch, batch, write=True)
-                except StoreUnavailable as exc:
-                    outcomes = [exc] * len(batch)
-                for (key, progress, *_, loop, future), ok in zip(batch, outcomes):
-                    if isinstance(ok, Exception):
-                        result = ok
-                    else:
-                        result = progress.with_(rev=progress.rev + 1) if ok else Conflict(key)
-                    loop.call_soon_threadsafe(_settle, future, result)
-            if stop:
-                return
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:
+                    log.debug("checkpoint skipped: %s", exc)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
+        finally:
+            conn.close()
+
+    def _start_checkpointer(self) -> None:
+        with self._locks[True]:
+            self._open(True).execute("PRAGMA wal_autocheckpoint=0")  # the thread does it instead
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="sqlite-checkpoint",
+                                              daemon=True)
+        self._checkpointer.start()
+
+    def _settle_all(self, settled: list) -> None:
+        """On the event loop: update the cache and wake the updates waiting for their save."""
+        for key, future, result in settled:
+            self._remember(key, None if isinstance(result, Exception) else result)
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
     # -- asynchronous API (the bot) ------------------------------------------------------
     async def _async(self, fn, *args):
@@ -212,12 +286,17 @@ class SQLiteStore:
 
     async def save(self, key: str, progress: Progress, user_id: int | None = None,
                    chat_id: int | None = None) -> Progress:
-        if self._writer is None:
-            self._writer = threading.Thread(target=self._write_loop, name="sqlite-writer", daemon=True)
-            self._writer.start()
+        if self._checkpointer is None:
+            try:
+                self._start_checkpointer()
+            except (sqlite3.Error, OSError):
+                pass  # the commit below reports the trouble
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put((key, progress, user_id, chat_id, loop, future))
+        saved = progress.with_(rev=progress.rev + 1)
+        if not self._pending:
+            loop.call_soon(self._commit_pending)
+        self._pending.append((key, saved, saved.to_json(), user_id, chat_id, future))
         return await future
 
     async def delete(self, key: str) -> int:
@@ -236,10 +315,3 @@ class SQLiteStore:
         return await self._async(self.move_chat_sync, old_chat, new_chat)
 
 
-def _settle(future: asyncio.Future, result) -> None:
-    if future.done():
-        return
-    if isinstance(result, Exception):
-        future.set_exception(result)
-    else:
-        future.set_result(result)

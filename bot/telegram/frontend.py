@@ -119,10 +119,18 @@ class TelegramFrontend:
 
     # -- entry point ---------------------------------------------------------------------
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        try:
-            await self._dispatch(update, context)
-        except StoreUnavailable:
-            await self._tell(update, context, "temporary")
+        for _ in range(3):
+            try:
+                await self._dispatch(update, context)
+                return
+            except Conflict:
+                # Another process moved this conversation on since we read it. Nothing was sent
+                # yet (progress is saved before replying): handle the update again, fresh.
+                continue
+            except StoreUnavailable:
+                await self._tell(update, context, "temporary")
+                return
+        log.warning("a conversation kept changing under this update; it was dropped")
 
     async def _dispatch(self, update: Update, context) -> None:
         if update.inline_query:
@@ -235,20 +243,13 @@ class TelegramFrontend:
         chat = update.effective_chat
         user = update.effective_user
         saved = await self._save(key, progress.with_(last_update=update.update_id), user.id, chat.id)
-        if saved is None:
-            return
         group = chat.type != "private"
         if edit is not None and reply.answer:
             await self._mark_answered(context, edit, reply.answer)
         await self._deliver(context, key, chat.id, user.id, reply, saved.lang, group, reply_to)
 
-    async def _save(self, key, progress: Progress, user_id: int, chat_id: int) -> Progress | None:
-        try:
-            return await self.store.save(key, progress, user_id=user_id, chat_id=chat_id)
-        except Conflict:
-            # Another process moved this conversation on: its answer stands, this one is dropped.
-            log.warning("concurrent update of one conversation; the later one was dropped")
-            return None
+    async def _save(self, key, progress: Progress, user_id: int, chat_id: int) -> Progress:
+        return await self.store.save(key, progress, user_id=user_id, chat_id=chat_id)
 
     # -- buttons -------------------------------------------------------------------------
     async def _on_press(self, update: Update, context) -> None:
@@ -257,39 +258,48 @@ class TelegramFrontend:
         lang = user_lang(user)
         parsed = parse_callback(query.data)
         if message is None or not isinstance(message, Message):
-            await query.answer(say(lang, "invalid_button"))
+            await self._answer(query, say(lang, "invalid_button"))
             return
         if parsed is None:
-            await query.answer(say(lang, "invalid_button"))
+            await self._answer(query, say(lang, "invalid_button"))
             return await self._show_current(update, context, message)
         token, owner, choice = parsed
         if owner != user.id:
-            await query.answer(say(lang, "not_yours"), show_alert=True)
+            await self._answer(query, say(lang, "not_yours"), show_alert=True)
             return
         if token == FORGET:
             return await self._forget(query, context, choice == "yes", lang)
         key = conversation_key(update)
         progress = await self.store.load(key)
         if progress is None:
-            await query.answer(say(lang, "invalid_button"))
+            await self._answer(query, say(lang, "invalid_button"))
             return await self._show_current(update, context, message)
         if progress.last_update is not None and update.update_id <= progress.last_update:
-            await query.answer()
+            await self._answer(query, )
             return
         if token != self.engine.token(progress):
             if self._is_double_press(progress, token, choice):
-                await query.answer()  # the same press twice: answered once
+                await self._answer(query, )  # the same press twice: answered once
                 return
-            await query.answer(say(progress.lang, "stale_button"))
+            await self._answer(query, say(progress.lang, "stale_button"))
             await self._retire(context, message)
             progress, reply = self.engine.current(progress, self.clock())
             return await self._commit_and_send(update, context, key, progress, reply,
                                                reply_to=message.message_id if message.chat.type != "private" else None)
-        await query.answer()
+        await self._answer(query, )
         progress, reply = self.engine.choose(progress, choice, token, self.clock())
         await self._commit_and_send(update, context, key, progress, reply,
                                     reply_to=message.message_id if message.chat.type != "private" else None,
                                     edit=message)
+
+    @staticmethod
+    async def _answer(query, text: str | None = None, show_alert: bool = False) -> None:
+        """Answer a button press (stops its spinner). A press handled again after a conflict
+        was already answered: Telegram refuses a second answer, which is fine."""
+        try:
+            await query.answer(text, show_alert=show_alert)
+        except TelegramError:
+            pass
 
     def _is_double_press(self, progress: Progress, token: str, choice: str) -> bool:
         if not progress.path:
@@ -357,9 +367,10 @@ class TelegramFrontend:
             self._remember(key, chat_id, sent)
         if reply.document and not group:
             try:
-                await bot.send_document(chat_id, InputFile(reply.document.content.encode("utf-8"),
-                                                           filename=reply.document.filename),
-                                        caption=reply.document.title)
+                await bot.do_api_request("sendDocument", api_kwargs={
+                    "chat_id": chat_id, "caption": reply.document.title,
+                    "document": InputFile(reply.document.content.encode("utf-8"),
+                                          filename=reply.document.filename)})
             except Forbidden:
                 log.info("chat %s blocked the bot; progress kept", chat_id)
 
