@@ -7,6 +7,7 @@ Telegram) only translate their input into these calls and render the reply.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 import zlib
 from datetime import datetime, timezone
@@ -89,6 +90,7 @@ def _now(now: datetime | None) -> datetime:
 class Engine:
     def __init__(self, flows: FlowSet):
         self.flows = flows
+        self.warmed = threading.Event()
 
     # -- events --------------------------------------------------------------------------
     def start(self, flow_id: str | None = None, lang: str = "fr", now: datetime | None = None,
@@ -211,6 +213,7 @@ class Engine:
                 self._render(machine, progress, _now(now))
                 if node.kind == "text":
                     recognise("warm up", node.choices)
+        self.warmed.set()
 
     # -- internals -----------------------------------------------------------------------
     def token(self, progress: Progress) -> str:

@@ -7,7 +7,7 @@ back is exact: drop the last entry, return to its node.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from functools import cached_property
 
 SCHEMA = 1
@@ -38,7 +38,15 @@ class Progress:
         return {entry[0]: entry[2] for entry in self.path if len(entry) > 2}
 
     def with_(self, **changes) -> "Progress":
-        return replace(self, **changes)
+        """A copy with some fields changed (dataclasses.replace, without its per-call checks:
+        this runs several times per update)."""
+        if not changes.keys() <= _FIELD_SET:
+            raise TypeError(f"unknown Progress fields: {sorted(changes.keys() - _FIELD_SET)}")
+        new = object.__new__(Progress)
+        data = {name: self.__dict__[name] for name in _FIELDS}  # not the cached answers
+        data.update(changes)
+        new.__dict__.update(data)
+        return new
 
     def to_json(self) -> str:
         data = {name: getattr(self, name) for name in _FIELDS}  # not asdict(): no deep copy
@@ -58,3 +66,4 @@ class Progress:
 
 
 _FIELDS = tuple(f.name for f in fields(Progress))
+_FIELD_SET = frozenset(_FIELDS)

@@ -18,8 +18,6 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays as holidays_lib
-
 from .model import Hours
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -128,7 +126,10 @@ def _describe(spec: dict, lang: str) -> str:
 
 @lru_cache(maxsize=8)
 def _calendar(country: str):
-    return holidays_lib.country_holidays(country)
+    # Imported on first use: the package loads every country's rules (~10 MB, ~0.1 s), which
+    # `check`, `graph` and the bot's start-up need not wait for (see Engine.warm_up).
+    import holidays
+    return holidays.country_holidays(country)
 
 
 @dataclass(frozen=True)

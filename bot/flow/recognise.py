@@ -25,6 +25,7 @@ CONFIDENT_MARGIN = 1.0
 _NON_WORD = re.compile(r"[^a-z0-9*]+")
 
 
+@lru_cache(maxsize=8192)
 def normalise(text: str) -> str:
     """Lower case, no accents, words separated by single spaces ('Prélèvé 2 fois!' -> 'preleve 2 fois')."""
     text = unicodedata.normalize("NFKD", text.lower().replace("€", " euros "))

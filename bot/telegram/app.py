@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import threading
 from collections import Counter
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
@@ -82,7 +83,8 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
     """The real Application. Tests pass a recording `request` and a store to run it offline."""
     store = store or SQLiteStore(settings.db_path)
     engine = Engine(flows)
-    engine.warm_up()
+    # Off the start-up path and off the event loop: ready sooner, and no first-user stall.
+    threading.Thread(target=engine.warm_up, name="warm-up", daemon=True).start()
     frontend = TelegramFrontend(engine, store, settings.admin_ids,
                                 **({"clock": clock} if clock else {}))
     builder = (ApplicationBuilder().token(settings.token or "0:offline")
