@@ -25,6 +25,7 @@ class Settings:
     log_level: str = "INFO"
     admin_ids: frozenset[int] = field(default_factory=frozenset)
     retention_days: int = 90
+    sqlite_synchronous: str = "NORMAL"
     webhook_url: str | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
@@ -50,6 +51,7 @@ class Settings:
             log_level=(env.get("BOT_LOG_LEVEL") or "INFO").upper(),
             admin_ids=_int_list(env.get("BOT_ADMIN_IDS", "")),
             retention_days=int(env.get("BOT_RETENTION_DAYS") or 90),
+            sqlite_synchronous=(env.get("BOT_SQLITE_SYNCHRONOUS") or "NORMAL").upper(),
             webhook_url=env.get("BOT_WEBHOOK_URL") or None,
             webhook_listen=env.get("BOT_WEBHOOK_LISTEN") or "127.0.0.1",
             webhook_port=int(env.get("BOT_WEBHOOK_PORT") or 8443),

@@ -81,6 +81,8 @@ class SQLiteStore:
             timeout = self.lock_timeout if write else min(self.lock_timeout, 0.5)
             conn = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False, isolation_level=None)
             if write:
+                if self.synchronous not in ("NORMAL", "FULL"):
+                    raise sqlite3.OperationalError(f"synchronous must be NORMAL or FULL, not {self.synchronous!r}")
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"PRAGMA synchronous={self.synchronous}")
                 conn.executescript(SCHEMA)
@@ -114,7 +116,7 @@ class SQLiteStore:
                 self._trouble = None
             return result
 
-    # -- synchronous API (terminal, tests, the writer thread) ----------------------------
+    # -- synchronous API (terminal, tests) -----------------------------------------------
     def _remember(self, key: str, progress: Progress | None) -> None:
         with self._cache_lock:
             if progress is None or not self.cache_size:

@@ -81,7 +81,7 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
                       get_updates_request: BaseRequest | None = None, clock=None,
                       rate_limiter: bool = True) -> Application:
     """The real Application. Tests pass a recording `request` and a store to run it offline."""
-    store = store or SQLiteStore(settings.db_path)
+    store = store or SQLiteStore(settings.db_path, synchronous=settings.sqlite_synchronous)
     engine = Engine(flows)
     # Off the start-up path and off the event loop: ready sooner, and no first-user stall.
     threading.Thread(target=engine.warm_up, name="warm-up", daemon=True).start()
