@@ -114,6 +114,11 @@ async def run(args) -> dict:
         # collector's way (for both bots alike), as a long-running bot does with its start-up heap.
         gc.collect()
         gc.freeze()
+        if args.mode == "paced":
+            result.update(await paced(app, args, updates))
+            if args.bot == "ours":
+                await app.shutdown()
+            return result
         ticker = Ticker()
         ticker.start()
         await asyncio.sleep(0.005)  # the ticker is running before the first update
@@ -186,6 +191,50 @@ async def feed(jobs, in_flight: int) -> None:
         await asyncio.wait(set(running))
 
 
+async def paced(app, args, updates) -> dict:
+    """Updates arrive at a fixed rate both bots sustain; latency = arrival to reply sent.
+    Ours starts each update on arrival (its production setting); the baseline takes them one
+    at a time from a queue, as PTB does by default."""
+    loop = asyncio.get_running_loop()
+    interval = 1.0 / args.rate
+    start = loop.time() + 0.05
+    latencies: list[float] = []
+    queue: asyncio.Queue = asyncio.Queue()
+
+    async def handle(update, arrival):
+        if args.bot == "ours":
+            await app.update_processor.process_update(update, app.process_update(update))
+        else:
+            await app.process_update(update)
+        latencies.append(loop.time() - arrival)
+
+    async def consumer():
+        while True:
+            update, arrival = await queue.get()
+            await handle(update, arrival)
+            queue.task_done()
+
+    worker_task = asyncio.create_task(consumer()) if args.bot == "baseline" else None
+    tasks = []
+    for i, update in enumerate(updates):
+        arrival = start + i * interval
+        delay = arrival - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if worker_task:
+            queue.put_nowait((update, arrival))
+        else:
+            tasks.append(asyncio.create_task(handle(update, arrival)))
+    if worker_task:
+        await queue.join()
+        worker_task.cancel()
+    else:
+        await asyncio.gather(*tasks)
+    latencies.sort()
+    return {"rate": args.rate, "paced_p50_ms": statistics.median(latencies) * 1000,
+            "paced_p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+
+
 async def persist_only(app, args) -> dict:
     """Ours: the store alone, as the bot uses it (read, then save, 32 at a time), with the
     ticker running: the event-loop stall that persisting itself causes."""
@@ -213,7 +262,8 @@ async def persist_only(app, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bot", choices=["ours", "baseline"], required=True)
-    parser.add_argument("--mode", choices=["offline", "http", "startup", "persist"], required=True)
+    parser.add_argument("--mode", choices=["offline", "http", "startup", "persist", "paced"], required=True)
+    parser.add_argument("--rate", type=float, default=500, help="updates per second (paced mode)")
     parser.add_argument("--stored", type=int, default=0)
     parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--in-flight", type=int, default=32)

@@ -10,6 +10,7 @@ import re
 import threading
 import unicodedata
 import zlib
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -91,6 +92,8 @@ class Engine:
     def __init__(self, flows: FlowSet):
         self.flows = flows
         self.warmed = threading.Event()
+        self._outcomes: dict[tuple, Reply] = {}
+        self._typed: dict[tuple, bool] = {}
 
     # -- events --------------------------------------------------------------------------
     def start(self, flow_id: str | None = None, lang: str = "fr", now: datetime | None = None,
@@ -319,7 +322,35 @@ class Engine:
                 return Reply("confirm", ask, buttons=buttons, token=token, node=node.id, expects_text=True)
             return Reply(node.kind, text, buttons=buttons, token=token, node=node.id,
                          expects_text=node.kind == "text")
-        return self._outcome(flow, node, progress, now, text, buttons, token)
+        return self._outcome_cached(flow, node, progress, now, text, buttons, token)
+
+    def _outcome_cached(self, flow: Flow, node: Node, progress: Progress, now: datetime, text: str,
+                        buttons: list[Button], token: str) -> Reply:
+        """Outcomes are the costly replies (hours, cards, letter) and many people share the
+        same answers: keep each for the minute it was computed in (open-now changes by the
+        minute), per flow version, answers and language. Typed texts are part of the key only
+        where the outcome shows them."""
+        key = (flow.id, flow.version, node.id, len(progress.path), progress.lang,
+               tuple(sorted(progress.answers.items())), int(now.timestamp() // 60),
+               tuple(sorted(progress.texts.items())) if self._shows_typed(flow, node) else ())
+        cached = self._outcomes.get(key)
+        if cached is None:
+            cached = self._outcome(flow, node, progress, now, text, buttons, token)
+            self._outcomes[key] = cached
+            if len(self._outcomes) > 2048:
+                self._outcomes.pop(next(iter(self._outcomes)))
+        return replace(cached, notices=list(cached.notices))  # callers add notices, never share
+
+    def _shows_typed(self, flow: Flow, node: Node) -> bool:
+        key = (flow.id, flow.version, node.id)
+        shows = self._typed.get(key)
+        if shows is None:
+            texts = [node.text] + [s.text for s in node.sections]
+            if node.document:
+                texts += [p.text for p in flow.documents[node.document].parts]
+            shows = self._typed[key] = any(typed for text in texts for value in text.values()
+                                           for _, typed in PLACEHOLDER.findall(value))
+        return shows
 
     def _outcome(self, flow: Flow, node: Node, progress: Progress, now: datetime, text: str,
                  buttons: list[Button], token: str) -> Reply:

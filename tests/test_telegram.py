@@ -247,3 +247,15 @@ async def test_english_speaking_user(bot):
     sam = Person(tg, app, 1011, language="en")
     await sam.send("/start")
     assert "What is your problem with Cstream" in sam.last_text
+
+
+async def test_command_menu_is_published_in_french_and_by_default(bot):
+    from bot.telegram.app import _post_init
+    tg, app, _ = bot
+    await _post_init(app)
+    menus = tg.calls_to("setMyCommands")
+    french = next(m for m in menus if m.get("language_code") == "fr")
+    default = next(m for m in menus if "language_code" not in m)
+    assert [c["command"] for c in french["commands"]] == ["start", "aide", "retour", "recommencer", "recap", "oublier"]
+    assert [c["command"] for c in default["commands"]] == ["start", "help", "back", "restart", "summary", "forget"]
+    assert french["commands"][4]["description"] == "Où j'en suis et mes réponses"

@@ -189,6 +189,8 @@ class TelegramFrontend:
         if progress and progress.last_update is not None and update.update_id <= progress.last_update:
             return  # delivered twice: already handled
         lang = progress.lang if progress else user_lang(user)
+        carried_from = None  # a group conversation continued here in private
+        retire = False
         if progress is None and action not in ("start",):
             progress, reply = self.engine.start(None, lang, now)
             if action is None and message.text and update.message:
@@ -196,7 +198,7 @@ class TelegramFrontend:
             elif action == "unknown":
                 reply.notices.insert(0, say(lang, "unknown_command"))
         elif action == "start":
-            progress, reply = await self._start(progress, arg, key, user, chat, lang, now)
+            progress, reply, carried_from = await self._start(progress, arg, user, chat, lang, now)
         elif update.edited_message:
             progress, reply = self.engine.current(progress, now, say(lang, "edited"))
         elif message.text is None:
@@ -213,13 +215,19 @@ class TelegramFrontend:
         elif action == "unknown":
             progress, reply = self.engine.current(progress, now, say(lang, "unknown_command"))
         else:
-            await self._retire_buttons(context, key)
             progress, reply = self.engine.text(progress, message.text, now)
+            retire = True
         await self._commit_and_send(update, context, key, progress, reply,
-                                    reply_to=message.message_id if chat.type != "private" else None)
+                                    reply_to=message.message_id if chat.type != "private" else None,
+                                    retire=retire)
+        if carried_from:
+            await self.store.delete(carried_from)  # only once the private copy is saved
 
-    async def _start(self, progress, payload, key, user, chat, lang, now):
+    async def _start(self, progress, payload, user, chat, lang, now):
+        """/start [payload]: continue a group conversation in private (g<chat id>), open a
+        flow by id, or resume. Returns progress, reply and the group key carried over."""
         payload = (payload or "").strip()
+        rev = progress.rev if progress else 0
         if payload.startswith("g") and chat.type == "private":
             try:
                 from_key = group_key(int(payload[1:]), user.id)
@@ -227,29 +235,27 @@ class TelegramFrontend:
                 from_key = None
             carried = await self.store.load(from_key) if from_key else None
             if carried is not None:
-                await self.store.delete(from_key)
-                moved = carried.with_(rev=progress.rev if progress else 0, last_update=None)
+                moved = carried.with_(rev=rev, last_update=None)
                 moved, reply = self.engine.current(moved, now, say(lang, "moved_private"))
-                return moved, reply
+                return moved, reply, from_key
         if payload in self.engine.flows.ids and (progress is None or progress.flow != payload):
             fresh, reply = self.engine.start(payload, lang, now)
-            return fresh.with_(rev=progress.rev if progress else 0), reply
+            return fresh.with_(rev=rev), reply, None
         if progress is not None:
-            return self.engine.current(progress, now, say(lang, "resumed"))
-        return self.engine.start(None, lang, now)
+            return *self.engine.current(progress, now, say(lang, "resumed")), None
+        return *self.engine.start(None, lang, now), None
 
     async def _commit_and_send(self, update, context, key, progress: Progress, reply: Reply,
-                               reply_to: int | None, edit: Message | None = None) -> None:
-        chat = update.effective_chat
-        user = update.effective_user
-        saved = await self._save(key, progress.with_(last_update=update.update_id), user.id, chat.id)
-        group = chat.type != "private"
+                               reply_to: int | None, edit: Message | None = None, retire: bool = False) -> None:
+        """Save first (compare-and-set), then show: a reply is never sent for a step not kept."""
+        chat, user = update.effective_chat, update.effective_user
+        saved = await self.store.save(key, progress.with_(last_update=update.update_id),
+                                      user_id=user.id, chat_id=chat.id)
+        if retire:
+            await self._retire_buttons(context, key)
         if edit is not None and reply.answer:
             await self._mark_answered(context, edit, reply.answer)
-        await self._deliver(context, key, chat.id, user.id, reply, saved.lang, group, reply_to)
-
-    async def _save(self, key, progress: Progress, user_id: int, chat_id: int) -> Progress:
-        return await self.store.save(key, progress, user_id=user_id, chat_id=chat_id)
+        await self._deliver(context, key, chat.id, user.id, reply, saved.lang, chat.type != "private", reply_to)
 
     # -- buttons -------------------------------------------------------------------------
     async def _on_press(self, update: Update, context) -> None:
