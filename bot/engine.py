@@ -129,14 +129,12 @@ class Engine:
             return self._reply(machine, progress, now, notices)
         if choice_id == SHOW_LIST and progress.pending is not None:
             progress = progress.with_(pending=None)
-            return self._reply(machine, progress, now, notices + [msg(progress.lang, "full_list")])
+            return self._reply(machine, progress, now, [msg(progress.lang, "full_list")])
         node = machine.flow.nodes[progress.node]
-        available = {c.id for c in self._choices(node, progress)}
-        if node.kind == "info":
-            available = {"continue"}
+        available = {"continue"} if node.kind == "info" else {c.id for c in self._choices(node, progress)}
         if choice_id not in available:
-            return self._reply(machine, progress, now, notices + [msg(progress.lang, "pick_a_button")])
-        return self._advance(machine, progress, choice_id, now, notices)
+            return self._reply(machine, progress, now, [msg(progress.lang, "pick_a_button")])
+        return self._advance(machine, progress, choice_id, now, [])
 
     def text(self, progress: Progress, raw: str, now: datetime | None = None) -> tuple[Progress, Reply]:
         """A typed message: a number or label of a shown answer, or a description to recognise."""
@@ -188,19 +186,19 @@ class Engine:
         """Where the user is and what they answered so far, with the current question's buttons."""
         machine, progress, notices = self._resolve(progress, now)
         lang, flow = progress.lang, machine.flow
-        reply = self._render(machine, progress, _now(now))
+        node_now = flow.nodes[progress.node]
         lines = []
         for entry in progress.path:
             node = flow.nodes[entry[0]]
             answer = entry[2] if len(entry) > 2 else self._label(node, entry[1], lang)
             lines.append((_first_line(tr(node.text, lang)), answer))
-        current = _first_line(tr(flow.nodes[progress.node].text, lang))
-        status = "summary_done" if flow.nodes[progress.node].is_outcome else "summary_now"
+        status = "summary_done" if node_now.is_outcome else "summary_now"
         return progress, Reply(
             kind="summary", text=msg(lang, "summary_title"), notices=notices,
             sections=lines or [(None, msg(lang, "summary_empty"))],
-            facts=[msg(lang, status, text=current)], buttons=reply.buttons, token=reply.token,
-            expects_text=reply.expects_text, node=progress.node)
+            facts=[msg(lang, status, text=_first_line(tr(node_now.text, lang)))],
+            buttons=self._buttons(node_now, progress), token=self.token(progress),
+            expects_text=node_now.kind == "text" or bool(progress.pending), node=progress.node)
 
     def help(self, progress: Progress, now: datetime | None = None) -> tuple[Progress, Reply]:
         return self.current(progress, now, msg(progress.lang, "help"))

@@ -168,22 +168,15 @@ def _at(day: date, minutes: int, zone: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, minutes // 60, minutes % 60, tzinfo=zone)
 
 
+_WHEN = {  # today, tomorrow, within a week, later
+    "fr": ("à {t}", "demain à {t}", "{d} à {t}", "le {n}/{m:02d} à {t}"),
+    "en": ("at {t}", "tomorrow at {t}", "{d} at {t}", "on {n}/{m:02d} at {t}"),
+}
+
+
 def describe_moment(moment: datetime, now: datetime, lang: str = "fr") -> str:
     """'à 21h', 'demain à 8h30', 'lundi à 9h' relative to now (both local)."""
-    time = _fmt(moment.hour * 60 + moment.minute, lang)
     delta = (moment.date() - now.astimezone(moment.tzinfo).date()).days
-    if lang == "fr":
-        if delta == 0:
-            return f"à {time}"
-        if delta == 1:
-            return f"demain à {time}"
-        if delta < 7:
-            return f"{DAY_NAMES['fr'][moment.weekday()]} à {time}"
-        return f"le {moment.day}/{moment.month:02d} à {time}"
-    if delta == 0:
-        return f"at {time}"
-    if delta == 1:
-        return f"tomorrow at {time}"
-    if delta < 7:
-        return f"{DAY_NAMES['en'][moment.weekday()]} at {time}"
-    return f"on {moment.day}/{moment.month:02d} at {time}"
+    pattern = _WHEN[lang if lang in _WHEN else "fr"][0 if delta <= 0 else 1 if delta == 1 else 2 if delta < 7 else 3]
+    return pattern.format(t=_fmt(moment.hour * 60 + moment.minute, lang), d=DAY_NAMES[lang][moment.weekday()],
+                          n=moment.day, m=moment.month)

@@ -69,6 +69,14 @@ class _Checker:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.err(data.line_of(key), f"{what}: unknown field {key!r}{hint}")
 
+    def entries(self, items: LocatedList, kind: str, what: str):
+        """The mappings of a YAML list, each with its fields checked against FIELDS[kind]."""
+        for i, item in enumerate(items):
+            entry = self.mapping(item, items.line_of(i), what)
+            if entry is not None:
+                self.fields(entry, kind, what)
+                yield entry
+
     def word(self, data: Located, key: str, what: str, required: bool = True) -> str | None:
         value = data.get(key)
         line = data.line_of(key)
@@ -187,11 +195,7 @@ class _Checker:
             self.err(line, f"{what}: next must be a node id, or a list of  - when: ... next: node")
             return ()
         routes = []
-        for i, item in enumerate(value):
-            entry = self.mapping(item, value.line_of(i), f"{what}: next")
-            if entry is None:
-                continue
-            self.fields(entry, "route", f"{what}: next")
+        for entry in self.entries(value, "route", f"{what}: next"):
             target = self.word(entry, "next", f"{what}: next")
             if target:
                 self._targets.append((target, entry.line_of("next"), what))
@@ -209,11 +213,7 @@ class _Checker:
             return ()
         seen = set()
         out = []
-        for i, item in enumerate(raw):
-            option = self.mapping(item, raw.line_of(i), f"{what}: choice")
-            if option is None:
-                continue
-            self.fields(option, "option", f"{what}: choice")
+        for option in self.entries(raw, "option", f"{what}: choice"):
             cid = self.ident(option.get("id"), option.line_of("id"), f"{what}: choice")
             if cid is None:
                 continue
@@ -261,11 +261,7 @@ class _Checker:
             self.err(data.line_of(key), f"{what}: {key} must be a list")
             return ()
         out = []
-        for i, item in enumerate(raw):
-            part = self.mapping(item, raw.line_of(i), f"{what}: {key}")
-            if part is None:
-                continue
-            self.fields(part, "section", f"{what}: {key}")
+        for part in self.entries(raw, "section", f"{what}: {key}"):
             text = self.text(part, "text", f"{what}: {key}")
             if text:
                 self._texts.append((text, part.line_of("text"), what))
