@@ -376,7 +376,7 @@ class Engine:
             document = Attachment(tr(doc.title, lang), doc.filename, body + "\n")
         return Reply("outcome", text, sections=sections, now=self._now_line(channels, states, now, lang),
                      cards=cards, facts=fact_lines, sources=sources, document=document,
-                     buttons=buttons, token=token, node=node.id)
+                     footer=msg(lang, "come_back"), buttons=buttons, token=token, node=node.id)
 
     @staticmethod
     def _card(channel: Channel, state, now: datetime, lang: str) -> ContactCard:

@@ -49,5 +49,6 @@ class Reply:
     token: str | None = None       # identifies the question the buttons belong to
     expects_text: bool = False
     document: Attachment | None = None
+    footer: str | None = None      # said last: how to come back
     node: str | None = None
     answer: str | None = None      # the label of the answer just taken (front ends echo it)

@@ -43,6 +43,8 @@ def render_text(reply: Reply, lang: str = "fr", numbered: bool = True) -> str:
                    f"{reply.document.content.rstrip()}\n────")
     if reply.sources:
         out.append(f"{msg(lang, 'sources')} :\n" + "\n".join(f"  - {s}" for s in reply.sources))
+    if reply.footer:
+        out.append(reply.footer)
     if reply.buttons:
         out.append("\n".join(f"  {i}. {b.label}" if numbered else f"  [{b.label}]"
                              for i, b in enumerate(reply.buttons, 1)))

@@ -41,6 +41,7 @@ async def test_private_path_from_free_text_to_the_mediator(bot):
     assert "saisir gratuitement le médiateur" in outcome
     assert '<a href="https://www.mediateurfevad.fr">' in outcome and "90 jours" in outcome
     assert "<b>Préparez :</b>" in outcome
+    assert "Revenez quand vous voulez : /start reprend ici" in camille.last_text  # how to come back, last
     assert camille.last.labels == ["↩️ Retour", "🔄 Recommencer"]
 
 

@@ -84,13 +84,16 @@ def blocks_of(reply: Reply, lang: str, compact: bool = False) -> list[str]:
     if reply.now:
         blocks.append(f"<b>{escape(reply.now)}</b>")
     if compact:
-        return blocks + [escape(f) for f in reply.facts if reply.kind == "summary"]
+        return blocks + [escape(f) for f in reply.facts if reply.kind == "summary"] + \
+            ([f"<i>{escape(reply.footer)}</i>"] if reply.footer else [])
     blocks += [_card(c, lang) for c in reply.cards]
     if reply.facts:
         blocks.append("\n".join(f"• {escape(f)}" for f in reply.facts))
     if reply.sources:
         blocks.append(f"<i>{escape(msg(lang, 'sources'))} :\n"
                       + "\n".join(f"– {escape(s)}" for s in reply.sources) + "</i>")
+    if reply.footer:
+        blocks.append(f"<b>{escape(reply.footer)}</b>")
     return blocks
 
 
