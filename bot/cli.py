@@ -6,13 +6,12 @@ import getpass
 import sys
 from pathlib import Path
 
-from .engine import Engine, FlowSet
 from .flow.loader import load_flow, longest_path
-from .flow.recognise import recognise
 from .settings import Settings
 
 
-def _load(settings: Settings) -> FlowSet | None:
+def _load(settings: Settings):
+    from .engine import FlowSet  # here, so that `check` needs only the YAML loader
     flows, problems = FlowSet.load([settings.flows], settings.default_flow)
     if problems:
         for problem in problems:
@@ -74,6 +73,7 @@ def cmd_graph(args, settings: Settings) -> int:
 
 
 def cmd_classify(args, settings: Settings) -> int:
+    from .flow.recognise import recognise
     flows = _load(settings)
     if flows is None:
         return 1
@@ -99,6 +99,7 @@ def cmd_classify(args, settings: Settings) -> int:
 
 def cmd_chat(args, settings: Settings) -> int:
     from .console import run_console
+    from .engine import Engine
     flows = _load(settings)
     if flows is None:
         return 1

@@ -5,8 +5,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dotenv import load_dotenv
-
 REPO_FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
 
@@ -38,6 +36,7 @@ class Settings:
     @classmethod
     def from_env(cls, env_file: str | None = ".env") -> "Settings":
         if env_file and Path(env_file).exists():
+            from dotenv import load_dotenv
             load_dotenv(env_file, override=False)
         env = os.environ
         flows = Path(env.get("BOT_FLOWS") or (REPO_FLOWS if REPO_FLOWS.exists() else "flows"))
