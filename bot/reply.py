@@ -28,6 +28,21 @@ class ContactCard:
     unchecked: bool = False
 
 
+ICONS = {"phone": "📞", "chat": "💬", "social": "📱", "postal": "✉️", "web": "🌐",
+         "email": "📧", "accessibility": "🧏"}
+
+
+def card_lines(card: ContactCard) -> list[tuple[str, str]]:
+    """A card's lines in reading order, as (role, text): each front end styles the roles.
+    Roles: title, detail, url, how, hours, status, note."""
+    lines = [("title", f"{ICONS.get(card.kind, '•')} {card.name}")]
+    lines += [("detail", d) for d in card.details if d not in card.name]
+    lines += [(role, value) for role, value in (("url", card.url), ("detail", card.email), ("how", card.how),
+                                                ("hours", card.hours and f"🕘 {card.hours}"),
+                                                ("status", card.status), ("note", card.note)) if value]
+    return lines
+
+
 @dataclass(frozen=True)
 class Attachment:
     title: str

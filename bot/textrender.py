@@ -2,11 +2,7 @@
 from __future__ import annotations
 
 from .messages import msg
-from .reply import Reply
-
-_ICONS = {"phone": "📞", "chat": "💬", "social": "📱", "postal": "✉️", "web": "🌐",
-          "email": "📧", "accessibility": "🧏"}
-
+from .reply import Reply, card_lines
 
 def render_text(reply: Reply, lang: str = "fr", numbered: bool = True) -> str:
     out: list[str] = []
@@ -20,21 +16,12 @@ def render_text(reply: Reply, lang: str = "fr", numbered: bool = True) -> str:
     if reply.now:
         out.append(reply.now)
     for card in reply.cards:
-        lines = [f"{_ICONS.get(card.kind, '•')} {card.name}"
-                 + (f" ({msg(lang, 'unchecked')})" if card.unchecked else "")]
-        lines += [f"   {d}" for d in card.details if d not in card.name]
-        if card.url:
-            lines.append(f"   {card.url}")
-        if card.email:
-            lines.append(f"   {card.email}")
-        if card.how:
-            lines.append(f"   {card.how}")
-        if card.hours:
-            lines.append(f"   🕘 {card.hours}")
-        if card.status:
-            lines.append(f"   {card.status}")
-        if card.note:
-            lines.append(f"   ℹ️ {card.note}")
+        lines = []
+        for role, text in card_lines(card):
+            if role == "title":
+                lines.append(text + (f" ({msg(lang, 'unchecked')})" if card.unchecked else ""))
+            else:
+                lines.append(f"   {'ℹ️ ' if role == 'note' else ''}{text}")
         out.append("\n".join(lines))
     if reply.facts:
         out.append("\n".join(f"• {fact}" for fact in reply.facts))

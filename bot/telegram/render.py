@@ -5,17 +5,13 @@ from dataclasses import dataclass, field
 from html import escape as _escape
 
 from ..messages import msg
-from ..reply import Reply
+from ..reply import Reply, card_lines
 
 LIMIT = 3900  # Telegram allows 4096 characters; keep room for the echo of an answer
 
 def escape(text: str, quote: bool = False) -> str:
     """Telegram's HTML needs <, > and & escaped in text; quotes only inside attributes."""
     return _escape(text, quote=quote)
-
-
-_ICONS = {"phone": "📞", "chat": "💬", "social": "📱", "postal": "✉️", "web": "🌐",
-          "email": "📧", "accessibility": "🧏"}
 
 
 @dataclass
@@ -50,24 +46,18 @@ def parse_callback(data: str | None) -> tuple[str, int, str] | None:
         return None
 
 
+_HTML = {"title": "<b>{}</b>", "status": "<b>{}</b>", "note": "<i>{}</i>"}
+
+
 def _card(card, lang: str) -> str:
-    title = f"{_ICONS.get(card.kind, '•')} <b>{escape(card.name)}</b>"
+    lines = []
+    for role, text in card_lines(card):
+        if role == "url":
+            lines.append(f'<a href="{escape(text, quote=True)}">{escape(text)}</a>')
+        else:
+            lines.append(_HTML.get(role, "{}").format(escape(text)))
     if card.unchecked:
-        title += f" <i>({escape(msg(lang, 'unchecked'))})</i>"
-    lines = [title]
-    lines += [escape(d) for d in card.details if d not in card.name]
-    if card.url:
-        lines.append(f'<a href="{escape(card.url, quote=True)}">{escape(card.url)}</a>')
-    if card.email:
-        lines.append(escape(card.email))
-    if card.how:
-        lines.append(escape(card.how))
-    if card.hours:
-        lines.append(f"🕘 {escape(card.hours)}")
-    if card.status:
-        lines.append(f"<b>{escape(card.status)}</b>")
-    if card.note:
-        lines.append(f"<i>{escape(card.note)}</i>")
+        lines[0] += f" <i>({escape(msg(lang, 'unchecked'))})</i>"
     return "\n".join(lines)
 
 
