@@ -52,6 +52,15 @@ class Ticker:
             pass
 
 
+def stored_file(name: str, workdir: Path, in_place: bool) -> Path:
+    """The prepared store: read where it lies (start-up only reads it), or a private copy."""
+    source, copy = DATA / name, workdir / name
+    if not source.exists() or in_place:
+        return source if source.exists() else copy
+    shutil.copy(source, copy)
+    return copy
+
+
 def build(bot: str, stored: int, workdir: Path, api: str | None, in_place: bool = False):
     """The application with `stored` earlier conversations on disk, and its request object."""
     from bench.canned import CannedRequest
@@ -61,23 +70,13 @@ def build(bot: str, stored: int, workdir: Path, api: str | None, in_place: bool 
         request = CannedRequest()
     if bot == "baseline":
         from bench.baseline import build as build_baseline
-        pickle_path = workdir / "baseline.pickle"
-        source = DATA / f"baseline-{stored}.pickle"
-        if source.exists() and in_place:
-            pickle_path = source  # start-up only reads it
-        elif source.exists():
-            shutil.copy(source, pickle_path)
+        pickle_path = stored_file(f"baseline-{stored}.pickle", workdir, in_place)
         return build_baseline(TOKEN, str(pickle_path), request=request, base_url=f"{api}/bot" if api else None)
     from bot.engine import FlowSet
     from bot.settings import REPO_FLOWS, Settings
     from bot.store.sqlite import SQLiteStore
     from bot.telegram.app import build_application
-    db = workdir / "progress.sqlite3"
-    source = DATA / f"ours-{stored}.sqlite3"
-    if source.exists() and in_place:
-        db = source  # start-up only reads it
-    elif source.exists():
-        shutil.copy(source, db)
+    db = stored_file(f"ours-{stored}.sqlite3", workdir, in_place)
     flows, _ = FlowSet.load([REPO_FLOWS])
     settings = Settings(token=TOKEN, data_dir=workdir, base_url=f"{api}/bot" if api else Settings.base_url)
     # No rate limiter: it enforces Telegram's quotas (30 messages/s), which would measure Telegram.
