@@ -386,8 +386,9 @@ class TelegramFrontend:
         sent = None
         try:
             for out in messages:
-                params = {"chat_id": chat_id, "text": out.html, "parse_mode": "HTML",
-                          "link_preview_options": {"is_disabled": True}}
+                params = {"chat_id": chat_id, "text": out.html, "parse_mode": "HTML"}
+                if "http" in out.html:  # only links get previews; cards should not grow pictures
+                    params["link_preview_options"] = {"is_disabled": True}
                 markup = out.markup or force_reply
                 if markup:
                     params["reply_markup"] = markup
@@ -406,9 +407,10 @@ class TelegramFrontend:
             await context.bot.do_api_request("editMessageReplyMarkup", api_kwargs={
                 "chat_id": chat_id, "message_id": message_id})
         else:
-            await context.bot.do_api_request("editMessageText", api_kwargs={
-                "chat_id": chat_id, "message_id": message_id, "text": html, "parse_mode": "HTML",
-                "link_preview_options": {"is_disabled": True}})
+            params = {"chat_id": chat_id, "message_id": message_id, "text": html, "parse_mode": "HTML"}
+            if "http" in html:
+                params["link_preview_options"] = {"is_disabled": True}
+            await context.bot.do_api_request("editMessageText", api_kwargs=params)
 
     def _remember(self, key: str, chat_id: int, message_id: int) -> None:
         self._last_question[key] = (chat_id, message_id)
