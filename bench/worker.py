@@ -241,7 +241,6 @@ async def persist_only(app, args) -> dict:
     store = app.bot_data["store"]
     ticker = Ticker()
     ticker.start()
-    window = asyncio.Semaphore(args.in_flight)
     progress = Progress("cstream", "bench", "contacted", path=(("problem", "billing", "deux fois"),
                                                                 ("service", "video")))
 

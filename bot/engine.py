@@ -380,9 +380,8 @@ class Engine:
 
     @staticmethod
     def _card(channel: Channel, state, now: datetime, lang: str) -> ContactCard:
-        is_open = status = None
+        status = None
         if state is not None:
-            is_open = state.open
             if state.open:
                 status = msg(lang, "open_until", time=describe_moment(state.until, now, lang).removeprefix("à ").removeprefix("at "))
             elif state.next_open:
@@ -393,7 +392,7 @@ class Engine:
             name=tr(channel.name, lang), kind=channel.kind, how=tr(channel.how, lang),
             details=channel.details, url=channel.url, email=channel.email,
             hours=tr(channel.hours.label, lang) if channel.hours else None,
-            is_open=is_open, status=status, note=tr(channel.note, lang) or None,
+            status=status, note=tr(channel.note, lang) or None,
             unchecked=channel.status == "unchecked")
 
     @staticmethod

@@ -22,7 +22,6 @@ class ContactCard:
     url: str | None = None
     email: str | None = None
     hours: str | None = None      # "lun.-ven. 8h30-21h ; ..."
-    is_open: bool | None = None   # None: no opening hours (a letter, a web form)
     status: str | None = None     # "Ouvert maintenant, jusqu'à 21h"
     note: str | None = None
     unchecked: bool = False

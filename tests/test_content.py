@@ -1,6 +1,4 @@
 """The Cstream flow says what the checked facts say, and every seed fact is reachable."""
-from itertools import product
-
 import pytest
 
 from bot.reply import BACK, RESTART

@@ -1,11 +1,9 @@
 """The engine as a user meets it: questions, typed answers, back, restart, summary, stale buttons."""
-import pytest
-
 from bot.engine import Engine, FlowSet
 from bot.flow.loader import load_flow_text
 from bot.progress import Progress
-from bot.reply import BACK, RESTART, SHOW_LIST
-from conftest import FLOWS, paris
+from bot.reply import RESTART, SHOW_LIST
+from conftest import FLOWS
 
 
 def labels(reply):

@@ -9,13 +9,13 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bot.engine import Engine, FlowSet
+from bot.engine import FlowSet
 from bot.flow.loader import load_flow_text
 from bot.settings import Settings
 from bot.store.sqlite import SQLiteStore
 from bot.telegram.app import RedactToken, build_application
 from conftest import FLOWS, ROOT, paris
-from tg import BOT_USERNAME, FakeTelegram, Person
+from tg import FakeTelegram, Person
 
 NOW = paris(2026, 11, 26, 12, 0)
 TEMPORARY = "Un problème temporaire"

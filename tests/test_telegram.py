@@ -1,7 +1,7 @@
 """The Telegram bot in-process: the real Application, a recording Bot API, people tapping."""
 import pytest
 
-from bot.engine import Engine, FlowSet
+from bot.engine import FlowSet
 from bot.settings import Settings
 from bot.store.sqlite import SQLiteStore
 from bot.telegram.app import build_application
@@ -167,7 +167,6 @@ async def test_group_members_have_their_own_progress(bot):
     assert "Quel est votre problème" in question.text
     assert alice.last.text == "Ou choisissez :" and "💬 Continuer en privé" in alice.last.labels
     await bob.send(f"/start@{BOT_USERNAME}")
-    sent = len(alice.seen)
     await alice.send("on m'a prélevé deux fois", reply_to_bot=True)
     assert "Quel service Cstream" in alice.last_text and alice.last.reply_to is not None
     await bob.send("je n'arrive pas à me connecter", reply_to_bot=True)

@@ -8,11 +8,10 @@ lock: load progress, skip duplicates, ask the engine, save (compare-and-set), th
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Callable
-
-import warnings
 
 from telegram import InlineQueryResultsButton, InputFile, Message, Update
 from telegram.error import BadRequest, Forbidden, TelegramError

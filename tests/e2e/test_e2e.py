@@ -2,7 +2,6 @@
 import json
 import os
 import sqlite3
-import time
 import urllib.error
 
 import pytest
