@@ -37,7 +37,7 @@ def prepare(n: int) -> None:
     ours, baseline = DATA / f"ours-{n}.sqlite3", DATA / f"baseline-{n}.pickle"
     if not ours.exists():
         sys.path.insert(0, str(ROOT))
-        from bot.progress import Progress
+        from bot.engine.progress import Progress
         from bot.store.sqlite import SCHEMA
         tmp = ours.with_suffix(".tmp")
         tmp.unlink(missing_ok=True)
@@ -123,7 +123,7 @@ def med(results: list[dict], key: str) -> float:
 
 def machine_step_us(samples: int = 20000) -> float:
     sys.path.insert(0, str(ROOT))
-    from bot.engine import FlowSet
+    from bot.flow.files import FlowSet
     from bot.settings import REPO_FLOWS
     machine = FlowSet.load([REPO_FLOWS])[0].get("cstream")
     answers = {"problem": "billing", "service": "video", "contacted": "no"}

@@ -72,7 +72,7 @@ def build(bot: str, stored: int, workdir: Path, api: str | None, in_place: bool 
         from bench.baseline import build as build_baseline
         pickle_path = stored_file(f"baseline-{stored}.pickle", workdir, in_place)
         return build_baseline(TOKEN, str(pickle_path), request=request, base_url=f"{api}/bot" if api else None)
-    from bot.engine import FlowSet
+    from bot.flow.files import FlowSet
     from bot.settings import REPO_FLOWS, Settings
     from bot.store.sqlite import SQLiteStore
     from bot.telegram.app import build_application
@@ -237,7 +237,7 @@ async def paced(app, args, updates) -> dict:
 async def persist_only(app, args) -> dict:
     """Ours: the store alone, as the bot uses it (read, then save, 32 at a time), with the
     ticker running: the event-loop stall that persisting itself causes."""
-    from bot.progress import Progress
+    from bot.engine.progress import Progress
     store = app.bot_data["store"]
     ticker = Ticker()
     ticker.start()

@@ -4,7 +4,8 @@ from __future__ import annotations
 import itertools
 import time
 
-from bot.engine import Engine, FlowSet
+from bot.engine import Engine
+from bot.flow.files import FlowSet
 from bot.settings import REPO_FLOWS
 
 BOT = {"id": 777, "is_bot": True, "first_name": "Bot", "username": "BenchBot"}

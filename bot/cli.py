@@ -1,4 +1,4 @@
-"""`python -m bot COMMAND`: check, graph, chat, classify, run."""
+"""`python -m bot COMMAND`: check, graph, chat, classify, run (the command line of the project)."""
 from __future__ import annotations
 
 import argparse
@@ -6,12 +6,12 @@ import getpass
 import sys
 from pathlib import Path
 
-from .flow.loader import load_flow, longest_path
+from .flow.check import load_flow, longest_path
+from .flow.files import FlowSet, flow_files
 from .settings import Settings
 
 
 def _load(settings: Settings):
-    from .engine import FlowSet  # here, so that `check` needs only the YAML loader
     flows, problems = FlowSet.load([settings.flows], settings.default_flow)
     if problems:
         for problem in problems:
@@ -23,9 +23,7 @@ def _load(settings: Settings):
 
 def cmd_check(args, settings: Settings) -> int:
     paths = args.paths or [settings.flows]
-    files = []
-    for path in map(Path, paths):
-        files.extend(sorted(path.glob("*.y*ml")) if path.is_dir() else [path])
+    files = flow_files(paths)
     if not files:
         print(f"{', '.join(map(str, paths))}: no flow file (*.yaml) found")
         return 1
@@ -39,7 +37,7 @@ def cmd_check(args, settings: Settings) -> int:
             outcomes = sum(n.is_outcome for n in flow.nodes.values())
             print(f"{file}: ok — flow {flow.id!r}, version {flow.version}, {len(flow.nodes)} nodes, "
                   f"{outcomes} outcomes, at most {taps} taps to an outcome")
-        failed |= bool(problems)
+        failed |= any(not p.warning for p in problems)
     return 1 if failed else 0
 
 
@@ -60,7 +58,8 @@ def _flow_from(arg: str, settings: Settings):
 
 
 def cmd_graph(args, settings: Settings) -> int:
-    from .graph import GraphError, draw
+    from .errors import GraphError
+    from .flow.graph import draw
     flow = _flow_from(args.flow, settings)
     if flow is None:
         return 1
@@ -100,16 +99,17 @@ def cmd_classify(args, settings: Settings) -> int:
 def cmd_chat(args, settings: Settings) -> int:
     from .console import run_console
     from .engine import Engine
+    from .store import ConversationKey, StoreUnavailable, open_store
     flows = _load(settings)
     if flows is None:
         return 1
-    store = None
-    if not args.no_store:
-        from .store.sqlite import SQLiteStore
-        store = SQLiteStore(settings.db_path)
-    key = f"console:{args.user or getpass.getuser()}"
+    store = None if args.no_store else open_store(settings)
+    key = ConversationKey.console(args.user or getpass.getuser())
     if args.fresh and store is not None:
-        store.delete_sync(key)
+        try:
+            store.delete_sync(key)
+        except StoreUnavailable:
+            pass  # the conversation says the progress cannot be kept
     try:
         return run_console(Engine(flows), store, key, args.flow, args.lang)
     except KeyboardInterrupt:

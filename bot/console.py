@@ -1,8 +1,7 @@
 """The terminal front end: the whole conversation on stdin/stdout, resumable via the store.
 
-Answer by number, by typing a label, or in your own words. Commands: /retour, /recommencer,
-/recap, /aide, /oublier, /quitter (English aliases /back, /restart, /summary, /help,
-/forget, /quit). Reads plain lines, so it can be scripted:
+Answer by number, by typing a label, or in your own words; the commands are those of
+Telegram (engine/commands.py). Reads plain lines, so it can be scripted:
 
     printf 'on m a preleve deux fois\\n1\\n...' | python -m bot chat
 """
@@ -12,80 +11,128 @@ import sys
 from datetime import datetime, timezone
 from typing import Callable, TextIO
 
-from .commands import command_of
-from .engine import Engine
-from .store import StoreUnavailable
-from .textrender import render_text
+from .engine import Commands, Engine, Reply, command_of
+from .engine.reply import card_lines
+from .errors import Conflict, StoreUnavailable
+from .locales import t
+from .store import ConversationKey, ProgressStore, Record
 
-_BYE = {"fr": "À bientôt ! Votre progression est gardée : relancez `python -m bot chat` pour reprendre.",
-        "en": "Bye! Your progress is kept: run `python -m bot chat` again to resume."}
-_BYE_NO_STORE = {"fr": "À bientôt !", "en": "Bye!"}
-_FORGOTTEN = {"fr": "C'est fait : tout ce qui était gardé sur vous a été effacé.",
-              "en": "Done: everything kept about you has been erased."}
-_STORE_DOWN = {"fr": "Votre progression n'a pas pu être enregistrée (problème temporaire) ; on continue quand même.",
-               "en": "Your progress could not be saved (temporary problem); carrying on anyway."}
+RESUME = "`python -m bot chat`"
 
 
-def run_console(engine: Engine, store=None, key: str = "console:default", flow_id: str | None = None,
+def render_text(reply: Reply, lang: str = "fr") -> str:
+    """A reply as plain text; its buttons numbered, since a number picks one."""
+    out: list[str] = list(reply.notices)
+    if reply.answer:
+        out.append(f"✔ {reply.answer}")
+    out.append(reply.text)
+    out += [f"{title} : {text}" if title else text for title, text in reply.sections]
+    out.append(reply.now or "")
+    for card in reply.cards:
+        lines = [text + (f" ({t(lang, 'unchecked')})" if card.unchecked else "") if role == "title"
+                 else f"   {'ℹ️ ' if role == 'note' else ''}{text}" for role, text in card_lines(card)]
+        out.append("\n".join(lines))
+    out.append("\n".join(f"• {fact}" for fact in reply.facts))
+    if reply.document:
+        out.append(f"──── {reply.document.title} ({reply.document.filename}) ────\n"
+                   f"{reply.document.content.rstrip()}\n────")
+    if reply.sources:
+        out.append(f"{t(lang, 'sources')} :\n" + "\n".join(f"  - {s}" for s in reply.sources))
+    out.append(reply.footer or "")
+    out.append("\n".join(f"  {i}. {b.label}" for i, b in enumerate(reply.buttons, 1)))
+    return "\n\n".join(part for part in out if part)
+
+
+class _Session:
+    """One person at the terminal: their record, saved after each step."""
+
+    def __init__(self, store: ProgressStore | None, key: ConversationKey, show: Callable[[str], None]):
+        self.store, self.key, self.show = store, key, show
+        self.record: Record | None = None
+        self.unsaved = False
+
+    def load(self) -> Record | None:
+        if self.store is not None:
+            try:
+                self.record = self.store.load_sync(self.key)
+            except StoreUnavailable:
+                self.show(t("fr", "not_saved_here"))
+                self.unsaved = True
+        return self.record
+
+    def save(self, progress) -> bool:
+        """Keep the step; False when the record moved on elsewhere (another terminal)."""
+        if self.store is None:
+            self.record = Record(progress)
+            return True
+        try:
+            self.record = self.store.save_sync(self.key, progress, self.record.rev if self.record else 0)
+            self.unsaved = False
+        except Conflict:
+            self.record = self.store.load_sync(self.key)
+            return False
+        except StoreUnavailable:
+            if not self.unsaved:
+                self.show(t(progress.lang, "not_saved_here"))
+            self.unsaved = True
+            self.record = Record(progress, self.record.rev if self.record else 0)
+        return True
+
+    def erase(self) -> None:
+        if self.store is not None:
+            try:
+                self.store.delete_sync(self.key)
+            except StoreUnavailable:
+                self.show(t("fr", "temporary"))
+                return
+        self.record = None
+
+
+def run_console(engine: Engine, store: ProgressStore | None = None,
+                key: ConversationKey = ConversationKey.console("default"), flow_id: str | None = None,
                 lang: str = "fr", stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> int:
     echo = not stdin.isatty()
+    commands = Commands(engine)
 
     def show(text: str) -> None:
         print(text + "\n", file=stdout, flush=True)
 
-    def save(progress):
-        if store is None:
-            return progress
-        try:
-            return store.save_sync(key, progress)
-        except StoreUnavailable:
-            show(_STORE_DOWN[lang])
-            return progress
-
-    progress = None
-    if store is not None:
-        try:
-            progress = store.load_sync(key)
-        except StoreUnavailable:
-            show(_STORE_DOWN[lang])
-    if progress is not None and flow_id and progress.flow != flow_id:
-        progress = None
-    if progress is None:
-        progress, reply = engine.start(flow_id, lang, clock())
-    else:
-        progress, reply = engine.current(progress, clock())
-    progress = save(progress)
-    show(render_text(reply, progress.lang))
+    session = _Session(store, key, show)
+    record = session.load()
+    progress = record.progress if record and (not flow_id or record.progress.flow == flow_id) else None
+    turn = commands.run("start", flow_id or "", progress, lang, clock())
+    prompt: Reply | None = None  # a question outside the flow (/oublier's) waiting for a typed answer
     while True:
+        if turn.effect == "erase":
+            session.erase()
+        if turn.progress is not None and not session.save(turn.progress):
+            # Another terminal moved this conversation on: show where it now stands.
+            progress = session.record.progress if session.record else None
+            turn = commands.run("start", "", progress, lang, clock())
+            turn.reply.notices.insert(0, t(lang, "changed_elsewhere"))
+            continue
+        if turn.progress is not None:
+            lang = turn.progress.lang
+        show(render_text(turn.reply, lang))
+        if turn.effect == "quit":
+            return 0
+        prompt = turn.reply if turn.reply.kind == "forget" else None
         print("> ", end="", file=stdout, flush=True)
         line = stdin.readline()
         if not line:
             print(file=stdout)
-            show((_BYE if store is not None else _BYE_NO_STORE)[progress.lang])
-            return 0
+            line = "/quitter"
         line = line.rstrip("\n")
         if echo:
             print(line, file=stdout)
-        action, _ = command_of(line)
+        progress = session.record.progress if session.record else None
+        action, arg = command_of(line)
         now = clock()
-        if action == "quit":
-            show((_BYE if store is not None else _BYE_NO_STORE)[progress.lang])
-            return 0
-        if action == "forget":
-            if store is not None:
-                store.delete_sync(key)
-            show(_FORGOTTEN[progress.lang])
-            progress, reply = engine.start(progress.flow, progress.lang, now)
-        elif action == "back":
-            progress, reply = engine.back(progress, now)
-        elif action == "restart":
-            progress, reply = engine.restart(progress, now)
-        elif action == "summary":
-            progress, reply = engine.summary(progress, now)
-        elif action in ("help", "start", "unknown", "other", "stats"):
-            progress, reply = engine.help(progress, now) if action != "start" else engine.current(progress, now)
+        choice = Commands.typed_answer(prompt, line) if prompt is not None and action is None else None
+        if choice is not None:
+            turn = commands.confirm_forget(choice, progress, lang, now)
+        elif action is not None:
+            turn = commands.run(action, arg, progress, lang, now, resume=RESUME if store is not None else None)
         else:
-            progress, reply = engine.text(progress, line, now)
-        progress = save(progress)
-        show(render_text(reply, progress.lang))
+            turn = commands.text(progress, line, lang, now)

@@ -1,19 +1,31 @@
+"""Shared test helpers: the flows, the clock, and one offline bot (tests/tg.py)."""
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.engine import Engine, FlowSet
-from bot.flow.loader import load_flow
+from bot.engine import Engine
+from bot.flow.check import load_flow
+from bot.flow.files import FlowSet
+from bot.settings import Settings
+from bot.store import ConversationKey
+from bot.store.sqlite import SQLiteStore
+from bot.telegram.app import build_application
+from tg import FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOWS = ROOT / "flows"
+DEMO = Path(__file__).resolve().parent / "data" / "demo.yaml"  # the authoring guide's example
 PARIS = ZoneInfo("Europe/Paris")
+ADMIN = 42
 
 
 def paris(*args) -> datetime:
     return datetime(*args, tzinfo=PARIS)
+
+
+NOW = paris(2026, 11, 26, 12, 0)  # a Thursday, noon: every customer-service channel is open
 
 
 @pytest.fixture(scope="session")
@@ -24,10 +36,36 @@ def flow():
 
 
 @pytest.fixture(scope="session")
+def demo():
+    flow, problems = load_flow(DEMO)
+    assert not problems, problems
+    return flow
+
+
+@pytest.fixture(scope="session")
 def engine(flow):
     return Engine(FlowSet([flow]))
 
 
+async def make_bot(tmp_path, flows, store=None, rate_limiter=False, clock=lambda: NOW):
+    """The real Application on a recording Bot API; returns (FakeTelegram, app, store)."""
+    tg = FakeTelegram()
+    store = store or SQLiteStore(tmp_path / "progress.sqlite3", lock_timeout=0.2)
+    settings = Settings(token="123:SECRET-TOKEN", data_dir=tmp_path, admin_ids=frozenset({ADMIN}))
+    app = build_application(settings, flows, store=store, request=tg, clock=clock, rate_limiter=rate_limiter)
+    await app.initialize()
+    return tg, app, store
+
+
 @pytest.fixture
-def weekday_noon():
-    return paris(2026, 11, 26, 12, 0)  # a Thursday
+async def bot(tmp_path, flow):
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]))
+    yield tg, app, store
+    await app.shutdown()
+    store.close()
+
+
+def stored(store, key: str):
+    """The progress stored under a key written as text ('private:1001'), or None."""
+    record = store.load_sync(ConversationKey.parse(key))
+    return record.progress if record else None

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from bot.flow.loader import load_flow_text
+from bot.flow.check import load_flow_text
 from conftest import FLOWS, ROOT
 
 BASE = """\
@@ -73,7 +73,7 @@ BROKEN = [
     ("condition on unknown choice", edit(27, "        label: Autre\n        when: {ask: maybe}"), 28, "node ask has no choice 'maybe'"),
     ("unknown source", edit(15, "    source: loi"), 15, "unknown source 'loi'"),
     ("bad verified date", edit(16, "    verified: yesterday"), 16, "verified must be a date"),
-    ("YAML syntax", edit(21, "    text: [Alors"), 22, "YAML syntax error"),
+    ("YAML syntax", edit(21, "    text: [Alors"), 21, "a flow sequence that starts here"),
     ("bad pattern", edit(20, "    type: text") .replace("        label: Autre\n", "        label: Autre\n        patterns: ['(oups']\n"),
      28, "is not a valid regular expression"),
     ("tap limit", edit(4, "start: ask\nmax_taps: 1").replace("        next: done\n      - id: other",

@@ -1,10 +1,9 @@
 """The Cstream flow says what the checked facts say, and every seed fact is reachable."""
 import pytest
 
-from bot.reply import BACK, RESTART
-from conftest import paris
+from bot.engine.reply import BACK, RESTART
+from conftest import NOW, paris
 
-NOW = paris(2026, 11, 26, 12, 0)
 
 
 def all_outcomes(engine):

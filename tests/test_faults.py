@@ -9,33 +9,16 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bot.engine import FlowSet
-from bot.flow.loader import load_flow_text
+from bot.flow.files import FlowSet
+from bot.flow.check import load_flow_text
 from bot.settings import Settings
 from bot.store.sqlite import SQLiteStore
 from bot.telegram.app import RedactToken, build_application
-from conftest import FLOWS, ROOT, paris
+from bot.store import ConversationKey
+from conftest import FLOWS, NOW, ROOT, make_bot, stored
 from tg import FakeTelegram, Person
 
-NOW = paris(2026, 11, 26, 12, 0)
 TEMPORARY = "Un problème temporaire"
-
-
-async def make_bot(tmp_path, flow, store=None, rate_limiter=False, flows=None):
-    tg = FakeTelegram()
-    store = store or SQLiteStore(tmp_path / "progress.sqlite3", lock_timeout=0.2)
-    app = build_application(Settings(token="123:SECRET-TOKEN", data_dir=tmp_path), flows or FlowSet([flow]),
-                            store=store, request=tg, clock=lambda: NOW, rate_limiter=rate_limiter)
-    await app.initialize()
-    return tg, app, store
-
-
-@pytest.fixture
-async def bot(tmp_path, flow):
-    tg, app, store = await make_bot(tmp_path, flow)
-    yield tg, app, store
-    await app.shutdown()
-    store.close()
 
 
 def errors(caplog):
@@ -49,14 +32,14 @@ STEPS = ["double prélèvement", "2", "/retour", "3", "1", "/recap", "2", "1", "
 
 async def test_twenty_updates_for_one_chat_at_once_end_like_one_by_one(tmp_path, flow):
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
-    tg1, one_by_one, store1 = await make_bot(tmp_path / "a", flow)
-    tg2, at_once, store2 = await make_bot(tmp_path / "b", flow)
+    tg1, one_by_one, store1 = await make_bot(tmp_path / "a", FlowSet([flow]))
+    tg2, at_once, store2 = await make_bot(tmp_path / "b", FlowSet([flow]))
     alice1, alice2 = Person(tg1, one_by_one, 3001), Person(tg2, at_once, 3001)
     for text in STEPS:
         await one_by_one.process_update(alice1.text_update(text))
     updates = [alice2.text_update(text) for text in STEPS]
     await asyncio.gather(*(at_once.update_processor.process_update(u, at_once.process_update(u)) for u in updates))
-    assert store2.load_sync("private:3001").path == store1.load_sync("private:3001").path
+    assert stored(store2, "private:3001").path == stored(store1, "private:3001").path
     assert [m.text for m in alice2.seen] == [m.text for m in alice1.seen]
     for app, store in ((one_by_one, store1), (at_once, store2)):
         await app.shutdown()
@@ -70,7 +53,7 @@ async def test_two_hundred_conversations_at_once_all_end_correct(bot):
     updates = [p.text_update(text) for text in path for p in people]  # interleaved
     await asyncio.gather(*(app.update_processor.process_update(u, app.process_update(u)) for u in updates))
     for person in people:
-        progress = store.load_sync(f"private:{person.id}")
+        progress = stored(store, f"private:{person.id}")
         assert progress.node == "write_now", (person.id, progress.path)
         assert progress.answers == {"problem": "billing", "service": "video", "contacted": "no", "hearing": "no"}
 
@@ -78,24 +61,24 @@ async def test_two_hundred_conversations_at_once_all_end_correct(bot):
 # 5. The flow changes while people are mid-way ---------------------------------------------
 async def test_flow_edit_between_two_messages(tmp_path, flow):
     text = (FLOWS / "cstream.yaml").read_text(encoding="utf-8")
-    tg, app, store = await make_bot(tmp_path, flow)
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]))
     camille = Person(tg, app, 3101)
     await camille.send("je n'arrive pas à me connecter")
-    assert store.load_sync("private:3101").node == "service"
+    assert stored(store, "private:3101").node == "service"
     await app.shutdown()
     # v2 drops the "service" question Camille is on.
     v2_text = text.replace("        next: service\n", "        next: contacted\n")
     start, end = v2_text.index("  service:\n"), v2_text.index("  contacted:\n")
     v2, problems = load_flow_text((v2_text[:start] + v2_text[end:]).replace("{service}", "Cstream"), "v2.yaml")
     assert problems == [], problems
-    tg, app, _ = await make_bot(tmp_path, flow, store=store, flows=FlowSet([v2]))
+    tg, app, _ = await make_bot(tmp_path, FlowSet([v2]), store=store)
     camille = Person(tg, app, 3101)
     await camille.send("/recap")
     assert "mis à jour" in camille.last_text and "Avez-vous déjà contacté" in camille.last_text
-    moved = store.load_sync("private:3101")
+    moved = stored(store, "private:3101")
     assert moved.version == v2.version and moved.answers == {"problem": "access"}
     await camille.press("Non, pas encore")
-    assert store.load_sync("private:3101").node == "hearing"
+    assert stored(store, "private:3101").node == "hearing"
     await app.shutdown()
 
 
@@ -104,7 +87,7 @@ async def test_locked_database_gets_a_temporary_message_and_loses_nothing(bot, c
     tg, app, store = bot
     camille = Person(tg, app, 3201)
     await camille.send("double prélèvement")
-    before = store.load_sync("private:3201")
+    before = stored(store, "private:3201")
     blocker = sqlite3.connect(store.path, timeout=0)
     blocker.execute("BEGIN EXCLUSIVE")
     for _ in range(3):
@@ -114,9 +97,9 @@ async def test_locked_database_gets_a_temporary_message_and_loses_nothing(bot, c
     assert TEMPORARY in camille.last_text
     blocker.rollback()
     blocker.close()
-    assert store.load_sync("private:3201") == before
+    assert stored(store, "private:3201") == before
     await camille.press("Cstream Vidéo")
-    assert store.load_sync("private:3201").node == "contacted"
+    assert stored(store, "private:3201").node == "contacted"
     logged = [r for r in caplog.records if "unavailable" in r.getMessage()]
     assert len(logged) == 1 and "locked" in logged[0].getMessage()
     assert not [r for r in errors(caplog) if "failed to handle" in r.getMessage()]
@@ -132,9 +115,9 @@ async def test_read_only_database(bot):
     await other.send("/start")
     assert TEMPORARY in other.last_text
     store._connection().execute("PRAGMA query_only = OFF")
-    assert store.load_sync("private:3202").node == "service"
+    assert stored(store, "private:3202").node == "service"
     await camille.press("Cstream Music")
-    assert store.load_sync("private:3202").answers["service"] == "music"
+    assert stored(store, "private:3202").answers["service"] == "music"
 
 
 async def test_full_database(bot):
@@ -146,19 +129,19 @@ async def test_full_database(bot):
     conn.execute(f"PRAGMA max_page_count = {pages}")
     with pytest.raises(sqlite3.OperationalError, match="full"):
         for i in range(10_000):  # use up the free space
-            conn.execute("INSERT INTO progress VALUES (?, 0, 0, 1, 0, ?)", (f"pad{i}", "x" * 200))
+            conn.execute("INSERT INTO progress(key, rev, updated, data) VALUES (?, 1, 0, ?)", (f"pad{i}", "x" * 200))
     newcomer = Person(tg, app, 3205)
     await newcomer.send("/start")
     assert TEMPORARY in newcomer.last_text
     conn.execute("DELETE FROM progress WHERE key LIKE 'pad%'")
     await camille.press("Cstream Books")
-    assert store.load_sync("private:3204").answers["service"] == "books"
+    assert stored(store, "private:3204").answers["service"] == "books"
 
 
 async def test_missing_data_directory(tmp_path, flow):
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
-    tg, app, store = await make_bot(tmp_path, flow, store=SQLiteStore(blocked / "sub" / "progress.sqlite3"))
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), store=SQLiteStore(blocked / "sub" / "progress.sqlite3"))
     camille = Person(tg, app, 3206)
     await camille.send("/start")
     assert TEMPORARY in camille.last_text
@@ -167,7 +150,7 @@ async def test_missing_data_directory(tmp_path, flow):
 
 # 7. Telegram trouble ----------------------------------------------------------------------
 async def test_429_is_waited_out_and_the_message_still_goes(tmp_path, flow):
-    tg, app, store = await make_bot(tmp_path, flow, rate_limiter=True)
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), rate_limiter=True)
     tg.fail_next.append(("sendMessage", 429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
                                "parameters": {"retry_after": 1}}))
     camille = Person(tg, app, 3301)
@@ -186,7 +169,7 @@ async def test_403_blocked_user_is_logged_and_progress_kept(bot, caplog):
     tg.fail_next.append(("sendMessage", 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}))
     caplog.set_level(logging.INFO)
     await camille.send("double prélèvement")
-    assert store.load_sync("private:3302").node == "service"
+    assert stored(store, "private:3302").node == "service"
     assert any("blocked the bot" in r.getMessage() for r in caplog.records)
     assert not errors(caplog)
 
@@ -223,7 +206,7 @@ async def test_bad_input_corpus_gets_answers_and_never_raises(bot, caplog):
         await camille.send(text)
         if text != "/start@otherbot":
             assert len(camille.seen) > sent, repr(text)
-        assert store.load_sync("private:3401").node in {"problem", "service"}
+        assert stored(store, "private:3401").node in {"problem", "service"}
     for kind, payload in MEDIA.items():
         sent = len(camille.seen)
         await camille.feed({"message": camille.message(None, **{kind: payload})})
@@ -277,7 +260,7 @@ async def test_random_events_keep_the_invariants(bot, flow, events, caplog):
             await person.press("?", message=person.seen[-1], data=value or "x")
         else:
             await person.feed({"message": person.message(None, **{kind: MEDIA[value]})})
-        progress = store.load_sync("private:3500")
+        progress = stored(store, "private:3500")
         if progress is not None:
             assert progress.node in flow.nodes
             node, answers = flow.start, {}
@@ -290,7 +273,7 @@ async def test_random_events_keep_the_invariants(bot, flow, events, caplog):
         got_reply = len(person.seen) > sent or len(tg.calls_to("answerCallbackQuery")) > answered
         assert got_reply or (kind == "text" and value.strip().startswith("/") and "@" in value), (kind, value)
     assert not errors(caplog)
-    store.delete_sync("private:3500")
+    store.delete_sync(ConversationKey.private(3500))
 
 
 def test_random_engine_events_keep_the_invariants(engine, flow):
@@ -354,5 +337,5 @@ async def test_old_conversations_are_purged(bot):
     store._connection().execute("UPDATE progress SET updated = ? WHERE key = 'private:3701'",
                                 (time.time() - 91 * 86400,))
     assert store.purge_sync(90 * 86400) == 1
-    assert store.load_sync("private:3701") is None and store.load_sync("private:3702") is not None
+    assert stored(store, "private:3701") is None and stored(store, "private:3702") is not None
     assert [job.name for job in app.job_queue.jobs()] == ["purge"]

@@ -2,11 +2,10 @@
 and going back always restores exactly the state before the last answer."""
 from hypothesis import given, settings, strategies as st
 
-from bot.reply import BACK, RESTART, SHOW_LIST
-from conftest import paris
+from bot.engine.reply import BACK, RESTART, SHOW_LIST
+from conftest import NOW, paris
 from phrasings import HELD_OUT, PHRASINGS
 
-NOW = paris(2026, 11, 26, 12, 0)
 TEXTS = [t for t, _ in PHRASINGS + HELD_OUT]
 
 

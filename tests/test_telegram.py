@@ -1,26 +1,9 @@
 """The Telegram bot in-process: the real Application, a recording Bot API, people tapping."""
 import pytest
 
-from bot.engine import FlowSet
-from bot.settings import Settings
-from bot.store.sqlite import SQLiteStore
-from bot.telegram.app import build_application
-from conftest import paris
-from tg import BOT_USERNAME, FakeTelegram, Person
-
-NOW = paris(2026, 11, 26, 12, 0)
-
-
-@pytest.fixture
-async def bot(tmp_path, flow):
-    tg = FakeTelegram()
-    store = SQLiteStore(tmp_path / "progress.sqlite3")
-    app = build_application(Settings(token="123:TEST", data_dir=tmp_path, admin_ids=frozenset({42})),
-                            FlowSet([flow]), store=store, request=tg, clock=lambda: NOW, rate_limiter=False)
-    await app.initialize()
-    yield tg, app, store
-    await app.shutdown()
-    store.close()
+from bot.store import ConversationKey
+from conftest import NOW, stored
+from tg import BOT_USERNAME, Person
 
 
 async def test_private_path_from_free_text_to_the_mediator(bot):
@@ -90,7 +73,7 @@ async def test_forget_erases_everything_after_confirmation(bot):
     assert store.count_sync() == 2 and "je garde" in camille.last_text
     await camille.send("/forget")
     await camille.press("Oui, tout effacer")
-    assert store.count_sync() == 0 and "tout ce que je gardais sur vous est effacé (2" in camille.last_text
+    assert store.count_sync() == 0 and "tout ce que je gardais sur vous est effacé" in camille.last_text
 
 
 async def test_stale_and_forged_buttons_change_nothing(bot):
@@ -100,15 +83,15 @@ async def test_stale_and_forged_buttons_change_nothing(bot):
     first_question = camille.last
     old_data = first_question.buttons[6][0]["callback_data"]
     await camille.press("Erreur de facturation")
-    progress = store.load_sync("private:1005")
+    progress = stored(store, "private:1005")
     await camille.press("Autre problème", message=first_question, data=old_data)
-    assert store.load_sync("private:1005").path == progress.path
+    assert stored(store, "private:1005").path == progress.path
     answer = tg.calls_to("answerCallbackQuery")[-1]
     assert answer["text"] == "Ce bouton appartient à une question précédente."
     assert "Quel service Cstream" in camille.last_text
     await camille.press("x", message=camille.last, data="forged-data")
     assert tg.calls_to("answerCallbackQuery")[-1]["text"] == "Ce bouton n'est plus valide."
-    assert store.load_sync("private:1005").path == progress.path
+    assert stored(store, "private:1005").path == progress.path
 
 
 async def test_double_press_advances_once_and_answers_once(bot):
@@ -121,7 +104,7 @@ async def test_double_press_advances_once_and_answers_once(bot):
     sent = len(camille.seen)
     await camille.press("Cstream Vidéo", message=question, data=data)
     assert len(camille.seen) == sent
-    assert store.load_sync("private:1006").path[-1] == ("service", "video")
+    assert stored(store, "private:1006").path[-1][:2] == ("service", "video")
 
 
 async def test_duplicate_update_is_handled_once(bot):
@@ -130,7 +113,7 @@ async def test_duplicate_update_is_handled_once(bot):
     update_id = await camille.send("double prélèvement")
     sent = len(camille.seen)
     await camille.feed({"message": camille.message("double prélèvement")}, update_id=update_id)
-    assert len(camille.seen) == sent and store.load_sync("private:1007").rev == 1
+    assert len(camille.seen) == sent and store.load_sync(ConversationKey.private(1007)).rev == 1
 
 
 async def test_media_edits_and_unknown_commands_get_an_answer(bot):
@@ -173,14 +156,14 @@ async def test_group_members_have_their_own_progress(bot):
     await bob.press("Cstream Books")
     await alice.press("Cstream Music", message=next(m for m in reversed(alice.seen) if "Cstream Music" in m.labels
                                                       and f":{alice.id}:" in m.buttons[0][0]["callback_data"]))
-    a = store.load_sync("group:-100777:2001")
-    b = store.load_sync("group:-100777:2002")
+    a = stored(store, "group:-100777:2001")
+    b = stored(store, "group:-100777:2002")
     assert a.answers == {"problem": "billing", "service": "music"}
     assert b.answers == {"problem": "access", "service": "books"}
     # Group chatter not addressed to the bot is ignored.
     before = len(alice.seen)
     await alice.send("quelqu'un a déjà eu ce souci ?")
-    assert len(alice.seen) == before and store.load_sync("group:-100777:2001").answers == a.answers
+    assert len(alice.seen) == before and stored(store, "group:-100777:2001").answers == a.answers
 
 
 async def test_group_member_cannot_press_someone_elses_button(bot):
@@ -193,8 +176,8 @@ async def test_group_member_cannot_press_someone_elses_button(bot):
     await mallory.press("Cstream Vidéo", message=question)
     answer = tg.calls_to("answerCallbackQuery")[-1]
     assert answer["show_alert"] is True and "un autre membre" in answer["text"]
-    assert store.load_sync("group:-100778:2011").node == "service"
-    assert store.load_sync("group:-100778:2012") is None
+    assert stored(store, "group:-100778:2011").node == "service"
+    assert stored(store, "group:-100778:2012") is None
 
 
 async def test_group_progress_continues_in_private_through_the_deep_link(bot):
@@ -207,8 +190,8 @@ async def test_group_progress_continues_in_private_through_the_deep_link(bot):
     private = Person(tg, app, 2021)
     await private.send("/start g-100779")
     assert "On continue ici, en privé" in private.last_text and "Quel service Cstream" in private.last_text
-    assert store.load_sync("private:2021").answers == {"problem": "billing"}
-    assert store.load_sync("group:-100779:2021") is None
+    assert stored(store, "private:2021").answers == {"problem": "billing"}
+    assert stored(store, "group:-100779:2021") is None
 
 
 async def test_supergroup_migration_keeps_members_progress(bot):
@@ -217,8 +200,8 @@ async def test_supergroup_migration_keeps_members_progress(bot):
     await alice.send(f"/start@{BOT_USERNAME}")
     await alice.send("double prélèvement", reply_to_bot=True)
     await alice.feed({"message": {**alice.message(None), "migrate_to_chat_id": -1004000}})
-    assert store.load_sync("group:-4000:2031") is None
-    moved = store.load_sync("group:-1004000:2031")
+    assert stored(store, "group:-4000:2031") is None
+    moved = stored(store, "group:-1004000:2031")
     assert moved.answers == {"problem": "billing"}
 
 

@@ -31,7 +31,7 @@ def test_chat_resumes_after_quitting(tmp_path):
     first = run("chat", "--user", "alice", stdin="double prélèvement\n1\n/quitter\n", tmp=tmp_path)
     assert "Votre progression est gardée" in first.stdout
     second = run("chat", "--user", "alice", stdin="/recap\n", tmp=tmp_path)
-    assert second.stdout.startswith("Avez-vous déjà contacté")
+    assert second.stdout.startswith("Reprenons où vous en étiez.\n\nAvez-vous déjà contacté")
     assert "Cstream Vidéo" in second.stdout  # in the summary
     other = run("chat", "--user", "bob", stdin="", tmp=tmp_path)
     assert "Quel est votre problème avec Cstream" in other.stdout

@@ -18,19 +18,10 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from ..locales import languages, t, words
 from .model import Hours
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_NAMES = {
-    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
-_SHORT = {
-    "fr": ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."),
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-}
-_HOLIDAYS_WORD = {"fr": "jours fériés", "en": "public holidays"}
-_CLOSED_WORD = {"fr": "fermé", "en": "closed"}
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -97,31 +88,32 @@ def parse_hours(spec: dict) -> Hours:
                 raise HoursError(f"{DAYS[day]} is given twice")
             week[day] = spans
     week_t = tuple(w or () for w in week)
-    label = {lang: _describe(spec, lang) for lang in ("fr", "en")}
+    label = {lang: _describe(spec, lang) for lang in languages()}
     return Hours(week=week_t, holidays=holiday_spans, label=label)
 
 
-def _fmt(minutes: int, lang: str) -> str:
+def clock_time(minutes: int, lang: str) -> str:
+    """'8h30' / '8:30' for minutes since midnight."""
     h, m = divmod(minutes, 60)
-    if lang == "fr":
-        return f"{h}h{m:02d}" if m else f"{h}h"
-    return f"{h}:{m:02d}"
+    return t(lang, "time_hm" if m else "time_h", h=h, m=m)
 
 
 def _describe(spec: dict, lang: str) -> str:
+    short = words(lang, "weekdays_short")
     parts = []
     for key, value in spec.items():
         spans = _ranges(value)
-        text = ", ".join(f"{_fmt(a, lang)}-{_fmt(b, lang)}" for a, b in spans) or _CLOSED_WORD[lang]
+        text = ", ".join(t(lang, "hours_span", start=clock_time(a, lang), end=clock_time(b, lang))
+                         for a, b in spans) or t(lang, "hours_closed")
         if str(key).lower() in ("holidays", "feries", "fériés"):
-            who = _HOLIDAYS_WORD[lang]
+            who = t(lang, "hours_holidays")
         else:
             who = ", ".join(
-                f"{_SHORT[lang][DAYS.index(p.split('-')[0])]}-{_SHORT[lang][DAYS.index(p.split('-')[1])]}"
-                if "-" in p else _SHORT[lang][DAYS.index(p)]
+                t(lang, "hours_days", first=short[DAYS.index(p.split("-")[0])], last=short[DAYS.index(p.split("-")[1])])
+                if "-" in p else short[DAYS.index(p)]
                 for p in str(key).lower().replace(" ", "").split(","))
         parts.append(f"{who} {text}")
-    return " ; ".join(parts)
+    return t(lang, "hours_join").join(parts)
 
 
 @lru_cache(maxsize=8)
@@ -168,15 +160,14 @@ def _at(day: date, minutes: int, zone: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, minutes // 60, minutes % 60, tzinfo=zone)
 
 
-_WHEN = {  # today, tomorrow, within a week, later
-    "fr": ("à {t}", "demain à {t}", "{d} à {t}", "le {n}/{m:02d} à {t}"),
-    "en": ("at {t}", "tomorrow at {t}", "{d} at {t}", "on {n}/{m:02d} at {t}"),
-}
-
-
 def describe_moment(moment: datetime, now: datetime, lang: str = "fr") -> str:
-    """'à 21h', 'demain à 8h30', 'lundi à 9h' relative to now (both local)."""
+    """'à 21h', 'demain à 8h30', 'lundi à 9h', 'le 3/01 à 9h', relative to now (both local)."""
     delta = (moment.date() - now.astimezone(moment.tzinfo).date()).days
-    pattern = _WHEN[lang if lang in _WHEN else "fr"][0 if delta <= 0 else 1 if delta == 1 else 2 if delta < 7 else 3]
-    return pattern.format(t=_fmt(moment.hour * 60 + moment.minute, lang), d=DAY_NAMES[lang][moment.weekday()],
-                          n=moment.day, m=moment.month)
+    time = clock_time(moment.hour * 60 + moment.minute, lang)
+    if delta <= 0:
+        return t(lang, "at_today", time=time)
+    if delta == 1:
+        return t(lang, "at_tomorrow", time=time)
+    if delta < 7:
+        return t(lang, "at_weekday", weekday=words(lang, "weekdays")[moment.weekday()], time=time)
+    return t(lang, "at_date", day=moment.day, month=moment.month, time=time)

@@ -8,21 +8,18 @@ the new state. Steps are synchronous, so asyncio tasks never interleave inside o
 """
 from __future__ import annotations
 
-import logging
-
 from transitions import Machine, Transition
 
 from .model import Condition, Flow
 
-# transitions logs every state change at INFO, and a few DEBUG lines per step: too chatty for
-# one line per answer, and each disabled call still costs. Silence it below warnings.
-logging.getLogger("transitions").setLevel(logging.WARNING)
-logging.getLogger("transitions.core").disabled = True
-
 
 class _StateOnlyTransition(Transition):
-    """Flow nodes have no enter/exit callbacks: a transition only moves the state.
-    (transitions' extension point for this is `Machine.transition_cls`.)"""
+    """A transition that only moves the state (transitions' extension point for this is
+    `Machine.transition_cls`). What it skips of `Transition._change_state`: leaving the
+    source state and entering the destination, that is their `on_exit` / `on_enter`
+    callbacks and their logging. Flow nodes have no callbacks, so nothing is lost:
+    tests/test_engine.py::test_shared_machine_moves_like_a_stock_transitions_machine
+    walks every transition of the flow both ways and finds the same states."""
 
     def _change_state(self, event_data):
         setattr(event_data.model, event_data.machine.model_attribute, self.dest)

@@ -13,12 +13,14 @@ import yaml
 
 @dataclass(frozen=True)
 class Problem:
+    """One finding of `check`: an error stops the flow from loading, a warning does not."""
     file: str
     line: int
     message: str
+    warning: bool = False
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+        return f"{self.file}:{self.line}: {'warning: ' if self.warning else ''}{self.message}"
 
 
 class Located(dict):
@@ -95,12 +97,22 @@ def load_located(text: str, filename: str) -> tuple[object, list[Problem]]:
             msg = f"YAML error: {exc.problem or exc}"
         return None, [Problem(filename, line, msg)]
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 0
-        problem = getattr(exc, "problem", None) or str(exc)
-        return None, [Problem(filename, line, f"YAML syntax error: {problem}")]
+        return None, [_syntax_problem(exc, filename)]
     finally:
         loader.dispose()
     problems = [Problem(filename, line, f"duplicate key {key!r}: each id may appear only once here")
                 for line, key in loader.duplicates]
     return data, problems
+
+
+def _syntax_problem(exc: yaml.YAMLError, filename: str) -> Problem:
+    """Point at where the faulty construct starts (an unclosed quote's opening line), not at
+    where the parser gave up (often the end of the file)."""
+    found = getattr(exc, "problem_mark", None)
+    started = getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if started is not None and found is not None and started.line < found.line:
+        context = (getattr(exc, "context", None) or "").removeprefix("while ")
+        return Problem(filename, started.line + 1,
+                       f"YAML syntax error: {context} that starts here: {problem} (line {found.line + 1})")
+    return Problem(filename, found.line + 1 if found else 0, f"YAML syntax error: {problem}")

@@ -1,4 +1,4 @@
-"""SQLite progress store: a single file, WAL mode, one row per conversation key.
+"""SQLite progress store: a single file, WAL mode, one row per conversation.
 
 Rows are read when their conversation is next seen, never all at start.
 
@@ -7,18 +7,20 @@ Rows are read when their conversation is next seen, never all at start.
 - Saves from the bot are gathered for one turn of the event loop and committed together in
   one transaction (group commit): a burst of updates costs one commit, not one each. In WAL
   mode with `synchronous=NORMAL` a commit appends to the log without waiting for the disk,
-  so it takes well under a millisecond; a step the user was answered for survives a crash
+  so it takes well under a millisecond; a step the person was answered for survives a crash
   of the process. The slow part, copying the log into the database and syncing it to disk
   (the checkpoint), runs on a background thread, never on the event loop.
 - The last conversations seen are kept in memory (a bounded LRU), so most updates read
   nothing. Another process may have moved a conversation on meanwhile: the save's
   compare-and-set then fails with `Conflict`, the entry is dropped, and the front end
   handles the update again from the stored record (nothing was sent before the save).
-- The terminal front end calls the same operations synchronously.
+- The file carries its schema version (`PRAGMA user_version`); `MIGRATIONS` brings an older
+  file up to date when the store opens it.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 import threading
@@ -27,28 +29,50 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..progress import Progress
-from . import Conflict, StoreUnavailable
+from ..engine.progress import Progress
+from .base import Conflict, ConversationKey, Record, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS progress (
-    key      TEXT PRIMARY KEY,
-    user_id  INTEGER,
-    chat_id  INTEGER,
-    rev      INTEGER NOT NULL,
-    updated  REAL NOT NULL,
-    data     TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS progress_user ON progress(user_id);
-CREATE INDEX IF NOT EXISTS progress_updated ON progress(updated);
-"""
-_INSERT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data) VALUES (?,?,?,?,?,?) "
+# MIGRATIONS[n - 1] takes a database from schema version n - 1 to n, in one transaction.
+MIGRATIONS = [
+    # 1: the first landing's table (a file it wrote has version 0 and this table already).
+    """CREATE TABLE IF NOT EXISTS progress (
+           key      TEXT PRIMARY KEY,
+           user_id  INTEGER,
+           chat_id  INTEGER,
+           rev      INTEGER NOT NULL,
+           updated  REAL NOT NULL,
+           data     TEXT NOT NULL);
+       CREATE INDEX IF NOT EXISTS progress_user ON progress(user_id);
+       CREATE INDEX IF NOT EXISTS progress_updated ON progress(updated);""",
+    # 2: the update ids already handled move out of the progress JSON into their own column
+    #    (the JSON's own schema is upgraded when a record is read: engine/progress.py).
+    """ALTER TABLE progress ADD COLUMN seen TEXT NOT NULL DEFAULT '[]';
+       UPDATE progress SET seen = json_array(json_extract(data, '$.last_update'))
+        WHERE json_extract(data, '$.last_update') IS NOT NULL;
+       CREATE INDEX IF NOT EXISTS progress_chat ON progress(chat_id);""",
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_INSERT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen) VALUES (?,?,?,?,?,?,?) "
            "ON CONFLICT(key) DO NOTHING")
-_UPDATE = ("UPDATE progress SET rev = ?, updated = ?, data = ?, user_id = ?, chat_id = ? "
+_UPDATE = ("UPDATE progress SET rev = ?, updated = ?, data = ?, seen = ?, user_id = ?, chat_id = ? "
            "WHERE key = ? AND rev = ?")
 CHECKPOINT_EVERY = 1.0  # seconds between background checkpoints
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to SCHEMA_VERSION; return the version it had."""
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(f"the database has schema version {found}, newer than this bot's "
+                                    f"{SCHEMA_VERSION}: upgrade the bot")
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        conn.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[version - 1]}; PRAGMA user_version = {version}; COMMIT;")
+        if found:
+            log.info("progress store upgraded to schema version %d", version)
+    return found
 
 
 class SQLiteStore:
@@ -56,7 +80,7 @@ class SQLiteStore:
                  cache_size: int = 10_000):
         self.path = Path(path)
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, Progress] = OrderedDict()
+        self._cache: OrderedDict[str, Record] = OrderedDict()
         self._cache_lock = threading.Lock()
         self.lock_timeout = lock_timeout
         self.synchronous = synchronous
@@ -74,7 +98,7 @@ class SQLiteStore:
         if conn is None:
             if not write and True not in self._conns:
                 with self._locks[True]:
-                    self._open(True)  # the writer creates the file and the table first
+                    self._open(True)  # the writer creates the file and migrates it first
             if str(self.path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             # Reads give up sooner: they run on the event loop.
@@ -85,7 +109,7 @@ class SQLiteStore:
                     raise sqlite3.OperationalError(f"synchronous must be NORMAL or FULL, not {self.synchronous!r}")
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"PRAGMA synchronous={self.synchronous}")
-                conn.executescript(SCHEMA)
+                migrate(conn)
             self._conns[write] = conn
         return conn
 
@@ -116,79 +140,78 @@ class SQLiteStore:
                 self._trouble = None
             return result
 
-    # -- synchronous API (terminal, tests) -----------------------------------------------
-    def _remember(self, key: str, progress: Progress | None) -> None:
+    # -- the cache -----------------------------------------------------------------------
+    def _remember(self, key: str, record: Record | None) -> None:
         with self._cache_lock:
-            if progress is None or not self.cache_size:
+            if record is None or not self.cache_size:
                 self._cache.pop(key, None)
                 return
-            self._cache[key] = progress
+            self._cache[key] = record
             self._cache.move_to_end(key)
             if len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
 
     def _forget(self, match=None) -> None:
-        """Drop cached entries whose key `match(key)` accepts, or all of them."""
+        """Drop cached entries whose key string `match(key)` accepts, or all of them."""
         with self._cache_lock:
             for key in [k for k in self._cache if match is None or match(k)]:
                 del self._cache[key]
 
-    def load_sync(self, key: str) -> Progress | None:
+    # -- synchronous API (terminal, tools, and the async API's worker) ---------------------
+    def load_sync(self, key: ConversationKey) -> Record | None:
+        name = str(key)
         with self._cache_lock:
-            cached = self._cache.get(key)
+            cached = self._cache.get(name)
             if cached is not None:
-                self._cache.move_to_end(key)
+                self._cache.move_to_end(name)
         if cached is not None:
             return cached
-        progress = self._read(key)
-        self._remember(key, progress)
-        return progress
+        record = self._read(name)
+        self._remember(name, record)
+        return record
 
-    def _read(self, key: str) -> Progress | None:
-        row = self._run(lambda c: c.execute("SELECT data, rev FROM progress WHERE key = ?", (key,)).fetchone())
+    def _read(self, key: str) -> Record | None:
+        row = self._run(lambda c: c.execute("SELECT data, rev, seen FROM progress WHERE key = ?", (key,)).fetchone())
         if row is None:
             return None
         try:
-            return Progress.from_json(row[0]).with_(rev=row[1])
+            return Record(Progress.from_json(row[0]), row[1], tuple(json.loads(row[2])))
         except (ValueError, TypeError, KeyError):
             log.error("unreadable progress record for a conversation; starting it afresh")
             return None
 
     @staticmethod
-    def _write_one(conn: sqlite3.Connection, key: str, rev: int, data: str, user_id, chat_id, now: float) -> bool:
+    def _write_one(conn: sqlite3.Connection, key: ConversationKey, rev: int, data: str, seen: str,
+                   now: float) -> bool:
         """Compare-and-set: insert when `rev` is 0, else update the row still at `rev`."""
         if rev == 0:
-            cur = conn.execute(_INSERT, (key, user_id, chat_id, rev + 1, now, data))
+            cur = conn.execute(_INSERT, (str(key), key.user, key.chat, 1, now, data, seen))
         else:
-            cur = conn.execute(_UPDATE, (rev + 1, now, data, user_id, chat_id, key, rev))
+            cur = conn.execute(_UPDATE, (rev + 1, now, data, seen, key.user, key.chat, str(key), rev))
         return cur.rowcount == 1
 
-    def save_sync(self, key: str, progress: Progress, user_id: int | None = None,
-                  chat_id: int | None = None) -> Progress:
-        """Store progress if the stored rev is still progress.rev; return it with rev + 1."""
+    def save_sync(self, key: ConversationKey, progress: Progress, rev: int, seen: tuple[int, ...] = ()) -> Record:
         try:
-            ok = self._run(self._write_one, key, progress.rev, progress.with_(rev=progress.rev + 1).to_json(),
-                           user_id, chat_id, time.time(), write=True)
+            ok = self._run(self._write_one, key, rev, progress.to_json(), json.dumps(seen), time.time(), write=True)
         except StoreUnavailable:
-            self._forget(key.__eq__)
+            self._forget(str(key).__eq__)
             raise
         if not ok:
-            self._forget(key.__eq__)
-            raise Conflict(key)
-        saved = progress.with_(rev=progress.rev + 1)
-        self._remember(key, saved)
-        return saved
+            self._forget(str(key).__eq__)
+            raise Conflict(str(key))
+        record = Record(progress, rev + 1, seen)
+        self._remember(str(key), record)
+        return record
 
-    def delete_sync(self, key: str) -> int:
-        self._forget(key.__eq__)
-        return self._run(lambda c: c.execute("DELETE FROM progress WHERE key = ?", (key,)).rowcount, write=True)
+    def delete_sync(self, key: ConversationKey) -> int:
+        self._forget(str(key).__eq__)
+        return self._run(lambda c: c.execute("DELETE FROM progress WHERE key = ?", (str(key),)).rowcount, write=True)
 
     def delete_user_sync(self, user_id: int) -> int:
-        """Erase every record of a user: their private chat and their group conversations."""
-        self._forget(lambda k: k == f"private:{user_id}" or k.endswith(f":{user_id}"))
-        return self._run(lambda c: c.execute(
-            "DELETE FROM progress WHERE user_id = ? OR key = ?", (user_id, f"private:{user_id}")).rowcount,
-            write=True)
+        """Erase every record of a person: their private chat and their group conversations."""
+        self._forget(lambda k: ConversationKey.parse(k).user == user_id)
+        return self._run(lambda c: c.execute("DELETE FROM progress WHERE user_id = ?", (user_id,)).rowcount,
+                         write=True)
 
     def purge_sync(self, older_than_seconds: float) -> int:
         cutoff = time.time() - older_than_seconds
@@ -197,15 +220,14 @@ class SQLiteStore:
                          write=True)
 
     def move_chat_sync(self, old_chat: int, new_chat: int) -> int:
-        """A group became a supergroup: its members' records follow the new chat id."""
-        self._forget(lambda k: k.startswith(f"group:{old_chat}:"))
+        self._forget(lambda k: ConversationKey.parse(k).chat == old_chat)
 
         def move(conn):
             rows = conn.execute("SELECT key FROM progress WHERE chat_id = ?", (old_chat,)).fetchall()
             for (key,) in rows:
-                new_key = key.replace(f":{old_chat}:", f":{new_chat}:", 1)
+                new_key = ConversationKey.parse(key).in_chat(new_chat)
                 conn.execute("UPDATE OR REPLACE progress SET key = ?, chat_id = ? WHERE key = ?",
-                             (new_key, new_chat, key))
+                             (str(new_key), new_chat, key))
             return len(rows)
         return self._run(move, write=True)
 
@@ -228,8 +250,8 @@ class SQLiteStore:
     def _write_batch(self, conn: sqlite3.Connection, batch: list) -> list[bool]:
         now = time.time()
         conn.execute("BEGIN IMMEDIATE")
-        results = [self._write_one(conn, key, saved.rev - 1, data, user_id, chat_id, now)
-                   for key, saved, data, user_id, chat_id, _ in batch]
+        results = [self._write_one(conn, key, record.rev - 1, data, seen, now)
+                   for key, record, data, seen, _ in batch]
         conn.execute("COMMIT")
         return results
 
@@ -240,8 +262,15 @@ class SQLiteStore:
             outcomes = self._run(self._write_batch, batch, write=True)
         except StoreUnavailable as exc:
             outcomes = [exc] * len(batch)
-        self._settle_all([(key, future, ok if isinstance(ok, Exception) else saved if ok else Conflict(key))
-                          for (key, saved, *_, future), ok in zip(batch, outcomes)])
+        for (key, record, _, _, future), ok in zip(batch, outcomes):
+            result = ok if isinstance(ok, Exception) else record if ok else Conflict(str(key))
+            self._remember(str(key), None if isinstance(result, Exception) else result)
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
     def _checkpoint_loop(self) -> None:
         """Copy the write-ahead log into the database (and sync it) away from the event loop."""
@@ -256,8 +285,8 @@ class SQLiteStore:
                 except sqlite3.Error as exc:
                     log.debug("checkpoint skipped: %s", exc)
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error:
-            pass
+        except sqlite3.Error as exc:
+            log.debug("last checkpoint skipped: %s", exc)
         finally:
             conn.close()
 
@@ -268,40 +297,28 @@ class SQLiteStore:
                                               daemon=True)
         self._checkpointer.start()
 
-    def _settle_all(self, settled: list) -> None:
-        """On the event loop: update the cache and wake the updates waiting for their save."""
-        for key, future, result in settled:
-            self._remember(key, None if isinstance(result, Exception) else result)
-            if future.done():
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
     # -- asynchronous API (the bot) ------------------------------------------------------
     async def _async(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    async def load(self, key: str) -> Progress | None:
+    async def load(self, key: ConversationKey) -> Record | None:
         return self.load_sync(key)  # inline: see the module docstring
 
-    async def save(self, key: str, progress: Progress, user_id: int | None = None,
-                   chat_id: int | None = None) -> Progress:
+    async def save(self, key: ConversationKey, progress: Progress, rev: int,
+                   seen: tuple[int, ...] = ()) -> Record:
         if self._checkpointer is None:
             try:
                 self._start_checkpointer()
-            except (sqlite3.Error, OSError):
-                pass  # the commit below reports the trouble
+            except (sqlite3.Error, OSError) as exc:
+                log.debug("no background checkpoints yet: %s", exc)  # the commit reports the trouble
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        saved = progress.with_(rev=progress.rev + 1)
         if not self._pending:
             loop.call_soon(self._commit_pending)
-        self._pending.append((key, saved, saved.to_json(), user_id, chat_id, future))
+        self._pending.append((key, Record(progress, rev + 1, seen), progress.to_json(), json.dumps(seen), future))
         return await future
 
-    async def delete(self, key: str) -> int:
+    async def delete(self, key: ConversationKey) -> int:
         return await self._async(self.delete_sync, key)
 
     async def delete_user(self, user_id: int) -> int:
@@ -315,5 +332,3 @@ class SQLiteStore:
 
     async def move_chat(self, old_chat: int, new_chat: int) -> int:
         return await self._async(self.move_chat_sync, old_chat, new_chat)
-
-

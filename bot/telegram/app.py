@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import threading
+import warnings
 from collections import Counter
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
@@ -12,10 +12,12 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, TypeHandler
 from telegram.request import BaseRequest
 
-from ..commands import MENU
-from ..engine import Engine, FlowSet
+from ..engine import Engine
+from ..engine.commands import menu
+from ..flow.files import FlowSet
+from ..locales import languages
 from ..settings import Settings
-from ..store.sqlite import SQLiteStore
+from ..store import ConversationKey, open_store
 from .frontend import TelegramFrontend, conversation_key
 from .request import AiohttpRequest
 
@@ -28,8 +30,8 @@ class ConversationOrder(BaseUpdateProcessor):
 
     def __init__(self, max_concurrent_updates: int = 4096):
         super().__init__(max_concurrent_updates)
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._users: Counter[str] = Counter()
+        self._locks: dict[ConversationKey, asyncio.Lock] = {}
+        self._users: Counter[ConversationKey] = Counter()
 
     async def do_process_update(self, update, coroutine) -> None:
         key = conversation_key(update) if isinstance(update, Update) else None
@@ -70,21 +72,26 @@ class RedactToken(logging.Filter):
 
 
 def setup_logging(settings: Settings) -> None:
+    """Logging for the bot process: the format, the level, the token kept out of every line."""
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactToken(settings.token))
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request, token in the URL
+    # transitions logs each state change at INFO: one line per answer, with nothing to act on.
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+    # Messages go out through Bot.do_api_request with plain dicts (frontend.py): PTB suggests
+    # its typed methods each time, which is the cost this avoids.
+    warnings.filterwarnings("ignore", message=r"Please use 'Bot\.")
 
 
 def build_application(settings: Settings, flows: FlowSet, store=None, request: BaseRequest | None = None,
                       get_updates_request: BaseRequest | None = None, clock=None,
                       rate_limiter: bool = True) -> Application:
     """The real Application. Tests pass a recording `request` and a store to run it offline."""
-    store = store or SQLiteStore(settings.db_path, synchronous=settings.sqlite_synchronous)
+    store = store or open_store(settings)
     engine = Engine(flows)
-    # Off the start-up path and off the event loop: ready sooner, and no first-user stall.
-    threading.Thread(target=engine.warm_up, name="warm-up", daemon=True).start()
+    engine.warm_up()  # before serving: the first person served does not pay for it
     frontend = TelegramFrontend(engine, store, settings.admin_ids,
                                 **({"clock": clock} if clock else {}))
     builder = (ApplicationBuilder().token(settings.token or "0:offline")
@@ -111,11 +118,11 @@ async def _post_init(app: Application) -> None:
     sight: full collections then walk only what serving people creates, and stay short."""
     gc.collect()
     gc.freeze()
-    fr = [BotCommand(name, fr_text) for name, _, fr_text, _ in MENU]
-    en = [BotCommand(alias or name, en_text) for name, alias, _, en_text in MENU]
     try:
-        await app.bot.set_my_commands(fr, scope=BotCommandScopeDefault(), language_code="fr")
-        await app.bot.set_my_commands(en, scope=BotCommandScopeDefault())
+        for lang in languages():  # each language for its clients; English for all the others
+            await app.bot.set_my_commands([BotCommand(name, text) for name, text in menu(lang)],
+                                          scope=BotCommandScopeDefault(),
+                                          language_code=None if lang == "en" else lang)
     except TelegramError as exc:
         log.warning("could not publish the command menu: %s", exc)
 

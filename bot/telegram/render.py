@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html import escape as _escape
 
-from ..messages import msg
-from ..reply import Reply, card_lines
+from ..engine.reply import Reply, card_lines
+from ..locales import t
 
 LIMIT = 3900  # Telegram allows 4096 characters; keep room for the echo of an answer
 
@@ -57,7 +57,7 @@ def _card(card, lang: str) -> str:
         else:
             lines.append(_HTML.get(role, "{}").format(escape(text)))
     if card.unchecked:
-        lines[0] += f" <i>({escape(msg(lang, 'unchecked'))})</i>"
+        lines[0] += f" <i>({escape(t(lang, 'unchecked'))})</i>"
     return "\n".join(lines)
 
 
@@ -80,7 +80,7 @@ def blocks_of(reply: Reply, lang: str, compact: bool = False) -> list[str]:
     if reply.facts:
         blocks.append("\n".join(f"• {escape(f)}" for f in reply.facts))
     if reply.sources:
-        blocks.append(f"<i>{escape(msg(lang, 'sources'))} :\n"
+        blocks.append(f"<i>{escape(t(lang, 'sources'))} :\n"
                       + "\n".join(f"– {escape(s)}" for s in reply.sources) + "</i>")
     if reply.footer:
         blocks.append(f"<b>{escape(reply.footer)}</b>")

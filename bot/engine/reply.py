@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 # Control buttons the engine adds; flow ids never start with "_".
 BACK, RESTART, SHOW_LIST = "_back", "_restart", "_list"
+ERASE, KEEP = "_erase", "_keep"  # the answers to /oublier's confirmation
+FORGET_TOKEN = "forget"          # the token of that confirmation (it belongs to no question)
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class Attachment:
 
 @dataclass
 class Reply:
-    kind: str                      # choice | text | info | outcome | confirm | summary | help
+    kind: str                      # choice | text | info | outcome | confirm | summary | forget | notice
     text: str = ""
     notices: list[str] = field(default_factory=list)   # said before the content
     sections: list[tuple[str | None, str]] = field(default_factory=list)

@@ -10,12 +10,9 @@ from pathlib import Path
 
 from transitions.extensions import GraphMachine
 
-from .flow.machine import transitions_of
-from .flow.model import Flow, tr
-
-
-class GraphError(Exception):
-    pass
+from ..errors import GraphError
+from .machine import transitions_of
+from .model import Flow, tr
 
 
 def draw(flow: Flow, output: str | Path) -> Path:

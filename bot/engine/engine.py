@@ -1,0 +1,239 @@
+"""The conversation engine: (progress, event) -> (new progress, reply). No I/O, no Telegram.
+
+Every public method takes the stored `Progress` and the current instant, and returns a new
+`Progress` (the input is never modified) with a neutral `Reply`. Front ends (terminal,
+Telegram) translate their input into these calls, through `commands.Commands`, and render
+the reply.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+import zlib
+from datetime import datetime, timezone
+
+from ..flow.files import FlowSet
+from ..flow.machine import FlowMachine
+from ..flow.model import Node, tr
+from ..flow.recognise import normalise, recognise
+from ..locales import t
+from .outcome import Outcomes, fill, label_of
+from .progress import MAX_TEXT, Answer, Progress
+from .reply import BACK, RESTART, SHOW_LIST, Button, Reply
+
+MAX_INPUT = 4000  # longer messages are cut before matching
+_INVISIBLE = {"Cc", "Cf", "Co", "Cs", "Cn"}
+
+
+def clean_text(text: str) -> str:
+    """Drop control, zero-width and direction characters; collapse blank space."""
+    kept = "".join(" " if unicodedata.category(ch) in _INVISIBLE and ch not in "\n" else ch
+                   for ch in text[:MAX_INPUT])
+    return re.sub(r"\s+", " ", kept).strip()
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(timezone.utc)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().split("\n", 1)[0]
+
+
+class Engine:
+    def __init__(self, flows: FlowSet):
+        self.flows = flows
+        self.outcomes = Outcomes()
+
+    # -- events --------------------------------------------------------------------------
+    def start(self, flow_id: str | None = None, lang: str = "fr", now: datetime | None = None) -> tuple[Progress, Reply]:
+        machine = self.flows.get(flow_id or self.flows.default) or self.flows.get(self.flows.default)
+        flow = machine.flow
+        ts = _now(now).timestamp()
+        progress = Progress(flow=flow.id, version=flow.version, node=flow.start,
+                            lang=lang if lang in flow.langs else "fr", started=ts, updated=ts)
+        return self._reply(machine, progress, now, [tr(flow.welcome, progress.lang)])
+
+    def current(self, progress: Progress, now: datetime | None = None,
+                notice: str | None = None) -> tuple[Progress, Reply]:
+        """The current question again (after an unexpected input, a stale button, /aide...)."""
+        machine, progress, notices = self._resolve(progress, now)
+        return self._reply(machine, progress, now, notices + ([notice] if notice else []))
+
+    def choose(self, progress: Progress, choice_id: str, token: str | None = None,
+               now: datetime | None = None) -> tuple[Progress, Reply]:
+        """A button press. A `token` from another question makes it stale: nothing changes."""
+        if token is not None and token != self.token(progress):
+            return self.current(progress, now, t(progress.lang, "stale"))
+        if choice_id == BACK:
+            return self.back(progress, now)
+        if choice_id == RESTART:
+            return self.restart(progress, now)
+        machine, progress, notices = self._resolve(progress, now)
+        if notices:  # the flow changed under them: show where they now are before any answer
+            return self._reply(machine, progress, now, notices)
+        if choice_id == SHOW_LIST and progress.pending is not None:
+            progress = progress.with_(pending=None)
+            return self._reply(machine, progress, now, [t(progress.lang, "full_list")])
+        node = machine.flow.nodes[progress.node]
+        available = {"continue"} if node.kind == "info" else {c.id for c in self._choices(node, progress)}
+        if choice_id not in available:
+            return self._reply(machine, progress, now, [t(progress.lang, "pick_a_button")])
+        return self._advance(machine, progress, choice_id, now, [])
+
+    def text(self, progress: Progress, raw: str, now: datetime | None = None) -> tuple[Progress, Reply]:
+        """A typed message: a number or label of a shown answer, or a description to recognise."""
+        machine, progress, notices = self._resolve(progress, now)
+        lang = progress.lang
+        node = machine.flow.nodes[progress.node]
+        text = clean_text(raw or "")
+        if not text:
+            key = "empty_text" if node.kind == "text" else "pick_a_button"
+            return self._reply(machine, progress, now, notices + [t(lang, key)])
+        picked = match_button(self._buttons(node, progress), text)
+        if picked is not None:
+            return self.choose(progress, picked, None, now)
+        if node.kind != "text":
+            key = "outcome_done" if node.is_outcome else "pick_a_button"
+            return self._reply(machine, progress, now, notices + [t(lang, key)])
+        verdict = recognise(text, node.choices, {c.id for c in self._choices(node, progress)})
+        kept = text[:MAX_TEXT]
+        if verdict.choice:
+            return self._advance(machine, progress, verdict.choice, now, notices, typed=kept)
+        if verdict.candidates:
+            progress = progress.with_(pending=tuple(verdict.candidates), draft=kept)
+            return self._reply(machine, progress, now, notices)
+        progress = progress.with_(pending=None, draft=kept)
+        return self._reply(machine, progress, now, notices + [t(lang, "not_understood")])
+
+    def back(self, progress: Progress, now: datetime | None = None) -> tuple[Progress, Reply]:
+        """Return to where the person came from (their own answers, not the file's order)."""
+        machine, progress, notices = self._resolve(progress, now)
+        lang = progress.lang
+        if progress.pending is not None:
+            progress = progress.with_(pending=None, draft=None)
+        elif not progress.path:
+            return self._reply(machine, progress, now, notices + [t(lang, "nothing_to_undo")])
+        else:
+            progress = progress.with_(node=progress.path[-1].node, path=progress.path[:-1], pending=None,
+                                      draft=None, updated=_now(now).timestamp())
+        return self._reply(machine, progress, now, notices + [t(lang, "went_back")])
+
+    def restart(self, progress: Progress, now: datetime | None = None) -> tuple[Progress, Reply]:
+        fresh, reply = self.start(progress.flow, progress.lang, now)
+        reply.notices.insert(0, t(progress.lang, "restarted"))
+        return fresh, reply
+
+    def summary(self, progress: Progress, now: datetime | None = None) -> tuple[Progress, Reply]:
+        """Where the person is and what they answered so far, with the current question's buttons."""
+        machine, progress, notices = self._resolve(progress, now)
+        lang, flow = progress.lang, machine.flow
+        node_now = flow.nodes[progress.node]
+        lines = [(_first_line(tr(flow.nodes[a.node].text, lang)),
+                  a.text or label_of(flow.nodes[a.node], a.choice, lang)) for a in progress.path]
+        status = "summary_done" if node_now.is_outcome else "summary_now"
+        return progress, Reply(
+            kind="summary", text=t(lang, "summary_title"), notices=notices,
+            sections=lines or [(None, t(lang, "summary_empty"))],
+            facts=[t(lang, status, text=_first_line(tr(node_now.text, lang)))],
+            buttons=self._buttons(node_now, progress), token=self.token(progress),
+            expects_text=node_now.kind == "text" or bool(progress.pending), node=progress.node)
+
+    def help(self, progress: Progress, now: datetime | None = None) -> tuple[Progress, Reply]:
+        return self.current(progress, now, t(progress.lang, "help"))
+
+    def warm_up(self, now: datetime | None = None) -> None:
+        """Render every node once (loads the public-holiday calendar, compiles the recognisers),
+        so that the first person served does not pay for it. Call it before serving."""
+        for flow_id in self.flows.ids:
+            machine = self.flows.get(flow_id)
+            for node in machine.flow.nodes.values():
+                self._reply(machine, Progress(flow_id, machine.flow.version, node.id), now, [])
+                if node.kind == "text":
+                    recognise("warm up", node.choices)
+
+    def token(self, progress: Progress) -> str:
+        """Identifies the question on screen: a press carrying another token is stale."""
+        key = f"{progress.flow}:{progress.node}:{len(progress.path)}:{progress.pending}"
+        return format(zlib.crc32(key.encode()) & 0xFFFFFF, "x")
+
+    # -- internals -----------------------------------------------------------------------
+    def _resolve(self, progress: Progress, now) -> tuple[FlowMachine, Progress, list[str]]:
+        """The machine for this progress; moves it to the current flow version if needed."""
+        machine = self.flows.get(progress.flow, progress.version)
+        if machine and progress.node in machine.flow.nodes:
+            return machine, progress, []
+        machine = self.flows.get(progress.flow)
+        if machine is None:
+            fresh, _ = self.start(None, progress.lang, now)
+            return self.flows.get(fresh.flow), fresh, [t(progress.lang, "flow_gone")]
+        flow = machine.flow
+        node, path = flow.start, []
+        for answer in progress.path:  # replay the answers while they still fit
+            here = Progress(flow.id, "", node, tuple(path))
+            fits = answer.node == node and (answer.choice == "continue" if flow.nodes[node].kind == "info"
+                                            else any(c.id == answer.choice for c in self._choices(flow.nodes[node], here)))
+            target = fits and machine.step(node, answer.choice, {**here.answers, node: answer.choice})
+            if not target:
+                break
+            path.append(answer)
+            node = target
+        same = node == progress.node and len(path) == len(progress.path)
+        moved = progress.with_(version=flow.version, node=node, path=tuple(path),
+                               pending=progress.pending if same else None,
+                               draft=progress.draft if same else None)
+        return machine, moved, [] if same else [t(progress.lang, "flow_changed")]
+
+    def _advance(self, machine: FlowMachine, progress: Progress, choice_id: str, now,
+                 notices: list[str], typed: str | None = None) -> tuple[Progress, Reply]:
+        node = machine.flow.nodes[progress.node]
+        typed = (typed or progress.draft) if node.kind == "text" else None
+        target = machine.step(node.id, choice_id, {**progress.answers, node.id: choice_id})
+        if target is None:
+            return self._reply(machine, progress, now, notices + [t(progress.lang, "pick_a_button")])
+        new = progress.with_(node=target, path=progress.path + (Answer(node.id, choice_id, typed),),
+                             pending=None, draft=None, updated=_now(now).timestamp())
+        new, reply = self._reply(machine, new, now, notices)
+        reply.answer = label_of(node, choice_id, progress.lang)
+        return new, reply
+
+    def _reply(self, machine: FlowMachine, progress: Progress, now, notices: list[str]) -> tuple[Progress, Reply]:
+        flow, lang, now = machine.flow, progress.lang, _now(now)
+        node = flow.nodes[progress.node]
+        token, buttons = self.token(progress), self._buttons(node, progress)
+        if node.is_outcome:
+            reply = self.outcomes.reply(flow, node, progress, now, buttons, token)
+        elif progress.pending:
+            ask = (t(lang, "confirm", label=buttons[0].label) if len(progress.pending) == 1
+                   else t(lang, "confirm_many"))
+            reply = Reply("confirm", ask, buttons=buttons, token=token, node=node.id, expects_text=True)
+        else:
+            reply = Reply(node.kind, fill(tr(node.text, lang), flow, progress, now), buttons=buttons,
+                          token=token, node=node.id, expects_text=node.kind == "text")
+        reply.notices[:0] = notices
+        return progress, reply
+
+    @staticmethod
+    def _choices(node: Node, progress: Progress):
+        return [c for c in node.choices if c.condition.holds(progress.answers)]
+
+    def _buttons(self, node: Node, progress: Progress) -> list[Button]:
+        """The buttons shown at this point, in order (what a typed number or label refers to)."""
+        lang = progress.lang
+        controls = [Button(BACK, t(lang, "back"))] if progress.path or progress.pending is not None else []
+        if node.kind == "info":
+            return [Button("continue", t(lang, "continue"))] + controls
+        if node.is_outcome:
+            return controls + [Button(RESTART, t(lang, "restart"))]
+        if progress.pending:
+            return ([Button(c, label_of(node, c, lang)) for c in progress.pending]
+                    + [Button(SHOW_LIST, t(lang, "show_list"))] + controls)
+        return [Button(c.id, tr(c.label, lang)) for c in self._choices(node, progress)] + controls
+
+
+def match_button(buttons: list[Button], text: str) -> str | None:
+    """'2' picks the second button; a label typed in full (accents, case aside) picks it."""
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= len(buttons):
+        return buttons[int(text) - 1].id
+    wanted = normalise(text)
+    return next((b.id for b in buttons if wanted and normalise(b.label) == wanted), None)

@@ -1,0 +1,92 @@
+"""Where one conversation stands in its flow: plain data, stored as JSON by the store.
+
+`path` is the list of answers given, in order. The current node and the answers by node are
+derived from it, so going back is exact: drop the last answer, return to its node. Transport
+details (the store's revision, the update ids a front end has handled) are not here: they
+belong to the store's `Record`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from functools import cached_property
+from typing import NamedTuple
+
+SCHEMA = 2
+MAX_TEXT = 500  # typed answers are kept (for the letter) but never longer than this
+
+
+class Answer(NamedTuple):
+    node: str
+    choice: str
+    text: str | None = None  # what the person typed, when they answered in words
+
+
+@dataclass(frozen=True)
+class Progress:
+    flow: str
+    version: str
+    node: str
+    path: tuple[Answer, ...] = ()
+    pending: tuple[str, ...] | None = None  # candidates a typed answer is being confirmed against
+    draft: str | None = None                # the typed answer under confirmation
+    lang: str = "fr"
+    started: float = 0.0
+    updated: float = 0.0
+
+    @cached_property
+    def answers(self) -> dict[str, str]:
+        """The choice id given at each node passed."""
+        return {answer.node: answer.choice for answer in self.path}
+
+    @cached_property
+    def texts(self) -> dict[str, str]:
+        """What was typed at each node answered in words."""
+        return {answer.node: answer.text for answer in self.path if answer.text}
+
+    def with_(self, **changes) -> "Progress":
+        """A copy with some fields changed (dataclasses.replace without its per-call field
+        checks, which cost more than the copy; unknown names still raise)."""
+        if not changes.keys() <= _FIELD_SET:
+            raise TypeError(f"unknown Progress fields: {sorted(changes.keys() - _FIELD_SET)}")
+        new = object.__new__(Progress)
+        data = {name: self.__dict__[name] for name in _FIELDS}  # not the cached properties
+        data.update(changes)
+        new.__dict__.update(data)
+        return new
+
+    def to_json(self) -> str:
+        data = {name: getattr(self, name) for name in _FIELDS}
+        data["path"] = [list(answer) if answer.text else [answer.node, answer.choice] for answer in self.path]
+        data["schema"] = SCHEMA
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Progress":
+        """Read a stored record, upgrading older schemas; ValueError if it cannot be read."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("a progress record must be a JSON object")
+        schema = data.pop("schema", 1)
+        if schema not in range(1, SCHEMA + 1):
+            raise ValueError(f"unknown progress schema {schema!r}")
+        for upgrade in MIGRATIONS[schema - 1:]:
+            data = upgrade(data)
+        data = {k: v for k, v in data.items() if k in _FIELD_SET}
+        data["path"] = tuple(Answer(*entry) for entry in data.get("path", ()))
+        if data.get("pending") is not None:
+            data["pending"] = tuple(data["pending"])
+        return cls(**data)
+
+
+def _schema_1_to_2(data: dict) -> dict:
+    """Schema 1 kept the store's revision and the last update id in the record: both moved
+    to the store's columns (see store/sqlite.py, migration 2)."""
+    data.pop("rev", None)
+    data.pop("last_update", None)
+    return data
+
+
+MIGRATIONS = [_schema_1_to_2]  # MIGRATIONS[n - 1] upgrades schema n to n + 1
+_FIELDS = tuple(f.name for f in fields(Progress))
+_FIELD_SET = frozenset(_FIELDS)

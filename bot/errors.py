@@ -1,0 +1,25 @@
+"""The project's exceptions: one root, so a caller can catch everything the bot raises on purpose."""
+
+
+class BotError(Exception):
+    """Root of every exception the project raises on purpose."""
+
+
+class FlowError(BotError):
+    """A flow file cannot be used (the problems are listed by `python -m bot check`)."""
+
+
+class StoreError(BotError):
+    """Root of the progress store's errors."""
+
+
+class Conflict(StoreError):
+    """The record changed since it was loaded (another process handled an update)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be read or written right now (locked, read-only, full...)."""
+
+
+class GraphError(BotError):
+    """A flow cannot be drawn (unknown picture format, graphviz missing)."""

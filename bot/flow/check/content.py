@@ -1,0 +1,94 @@
+"""`check` for the flow's reference sections: sources, facts, channels (with their hours)
+and documents. Each entry is read once and referred to by id from the nodes."""
+from __future__ import annotations
+
+from datetime import date
+
+from ..hours import HoursError, parse_hours
+from ..model import Channel, Document, Fact, Source
+from ..yamlsrc import Located
+from .nodes import sections
+from .reader import Reader
+
+CHANNEL_KINDS = ("phone", "chat", "social", "postal", "web", "email", "accessibility")
+STATUSES = ("checked", "unchecked", "correction")
+
+
+def _status(r: Reader, data: Located, what: str) -> str:
+    status = r.scalar(data, "status", what) or "unchecked"
+    if status not in STATUSES:
+        r.err(data.line_of("status"), f"{what}: status must be one of {', '.join(STATUSES)}")
+    return status
+
+
+def _source_ref(r: Reader, data: Located, what: str) -> str:
+    source = r.scalar(data, "source", what) or ""
+    if source:
+        r.uses.sources.append((source, data.line_of("source"), what))
+    return source
+
+
+def sources(r: Reader, data: Located) -> dict[str, Source]:
+    out = {}
+    for sid, raw, line in r.named(data, "sources"):
+        what = f"source {sid}"
+        entry = r.mapping(raw, line, what, "source")
+        if entry is not None:
+            out[sid] = Source(sid, r.scalar(entry, "title", what) or sid,
+                              r.scalar(entry, "url", what, required=False),
+                              r.scalar(entry, "verified", what, "date") or date.min)
+    return out
+
+
+def facts(r: Reader, data: Located) -> dict[str, Fact]:
+    out = {}
+    for fid, raw, line in r.named(data, "facts"):
+        what = f"fact {fid}"
+        entry = r.mapping(raw, line, what, "fact")
+        if entry is not None:
+            text = r.scalar(entry, "text", what, "text") or {"fr": ""}
+            r.uses.texts.append((text, entry.line_of("text"), what))
+            out[fid] = Fact(fid, text, _source_ref(r, entry, what),
+                            r.scalar(entry, "verified", what, "date") or date.min, _status(r, entry, what))
+    return out
+
+
+def channels(r: Reader, data: Located) -> dict[str, Channel]:
+    out = {}
+    for cid, raw, line in r.named(data, "channels"):
+        what = f"channel {cid}"
+        entry = r.mapping(raw, line, what, "channel")
+        if entry is None:
+            continue
+        kind = r.scalar(entry, "kind", what) or "web"
+        if kind not in CHANNEL_KINDS:
+            r.err(entry.line_of("kind"), f"{what}: kind must be one of {', '.join(CHANNEL_KINDS)}")
+        hours = None
+        if "hours" in entry:
+            try:
+                hours = parse_hours(entry["hours"])
+            except HoursError as exc:
+                r.err(entry.line_of("hours"), f"{what}: {exc}")
+        out[cid] = Channel(
+            cid, kind, r.scalar(entry, "name", what, "text") or {"fr": cid},
+            r.scalar(entry, "how", what, "text") or {"fr": ""}, _source_ref(r, entry, what),
+            r.scalar(entry, "verified", what, "date") or date.min, _status(r, entry, what), hours,
+            tuple(value for value, _ in r.items(entry, "details", what)),
+            r.scalar(entry, "url", what, required=False), r.scalar(entry, "email", what, required=False),
+            r.scalar(entry, "note", what, "text", required=False))
+    return out
+
+
+def documents(r: Reader, data: Located) -> dict[str, Document]:
+    out = {}
+    for did, raw, line in r.named(data, "documents"):
+        what = f"document {did}"
+        entry = r.mapping(raw, line, what, "document")
+        if entry is None:
+            continue
+        parts = sections(r, entry, "parts", what)
+        if not parts:
+            r.err(entry.line, f"{what}: needs parts (a list of  - text: ...)")
+        out[did] = Document(did, r.scalar(entry, "title", what, "text") or {"fr": did},
+                            r.scalar(entry, "filename", what) or f"{did}.txt", parts)
+    return out

@@ -1,0 +1,193 @@
+"""Reading located YAML values for `check`: one reader for scalars, one for lists, every
+problem recorded as `file:line: message`, and the references to resolve at the end."""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from ..model import ALWAYS, LANGS, Condition, Text
+from ..yamlsrc import Located, LocatedList, Problem
+
+ID = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
+
+FIELDS = {
+    "flow": {"schema", "id", "title", "start", "max_taps", "timezone", "holidays", "welcome",
+             "sources", "facts", "channels", "documents", "nodes", "classify"},
+    "choice": {"type", "text", "choices", "author_note"},
+    "text": {"type", "text", "choices", "author_note"},
+    "info": {"type", "text", "next", "author_note"},
+    "outcome": {"type", "text", "sections", "channels", "facts", "document", "author_note"},
+    "option": {"id", "label", "says", "next", "when", "unless", "keywords", "patterns"},
+    "route": {"next", "when", "unless"},
+    "section": {"title", "text", "when", "unless"},
+    "ref": {"id", "when", "unless"},
+    "source": {"title", "url", "verified", "author_note"},
+    "fact": {"text", "source", "verified", "status", "author_note"},
+    "channel": {"kind", "name", "how", "details", "url", "email", "hours", "note", "source",
+                "verified", "status", "author_note"},
+    "document": {"title", "filename", "parts"},
+}
+
+
+def suggest(name, known) -> str:
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@dataclass
+class Uses:
+    """References met while reading, checked once everything is read: (id, line, where)."""
+    targets: list = field(default_factory=list)
+    channels: list = field(default_factory=list)
+    facts: list = field(default_factory=list)
+    sources: list = field(default_factory=list)
+    documents: list = field(default_factory=list)
+    conditions: list = field(default_factory=list)  # (node id, [choice ids], line, where)
+    texts: list = field(default_factory=list)       # (Text, line, where): for placeholders
+
+
+class Reader:
+    def __init__(self, filename: str):
+        self.file = filename
+        self.problems: list[Problem] = []
+        self.uses = Uses()
+
+    def err(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.file, line, message))
+
+    def warn(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.file, line, message, warning=True))
+
+    @property
+    def failed(self) -> bool:
+        return any(not p.warning for p in self.problems)
+
+    # -- mappings ------------------------------------------------------------------------
+    def mapping(self, value, line: int, what: str, kind: str | None = None) -> Located | None:
+        """`value` if it is a mapping (its fields checked against FIELDS[kind]), else None."""
+        if not isinstance(value, Located):
+            self.err(line, f"{what} must be a mapping (key: value lines)")
+            return None
+        for key in value if kind else ():
+            if key not in FIELDS[kind]:
+                self.err(value.line_of(key), f"{what}: unknown field {key!r}{suggest(key, FIELDS[kind])}")
+        return value
+
+    def named(self, data: Located, key: str, required: bool = False):
+        """The entries of a `key: {id: ..., id: ...}` section, as (id, value, line)."""
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.err(data.line, f"flow: missing {key!r}")
+            return []
+        if not isinstance(value, Located):
+            self.err(data.line_of(key), f"flow: {key} must be a mapping of id: ...")
+            return []
+        return [(name, raw, value.line_of(name)) for name, raw in value.items()
+                if self.ident(name, value.line_of(name), key)]
+
+    # -- scalars -------------------------------------------------------------------------
+    def scalar(self, data: Located, key: str, what: str, kind: str = "word", required: bool = True):
+        """One value: kind 'word' (text on one line), 'text' (text, or a mapping fr:/en:),
+        'id' (a lower-case identifier) or 'date' (2026-11-27). None, with a problem, if wrong."""
+        value, line = data.get(key), data.line_of(key)
+        if value is None:
+            if required:
+                hint = {"text": " (the French text)", "date": " (the date it was last checked, like 2026-11-27)"}
+                self.err(data.line, f"{what}: missing {key!r}{hint.get(kind, '')}")
+            return None
+        if kind == "date":
+            return self._date(value, line, key, what)
+        if kind == "id":
+            return self.ident(value, line, what)
+        if isinstance(value, bool):
+            example = f", e.g. {key}: \"{'oui' if value else 'non'}\"" if kind == "word" else ""
+            self.err(line, f"{what}: {key} was read as the YAML boolean {str(value).lower()}; "
+                           f"put the {'word' if kind == 'word' else 'text'} in quotes{example}")
+            return None
+        if isinstance(value, (str, int, float)):
+            return str(value) if kind == "word" else {"fr": str(value).strip()}
+        if kind == "text" and isinstance(value, Located):
+            return self._languages(value, key, what)
+        self.err(line, f"{what}: {key} must be " + ("a single word or sentence" if kind == "word"
+                                                    else "text, or a mapping with fr: and en:"))
+        return None
+
+    def ident(self, value, line: int, what: str) -> str | None:
+        if isinstance(value, bool):
+            self.err(line, f"{what}: id was read as the YAML boolean {str(value).lower()}; "
+                           "put it in quotes, e.g. id: \"no\"")
+            return None
+        if not isinstance(value, str) or not ID.match(value):
+            self.err(line, f"{what}: id {value!r} must be lower-case letters, digits and _ "
+                           "(starting with a letter, 24 characters at most)")
+            return None
+        return value
+
+    def _languages(self, value: Located, key: str, what: str) -> Text | None:
+        out = {}
+        for lang, text in value.items():
+            if lang not in LANGS:
+                self.err(value.line_of(lang), f"{what}: unknown language {lang!r} (use {' or '.join(LANGS)})")
+            elif isinstance(text, bool) or not isinstance(text, (str, int, float)):
+                self.err(value.line_of(lang), f"{what}: {key}.{lang} must be text in quotes")
+            else:
+                out[lang] = str(text).strip()
+        if not out.get("fr"):
+            self.err(value.line, f"{what}: missing French text ({key}.fr)")
+            return None
+        return out
+
+    def _date(self, value, line: int, key: str, what: str) -> date | None:
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.err(line, f"{what}: {key} must be a date like 2026-11-27, not {value!r}")
+            return None
+
+    # -- lists ---------------------------------------------------------------------------
+    def items(self, data: Located, key: str, what: str, kind: str | None = None) -> list[tuple[object, int]]:
+        """The entries of a list, as (value, line). With `kind`, entries must be mappings
+        with those fields (FIELDS[kind]); without, text or numbers (YAML booleans refused)."""
+        value = data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, LocatedList):
+            self.err(data.line_of(key), f"{what}: {key} must be a list")
+            return []
+        out = []
+        for i, item in enumerate(value):
+            line = value.line_of(i)
+            if kind is not None:
+                entry = self.mapping(item, line, what, kind)
+                if entry is not None:
+                    out.append((entry, line))
+            elif isinstance(item, bool) or not isinstance(item, (str, int)):
+                self.err(line, f"{what}: {key} entries must be text in quotes")
+            else:
+                out.append((str(item), line))
+        return out
+
+    # -- conditions ----------------------------------------------------------------------
+    def condition(self, data: Located, what: str) -> Condition:
+        """`when` (every listed answer must hold) and `unless` (none may)."""
+        parts = {}
+        for key in ("when", "unless"):
+            value = data.get(key)
+            items = []
+            cond = self.mapping(value, data.line_of(key), f"{what}: {key}") if value is not None else None
+            for node_id, ids in (cond or {}).items():
+                line = cond.line_of(node_id)
+                checked = [self.ident(v, line, f"{what}: {key}.{node_id}")
+                           for v in (ids if isinstance(ids, list) else [ids])]
+                checked = [c for c in checked if c]
+                items.append((str(node_id), frozenset(checked)))
+                self.uses.conditions.append((str(node_id), checked, line, what))
+            parts[key] = tuple(items)
+        return Condition(parts["when"], parts["unless"]) if (parts["when"] or parts["unless"]) else ALWAYS

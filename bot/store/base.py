@@ -1,0 +1,119 @@
+"""What every progress store offers: the conversation key, the stored record, the interface.
+
+A record per conversation. Saving is compare-and-set on `Record.rev`: a save based on an
+out-of-date record raises `Conflict` instead of overwriting someone else's step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..engine.progress import Progress
+from ..errors import Conflict, StoreUnavailable
+
+SEEN_WINDOW = 32  # update ids remembered per conversation, to drop updates delivered twice
+
+
+@dataclass(frozen=True)
+class ConversationKey:
+    """Whose conversation: the chat in a private chat (`private:<chat>`), the chat and the
+    member in a group (`group:<chat>:<user>`), a name in the terminal (`console:<name>`)."""
+    kind: str
+    chat: int | None = None
+    user: int | None = None
+    name: str | None = None
+
+    @classmethod
+    def private(cls, chat_id: int) -> "ConversationKey":
+        return cls("private", chat_id, chat_id)  # in a private chat, the chat id is the user's
+
+    @classmethod
+    def group(cls, chat_id: int, user_id: int) -> "ConversationKey":
+        return cls("group", chat_id, user_id)
+
+    @classmethod
+    def console(cls, name: str) -> "ConversationKey":
+        return cls("console", name=name)
+
+    @classmethod
+    def parse(cls, text: str) -> "ConversationKey":
+        kind, _, rest = text.partition(":")
+        if kind == "private":
+            return cls.private(int(rest))
+        if kind == "group":
+            chat, _, user = rest.partition(":")
+            return cls.group(int(chat), int(user))
+        if kind == "console" and rest:
+            return cls.console(rest)
+        raise ValueError(f"not a conversation key: {text!r}")
+
+    def in_chat(self, chat_id: int) -> "ConversationKey":
+        """The same member's key once their group has a new id (it became a supergroup)."""
+        return ConversationKey.group(chat_id, self.user) if self.kind == "group" else self
+
+    def __str__(self) -> str:
+        if self.kind == "console":
+            return f"console:{self.name}"
+        if self.kind == "private":
+            return f"private:{self.chat}"
+        return f"group:{self.chat}:{self.user}"
+
+
+@dataclass(frozen=True)
+class Record:
+    """A stored conversation: the progress, the revision compare-and-set checks, and the
+    update ids a front end already handled for it (the newest last)."""
+    progress: Progress
+    rev: int = 0
+    seen: tuple[int, ...] = ()
+
+    def handled(self, update_id: int) -> bool:
+        return update_id in self.seen
+
+    def seeing(self, update_id: int | None) -> tuple[int, ...]:
+        """`seen` with this update id added (the window keeps the newest SEEN_WINDOW)."""
+        if update_id is None or update_id in self.seen:
+            return self.seen
+        return (self.seen + (update_id,))[-SEEN_WINDOW:]
+
+
+class ProgressStore(Protocol):
+    """The progress store: asynchronous for the bot, synchronous for the terminal and tools.
+    SQLite (`sqlite.py`) now; PostgreSQL next, for several bot processes on one database."""
+
+    async def load(self, key: ConversationKey) -> Record | None:
+        """The stored record, or None (never met, erased, or unreadable: see the log)."""
+
+    async def save(self, key: ConversationKey, progress: Progress, rev: int,
+                   seen: tuple[int, ...] = ()) -> Record:
+        """Store `progress` if the stored record is still at `rev` (0: none stored yet), and
+        return the record at `rev + 1`; raise Conflict otherwise, StoreUnavailable on trouble."""
+
+    async def delete(self, key: ConversationKey) -> int: ...
+
+    async def delete_user(self, user_id: int) -> int:
+        """Erase every record of that person (private and group conversations)."""
+
+    async def purge(self, older_than_seconds: float) -> int:
+        """Erase the conversations untouched for that long."""
+
+    async def move_chat(self, old_chat: int, new_chat: int) -> int:
+        """A group became a supergroup: its members' records follow the new chat id."""
+
+    async def count(self) -> int: ...
+
+    def load_sync(self, key: ConversationKey) -> Record | None: ...
+
+    def save_sync(self, key: ConversationKey, progress: Progress, rev: int,
+                  seen: tuple[int, ...] = ()) -> Record: ...
+
+    def delete_sync(self, key: ConversationKey) -> int: ...
+
+    def delete_user_sync(self, user_id: int) -> int: ...
+
+    def count_sync(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+__all__ = ["Conflict", "ConversationKey", "ProgressStore", "Record", "StoreUnavailable"]
