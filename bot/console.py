@@ -90,8 +90,9 @@ class _Session:
 
 def run_console(engine: Engine, store: ProgressStore | None = None,
                 key: ConversationKey = ConversationKey.console("default"), flow_id: str | None = None,
-                lang: str = "fr", stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
+                lang: str = "fr", stdin: TextIO | None = None, stdout: TextIO | None = None,
                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> int:
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     echo = not stdin.isatty()
     commands = Commands(engine)
 

@@ -69,3 +69,23 @@ def stored(store, key: str):
     """The progress stored under a key written as text ('private:1001'), or None."""
     record = store.load_sync(ConversationKey.parse(key))
     return record.progress if record else None
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys, tmp_path):
+    """`python -m bot ARGS` in this process: returns (exit code, stdout, stderr). The data
+    folder is a fresh temporary one and no Telegram token is set, unless `env` says so."""
+    import io
+
+    from bot.cli import main
+
+    def run(*args, stdin: str = "", env: dict | None = None):
+        monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+        for name, value in {"BOT_DATA_DIR": str(tmp_path / "data"), **(env or {})}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run

@@ -76,12 +76,17 @@ def test_corrections_are_present(outcomes):
     assert "dans un délai de deux mois" not in said  # the seed's wrong mediation delay
 
 
-def test_eu_platform_is_never_recommended(flow, outcomes):
-    for channel in flow.channels.values():
-        assert "europa" not in (channel.url or "").lower() and "ec.europa" not in channel.how.get("fr", "")
-    for replies in outcomes.values():
-        for _, reply in replies:
-            assert not any("europ" in card.name.lower() for card in reply.cards)
+EU_PLATFORM = ("plateforme européenne", "règlement en ligne des litiges", "europa", "odr", "rll")
+
+
+def test_eu_platform_is_never_recommended(outcomes):
+    """Anywhere it is named (text, sections, facts, cards, letters), it is named as closed."""
+    import re
+    sentences = re.split(r"(?<=[.;!?])\s+|\n", everything_said(outcomes))
+    named = [s for s in sentences if any(word in s.lower() for word in EU_PLATFORM)]
+    assert named, "the closure of the EU platform is said somewhere"
+    for sentence in named:
+        assert "a fermé" in sentence or "Ne l'utilisez pas" in sentence, sentence
 
 
 def test_unchecked_details_are_marked(flow):

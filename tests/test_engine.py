@@ -4,7 +4,7 @@ from bot.flow.files import FlowSet
 from bot.flow.check import load_flow_text
 from bot.engine.progress import Progress
 from bot.engine.reply import RESTART, SHOW_LIST
-from conftest import FLOWS, NOW
+from conftest import DEMO, NOW
 
 
 def labels(reply):
@@ -122,29 +122,65 @@ def test_english_speakers_get_english(engine):
     assert reply.answer == "Billing error"
 
 
-def test_new_flow_version_keeps_people_where_possible(flow):
-    text = (FLOWS / "cstream.yaml").read_text(encoding="utf-8")
-    old = load_flow_text(text, "v1.yaml")[0]
-    engine_v1 = Engine(FlowSet([old]))
-    progress, reply = engine_v1.start(now=NOW)
-    progress, reply = engine_v1.text(progress, "double prélèvement", NOW)
-    progress, reply = engine_v1.choose(progress, "video", reply.token, NOW)
-    assert progress.node == "contacted"
-    # v2 drops the Books choice: people who answered Vidéo carry on without a word.
-    v2 = load_flow_text(text.replace('      - id: books\n        label: "Cstream Books"\n        next: contacted\n', ""), "v2.yaml")[0]
-    engine_v2 = Engine(FlowSet([v2]))
-    moved, reply = engine_v2.current(progress, NOW)
-    assert moved.version == v2.version and moved.node == "contacted" and reply.notices == []
-    # v3 removes the "service" question: they are moved, with a sentence, to the nearest question.
-    v3_text = text.replace("        next: service\n", "        next: contacted\n")
-    start = v3_text.index("  service:\n")
-    v3_text = (v3_text[:start] + v3_text[v3_text.index("  contacted:\n"):]).replace("{service}", "Cstream")
-    v3 = load_flow_text(v3_text, "v3.yaml")
-    assert v3[1] == [], v3[1]
-    engine_v3 = Engine(FlowSet([v3[0]]))
-    moved, reply = engine_v3.choose(progress, "no", reply.token, NOW)
-    assert moved.node == "contacted" and moved.path == (progress.path[0],)
+def _edited(base: str, change) -> "Flow":
+    """The demo flow with `change(data)` applied to its parsed YAML."""
+    import yaml
+    data = yaml.safe_load(base)
+    change(data)
+    flow, problems = load_flow_text(yaml.safe_dump(data, allow_unicode=True), "edited.yaml")
+    assert not problems, problems
+    return flow
+
+
+def test_new_flow_version_keeps_people_where_possible(demo):
+    base = DEMO.read_text(encoding="utf-8")
+    v1 = Engine(FlowSet([demo]))
+    progress, reply = v1.start(now=NOW)
+    progress, reply = v1.text(progress, "on m'a facturé deux fois", NOW)
+    assert progress.node == "contacted" and progress.answers == {"problem": "billing"}
+
+    def drop_other(data):  # v2 drops a choice this person did not take: they carry on without a word
+        data["nodes"]["problem"]["choices"] = data["nodes"]["problem"]["choices"][:1]
+    moved, reply = Engine(FlowSet([_edited(base, drop_other)])).current(progress, NOW)
+    assert moved.node == "contacted" and moved.path == progress.path and reply.notices == []
+
+    def drop_contacted(data):  # v3 removes the question they are at: moved, with a sentence
+        del data["nodes"]["contacted"]
+        billing, other = data["nodes"]["problem"]["choices"]
+        billing["next"], other["next"] = "write", "call"
+    moved, reply = Engine(FlowSet([_edited(base, drop_contacted)])).choose(progress, "no", reply.token, NOW)
+    assert moved.node == "write" and moved.path == progress.path and reply.kind == "outcome"
     assert "mis à jour" in reply.notices[0]
+
+
+def test_shared_machine_moves_like_a_stock_transitions_machine(flow, demo):
+    """FlowMachine skips transitions' enter/exit work (flow nodes have no callbacks): on every
+    choice of every reachable question, it must reach the state a stock machine reaches."""
+    from transitions import Machine
+
+    from bot.flow.machine import FlowMachine, transitions_of, trigger_name
+    for subject in (flow, demo):
+        shared = FlowMachine(subject)
+        stepped = 0
+        stack, seen = [(subject.start, {})], set()
+        while stack:
+            node_id, answers = stack.pop()
+            node = subject.nodes[node_id]
+            options = ["continue"] if node.kind == "info" else [c.id for c in node.choices]
+            for choice in options:
+                given = {**answers, node_id: choice}
+                model = type("Model", (), {})()
+                Machine(model=model, states=list(subject.nodes), initial=node_id, transitions=transitions_of(subject),
+                        auto_transitions=False, send_event=True, ignore_invalid_triggers=True)
+                getattr(model, trigger_name(choice))(answers=given)
+                target = shared.step(node_id, choice, given)
+                assert target == model.state, (node_id, choice, given)
+                stepped += 1
+                key = (target, tuple(sorted(given.items())))
+                if target and not subject.nodes[target].is_outcome and key not in seen:
+                    seen.add(key)
+                    stack.append((target, given))
+        assert stepped >= len(subject.nodes)
 
 
 def test_progress_round_trips_through_json(engine):

@@ -2,9 +2,8 @@
 import asyncio
 import logging
 import sqlite3
-import subprocess
-import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -139,16 +138,20 @@ async def test_full_database(bot):
 
 
 async def test_missing_data_directory(tmp_path, flow):
-    blocked = tmp_path / "a-file"
-    blocked.write_text("not a folder")
-    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), store=SQLiteStore(blocked / "sub" / "progress.sqlite3"))
+    blocked = tmp_path / "data"
+    blocked.write_text("a file where the data folder should be")
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), store=SQLiteStore(blocked / "progress.sqlite3"))
     camille = Person(tg, app, 3206)
     await camille.send("/start")
     assert TEMPORARY in camille.last_text
+    blocked.unlink()  # the operator makes room for the folder: the next message works
+    await camille.send("double prélèvement")
+    assert "Quel service Cstream" in camille.last_text
+    assert stored(store, "private:3206").answers == {"problem": "billing"}
     await app.shutdown()
+    store.close()
 
 
-# 7. Telegram trouble ----------------------------------------------------------------------
 async def test_429_is_waited_out_and_the_message_still_goes(tmp_path, flow):
     tg, app, store = await make_bot(tmp_path, FlowSet([flow]), rate_limiter=True)
     tg.fail_next.append(("sendMessage", 429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
@@ -245,8 +248,12 @@ async def test_random_events_keep_the_invariants(bot, flow, events, caplog):
     person = Person(tg, app, 3500)
     for kind, value in events:
         sent, answered = len(person.seen), len(tg.calls_to("answerCallbackQuery"))
+        before = stored(store, "private:3500")
         if kind == "text":
             await person.send(value)
+            if value == "/retour" and before is not None and before.path and before.pending is None:
+                after = stored(store, "private:3500")  # back returns to the last answered question
+                assert after.path == before.path[:-1] and after.node == before.path[-1].node
         elif kind == "press":
             buttons = [b for m in person.seen[-3:] for row in m.buttons for b in row if "callback_data" in b]
             if not buttons:
@@ -285,6 +292,7 @@ def test_random_engine_events_keep_the_invariants(engine, flow):
         st.tuples(st.sampled_from(["back", "restart", "summary", "help"]), st.none())), max_size=25))
     def run(events):
         progress, reply = engine.start(now=NOW)
+        before = progress
         for kind, value in events:
             if kind == "choose":
                 progress, reply = engine.choose(progress, value, reply.token, NOW)
@@ -294,22 +302,22 @@ def test_random_engine_events_keep_the_invariants(engine, flow):
                 progress, reply = getattr(engine, kind)(progress, NOW)
             assert progress.node in flow.nodes and reply is not None
             assert reply.buttons or reply.kind == "outcome" or reply.expects_text
-            assert all(entry[0] in flow.nodes for entry in progress.path)
+            assert all(answer.node in flow.nodes for answer in progress.path)
+            if kind == "back" and before.path and before.pending is None:
+                assert progress.path == before.path[:-1] and progress.node == before.path[-1].node
+            before = progress
     run()
 
 
 # 9. Bad flow files ------------------------------------------------------------------------
-def test_bot_refuses_to_start_on_an_invalid_flow(tmp_path):
+def test_bot_refuses_to_start_on_an_invalid_flow(cli, tmp_path):
     bad = tmp_path / "flows"
     bad.mkdir()
     (bad / "broken.yaml").write_text((FLOWS / "cstream.yaml").read_text(encoding="utf-8")
                                      .replace("next: written_age", "next: writen_age"), encoding="utf-8")
-    import os
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": "1:x", "BOT_FLOWS": str(bad), "BOT_DATA_DIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "bot", "run"], capture_output=True, text=True, cwd=ROOT,
-                            env=env, timeout=60)
-    assert result.returncode == 1
-    assert "broken.yaml:" in result.stderr and "unknown target 'writen_age' (did you mean 'written_age'?)" in result.stderr
+    code, _, err = cli("run", env={"TELEGRAM_BOT_TOKEN": "1:x", "BOT_FLOWS": str(bad)})
+    assert code == 1
+    assert "broken.yaml:" in err and "unknown target 'writen_age' (did you mean 'written_age'?)" in err
 
 
 # 10. Privacy and access -------------------------------------------------------------------
@@ -319,7 +327,11 @@ async def test_logs_carry_no_message_text(bot, caplog):
     camille = Person(tg, app, 3601)
     await camille.send("mon IBAN FR76 est débité deux fois")
     await camille.send("/recap")
-    assert not any("IBAN" in r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    await camille.send("/oublier")
+    await camille.press("Oui, tout effacer")
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO and r.name.startswith("bot")]
+    assert any("erased their data" in line for line in logged)  # the bot did log what it did...
+    assert not any("IBAN" in line or "FR76" in line for line in logged)  # ...without what was written
 
 
 def test_token_is_redacted_from_logs():
@@ -330,12 +342,15 @@ def test_token_is_redacted_from_logs():
 
 
 async def test_old_conversations_are_purged(bot):
+    """The purge job itself, as the job queue runs it, with the retention setting in days."""
     tg, app, store = bot
     old, recent = Person(tg, app, 3701), Person(tg, app, 3702)
     await old.send("/start")
     await recent.send("/start")
-    store._connection().execute("UPDATE progress SET updated = ? WHERE key = 'private:3701'",
-                                (time.time() - 91 * 86400,))
-    assert store.purge_sync(90 * 86400) == 1
+    assert app.bot_data["settings"].retention_days == 90
+    for key, days in (("private:3701", 91), ("private:3702", 89)):
+        store._connection().execute("UPDATE progress SET updated = ? WHERE key = ?", (time.time() - days * 86400, key))
+    store._forget()
+    [job] = [job for job in app.job_queue.jobs() if job.name == "purge"]
+    await job.callback(SimpleNamespace(bot_data=app.bot_data, job=job))
     assert stored(store, "private:3701") is None and stored(store, "private:3702") is not None
-    assert [job.name for job in app.job_queue.jobs()] == ["purge"]

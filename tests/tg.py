@@ -23,7 +23,7 @@ from telegram.request import BaseRequest, RequestData
 
 BOT_ID = 777000
 BOT_USERNAME = "ReclamationTestBot"
-_update_ids = itertools.count(1000)
+_update_ids = itertools.count(1_000_000)  # above the ids stored in tests/data
 
 
 @dataclass

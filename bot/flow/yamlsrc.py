@@ -97,7 +97,7 @@ def load_located(text: str, filename: str) -> tuple[object, list[Problem]]:
             msg = f"YAML error: {exc.problem or exc}"
         return None, [Problem(filename, line, msg)]
     except yaml.YAMLError as exc:
-        return None, [_syntax_problem(exc, filename)]
+        return None, [_syntax_problem(exc, text, filename)]
     finally:
         loader.dispose()
     problems = [Problem(filename, line, f"duplicate key {key!r}: each id may appear only once here")
@@ -105,14 +105,36 @@ def load_located(text: str, filename: str) -> tuple[object, list[Problem]]:
     return data, problems
 
 
-def _syntax_problem(exc: yaml.YAMLError, filename: str) -> Problem:
-    """Point at where the faulty construct starts (an unclosed quote's opening line), not at
-    where the parser gave up (often the end of the file)."""
+def _syntax_problem(exc: yaml.YAMLError, text: str, filename: str) -> Problem:
+    """Point at where the faulty construct starts (an unclosed quote's line, a bracket's
+    opening line), not at where the parser gave up (often much later, or the end of the file)."""
     found = getattr(exc, "problem_mark", None)
     started = getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
-    if started is not None and found is not None and started.line < found.line:
+    if found is None:
+        return Problem(filename, 0, f"YAML syntax error: {problem}")
+    first = started.line if started is not None else 0
+    quote = _unclosed_quote(text.splitlines(), first, found.line)
+    if quote is not None and quote < found.line:
+        return Problem(filename, quote + 1, "YAML syntax error: the quote opened on this line is not closed "
+                                            f"(the file cannot be read from here; the reader stopped at line {found.line + 1})")
+    if started is not None and started.line < found.line:
         context = (getattr(exc, "context", None) or "").removeprefix("while ")
         return Problem(filename, started.line + 1,
                        f"YAML syntax error: {context} that starts here: {problem} (line {found.line + 1})")
-    return Problem(filename, found.line + 1 if found else 0, f"YAML syntax error: {problem}")
+    return Problem(filename, found.line + 1, f"YAML syntax error: {problem}")
+
+
+def _unclosed_quote(lines: list[str], first: int, last: int) -> int | None:
+    """The first line (0-based) between first and last whose value leaves a quote open."""
+    for number in range(first, min(last, len(lines) - 1) + 1):
+        line = lines[number]
+        value = line.split(": ", 1)[1] if ": " in line else line.lstrip(" -")
+        value = value.strip()
+        if value.startswith("#"):
+            continue
+        if value.startswith('"') and value.replace('\\"', "").count('"') % 2:
+            return number
+        if value.startswith("'") and value.replace("''", "").count("'") % 2:
+            return number
+    return None

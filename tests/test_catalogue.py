@@ -1,0 +1,46 @@
+"""The bot's own sentences: one catalogue file per language, complete and consistent."""
+import string
+
+import pytest
+
+from bot.engine.commands import COMMANDS, menu
+from bot.locales import catalogue, languages, pick, t
+
+
+def fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+OTHERS = [lang for lang in languages() if lang != "fr"]
+
+
+def test_there_is_french_and_english():
+    assert languages()[0] == "fr" and "en" in languages()
+
+
+@pytest.mark.parametrize("lang", OTHERS)
+def test_every_sentence_exists_in_every_language_with_the_same_placeholders(lang):
+    french, other = catalogue("fr"), catalogue(lang)
+    assert set(other["messages"]) == set(french["messages"])
+    for key, text in french["messages"].items():
+        assert fields(other["messages"][key]) == fields(text), key
+    for part in ("commands", "menu"):
+        assert set(other[part]) == set(french[part]), part
+    for part, size in (("months", 12), ("weekdays", 7), ("weekdays_short", 7)):
+        assert len(other[part]) == size == len(french[part])
+
+
+def test_no_sentence_is_left_with_a_placeholder_unfilled():
+    assert t("fr", "confirm", label="Erreur") == "Je comprends : « Erreur ». C'est bien ça ?"
+    assert t("en", "now_open", name="Phone", time="9:00") == "👉 Reachable now: Phone, open until 9:00."
+
+
+def test_commands_work_in_every_language_and_the_menu_names_them():
+    assert COMMANDS["retour"] == COMMANDS["back"] == "back"
+    assert COMMANDS["oublier"] == COMMANDS["forget"] == "forget"
+    assert [name for name, _ in menu("fr")][:3] == ["start", "aide", "retour"]
+    assert [name for name, _ in menu("en")][:3] == ["start", "help", "back"]
+
+
+def test_client_language_codes_pick_a_catalogue():
+    assert pick("en-GB") == "en" and pick("fr") == "fr" and pick("pt-BR") == "fr" and pick(None) == "fr"
