@@ -37,20 +37,22 @@ def prepare(n: int) -> None:
     ours, baseline = DATA / f"ours-{n}.sqlite3", DATA / f"baseline-{n}.pickle"
     if not ours.exists():
         sys.path.insert(0, str(ROOT))
-        from bot.engine.progress import Progress
-        from bot.store.sqlite import SCHEMA
+        from bot.engine.progress import Answer, Progress
+        from bot.store.sqlite import migrate
         tmp = ours.with_suffix(".tmp")
         tmp.unlink(missing_ok=True)
-        conn = sqlite3.connect(tmp)
-        conn.executescript("PRAGMA journal_mode=WAL;" + SCHEMA)
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        migrate(conn)
         now = time.time()
         template = Progress("cstream", "v0", "contacted",
-                            path=(("problem", "billing", "on m'a prélevé deux fois"), ("service", "video")),
-                            started=now, updated=now, rev=2)
+                            path=(Answer("problem", "billing", "on m'a prélevé deux fois"), Answer("service", "video")),
+                            started=now, updated=now)
         data = template.to_json()
-        with conn:
-            conn.executemany("INSERT INTO progress VALUES (?,?,?,?,?,?)",
-                             ((f"private:{uid}", uid, uid, 2, now, data) for uid in range(1, n + 1)))
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO progress(key, user_id, chat_id, rev, updated, data) VALUES (?,?,?,?,?,?)",
+                         ((f"private:{uid}", uid, uid, 2, now, data) for uid in range(1, n + 1)))
+        conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.close()
         tmp.rename(ours)

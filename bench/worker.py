@@ -92,11 +92,10 @@ async def run(args) -> dict:
         app = build(args.bot, args.stored, workdir, args.api, in_place=args.mode == "startup")
         await app.initialize()
         if args.bot == "ours":
-            await app.bot_data["store"].load("warm-up")  # open the database, as the first update would
+            from bot.store import ConversationKey
+            await app.bot_data["store"].load(ConversationKey.console("warm-up"))  # open the database
         ready_at = time.time()
         ready_s = time.perf_counter() - T0
-        if args.bot == "ours":  # memory once its background warm-up is done, not before
-            await asyncio.to_thread(app.bot_data["frontend"].engine.warmed.wait, 30)
         result = {"bot": args.bot, "mode": args.mode, "stored": args.stored, "ready_at": ready_at,
                   "ready_s": ready_s, "rss_ready_mb": rss_mb()}
         if args.mode == "startup":
@@ -237,17 +236,18 @@ async def paced(app, args, updates) -> dict:
 async def persist_only(app, args) -> dict:
     """Ours: the store alone, as the bot uses it (read, then save, 32 at a time), with the
     ticker running: the event-loop stall that persisting itself causes."""
-    from bot.engine.progress import Progress
+    from bot.engine.progress import Answer, Progress
+    from bot.store import ConversationKey
     store = app.bot_data["store"]
     ticker = Ticker()
     ticker.start()
-    progress = Progress("cstream", "bench", "contacted", path=(("problem", "billing", "deux fois"),
-                                                                ("service", "video")))
+    progress = Progress("cstream", "bench", "contacted", path=(Answer("problem", "billing", "deux fois"),
+                                                                Answer("service", "video")))
 
     async def one(i):
-        key = f"private:{i}"
+        key = ConversationKey.private(i)
         current = await store.load(key)
-        await store.save(key, progress.with_(rev=current.rev if current else 0), i, i)
+        await store.save(key, progress, current.rev if current else 0)
 
     started = time.perf_counter()
     await feed([lambda i=i: one(i) for i in range(args.conversations * 4)], args.in_flight)

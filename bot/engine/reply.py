@@ -20,9 +20,9 @@ class ContactCard:
     name: str
     kind: str
     how: str
-    details: tuple[str, ...] = ()
     url: str | None = None
     email: str | None = None
+    details: tuple[str, ...] = ()
     hours: str | None = None      # "lun.-ven. 8h30-21h ; ..."
     status: str | None = None     # "Ouvert maintenant, jusqu'à 21h"
     note: str | None = None

@@ -29,37 +29,24 @@ def _source_ref(r: Reader, data: Located, what: str) -> str:
 
 
 def sources(r: Reader, data: Located) -> dict[str, Source]:
-    out = {}
-    for sid, raw, line in r.named(data, "sources"):
-        what = f"source {sid}"
-        entry = r.mapping(raw, line, what, "source")
-        if entry is not None:
-            out[sid] = Source(sid, r.scalar(entry, "title", what) or sid,
-                              r.scalar(entry, "url", what, required=False),
-                              r.scalar(entry, "verified", what, "date") or date.min)
-    return out
+    return {sid: Source(sid, r.scalar(entry, "title", what) or sid, r.scalar(entry, "url", what, required=False),
+                        r.scalar(entry, "verified", what, "date") or date.min)
+            for sid, entry, what in r.entries(data, "sources", "source")}
 
 
 def facts(r: Reader, data: Located) -> dict[str, Fact]:
     out = {}
-    for fid, raw, line in r.named(data, "facts"):
-        what = f"fact {fid}"
-        entry = r.mapping(raw, line, what, "fact")
-        if entry is not None:
-            text = r.scalar(entry, "text", what, "text") or {"fr": ""}
-            r.uses.texts.append((text, entry.line_of("text"), what))
-            out[fid] = Fact(fid, text, _source_ref(r, entry, what),
-                            r.scalar(entry, "verified", what, "date") or date.min, _status(r, entry, what))
+    for fid, entry, what in r.entries(data, "facts", "fact"):
+        text = r.scalar(entry, "text", what, "text") or {"fr": ""}
+        r.uses.texts.append((text, entry.line_of("text"), what))
+        out[fid] = Fact(fid, text, _source_ref(r, entry, what),
+                        r.scalar(entry, "verified", what, "date") or date.min, _status(r, entry, what))
     return out
 
 
 def channels(r: Reader, data: Located) -> dict[str, Channel]:
     out = {}
-    for cid, raw, line in r.named(data, "channels"):
-        what = f"channel {cid}"
-        entry = r.mapping(raw, line, what, "channel")
-        if entry is None:
-            continue
+    for cid, entry, what in r.entries(data, "channels", "channel"):
         kind = r.scalar(entry, "kind", what) or "web"
         if kind not in CHANNEL_KINDS:
             r.err(entry.line_of("kind"), f"{what}: kind must be one of {', '.join(CHANNEL_KINDS)}")
@@ -81,11 +68,7 @@ def channels(r: Reader, data: Located) -> dict[str, Channel]:
 
 def documents(r: Reader, data: Located) -> dict[str, Document]:
     out = {}
-    for did, raw, line in r.named(data, "documents"):
-        what = f"document {did}"
-        entry = r.mapping(raw, line, what, "document")
-        if entry is None:
-            continue
+    for did, entry, what in r.entries(data, "documents", "document"):
         parts = sections(r, entry, "parts", what)
         if not parts:
             r.err(entry.line, f"{what}: needs parts (a list of  - text: ...)")

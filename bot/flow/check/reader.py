@@ -88,6 +88,14 @@ class Reader:
         return [(name, raw, value.line_of(name)) for name, raw in value.items()
                 if self.ident(name, value.line_of(name), key)]
 
+    def entries(self, data: Located, section: str, kind: str):
+        """The checked mappings of a named section (`sources:`, `facts:`...), as (id, entry, what)."""
+        for name, raw, line in self.named(data, section):
+            what = f"{kind} {name}"
+            entry = self.mapping(raw, line, what, kind)
+            if entry is not None:
+                yield name, entry, what
+
     # -- scalars -------------------------------------------------------------------------
     def scalar(self, data: Located, key: str, what: str, kind: str = "word", required: bool = True):
         """One value: kind 'word' (text on one line), 'text' (text, or a mapping fr:/en:),
