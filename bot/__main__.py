@@ -1,3 +1,4 @@
+"""`python -m bot`: the command line (bot/cli.py)."""
 import sys
 
 from .cli import main

@@ -5,10 +5,6 @@ class BotError(Exception):
     """Root of every exception the project raises on purpose."""
 
 
-class FlowError(BotError):
-    """A flow file cannot be used (the problems are listed by `python -m bot check`)."""
-
-
 class StoreError(BotError):
     """Root of the progress store's errors."""
 

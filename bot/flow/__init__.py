@@ -1,0 +1,1 @@
+"""Flows: the YAML files, their checking, the shared state machine, hours and recognition."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from typing import Callable
 
-from telegram import InlineQueryResultsButton, InputFile, Message, Update
+from telegram import InlineQueryResultsButton, Message, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
@@ -22,7 +22,8 @@ from ..engine.reply import FORGET_TOKEN
 from ..errors import Conflict, StoreUnavailable
 from ..locales import pick, t
 from ..store import ConversationKey, ProgressStore, Record
-from .render import OutMessage, button, escape, parse_callback, render
+from .render import OutMessage, escape, parse_callback
+from .send import deliver, edit, quietly, send
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +40,6 @@ def conversation_key(update: Update) -> ConversationKey | None:
     if chat.type == "private":
         return ConversationKey.private(chat.id)
     return ConversationKey.group(chat.id, user.id)
-
-
-async def quietly(call: Awaitable, why: str):
-    """Await a Bot API call whose failure changes nothing for the person (removing old
-    buttons, answering a spinner twice); log at DEBUG what was ignored and why."""
-    try:
-        return await call
-    except TelegramError as exc:
-        log.debug("ignored %s while %s", type(exc).__name__, why)
-        return None
 
 
 class TelegramFrontend:
@@ -94,7 +85,7 @@ class TelegramFrontend:
                      message.chat.id, message.migrate_to_chat_id, moved)
             return
         if message.new_chat_members and any(m.id == context.bot.id for m in message.new_chat_members):
-            await self._send(context, message.chat.id, [OutMessage(t(
+            await send(context.bot, message.chat.id, [OutMessage(t(
                 "fr", "group_intro", bot=context.bot.username))], reply_to=None)
             return
         user = message.from_user
@@ -108,7 +99,7 @@ class TelegramFrontend:
         if group and action is None and not self._answers_bot(message, context):
             return  # group chatter that is not addressed to us
         if action == "stats" and user.id in self.admin_ids:
-            await self._send(context, message.chat.id, [OutMessage(t(user_lang(user), "stats", n=await self.store.count()))],
+            await send(context.bot, message.chat.id, [OutMessage(t(user_lang(user), "stats", n=await self.store.count()))],
                              reply_to=message.message_id if group else None)
             return
         await self._converse(update, context, message, action, arg)
@@ -177,7 +168,7 @@ class TelegramFrontend:
             log.info("chat %s blocked the bot; progress kept", chat.id)
         except TelegramError as exc:
             log.warning("a saved step could not be shown (%s)", type(exc).__name__)
-            await quietly(self._send(context, chat.id, [OutMessage(t(user_lang(user), "not_shown"))], None),
+            await quietly(send(context.bot, chat.id, [OutMessage(t(user_lang(user), "not_shown"))], None),
                           "telling that a reply could not be shown")
 
     # -- buttons -------------------------------------------------------------------------
@@ -246,58 +237,9 @@ class TelegramFrontend:
     # -- sending -------------------------------------------------------------------------
     async def _deliver(self, context, key: ConversationKey, chat_id: int, user_id: int, reply: Reply, lang: str,
                        group: bool, reply_to: int | None) -> None:
-        bot = context.bot
-        extra = []
-        if group and bot.username:
-            link = f"https://t.me/{bot.username}?start=g{chat_id}"
-            label = "details_button" if reply.kind == "outcome" else "private_button"
-            extra = [button(t(lang, label), url=link)]
-        messages = render(reply, lang, user_id, compact=group and reply.kind == "outcome", extra=extra)
-        if group and reply.expects_text:
-            # ForceReply makes the member's next message a reply to us, so privacy mode lets it through.
-            question, buttons = messages[-1].html, messages[-1].buttons
-            messages[-1] = OutMessage(question)
-            await self._send(context, chat_id, messages, reply_to, force_reply={
-                "force_reply": True, "selective": True, "input_field_placeholder": t(lang, "placeholder")})
-            sent = await self._send(context, chat_id, [OutMessage(t(lang, "or_choose"), buttons)], reply_to)
-        else:
-            sent = await self._send(context, chat_id, messages, reply_to)
+        sent = await deliver(context.bot, chat_id, user_id, reply, lang, group, reply_to)
         if sent is not None and reply.buttons and reply.kind != "forget":
             self._remember(key, chat_id, sent)
-        if reply.document and not group:
-            await bot.do_api_request("sendDocument", api_kwargs={
-                "chat_id": chat_id, "caption": reply.document.title,
-                "document": InputFile(reply.document.content.encode("utf-8"), filename=reply.document.filename)})
-
-    @staticmethod
-    async def _send(context, chat_id: int, messages: list[OutMessage], reply_to: int | None,
-                    force_reply: dict | None = None) -> int | None:
-        """Send the messages in order; return the last one's id."""
-        sent = None
-        for out in messages:
-            params = {"chat_id": chat_id, "text": out.html, "parse_mode": "HTML"}
-            if "http" in out.html:  # only links get previews; cards should not grow pictures
-                params["link_preview_options"] = {"is_disabled": True}
-            markup = out.markup or force_reply
-            if markup:
-                params["reply_markup"] = markup
-            if reply_to:
-                params["reply_parameters"] = {"message_id": reply_to, "allow_sending_without_reply": True}
-            result = await context.bot.do_api_request("sendMessage", api_kwargs=params)
-            sent = result.get("message_id") if isinstance(result, dict) else None
-        return sent
-
-    @staticmethod
-    async def _edit(context, chat_id: int, message_id: int, html: str | None = None) -> None:
-        """Replace a message's text (when given) and remove its buttons."""
-        if html is None:
-            await context.bot.do_api_request("editMessageReplyMarkup", api_kwargs={
-                "chat_id": chat_id, "message_id": message_id})
-        else:
-            params = {"chat_id": chat_id, "message_id": message_id, "text": html, "parse_mode": "HTML"}
-            if "http" in html:
-                params["link_preview_options"] = {"is_disabled": True}
-            await context.bot.do_api_request("editMessageText", api_kwargs=params)
 
     def _remember(self, key: ConversationKey, chat_id: int, message_id: int) -> None:
         self._last_question[key] = (chat_id, message_id)
@@ -309,15 +251,15 @@ class TelegramFrontend:
         """A typed answer: the previous question's buttons go, so none is left active."""
         where = self._last_question.pop(key, None)
         if where:
-            await quietly(self._edit(context, *where), "removing the buttons of an answered question")
+            await quietly(edit(context.bot, *where), "removing the buttons of an answered question")
 
     async def _retire(self, context, message: Message) -> None:
-        await quietly(self._edit(context, message.chat.id, message.message_id), "removing stale buttons")
+        await quietly(edit(context.bot, message.chat.id, message.message_id), "removing stale buttons")
 
     async def _mark_answered(self, context, message: Message, answer: str) -> None:
         """Show the chosen answer under the question, and remove its buttons."""
         try:
-            await self._edit(context, message.chat.id, message.message_id,
+            await edit(context.bot, message.chat.id, message.message_id,
                              f"{message.text_html}\n\n✔ <b>{escape(answer)}</b>")
         except BadRequest:
             await self._retire(context, message)
@@ -328,7 +270,7 @@ class TelegramFrontend:
         if update.callback_query:
             await quietly(update.callback_query.answer(t(lang, key), show_alert=True), "answering a press")
         elif chat is not None:
-            await quietly(self._send(context, chat.id, [OutMessage(t(lang, key))], reply_to=None),
+            await quietly(send(context.bot, chat.id, [OutMessage(t(lang, key))], reply_to=None),
                           f"telling the person: {key}")
 
     async def on_error(self, update: object, context) -> None:

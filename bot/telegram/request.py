@@ -10,12 +10,10 @@ from telegram.request import BaseRequest, RequestData
 
 
 class AiohttpRequest(BaseRequest):
-    def __init__(self, connection_pool_size: int = 64, read_timeout: float = 5.0,
-                 connect_timeout: float = 5.0, write_timeout: float = 5.0):
+    def __init__(self, connection_pool_size: int = 64, read_timeout: float = 5.0, connect_timeout: float = 5.0):
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
-        self._write_timeout = write_timeout
         self._session: aiohttp.ClientSession | None = None
 
     @property
