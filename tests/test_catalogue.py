@@ -44,3 +44,30 @@ def test_commands_work_in_every_language_and_the_menu_names_them():
 
 def test_client_language_codes_pick_a_catalogue():
     assert pick("en-GB") == "en" and pick("fr") == "fr" and pick("pt-BR") == "fr" and pick(None) == "fr"
+
+
+def test_a_third_language_is_one_more_file(tmp_path, monkeypatch, flow):
+    """German sentences from a de.yaml alone; the flow's own texts fall back to French."""
+    import shutil
+
+    import yaml
+
+    import bot.locales as locales
+    from bot.engine import Engine
+    from bot.flow.files import FlowSet
+    from conftest import NOW
+    for lang in ("fr", "en"):
+        shutil.copy(locales.HERE / f"{lang}.yaml", tmp_path)
+    german = yaml.safe_load((locales.HERE / "en.yaml").read_text(encoding="utf-8"))
+    german["messages"]["back"] = "↩️ Zurück"
+    (tmp_path / "de.yaml").write_text(yaml.safe_dump(german, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setattr(locales, "HERE", tmp_path)
+    locales.languages.cache_clear(), locales.catalogue.cache_clear()
+    try:
+        assert locales.pick("de-AT") == "de"
+        engine = Engine(FlowSet([flow]))
+        progress, reply = engine.start(lang="de", now=NOW)
+        progress, reply = engine.text(progress, "1", NOW)
+        assert "↩️ Zurück" in [b.label for b in reply.buttons] and "Cstream Vidéo" in [b.label for b in reply.buttons]
+    finally:
+        locales.languages.cache_clear(), locales.catalogue.cache_clear()

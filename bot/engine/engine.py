@@ -16,7 +16,7 @@ from ..flow.files import FlowSet
 from ..flow.machine import FlowMachine
 from ..flow.model import Node, tr
 from ..flow.recognise import normalise, recognise
-from ..locales import t
+from ..locales import languages, t
 from .outcome import Outcomes, fill, label_of
 from .progress import MAX_TEXT, Answer, Progress
 from .reply import BACK, RESTART, SHOW_LIST, Button, Reply
@@ -51,7 +51,7 @@ class Engine:
         flow = machine.flow
         ts = _now(now).timestamp()
         progress = Progress(flow=flow.id, version=flow.version, node=flow.start,
-                            lang=lang if lang in flow.langs else "fr", started=ts, updated=ts)
+                            lang=lang if lang in languages() else "fr", started=ts, updated=ts)
         return self._reply(machine, progress, now, [tr(flow.welcome, progress.lang)])
 
     def current(self, progress: Progress, now: datetime | None = None,
