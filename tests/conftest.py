@@ -89,3 +89,11 @@ def cli(monkeypatch, capsys, tmp_path):
         out, err = capsys.readouterr()
         return code, out, err
     return run
+
+
+@pytest.fixture(params=["sqlite"])
+def any_store(request, tmp_path):
+    """Each progress store, empty (the contract tests in test_store_contract.py run on all)."""
+    store = SQLiteStore(tmp_path / "contract.sqlite3")
+    yield store
+    store.close()

@@ -61,11 +61,14 @@ class ConversationKey:
 
 @dataclass(frozen=True)
 class Record:
-    """A stored conversation: the progress, the revision compare-and-set checks, and the
-    update ids a front end already handled for it (the newest last)."""
+    """A stored conversation: the progress, the revision compare-and-set checks, the update
+    ids a front end already handled for it (the newest last), and its outbox: what the
+    person must still be shown, saved with the step that produced it, emptied once Telegram
+    confirmed it (a list of JSON-ready items whose form is the front end's business)."""
     progress: Progress
     rev: int = 0
     seen: tuple[int, ...] = ()
+    outbox: tuple = ()
 
     def handled(self, update_id: int) -> bool:
         return update_id in self.seen
@@ -85,9 +88,19 @@ class ProgressStore(Protocol):
         """The stored record, or None (never met, erased, or unreadable: see the log)."""
 
     async def save(self, key: ConversationKey, progress: Progress, rev: int,
-                   seen: tuple[int, ...] = ()) -> Record:
-        """Store `progress` if the stored record is still at `rev` (0: none stored yet), and
-        return the record at `rev + 1`; raise Conflict otherwise, StoreUnavailable on trouble."""
+                   seen: tuple[int, ...] = (), outbox: tuple = ()) -> Record:
+        """Store `progress` and its `outbox` in one transaction if the stored record is still
+        at `rev` (0: none stored yet), and return the record at `rev + 1`; raise Conflict
+        otherwise, StoreUnavailable on trouble."""
+
+    async def delivered(self, key: ConversationKey, rev: int) -> bool:
+        """Empty the outbox of the record still at `rev` (its replies were shown, or refused
+        for good); False when the record moved on meanwhile (its new outbox stays)."""
+
+    async def undelivered(self, limit: int = 100) -> list[tuple[ConversationKey, Record]]:
+        """Records whose outbox is not empty, oldest step first (for the delivery sweep)."""
+
+    async def count_undelivered(self) -> int: ...
 
     async def delete(self, key: ConversationKey) -> int: ...
 
@@ -105,7 +118,7 @@ class ProgressStore(Protocol):
     def load_sync(self, key: ConversationKey) -> Record | None: ...
 
     def save_sync(self, key: ConversationKey, progress: Progress, rev: int,
-                  seen: tuple[int, ...] = ()) -> Record: ...
+                  seen: tuple[int, ...] = (), outbox: tuple = ()) -> Record: ...
 
     def delete_sync(self, key: ConversationKey) -> int: ...
 

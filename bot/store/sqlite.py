@@ -52,13 +52,17 @@ MIGRATIONS = [
        UPDATE progress SET seen = json_array(json_extract(data, '$.last_update'))
         WHERE json_extract(data, '$.last_update') IS NOT NULL;
        CREATE INDEX IF NOT EXISTS progress_chat ON progress(chat_id);""",
+    # 3: the outbox, what a step must still show, saved in the step's transaction.
+    """ALTER TABLE progress ADD COLUMN outbox TEXT NOT NULL DEFAULT '[]';
+       CREATE INDEX IF NOT EXISTS progress_undelivered ON progress(updated) WHERE outbox != '[]';""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_INSERT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen) VALUES (?,?,?,?,?,?,?) "
+_INSERT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, outbox) VALUES (?,?,?,?,?,?,?,?) "
            "ON CONFLICT(key) DO NOTHING")
-_UPDATE = ("UPDATE progress SET rev = ?, updated = ?, data = ?, seen = ?, user_id = ?, chat_id = ? "
+_UPDATE = ("UPDATE progress SET rev = ?, updated = ?, data = ?, seen = ?, outbox = ?, user_id = ?, chat_id = ? "
            "WHERE key = ? AND rev = ?")
+_COLUMNS = "key, data, rev, seen, outbox"
 CHECKPOINT_EVERY = 1.0  # seconds between background checkpoints
 
 
@@ -73,6 +77,15 @@ def migrate(conn: sqlite3.Connection) -> int:
         if found:
             log.info("progress store upgraded to schema version %d", version)
     return found
+
+
+def _record(row) -> Record | None:
+    """A row (key, data, rev, seen, outbox) as a Record; None, logged, if it cannot be read."""
+    try:
+        return Record(Progress.from_json(row[1]), row[2], tuple(json.loads(row[3])), tuple(json.loads(row[4])))
+    except (ValueError, TypeError, KeyError):
+        log.error("unreadable progress record for a conversation; starting it afresh")
+        return None
 
 
 class SQLiteStore:
@@ -171,37 +184,53 @@ class SQLiteStore:
         return record
 
     def _read(self, key: str) -> Record | None:
-        row = self._run(lambda c: c.execute("SELECT data, rev, seen FROM progress WHERE key = ?", (key,)).fetchone())
-        if row is None:
-            return None
-        try:
-            return Record(Progress.from_json(row[0]), row[1], tuple(json.loads(row[2])))
-        except (ValueError, TypeError, KeyError):
-            log.error("unreadable progress record for a conversation; starting it afresh")
-            return None
+        row = self._run(lambda c: c.execute(f"SELECT {_COLUMNS} FROM progress WHERE key = ?", (key,)).fetchone())
+        return None if row is None else _record(row)
 
     @staticmethod
-    def _write_one(conn: sqlite3.Connection, key: ConversationKey, rev: int, data: str, seen: str,
+    def _write_one(conn: sqlite3.Connection, key: ConversationKey, rev: int, data: str, seen: str, outbox: str,
                    now: float) -> bool:
         """Compare-and-set: insert when `rev` is 0, else update the row still at `rev`."""
         if rev == 0:
-            cur = conn.execute(_INSERT, (str(key), key.user, key.chat, 1, now, data, seen))
+            cur = conn.execute(_INSERT, (str(key), key.user, key.chat, 1, now, data, seen, outbox))
         else:
-            cur = conn.execute(_UPDATE, (rev + 1, now, data, seen, key.user, key.chat, str(key), rev))
+            cur = conn.execute(_UPDATE, (rev + 1, now, data, seen, outbox, key.user, key.chat, str(key), rev))
         return cur.rowcount == 1
 
-    def save_sync(self, key: ConversationKey, progress: Progress, rev: int, seen: tuple[int, ...] = ()) -> Record:
+    def save_sync(self, key: ConversationKey, progress: Progress, rev: int, seen: tuple[int, ...] = (),
+                  outbox: tuple = ()) -> Record:
         try:
-            ok = self._run(self._write_one, key, rev, progress.to_json(), json.dumps(seen), time.time(), write=True)
+            ok = self._run(self._write_one, key, rev, progress.to_json(), json.dumps(seen), json.dumps(outbox),
+                           time.time(), write=True)
         except StoreUnavailable:
             self._forget(str(key).__eq__)
             raise
         if not ok:
             self._forget(str(key).__eq__)
             raise Conflict(str(key))
-        record = Record(progress, rev + 1, seen)
+        record = Record(progress, rev + 1, seen, tuple(outbox))
         self._remember(str(key), record)
         return record
+
+    def delivered_sync(self, key: ConversationKey, rev: int) -> bool:
+        done = self._run(lambda c: c.execute("UPDATE progress SET outbox = '[]' WHERE key = ? AND rev = ?",
+                                             (str(key), rev)).rowcount, write=True) == 1
+        with self._cache_lock:
+            cached = self._cache.get(str(key))
+            if cached is not None and done and cached.rev == rev:
+                self._cache[str(key)] = Record(cached.progress, cached.rev, cached.seen, ())
+            elif cached is not None and not done:
+                del self._cache[str(key)]
+        return done
+
+    def undelivered_sync(self, limit: int = 100) -> list[tuple[ConversationKey, Record]]:
+        rows = self._run(lambda c: c.execute(
+            f"SELECT {_COLUMNS} FROM progress WHERE outbox != '[]' ORDER BY updated LIMIT ?", (limit,)).fetchall())
+        found = [(ConversationKey.parse(row[0]), _record(row)) for row in rows]
+        return [(key, record) for key, record in found if record is not None]
+
+    def count_undelivered_sync(self) -> int:
+        return self._run(lambda c: c.execute("SELECT COUNT(*) FROM progress WHERE outbox != '[]'").fetchone()[0])
 
     def delete_sync(self, key: ConversationKey) -> int:
         self._forget(str(key).__eq__)
@@ -250,8 +279,8 @@ class SQLiteStore:
     def _write_batch(self, conn: sqlite3.Connection, batch: list) -> list[bool]:
         now = time.time()
         conn.execute("BEGIN IMMEDIATE")
-        results = [self._write_one(conn, key, record.rev - 1, data, seen, now)
-                   for key, record, data, seen, _ in batch]
+        results = [self._write_one(conn, key, record.rev - 1, data, seen, outbox, now)
+                   for key, record, data, seen, outbox, _ in batch]
         conn.execute("COMMIT")
         return results
 
@@ -262,7 +291,7 @@ class SQLiteStore:
             outcomes = self._run(self._write_batch, batch, write=True)
         except StoreUnavailable as exc:
             outcomes = [exc] * len(batch)
-        for (key, record, _, _, future), ok in zip(batch, outcomes):
+        for (key, record, _, _, _, future), ok in zip(batch, outcomes):
             result = ok if isinstance(ok, Exception) else record if ok else Conflict(str(key))
             self._remember(str(key), None if isinstance(result, Exception) else result)
             if future.done():
@@ -305,7 +334,7 @@ class SQLiteStore:
         return self.load_sync(key)  # inline: see the module docstring
 
     async def save(self, key: ConversationKey, progress: Progress, rev: int,
-                   seen: tuple[int, ...] = ()) -> Record:
+                   seen: tuple[int, ...] = (), outbox: tuple = ()) -> Record:
         if self._checkpointer is None:
             try:
                 self._start_checkpointer()
@@ -315,8 +344,18 @@ class SQLiteStore:
         future = loop.create_future()
         if not self._pending:
             loop.call_soon(self._commit_pending)
-        self._pending.append((key, Record(progress, rev + 1, seen), progress.to_json(), json.dumps(seen), future))
+        self._pending.append((key, Record(progress, rev + 1, seen, tuple(outbox)), progress.to_json(),
+                              json.dumps(seen), json.dumps(outbox), future))
         return await future
+
+    async def delivered(self, key: ConversationKey, rev: int) -> bool:
+        return await self._async(self.delivered_sync, key, rev)
+
+    async def undelivered(self, limit: int = 100) -> list[tuple[ConversationKey, Record]]:
+        return await self._async(self.undelivered_sync, limit)
+
+    async def count_undelivered(self) -> int:
+        return await self._async(self.count_undelivered_sync)
 
     async def delete(self, key: ConversationKey) -> int:
         return await self._async(self.delete_sync, key)

@@ -1,0 +1,82 @@
+"""What every progress store promises, run against each store (`any_store` in conftest)."""
+import time
+
+import pytest
+
+from bot.engine.progress import Answer, Progress
+from bot.errors import Conflict
+from bot.store import ConversationKey
+
+ALICE, BOB = ConversationKey.private(7001), ConversationKey.private(7002)
+ALICE_IN_GROUP = ConversationKey.group(-100700, 7001)
+P0 = Progress("cstream", "v1", "problem", started=1.0, updated=1.0)
+P1 = P0.with_(node="service", path=(Answer("problem", "billing", "deux fois"),))
+
+
+async def test_save_then_load_round_trips(any_store):
+    saved = await any_store.save(ALICE, P1, 0, seen=(5,), outbox=({"say": "Quel service ?"},))
+    assert saved.rev == 1
+    loaded = await any_store.load(ALICE)
+    assert loaded.progress == P1 and loaded.rev == 1 and loaded.seen == (5,)
+    assert loaded.outbox == ({"say": "Quel service ?"},)
+    assert await any_store.load(BOB) is None
+
+
+async def test_compare_and_set_refuses_a_stale_revision(any_store):
+    await any_store.save(ALICE, P0, 0)
+    await any_store.save(ALICE, P1, 1)
+    with pytest.raises(Conflict):
+        await any_store.save(ALICE, P0, 1)  # based on revision 1, but the record is at 2
+    with pytest.raises(Conflict):
+        await any_store.save(ALICE, P0, 0)  # "new", but it exists
+    assert (await any_store.load(ALICE)).progress == P1
+
+
+async def test_the_outbox_empties_only_for_the_revision_shown(any_store):
+    await any_store.save(ALICE, P0, 0, outbox=({"say": "a"},))
+    await any_store.save(BOB, P0, 0, outbox=({"say": "b"},))
+    assert await any_store.count_undelivered() == 2
+    assert [key for key, _ in await any_store.undelivered()] == [ALICE, BOB]
+    assert await any_store.delivered(ALICE, 1)
+    assert (await any_store.load(ALICE)).outbox == ()
+    await any_store.save(BOB, P1, 1, outbox=({"say": "b2"},))
+    assert not await any_store.delivered(BOB, 1)  # an older step's delivery: the new outbox stays
+    assert (await any_store.load(BOB)).outbox == ({"say": "b2"},)
+    assert [record.outbox for _, record in await any_store.undelivered()] == [({"say": "b2"},)]
+
+
+async def test_erasing_a_person_erases_their_private_and_group_records(any_store):
+    for key in (ALICE, ALICE_IN_GROUP, BOB):
+        await any_store.save(key, P0, 0)
+    assert await any_store.delete_user(7001) == 2
+    assert await any_store.load(ALICE) is None and await any_store.load(ALICE_IN_GROUP) is None
+    assert await any_store.count() == 1
+    assert await any_store.delete(BOB) == 1 and await any_store.count() == 0
+
+
+async def test_purge_erases_what_is_older_than_the_retention(any_store):
+    await any_store.save(ALICE, P0, 0)
+    assert await any_store.purge(3600) == 0
+    time.sleep(0.05)
+    await any_store.save(BOB, P0, 0)
+    assert await any_store.purge(0.03) == 1
+    assert await any_store.load(ALICE) is None and await any_store.load(BOB) is not None
+
+
+async def test_a_group_that_becomes_a_supergroup_keeps_its_members(any_store):
+    await any_store.save(ALICE_IN_GROUP, P1, 0)
+    assert await any_store.move_chat(-100700, -100800) == 1
+    assert await any_store.load(ALICE_IN_GROUP) is None
+    moved = await any_store.load(ConversationKey.group(-100800, 7001))
+    assert moved.progress == P1
+    assert await any_store.delete_user(7001) == 1  # still found by its member
+
+
+def test_the_terminal_uses_the_same_records(any_store):
+    key = ConversationKey.console("camille")
+    record = any_store.save_sync(key, P0, 0)
+    assert any_store.load_sync(key) == record
+    with pytest.raises(Conflict):
+        any_store.save_sync(key, P1, 0)
+    assert any_store.count_sync() == 1
+    assert any_store.delete_sync(key) == 1 and any_store.load_sync(key) is None
