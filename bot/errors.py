@@ -19,3 +19,8 @@ class StoreUnavailable(StoreError):
 
 class GraphError(BotError):
     """A flow cannot be drawn (unknown picture format, graphviz missing)."""
+
+
+class Unreadable(StoreError):
+    """A stored record could not be read (unknown schema, corrupt data): the store set it
+    aside for the operator, and the conversation starts again."""

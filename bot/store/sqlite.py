@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..engine.progress import Progress
+from ..errors import Unreadable
 from .base import Conflict, ConversationKey, Record, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,12 @@ MIGRATIONS = [
     # 3: the outbox, what a step must still show, saved in the step's transaction.
     """ALTER TABLE progress ADD COLUMN outbox TEXT NOT NULL DEFAULT '[]';
        CREATE INDEX IF NOT EXISTS progress_undelivered ON progress(updated) WHERE outbox != '[]';""",
+    # 4: records that could not be read are set aside here for the operator, not lost.
+    """CREATE TABLE IF NOT EXISTS unreadable (
+           key       TEXT NOT NULL,
+           rev       INTEGER,
+           data      TEXT,
+           set_aside REAL NOT NULL);""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -83,8 +90,8 @@ def _record(row) -> Record | None:
     """A row (key, data, rev, seen, outbox) as a Record; None, logged, if it cannot be read."""
     try:
         return Record(Progress.from_json(row[1]), row[2], tuple(json.loads(row[3])), tuple(json.loads(row[4])))
-    except (ValueError, TypeError, KeyError):
-        log.error("unreadable progress record for a conversation; starting it afresh")
+    except (ValueError, TypeError, KeyError, AttributeError):
+        log.error("an unreadable progress record was set aside (table `unreadable`); its conversation starts again")
         return None
 
 
@@ -185,7 +192,23 @@ class SQLiteStore:
 
     def _read(self, key: str) -> Record | None:
         row = self._run(lambda c: c.execute(f"SELECT {_COLUMNS} FROM progress WHERE key = ?", (key,)).fetchone())
-        return None if row is None else _record(row)
+        if row is None:
+            return None
+        record = _record(row)
+        if record is None:
+            self._run(self._set_aside, key, write=True)
+            raise Unreadable(key)
+        return record
+
+    @staticmethod
+    def _set_aside(conn: sqlite3.Connection, key: str) -> None:
+        """Move an unreadable record to the `unreadable` table: its owner starts again, and
+        the operator can still look at what it held."""
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO unreadable(key, rev, data, set_aside) SELECT key, rev, data, ? FROM progress "
+                     "WHERE key = ?", (time.time(), key))
+        conn.execute("DELETE FROM progress WHERE key = ?", (key,))
+        conn.execute("COMMIT")
 
     @staticmethod
     def _write_one(conn: sqlite3.Connection, key: ConversationKey, rev: int, data: str, seen: str, outbox: str,

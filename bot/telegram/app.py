@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import warnings
@@ -9,7 +10,7 @@ from collections import Counter
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, TypeHandler
+from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, TypeHandler
 from telegram.request import BaseRequest
 
 from ..engine import Engine
@@ -19,9 +20,13 @@ from ..locales import languages
 from ..settings import Settings
 from ..store import ConversationKey, open_store
 from .frontend import TelegramFrontend, conversation_key
+from .limits import ChatRateLimiter
 from .request import AiohttpRequest
+from .webhook import serve
 
 log = logging.getLogger(__name__)
+SWEEP_EVERY = 10.0   # seconds between two delivery sweeps
+SWEEP_BATCH = 200    # conversations a sweep delivers at most
 
 
 class ConversationOrder(BaseUpdateProcessor):
@@ -38,11 +43,17 @@ class ConversationOrder(BaseUpdateProcessor):
         if key is None:
             await coroutine
             return
+        async with self.holding(key):
+            await coroutine
+
+    @contextlib.asynccontextmanager
+    async def holding(self, key: ConversationKey):
+        """Hold one conversation, as its updates do (the delivery sweep takes it too)."""
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] += 1
         try:
             async with lock:
-                await coroutine
+                yield
         finally:
             self._users[key] -= 1
             if not self._users[key]:
@@ -99,7 +110,7 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
                .concurrent_updates(ConversationOrder())
                .post_init(_post_init).post_shutdown(_post_shutdown))
     if rate_limiter:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=5))
+        builder = builder.rate_limiter(ChatRateLimiter())
     if request is None:
         request, get_updates_request = AiohttpRequest(), AiohttpRequest(connection_pool_size=1)
     builder = builder.request(request).get_updates_request(get_updates_request or request)
@@ -109,6 +120,7 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
     app.add_error_handler(frontend.on_error)
     if app.job_queue is not None:
         app.job_queue.run_repeating(_purge, interval=6 * 3600, first=60, name="purge")
+        app.job_queue.run_repeating(_sweep, interval=SWEEP_EVERY, first=1, name="delivery")
     return app
 
 
@@ -131,6 +143,24 @@ async def _post_shutdown(app: Application) -> None:
     app.bot_data["store"].close()
 
 
+async def _sweep(context) -> None:
+    """Show the replies of saved steps that never reached their chat (a crash, a Bot API
+    error, a long flood pause), each under its conversation's lock, oldest first."""
+    store, frontend = context.bot_data["store"], context.bot_data["frontend"]
+    order: ConversationOrder = context.application.update_processor
+    waiting = await store.undelivered(SWEEP_BATCH)
+    for key, _ in waiting:
+        if key.chat is None:
+            continue
+        async with order.holding(key):
+            record = await store.load(key)  # fresh: the step may have moved on meanwhile
+            if record is not None and record.outbox:
+                await frontend.flush(context.bot, key, record)
+    if waiting:
+        log.info("delivery sweep: %d conversation(s) had replies waiting; %d still wait",
+                 len(waiting), await store.count_undelivered())
+
+
 async def _purge(context) -> None:
     settings: Settings = context.bot_data["settings"]
     n = await context.bot_data["store"].purge(settings.retention_days * 86400)
@@ -146,11 +176,7 @@ def run_bot(settings: Settings, flows: FlowSet, webhook: bool = False) -> int:
         if not settings.webhook_url or not settings.webhook_secret:
             log.error("webhook mode needs BOT_WEBHOOK_URL and BOT_WEBHOOK_SECRET (see .env.example)")
             return 2
-        path = settings.webhook_url.rstrip("/").rsplit("/", 1)[-1]
-        log.info("serving the webhook on %s:%s", settings.webhook_listen, settings.webhook_port)
-        app.run_webhook(listen=settings.webhook_listen, port=settings.webhook_port, url_path=path,
-                        webhook_url=settings.webhook_url, secret_token=settings.webhook_secret,
-                        allowed_updates=allowed)
+        asyncio.run(serve(app, settings, allowed))
     else:
         log.info("polling for updates")
         app.run_polling(allowed_updates=allowed)

@@ -19,11 +19,11 @@ from telegram.ext import ContextTypes
 
 from ..engine import Commands, Engine, Progress, Reply, Turn, command_of
 from ..engine.reply import FORGET_TOKEN
-from ..errors import Conflict, StoreUnavailable
+from ..errors import Conflict, StoreUnavailable, Unreadable
 from ..locales import pick, t
 from ..store import ConversationKey, ProgressStore, Record
 from .render import OutMessage, escape, parse_callback
-from .send import deliver, edit, quietly, send
+from .send import deliver, edit_item, plan, quietly, send
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,9 @@ class TelegramFrontend:
         self.clock = clock
         # Last question message per conversation, to retire its buttons once answered by text.
         self._last_question: OrderedDict[ConversationKey, tuple[int, int]] = OrderedDict()
+        self._answered_queries: OrderedDict[str, None] = OrderedDict()   # callback queries answered
+        self._answered_prompts: OrderedDict[tuple[int, int], None] = OrderedDict()  # /oublier prompts
+        self._restarted: set[ConversationKey] = set()  # unreadable records replaced by a new start
 
     # -- entry point ---------------------------------------------------------------------
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -114,9 +117,12 @@ class TelegramFrontend:
         key = conversation_key(update)
         user, chat = message.from_user, message.chat
         now = self.clock()
-        record = await self.store.load(key)
-        if record is not None and record.handled(update.update_id):
-            return  # delivered twice: already handled
+        record = await self._load(key)
+        if record is not None and (record.handled(update.update_id) or (record.outbox and action != "forget")):
+            # Delivered twice, or the last step's reply was never shown: show it (again if it
+            # was lost); a typed answer to a question the person has not seen is not applied.
+            await self.flush(context.bot, key, record)
+            return
         progress = record.progress if record else None
         lang = progress.lang if progress else user_lang(user)
         carried_from = None  # a group conversation continued here in private
@@ -140,36 +146,70 @@ class TelegramFrontend:
             from_key = ConversationKey.group(int(payload[1:]), user.id)
         except ValueError:
             return self.commands.run("start", "", progress, lang, now), None
-        carried = await self.store.load(from_key)
+        carried = await self._load(from_key)
         if carried is None:
             return self.commands.run("start", "", progress, lang, now), None
         return Turn(*self.engine.current(carried.progress, now, t(lang, "moved_private"))), from_key
 
+    async def _load(self, key: ConversationKey) -> Record | None:
+        try:
+            return await self.store.load(key)
+        except Unreadable:
+            self._restarted.add(key)  # their next reply says they start again
+            return None
+
     async def _step(self, update: Update, context, key: ConversationKey, record: Record | None, turn: Turn,
                     reply_to: int | None, edit: Message | None = None, retire: bool = False) -> None:
-        """Save first (compare-and-set), then show: a reply is never sent for a step not kept."""
+        """Save the step with what it must show (its outbox), then show it: a reply is never
+        sent for a step not kept, and a step kept is shown, now or by a later retry."""
         chat, user = update.effective_chat, update.effective_user
+        if key in self._restarted and turn.progress is not None:
+            self._restarted.discard(key)
+            turn.reply.notices.insert(0, t(turn.progress.lang, "record_unreadable"))
+        items = []
+        if retire and key in self._last_question:
+            items.append(edit_item(*self._last_question.pop(key)))
+        if edit is not None:  # the pressed message: marked with the answer taken, or its buttons removed
+            items.append(edit_item(edit.chat.id, edit.message_id, turn.reply.answer and
+                                   f"{edit.text_html}\n\n✔ <b>{escape(turn.reply.answer)}</b>"))
+        progress = turn.progress or (record.progress if record and turn.effect is None else None)
+        lang = progress.lang if progress else user_lang(user)
+        items += plan(turn.reply, lang, chat.id, user.id, chat.type != "private", reply_to, context.bot.username)
         if turn.effect == "erase":
             await self.store.delete_user(user.id)
             for mine in [k for k in self._last_question if k.user == user.id]:
                 del self._last_question[mine]
             log.info("a person erased their data")
-        if turn.progress is not None:
-            seen = record.seeing(update.update_id) if record else (update.update_id,)
-            await self.store.save(key, turn.progress, record.rev if record else 0, seen)
+        if progress is None:  # nothing kept about this person: nothing to show again later
+            await self._show(context.bot, key, items)
+            return
+        seen = record.seeing(update.update_id) if record else (update.update_id,)
+        saved = await self.store.save(key, progress, record.rev if record else 0, seen, tuple(items))
+        await self.flush(context.bot, key, saved)
+
+    async def flush(self, bot, key: ConversationKey, record: Record) -> None:
+        """Show a record's outbox and empty it once Telegram confirmed every message. A
+        refusal for good (blocked, or a message Telegram cannot take) empties it too, so
+        nobody stays stuck behind it; any other failure leaves it for the next retry."""
+        if not record.outbox:
+            return
         try:
-            if retire:
-                await self._retire_buttons(context, key)
-            if edit is not None and turn.reply.answer:
-                await self._mark_answered(context, edit, turn.reply.answer)
-            lang = turn.progress.lang if turn.progress else user_lang(user)
-            await self._deliver(context, key, chat.id, user.id, turn.reply, lang, chat.type != "private", reply_to)
+            await self._show(bot, key, record.outbox)
         except Forbidden:
-            log.info("chat %s blocked the bot; progress kept", chat.id)
+            log.info("chat %s blocked the bot; progress kept, the reply leaves the outbox", key.chat)
+        except BadRequest as exc:
+            log.warning("Telegram refused a reply for chat %s for good (%s); it leaves the outbox",
+                        key.chat, type(exc).__name__)
         except TelegramError as exc:
-            log.warning("a saved step could not be shown (%s)", type(exc).__name__)
-            await quietly(send(context.bot, chat.id, [OutMessage(t(user_lang(user), "not_shown"))], None),
-                          "telling that a reply could not be shown")
+            log.warning("a saved step's reply is not shown yet in chat %s (%s); it will be sent again",
+                        key.chat, type(exc).__name__)
+            return
+        await self.store.delivered(key, record.rev)
+
+    async def _show(self, bot, key: ConversationKey, items) -> None:
+        question = await deliver(bot, items)
+        if question is not None:
+            self._remember(key, key.chat, question)
 
     # -- buttons -------------------------------------------------------------------------
     async def _on_press(self, update: Update, context) -> None:
@@ -179,8 +219,6 @@ class TelegramFrontend:
         parsed = parse_callback(query.data)
         if not isinstance(message, Message) or parsed is None:
             await self._answer(query, t(lang, "invalid_button"))
-            if isinstance(message, Message):
-                await self._show_current(update, context, message)
             return
         token, owner, choice = parsed
         if owner != user.id:
@@ -188,35 +226,43 @@ class TelegramFrontend:
             return
         key = conversation_key(update)
         reply_to = message.message_id if message.chat.type != "private" else None
-        record = await self.store.load(key)
+        record = await self._load(key)
         if token == FORGET_TOKEN:
             await self._answer(query)
+            if (message.chat.id, message.message_id) in self._answered_prompts:
+                return  # the same confirmation pressed twice
+            self._answered_prompts[(message.chat.id, message.message_id)] = None
+            if len(self._answered_prompts) > 1000:
+                self._answered_prompts.popitem(last=False)
             turn = self.commands.confirm_forget(choice, record.progress if record else None, lang, self.clock())
-            await self._retire(context, message)
-            return await self._step(update, context, key, record, turn, reply_to)
-        if record is None:
+            return await self._step(update, context, key, record, turn, reply_to, edit=message)
+        if record is None:  # a button from before an erasure, or forged: nothing to create
             await self._answer(query, t(lang, "invalid_button"))
-            return await self._show_current(update, context, message)
-        if record.handled(update.update_id):
-            await self._answer(query)
             return
         progress = record.progress
+        if record.outbox and token != self.engine.token(progress) or record.handled(update.update_id):
+            await self._answer(query)
+            await self.flush(context.bot, key, record)  # the question they have not seen yet
+            return
         if token != self.engine.token(progress):
             if self._is_double_press(progress, token, choice):
                 await self._answer(query)  # the same press twice: answered once
                 return
             await self._answer(query, t(progress.lang, "stale_button"))
-            await self._retire(context, message)
             turn = Turn(*self.engine.current(progress, self.clock()))
-            return await self._step(update, context, key, record, turn, reply_to)
+            return await self._step(update, context, key, record, turn, reply_to, edit=message)
         await self._answer(query)
         turn = Turn(*self.engine.choose(progress, choice, token, self.clock()))
         await self._step(update, context, key, record, turn, reply_to, edit=message)
 
-    @staticmethod
-    async def _answer(query, text: str | None = None, show_alert: bool = False) -> None:
-        """Stop a button's spinner. A press handled again after a conflict was already
-        answered, and Telegram refuses a second answer: nothing to tell the person."""
+    async def _answer(self, query, text: str | None = None, show_alert: bool = False) -> None:
+        """Stop a button's spinner, once: an update handled again after a conflict must not
+        answer again (Telegram refuses a second answer)."""
+        if query.id in self._answered_queries:
+            return
+        self._answered_queries[query.id] = None
+        if len(self._answered_queries) > 1000:
+            self._answered_queries.popitem(last=False)
         await quietly(query.answer(text, show_alert=show_alert), "answering a button press")
 
     def _is_double_press(self, progress: Progress, token: str, choice: str) -> bool:
@@ -226,43 +272,12 @@ class TelegramFrontend:
         before = progress.with_(node=last.node, path=progress.path[:-1], pending=None, draft=None)
         return last.choice == choice and self.engine.token(before) == token
 
-    async def _show_current(self, update, context, message: Message) -> None:
-        key = conversation_key(update)
-        record = await self.store.load(key)
-        turn = self.commands.run("start", "", record.progress if record else None,
-                                 user_lang(update.effective_user), self.clock())
-        await self._step(update, context, key, record, turn,
-                         reply_to=message.message_id if message.chat.type != "private" else None)
-
-    # -- sending -------------------------------------------------------------------------
-    async def _deliver(self, context, key: ConversationKey, chat_id: int, user_id: int, reply: Reply, lang: str,
-                       group: bool, reply_to: int | None) -> None:
-        sent = await deliver(context.bot, chat_id, user_id, reply, lang, group, reply_to)
-        if sent is not None and reply.buttons and reply.kind != "forget":
-            self._remember(key, chat_id, sent)
-
     def _remember(self, key: ConversationKey, chat_id: int, message_id: int) -> None:
+        """The last question shown per conversation, to retire its buttons once answered by text."""
         self._last_question[key] = (chat_id, message_id)
         self._last_question.move_to_end(key)
         while len(self._last_question) > 50_000:
             self._last_question.popitem(last=False)
-
-    async def _retire_buttons(self, context, key: ConversationKey) -> None:
-        """A typed answer: the previous question's buttons go, so none is left active."""
-        where = self._last_question.pop(key, None)
-        if where:
-            await quietly(edit(context.bot, *where), "removing the buttons of an answered question")
-
-    async def _retire(self, context, message: Message) -> None:
-        await quietly(edit(context.bot, message.chat.id, message.message_id), "removing stale buttons")
-
-    async def _mark_answered(self, context, message: Message, answer: str) -> None:
-        """Show the chosen answer under the question, and remove its buttons."""
-        try:
-            await edit(context.bot, message.chat.id, message.message_id,
-                             f"{message.text_html}\n\n✔ <b>{escape(answer)}</b>")
-        except BadRequest:
-            await self._retire(context, message)
 
     async def _tell(self, update: Update, context, key: str) -> None:
         chat = update.effective_chat
@@ -270,8 +285,7 @@ class TelegramFrontend:
         if update.callback_query:
             await quietly(update.callback_query.answer(t(lang, key), show_alert=True), "answering a press")
         elif chat is not None:
-            await quietly(send(context.bot, chat.id, [OutMessage(t(lang, key))], reply_to=None),
-                          f"telling the person: {key}")
+            await quietly(send(context.bot, chat.id, [OutMessage(t(lang, key))]), f"telling the person: {key}")
 
     async def on_error(self, update: object, context) -> None:
         """Log which kind of update failed and where: never its text, never the token."""

@@ -1,4 +1,6 @@
-"""Putting replies in a chat: sending, editing, and Bot API calls whose failure changes nothing."""
+"""Putting replies in a chat: a reply planned as Bot API calls (what the outbox keeps), then
+made, through `Bot.do_api_request` with plain dicts: only the sent message's id is needed,
+and building then parsing full Message objects was most of the cost of an update (bench/)."""
 from __future__ import annotations
 
 import logging
@@ -24,57 +26,77 @@ async def quietly(call: Awaitable, why: str):
         return None
 
 
-async def deliver(bot, chat_id: int, user_id: int, reply: Reply, lang: str, group: bool,
-                  reply_to: int | None) -> int | None:
-    """Send a reply as Telegram messages; return the id of the one carrying its buttons."""
+def plan(reply: Reply, lang: str, chat_id: int, user_id: int, group: bool, reply_to: int | None,
+         bot_username: str | None) -> list[dict]:
+    """A reply as the Bot API calls that show it, in order, as JSON-ready items (they are
+    saved in the outbox with the step): {"method", "params"}, plus "question": true on the
+    message carrying the buttons, or "document": {...} for a file."""
     extra = []
-    if group and bot.username:
-        link = f"https://t.me/{bot.username}?start=g{chat_id}"
+    if group and bot_username:
+        link = f"https://t.me/{bot_username}?start=g{chat_id}"
         label = "details_button" if reply.kind == "outcome" else "private_button"
         extra = [button(t(lang, label), url=link)]
     messages = render(reply, lang, user_id, compact=group and reply.kind == "outcome", extra=extra)
+    items = []
     if group and reply.expects_text:
         # ForceReply makes the member's next message a reply to us, so privacy mode lets it through.
         question, buttons = messages[-1].html, messages[-1].buttons
         messages[-1] = OutMessage(question)
-        await send(bot, chat_id, messages, reply_to, force_reply={
-            "force_reply": True, "selective": True, "input_field_placeholder": t(lang, "placeholder")})
-        sent = await send(bot, chat_id, [OutMessage(t(lang, "or_choose"), buttons)], reply_to)
-    else:
-        sent = await send(bot, chat_id, messages, reply_to)
+        force = {"force_reply": True, "selective": True, "input_field_placeholder": t(lang, "placeholder")}
+        items += [_message(chat_id, out, reply_to, force) for out in messages]
+        messages = [OutMessage(t(lang, "or_choose"), buttons)]
+    items += [_message(chat_id, out, reply_to) for out in messages]
+    items[-1]["question"] = bool(reply.buttons) and reply.kind != "forget"
     if reply.document and not group:
-        await bot.do_api_request("sendDocument", api_kwargs={
-            "chat_id": chat_id, "caption": reply.document.title,
-            "document": InputFile(reply.document.content.encode("utf-8"), filename=reply.document.filename)})
-    return sent
+        items.append({"method": "sendDocument", "params": {"chat_id": chat_id, "caption": reply.document.title},
+                      "document": {"filename": reply.document.filename, "content": reply.document.content}})
+    return items
 
 
-async def send(bot, chat_id: int, messages: list[OutMessage], reply_to: int | None,
-               force_reply: dict | None = None) -> int | None:
-    """Send the messages in order; return the last one's id. Messages go out through
-    `Bot.do_api_request` with plain dicts: only the sent message's id is needed, and building
-    then parsing full Message objects was most of the cost of an update (bench/)."""
-    sent = None
-    for out in messages:
-        params = {"chat_id": chat_id, "text": out.html, "parse_mode": "HTML"}
-        if "http" in out.html:  # only links get previews; cards should not grow pictures
-            params["link_preview_options"] = {"is_disabled": True}
-        markup = out.markup or force_reply
-        if markup:
-            params["reply_markup"] = markup
-        if reply_to:
-            params["reply_parameters"] = {"message_id": reply_to, "allow_sending_without_reply": True}
-        result = await bot.do_api_request("sendMessage", api_kwargs=params)
-        sent = result.get("message_id") if isinstance(result, dict) else None
-    return sent
+def _message(chat_id: int, out: OutMessage, reply_to: int | None, force_reply: dict | None = None) -> dict:
+    params = {"chat_id": chat_id, "text": out.html, "parse_mode": "HTML"}
+    if "http" in out.html:  # only links get previews; cards should not grow pictures
+        params["link_preview_options"] = {"is_disabled": True}
+    markup = out.markup or force_reply
+    if markup:
+        params["reply_markup"] = markup
+    if reply_to:
+        params["reply_parameters"] = {"message_id": reply_to, "allow_sending_without_reply": True}
+    return {"method": "sendMessage", "params": params}
 
 
-async def edit(bot, chat_id: int, message_id: int, html: str | None = None) -> None:
-    """Replace a message's text (when given) and remove its buttons."""
+def edit_item(chat_id: int, message_id: int, html: str | None = None) -> dict:
+    """Replace a message's text (when given) and remove its buttons; a failure changes
+    nothing for the person ("quiet")."""
     if html is None:
-        await bot.do_api_request("editMessageReplyMarkup", api_kwargs={"chat_id": chat_id, "message_id": message_id})
-        return
+        return {"method": "editMessageReplyMarkup", "params": {"chat_id": chat_id, "message_id": message_id},
+                "quiet": True}
     params = {"chat_id": chat_id, "message_id": message_id, "text": html, "parse_mode": "HTML"}
     if "http" in html:
         params["link_preview_options"] = {"is_disabled": True}
-    await bot.do_api_request("editMessageText", api_kwargs=params)
+    # If the text cannot be changed (too long, say), the buttons at least go.
+    return {"method": "editMessageText", "params": params, "quiet": True, "fallback": edit_item(chat_id, message_id)}
+
+
+async def deliver(bot, items) -> int | None:
+    """Make the calls in order; return the id of the message carrying the question's
+    buttons. A quiet item's failure is ignored; any other raises (the caller keeps the
+    items in the outbox, or drops them when Telegram refuses them for good)."""
+    question = None
+    for item in items:
+        params = dict(item["params"])
+        if "document" in item:
+            doc = item["document"]
+            params["document"] = InputFile(doc["content"].encode("utf-8"), filename=doc["filename"])
+        call = bot.do_api_request(item["method"], api_kwargs=params)
+        result = await (quietly(call, f"calling {item['method']}") if item.get("quiet") else call)
+        if result is None and "fallback" in item:
+            await deliver(bot, [item["fallback"]])
+        if item.get("question") and isinstance(result, dict):
+            question = result.get("message_id")
+    return question
+
+
+async def send(bot, chat_id: int, messages: list[OutMessage], reply_to: int | None = None) -> None:
+    """Send messages that belong to no step (nothing to save, nothing to send again)."""
+    await deliver(bot, [_message(chat_id, out, reply_to) for out in messages])
