@@ -48,7 +48,8 @@ class FakeTelegram(BaseRequest):
         self.messages: dict[tuple[int, int], BotMessage] = {}
         self.order: list[BotMessage] = []
         self._ids = itertools.count(1)
-        self.fail_next: list[tuple[str, int, dict]] = []  # (method, HTTP status, JSON body) to answer next
+        # (method, HTTP status, JSON body[, chat id]) to answer the next such call with
+        self.fail_next: list[tuple] = []
 
     async def initialize(self) -> None:
         pass
@@ -81,7 +82,8 @@ class FakeTelegram(BaseRequest):
                 for key, part in (request_data.multipart_data or {}).items():
                     params[key] = part
         self.calls.append((name, params))
-        failing = next((f for f in self.fail_next if f[0] == name), None)
+        failing = next((f for f in self.fail_next if f[0] == name and
+                        (len(f) < 4 or str(f[3]) == str(params.get("chat_id")))), None)
         if failing:
             self.fail_next.remove(failing)
             return failing[1], json.dumps(failing[2]).encode()

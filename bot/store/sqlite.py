@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -111,6 +112,7 @@ class SQLiteStore:
         self._checkpointer: threading.Thread | None = None
         self._closing = threading.Event()
         self._trouble: bool | None = None  # None: fine; else whether a write failed
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file we opened
 
     # -- connections ---------------------------------------------------------------------
     def _open(self, write: bool) -> sqlite3.Connection:
@@ -129,9 +131,43 @@ class SQLiteStore:
                     raise sqlite3.OperationalError(f"synchronous must be NORMAL or FULL, not {self.synchronous!r}")
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"PRAGMA synchronous={self.synchronous}")
+                conn.execute("PRAGMA secure_delete=ON")  # erased text is overwritten, not left on disk
                 migrate(conn)
+                self._identity = self._file_identity()
             self._conns[write] = conn
         return conn
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if str(self.path) == ":memory:":
+            return None
+        info = os.stat(self.path)
+        return info.st_dev, info.st_ino
+
+    def _check_file(self) -> None:
+        """The file we write must still be the one we opened: deleted or replaced under a
+        running bot, every later write would go to a file nobody will ever read again."""
+        if self._identity is None or str(self.path) == ":memory:":
+            return
+        try:
+            same = self._file_identity() == self._identity
+        except FileNotFoundError:
+            same = False
+        if not same:
+            self._reset()
+            raise sqlite3.OperationalError("the database file was deleted or replaced while the bot was running")
+
+    def _reset(self) -> None:
+        """Close every connection (the next call opens the file anew)."""
+        if self._checkpointer is not None:
+            self._closing.set()
+            self._checkpointer.join(timeout=10)
+            self._checkpointer = None
+            self._closing = threading.Event()
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()
+        self._identity = None
+        self._forget()
 
     def _connection(self) -> sqlite3.Connection:
         """The writing connection (tests use it to put the database in trouble)."""
@@ -144,6 +180,7 @@ class SQLiteStore:
         writes fail (a locked or read-only database), so only a write ends a write episode."""
         with self._locks[write]:
             try:
+                self._check_file()
                 conn = self._open(write)
                 result = fn(conn, *args)
             except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
@@ -154,6 +191,11 @@ class SQLiteStore:
                 conn = self._conns.get(write)
                 if conn is not None and conn.in_transaction:
                     conn.rollback()
+                if write and conn is not None and "locked" not in str(exc) and "busy" not in str(exc):
+                    # Read-only, full, I/O error: the next write opens the file anew, so the store
+                    # works again once the operator fixed the cause.
+                    conn.close()
+                    del self._conns[True]
                 raise StoreUnavailable(reason) from exc
             if self._trouble is not None and (write or not self._trouble):
                 log.warning("progress store %s works again", self.path)
@@ -260,10 +302,16 @@ class SQLiteStore:
         return self._run(lambda c: c.execute("DELETE FROM progress WHERE key = ?", (str(key),)).rowcount, write=True)
 
     def delete_user_sync(self, user_id: int) -> int:
-        """Erase every record of a person: their private chat and their group conversations."""
+        """Erase every record of a person: their private chat and their group conversations.
+        With secure_delete on, the erased rows are overwritten in the database file; the
+        write-ahead log, which still holds copies of them, is then emptied."""
         self._forget(lambda k: ConversationKey.parse(k).user == user_id)
-        return self._run(lambda c: c.execute("DELETE FROM progress WHERE user_id = ?", (user_id,)).rowcount,
-                         write=True)
+
+        def erase(conn):
+            erased = conn.execute("DELETE FROM progress WHERE user_id = ?", (user_id,)).rowcount
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return erased
+        return self._run(erase, write=True)
 
     def purge_sync(self, older_than_seconds: float) -> int:
         cutoff = time.time() - older_than_seconds

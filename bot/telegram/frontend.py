@@ -166,15 +166,16 @@ class TelegramFrontend:
         if key in self._restarted and turn.progress is not None:
             self._restarted.discard(key)
             turn.reply.notices.insert(0, t(turn.progress.lang, "record_unreadable"))
-        items = []
+        progress = turn.progress or (record.progress if record and turn.effect is None else None)
+        lang = progress.lang if progress else user_lang(user)
+        items = plan(turn.reply, lang, chat.id, user.id, chat.type != "private", reply_to, context.bot.username)
+        # Then the answered question loses its buttons: after the reply, so that if the reply
+        # cannot be sent, the person can still press again (and gets it then).
         if retire and key in self._last_question:
             items.append(edit_item(*self._last_question.pop(key)))
         if edit is not None:  # the pressed message: marked with the answer taken, or its buttons removed
             items.append(edit_item(edit.chat.id, edit.message_id, turn.reply.answer and
                                    f"{edit.text_html}\n\n✔ <b>{escape(turn.reply.answer)}</b>"))
-        progress = turn.progress or (record.progress if record and turn.effect is None else None)
-        lang = progress.lang if progress else user_lang(user)
-        items += plan(turn.reply, lang, chat.id, user.id, chat.type != "private", reply_to, context.bot.username)
         if turn.effect == "erase":
             await self.store.delete_user(user.id)
             for mine in [k for k in self._last_question if k.user == user.id]:

@@ -1,0 +1,139 @@
+"""Every saved step reaches the person: the outbox, its retries, and Telegram's refusals."""
+import asyncio
+import logging
+import time
+
+from bot.flow.files import FlowSet
+from bot.telegram.app import _sweep
+from conftest import make_bot, stored
+from tg import Person
+
+ERROR_500 = ("sendMessage", 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
+
+
+def flood(seconds: int, chat=None):
+    body = {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {seconds}",
+            "parameters": {"retry_after": seconds}}
+    return ("sendMessage", 429, body) if chat is None else ("sendMessage", 429, body, chat)
+
+
+async def sweep(app):
+    from types import SimpleNamespace
+    await _sweep(SimpleNamespace(bot_data=app.bot_data, bot=app.bot, application=app))
+
+
+async def test_a_reply_lost_to_a_bot_api_error_is_shown_before_anything_else_is_applied(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 8101)
+    await camille.send("/start")
+    tg.fail_next.append(ERROR_500)
+    await camille.send("double prélèvement")       # saved, but its question never reached the chat
+    assert stored(store, "private:8101").node == "service"
+    assert "Quel service" not in camille.last_text
+    await camille.send("Cstream Vidéo")             # typed as if answering what they never saw
+    assert "Quel service Cstream est concerné" in camille.last_text  # they get the question first
+    assert stored(store, "private:8101").answers == {"problem": "billing"}  # and nothing is applied
+    await camille.press("Cstream Vidéo")             # now they answer it
+    assert stored(store, "private:8101").answers == {"problem": "billing", "service": "video"}
+    assert store.count_undelivered_sync() == 0
+
+
+async def test_the_sweep_delivers_what_is_waiting(bot):
+    tg, app, store = bot
+    people = [Person(tg, app, 8200 + i) for i in range(3)]
+    for person in people:
+        await person.send("/start")
+    tg.fail_next += [ERROR_500] * 3
+    for person in people:
+        await person.send("double prélèvement")
+    assert store.count_undelivered_sync() == 3
+    await sweep(app)
+    assert store.count_undelivered_sync() == 0
+    assert all("Quel service Cstream" in person.last_text for person in people)
+
+
+async def test_a_redelivered_update_sends_its_reply_only_if_it_was_never_shown(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 8301)
+    await camille.send("/start")
+    tg.fail_next.append(ERROR_500)
+    update_id = await camille.send("double prélèvement")
+    sends = len(tg.calls_to("sendMessage"))
+    await camille.feed({"message": camille.message("double prélèvement")}, update_id=update_id)  # Telegram again
+    assert len(tg.calls_to("sendMessage")) == sends + 1 and "Quel service" in camille.last_text
+    await camille.feed({"message": camille.message("double prélèvement")}, update_id=update_id)
+    assert len(tg.calls_to("sendMessage")) == sends + 1  # shown now: a third delivery changes nothing
+    assert stored(store, "private:8301").answers == {"problem": "billing"}
+
+
+async def test_a_second_press_after_a_lost_reply_shows_it(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 8401)
+    await camille.send("double prélèvement")
+    question = camille.last
+    tg.fail_next.append(ERROR_500)
+    await camille.press("Cstream Vidéo", message=question)
+    assert stored(store, "private:8401").node == "contacted"
+    await camille.press("Cstream Vidéo", message=question)  # nothing came, so they press again
+    assert "Avez-vous déjà contacté" in camille.last_text
+    assert stored(store, "private:8401").node == "contacted"  # applied once
+
+
+async def test_a_reply_telegram_refuses_for_good_leaves_the_outbox(bot, caplog):
+    tg, app, store = bot
+    camille = Person(tg, app, 8501)
+    await camille.send("/start")
+    tg.fail_next.append(("sendMessage", 400, {"ok": False, "error_code": 400, "description": "Bad Request: message is too long"}))
+    await camille.send("double prélèvement")
+    assert store.count_undelivered_sync() == 0 and "refused a reply" in caplog.text
+    await camille.send("1")  # nobody is stuck: their next answer is applied
+    assert stored(store, "private:8501").answers["service"] == "video"
+
+
+async def test_the_message_after_an_error_never_says_the_answer_was_lost(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 8601)
+    await camille.send("/start")
+    tg.fail_next.append(ERROR_500)
+    await camille.send("double prélèvement")
+    said = " ".join(m.text for m in camille.seen)
+    assert "pas pu enregistrer" not in said and "could not be saved" not in said
+
+
+async def test_a_flood_pause_in_one_chat_does_not_hold_the_others(tmp_path, flow):
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), rate_limiter=True)
+    slow, fast = Person(tg, app, 8701), Person(tg, app, 8702)
+    tg.fail_next.append(flood(30, chat=8701))      # Telegram: this chat waits 30 s
+    started = time.monotonic()
+    await asyncio.gather(slow.send("/start"), fast.send("/start"))
+    assert time.monotonic() - started < 5          # nobody waited the 30 s on the spot
+    assert "Quel est votre problème" in fast.last_text
+    assert not slow.seen and store.count_undelivered_sync() == 1  # kept for later, not lost
+    limiter = app.bot._rate_limiter
+    limiter._paused.clear()                         # the pause is over
+    await sweep(app)
+    assert "Quel est votre problème" in slow.last_text and store.count_undelivered_sync() == 0
+    await app.shutdown()
+
+
+async def test_a_short_flood_pause_is_waited_out(tmp_path, flow):
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), rate_limiter=True)
+    tg.fail_next.append(flood(1))
+    camille = Person(tg, app, 8801)
+    started = time.monotonic()
+    await camille.send("/start")
+    assert time.monotonic() - started >= 1
+    assert "Quel est votre problème" in camille.last_text and store.count_undelivered_sync() == 0
+    await app.shutdown()
+
+
+async def test_several_chats_flooded_at_once_pause_everyone(tmp_path, flow):
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), rate_limiter=True)
+    people = [Person(tg, app, 8900 + i) for i in range(4)]
+    tg.fail_next += [flood(20, chat=8900 + i) for i in range(3)]
+    await asyncio.gather(*(p.send("/start") for p in people[:3]))
+    limiter = app.bot._rate_limiter
+    assert limiter.paused_for(8903) > 10  # a fourth chat waits too: the bot as a whole is over
+    await people[3].send("/start")
+    assert not people[3].seen and store.count_undelivered_sync() == 4
+    await app.shutdown()
