@@ -32,7 +32,7 @@ FIELDS = {
     "text": {"type", "text", "choices"},
     "info": {"type", "text", "next"},
     "outcome": {"type", "text", "sections", "channels", "facts", "document"},
-    "option": {"id", "label", "says", "next", "when", "unless", "keywords", "patterns"},
+    "option": {"id", "label", "says", "next", "when", "unless", "keywords", "patterns", "examples"},
     "route": {"next", "when", "unless"},
     "section": {"title", "text", "when", "unless"},
     "ref": {"id", "when", "unless"},
@@ -228,14 +228,14 @@ class _Checker:
                     re.compile(pattern)
                 except re.error as exc:
                     self.err(line, f"{cwhat}: pattern {pattern!r} is not a valid regular expression ({exc})")
-            recogniser = Recogniser(tuple(k for k, _ in keywords), tuple(p for p, _ in patterns))
-            if kind == "choice" and not recogniser.empty:
-                self.err(option.line, f"{cwhat}: keywords and patterns only work on a text question")
+            examples = self.strings(option, "examples", cwhat)
+            recogniser = Recogniser(tuple(k for k, _ in keywords), tuple(p for p, _ in patterns),
+                                    tuple(e for e, _ in examples))
             routes = self.routes(option, cwhat)
             out.append(Choice(cid, label or {"fr": cid}, routes, self.condition(option, cwhat),
                               recogniser, option.line, self.text(option, "says", cwhat, required=False)))
         if kind == "text" and all(c.recogniser.empty for c in out):
-            self.err(node.line, f"{what}: a text question needs keywords or patterns on its choices")
+            self.err(node.line, f"{what}: a text question needs keywords, patterns or examples on its choices")
         return tuple(out)
 
     def strings(self, data: Located, key: str, what: str) -> list[tuple[str, int]]:

@@ -1,84 +1,326 @@
-"""Map a free-text answer to a choice, with the keywords and patterns written in the flow.
+"""Understand a typed answer: which choice a free-text description means, and which button a
+typed answer to a button question names.
 
-Matching ignores case and accents, treats apostrophes and punctuation as spaces, and
-forgives a typo per word (two in long words). In the YAML:
+Free text (`recognise`): each choice of a `type: text` question may carry, in the flow,
 
-    keywords: ["factur*", "deux fois", "prelevement"]   # * = any ending; phrases match in order
+    keywords: ["factur*", "deux fois", "prelevement"]   # * = any ending
     patterns: ['\\b(2|deux) fois\\b']                    # regular expressions on the normalised text
+    examples: ["on m'a prélevé deux fois ce mois-ci"]    # how people really describe it
 
-A single word scores 1, a phrase of several words 2, a pattern 2. The best choice is taken
-when it scores at least 2 and leads the next by at least 1; otherwise the user is asked to
-confirm the likely candidates; with no hit at all they get the full list.
+The text is cut into clauses (a clause the person sets aside, "je ne veux pas résilier mais…",
+counts for nothing; what comes before "mais mon vrai problème c'est…" counts little), written
+SMS forms are spelled out ("g", "pk", "tjs", "jcomprend"), names are dropped ("je m'appelle…"),
+and each word becomes a feature: lower case, no accents, a light French/English stem, and a
+typo forgiven against the words the flow knows (one typo from five letters, two from nine; a
+shorter word such as "fais" is never taken for "frais"). A pattern that matches is a feature too.
+
+A naive Bayes model is learnt from the examples, the keywords (each a small example of its own)
+and the patterns of each choice. Examples on the `other` choice teach what is off-topic: when
+it wins, or when nothing the flow knows is in the text, the person gets the full list. The
+best choice is taken when it is clearly ahead; otherwise the two likeliest are offered to
+confirm. `explain` shows which words, keywords, patterns and examples weighed.
+
+Button questions (`understand_answer`): yes/no in their usual forms, a choice named loosely
+by its label, its keywords or its examples.
+
+Everything is pure Python plus rapidfuzz for string distance; every cache is bounded.
 """
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from rapidfuzz.distance import OSA
+
 from .model import Choice
 
-CONFIDENT_SCORE = 2.0
-CONFIDENT_MARGIN = 1.0
+# -- decision thresholds (probabilities of the model) -------------------------------------
+SURE = 0.80          # the best choice is taken at this probability...
+SURE_MARGIN = 0.45   # ...and this far ahead of the next
+SECOND = 0.12        # a second candidate is offered to confirm from this probability
+EVIDENCE = 3.0       # ...and only when the words for it weigh this much (one vague word: confirm)
+OFF_TOPIC_IDS = frozenset({"other", "none"})   # the choice that means "none of these"
 
+# -- model settings ------------------------------------------------------------------------
+ALPHA = 0.1          # additive smoothing of the word counts
+KEYWORD_WEIGHT = 2.0  # a keyword counts as that many occurrences in its choice
+PATTERN_WEIGHT = 4.0  # a pattern likewise
+MAX_WORDS = 300      # words of a message read (the first ones: the problem comes first)
+MAX_FUZZY = 64       # unknown words of a message looked up for a typo
+
+
+# ==========================================================================================
+# Normalisation
+# ==========================================================================================
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062"
+                                    "\u2063\u2064\ufeff\u180e\u034f"), None)
 _NON_WORD = re.compile(r"[^a-z0-9*]+")
 
 
-@lru_cache(maxsize=8192)
-def normalise(text: str) -> str:
-    """Lower case, no accents, words separated by single spaces ('Prélèvé 2 fois!' -> 'preleve 2 fois')."""
+def _normalise(text: str) -> str:
+    text = text.translate(_INVISIBLE)
     text = unicodedata.normalize("NFKD", text.lower().replace("€", " euros "))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.replace("œ", "oe").replace("æ", "ae")
+    text = text.replace("œ", "oe").replace("æ", "ae").replace("ß", "ss")
     return _NON_WORD.sub(" ", text).strip()
 
 
-def _distance(a: str, b: str, limit: int) -> int:
-    """Damerau-Levenshtein distance (adjacent swaps count 1), stopping early past `limit`."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cost = ca != cb
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        if min(cur) > limit:
-            return limit + 1
-        prev2, prev = prev, cur
-    return prev[-1]
+_normalise_cached = lru_cache(maxsize=2048)(_normalise)
 
+
+def normalise(text: str) -> str:
+    """Lower case, no accents, words separated by single spaces ('Prélèvé 2 fois!' -> 'preleve 2 fois').
+
+    Zero-width characters and soft hyphens vanish without splitting the word they sit in.
+    """
+    return _normalise_cached(text) if len(text) <= 256 else _normalise(text)
+
+
+# ==========================================================================================
+# Words: written forms, stop words, stems
+# ==========================================================================================
+
+# Written (SMS, spoken, English contracted) forms spelled out. Keys are normalised words.
+_SPELLED = {
+    "g": "j ai", "jai": "j ai", "jme": "je me", "jsuis": "je suis", "jsui": "je suis", "chui": "je suis",
+    "chuis": "je suis", "jsais": "je sais", "jsp": "je sais pas", "chais": "je sais", "jveux": "je veux",
+    "jveu": "je veux", "jve": "je veux", "jpeux": "je peux", "jpeu": "je peux", "jarrive": "j arrive",
+    "jarrivais": "j arrivais", "jattends": "j attends", "jattend": "j attends", "javais": "j avais",
+    "jaurais": "j aurais", "jetais": "j etais", "jessaie": "j essaie", "jessaye": "j essaie",
+    "jouvre": "j ouvre", "jappelle": "j appelle", "japel": "j appelle", "japelle": "j appelle",
+    "jfe": "je fais", "jfai": "je fais", "jfais": "je fais", "jcomprend": "je comprends",
+    "jcomprends": "je comprends", "jecris": "j ecris", "jenvoie": "j envoie",
+    "pk": "pourquoi", "pq": "pourquoi", "pkoi": "pourquoi", "pourkoi": "pourquoi",
+    "tjs": "toujours", "tjr": "toujours", "tjrs": "toujours", "toujour": "toujours",
+    "r1": "rien", "rienn": "rien", "mnt": "maintenant", "mtn": "maintenant", "now": "maintenant",
+    "ya": "il y a", "yen": "il y en", "c": "c est", "ct": "c etait", "cest": "c est", "sa": "ca",
+    "kan": "quand", "qd": "quand", "ke": "que", "ki": "qui", "koi": "quoi", "kel": "quel",
+    "kelle": "quelle", "kelk1": "quelqu un", "qqn": "quelqu un", "qqun": "quelqu un", "qq": "quelques",
+    "pa": "pas", "pas": "pas", "bcp": "beaucoup", "tt": "tout", "ts": "tous", "ds": "dans",
+    "ss": "sous", "dc": "donc", "pr": "pour", "vs": "vous", "nn": "non", "msg": "message",
+    "msgs": "messages", "tel": "telephone", "tél": "telephone", "mdp": "mot de passe",
+    "pwd": "password", "abo": "abonnement", "abos": "abonnements", "abonement": "abonnement",
+    "appli": "application", "apli": "application", "app": "application", "applis": "applications",
+    "chak": "chaque", "mm": "meme", "pcq": "parce que", "psk": "parce que", "paske": "parce que",
+    "co": "connecter", "deco": "deconnecter", "reco": "reconnecter", "relogger": "reconnecter",
+    "svp": "", "stp": "", "merci": "", "mrc": "", "slt": "", "bjr": "", "cc": "",
+    "can": "can", "cant": "can not", "dont": "do not", "doesnt": "does not", "didnt": "did not",
+    "wont": "will not", "isnt": "is not", "im": "i am", "ive": "i have", "won": "won",
+    "tv": "tele", "tele": "tele", "televiseur": "tele", "teles": "tele",
+    "mail": "mail", "mails": "mail", "email": "mail", "emails": "mail", "courriel": "mail",
+    "courriels": "mail", "mel": "mail", "emailed": "mail",
+    "beug": "bug", "beugue": "bug", "bugue": "bug", "buggue": "bug", "bugs": "bug", "beugs": "bug",
+    "buguer": "bug", "bugger": "bug",
+}
+
+# Words that say nothing of the problem: function words, politeness, the brand names.
+_STOP = frozenset("""
+a au aux avec ce ces cet cette de des du en et il ils elle elles je j l la le les leur leurs lui
+m ma me mes moi mon n ne nous on ou par qu que qui s sa se ses son sur t ta te tes toi ton tu un
+une vos votre vous y d c est ai as avait avais ont sont suis es etait etre ete fait faire faut
+ca cela ceci ici la dont donc car comme si alors puis aussi tres bien tout tous toute toutes
+quand quoi quel quelle quels quelles pour dans chez depuis entre vers pendant sous apres avant
+bonjour bonsoir salut coucou hello hi hey madame monsieur mesdames messieurs cordialement
+salutations distinguees distingue sentiments respectueuses veuillez agreer remercie remercions
+merci svp stp please thanks thank cstream cdiscount mr mme mlle the an and or of to in on at for
+is are was were be been it its my me i you your we our they their this that with from by as
+have has had do does did will would can could should just so
+""".split())
+
+# Kept although short: they carry meaning in complaints.
+_KEEP_SHORT = frozenset({"pas", "non", "no", "not", "rien", "plus", "sans", "bug", "tv", "2", "3"})
+
+_SUFFIXES = tuple(sorted("""
+issements issement ements ement ations ation ateurs ateur atrices atrice ances ance ences ence
+ables able iques ique istes iste eries erie euses euse eurs eur ites ite ives ive ees ee es e er
+ez ait ais aient ant ent ons ions iez ir is it ies ie s x ing ed ly
+""".split(), key=len, reverse=True))
+
+
+@lru_cache(maxsize=8192)
+def stem(word: str) -> str:
+    """A light stem: 'prélèvement', 'prélevé', 'prélever' -> 'prelev'; 'factures' -> 'factur'."""
+    if len(word) <= 4 or not word.isalpha():
+        return word
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[:-len(suffix)]
+    return word
+
+
+_ELIDED = ("qu", "l", "d", "m", "t", "s", "j", "n", "c")
+_J_CONSONANT = re.compile(r"^j([bcdfghjklmnpqrstvwxz][a-z]{2,})$")
+
+
+def _spell_out(words: list[str]) -> list[str]:
+    """Written SMS forms spelled out, 'jtombe' -> 'je tombe', names after 'je m'appelle' dropped."""
+    out: list[str] = []
+    skip_name = 0
+    for word in words:
+        if skip_name:
+            skip_name -= 1
+            if word not in ("et", "je", "j", "mon", "ma", "mais", "depuis", "mes"):
+                continue
+        spelled = _SPELLED.get(word)
+        if spelled is not None:
+            out.extend(spelled.split())
+            continue
+        m = _J_CONSONANT.match(word)
+        if m and word not in ("jpeg", "jpg"):
+            out.extend(("je", m.group(1)))
+            continue
+        out.append(word)
+        # "je m'appelle Anne Dupont", "my name is ...": a name is not a problem.
+        if len(out) >= 2 and ((out[-2] == "m" and out[-1] in ("appelle", "appel", "apelle"))
+                              or (out[-2] == "name" and out[-1] == "is")
+                              or (out[-2] == "nom" and out[-1] in ("est", "c"))):
+            del out[-1]
+            if out[-1] == "m":
+                del out[-1]
+            skip_name = 2
+    return out
+
+
+# ==========================================================================================
+# Clauses: what the person sets aside, what they say matters most
+# ==========================================================================================
+
+_CLAUSE_SPLIT = re.compile(r"[.;:!?\n()\[\]«»\"“”…]+|,|\s[-–—]\s")
+_CONTRAST = re.compile(r"\b(?:mais|but|par contre|en revanche|cependant|sauf que|however)\b")
+# A clause that opens by setting something aside: its words count for nothing.
+_SET_ASIDE = re.compile(
+    r"^(?:(?:bon|alors|enfin|non|bref|oui|ok)\s+)*(?:"
+    r"(?:je|j)\s+(?:ne\s+|n\s+)?(?:veux|voudrais|souhaite|cherche|demande|conteste|reclame|parle)\s+pas\b"
+    r"|(?:ce\s+)?(?:n\s+)?est\s+pas\s+(?:un|une|que|qu|ma|mon|mes|le|la|les|l|du|de|d|des|pour|vraiment|juste|seulement|tant)\b"
+    r"|c\s+est\s+pas\s+(?:un|une|que|qu|ma|mon|mes|le|la|les|l|du|de|d|des|pour|vraiment|juste|seulement|tant)\b"
+    r"|pas\s+besoin\b|(?:je\s+)?n\s+ai\s+(?:aucun|pas\s+de)\s+(?:probleme|souci)\b|rien\s+a\s+voir\s+avec\b"
+    r"|(?:i\s+)?(?:do\s+not|don\s+t)\s+want\b|it\s+is\s+not\s+(?:a|the|my|about)\b|not\s+(?:a|about)\b"
+    r")")
+# A clause that says "the real problem is...": what came before counts little.
+_FOCUS = re.compile(r"\b(?:vrai|vrais|veritable|seul|principal|gros)\s+(?:probleme|souci|soucis)\b"
+                    r"|\b(?:mon|le)\s+(?:probleme|souci)\s+(?:c\s+est|est)\b|\bsurtout\b|\ben fait\b"
+                    r"|\b(?:real|main|actual)\s+(?:problem|issue)\b")
+BEFORE_CONTRAST = 0.6   # weight of a clause followed by "mais..."
+BEFORE_FOCUS = 0.15     # weight of what comes before "mon vrai problème c'est..."
+
+
+def clauses(text: str) -> list[tuple[float, list[str], str]]:
+    """The clauses of a message: (weight, spelled-out words, why the weight)."""
+    raw = text.translate(_INVISIBLE).lower()
+    pieces: list[str] = []
+    for part in _CLAUSE_SPLIT.split(raw):
+        norm = normalise(part)
+        if not norm:
+            continue
+        pos = 0
+        for m in _CONTRAST.finditer(norm):
+            pieces.append(norm[pos:m.start()].strip())
+            pos = m.start()
+        pieces.append(norm[pos:].strip())
+    out: list[list] = []
+    read = 0
+    for piece in pieces:
+        if read >= MAX_WORDS:
+            break
+        words = _spell_out(piece.split()[:MAX_WORDS - read])
+        if not words:
+            continue
+        read += len(words)
+        body = " ".join(w for w in words if w not in ("mais", "but"))
+        if _FOCUS.search(body):
+            for earlier in out:
+                earlier[0] *= BEFORE_FOCUS
+                earlier[2] = earlier[2] or "before the real problem"
+            out.append([1.0, words, ""])
+        elif _SET_ASIDE.match(body):
+            out.append([0.0, words, "set aside"])
+        else:
+            if words[0] in ("mais", "but") and out and out[-1][0] > BEFORE_CONTRAST:
+                out[-1][0] = BEFORE_CONTRAST
+                out[-1][2] = out[-1][2] or "before 'mais'"
+            out.append([1.0, words, ""])
+    return [(w, words, why) for w, words, why in out]
+
+
+# ==========================================================================================
+# Typo tolerance against the words a model knows (deletion neighbourhoods, rapidfuzz check)
+# ==========================================================================================
 
 def _allowed_typos(word: str) -> int:
     return 0 if len(word) < 5 else 1 if len(word) < 9 else 2
 
 
-@lru_cache(maxsize=200_000)
-def _word_matches(key: str, word: str) -> bool:
-    """Whether a text word matches a keyword word (exact, `stem*`, or within the typo allowance).
+def _deletions(word: str, depth: int) -> set[str]:
+    found = {word}
+    frontier = {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))}
+        found |= frontier
+    return found
 
-    Cached: the same words come back message after message.
-    """
-    if key.endswith("*"):
-        stem = key[:-1]
-        if word.startswith(stem):
-            return True
-        typos = _allowed_typos(stem)
-        head = word[:len(stem)]
-        if typos == 0 or len(word) < len(stem) or len(set(stem) ^ set(head)) > 2 * typos:
-            return False
-        return _distance(stem, head, typos) <= typos
-    if key == word:
-        return True
-    typos = _allowed_typos(key)
-    if typos == 0 or abs(len(key) - len(word)) > typos or len(set(key) ^ set(word)) > 2 * typos:
-        return False
-    return _distance(key, word, typos) <= typos
 
+class _BoundedCache(OrderedDict):
+    """A least-recently-used map with a size cap: memory stays bounded whatever people type."""
+
+    def __init__(self, cap: int):
+        super().__init__()
+        self.cap = cap
+
+    def get(self, key, default=None):
+        try:
+            self.move_to_end(key)
+            return self[key]
+        except KeyError:
+            return default
+
+    def put(self, key, value) -> None:
+        self[key] = value
+        if len(self) > self.cap:
+            self.popitem(last=False)
+
+
+class _Speller:
+    """Finds the known word a typed word was meant to be, within its typo allowance."""
+
+    def __init__(self, words):
+        self.words = frozenset(w for w in words if len(w) >= 5 and w.isalpha())
+        self.index: dict[str, list[str]] = {}
+        for word in self.words:
+            for key in _deletions(word, _allowed_typos(word)):
+                self.index.setdefault(key, []).append(word)
+        self.cache = _BoundedCache(4096)
+
+    def correct(self, word: str) -> str | None:
+        typos = _allowed_typos(word)
+        if typos == 0 or not word.isalpha():
+            return None
+        found = self.cache.get(word, False)
+        if found is not False:
+            return found
+        best, best_d = None, typos + 1
+        index = self.index
+        for key in (_deletions(word, typos) if typos > 1 else
+                    [word] + [word[:i] + word[i + 1:] for i in range(len(word))]):
+            for known in index.get(key, ()):
+                if known[0] != word[0] and known[:2] != word[1::-1]:
+                    continue  # the first letter is rarely the typo
+                d = OSA.distance(word, known, score_cutoff=min(typos, _allowed_typos(known)))
+                if d < best_d or (d == best_d and best is not None and known < best):
+                    best, best_d = known, d
+        if best_d > typos:
+            best = None
+        self.cache.put(word, best)
+        return best
+
+
+# ==========================================================================================
+# The model of one question
+# ==========================================================================================
 
 @dataclass
 class Hit:
@@ -95,79 +337,312 @@ class Verdict:
     hits: list[Hit]
 
 
-class _Index:
-    """The keywords of one question, compiled once: phrases as word tuples, patterns compiled,
-    and a memo of which keyword words each text word matches (words recur across messages)."""
+@dataclass
+class Feature:
+    """One feature of a message: the word as typed, what it was read as, its weight."""
+    word: str
+    feature: str
+    weight: float
+    how: str = ""  # "typo of x", "pattern", "set aside"...
 
-    def __init__(self, choices):
+
+def _keyword_words(keyword: str) -> tuple[list[str], set[str]]:
+    """The words of a keyword, and which of them were written with a * (any ending)."""
+    words, prefixes = [], set()
+    for word in normalise(keyword.replace("*", " * ")).split():
+        if word == "*":
+            if words:
+                prefixes.add(words[-1])
+            continue
+        words.append(word)
+    return words, prefixes
+
+
+class Model:
+    """Naive Bayes over word stems and patterns, learnt from a question's choices.
+
+    `skip` holds (choice index, example index) pairs left out: cross-validation uses it.
+    """
+
+    def __init__(self, choices: tuple[Choice, ...], skip: frozenset = frozenset()):
         self.choices = choices
-        self.phrases = [[tuple(normalise(k).split()) for k in c.recogniser.keywords] for c in choices]
-        self.patterns = [[re.compile(p) for p in c.recogniser.patterns] for c in choices]
-        self.tokens = sorted({t for phrases in self.phrases for phrase in phrases for t in phrase})
-        # Phrases by their first word: only those whose first word occurs are ever checked.
-        self.by_first: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
-        for i, (choice, phrases) in enumerate(zip(choices, self.phrases)):
-            for keyword, phrase in zip(choice.recogniser.keywords, phrases):
-                if phrase:
-                    self.by_first.setdefault(phrase[0], []).append((i, keyword, phrase))
-        self._memo: dict[str, frozenset[str]] = {}
+        self.ids = [c.id for c in choices]
+        self.patterns = [(i, n, raw, re.compile(raw)) for i, c in enumerate(choices)
+                         for n, raw in enumerate(c.recogniser.patterns)]
+        self.prefixes: dict[str, str] = {}  # 'factur' (from factur*) -> its feature
+        surface: set[str] = set()
+        keyword_docs: list[tuple[int, list[str]]] = []
+        for i, c in enumerate(choices):
+            for keyword in c.recogniser.keywords:
+                words, prefixes = _keyword_words(keyword)
+                words = _spell_out(words)
+                surface.update(words)
+                for p in prefixes:
+                    if len(p) >= 4:
+                        self.prefixes[p] = stem(p)
+                keyword_docs.append((i, words))
+        examples = [(i, n, ex) for i, c in enumerate(choices)
+                    for n, ex in enumerate(getattr(c.recogniser, "examples", ()))
+                    if (i, n) not in skip]
+        example_clauses = [(i, n, ex, clauses(ex)) for i, n, ex in examples]
+        for *_, cls in example_clauses:
+            for _, words, _ in cls:
+                surface.update(words)
+        self.speller = _Speller(surface)
+        self.known_surface = frozenset(surface)
+        self.cache = _BoundedCache(4096)  # word -> (feature, how)
 
-    def matches(self, word: str) -> frozenset[str]:
-        found = self._memo.get(word)
-        if found is None:
-            found = frozenset(t for t in self.tokens if _word_matches(t, word))
-            if len(self._memo) < 50_000:
-                self._memo[word] = found
-        return found
+        k = len(choices)
+        counts: list[dict[str, float]] = [{} for _ in range(k)]
+
+        def add(i: int, feature: str, weight: float) -> None:
+            counts[i][feature] = counts[i].get(feature, 0.0) + weight
+
+        for i, words in keyword_docs:
+            for w in words:
+                f = self._stem_of(w)
+                if f:
+                    add(i, f, KEYWORD_WEIGHT)
+        for i, _, raw, _ in self.patterns:
+            add(i, f"/{raw}/", PATTERN_WEIGHT)
+        self.examples: list[tuple[int, str, dict[str, float]]] = []
+        for i, n, ex, cls in example_clauses:
+            feats: dict[str, float] = {}
+            for f in self._features(cls):
+                if f.weight > 0:
+                    feats[f.feature] = feats.get(f.feature, 0.0) + f.weight
+            for f, w in feats.items():
+                add(i, f, w)
+            self.examples.append((i, ex, feats))
+        self.vocab = frozenset(f for c in counts for f in c)
+        v = len(self.vocab) or 1
+        self.trained = [bool(c) for c in counts]
+        totals = [sum(c.values()) for c in counts]
+        self.logp: dict[str, tuple[float, ...]] = {}
+        for f in self.vocab:
+            row = tuple(math.log((counts[i].get(f, 0.0) + ALPHA) / (totals[i] + ALPHA * v))
+                        if self.trained[i] else 0.0 for i in range(k))
+            self.logp[f] = row
+        self.norms = {id(feats): math.sqrt(sum(w * w for w in feats.values())) or 1.0
+                      for _, _, feats in self.examples}
+
+    # -- features --------------------------------------------------------------------------
+    def _stem_of(self, word: str) -> str | None:
+        if word in _STOP or (len(word) < 3 and word not in _KEEP_SHORT and not word.isdigit()):
+            return None
+        return stem(word)
+
+    def _word(self, word: str, fuzzy_budget: list[int]) -> tuple[str | None, str]:
+        """What a typed word is read as: (feature or None, how)."""
+        found = self.cache.get(word)
+        if found is not None:
+            return found
+        feature = self._stem_of(word)
+        how = ""
+        if feature is not None and word not in self.known_surface and feature not in self.vocab:
+            for elided in _ELIDED:  # 'lappli', 'jouvre', 'mavaient': a lost apostrophe
+                rest = word[len(elided):]
+                if word.startswith(elided) and len(rest) >= 3 and rest in self.known_surface:
+                    feature, how = self._stem_of(rest), f"l'apostrophe: {elided}'{rest}"
+                    break
+            else:
+                for n in range(len(word) - 1, 3, -1):
+                    if word[:n] in self.prefixes:
+                        feature, how = self.prefixes[word[:n]], f"{word[:n]}*"
+                        break
+                else:
+                    if fuzzy_budget[0] <= 0:
+                        return feature, ""  # not cached: it was not looked up
+                    fuzzy_budget[0] -= 1
+                    known = self.speller.correct(word)
+                    if known is not None:
+                        feature, how = self._stem_of(known), f"typo of {known}"
+        self.cache.put(word, (feature, how))
+        return feature, how
+
+    def _features(self, cls, budget: int = MAX_FUZZY) -> list[Feature]:
+        fuzzy_budget = [budget]
+        out: list[Feature] = []
+        for weight, words, why in cls:
+            for word in words:
+                feature, how = self._word(word, fuzzy_budget)
+                if feature is not None:
+                    out.append(Feature(word, feature, weight, how or why))
+            text = " ".join(words)
+            for _, _, raw, pattern in self.patterns:
+                if pattern.search(text):
+                    out.append(Feature(pattern.search(text).group(0), f"/{raw}/", weight, "pattern"))
+        return out
+
+    def features(self, text: str) -> list[Feature]:
+        return self._features(clauses(text))
+
+    # -- scoring ---------------------------------------------------------------------------
+    def probabilities(self, feats: list[Feature]) -> list[float] | None:
+        """The probability of each choice given the features (None: nothing known in the text)."""
+        k = len(self.choices)
+        scores = [0.0] * k
+        seen = False
+        for f in feats:
+            row = self.logp.get(f.feature)
+            if row is None or f.weight <= 0:
+                continue
+            seen = True
+            for i in range(k):
+                scores[i] += f.weight * row[i]
+        if not seen:
+            return None
+        live = [s for s, t in zip(scores, self.trained) if t]
+        top = max(live)
+        exp = [math.exp(s - top) if t else 0.0 for s, t in zip(scores, self.trained)]
+        total = sum(exp)
+        return [e / total for e in exp]
+
+    def contributions(self, feats: list[Feature], i: int) -> list[tuple[float, Feature]]:
+        """How much each feature pushed towards choice i (against the other choices on average)."""
+        out = []
+        live = [j for j, t in enumerate(self.trained) if t]
+        for f in feats:
+            row = self.logp.get(f.feature)
+            if row is None or f.weight <= 0:
+                continue
+            others = [row[j] for j in live if j != i]
+            lift = f.weight * (row[i] - sum(others) / max(1, len(others)))
+            out.append((lift, f))
+        out.sort(key=lambda x: -x[0])
+        return out
+
+    def nearest(self, feats: list[Feature], i: int, n: int = 2) -> list[tuple[float, str]]:
+        """The examples of choice i closest to the features (cosine similarity)."""
+        vec: dict[str, float] = {}
+        for f in feats:
+            if f.weight > 0:
+                vec[f.feature] = vec.get(f.feature, 0.0) + f.weight
+        norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
+        sims = []
+        for j, ex, ex_feats in self.examples:
+            if j != i:
+                continue
+            dot = sum(w * ex_feats.get(f, 0.0) for f, w in vec.items())
+            if dot > 0:
+                sims.append((dot / norm / self.norms[id(ex_feats)], ex))
+        sims.sort(key=lambda x: -x[0])
+        return sims[:n]
+
+    def keywords_in(self, feats: list[Feature], i: int) -> list[str]:
+        """The keywords of choice i whose every word is in the text."""
+        present = {f.feature for f in feats if f.weight > 0}
+        out = []
+        for keyword in self.choices[i].recogniser.keywords:
+            words, _ = _keyword_words(keyword)
+            stems = [s for s in (self._stem_of(w) for w in _spell_out(words)) if s]
+            if stems and all(s in present for s in stems):
+                out.append(keyword)
+        return out
+
+    def evidence(self, feats: list[Feature], i: int) -> float:
+        """How much the text speaks for choice i: the sum of its words' positive lifts."""
+        return sum(lift for lift, _ in self.contributions(feats, i) if lift > 0)
+
+    def decide(self, probs: list[float] | None, allowed: set[str] | None,
+               feats: list[Feature] = ()) -> tuple[str | None, list[str]]:
+        if probs is None:
+            return None, []
+        ranked = sorted(range(len(probs)), key=lambda i: -probs[i])
+        ranked = [i for i in ranked if self.trained[i]]
+        if not ranked or self.ids[ranked[0]] in OFF_TOPIC_IDS:
+            return None, []
+        ranked = [i for i in ranked if self.ids[i] not in OFF_TOPIC_IDS
+                  and (allowed is None or self.ids[i] in allowed)]
+        if not ranked:
+            return None, []
+        best = ranked[0]
+        second = probs[ranked[1]] if len(ranked) > 1 else 0.0
+        if (probs[best] >= SURE and probs[best] - second >= SURE_MARGIN
+                and self.evidence(feats, best) >= EVIDENCE):
+            return self.ids[best], [self.ids[best]]
+        close = [self.ids[best]] + [self.ids[i] for i in ranked[1:2] if probs[i] >= SECOND]
+        return None, close
 
 
-_INDEXES: dict[int, _Index] = {}
+_MODELS: OrderedDict[int, Model] = OrderedDict()
 
 
-def _index(choices: tuple[Choice, ...]) -> _Index:
-    """One index per question (a node's choices tuple lives as long as its flow)."""
-    index = _INDEXES.get(id(choices))
-    if index is None or index.choices is not choices:
-        if len(_INDEXES) > 256:
-            _INDEXES.clear()
-        index = _INDEXES[id(choices)] = _Index(choices)
-    return index
+def model_for(choices: tuple[Choice, ...]) -> Model:
+    """One model per question (a node's choices tuple lives as long as its flow); at most 64 kept."""
+    key = id(choices)
+    model = _MODELS.get(key)
+    if model is None or model.choices is not choices:
+        model = Model(choices)
+        _MODELS[key] = model
+        while len(_MODELS) > 64:
+            _MODELS.popitem(last=False)
+    else:
+        _MODELS.move_to_end(key)
+    return model
 
 
-def score(text: str, choices: tuple[Choice, ...], allowed: set[str] | None = None) -> list[Hit]:
-    """Score the choices (those in `allowed`, if given) against the text, best first."""
-    index = _index(tuple(choices))
-    norm = normalise(text)
-    words = norm.split()[:200]
-    at: dict[str, list[int]] = {}
-    for i, word in enumerate(words):
-        for token in index.matches(word):
-            at.setdefault(token, []).append(i)
-    hits = [Hit(choice.id) for choice in index.choices]
-    for first, starts in at.items():
-        for i, keyword, phrase in index.by_first.get(first, ()):
-            if any(all(start + j in at.get(t, ()) for j, t in enumerate(phrase[1:], 1)) for start in starts):
-                hits[i].score += 2.0 if len(phrase) > 1 else 1.0
-                hits[i].matched.append(keyword)
-    for hit, choice, patterns in zip(hits, index.choices, index.patterns):
-        for raw, pattern in zip(choice.recogniser.patterns, patterns):
-            if pattern.search(norm):
-                hit.score += 2.0
-                hit.matched.append(f"/{raw}/")
-    if allowed is not None:
-        hits = [hit for hit in hits if hit.choice in allowed]
+def _hits(model: Model, feats: list[Feature], probs: list[float] | None,
+          allowed: set[str] | None) -> list[Hit]:
+    hits = []
+    for i, choice in enumerate(model.choices):
+        if allowed is not None and choice.id not in allowed:
+            continue
+        p = probs[i] if probs else 0.0
+        matched = []
+        if probs and p >= 0.05:
+            matched = [f"{f.word}" if f.word == f.feature or f.how == "pattern" else f"{f.word}→{f.feature}"
+                       for lift, f in model.contributions(feats, i)[:6] if lift > 0.5]
+        hits.append(Hit(choice.id, round(p, 3), matched))
     hits.sort(key=lambda h: -h.score)
     return hits
 
 
+def score(text: str, choices: tuple[Choice, ...], allowed: set[str] | None = None) -> list[Hit]:
+    """Score the choices (those in `allowed`, if given) against the text, best first."""
+    model = model_for(tuple(choices))
+    feats = model.features(text)
+    return _hits(model, feats, model.probabilities(feats), allowed)
+
+
 def recognise(text: str, choices: tuple[Choice, ...], allowed: set[str] | None = None) -> Verdict:
-    hits = score(text, choices, allowed)
-    scored = [h for h in hits if h.score > 0]
-    if not scored:
-        return Verdict(None, [], hits)
-    best = scored[0]
-    second = scored[1].score if len(scored) > 1 else 0.0
-    if best.score >= CONFIDENT_SCORE and best.score - second >= CONFIDENT_MARGIN:
-        return Verdict(best.choice, [best.choice], hits)
-    close = [h.choice for h in scored if best.score - h.score < CONFIDENT_MARGIN][:2]
-    return Verdict(None, close, hits)
+    """The choice a description means, or candidates to confirm, or none (show the list)."""
+    model = model_for(tuple(choices))
+    feats = model.features(text)
+    probs = model.probabilities(feats)
+    choice, candidates = model.decide(probs, allowed, feats)
+    return Verdict(choice, candidates, _hits(model, feats, probs, allowed))
+
+
+def explain(text: str, choices: tuple[Choice, ...], allowed: set[str] | None = None) -> list[str]:
+    """Why `recognise` decides what it does, as lines to print."""
+    model = model_for(tuple(choices))
+    cls = clauses(text)
+    feats = model._features(cls)
+    probs = model.probabilities(feats)
+    choice, candidates = model.decide(probs, allowed, feats)
+    lines = []
+    for weight, words, why in cls:
+        if weight < 1:
+            lines.append(f"  clause counted x{weight:.2f} ({why}): {' '.join(words)}")
+    read = [f"{f.word}→{f.feature}" + (f" ({f.how})" if f.how and f.how != "pattern" else "")
+            for f in feats if f.feature in model.vocab and f.weight > 0 and not f.feature.startswith("/")]
+    lines.append("  words read: " + (", ".join(read) if read else "none the flow knows"))
+    if probs is None:
+        return lines
+    ranked = sorted(range(len(probs)), key=lambda i: -probs[i])
+    for i in ranked[:3]:
+        if probs[i] < 0.01:
+            continue
+        lines.append(f"  {model.ids[i]}: probability {probs[i]:.2f}")
+        pushes = [f"{f.word}{'' if f.word == f.feature else '→' + f.feature} +{lift:.1f}"
+                  if f.how != "pattern" else f"pattern {f.feature} ({f.word!r}) +{lift:.1f}"
+                  for lift, f in model.contributions(feats, i)[:8] if lift > 0.3]
+        if pushes:
+            lines.append("    for it: " + ", ".join(pushes))
+        kws = model.keywords_in(feats, i)
+        if kws:
+            lines.append("    keywords: " + ", ".join(kws[:8]))
+        for sim, ex in model.nearest(feats, i):
+            lines.append(f"    like the example ({sim:.2f}): {ex[:100]}")
+    return lines
