@@ -346,6 +346,15 @@ class Feature:
     how: str = ""  # "typo of x", "pattern", "set aside"...
 
 
+def _presence(feats: list[Feature]) -> dict[str, float]:
+    """Each feature once, at the highest weight it was seen with."""
+    out: dict[str, float] = {}
+    for f in feats:
+        if f.weight > out.get(f.feature, 0.0):
+            out[f.feature] = f.weight
+    return out
+
+
 def _keyword_words(keyword: str) -> tuple[list[str], set[str]]:
     """The words of a keyword, and which of them were written with a * (any ending)."""
     words, prefixes = [], set()
@@ -370,8 +379,10 @@ class Model:
         self.patterns = [(i, n, raw, re.compile(raw)) for i, c in enumerate(choices)
                          for n, raw in enumerate(c.recogniser.patterns)]
         self.prefixes: dict[str, str] = {}  # 'factur' (from factur*) -> its feature
+        # Keywords of several words are phrases: a feature of their own when found in order.
+        self.phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         surface: set[str] = set()
-        keyword_docs: list[tuple[int, list[str]]] = []
+        keyword_docs: list[tuple[int, list[str], str | None]] = []
         for i, c in enumerate(choices):
             for keyword in c.recogniser.keywords:
                 words, prefixes = _keyword_words(keyword)
@@ -380,7 +391,14 @@ class Model:
                 for p in prefixes:
                     if len(p) >= 4:
                         self.prefixes[p] = stem(p)
-                keyword_docs.append((i, words))
+                phrase = None
+                if len(words) > 1:
+                    keys = tuple(stem(w) for w in words)
+                    phrase = f'"{" ".join(words)}"'
+                    entries = self.phrases.setdefault(keys[0], [])
+                    if (keys, phrase) not in entries:
+                        entries.append((keys, phrase))
+                keyword_docs.append((i, words, phrase))
         examples = [(i, n, ex) for i, c in enumerate(choices)
                     for n, ex in enumerate(getattr(c.recogniser, "examples", ()))
                     if (i, n) not in skip]
@@ -398,19 +416,21 @@ class Model:
         def add(i: int, feature: str, weight: float) -> None:
             counts[i][feature] = counts[i].get(feature, 0.0) + weight
 
-        for i, words in keyword_docs:
+        for i, words, phrase in keyword_docs:
             for w in words:
                 f = self._stem_of(w)
                 if f:
                     add(i, f, KEYWORD_WEIGHT)
+            if phrase:
+                add(i, phrase, KEYWORD_WEIGHT)
         for i, _, raw, _ in self.patterns:
             add(i, f"/{raw}/", PATTERN_WEIGHT)
         self.examples: list[tuple[int, str, dict[str, float]]] = []
         for i, n, ex, cls in example_clauses:
             feats: dict[str, float] = {}
             for f in self._features(cls):
-                if f.weight > 0:
-                    feats[f.feature] = feats.get(f.feature, 0.0) + f.weight
+                if f.weight > 0:  # a word counts once per example: presence, not frequency
+                    feats[f.feature] = max(feats.get(f.feature, 0.0), f.weight)
             for f, w in feats.items():
                 add(i, f, w)
             self.examples.append((i, ex, feats))
@@ -464,10 +484,16 @@ class Model:
         fuzzy_budget = [budget]
         out: list[Feature] = []
         for weight, words, why in cls:
+            keys = []
             for word in words:
                 feature, how = self._word(word, fuzzy_budget)
+                keys.append(feature or stem(word))
                 if feature is not None:
                     out.append(Feature(word, feature, weight, how or why))
+            for j, key in enumerate(keys):
+                for phrase_keys, phrase in self.phrases.get(key, ()):
+                    if tuple(keys[j:j + len(phrase_keys)]) == phrase_keys:
+                        out.append(Feature(" ".join(words[j:j + len(phrase_keys)]), phrase, weight, "phrase"))
             text = " ".join(words)
             for _, _, raw, pattern in self.patterns:
                 if pattern.search(text):
@@ -483,13 +509,13 @@ class Model:
         k = len(self.choices)
         scores = [0.0] * k
         seen = False
-        for f in feats:
-            row = self.logp.get(f.feature)
-            if row is None or f.weight <= 0:
+        for feature, weight in _presence(feats).items():
+            row = self.logp.get(feature)
+            if row is None or weight <= 0:
                 continue
             seen = True
             for i in range(k):
-                scores[i] += f.weight * row[i]
+                scores[i] += weight * row[i]
         if not seen:
             return None
         live = [s for s, t in zip(scores, self.trained) if t]
