@@ -43,10 +43,11 @@ SURE = 0.80          # the best choice is taken at this probability...
 SURE_MARGIN = 0.45   # ...and this far ahead of the next
 SECOND = 0.12        # a second candidate is offered to confirm from this probability
 EVIDENCE = 3.0       # ...and only when the words for it weigh this much (one vague word: confirm)
+OFF_TOPIC_EVIDENCE = 2.5  # below this, nothing in the text speaks for any reason: show the list
 OFF_TOPIC_IDS = frozenset({"other", "none"})   # the choice that means "none of these"
 
 # -- model settings ------------------------------------------------------------------------
-ALPHA = 0.1          # additive smoothing of the word counts
+ALPHA = 0.3          # additive smoothing of the word counts
 KEYWORD_WEIGHT = 2.0  # a keyword counts as that many occurrences in its choice
 PATTERN_WEIGHT = 4.0  # a pattern likewise
 MAX_WORDS = 300      # words of a message read (the first ones: the problem comes first)
@@ -114,6 +115,24 @@ _SPELLED = {
     "tv": "tele", "tele": "tele", "televiseur": "tele", "teles": "tele",
     "mail": "mail", "mails": "mail", "email": "mail", "emails": "mail", "courriel": "mail",
     "courriels": "mail", "mel": "mail", "emailed": "mail",
+    # English words read as their French equivalents, so that both languages share what is learnt
+    "charged": "debite", "overcharged": "debite en trop", "charges": "prelevements", "twice": "deux fois",
+    "refund": "remboursement", "refunded": "rembourse", "invoice": "facture", "bill": "facture",
+    "billed": "facture", "billing": "facturation", "payment": "paiement", "price": "prix", "fee": "frais",
+    "fees": "frais", "money": "argent", "bank": "banque", "statement": "releve",
+    "cancel": "resilier", "cancelled": "resilie", "canceled": "resilie", "cancellation": "resiliation",
+    "unsubscribe": "desabonner", "subscription": "abonnement", "plan": "abonnement", "renewed": "renouvele",
+    "renewal": "renouvellement", "still": "toujours",
+    "password": "mot de passe", "login": "connexion", "log": "connecter", "sign": "connecter",
+    "account": "compte", "locked": "bloque", "blocked": "bloque", "access": "acces", "credentials": "identifiants",
+    "crash": "plante", "crashes": "plante", "crashed": "plante", "crashing": "plante", "freeze": "fige",
+    "freezes": "fige", "freezing": "fige", "frozen": "fige", "sound": "son", "buffering": "charge",
+    "lag": "rame", "lags": "rame", "lagging": "rame", "subtitles": "sous titres", "screen": "ecran", "black": "noir",
+    "nobody": "personne", "answer": "repond", "answers": "repond", "answered": "repond", "reply": "reponse",
+    "replied": "repondu", "phone": "telephone", "call": "appel", "called": "appele", "calls": "appels",
+    "hold": "attente", "reach": "joindre", "support": "service client", "contact": "contacter",
+    "complaint": "reclamation", "request": "demande", "ticket": "ticket", "promised": "promis",
+    "pending": "en attente", "waiting": "attente", "closed": "cloture", "nothing": "rien",
     "beug": "bug", "beugue": "bug", "bugue": "bug", "buggue": "bug", "bugs": "bug", "beugs": "bug",
     "buguer": "bug", "bugger": "bug",
 }
@@ -129,7 +148,8 @@ bonjour bonsoir salut coucou hello hi hey madame monsieur mesdames messieurs cor
 salutations distinguees distingue sentiments respectueuses veuillez agreer remercie remercions
 merci svp stp please thanks thank cstream cdiscount mr mme mlle the an and or of to in on at for
 is are was were be been it its my me i you your we our they their this that with from by as
-have has had do does did will would can could should just so
+have has had do does did will would can could should just so how what why where who when there
+here again am get got any some all very really
 """.split())
 
 # Kept although short: they carry meaning in complaints.
@@ -528,10 +548,13 @@ class Model:
         """How much each feature pushed towards choice i (against the other choices on average)."""
         out = []
         live = [j for j, t in enumerate(self.trained) if t]
+        best = _presence(feats)
+        done = set()
         for f in feats:
             row = self.logp.get(f.feature)
-            if row is None or f.weight <= 0:
+            if row is None or f.weight <= 0 or f.feature in done or f.weight < best[f.feature]:
                 continue
+            done.add(f.feature)
             others = [row[j] for j in live if j != i]
             lift = f.weight * (row[i] - sum(others) / max(1, len(others)))
             out.append((lift, f))
@@ -583,6 +606,8 @@ class Model:
         if not ranked:
             return None, []
         best = ranked[0]
+        if feats and self.evidence(feats, best) < OFF_TOPIC_EVIDENCE:
+            return None, []
         second = probs[ranked[1]] if len(ranked) > 1 else 0.0
         if (probs[best] >= SURE and probs[best] - second >= SURE_MARGIN
                 and self.evidence(feats, best) >= EVIDENCE):
