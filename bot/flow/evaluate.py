@@ -44,8 +44,8 @@ class Report:
         out = [f"{title}: {self.accuracy:.1%} right ({self.right}/{self.total}); "
                f"{self.sure} taken without confirmation, {self.sure_wrong} of them wrong"]
         labels = self.labels + sorted({g for _, g in self.confusion} - set(self.labels))
-        width = max(len(x) for x in labels) + 1
-        out.append("  expected \\ got".ljust(width + 2) + " ".join(x[:6].rjust(6) for x in labels))
+        width = max(len("expected \\ got"), *(len(x) for x in labels)) + 1
+        out.append("  " + "expected \\ got".ljust(width) + " ".join(x[:6].rjust(6) for x in labels))
         for e in labels:
             if not any(k[0] == e for k in self.confusion):
                 continue

@@ -39,10 +39,10 @@ from rapidfuzz.distance import OSA
 from .model import Choice
 
 # -- decision thresholds (probabilities of the model) -------------------------------------
-SURE = 0.80          # the best choice is taken at this probability...
+SURE = 0.90          # the best choice is taken at this probability...
 SURE_MARGIN = 0.45   # ...and this far ahead of the next
 SECOND = 0.12        # a second candidate is offered to confirm from this probability
-EVIDENCE = 3.0       # ...and only when the words for it weigh this much (one vague word: confirm)
+EVIDENCE = 4.5       # ...and only when the words for it weigh this much (one vague word: confirm)
 OFF_TOPIC_EVIDENCE = 2.5  # below this, nothing in the text speaks for any reason: show the list
 OFF_TOPIC_IDS = frozenset({"other", "none"})   # the choice that means "none of these"
 
@@ -149,7 +149,7 @@ salutations distinguees distingue sentiments respectueuses veuillez agreer remer
 merci svp stp please thanks thank cstream cdiscount mr mme mlle the an and or of to in on at for
 is are was were be been it its my me i you your we our they their this that with from by as
 have has had do does did will would can could should just so how what why where who when there
-here again am get got any some all very really
+here again am get got any some all very really mais but
 """.split())
 
 # Kept although short: they carry meaning in complaints.
@@ -697,3 +697,180 @@ def explain(text: str, choices: tuple[Choice, ...], allowed: set[str] | None = N
         for sim, ex in model.nearest(feats, i):
             lines.append(f"    like the example ({sim:.2f}): {ex[:100]}")
     return lines
+
+
+# ==========================================================================================
+# Typed answers to button questions
+# ==========================================================================================
+
+# Usual ways of saying yes and no, normalised; they apply to the choices whose id is yes / no.
+YES_FORMS = ("oui", "ouais", "ouai", "ouaip", "ouep", "ouip", "wi", "ui", "si", "yes", "yep", "yeah",
+             "yup", "ya", "d accord", "dac", "dacc", "daccord", "ok", "okay", "oki", "okk", "bien sur",
+             "absolument", "tout a fait", "exactement", "exact", "affirmatif", "carrement", "evidemment",
+             "volontiers", "certainement", "effectivement", "c est ca", "sure", "of course", "certainly",
+             "indeed", "correct")
+NO_FORMS = ("non", "nan", "nn", "nope", "no", "nop", "niet", "pas du tout", "pas encore",
+            "pas vraiment", "absolument pas", "surtout pas", "jamais", "aucunement", "negatif",
+            "non merci", "pas besoin", "not yet", "not really", "never", "no thanks", "not at all")
+_YES_NO = sorted([(tuple(f.split()), "yes") for f in YES_FORMS] + [(tuple(f.split()), "no") for f in NO_FORMS],
+                 key=lambda x: -len(x[0]))
+ANSWER_SURE = 1.0      # an answer is taken at this score...
+ANSWER_MARGIN = 0.5    # ...this far ahead of the next choice
+ANSWER_MIN = 0.3       # below this, nothing matches
+YES_NO_SCORE = 3.0     # a yes/no form at the start of the answer
+
+
+def _answer_words(text: str) -> list[str]:
+    return _spell_out(normalise(text).split()[:MAX_WORDS])
+
+
+def yes_or_no(text: str) -> str | None:
+    """'yes' or 'no' when the answer opens with one of their usual forms ('ouais', 'pas encore', 'nope')."""
+    words = _answer_words(text)
+    # "je ne sais pas" is neither; "ben oui", "euh non" are.
+    while words and words[0] in ("ben", "bah", "beh", "euh", "heu", "bon", "alors", "hmm", "hum", "eh", "well", "oh"):
+        words = words[1:]
+    for form, answer in _YES_NO:
+        if tuple(words[:len(form)]) == form:
+            return answer
+    return None
+
+
+class _AnswerIndex:
+    """The words of a button question's choices: labels (every language), keywords, examples."""
+
+    def __init__(self, choices: tuple[Choice, ...]):
+        self.choices = choices
+        self.phrases: list[list[tuple[tuple[str, ...], str, tuple[str, ...]]]] = []  # (stems, shown as, all words)
+        self.prefixes: dict[str, str] = {}
+        surface: set[str] = set()
+        for c in choices:
+            phrases = []
+            texts = [(t, "label") for t in c.label.values()]
+            texts += [(k, "keyword") for k in c.recogniser.keywords]
+            texts += [(e, "example") for e in c.recogniser.examples]
+            for raw, kind in texts:
+                words, prefixes = _keyword_words(raw)
+                words = _spell_out(words)
+                surface.update(words)
+                for p in prefixes:
+                    if len(p) >= 3:
+                        self.prefixes[p] = stem(p)
+                stems = tuple(s for s in (self._stem(w) for w in words) if s)
+                if stems:
+                    phrases.append((stems, f"{kind} {raw!r}", tuple(stem(w) for w in words)))
+            self.phrases.append(phrases)
+        self.vocab = [frozenset(s for stems, _, _ in phrases for s in stems) for phrases in self.phrases]
+        self.speller = _Speller(surface)
+        self.known = frozenset(surface)
+
+    @staticmethod
+    def _stem(word: str) -> str | None:
+        """A telling word's stem; None for a function word, or one that only tells inside a
+        phrase ('pas' alone says nothing: "je ne sais pas" is not "non, pas encore")."""
+        if (word in _STOP and word not in ("non", "oui")) or word in ("pas", "plus", "ne", "n"):
+            return None
+        return stem(word)
+
+    def read(self, words: list[str]) -> tuple[list[str], list[str]]:
+        """The telling stems of an answer, and every word's stem in order (for phrases)."""
+        out, keys = [], []
+        for word in words[:MAX_FUZZY]:
+            s = self._stem(word)
+            if s is None:
+                keys.append(stem(word))
+                continue
+            if word not in self.known and not any(s in v for v in self.vocab):
+                for n in range(len(word), 2, -1):
+                    if word[:n] in self.prefixes:
+                        s = self.prefixes[word[:n]]
+                        break
+                else:
+                    known = self.speller.correct(word)
+                    if known is not None:
+                        s = self._stem(known) or s
+            out.append(s)
+            keys.append(s)
+        return out, keys
+
+
+_ANSWER_INDEXES: OrderedDict[int, _AnswerIndex] = OrderedDict()
+
+
+def _answer_index(choices: tuple[Choice, ...]) -> _AnswerIndex:
+    key = id(choices)
+    index = _ANSWER_INDEXES.get(key)
+    if index is None or index.choices is not choices:
+        index = _ANSWER_INDEXES[key] = _AnswerIndex(choices)
+        while len(_ANSWER_INDEXES) > 256:
+            _ANSWER_INDEXES.popitem(last=False)
+    else:
+        _ANSWER_INDEXES.move_to_end(key)
+    return index
+
+
+def understand_answer(text: str, choices: tuple[Choice, ...], lang: str = "fr",
+                      allowed: set[str] | None = None) -> Verdict:
+    """Which button a typed answer to a `type: choice` question names.
+
+    Yes/no in their usual forms pick the choices whose id is "yes" / "no"; otherwise the words
+    of the answer are matched (accents, case and a typo aside) against each choice's label in
+    every language (`lang` first), its keywords and its examples. A word shared by several
+    choices weighs little ("oui" in "Oui, par téléphone" and "Oui, sur les réseaux sociaux"),
+    a word or phrase only one choice has weighs much. Sure: `choice` set. Unsure: `choice`
+    None and the two best `candidates`. Nothing matches: no candidates.
+    """
+    choices = tuple(choices)
+    index = _answer_index(choices)
+    live = [i for i, c in enumerate(choices) if allowed is None or c.id in allowed]
+    hits = [Hit(choices[i].id) for i in live]
+    if not live:
+        return Verdict(None, [], hits)
+    words = _answer_words(text)
+    tokens, keys = index.read(words)
+    said = yes_or_no(text)
+    n = len(live)
+    df: dict[str, int] = {}
+    for i in live:
+        for s in index.vocab[i]:
+            df[s] = df.get(s, 0) + 1
+    present = set(tokens)
+    bigrams = set(zip(tokens, tokens[1:]))
+    for hit, i in zip(hits, live):
+        choice = choices[i]
+        if said is not None and choice.id == said:
+            hit.score += YES_NO_SCORE
+            hit.matched.append(f"{said}: {text.strip()[:20]!r}")
+        matched = present & index.vocab[i]
+        for s in sorted(matched):
+            weight = math.log(n / df[s]) if n > 1 else 1.0
+            if weight > 0:
+                hit.score += weight
+                hit.matched.append(s)
+        best_bonus, best_why = 0.0, ""
+        for stems, shown, sequence in index.phrases[i]:
+            if shown.startswith("label"):
+                whole = set(stems) <= present          # the label's telling words, in any order
+            else:                                       # a keyword or example: its words in order
+                whole = any(tuple(keys[j:j + len(sequence)]) == sequence for j in range(len(keys)))
+            if whole:
+                bonus = 1.0 if shown.startswith(("keyword", "label")) else 0.8
+            else:
+                pairs = set(zip(stems, stems[1:])) & bigrams
+                bonus = 0.3 * len(pairs)
+            if bonus > best_bonus:
+                best_bonus, best_why = bonus, shown
+        if best_bonus:
+            hit.score += best_bonus
+            hit.matched.append(best_why)
+        # the choice's label in the person's language first, at equal score
+        hit.score = round(hit.score, 3) + (0.001 if lang in choice.label else 0.0)
+    hits.sort(key=lambda h: -h.score)
+    scored = [h for h in hits if h.score >= ANSWER_MIN]
+    if not scored:
+        return Verdict(None, [], hits)
+    best = scored[0]
+    second = scored[1].score if len(scored) > 1 else 0.0
+    if best.score >= ANSWER_SURE and best.score - second >= ANSWER_MARGIN:
+        return Verdict(best.choice, [best.choice], hits)
+    return Verdict(None, [h.choice for h in scored[:2]], hits)
