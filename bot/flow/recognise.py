@@ -28,6 +28,7 @@ Everything is pure Python plus rapidfuzz for string distance; every cache is bou
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 import re
 import unicodedata
 from collections import OrderedDict
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rapidfuzz.distance import OSA
+from rapidfuzz.process import extractOne
 
 from .model import Choice
 
@@ -50,23 +52,26 @@ OFF_TOPIC_IDS = frozenset({"other", "none"})   # the choice that means "none of 
 ALPHA = 0.3          # additive smoothing of the word counts
 KEYWORD_WEIGHT = 2.0  # a keyword counts as that many occurrences in its choice
 PATTERN_WEIGHT = 4.0  # a pattern likewise
-MAX_WORDS = 300      # words of a message read (the first ones: the problem comes first)
-MAX_FUZZY = 64       # unknown words of a message looked up for a typo
+MAX_WORDS = 120      # words of a message read (the first ones: the problem comes first)
+MAX_FUZZY = 32       # unknown words of a message looked up for a typo
+MAX_CHARS = MAX_WORDS * 12  # characters of a message read (enough for MAX_WORDS words)
 
 
 # ==========================================================================================
 # Normalisation
 # ==========================================================================================
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062"
-                                    "\u2063\u2064\ufeff\u180e\u034f"), None)
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff\u180e\u034f]")  # zero-width, soft hyphen
 _NON_WORD = re.compile(r"[^a-z0-9*]+")
 
 
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+
+
 def _normalise(text: str) -> str:
-    text = text.translate(_INVISIBLE)
+    text = _INVISIBLE.sub("", text)
     text = unicodedata.normalize("NFKD", text.lower().replace("€", " euros "))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = _COMBINING.sub("", text)
     text = text.replace("œ", "oe").replace("æ", "ae").replace("ß", "ss")
     return _NON_WORD.sub(" ", text).strip()
 
@@ -162,18 +167,24 @@ ez ait ais aient ant ent ons ions iez ir is it ies ie s x ing ed ly
 """.split(), key=len, reverse=True))
 
 
+_SUFFIX_SET = frozenset(_SUFFIXES)
+_SUFFIX_LENGTHS = tuple(sorted({len(s) for s in _SUFFIXES}, reverse=True))
+
+
 @lru_cache(maxsize=8192)
 def stem(word: str) -> str:
     """A light stem: 'prélèvement', 'prélevé', 'prélever' -> 'prelev'; 'factures' -> 'factur'."""
-    if len(word) <= 4 or not word.isalpha():
+    n = len(word)
+    if n <= 4 or not word.isalpha():
         return word
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[:-len(suffix)]
+    for length in _SUFFIX_LENGTHS:   # the longest ending that leaves at least 4 letters
+        if n - length >= 4 and word[-length:] in _SUFFIX_SET:
+            return word[:-length]
     return word
 
 
-_ELIDED = ("qu", "l", "d", "m", "t", "s", "j", "n", "c")
+_ELIDED = {"q": ("qu",), "l": ("l",), "d": ("d",), "m": ("m",), "t": ("t",), "s": ("s",), "j": ("j",),
+           "n": ("n",), "c": ("c",)}
 _J_CONSONANT = re.compile(r"^j([bcdfghjklmnpqrstvwxz][a-z]{2,})$")
 
 
@@ -190,7 +201,7 @@ def _spell_out(words: list[str]) -> list[str]:
         if spelled is not None:
             out.extend(spelled.split())
             continue
-        m = _J_CONSONANT.match(word)
+        m = _J_CONSONANT.match(word) if word[0] == "j" else None
         if m and word not in ("jpeg", "jpg"):
             out.extend(("je", m.group(1)))
             continue
@@ -231,7 +242,7 @@ BEFORE_FOCUS = 0.15     # weight of what comes before "mon vrai problème c'est.
 
 def clauses(text: str) -> list[tuple[float, list[str], str]]:
     """The clauses of a message: (weight, spelled-out words, why the weight)."""
-    raw = text.translate(_INVISIBLE).lower()
+    raw = _INVISIBLE.sub("", text[:MAX_CHARS]).lower()
     pieces: list[str] = []
     for part in _CLAUSE_SPLIT.split(raw):
         norm = normalise(part)
@@ -284,6 +295,9 @@ def _deletions(word: str, depth: int) -> set[str]:
     return found
 
 
+_MISSING = object()
+
+
 class _BoundedCache(OrderedDict):
     """A least-recently-used map with a size cap: memory stays bounded whatever people type."""
 
@@ -292,11 +306,11 @@ class _BoundedCache(OrderedDict):
         self.cap = cap
 
     def get(self, key, default=None):
-        try:
-            self.move_to_end(key)
-            return self[key]
-        except KeyError:
+        value = OrderedDict.get(self, key, _MISSING)
+        if value is _MISSING:
             return default
+        self.move_to_end(key)
+        return value
 
     def put(self, key, value) -> None:
         self[key] = value
@@ -305,14 +319,25 @@ class _BoundedCache(OrderedDict):
 
 
 class _Speller:
-    """Finds the known word a typed word was meant to be, within its typo allowance."""
+    """Finds the known word a typed word was meant to be, within its typo allowance.
+
+    One typo (words of 5 to 8 letters): the word and its one-letter deletions are looked up
+    in the one-letter deletions of the known words. Two typos (9 letters or more): rapidfuzz
+    compares it with the long known words of the same first letter. Either way a handful of
+    lookups, whatever the size of the vocabulary.
+    """
 
     def __init__(self, words):
         self.words = frozenset(w for w in words if len(w) >= 5 and w.isalpha())
         self.index: dict[str, list[str]] = {}
+        self.long: dict[str, list[str]] = {}
         for word in self.words:
-            for key in _deletions(word, _allowed_typos(word)):
+            for key in _deletions(word, 1):
                 self.index.setdefault(key, []).append(word)
+            if len(word) >= 7:
+                self.long.setdefault(word[0], []).append(word)
+        for words_ in (*self.index.values(), *self.long.values()):
+            words_.sort()
         self.cache = _BoundedCache(4096)
 
     def correct(self, word: str) -> str | None:
@@ -322,18 +347,21 @@ class _Speller:
         found = self.cache.get(word, False)
         if found is not False:
             return found
-        best, best_d = None, typos + 1
-        index = self.index
-        for key in (_deletions(word, typos) if typos > 1 else
-                    [word] + [word[:i] + word[i + 1:] for i in range(len(word))]):
-            for known in index.get(key, ()):
-                if known[0] != word[0] and known[:2] != word[1::-1]:
-                    continue  # the first letter is rarely the typo
-                d = OSA.distance(word, known, score_cutoff=min(typos, _allowed_typos(known)))
-                if d < best_d or (d == best_d and best is not None and known < best):
-                    best, best_d = known, d
-        if best_d > typos:
-            best = None
+        best = None
+        if typos == 1:
+            best_d = 2
+            index = self.index
+            for key in [word] + [word[:i] + word[i + 1:] for i in range(len(word))]:
+                for known in index.get(key, ()):
+                    if known[0] != word[0] and known[:2] != word[1::-1]:
+                        continue  # the first letter is rarely the typo
+                    d = OSA.distance(word, known, score_cutoff=1)
+                    if d < best_d:
+                        best, best_d = known, d
+        else:
+            found = extractOne(word, self.long.get(word[0], ()), scorer=OSA.distance, score_cutoff=2)
+            if found is not None and found[1] <= _allowed_typos(found[0]):
+                best = found[0]
         self.cache.put(word, best)
         return best
 
@@ -398,6 +426,10 @@ class Model:
         self.ids = [c.id for c in choices]
         self.patterns = [(i, n, raw, re.compile(raw)) for i, c in enumerate(choices)
                          for n, raw in enumerate(c.recogniser.patterns)]
+        # The letters a pattern spells out ('prelev' in '(prelev|debit)\w*'): a typed word
+        # that starts with none of them, and is known nowhere else, cannot matter to a pattern.
+        self.literals = frozenset(w for _, _, raw, _ in self.patterns
+                                  for w in re.findall(r"[a-z]{2,}", re.sub(r"\\[a-zA-Z]", " ", raw)))
         self.prefixes: dict[str, str] = {}  # 'factur' (from factur*) -> its feature
         # Keywords of several words are phrases: a feature of their own when found in order.
         self.phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
@@ -426,6 +458,10 @@ class Model:
         for *_, cls in example_clauses:
             for _, words, _ in cls:
                 surface.update(words)
+        self.longest_prefix = max(map(len, self.prefixes), default=0)
+        self.literals_by_start: dict[str, list[str]] = {}
+        for literal in self.literals:
+            self.literals_by_start.setdefault(literal[:2], []).append(literal)
         self.speller = _Speller(surface)
         self.known_surface = frozenset(surface)
         self.cache = _BoundedCache(4096)  # word -> (feature, how)
@@ -472,52 +508,84 @@ class Model:
             return None
         return stem(word)
 
-    def _word(self, word: str, fuzzy_budget: list[int]) -> tuple[str | None, str]:
-        """What a typed word is read as: (feature or None, how)."""
+    def _word(self, word: str, fuzzy_budget: list[int]) -> tuple[str | None, str, str]:
+        """What a typed word is read as: (feature or None, how, the word patterns see).
+
+        Patterns see the word as corrected, or "_" for a word that no pattern nor keyword
+        nor example could be about (regular expressions then run on a short text)."""
         found = self.cache.get(word)
         if found is not None:
             return found
         feature = self._stem_of(word)
-        how = ""
+        how, seen = "", word
         if feature is not None and word not in self.known_surface and feature not in self.vocab:
-            for elided in _ELIDED:  # 'lappli', 'jouvre', 'mavaient': a lost apostrophe
+            for elided in _ELIDED.get(word[0], ()):  # 'lappli', 'jouvre', 'mavaient': a lost apostrophe
                 rest = word[len(elided):]
                 if word.startswith(elided) and len(rest) >= 3 and rest in self.known_surface:
-                    feature, how = self._stem_of(rest), f"l'apostrophe: {elided}'{rest}"
+                    feature, how, seen = self._stem_of(rest), f"l'apostrophe: {elided}'{rest}", rest
                     break
             else:
-                for n in range(len(word) - 1, 3, -1):
+                for n in range(min(len(word) - 1, self.longest_prefix), 3, -1):
                     if word[:n] in self.prefixes:
                         feature, how = self.prefixes[word[:n]], f"{word[:n]}*"
                         break
                 else:
                     if fuzzy_budget[0] <= 0:
-                        return feature, ""  # not cached: it was not looked up
+                        return feature, "", self._pattern_word(word)  # not cached: not looked up
                     fuzzy_budget[0] -= 1
                     known = self.speller.correct(word)
                     if known is not None:
-                        feature, how = self._stem_of(known), f"typo of {known}"
-        self.cache.put(word, (feature, how))
-        return feature, how
+                        feature, how, seen = self._stem_of(known), f"typo of {known}", known
+                    else:
+                        seen = self._pattern_word(word)
+        found = (feature, how, seen)
+        self.cache.put(word, found)
+        return found
+
+    def _pattern_word(self, word: str) -> str:
+        if len(word) <= 2 or not word.isalpha() or word in _STOP or word in self.known_surface:
+            return word
+        for literal in self.literals_by_start.get(word[:2], ()):
+            if word.startswith(literal):
+                return word
+        return "_"
 
     def _features(self, cls, budget: int = MAX_FUZZY) -> list[Feature]:
         fuzzy_budget = [budget]
         out: list[Feature] = []
+        texts: list[str] = []       # what patterns see, clause by clause
+        starts: list[int] = []
+        weights: list[float] = []
+        at = 0
         for weight, words, why in cls:
-            keys = []
+            keys, seen = [], []
             for word in words:
-                feature, how = self._word(word, fuzzy_budget)
+                feature, how, pattern_word = self._word(word, fuzzy_budget)
                 keys.append(feature or stem(word))
+                if pattern_word != "_" or not seen or seen[-1] != "_":
+                    seen.append(pattern_word)
                 if feature is not None:
                     out.append(Feature(word, feature, weight, how or why))
             for j, key in enumerate(keys):
                 for phrase_keys, phrase in self.phrases.get(key, ()):
                     if tuple(keys[j:j + len(phrase_keys)]) == phrase_keys:
                         out.append(Feature(" ".join(words[j:j + len(phrase_keys)]), phrase, weight, "phrase"))
-            text = " ".join(words)
+            text = " ".join(seen)
+            if len(text) > 1:
+                texts.append(text)
+                starts.append(at)
+                weights.append(weight)
+                at += len(text) + 1
+        if texts:  # all the clauses at once, a line each: one search per pattern
+            text = "\n".join(texts)
             for _, _, raw, pattern in self.patterns:
-                if pattern.search(text):
-                    out.append(Feature(pattern.search(text).group(0), f"/{raw}/", weight, "pattern"))
+                best = None
+                for m in pattern.finditer(text):
+                    w = weights[bisect_right(starts, m.start()) - 1]
+                    if best is None or w > best[0]:
+                        best = (w, m.group(0))
+                if best is not None:
+                    out.append(Feature(best[1], f"/{raw}/", best[0], "pattern"))
         return out
 
     def features(self, text: str) -> list[Feature]:
