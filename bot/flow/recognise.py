@@ -44,13 +44,13 @@ from .model import Choice
 SURE = 0.90          # the best choice is taken at this probability...
 SURE_MARGIN = 0.45   # ...and this far ahead of the next
 SECOND = 0.12        # a second candidate is offered to confirm from this probability
-EVIDENCE = 4.5       # ...and only when the words for it weigh this much (one vague word: confirm)
-OFF_TOPIC_EVIDENCE = 2.5  # below this, nothing in the text speaks for any reason: show the list
+EVIDENCE = 6.0       # ...and only when the words for it weigh this much (one vague word: confirm)
+OFF_TOPIC_EVIDENCE = 2.0  # below this, nothing in the text speaks for any reason: show the list
 OFF_TOPIC_IDS = frozenset({"other", "none"})   # the choice that means "none of these"
 
 # -- model settings ------------------------------------------------------------------------
 ALPHA = 0.3          # additive smoothing of the word counts
-KEYWORD_WEIGHT = 2.0  # a keyword counts as that many occurrences in its choice
+KEYWORD_WEIGHT = 4.0  # a keyword counts as that many occurrences in its choice
 PATTERN_WEIGHT = 4.0  # a pattern likewise
 MAX_WORDS = 120      # words of a message read (the first ones: the problem comes first)
 MAX_FUZZY = 32       # unknown words of a message looked up for a typo
@@ -129,7 +129,9 @@ _SPELLED = {
     "unsubscribe": "desabonner", "subscription": "abonnement", "plan": "abonnement", "renewed": "renouvele",
     "renewal": "renouvellement", "still": "toujours",
     "password": "mot de passe", "login": "connexion", "log": "connecter", "sign": "connecter",
-    "account": "compte", "locked": "bloque", "blocked": "bloque", "access": "acces", "credentials": "identifiants",
+    "deactivated": "desactive", "disabled": "desactive", "suspended": "suspendu", "banned": "bloque",
+    "expired": "expire", "membership": "abonnement", "subscribed": "abonne", "renew": "renouveler",
+    "renews": "renouvele", "account": "compte", "locked": "bloque", "blocked": "bloque", "access": "acces", "credentials": "identifiants",
     "crash": "plante", "crashes": "plante", "crashed": "plante", "crashing": "plante", "freeze": "fige",
     "freezes": "fige", "freezing": "fige", "frozen": "fige", "sound": "son", "buffering": "charge",
     "lag": "rame", "lags": "rame", "lagging": "rame", "subtitles": "sous titres", "screen": "ecran", "black": "noir",
