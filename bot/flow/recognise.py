@@ -52,6 +52,7 @@ OFF_TOPIC_IDS = frozenset({"other", "none"})   # the choice that means "none of 
 ALPHA = 0.3          # additive smoothing of the word counts
 KEYWORD_WEIGHT = 4.0  # a keyword counts as that many occurrences in its choice
 PATTERN_WEIGHT = 4.0  # a pattern likewise
+PHRASE_WORD_SHARE = 0.25  # each word of a keyword phrase counts this share of a keyword alone
 MAX_WORDS = 120      # words of a message read (the first ones: the problem comes first)
 MAX_FUZZY = 32       # unknown words of a message looked up for a typo
 MAX_CHARS = MAX_WORDS * 12  # characters of a message read (enough for MAX_WORDS words)
@@ -475,10 +476,11 @@ class Model:
             counts[i][feature] = counts[i].get(feature, 0.0) + weight
 
         for i, words, phrase in keyword_docs:
+            # the words of a phrase count a little on their own, the phrase itself fully
             for w in words:
                 f = self._stem_of(w)
                 if f:
-                    add(i, f, KEYWORD_WEIGHT)
+                    add(i, f, KEYWORD_WEIGHT * (PHRASE_WORD_SHARE if phrase else 1.0))
             if phrase:
                 add(i, phrase, KEYWORD_WEIGHT)
         for i, _, raw, _ in self.patterns:
