@@ -298,27 +298,18 @@ def _deletions(word: str, depth: int) -> set[str]:
     return found
 
 
-_MISSING = object()
-
-
-class _BoundedCache(OrderedDict):
-    """A least-recently-used map with a size cap: memory stays bounded whatever people type."""
+class _BoundedCache(dict):
+    """A memo with a size cap: emptied when full, so memory stays bounded whatever people
+    type, and a lookup costs a plain dict lookup (the words that recur come back at once)."""
 
     def __init__(self, cap: int):
         super().__init__()
         self.cap = cap
 
-    def get(self, key, default=None):
-        value = OrderedDict.get(self, key, _MISSING)
-        if value is _MISSING:
-            return default
-        self.move_to_end(key)
-        return value
-
     def put(self, key, value) -> None:
+        if len(self) >= self.cap:
+            self.clear()
         self[key] = value
-        if len(self) > self.cap:
-            self.popitem(last=False)
 
 
 class _Speller:
@@ -467,7 +458,8 @@ class Model:
             self.literals_by_start.setdefault(literal[:2], []).append(literal)
         self.speller = _Speller(surface)
         self.known_surface = frozenset(surface)
-        self.cache = _BoundedCache(4096)  # word -> (feature, how)
+        self.cache = _BoundedCache(4096)  # word -> (feature, how, what patterns see)
+        self.vocab: frozenset[str] | None = None   # None while learning: every word is a feature
 
         k = len(choices)
         counts: list[dict[str, float]] = [{} for _ in range(k)]
@@ -534,14 +526,16 @@ class Model:
                         feature, how = self.prefixes[word[:n]], f"{word[:n]}*"
                         break
                 else:
-                    if fuzzy_budget[0] <= 0:
-                        return feature, "", self._pattern_word(word)  # not cached: not looked up
+                    if fuzzy_budget[0] <= 0:   # not cached: it was not looked up for a typo
+                        return None, "", self._pattern_word(word)
                     fuzzy_budget[0] -= 1
                     known = self.speller.correct(word)
                     if known is not None:
                         feature, how, seen = self._stem_of(known), f"typo of {known}", known
                     else:
                         seen = self._pattern_word(word)
+        if feature is not None and self.vocab is not None and feature not in self.vocab:
+            feature = None   # a word the flow does not know weighs nothing
         found = (feature, how, seen)
         self.cache.put(word, found)
         return found
