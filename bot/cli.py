@@ -1,4 +1,4 @@
-"""`python -m bot COMMAND`: check, graph, chat, classify, run (the command line of the project)."""
+"""`python -m bot COMMAND`: check, graph, chat, classify, evaluate, run (the project's command line)."""
 from __future__ import annotations
 
 import argparse
@@ -72,15 +72,20 @@ def cmd_graph(args, settings: Settings) -> int:
 
 
 def cmd_classify(args, settings: Settings) -> int:
-    from .flow.recognise import recognise
-    flows = _load(settings)
-    if flows is None:
-        return 1
-    machine = flows.get(args.flow or flows.default)
-    if machine is None:
-        print(f"no flow {args.flow!r}", file=sys.stderr)
-        return 1
-    flow = machine.flow
+    from .flow.recognise import explain, recognise
+    if args.flow and Path(args.flow).suffix in (".yaml", ".yml"):
+        flow = _flow_from(args.flow, settings)
+        if flow is None:
+            return 1
+    else:
+        flows = _load(settings)
+        if flows is None:
+            return 1
+        machine = flows.get(args.flow or flows.default)
+        if machine is None:
+            print(f"no flow {args.flow!r}", file=sys.stderr)
+            return 1
+        flow = machine.flow
     if flow.classify_node is None:
         print(f"flow {flow.id!r} has no free-text question", file=sys.stderr)
         return 1
@@ -92,7 +97,39 @@ def cmd_classify(args, settings: Settings) -> int:
                                             if verdict.candidates else "no match: the list is shown")
     print(f"  question {node.id!r}: {state}")
     for hit in verdict.hits:
-        print(f"  {hit.choice:<14} {hit.score:4.1f}  {', '.join(hit.matched)}")
+        print(f"  {hit.choice:<14} {hit.score:4.2f}  {', '.join(hit.matched)}")
+    if args.explain:
+        print("why:")
+        for line in explain(" ".join(args.text), node.choices):
+            print(line)
+    return 0
+
+
+def cmd_evaluate(args, settings: Settings) -> int:
+    from .flow.evaluate import cross_validate, evaluate, read_tsv
+    flow = _flow_from(args.flow, settings)
+    if flow is None:
+        return 1
+    node_id = args.node or flow.classify_node
+    node = flow.nodes.get(node_id) if node_id else None
+    if node is None or not node.choices:
+        print(f"flow {flow.id!r} has no question {node_id!r} to evaluate", file=sys.stderr)
+        return 1
+    examples = sum(len(c.recogniser.examples) for c in node.choices)
+    if examples >= args.folds:
+        report = cross_validate(node.choices, args.folds)
+        print("\n".join(report.lines(f"{args.folds}-fold cross-validation on the {examples} examples "
+                                     f"of {node.id!r} (held-out accuracy)", args.show_wrong)))
+    else:
+        print(f"question {node.id!r} has {examples} examples: too few to cross-validate")
+    for tsv in args.tsv or []:
+        try:
+            items = read_tsv(tsv)
+        except OSError as exc:
+            print(f"{tsv}: {exc}", file=sys.stderr)
+            return 1
+        print()
+        print("\n".join(evaluate(node.choices, items).lines(f"{tsv}", args.show_wrong)))
     return 0
 
 
@@ -151,9 +188,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-store", action="store_true", help="keep nothing on disk")
     p.set_defaults(fn=cmd_chat)
     p = sub.add_parser("classify", help="which choice the free-text question maps TEXT to")
-    p.add_argument("--flow", help="flow id (default: the default flow)")
+    p.add_argument("--flow", help="flow id or flow file (default: the default flow)")
+    p.add_argument("--explain", action="store_true",
+                   help="show which words, keywords, patterns and examples weighed")
     p.add_argument("text", nargs="+")
     p.set_defaults(fn=cmd_classify)
+    p = sub.add_parser("evaluate", help="how well the free-text question is understood: "
+                                        "cross-validated accuracy on the flow's examples, confusion matrix")
+    p.add_argument("flow", help="a flow file or a flow id")
+    p.add_argument("--tsv", action="append", help="also score a labelled file (label<TAB>message); repeatable")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    p.add_argument("--node", help="the question (default: the flow's free-text question)")
+    p.add_argument("--show-wrong", type=int, default=0, metavar="N", help="list up to N misread messages")
+    p.set_defaults(fn=cmd_evaluate)
     p = sub.add_parser("run", help="run the Telegram bot (long polling, or --webhook)")
     p.add_argument("--webhook", action="store_true", help="serve a webhook instead of polling")
     p.set_defaults(fn=cmd_run)

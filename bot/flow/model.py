@@ -54,10 +54,11 @@ class Route:
 class Recogniser:
     keywords: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()  # how people describe this choice, in their own words
 
     @property
     def empty(self) -> bool:
-        return not self.keywords and not self.patterns
+        return not self.keywords and not self.patterns and not self.examples
 
 
 @dataclass(frozen=True)

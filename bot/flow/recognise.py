@@ -1,84 +1,368 @@
-"""Map a free-text answer to a choice, with the keywords and patterns written in the flow.
+"""Understand a typed answer: which choice a free-text description means, and which button a
+typed answer to a button question names.
 
-Matching ignores case and accents, treats apostrophes and punctuation as spaces, and
-forgives a typo per word (two in long words). In the YAML:
+Free text (`recognise`): each choice of a `type: text` question may carry, in the flow,
 
-    keywords: ["factur*", "deux fois", "prelevement"]   # * = any ending; phrases match in order
+    keywords: ["factur*", "deux fois", "prelevement"]   # * = any ending
     patterns: ['\\b(2|deux) fois\\b']                    # regular expressions on the normalised text
+    examples: ["on m'a prélevé deux fois ce mois-ci"]    # how people really describe it
 
-A single word scores 1, a phrase of several words 2, a pattern 2. The best choice is taken
-when it scores at least 2 and leads the next by at least 1; otherwise the user is asked to
-confirm the likely candidates; with no hit at all they get the full list.
+The text is cut into clauses (a clause the person sets aside, "je ne veux pas résilier mais…",
+counts for nothing; what comes before "mais mon vrai problème c'est…" counts little), written
+SMS forms are spelled out ("g", "pk", "tjs", "jcomprend"), names are dropped ("je m'appelle…"),
+and each word becomes a feature: lower case, no accents, a light French/English stem, and a
+typo forgiven against the words the flow knows (one typo from five letters, two from nine; a
+shorter word such as "fais" is never taken for "frais"). A pattern that matches is a feature too.
+
+A naive Bayes model is learnt from the examples, the keywords (each a small example of its own)
+and the patterns of each choice. Examples on the `other` choice teach what is off-topic: when
+it wins, or when nothing the flow knows is in the text, the person gets the full list. The
+best choice is taken when it is clearly ahead; otherwise the two likeliest are offered to
+confirm. `explain` shows which words, keywords, patterns and examples weighed.
+
+Button questions (`understand_answer`): yes/no in their usual forms, a choice named loosely
+by its label, its keywords or its examples.
+
+Everything is pure Python plus rapidfuzz for string distance; every cache is bounded.
 """
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 import re
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from rapidfuzz.distance import OSA
+from rapidfuzz.process import extractOne
+
 from .model import Choice
 
-CONFIDENT_SCORE = 2.0
-CONFIDENT_MARGIN = 1.0
+# -- decision thresholds (probabilities of the model) -------------------------------------
+SURE = 0.90          # the best choice is taken at this probability...
+SURE_MARGIN = 0.45   # ...and this far ahead of the next
+SECOND = 0.12        # a second candidate is offered to confirm from this probability
+EVIDENCE = 6.0       # ...and only when the words for it weigh this much (one vague word: confirm)
+OFF_TOPIC_EVIDENCE = 2.0  # below this, nothing in the text speaks for any reason: show the list
+OFF_TOPIC_IDS = frozenset({"other", "none"})   # the choice that means "none of these"
 
+# -- model settings ------------------------------------------------------------------------
+ALPHA = 0.3          # additive smoothing of the word counts
+KEYWORD_WEIGHT = 4.0  # a keyword counts as that many occurrences in its choice
+PATTERN_WEIGHT = 4.0  # a pattern likewise
+PHRASE_WORD_SHARE = 0.25  # each word of a keyword phrase counts this share of a keyword alone
+MAX_WORDS = 120      # words of a message read (the first ones: the problem comes first)
+MAX_FUZZY = 32       # unknown words of a message looked up for a typo
+MAX_CHARS = MAX_WORDS * 12  # characters of a message read (enough for MAX_WORDS words)
+
+
+# ==========================================================================================
+# Normalisation
+# ==========================================================================================
+
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff\u180e\u034f]")  # zero-width, soft hyphen
 _NON_WORD = re.compile(r"[^a-z0-9*]+")
 
 
-@lru_cache(maxsize=8192)
-def normalise(text: str) -> str:
-    """Lower case, no accents, words separated by single spaces ('Prélèvé 2 fois!' -> 'preleve 2 fois')."""
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+
+
+def _normalise(text: str) -> str:
+    text = _INVISIBLE.sub("", text)
     text = unicodedata.normalize("NFKD", text.lower().replace("€", " euros "))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.replace("œ", "oe").replace("æ", "ae")
+    text = _COMBINING.sub("", text)
+    text = text.replace("œ", "oe").replace("æ", "ae").replace("ß", "ss")
     return _NON_WORD.sub(" ", text).strip()
 
 
-def _distance(a: str, b: str, limit: int) -> int:
-    """Damerau-Levenshtein distance (adjacent swaps count 1), stopping early past `limit`."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            cost = ca != cb
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        if min(cur) > limit:
-            return limit + 1
-        prev2, prev = prev, cur
-    return prev[-1]
+_normalise_cached = lru_cache(maxsize=2048)(_normalise)
 
+
+def normalise(text: str) -> str:
+    """Lower case, no accents, words separated by single spaces ('Prélèvé 2 fois!' -> 'preleve 2 fois').
+
+    Zero-width characters and soft hyphens vanish without splitting the word they sit in.
+    """
+    return _normalise_cached(text) if len(text) <= 256 else _normalise(text)
+
+
+# ==========================================================================================
+# Words: written forms, stop words, stems
+# ==========================================================================================
+
+# Written (SMS, spoken, English contracted) forms spelled out. Keys are normalised words.
+_SPELLED = {
+    "g": "j ai", "jai": "j ai", "jme": "je me", "jsuis": "je suis", "jsui": "je suis", "chui": "je suis",
+    "chuis": "je suis", "jsais": "je sais", "jsp": "je sais pas", "chais": "je sais", "jveux": "je veux",
+    "jveu": "je veux", "jve": "je veux", "jpeux": "je peux", "jpeu": "je peux", "jarrive": "j arrive",
+    "jarrivais": "j arrivais", "jattends": "j attends", "jattend": "j attends", "javais": "j avais",
+    "jaurais": "j aurais", "jetais": "j etais", "jessaie": "j essaie", "jessaye": "j essaie",
+    "jouvre": "j ouvre", "jappelle": "j appelle", "japel": "j appelle", "japelle": "j appelle",
+    "jfe": "je fais", "jfai": "je fais", "jfais": "je fais", "jcomprend": "je comprends",
+    "jcomprends": "je comprends", "jecris": "j ecris", "jenvoie": "j envoie",
+    "pk": "pourquoi", "pq": "pourquoi", "pkoi": "pourquoi", "pourkoi": "pourquoi",
+    "tjs": "toujours", "tjr": "toujours", "tjrs": "toujours", "toujour": "toujours",
+    "r1": "rien", "rienn": "rien", "mnt": "maintenant", "mtn": "maintenant", "now": "maintenant",
+    "ya": "il y a", "yen": "il y en", "c": "c est", "ct": "c etait", "cest": "c est", "sa": "ca",
+    "kan": "quand", "qd": "quand", "ke": "que", "ki": "qui", "koi": "quoi", "kel": "quel",
+    "kelle": "quelle", "kelk1": "quelqu un", "qqn": "quelqu un", "qqun": "quelqu un", "qq": "quelques",
+    "pa": "pas", "pas": "pas", "bcp": "beaucoup", "tt": "tout", "ts": "tous", "ds": "dans",
+    "ss": "sous", "dc": "donc", "pr": "pour", "vs": "vous", "nn": "non", "msg": "message",
+    "msgs": "messages", "tel": "telephone", "tél": "telephone", "mdp": "mot de passe",
+    "pwd": "password", "abo": "abonnement", "abos": "abonnements", "abonement": "abonnement",
+    "appli": "application", "apli": "application", "app": "application", "applis": "applications",
+    "chak": "chaque", "mm": "meme", "pcq": "parce que", "psk": "parce que", "paske": "parce que",
+    "co": "connecter", "deco": "deconnecter", "reco": "reconnecter", "relogger": "reconnecter",
+    "svp": "", "stp": "", "merci": "", "mrc": "", "slt": "", "bjr": "", "cc": "",
+    "can": "can", "cant": "can not", "dont": "do not", "doesnt": "does not", "didnt": "did not",
+    "wont": "will not", "isnt": "is not", "im": "i am", "ive": "i have", "won": "won",
+    "tv": "tele", "tele": "tele", "televiseur": "tele", "teles": "tele",
+    "mail": "mail", "mails": "mail", "email": "mail", "emails": "mail", "courriel": "mail",
+    "courriels": "mail", "mel": "mail", "emailed": "mail",
+    # English words read as their French equivalents, so that both languages share what is learnt
+    "charged": "debite", "overcharged": "debite en trop", "charges": "prelevements", "twice": "deux fois",
+    "refund": "remboursement", "refunded": "rembourse", "invoice": "facture", "bill": "facture",
+    "billed": "facture", "billing": "facturation", "payment": "paiement", "price": "prix", "fee": "frais",
+    "fees": "frais", "money": "argent", "bank": "banque", "statement": "releve",
+    "cancel": "resilier", "cancelled": "resilie", "canceled": "resilie", "cancellation": "resiliation",
+    "unsubscribe": "desabonner", "subscription": "abonnement", "plan": "abonnement", "renewed": "renouvele",
+    "renewal": "renouvellement", "still": "toujours",
+    "password": "mot de passe", "login": "connexion", "log": "connecter", "sign": "connecter",
+    "deactivated": "desactive", "disabled": "desactive", "suspended": "suspendu", "banned": "bloque",
+    "expired": "expire", "membership": "abonnement", "subscribed": "abonne", "renew": "renouveler",
+    "renews": "renouvele", "account": "compte", "locked": "bloque", "blocked": "bloque", "access": "acces", "credentials": "identifiants",
+    "crash": "plante", "crashes": "plante", "crashed": "plante", "crashing": "plante", "freeze": "fige",
+    "freezes": "fige", "freezing": "fige", "frozen": "fige", "sound": "son", "buffering": "charge",
+    "lag": "rame", "lags": "rame", "lagging": "rame", "subtitles": "sous titres", "screen": "ecran", "black": "noir",
+    "nobody": "personne", "answer": "repond", "answers": "repond", "answered": "repond", "reply": "reponse",
+    "replied": "repondu", "phone": "telephone", "call": "appel", "called": "appele", "calls": "appels",
+    "hold": "attente", "reach": "joindre", "support": "service client", "contact": "contacter",
+    "complaint": "reclamation", "request": "demande", "ticket": "ticket", "promised": "promis",
+    "pending": "en attente", "waiting": "attente", "closed": "cloture", "nothing": "rien",
+    "beug": "bug", "beugue": "bug", "bugue": "bug", "buggue": "bug", "bugs": "bug", "beugs": "bug",
+    "buguer": "bug", "bugger": "bug",
+}
+
+# Words that say nothing of the problem: function words, politeness, the brand names.
+_STOP = frozenset("""
+a au aux avec ce ces cet cette de des du en et il ils elle elles je j l la le les leur leurs lui
+m ma me mes moi mon n ne nous on ou par qu que qui s sa se ses son sur t ta te tes toi ton tu un
+une vos votre vous y d c est ai as avait avais ont sont suis es etait etre ete fait faire faut
+ca cela ceci ici la dont donc car comme si alors puis aussi tres bien tout tous toute toutes
+quand quoi quel quelle quels quelles pour dans chez depuis entre vers pendant sous apres avant
+bonjour bonsoir salut coucou hello hi hey madame monsieur mesdames messieurs cordialement
+salutations distinguees distingue sentiments respectueuses veuillez agreer remercie remercions
+merci svp stp please thanks thank cstream cdiscount mr mme mlle the an and or of to in on at for
+is are was were be been it its my me i you your we our they their this that with from by as
+have has had do does did will would can could should just so how what why where who when there
+here again am get got any some all very really mais but
+""".split())
+
+# Kept although short: they carry meaning in complaints.
+_KEEP_SHORT = frozenset({"pas", "non", "no", "not", "rien", "plus", "sans", "bug", "tv", "2", "3"})
+
+_SUFFIXES = tuple(sorted("""
+issements issement ements ement ations ation ateurs ateur atrices atrice ances ance ences ence
+ables able iques ique istes iste eries erie euses euse eurs eur ites ite ives ive ees ee es e er
+ez ait ais aient ant ent ons ions iez ir is it ies ie s x ing ed ly
+""".split(), key=len, reverse=True))
+
+
+_SUFFIX_SET = frozenset(_SUFFIXES)
+_SUFFIX_LENGTHS = tuple(sorted({len(s) for s in _SUFFIXES}, reverse=True))
+
+
+@lru_cache(maxsize=8192)
+def stem(word: str) -> str:
+    """A light stem: 'prélèvement', 'prélevé', 'prélever' -> 'prelev'; 'factures' -> 'factur'."""
+    n = len(word)
+    if n <= 4 or not word.isalpha():
+        return word
+    for length in _SUFFIX_LENGTHS:   # the longest ending that leaves at least 4 letters
+        if n - length >= 4 and word[-length:] in _SUFFIX_SET:
+            return word[:-length]
+    return word
+
+
+_ELIDED = {"q": ("qu",), "l": ("l",), "d": ("d",), "m": ("m",), "t": ("t",), "s": ("s",), "j": ("j",),
+           "n": ("n",), "c": ("c",)}
+_J_CONSONANT = re.compile(r"^j([bcdfghjklmnpqrstvwxz][a-z]{2,})$")
+
+
+def _spell_out(words: list[str]) -> list[str]:
+    """Written SMS forms spelled out, 'jtombe' -> 'je tombe', names after 'je m'appelle' dropped."""
+    out: list[str] = []
+    skip_name = 0
+    for word in words:
+        if skip_name:
+            skip_name -= 1
+            if word not in ("et", "je", "j", "mon", "ma", "mais", "depuis", "mes"):
+                continue
+        spelled = _SPELLED.get(word)
+        if spelled is not None:
+            out.extend(spelled.split())
+            continue
+        m = _J_CONSONANT.match(word) if word[0] == "j" else None
+        if m and word not in ("jpeg", "jpg"):
+            out.extend(("je", m.group(1)))
+            continue
+        out.append(word)
+        # "je m'appelle Anne Dupont", "my name is ...": a name is not a problem.
+        if len(out) >= 2 and ((out[-2] == "m" and out[-1] in ("appelle", "appel", "apelle"))
+                              or (out[-2] == "name" and out[-1] == "is")
+                              or (out[-2] == "nom" and out[-1] in ("est", "c"))):
+            del out[-1]
+            if out[-1] == "m":
+                del out[-1]
+            skip_name = 2
+    return out
+
+
+# ==========================================================================================
+# Clauses: what the person sets aside, what they say matters most
+# ==========================================================================================
+
+_CLAUSE_SPLIT = re.compile(r"[.;:!?\n()\[\]«»\"“”…]+|,|\s[-–—]\s")
+_CONTRAST = re.compile(r"\b(?:mais|but|par contre|en revanche|cependant|sauf que|however)\b")
+# A clause that opens by setting something aside: its words count for nothing.
+_SET_ASIDE = re.compile(
+    r"^(?:(?:bon|alors|enfin|non|bref|oui|ok)\s+)*(?:"
+    r"(?:je|j)\s+(?:ne\s+|n\s+)?(?:veux|voudrais|souhaite|cherche|demande|conteste|reclame|parle)\s+pas\b"
+    r"|(?:ce\s+)?(?:n\s+)?est\s+pas\s+(?:un|une|que|qu|ma|mon|mes|le|la|les|l|du|de|d|des|pour|vraiment|juste|seulement|tant)\b"
+    r"|c\s+est\s+pas\s+(?:un|une|que|qu|ma|mon|mes|le|la|les|l|du|de|d|des|pour|vraiment|juste|seulement|tant)\b"
+    r"|pas\s+besoin\b|(?:je\s+)?n\s+ai\s+(?:aucun|pas\s+de)\s+(?:probleme|souci)\b|rien\s+a\s+voir\s+avec\b"
+    r"|(?:i\s+)?(?:do\s+not|don\s+t)\s+want\b|it\s+is\s+not\s+(?:a|the|my|about)\b|not\s+(?:a|about)\b"
+    r")")
+# A clause that says "the real problem is...": what came before counts little.
+_FOCUS = re.compile(r"\b(?:vrai|vrais|veritable|seul|principal|gros)\s+(?:probleme|souci|soucis)\b"
+                    r"|\b(?:mon|le)\s+(?:probleme|souci)\s+(?:c\s+est|est)\b|\bsurtout\b|\ben fait\b"
+                    r"|\b(?:real|main|actual)\s+(?:problem|issue)\b")
+BEFORE_CONTRAST = 0.6   # weight of a clause followed by "mais..."
+BEFORE_FOCUS = 0.15     # weight of what comes before "mon vrai problème c'est..."
+
+
+def clauses(text: str) -> list[tuple[float, list[str], str]]:
+    """The clauses of a message: (weight, spelled-out words, why the weight)."""
+    raw = _INVISIBLE.sub("", text[:MAX_CHARS]).lower()
+    pieces: list[str] = []
+    for part in _CLAUSE_SPLIT.split(raw):
+        norm = normalise(part)
+        if not norm:
+            continue
+        pos = 0
+        for m in _CONTRAST.finditer(norm):
+            pieces.append(norm[pos:m.start()].strip())
+            pos = m.start()
+        pieces.append(norm[pos:].strip())
+    out: list[list] = []
+    read = 0
+    for piece in pieces:
+        if read >= MAX_WORDS:
+            break
+        words = _spell_out(piece.split()[:MAX_WORDS - read])
+        if not words:
+            continue
+        read += len(words)
+        body = " ".join(w for w in words if w not in ("mais", "but"))
+        if _FOCUS.search(body):
+            for earlier in out:
+                earlier[0] *= BEFORE_FOCUS
+                earlier[2] = earlier[2] or "before the real problem"
+            out.append([1.0, words, ""])
+        elif _SET_ASIDE.match(body):
+            out.append([0.0, words, "set aside"])
+        else:
+            if words[0] in ("mais", "but") and out and out[-1][0] > BEFORE_CONTRAST:
+                out[-1][0] = BEFORE_CONTRAST
+                out[-1][2] = out[-1][2] or "before 'mais'"
+            out.append([1.0, words, ""])
+    return [(w, words, why) for w, words, why in out]
+
+
+# ==========================================================================================
+# Typo tolerance against the words a model knows (deletion neighbourhoods, rapidfuzz check)
+# ==========================================================================================
 
 def _allowed_typos(word: str) -> int:
     return 0 if len(word) < 5 else 1 if len(word) < 9 else 2
 
 
-@lru_cache(maxsize=200_000)
-def _word_matches(key: str, word: str) -> bool:
-    """Whether a text word matches a keyword word (exact, `stem*`, or within the typo allowance).
+def _deletions(word: str, depth: int) -> set[str]:
+    found = {word}
+    frontier = {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))}
+        found |= frontier
+    return found
 
-    Cached: the same words come back message after message.
+
+class _BoundedCache(dict):
+    """A memo with a size cap: emptied when full, so memory stays bounded whatever people
+    type, and a lookup costs a plain dict lookup (the words that recur come back at once)."""
+
+    def __init__(self, cap: int):
+        super().__init__()
+        self.cap = cap
+
+    def put(self, key, value) -> None:
+        if len(self) >= self.cap:
+            self.clear()
+        self[key] = value
+
+
+class _Speller:
+    """Finds the known word a typed word was meant to be, within its typo allowance.
+
+    One typo (words of 5 to 8 letters): the word and its one-letter deletions are looked up
+    in the one-letter deletions of the known words. Two typos (9 letters or more): rapidfuzz
+    compares it with the long known words of the same first letter. Either way a handful of
+    lookups, whatever the size of the vocabulary.
     """
-    if key.endswith("*"):
-        stem = key[:-1]
-        if word.startswith(stem):
-            return True
-        typos = _allowed_typos(stem)
-        head = word[:len(stem)]
-        if typos == 0 or len(word) < len(stem) or len(set(stem) ^ set(head)) > 2 * typos:
-            return False
-        return _distance(stem, head, typos) <= typos
-    if key == word:
-        return True
-    typos = _allowed_typos(key)
-    if typos == 0 or abs(len(key) - len(word)) > typos or len(set(key) ^ set(word)) > 2 * typos:
-        return False
-    return _distance(key, word, typos) <= typos
 
+    def __init__(self, words):
+        self.words = frozenset(w for w in words if len(w) >= 5 and w.isalpha())
+        self.index: dict[str, list[str]] = {}
+        self.long: dict[str, list[str]] = {}
+        for word in self.words:
+            for key in _deletions(word, 1):
+                self.index.setdefault(key, []).append(word)
+            if len(word) >= 7:
+                self.long.setdefault(word[0], []).append(word)
+        for words_ in (*self.index.values(), *self.long.values()):
+            words_.sort()
+        self.cache = _BoundedCache(4096)
+
+    def correct(self, word: str) -> str | None:
+        typos = _allowed_typos(word)
+        if typos == 0 or not word.isalpha():
+            return None
+        found = self.cache.get(word, False)
+        if found is not False:
+            return found
+        best = None
+        if typos == 1:
+            best_d = 2
+            index = self.index
+            for key in [word] + [word[:i] + word[i + 1:] for i in range(len(word))]:
+                for known in index.get(key, ()):
+                    if known[0] != word[0] and known[:2] != word[1::-1]:
+                        continue  # the first letter is rarely the typo
+                    d = OSA.distance(word, known, score_cutoff=1)
+                    if d < best_d:
+                        best, best_d = known, d
+        else:
+            found = extractOne(word, self.long.get(word[0], ()), scorer=OSA.distance, score_cutoff=2)
+            if found is not None and found[1] <= _allowed_typos(found[0]):
+                best = found[0]
+        self.cache.put(word, best)
+        return best
+
+
+# ==========================================================================================
+# The model of one question
+# ==========================================================================================
 
 @dataclass
 class Hit:
@@ -95,79 +379,581 @@ class Verdict:
     hits: list[Hit]
 
 
-class _Index:
-    """The keywords of one question, compiled once: phrases as word tuples, patterns compiled,
-    and a memo of which keyword words each text word matches (words recur across messages)."""
+@dataclass
+class Feature:
+    """One feature of a message: the word as typed, what it was read as, its weight."""
+    word: str
+    feature: str
+    weight: float
+    how: str = ""  # "typo of x", "pattern", "set aside"...
 
-    def __init__(self, choices):
+
+def _presence(feats: list[Feature]) -> dict[str, float]:
+    """Each feature once, at the highest weight it was seen with."""
+    out: dict[str, float] = {}
+    for f in feats:
+        if f.weight > out.get(f.feature, 0.0):
+            out[f.feature] = f.weight
+    return out
+
+
+def _keyword_words(keyword: str) -> tuple[list[str], set[str]]:
+    """The words of a keyword, and which of them were written with a * (any ending)."""
+    words, prefixes = [], set()
+    for word in normalise(keyword.replace("*", " * ")).split():
+        if word == "*":
+            if words:
+                prefixes.add(words[-1])
+            continue
+        words.append(word)
+    return words, prefixes
+
+
+class Model:
+    """Naive Bayes over word stems and patterns, learnt from a question's choices.
+
+    `skip` holds (choice index, example index) pairs left out: cross-validation uses it.
+    """
+
+    def __init__(self, choices: tuple[Choice, ...], skip: frozenset = frozenset()):
         self.choices = choices
-        self.phrases = [[tuple(normalise(k).split()) for k in c.recogniser.keywords] for c in choices]
-        self.patterns = [[re.compile(p) for p in c.recogniser.patterns] for c in choices]
-        self.tokens = sorted({t for phrases in self.phrases for phrase in phrases for t in phrase})
-        # Phrases by their first word: only those whose first word occurs are ever checked.
-        self.by_first: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
-        for i, (choice, phrases) in enumerate(zip(choices, self.phrases)):
-            for keyword, phrase in zip(choice.recogniser.keywords, phrases):
-                if phrase:
-                    self.by_first.setdefault(phrase[0], []).append((i, keyword, phrase))
-        self._memo: dict[str, frozenset[str]] = {}
+        self.ids = [c.id for c in choices]
+        self.patterns = [(i, n, raw, re.compile(raw)) for i, c in enumerate(choices)
+                         for n, raw in enumerate(c.recogniser.patterns)]
+        # The letters a pattern spells out ('prelev' in '(prelev|debit)\w*'): a typed word
+        # that starts with none of them, and is known nowhere else, cannot matter to a pattern.
+        self.literals = frozenset(w for _, _, raw, _ in self.patterns
+                                  for w in re.findall(r"[a-z]{2,}", re.sub(r"\\[a-zA-Z]", " ", raw)))
+        self.prefixes: dict[str, str] = {}  # 'factur' (from factur*) -> its feature
+        # Keywords of several words are phrases: a feature of their own when found in order.
+        self.phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        surface: set[str] = set()
+        keyword_docs: list[tuple[int, list[str], str | None]] = []
+        for i, c in enumerate(choices):
+            for keyword in c.recogniser.keywords:
+                words, prefixes = _keyword_words(keyword)
+                words = _spell_out(words)
+                surface.update(words)
+                for p in prefixes:
+                    if len(p) >= 4:
+                        self.prefixes[p] = stem(p)
+                phrase = None
+                if len(words) > 1:
+                    keys = tuple(stem(w) for w in words)
+                    phrase = f'"{" ".join(words)}"'
+                    entries = self.phrases.setdefault(keys[0], [])
+                    if (keys, phrase) not in entries:
+                        entries.append((keys, phrase))
+                keyword_docs.append((i, words, phrase))
+        examples = [(i, n, ex) for i, c in enumerate(choices)
+                    for n, ex in enumerate(getattr(c.recogniser, "examples", ()))
+                    if (i, n) not in skip]
+        example_clauses = [(i, n, ex, clauses(ex)) for i, n, ex in examples]
+        for *_, cls in example_clauses:
+            for _, words, _ in cls:
+                surface.update(words)
+        self.longest_prefix = max(map(len, self.prefixes), default=0)
+        self.literals_by_start: dict[str, list[str]] = {}
+        for literal in self.literals:
+            self.literals_by_start.setdefault(literal[:2], []).append(literal)
+        self.speller = _Speller(surface)
+        self.known_surface = frozenset(surface)
+        self.cache = _BoundedCache(4096)  # word -> (feature, how, what patterns see)
+        self.vocab: frozenset[str] | None = None   # None while learning: every word is a feature
 
-    def matches(self, word: str) -> frozenset[str]:
-        found = self._memo.get(word)
-        if found is None:
-            found = frozenset(t for t in self.tokens if _word_matches(t, word))
-            if len(self._memo) < 50_000:
-                self._memo[word] = found
+        k = len(choices)
+        counts: list[dict[str, float]] = [{} for _ in range(k)]
+
+        def add(i: int, feature: str, weight: float) -> None:
+            counts[i][feature] = counts[i].get(feature, 0.0) + weight
+
+        for i, words, phrase in keyword_docs:
+            # the words of a phrase count a little on their own, the phrase itself fully
+            for w in words:
+                f = self._stem_of(w)
+                if f:
+                    add(i, f, KEYWORD_WEIGHT * (PHRASE_WORD_SHARE if phrase else 1.0))
+            if phrase:
+                add(i, phrase, KEYWORD_WEIGHT)
+        for i, _, raw, _ in self.patterns:
+            add(i, f"/{raw}/", PATTERN_WEIGHT)
+        self.examples: list[tuple[int, str, dict[str, float]]] = []
+        for i, n, ex, cls in example_clauses:
+            feats: dict[str, float] = {}
+            for f in self._features(cls):
+                if f.weight > 0:  # a word counts once per example: presence, not frequency
+                    feats[f.feature] = max(feats.get(f.feature, 0.0), f.weight)
+            for f, w in feats.items():
+                add(i, f, w)
+            self.examples.append((i, ex, feats))
+        self.vocab = frozenset(f for c in counts for f in c)
+        v = len(self.vocab) or 1
+        self.trained = [bool(c) for c in counts]
+        totals = [sum(c.values()) for c in counts]
+        self.logp: dict[str, tuple[float, ...]] = {}
+        for f in self.vocab:
+            row = tuple(math.log((counts[i].get(f, 0.0) + ALPHA) / (totals[i] + ALPHA * v))
+                        if self.trained[i] else 0.0 for i in range(k))
+            self.logp[f] = row
+        self.norms = {id(feats): math.sqrt(sum(w * w for w in feats.values())) or 1.0
+                      for _, _, feats in self.examples}
+
+    # -- features --------------------------------------------------------------------------
+    def _stem_of(self, word: str) -> str | None:
+        if word in _STOP or (len(word) < 3 and word not in _KEEP_SHORT and not word.isdigit()):
+            return None
+        return stem(word)
+
+    def _word(self, word: str, fuzzy_budget: list[int]) -> tuple[str | None, str, str]:
+        """What a typed word is read as: (feature or None, how, the word patterns see).
+
+        Patterns see the word as corrected, or "_" for a word that no pattern nor keyword
+        nor example could be about (regular expressions then run on a short text)."""
+        found = self.cache.get(word)
+        if found is not None:
+            return found
+        feature = self._stem_of(word)
+        how, seen = "", word
+        if feature is not None and word not in self.known_surface and feature not in self.vocab:
+            for elided in _ELIDED.get(word[0], ()):  # 'lappli', 'jouvre', 'mavaient': a lost apostrophe
+                rest = word[len(elided):]
+                if word.startswith(elided) and len(rest) >= 3 and rest in self.known_surface:
+                    feature, how, seen = self._stem_of(rest), f"l'apostrophe: {elided}'{rest}", rest
+                    break
+            else:
+                for n in range(min(len(word) - 1, self.longest_prefix), 3, -1):
+                    if word[:n] in self.prefixes:
+                        feature, how = self.prefixes[word[:n]], f"{word[:n]}*"
+                        break
+                else:
+                    if fuzzy_budget[0] <= 0:   # not cached: it was not looked up for a typo
+                        return None, "", self._pattern_word(word)
+                    fuzzy_budget[0] -= 1
+                    known = self.speller.correct(word)
+                    if known is not None:
+                        feature, how, seen = self._stem_of(known), f"typo of {known}", known
+                    else:
+                        seen = self._pattern_word(word)
+        if feature is not None and self.vocab is not None and feature not in self.vocab:
+            feature = None   # a word the flow does not know weighs nothing
+        found = (feature, how, seen)
+        self.cache.put(word, found)
         return found
 
+    def _pattern_word(self, word: str) -> str:
+        if len(word) <= 2 or not word.isalpha() or word in _STOP or word in self.known_surface:
+            return word
+        for literal in self.literals_by_start.get(word[:2], ()):
+            if word.startswith(literal):
+                return word
+        return "_"
 
-_INDEXES: dict[int, _Index] = {}
+    def _features(self, cls, budget: int = MAX_FUZZY) -> list[Feature]:
+        fuzzy_budget = [budget]
+        out: list[Feature] = []
+        texts: list[str] = []       # what patterns see, clause by clause
+        starts: list[int] = []
+        weights: list[float] = []
+        at = 0
+        for weight, words, why in cls:
+            keys, seen = [], []
+            for word in words:
+                feature, how, pattern_word = self._word(word, fuzzy_budget)
+                keys.append(feature or stem(word))
+                if pattern_word != "_" or not seen or seen[-1] != "_":
+                    seen.append(pattern_word)
+                if feature is not None:
+                    out.append(Feature(word, feature, weight, how or why))
+            for j, key in enumerate(keys):
+                for phrase_keys, phrase in self.phrases.get(key, ()):
+                    if tuple(keys[j:j + len(phrase_keys)]) == phrase_keys:
+                        out.append(Feature(" ".join(words[j:j + len(phrase_keys)]), phrase, weight, "phrase"))
+            text = " ".join(seen)
+            if len(text) > 1:
+                texts.append(text)
+                starts.append(at)
+                weights.append(weight)
+                at += len(text) + 1
+        if texts:  # all the clauses at once, a line each: one search per pattern
+            text = "\n".join(texts)
+            for _, _, raw, pattern in self.patterns:
+                best = None
+                for m in pattern.finditer(text):
+                    w = weights[bisect_right(starts, m.start()) - 1]
+                    if best is None or w > best[0]:
+                        best = (w, m.group(0))
+                if best is not None:
+                    out.append(Feature(best[1], f"/{raw}/", best[0], "pattern"))
+        return out
+
+    def features(self, text: str) -> list[Feature]:
+        return self._features(clauses(text))
+
+    # -- scoring ---------------------------------------------------------------------------
+    def probabilities(self, feats: list[Feature]) -> list[float] | None:
+        """The probability of each choice given the features (None: nothing known in the text)."""
+        k = len(self.choices)
+        scores = [0.0] * k
+        seen = False
+        for feature, weight in _presence(feats).items():
+            row = self.logp.get(feature)
+            if row is None or weight <= 0:
+                continue
+            seen = True
+            for i in range(k):
+                scores[i] += weight * row[i]
+        if not seen:
+            return None
+        live = [s for s, t in zip(scores, self.trained) if t]
+        top = max(live)
+        exp = [math.exp(s - top) if t else 0.0 for s, t in zip(scores, self.trained)]
+        total = sum(exp)
+        return [e / total for e in exp]
+
+    def contributions(self, feats: list[Feature], i: int) -> list[tuple[float, Feature]]:
+        """How much each feature pushed towards choice i (against the other choices on average)."""
+        out = []
+        live = [j for j, t in enumerate(self.trained) if t]
+        best = _presence(feats)
+        done = set()
+        for f in feats:
+            row = self.logp.get(f.feature)
+            if row is None or f.weight <= 0 or f.feature in done or f.weight < best[f.feature]:
+                continue
+            done.add(f.feature)
+            others = [row[j] for j in live if j != i]
+            lift = f.weight * (row[i] - sum(others) / max(1, len(others)))
+            out.append((lift, f))
+        out.sort(key=lambda x: -x[0])
+        return out
+
+    def nearest(self, feats: list[Feature], i: int, n: int = 2) -> list[tuple[float, str]]:
+        """The examples of choice i closest to the features (cosine similarity)."""
+        vec: dict[str, float] = {}
+        for f in feats:
+            if f.weight > 0:
+                vec[f.feature] = vec.get(f.feature, 0.0) + f.weight
+        norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
+        sims = []
+        for j, ex, ex_feats in self.examples:
+            if j != i:
+                continue
+            dot = sum(w * ex_feats.get(f, 0.0) for f, w in vec.items())
+            if dot > 0:
+                sims.append((dot / norm / self.norms[id(ex_feats)], ex))
+        sims.sort(key=lambda x: -x[0])
+        return sims[:n]
+
+    def keywords_in(self, feats: list[Feature], i: int) -> list[str]:
+        """The keywords of choice i whose every word is in the text."""
+        present = {f.feature for f in feats if f.weight > 0}
+        out = []
+        for keyword in self.choices[i].recogniser.keywords:
+            words, _ = _keyword_words(keyword)
+            stems = [s for s in (self._stem_of(w) for w in _spell_out(words)) if s]
+            if stems and all(s in present for s in stems):
+                out.append(keyword)
+        return out
+
+    def evidence(self, feats: list[Feature], i: int) -> float:
+        """How much the text speaks for choice i: the sum of its words' positive lifts."""
+        return sum(lift for lift, _ in self.contributions(feats, i) if lift > 0)
+
+    def decide(self, probs: list[float] | None, allowed: set[str] | None,
+               feats: list[Feature] = ()) -> tuple[str | None, list[str]]:
+        if probs is None:
+            return None, []
+        if sum(self.trained) < 2:  # nothing to compare against (a small flow): count the keywords
+            return self._by_keywords(feats, allowed)
+        ranked = sorted(range(len(probs)), key=lambda i: -probs[i])
+        ranked = [i for i in ranked if self.trained[i]]
+        if not ranked or self.ids[ranked[0]] in OFF_TOPIC_IDS:
+            return None, []
+        ranked = [i for i in ranked if self.ids[i] not in OFF_TOPIC_IDS
+                  and (allowed is None or self.ids[i] in allowed)]
+        if not ranked:
+            return None, []
+        best = ranked[0]
+        if feats and self.evidence(feats, best) < OFF_TOPIC_EVIDENCE:
+            return None, []
+        second = probs[ranked[1]] if len(ranked) > 1 else 0.0
+        if (probs[best] >= SURE and probs[best] - second >= SURE_MARGIN
+                and self.evidence(feats, best) >= EVIDENCE):
+            return self.ids[best], [self.ids[best]]
+        close = [self.ids[best]] + [self.ids[i] for i in ranked[1:2] if probs[i] >= SECOND]
+        return None, close
 
 
-def _index(choices: tuple[Choice, ...]) -> _Index:
-    """One index per question (a node's choices tuple lives as long as its flow)."""
-    index = _INDEXES.get(id(choices))
-    if index is None or index.choices is not choices:
-        if len(_INDEXES) > 256:
-            _INDEXES.clear()
-        index = _INDEXES[id(choices)] = _Index(choices)
-    return index
+    def _by_keywords(self, feats: list[Feature], allowed: set[str] | None) -> tuple[str | None, list[str]]:
+        """A phrase found counts 2, a single word 1: taken at 2, confirmed at 1."""
+        scores = []
+        for i, choice in enumerate(self.choices):
+            if allowed is None or choice.id in allowed:
+                found = self.keywords_in(feats, i)
+                scores.append((sum(2 if " " in k.strip() else 1 for k in found), choice.id))
+        scores = sorted((s for s in scores if s[0] > 0), reverse=True)
+        if not scores:
+            return None, []
+        if scores[0][0] >= 2 and (len(scores) == 1 or scores[0][0] - scores[1][0] >= 1):
+            return scores[0][1], [scores[0][1]]
+        return None, [cid for _, cid in scores[:2]]
 
 
-def score(text: str, choices: tuple[Choice, ...], allowed: set[str] | None = None) -> list[Hit]:
-    """Score the choices (those in `allowed`, if given) against the text, best first."""
-    index = _index(tuple(choices))
-    norm = normalise(text)
-    words = norm.split()[:200]
-    at: dict[str, list[int]] = {}
-    for i, word in enumerate(words):
-        for token in index.matches(word):
-            at.setdefault(token, []).append(i)
-    hits = [Hit(choice.id) for choice in index.choices]
-    for first, starts in at.items():
-        for i, keyword, phrase in index.by_first.get(first, ()):
-            if any(all(start + j in at.get(t, ()) for j, t in enumerate(phrase[1:], 1)) for start in starts):
-                hits[i].score += 2.0 if len(phrase) > 1 else 1.0
-                hits[i].matched.append(keyword)
-    for hit, choice, patterns in zip(hits, index.choices, index.patterns):
-        for raw, pattern in zip(choice.recogniser.patterns, patterns):
-            if pattern.search(norm):
-                hit.score += 2.0
-                hit.matched.append(f"/{raw}/")
-    if allowed is not None:
-        hits = [hit for hit in hits if hit.choice in allowed]
+_MODELS: OrderedDict[int, Model] = OrderedDict()
+
+
+def model_for(choices: tuple[Choice, ...]) -> Model:
+    """One model per question (a node's choices tuple lives as long as its flow); at most 64 kept."""
+    key = id(choices)
+    model = _MODELS.get(key)
+    if model is None or model.choices is not choices:
+        model = Model(choices)
+        _MODELS[key] = model
+        while len(_MODELS) > 64:
+            _MODELS.popitem(last=False)
+    else:
+        _MODELS.move_to_end(key)
+    return model
+
+
+def _hits(model: Model, feats: list[Feature], probs: list[float] | None,
+          allowed: set[str] | None) -> list[Hit]:
+    hits = []
+    for i, choice in enumerate(model.choices):
+        if allowed is not None and choice.id not in allowed:
+            continue
+        p = probs[i] if probs else 0.0
+        matched = []
+        if probs and p >= 0.05:
+            matched = [f"{f.word}" if f.word == f.feature or f.how == "pattern" else f"{f.word}→{f.feature}"
+                       for lift, f in model.contributions(feats, i)[:6] if lift > 0.5]
+        hits.append(Hit(choice.id, round(p, 3), matched))
     hits.sort(key=lambda h: -h.score)
     return hits
 
 
+def score(text: str, choices: tuple[Choice, ...], allowed: set[str] | None = None) -> list[Hit]:
+    """Score the choices (those in `allowed`, if given) against the text, best first."""
+    model = model_for(tuple(choices))
+    feats = model.features(text)
+    return _hits(model, feats, model.probabilities(feats), allowed)
+
+
 def recognise(text: str, choices: tuple[Choice, ...], allowed: set[str] | None = None) -> Verdict:
-    hits = score(text, choices, allowed)
-    scored = [h for h in hits if h.score > 0]
+    """The choice a description means, or candidates to confirm, or none (show the list)."""
+    model = model_for(tuple(choices))
+    feats = model.features(text)
+    probs = model.probabilities(feats)
+    choice, candidates = model.decide(probs, allowed, feats)
+    return Verdict(choice, candidates, _hits(model, feats, probs, allowed))
+
+
+def explain(text: str, choices: tuple[Choice, ...], allowed: set[str] | None = None) -> list[str]:
+    """Why `recognise` decides what it does, as lines to print."""
+    model = model_for(tuple(choices))
+    cls = clauses(text)
+    feats = model._features(cls)
+    probs = model.probabilities(feats)
+    choice, candidates = model.decide(probs, allowed, feats)
+    lines = []
+    for weight, words, why in cls:
+        if weight < 1:
+            lines.append(f"  clause counted x{weight:.2f} ({why}): {' '.join(words)}")
+    read = [f"{f.word}→{f.feature}" + (f" ({f.how})" if f.how and f.how != "pattern" else "")
+            for f in feats if f.feature in model.vocab and f.weight > 0 and not f.feature.startswith("/")]
+    lines.append("  words read: " + (", ".join(read) if read else "none the flow knows"))
+    if probs is None:
+        return lines
+    ranked = sorted(range(len(probs)), key=lambda i: -probs[i])
+    for i in ranked[:3]:
+        if probs[i] < 0.01:
+            continue
+        lines.append(f"  {model.ids[i]}: probability {probs[i]:.2f}")
+        pushes = [f"{f.word}{'' if f.word == f.feature else '→' + f.feature} +{lift:.1f}"
+                  if f.how != "pattern" else f"pattern {f.feature} ({f.word!r}) +{lift:.1f}"
+                  for lift, f in model.contributions(feats, i)[:8] if lift > 0.3]
+        if pushes:
+            lines.append("    for it: " + ", ".join(pushes))
+        kws = model.keywords_in(feats, i)
+        if kws:
+            lines.append("    keywords: " + ", ".join(kws[:8]))
+        for sim, ex in model.nearest(feats, i):
+            lines.append(f"    like the example ({sim:.2f}): {ex[:100]}")
+    return lines
+
+
+# ==========================================================================================
+# Typed answers to button questions
+# ==========================================================================================
+
+# Usual ways of saying yes and no, normalised; they apply to the choices whose id is yes / no.
+YES_FORMS = ("oui", "ouais", "ouai", "ouaip", "ouep", "ouip", "wi", "ui", "si", "yes", "yep", "yeah",
+             "yup", "ya", "d accord", "dac", "dacc", "daccord", "ok", "okay", "oki", "okk", "bien sur",
+             "absolument", "tout a fait", "exactement", "exact", "affirmatif", "carrement", "evidemment",
+             "volontiers", "certainement", "effectivement", "c est ca", "sure", "of course", "certainly",
+             "indeed", "correct")
+NO_FORMS = ("non", "nan", "nn", "nope", "no", "nop", "niet", "pas du tout", "pas encore",
+            "pas vraiment", "absolument pas", "surtout pas", "jamais", "aucunement", "negatif",
+            "non merci", "pas besoin", "not yet", "not really", "never", "no thanks", "not at all")
+_YES_NO = sorted([(tuple(f.split()), "yes") for f in YES_FORMS] + [(tuple(f.split()), "no") for f in NO_FORMS],
+                 key=lambda x: -len(x[0]))
+ANSWER_SURE = 1.0      # an answer is taken at this score...
+ANSWER_MARGIN = 0.5    # ...this far ahead of the next choice
+ANSWER_MIN = 0.3       # below this, nothing matches
+YES_NO_SCORE = 3.0     # a yes/no form at the start of the answer
+
+
+def _answer_words(text: str) -> list[str]:
+    return _spell_out(normalise(text).split()[:MAX_WORDS])
+
+
+def yes_or_no(text: str) -> str | None:
+    """'yes' or 'no' when the answer opens with one of their usual forms ('ouais', 'pas encore', 'nope')."""
+    words = _answer_words(text)
+    # "je ne sais pas" is neither; "ben oui", "euh non" are.
+    while words and words[0] in ("ben", "bah", "beh", "euh", "heu", "bon", "alors", "hmm", "hum", "eh", "well", "oh"):
+        words = words[1:]
+    for form, answer in _YES_NO:
+        if tuple(words[:len(form)]) == form:
+            return answer
+    return None
+
+
+class _AnswerIndex:
+    """The words of a button question's choices: labels (every language), keywords, examples."""
+
+    def __init__(self, choices: tuple[Choice, ...]):
+        self.choices = choices
+        self.phrases: list[list[tuple[tuple[str, ...], str, tuple[str, ...]]]] = []  # (stems, shown as, all words)
+        self.prefixes: dict[str, str] = {}
+        surface: set[str] = set()
+        for c in choices:
+            phrases = []
+            texts = [(t, "label") for t in c.label.values()]
+            texts += [(k, "keyword") for k in c.recogniser.keywords]
+            texts += [(e, "example") for e in c.recogniser.examples]
+            for raw, kind in texts:
+                words, prefixes = _keyword_words(raw)
+                words = _spell_out(words)
+                surface.update(words)
+                for p in prefixes:
+                    if len(p) >= 3:
+                        self.prefixes[p] = stem(p)
+                stems = tuple(s for s in (self._stem(w) for w in words) if s)
+                if stems:
+                    phrases.append((stems, f"{kind} {raw!r}", tuple(stem(w) for w in words)))
+            self.phrases.append(phrases)
+        self.vocab = [frozenset(s for stems, _, _ in phrases for s in stems) for phrases in self.phrases]
+        self.speller = _Speller(surface)
+        self.known = frozenset(surface)
+
+    @staticmethod
+    def _stem(word: str) -> str | None:
+        """A telling word's stem; None for a function word, or one that only tells inside a
+        phrase ('pas' alone says nothing: "je ne sais pas" is not "non, pas encore")."""
+        if (word in _STOP and word not in ("non", "oui")) or word in ("pas", "plus", "ne", "n"):
+            return None
+        return stem(word)
+
+    def read(self, words: list[str]) -> tuple[list[str], list[str]]:
+        """The telling stems of an answer, and every word's stem in order (for phrases)."""
+        out, keys = [], []
+        for word in words[:MAX_FUZZY]:
+            s = self._stem(word)
+            if s is None:
+                keys.append(stem(word))
+                continue
+            if word not in self.known and not any(s in v for v in self.vocab):
+                for n in range(len(word), 2, -1):
+                    if word[:n] in self.prefixes:
+                        s = self.prefixes[word[:n]]
+                        break
+                else:
+                    known = self.speller.correct(word)
+                    if known is not None:
+                        s = self._stem(known) or s
+            out.append(s)
+            keys.append(s)
+        return out, keys
+
+
+_ANSWER_INDEXES: OrderedDict[int, _AnswerIndex] = OrderedDict()
+
+
+def _answer_index(choices: tuple[Choice, ...]) -> _AnswerIndex:
+    key = id(choices)
+    index = _ANSWER_INDEXES.get(key)
+    if index is None or index.choices is not choices:
+        index = _ANSWER_INDEXES[key] = _AnswerIndex(choices)
+        while len(_ANSWER_INDEXES) > 256:
+            _ANSWER_INDEXES.popitem(last=False)
+    else:
+        _ANSWER_INDEXES.move_to_end(key)
+    return index
+
+
+def understand_answer(text: str, choices: tuple[Choice, ...], lang: str = "fr",
+                      allowed: set[str] | None = None) -> Verdict:
+    """Which button a typed answer to a `type: choice` question names.
+
+    Yes/no in their usual forms pick the choices whose id is "yes" / "no"; otherwise the words
+    of the answer are matched (accents, case and a typo aside) against each choice's label in
+    every language (`lang` first), its keywords and its examples. A word shared by several
+    choices weighs little ("oui" in "Oui, par téléphone" and "Oui, sur les réseaux sociaux"),
+    a word or phrase only one choice has weighs much. Sure: `choice` set. Unsure: `choice`
+    None and the two best `candidates`. Nothing matches: no candidates.
+    """
+    choices = tuple(choices)
+    index = _answer_index(choices)
+    live = [i for i, c in enumerate(choices) if allowed is None or c.id in allowed]
+    hits = [Hit(choices[i].id) for i in live]
+    if not live:
+        return Verdict(None, [], hits)
+    words = _answer_words(text)
+    tokens, keys = index.read(words)
+    said = yes_or_no(text)
+    n = len(live)
+    df: dict[str, int] = {}
+    for i in live:
+        for s in index.vocab[i]:
+            df[s] = df.get(s, 0) + 1
+    present = set(tokens)
+    bigrams = set(zip(tokens, tokens[1:]))
+    for hit, i in zip(hits, live):
+        choice = choices[i]
+        if said is not None and choice.id == said:
+            hit.score += YES_NO_SCORE
+            hit.matched.append(f"{said}: {text.strip()[:20]!r}")
+        matched = present & index.vocab[i]
+        for s in sorted(matched):
+            weight = math.log(n / df[s]) if n > 1 else 1.0
+            if weight > 0:
+                hit.score += weight
+                hit.matched.append(s)
+        best_bonus, best_why = 0.0, ""
+        for stems, shown, sequence in index.phrases[i]:
+            if shown.startswith("label"):
+                whole = set(stems) <= present          # the label's telling words, in any order
+            else:                                       # a keyword or example: its words in order
+                whole = any(tuple(keys[j:j + len(sequence)]) == sequence for j in range(len(keys)))
+            if whole:
+                bonus = 1.0 if shown.startswith(("keyword", "label")) else 0.8
+            else:
+                pairs = set(zip(stems, stems[1:])) & bigrams
+                bonus = 0.3 * len(pairs)
+            if bonus > best_bonus:
+                best_bonus, best_why = bonus, shown
+        if best_bonus:
+            hit.score += best_bonus
+            hit.matched.append(best_why)
+        # the choice's label in the person's language first, at equal score
+        hit.score = round(hit.score, 3) + (0.001 if lang in choice.label else 0.0)
+    hits.sort(key=lambda h: -h.score)
+    scored = [h for h in hits if h.score >= ANSWER_MIN]
     if not scored:
         return Verdict(None, [], hits)
     best = scored[0]
     second = scored[1].score if len(scored) > 1 else 0.0
-    if best.score >= CONFIDENT_SCORE and best.score - second >= CONFIDENT_MARGIN:
+    if best.score >= ANSWER_SURE and best.score - second >= ANSWER_MARGIN:
         return Verdict(best.choice, [best.choice], hits)
-    close = [h.choice for h in scored if best.score - h.score < CONFIDENT_MARGIN][:2]
-    return Verdict(None, close, hits)
+    return Verdict(None, [h.choice for h in scored[:2]], hits)

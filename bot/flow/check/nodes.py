@@ -89,13 +89,11 @@ def _choices(r: Reader, node: Located, node_id: str, kind: str) -> tuple[Choice,
             r.err(option.line_of("id"), f"{what}: duplicate choice id {cid!r}")
         seen.add(cid)
         recogniser = _recogniser(r, option, cwhat)
-        if kind == "choice" and not recogniser.empty:
-            r.err(option.line, f"{cwhat}: keywords and patterns only work on a text question")
         label = r.scalar(option, "label", cwhat, "text")
         out.append(Choice(cid, label or {"fr": cid}, routes(r, option, cwhat), r.condition(option, cwhat),
                           recogniser, option.line, r.scalar(option, "says", cwhat, "text", required=False)))
     if kind == "text" and all(c.recogniser.empty for c in out):
-        r.err(node.line, f"{what}: a text question needs keywords or patterns on its choices")
+        r.err(node.line, f"{what}: a text question needs keywords, patterns or examples on its choices")
     return tuple(out)
 
 
@@ -111,7 +109,8 @@ def _recogniser(r: Reader, option: Located, what: str) -> Recogniser:
         if _NEVER_SEEN.search(_ESCAPE.sub("", pattern)):
             r.warn(line, f"{what}: pattern {pattern!r} can never match: patterns see the text in lower "
                          "case, without accents, apostrophes or hyphens (write 'j ai preleve', not \"J'ai prélevé\")")
-    return Recogniser(tuple(k for k, _ in keywords), tuple(p for p, _ in patterns))
+    examples = r.items(option, "examples", what)
+    return Recogniser(tuple(k for k, _ in keywords), tuple(p for p, _ in patterns), tuple(e for e, _ in examples))
 
 
 def sections(r: Reader, data: Located, key: str, what: str) -> tuple[Section, ...]:

@@ -19,7 +19,7 @@ FIELDS = {
     "text": {"type", "text", "choices", "author_note"},
     "info": {"type", "text", "next", "author_note"},
     "outcome": {"type", "text", "sections", "channels", "facts", "document", "author_note"},
-    "option": {"id", "label", "says", "next", "when", "unless", "keywords", "patterns"},
+    "option": {"id", "label", "says", "next", "when", "unless", "keywords", "patterns", "examples"},
     "route": {"next", "when", "unless"},
     "section": {"title", "text", "when", "unless"},
     "ref": {"id", "when", "unless"},
