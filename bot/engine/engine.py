@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from ..flow.files import FlowSet
 from ..flow.machine import FlowMachine
 from ..flow.model import Node, tr
-from ..flow.recognise import normalise, recognise
+from ..flow.recognise import normalise, recognise, understand_answer, yes_or_no
 from ..locales import languages, t
 from .outcome import Outcomes, fill, label_of
 from .progress import MAX_TEXT, Answer, Progress
@@ -91,12 +91,24 @@ class Engine:
             key = "empty_text" if node.kind == "text" else "pick_a_button"
             return self._reply(machine, progress, now, notices + [t(lang, key)])
         picked = match_button(self._buttons(node, progress), text)
+        if picked is None and progress.pending:  # « oui » / « non » to « C'est bien ça ? »
+            said = yes_or_no(text)
+            picked = progress.pending[0] if said == "yes" and len(progress.pending) == 1 else \
+                SHOW_LIST if said == "no" else None
         if picked is not None:
             return self.choose(progress, picked, None, now)
-        if node.kind != "text":
+        if node.kind not in ("text", "choice"):
             key = "outcome_done" if node.is_outcome else "pick_a_button"
             return self._reply(machine, progress, now, notices + [t(lang, key)])
-        verdict = recognise(text, node.choices, {c.id for c in self._choices(node, progress)})
+        allowed = {c.id for c in self._choices(node, progress)}
+        if node.kind == "choice":  # an answer to a button question, in the person's words
+            verdict = understand_answer(text, node.choices, lang, allowed)
+            if verdict.choice:
+                return self._advance(machine, progress, verdict.choice, now, notices)
+            if verdict.candidates:
+                return self._reply(machine, progress.with_(pending=tuple(verdict.candidates)), now, notices)
+            return self._reply(machine, progress, now, notices + [t(lang, "pick_a_button")])
+        verdict = recognise(text, node.choices, allowed)
         kept = text[:MAX_TEXT]
         if verdict.choice:
             return self._advance(machine, progress, verdict.choice, now, notices, typed=kept)
