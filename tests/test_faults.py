@@ -1,5 +1,9 @@
 """Faults and bad input: nothing crashes, nothing is lost, no one gets in where they should not."""
 import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
 import logging
 import sqlite3
 import time
@@ -102,39 +106,6 @@ async def test_locked_database_gets_a_temporary_message_and_loses_nothing(bot, c
     logged = [r for r in caplog.records if "unavailable" in r.getMessage()]
     assert len(logged) == 1 and "locked" in logged[0].getMessage()
     assert not [r for r in errors(caplog) if "failed to handle" in r.getMessage()]
-
-
-async def test_read_only_database(bot):
-    tg, app, store = bot
-    camille, other = Person(tg, app, 3202), Person(tg, app, 3203)
-    await camille.send("double prélèvement")
-    store._connection().execute("PRAGMA query_only = ON")
-    await camille.press("Cstream Music")
-    assert TEMPORARY in tg.calls_to("answerCallbackQuery")[-1]["text"]
-    await other.send("/start")
-    assert TEMPORARY in other.last_text
-    store._connection().execute("PRAGMA query_only = OFF")
-    assert stored(store, "private:3202").node == "service"
-    await camille.press("Cstream Music")
-    assert stored(store, "private:3202").answers["service"] == "music"
-
-
-async def test_full_database(bot):
-    tg, app, store = bot
-    camille = Person(tg, app, 3204)
-    await camille.send("double prélèvement")
-    conn = store._connection()
-    pages = conn.execute("PRAGMA page_count").fetchone()[0]
-    conn.execute(f"PRAGMA max_page_count = {pages}")
-    with pytest.raises(sqlite3.OperationalError, match="full"):
-        for i in range(10_000):  # use up the free space
-            conn.execute("INSERT INTO progress(key, rev, updated, data) VALUES (?, 1, 0, ?)", (f"pad{i}", "x" * 200))
-    newcomer = Person(tg, app, 3205)
-    await newcomer.send("/start")
-    assert TEMPORARY in newcomer.last_text
-    conn.execute("DELETE FROM progress WHERE key LIKE 'pad%'")
-    await camille.press("Cstream Books")
-    assert stored(store, "private:3204").answers["service"] == "books"
 
 
 async def test_missing_data_directory(tmp_path, flow):
@@ -354,3 +325,145 @@ async def test_old_conversations_are_purged(bot):
     [job] = [job for job in app.job_queue.jobs() if job.name == "purge"]
     await job.callback(SimpleNamespace(bot_data=app.bot_data, job=job))
     assert stored(store, "private:3701") is None and stored(store, "private:3702") is not None
+
+
+# 11. The disk and the database file under a running bot -----------------------------------
+@contextlib.contextmanager
+def small_disk(path, size="2m"):
+    """A real file system of `size` at `path` (a tmpfs; needs root, as CI has)."""
+    path.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+async def test_data_folder_deleted_while_running(tmp_path, flow, caplog):
+    data = tmp_path / "data"
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), store=SQLiteStore(data / "progress.sqlite3"))
+    camille = Person(tg, app, 3801)
+    await camille.send("double prélèvement")
+    shutil.rmtree(data)
+    for _ in range(2):  # refused, not written to a file nobody will read again
+        await camille.press("Cstream Vidéo")
+        assert TEMPORARY in tg.calls_to("answerCallbackQuery")[-1]["text"]
+    assert not data.exists()
+    logged = [r for r in errors(caplog) if "unavailable" in r.getMessage()]
+    assert len(logged) == 1 and "deleted or replaced" in logged[0].getMessage()
+    data.mkdir()  # the operator brings the folder back
+    await camille.send("/start")
+    assert "Quel est votre problème" in camille.last_text and stored(store, "private:3801") is not None
+    await app.shutdown()
+    store.close()
+
+
+async def test_read_only_disk_then_writable_again(tmp_path, flow):
+    """A file system that is read-only when the store opens its file (SQLite then opens it
+    read-only, for good): steps are refused; once it is writable, the store opens it anew."""
+    with small_disk(tmp_path / "disk") as disk:
+        store = SQLiteStore(disk / "progress.sqlite3")
+        store.count_sync()  # the file exists, with its tables
+        store.close()
+        store = SQLiteStore(disk / "progress.sqlite3")
+        tg, app, _ = await make_bot(tmp_path, FlowSet([flow]), store=store)
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        camille, other = Person(tg, app, 3202), Person(tg, app, 3203)
+        await camille.send("double prélèvement")
+        assert TEMPORARY in camille.last_text
+        await other.send("/start")
+        assert TEMPORARY in other.last_text
+        subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
+        await camille.send("double prélèvement")
+        assert "Quel service Cstream" in camille.last_text
+        await camille.press("Cstream Music")
+        assert stored(store, "private:3202").answers == {"problem": "billing", "service": "music"}
+        await app.shutdown()
+        store.close()
+
+
+async def test_full_disk_then_room_again(tmp_path, flow):
+    with small_disk(tmp_path / "disk", size="1m") as disk:
+        tg, app, store = await make_bot(tmp_path, FlowSet([flow]), store=SQLiteStore(disk / "progress.sqlite3"))
+        camille = Person(tg, app, 3204)
+        await camille.send("double prélèvement")
+        filler = disk / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        with contextlib.suppress(OSError):  # write until the disk is full
+            while os.write(fd, b"\0" * 4096):
+                pass
+        os.close(fd)
+        newcomers = [Person(tg, app, 3300 + i) for i in range(60)]
+        for person in newcomers:  # steps that need room the disk no longer has
+            await person.send("je n'arrive plus à me connecter depuis hier soir, c'est le troisième jour")
+        refused = [p for p in newcomers if TEMPORARY in p.last_text]
+        assert refused, "the disk never filled up"
+        assert all(stored(store, f"private:{p.id}") is None for p in refused)  # refused means not kept
+        filler.unlink()
+        await refused[0].send("je n'arrive plus à me connecter")
+        assert "Quel service Cstream" in refused[0].last_text
+        await camille.press("Cstream Books")
+        assert stored(store, "private:3204").answers["service"] == "books"
+        await app.shutdown()
+        store.close()
+
+
+async def test_an_erasure_leaves_no_copy_of_what_was_typed_on_disk(bot):
+    tg, app, store = bot
+    for other in range(5):  # others share the database pages with her
+        await Person(tg, app, 3910 + other).send("double prélèvement")
+    camille = Person(tg, app, 3901)
+    iban = "FR7630006000011234567890189"
+    await camille.send(f"on m'a prélevé deux fois sur mon compte {iban}")
+    for label in ("Cstream Vidéo", "Non, pas encore", "Non"):
+        await camille.press(label)
+    await camille.send("/recap")
+    folder = store.path.parent
+    assert any(iban.encode() in f.read_bytes() for f in folder.glob("progress.sqlite3*"))  # it was there
+    await camille.send("/oublier")
+    await camille.press("Oui, tout effacer")
+    for file in folder.glob("progress.sqlite3*"):
+        assert iban.encode() not in file.read_bytes(), file.name
+
+
+async def test_an_unreadable_record_is_set_aside_and_its_owner_starts_again(bot, caplog):
+    tg, app, store = bot
+    camille = Person(tg, app, 3902)
+    await camille.send("double prélèvement")
+    store._connection().execute("UPDATE progress SET data = '{\"schema\": 99}' WHERE key = 'private:3902'")
+    store._forget()
+    await camille.send("je n'arrive plus à me connecter")
+    assert "reprenons depuis le début" in camille.last_text and "Quel service" in camille.last_text
+    assert stored(store, "private:3902").answers == {"problem": "access"}
+    kept = store._connection().execute("SELECT key, data FROM unreadable").fetchall()
+    assert kept == [("private:3902", '{"schema": 99}')]  # for the operator to look at
+
+
+def test_the_token_never_appears_in_a_logged_traceback(monkeypatch):
+    import io
+    from bot.telegram.app import setup_logging
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    setup_logging(Settings(token="123:SECRET-TOKEN"))
+    out = io.StringIO()
+    root.handlers[0].setStream(out)
+    try:
+        raise RuntimeError("redirect loop at https://api.telegram.org/bot123:SECRET-TOKEN/getMe")
+    except RuntimeError:
+        logging.getLogger("telegram.ext.Updater").exception("error while getting updates", stack_info=True)
+    logging.getLogger("httpx").warning("POST https://api.telegram.org/bot%s/getMe", "123:SECRET-TOKEN")
+    printed = out.getvalue()
+    assert "redirect loop" in printed and "Traceback" in printed and "Stack (most recent call last)" in printed
+    assert "SECRET-TOKEN" not in printed
+
+
+def test_a_malformed_bot_api_answer_is_logged_by_its_size_not_its_content(caplog):
+    from telegram.error import TelegramError
+
+    from bot.telegram.request import AiohttpRequest
+    with pytest.raises(TelegramError):
+        AiohttpRequest.parse_json_payload(b'{"ok": true, "result": {"text": "mon IBAN FR76 et')
+    assert "bytes" in caplog.text and "IBAN" not in caplog.text

@@ -26,8 +26,9 @@ _INVISIBLE = {"Cc", "Cf", "Co", "Cs", "Cn"}
 
 
 def clean_text(text: str) -> str:
-    """Drop control, zero-width and direction characters; collapse blank space."""
-    kept = "".join(" " if unicodedata.category(ch) in _INVISIBLE and ch not in "\n" else ch
+    """Drop zero-width, soft-hyphen and direction characters (inside a word they must not
+    split it), turn control characters into spaces; collapse blank space."""
+    kept = "".join("" if unicodedata.category(ch) == "Cf" else " " if unicodedata.category(ch) in _INVISIBLE else ch
                    for ch in text[:MAX_INPUT])
     return re.sub(r"\s+", " ", kept).strip()
 
@@ -147,6 +148,7 @@ class Engine:
         return progress, Reply(
             kind="summary", text=t(lang, "summary_title"), notices=notices,
             sections=lines or [(None, t(lang, "summary_empty"))],
+            typed=tuple(i for i, answer in enumerate(progress.path) if answer.text),
             facts=[t(lang, status, text=_first_line(tr(node_now.text, lang)))],
             buttons=self._buttons(node_now, progress), token=self.token(progress),
             expects_text=node_now.kind == "text" or bool(progress.pending), node=progress.node)
@@ -191,8 +193,10 @@ class Engine:
             path.append(answer)
             node = target
         same = node == progress.node and len(path) == len(progress.path)
-        moved = progress.with_(version=flow.version, node=node, path=tuple(path),
-                               pending=progress.pending if same else None,
+        # A confirmation still stands only if the choices it offers still exist.
+        pending = progress.pending if same and progress.pending and \
+            all(flow.nodes[node].choice(c) for c in progress.pending) else None
+        moved = progress.with_(version=flow.version, node=node, path=tuple(path), pending=pending,
                                draft=progress.draft if same else None)
         return machine, moved, [] if same else [t(progress.lang, "flow_changed")]
 

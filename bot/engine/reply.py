@@ -68,3 +68,4 @@ class Reply:
     footer: str | None = None      # said last: how to come back
     node: str | None = None
     answer: str | None = None      # the label of the answer just taken (front ends echo it)
+    typed: tuple[int, ...] = ()    # summary: the sections whose answer is the person's own words

@@ -113,6 +113,7 @@ class SQLiteStore:
         self._closing = threading.Event()
         self._trouble: bool | None = None  # None: fine; else whether a write failed
         self._identity: tuple[int, int] | None = None  # (device, inode) of the file we opened
+        self._lost = False  # the file vanished while we ran: the folder is not made again
 
     # -- connections ---------------------------------------------------------------------
     def _open(self, write: bool) -> sqlite3.Connection:
@@ -122,7 +123,10 @@ class SQLiteStore:
                 with self._locks[True]:
                     self._open(True)  # the writer creates the file and migrates it first
             if str(self.path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self._lost:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                elif not self.path.parent.is_dir():  # vanished under us: wait for it to come back
+                    raise sqlite3.OperationalError(f"the data folder {self.path.parent} is missing")
             # Reads give up sooner: they run on the event loop.
             timeout = self.lock_timeout if write else min(self.lock_timeout, 0.5)
             conn = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False, isolation_level=None)
@@ -154,6 +158,7 @@ class SQLiteStore:
             same = False
         if not same:
             self._reset()
+            self._lost = True
             raise sqlite3.OperationalError("the database file was deleted or replaced while the bot was running")
 
     def _reset(self) -> None:
@@ -191,11 +196,12 @@ class SQLiteStore:
                 conn = self._conns.get(write)
                 if conn is not None and conn.in_transaction:
                     conn.rollback()
-                if write and conn is not None and "locked" not in str(exc) and "busy" not in str(exc):
-                    # Read-only, full, I/O error: the next write opens the file anew, so the store
-                    # works again once the operator fixed the cause.
+                if conn is not None and "locked" not in str(exc) and "busy" not in str(exc):
+                    # Read-only, full, I/O error: the next call opens the file anew (a connection
+                    # opened while the file was read-only stays read-only), so the store works
+                    # again once the operator fixed the cause.
                     conn.close()
-                    del self._conns[True]
+                    del self._conns[write]
                 raise StoreUnavailable(reason) from exc
             if self._trouble is not None and (write or not self._trouble):
                 log.warning("progress store %s works again", self.path)

@@ -68,24 +68,32 @@ class ConversationOrder(BaseUpdateProcessor):
 
 
 class RedactToken(logging.Filter):
-    """httpx and python-telegram-bot log request URLs, which contain the bot token."""
+    """Keeps the bot token out of every log line: the message, its arguments, and the
+    traceback and stack printed with it (Bot API URLs contain the token)."""
 
     def __init__(self, token: str | None):
         super().__init__()
         self.token = token
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.token:
-            message = record.getMessage()
-            if self.token in message:
-                record.msg, record.args = message.replace(self.token, "<token>"), ()
+        if not self.token:
+            return True
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.token in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.token, "<token>")
+        if record.stack_info and self.token in record.stack_info:
+            record.stack_info = record.stack_info.replace(self.token, "<token>")
         return True
 
 
 def setup_logging(settings: Settings) -> None:
     """Logging for the bot process: the format, the level, the token kept out of every line."""
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        force=True)
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactToken(settings.token))
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request, token in the URL

@@ -1,6 +1,7 @@
 """Engine replies as Telegram messages: HTML (every dynamic text escaped), inline buttons."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html import escape as _escape
 
@@ -12,6 +13,12 @@ LIMIT = 3900  # Telegram allows 4096 characters; keep room for the echo of an an
 def escape(text: str, quote: bool = False) -> str:
     """Telegram's HTML needs <, > and & escaped in text; quotes only inside attributes."""
     return _escape(text, quote=quote)
+
+
+def unlinked(text: str) -> str:
+    """A person's own words, escaped, with a zero-width space after the dots and at-signs
+    inside words and after a scheme's colon, so that Telegram turns no address into a link."""
+    return re.sub(r"((?<=\w)[.@](?=\w)|:(?=//))", "\\1\u200b", escape(text))
 
 
 @dataclass
@@ -67,8 +74,9 @@ def blocks_of(reply: Reply, lang: str, compact: bool = False) -> list[str]:
     if reply.text:
         blocks.append(f"<b>{escape(reply.text)}</b>" if reply.kind == "summary" else escape(reply.text))
     if reply.kind == "summary":
-        blocks.append("\n".join(f"• {escape(q)} → <b>{escape(a)}</b>" if q else escape(a)
-                                for q, a in reply.sections))
+        blocks.append("\n".join((f"• {escape(q)} → " if q else "")
+                                + (f"« {unlinked(a)} »" if i in reply.typed else f"<b>{escape(a)}</b>" if q else escape(a))
+                                for i, (q, a) in enumerate(reply.sections)))
     else:
         blocks += [f"<b>{escape(t)} :</b> {escape(s)}" if t else escape(s) for t, s in reply.sections]
     if reply.now:

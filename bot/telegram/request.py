@@ -3,13 +3,27 @@ PTB's default httpx client (see bench/ for the figures), which matters once the 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 
 import aiohttp
-from telegram.error import NetworkError, TimedOut
+from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+log = logging.getLogger(__name__)
 
 
 class AiohttpRequest(BaseRequest):
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict:
+        """As BaseRequest's, but a malformed answer is logged by its size, never its content
+        (it may quote what a person wrote)."""
+        try:
+            return json.loads(payload.decode("utf-8", "replace"))
+        except ValueError as exc:
+            log.error("the Bot API answered %d bytes that are not JSON", len(payload))
+            raise TelegramError("Invalid server response") from exc
+
     def __init__(self, connection_pool_size: int = 64, read_timeout: float = 5.0, connect_timeout: float = 5.0):
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
