@@ -12,8 +12,10 @@ import pytest
 from bot.engine.progress import Progress
 from bot.errors import Conflict, StoreUnavailable
 from bot.store import ConversationKey
+from bot.flow.files import FlowSet
 from bot.store.postgres import SCHEMA_VERSION, PostgresStore, redact
-from conftest import PG_URL
+from conftest import PG_URL, make_bot
+from tg import Person
 
 ALICE = ConversationKey.private(8001)
 P0 = Progress("cstream", "v1", "problem", started=1.0, updated=1.0)
@@ -200,6 +202,19 @@ async def test_an_outage_is_store_unavailable_and_the_store_recovers(pg_schema, 
     assert [r.levelname for r in log] == ["ERROR", "WARNING"] and "works again" in log[1].getMessage()
     await store.aclose()
     await relay.cut()
+
+
+async def test_the_telegram_front_end_runs_on_postgresql(tmp_path, flow, pg_schema):
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), store=store_in(pg_schema))
+    camille = Person(tg, app, 5101)
+    await camille.send("/start")
+    await camille.send("double prélèvement")
+    assert (await store.load(ConversationKey.private(5101))).progress.answers == {"problem": "billing"}
+    await app.shutdown()
+    store.close()  # as PTB's post_shutdown does, on the bot's loop
+    again = store_in(pg_schema)  # the next start of the bot
+    assert (await again.load(ConversationKey.private(5101))).progress.answers == {"problem": "billing"}
+    await again.aclose()
 
 
 def test_passwords_stay_out_of_messages():
