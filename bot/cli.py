@@ -1,4 +1,4 @@
-"""`python -m bot COMMAND`: check, graph, chat, classify, evaluate, run (the project's command line)."""
+"""`python -m bot COMMAND`: check, graph, chat, classify, evaluate, run, store (the project's command line)."""
 from __future__ import annotations
 
 import argparse
@@ -170,6 +170,39 @@ def cmd_run(args, settings: Settings) -> int:
     return run_bot(settings, flows, webhook=args.webhook)
 
 
+def cmd_store_copy(args, settings: Settings) -> int:
+    """Copy every conversation from one store URL to another; safe to run again."""
+    import asyncio
+
+    from .store import StoreUnavailable, copy_rows, store_from_url
+
+    async def copy() -> tuple[int, int]:
+        source = store_from_url(args.source, pool=settings.database_pool)
+        try:
+            target = store_from_url(args.target, pool=settings.database_pool)
+        except ValueError:
+            source.close()
+            raise
+        try:
+            return await copy_rows(source, target, args.batch)
+        finally:
+            for store in (source, target):
+                if hasattr(store, "aclose"):
+                    await store.aclose()  # PostgreSQL: close its pool on this loop, gracefully
+                else:
+                    store.close()
+    if args.source.startswith("sqlite:///") and not Path(args.source[len("sqlite:///"):]).exists():
+        print(f"store copy: {args.source}: no such file", file=sys.stderr)  # SQLite would create it empty
+        return 1
+    try:
+        copied, skipped = asyncio.run(copy())
+    except (ValueError, StoreUnavailable) as exc:
+        print(f"store copy: {exc}", file=sys.stderr)
+        return 1
+    print(f"copied {copied} conversations, skipped {skipped} already there")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,6 +237,17 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run", help="run the Telegram bot (long polling, or --webhook)")
     p.add_argument("--webhook", action="store_true", help="serve a webhook instead of polling")
     p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("store", help="progress store tools: `store copy SOURCE TARGET`")
+    store = p.add_subparsers(dest="store_command", required=True)
+    p = store.add_parser("copy", help="copy every conversation from one store to another (resumable)",
+                         description="SOURCE and TARGET are store URLs: sqlite:///data/progress.sqlite3 "
+                                     "or postgresql://user@host:5432/database. Conversations already in "
+                                     "TARGET at the same or a later revision are skipped, so running it "
+                                     "again copies nothing twice and finishes an interrupted copy.")
+    p.add_argument("source")
+    p.add_argument("target")
+    p.add_argument("--batch", type=int, default=500, help="conversations per transaction (default 500)")
+    p.set_defaults(fn=cmd_store_copy)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     return args.fn(args, settings)

@@ -24,6 +24,8 @@ class Settings:
     admin_ids: frozenset[int] = field(default_factory=frozenset)
     retention_days: int = 90
     sqlite_synchronous: str = "NORMAL"
+    database_url: str | None = None  # None: SQLite in the data folder (see `store_url`)
+    database_pool: int = 10          # PostgreSQL connections per process (and per event loop)
     webhook_url: str | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
@@ -32,6 +34,11 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "progress.sqlite3"
+
+    @property
+    def store_url(self) -> str:
+        """BOT_DATABASE_URL, or else `sqlite:///<BOT_DATA_DIR>/progress.sqlite3`."""
+        return self.database_url or f"sqlite:///{self.db_path}"
 
     @classmethod
     def from_env(cls, env_file: str | None = ".env") -> "Settings":
@@ -51,6 +58,8 @@ class Settings:
             admin_ids=_int_list(env.get("BOT_ADMIN_IDS", "")),
             retention_days=int(env.get("BOT_RETENTION_DAYS") or 90),
             sqlite_synchronous=(env.get("BOT_SQLITE_SYNCHRONOUS") or "NORMAL").upper(),
+            database_url=env.get("BOT_DATABASE_URL") or None,
+            database_pool=int(env.get("BOT_DATABASE_POOL") or 10),
             webhook_url=env.get("BOT_WEBHOOK_URL") or None,
             webhook_listen=env.get("BOT_WEBHOOK_LISTEN") or "127.0.0.1",
             webhook_port=int(env.get("BOT_WEBHOOK_PORT") or 8443),

@@ -1,4 +1,8 @@
-"""Shared test helpers: the flows, the clock, and one offline bot (tests/tg.py)."""
+"""Shared test helpers: the flows, the clock, one offline bot (tests/tg.py), and the stores."""
+import asyncio
+import os
+import uuid
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -91,9 +95,47 @@ def cli(monkeypatch, capsys, tmp_path):
     return run
 
 
-@pytest.fixture(params=["sqlite"])
-def any_store(request, tmp_path):
+# PostgreSQL for the tests: a fresh schema per test on this database. When it does not answer,
+# the PostgreSQL tests skip, unless BOT_REQUIRE_POSTGRES=1 (CI), where they fail.
+PG_URL = os.environ.get("BOT_TEST_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@asynccontextmanager
+async def postgres_schema():
+    """A new, empty schema on PG_URL for one test (dropped afterwards): its name."""
+    import asyncpg
+    try:
+        conn = await asyncpg.connect(PG_URL, timeout=5)
+    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+        reason = f"PostgreSQL at {PG_URL} does not answer: {' '.join(str(exc).split())}"
+        if os.environ.get("BOT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{reason} (and BOT_REQUIRE_POSTGRES=1)", pytrace=False)
+        pytest.skip(reason)
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    await conn.execute(f'CREATE SCHEMA "{name}"')
+    try:
+        yield name
+    finally:
+        await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+        await conn.close()
+
+
+@pytest.fixture
+async def pg_schema():
+    async with postgres_schema() as name:
+        yield name
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def any_store(request, tmp_path):
     """Each progress store, empty (the contract tests in test_store_contract.py run on all)."""
-    store = SQLiteStore(tmp_path / "contract.sqlite3")
-    yield store
-    store.close()
+    if request.param == "sqlite":
+        store = SQLiteStore(tmp_path / "contract.sqlite3")
+        yield store
+        store.close()
+        return
+    from bot.store.postgres import PostgresStore
+    async with postgres_schema() as schema:
+        store = PostgresStore(PG_URL, server_settings={"search_path": schema})
+        yield store
+        await store.aclose()

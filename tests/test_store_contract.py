@@ -5,7 +5,7 @@ import pytest
 
 from bot.engine.progress import Answer, Progress
 from bot.errors import Conflict
-from bot.store import ConversationKey
+from bot.store import ConversationKey, Row
 
 ALICE, BOB = ConversationKey.private(7001), ConversationKey.private(7002)
 ALICE_IN_GROUP = ConversationKey.group(-100700, 7001)
@@ -80,3 +80,31 @@ def test_the_terminal_uses_the_same_records(any_store):
         any_store.save_sync(key, P1, 0)
     assert any_store.count_sync() == 1
     assert any_store.delete_sync(key) == 1 and any_store.load_sync(key) is None
+
+
+async def test_rows_are_copied_as_they_are_and_only_forward(any_store):
+    """What `python -m bot store copy` relies on: paging in key order, writes kept as is."""
+    rows = [Row(str(BOB), 3, 100.0, P1.to_json(), "[5]", '[{"say": "b"}]'),
+            Row(str(ALICE_IN_GROUP), 1, 50.0, P0.to_json(), "[]", "[]")]
+    assert await any_store.put_rows(rows) == 2
+    assert await any_store.put_rows(rows) == 0  # already there at that revision
+    page = await any_store.rows_after("", 1)
+    assert [row.key for row in page] == [str(ALICE_IN_GROUP)]
+    assert await any_store.rows_after(page[-1].key, 10) == [rows[0]]
+    bob = await any_store.load(BOB)
+    assert (bob.progress, bob.rev, bob.seen, bob.outbox) == (P1, 3, (5,), ({"say": "b"},))
+    assert await any_store.put_rows([Row(str(BOB), 2, 200.0, P0.to_json(), "[]", "[]")]) == 0  # older
+    assert await any_store.put_rows([Row(str(BOB), 4, 200.0, P0.to_json(), "[]", "[]")]) == 1  # newer
+    assert (await any_store.load(BOB)).progress == P0
+    assert await any_store.delete_user(7001) == 1  # found by its member
+    assert await any_store.purge(3600) == 1  # its age came with it (updated = 200.0)
+
+
+async def test_an_unreadable_record_is_set_aside_once(any_store):
+    from bot.errors import Unreadable
+    from bot.store.base import Row
+    await any_store.put_rows([Row(str(ALICE), 4, time.time(), '{"schema": 99}', "[]", "[]")])
+    with pytest.raises(Unreadable):
+        await any_store.load(ALICE)
+    assert await any_store.load(ALICE) is None and await any_store.count() == 0  # its owner starts anew
+    assert (await any_store.save(ALICE, P0, 0)).rev == 1

@@ -80,9 +80,23 @@ class Record:
         return (self.seen + (update_id,))[-SEEN_WINDOW:]
 
 
+@dataclass(frozen=True)
+class Row:
+    """A record exactly as stored, for copying it to another store (`python -m bot store
+    copy`): the progress, seen and outbox stay JSON text, unread, and `updated` (epoch
+    seconds) travels with them so that retention and the delivery sweep see the same age."""
+    key: str
+    rev: int
+    updated: float
+    data: str
+    seen: str
+    outbox: str
+
+
 class ProgressStore(Protocol):
     """The progress store: asynchronous for the bot, synchronous for the terminal and tools.
-    SQLite (`sqlite.py`) now; PostgreSQL next, for several bot processes on one database."""
+    SQLite (`sqlite.py`) for one process; PostgreSQL (`postgres.py`) for several processes
+    on one database."""
 
     async def load(self, key: ConversationKey) -> Record | None:
         """The stored record, or None (never met, erased, or unreadable: see the log)."""
@@ -115,6 +129,14 @@ class ProgressStore(Protocol):
 
     async def count(self) -> int: ...
 
+    async def rows_after(self, after: str = "", limit: int = 500) -> list[Row]:
+        """Up to `limit` stored rows whose key sorts after `after` (byte order), in key order:
+        page through a whole store with the last key of each page."""
+
+    async def put_rows(self, rows: list[Row]) -> int:
+        """Write rows as they are, in one transaction, unless the key is already stored at the
+        same or a later revision; return how many were written (the rest were skipped)."""
+
     def load_sync(self, key: ConversationKey) -> Record | None: ...
 
     def save_sync(self, key: ConversationKey, progress: Progress, rev: int,
@@ -129,4 +151,4 @@ class ProgressStore(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["Conflict", "ConversationKey", "ProgressStore", "Record", "StoreUnavailable"]
+__all__ = ["Conflict", "ConversationKey", "ProgressStore", "Record", "Row", "StoreUnavailable"]

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ..engine.progress import Progress
 from ..errors import Unreadable
-from .base import Conflict, ConversationKey, Record, StoreUnavailable
+from .base import Conflict, ConversationKey, Record, Row, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,11 @@ _INSERT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen
 _UPDATE = ("UPDATE progress SET rev = ?, updated = ?, data = ?, seen = ?, outbox = ?, user_id = ?, chat_id = ? "
            "WHERE key = ? AND rev = ?")
 _COLUMNS = "key, data, rev, seen, outbox"
+# `store copy`: a row as it is, unless the key is already there at the same or a later revision.
+_PUT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, outbox) VALUES (?,?,?,?,?,?,?,?) "
+        "ON CONFLICT(key) DO UPDATE SET user_id = excluded.user_id, chat_id = excluded.chat_id, rev = excluded.rev, "
+        "updated = excluded.updated, data = excluded.data, seen = excluded.seen, outbox = excluded.outbox "
+        "WHERE progress.rev < excluded.rev")
 CHECKPOINT_EVERY = 1.0  # seconds between background checkpoints
 
 
@@ -340,6 +345,26 @@ class SQLiteStore:
     def count_sync(self) -> int:
         return self._run(lambda c: c.execute("SELECT COUNT(*) FROM progress").fetchone()[0])
 
+    def rows_after_sync(self, after: str = "", limit: int = 500) -> list[Row]:
+        rows = self._run(lambda c: c.execute(
+            "SELECT key, rev, updated, data, seen, outbox FROM progress WHERE key > ? ORDER BY key LIMIT ?",
+            (after, limit)).fetchall())
+        return [Row(*row) for row in rows]
+
+    def put_rows_sync(self, rows: list[Row]) -> int:
+        def put(conn):
+            conn.execute("BEGIN IMMEDIATE")
+            written = 0
+            for row in rows:
+                key = ConversationKey.parse(row.key)
+                written += conn.execute(_PUT, (row.key, key.user, key.chat, row.rev, row.updated, row.data,
+                                               row.seen, row.outbox)).rowcount
+            conn.execute("COMMIT")
+            return written
+        keys = {row.key for row in rows}
+        self._forget(keys.__contains__)
+        return self._run(put, write=True)
+
     def close(self) -> None:
         if self._checkpointer is not None:
             self._closing.set()
@@ -448,3 +473,9 @@ class SQLiteStore:
 
     async def move_chat(self, old_chat: int, new_chat: int) -> int:
         return await self._async(self.move_chat_sync, old_chat, new_chat)
+
+    async def rows_after(self, after: str = "", limit: int = 500) -> list[Row]:
+        return await self._async(self.rows_after_sync, after, limit)
+
+    async def put_rows(self, rows: list[Row]) -> int:
+        return await self._async(self.put_rows_sync, rows)
