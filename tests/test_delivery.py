@@ -137,3 +137,45 @@ async def test_several_chats_flooded_at_once_pause_everyone(tmp_path, flow):
     await people[3].send("/start")
     assert not people[3].seen and store.count_undelivered_sync() == 4
     await app.shutdown()
+
+
+# The webhook server -------------------------------------------------------------------------
+async def _raw_request(port: int, head: str, body: bytes = b"", timeout: float = 3.0) -> int:
+    """Send raw HTTP; return the status, or -1 if the server waits for the body instead."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head.encode() + b"\r\n" + body)
+    await writer.drain()
+    try:
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    except asyncio.TimeoutError:
+        return -1
+    finally:
+        writer.close()
+    return int(line.split()[1])
+
+
+async def test_the_webhook_checks_the_secret_before_reading_and_caps_the_body(bot):
+    import json
+    import socket
+
+    from bot.telegram.webhook import WebhookServer
+    tg, app, store = bot
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = WebhookServer(app, "https://bot.example.org/hooks/telegram", "s3cret", "127.0.0.1", port, max_body=4096)
+    await server.start()
+    try:
+        huge = "POST /hooks/telegram HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 90000000\r\n"
+        assert await _raw_request(port, huge) == 403          # answered at once, the 90 MB never read
+        assert await _raw_request(port, huge.replace("Host: x", "Host: x\r\nX-Telegram-Bot-Api-Secret-Token: s3cret")) == 413
+        camille = Person(tg, app, 8950)
+        update = json.dumps({"update_id": 4242, "message": camille.message("/start")}).encode()
+        head = ("POST /hooks/telegram HTTP/1.1\r\nHost: x\r\nX-Telegram-Bot-Api-Secret-Token: s3cret\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(update)}\r\n")
+        assert await _raw_request(port, head, update) == 200
+        assert (await app.update_queue.get()).update_id == 4242  # queued for handling after the 200
+        wrong_path = head.replace("/hooks/telegram", "/telegram")
+        assert await _raw_request(port, wrong_path, update) == 404  # the full path of the URL is served
+    finally:
+        await server.stop()

@@ -187,3 +187,26 @@ def test_progress_round_trips_through_json(engine):
     progress, _ = engine.start(now=NOW)
     progress, _ = engine.text(progress, "on me prend de l'argent", NOW)
     assert Progress.from_json(progress.to_json()) == progress
+
+
+def test_zero_width_characters_and_soft_hyphens_do_not_split_words(engine):
+    from bot.engine import clean_text
+    assert clean_text("pré\u200blève\u00adment en dou\u200dble\x07!") == "prélèvement en double !"
+    progress, _ = engine.start(now=NOW)
+    progress, reply = engine.text(progress, "prélè\u00advement en dou\u200bble", NOW)
+    assert progress.answers == {"problem": "billing"} or progress.pending == ("billing",)
+
+
+def test_a_confirmation_whose_choice_was_renamed_shows_the_list(demo):
+    base = DEMO.read_text(encoding="utf-8")
+    progress, reply = Engine(FlowSet([demo])).start(now=NOW)
+    progress = progress.with_(pending=("billing",), draft="facture")  # « C'est bien ça ? » was on screen
+
+    def rename(data):
+        data["nodes"]["problem"]["choices"][0]["id"] = "invoice"
+        data["nodes"]["contacted"]["choices"][1]["next"][0]["when"] = {"problem": "invoice"}
+        data["documents"]["letter"]["parts"][1]["when"] = {"problem": "invoice"}
+    moved, reply = Engine(FlowSet([_edited(base, rename)])).current(progress, NOW)
+    assert moved.pending is None and reply.kind == "text"
+    assert [b.label for b in reply.buttons][:2] == ["Erreur de facturation", "Autre problème"]
+    assert "billing" not in reply.text and all("billing" != b.label for b in reply.buttons)

@@ -242,3 +242,40 @@ async def test_command_menu_is_published_in_french_and_by_default(bot):
     assert [c["command"] for c in french["commands"]] == ["start", "aide", "retour", "recommencer", "recap", "oublier"]
     assert [c["command"] for c in default["commands"]] == ["start", "help", "back", "restart", "summary", "forget"]
     assert french["commands"][4]["description"] == "Où j'en suis et mes réponses"
+
+
+async def test_forget_delivered_twice_asks_once_and_a_double_yes_erases_once(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 1101)
+    await camille.send("double prélèvement")
+    update_id = await camille.send("/oublier")
+    asked = len(camille.seen)
+    await camille.feed({"message": camille.message("/oublier")}, update_id=update_id)  # Telegram again
+    assert len(camille.seen) == asked
+    prompt = camille.last
+    await camille.press("Oui, tout effacer", message=prompt)
+    done = len(camille.seen)
+    await camille.press("Oui, tout effacer", message=prompt, data=tg.calls_to("sendMessage")[-2]["reply_markup"]
+                        ["inline_keyboard"][0][0]["callback_data"])
+    assert len(camille.seen) == done and store.count_sync() == 0
+
+
+async def test_a_forged_button_from_a_stranger_creates_nothing(bot):
+    tg, app, store = bot
+    stranger = Person(tg, app, 1102)
+    await stranger.feed({"callback_query": {"id": "q1", "from": stranger.user, "chat_instance": "ci",
+                                            "message": {"message_id": 5, "date": 1, "chat": stranger.chat,
+                                                        "text": "?"}, "data": "abc:1102:video"}})
+    assert store.count_sync() == 0
+    assert "plus valide" in tg.calls_to("answerCallbackQuery")[-1]["text"]
+
+
+async def test_a_members_own_words_are_quoted_plainly_in_the_group_recap(bot):
+    tg, app, store = bot
+    alice = Person(tg, app, 2301, chat_id=-100900)
+    await alice.send(f"/start@{BOT_USERNAME}")
+    await alice.send("on m'a prélevé deux fois, voir www.arnaque.example.com", reply_to_bot=True)
+    await alice.send(f"/recap@{BOT_USERNAME}")
+    recap = alice.last_text
+    assert "« on m'a prélevé deux fois, voir www.\u200barnaque.\u200bexample.\u200bcom »" in recap
+    assert "<b>on m'a" not in recap
