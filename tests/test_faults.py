@@ -49,6 +49,18 @@ async def test_twenty_updates_for_one_chat_at_once_end_like_one_by_one(tmp_path,
         store.close()
 
 
+async def test_conversations_run_at_the_same_time_and_each_one_in_order(bot):
+    """While one person's reply is on its way, others are served; one person's updates wait
+    for each other (serialising everyone behind one lock, or no one, would fail here)."""
+    tg, app, store = bot
+    tg.delay = 0.02
+    people = [Person(tg, app, 9_000 + i) for i in range(20)]
+    updates = [p.text_update(text) for p in people for text in ("double prélèvement", "1", "1")]
+    await asyncio.gather(*(app.update_processor.process_update(u, app.process_update(u)) for u in updates))
+    assert tg.most_at_once > 5 and tg.most_in_one_chat == 1
+    assert all(stored(store, f"private:{p.id}").node == "hearing" for p in people)
+
+
 async def test_two_hundred_conversations_at_once_all_end_correct(bot):
     tg, app, store = bot
     people = [Person(tg, app, 10_000 + i) for i in range(200)]

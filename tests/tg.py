@@ -13,6 +13,7 @@ test reads like a user's session:
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -50,6 +51,10 @@ class FakeTelegram(BaseRequest):
         self._ids = itertools.count(1)
         # (method, HTTP status, JSON body[, chat id]) to answer the next such call with
         self.fail_next: list[tuple] = []
+        self.delay = 0.0  # seconds each call takes (to see what runs at the same time)
+        self.in_flight: dict = {}  # chat id -> calls under way
+        self.most_at_once = 0      # calls under way at the same time, at most (all chats)
+        self.most_in_one_chat = 0  # ...and for one chat
 
     async def initialize(self) -> None:
         pass
@@ -82,6 +87,15 @@ class FakeTelegram(BaseRequest):
                 for key, part in (request_data.multipart_data or {}).items():
                     params[key] = part
         self.calls.append((name, params))
+        if self.delay:
+            chat = params.get("chat_id")
+            self.in_flight[chat] = self.in_flight.get(chat, 0) + 1
+            self.most_at_once = max(self.most_at_once, sum(self.in_flight.values()))
+            self.most_in_one_chat = max(self.most_in_one_chat, self.in_flight[chat])
+            try:
+                await asyncio.sleep(self.delay)
+            finally:
+                self.in_flight[chat] -= 1
         failing = next((f for f in self.fail_next if f[0] == name and
                         (len(f) < 4 or str(f[3]) == str(params.get("chat_id")))), None)
         if failing:

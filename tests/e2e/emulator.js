@@ -4,7 +4,9 @@
 //  3. callback queries gain chat_instance;        4. edits return the edited message;
 //  5. getUpdates honours offset and long-polls;   6. methods it lacks answer ok (sendDocument...);
 //  7. webhook delivery is retried until the bot answers, with the secret token header.
-// Also: `POST /failNext {method, status, body}` makes the next call of a method fail (429, 403...).
+// Also: `POST /failNext {method, status, body}` makes the next call of a method fail (429, 403...);
+// `POST /stallNext {method}` holds the next call of a method unanswered and undelivered (the bot
+// is then killed while it waits: a step saved and its reply never sent); `POST /stalled` counts them.
 // Usage: node emulator.js PORT   (prints "ready PORT" when listening)
 'use strict';
 
@@ -16,6 +18,8 @@ const { TelegramServer } = require('telegram-test-api/lib/telegramServer');
 const port = Number(process.argv[2] || 9000);
 const seconds = (ms) => Math.floor(ms / 1000);
 const failures = {};  // method -> [{status, body}]
+const stalls = {};    // method -> how many next calls to hold
+let stalled = 0;      // calls held so far
 
 function botMessageJson(server, stored) {
   const m = stored.message;
@@ -61,8 +65,18 @@ const extraRoutes = (app, server) => {
     (failures[req.body.method] = failures[req.body.method] || []).push(req.body);
     res.json({ ok: true, result: true });
   });
-  // Injected failures (429 with retry_after, 403 blocked...), then the real handlers.
+  app.post('/stallNext', (req, res) => {
+    stalls[req.body.method] = (stalls[req.body.method] || 0) + 1;
+    res.json({ ok: true, result: true });
+  });
+  app.post('/stalled', (req, res) => res.json({ ok: true, result: stalled }));
+  // Injected stalls and failures (429 with retry_after, 403 blocked...), then the real handlers.
   app.all('/bot:token/:method', (req, res, next) => {
+    if (stalls[req.params.method]) {
+      stalls[req.params.method] -= 1;
+      stalled += 1;
+      return;  // never answered, never delivered: the caller waits until it dies
+    }
     const queue = failures[req.params.method];
     if (queue && queue.length) {
       const f = queue.shift();

@@ -57,6 +57,12 @@ class Emulator:
     def fail_next(self, method: str, status: int, body: dict) -> None:
         post(f"{self.url}/failNext", {"method": method, "status": status, "body": body})
 
+    def stall_next(self, method: str) -> None:
+        post(f"{self.url}/stallNext", {"method": method})
+
+    def stalled(self) -> int:
+        return post(f"{self.url}/stalled")["result"]
+
     def history(self) -> list[dict]:
         return post(f"{self.url}/getUpdatesHistory", {"token": TOKEN})["result"]
 
