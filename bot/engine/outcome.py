@@ -14,7 +14,7 @@ from ..locales import t, words
 from .progress import Progress
 from .reply import Attachment, Button, ContactCard, Reply
 
-CACHE_SIZE = 2048
+CACHE_BYTES = 8 << 20  # outcomes kept, at most, in characters of text (they may quote what people typed)
 
 
 def label_of(node: Node, choice_id: str, lang: str) -> str:
@@ -55,7 +55,8 @@ class Outcomes:
     changes by the minute, and many people share the same answers."""
 
     def __init__(self):
-        self._cache: dict[tuple, Reply] = {}
+        self._cache: dict[tuple, tuple[Reply, int]] = {}
+        self._bytes = 0
         self._typed: dict[tuple, bool] = {}
 
     def reply(self, flow: Flow, node: Node, progress: Progress, now: datetime, buttons: list[Button],
@@ -63,13 +64,14 @@ class Outcomes:
         key = (flow.id, flow.version, node.id, len(progress.path), progress.lang,
                tuple(sorted(progress.answers.items())), int(now.timestamp() // 60),
                tuple(sorted(progress.texts.items())) if self._shows_typed(flow, node) else ())
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = self._build(flow, node, progress, now, buttons, token)
-            self._cache[key] = cached
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.pop(next(iter(self._cache)))
-        return replace(cached, notices=list(cached.notices))  # callers add notices: never share them
+        found = self._cache.get(key)
+        if found is None:
+            reply = self._build(flow, node, progress, now, buttons, token)
+            found = self._cache[key] = (reply, _size(reply) + sum(len(t) for _, t in key[-1]))
+            self._bytes += found[1]
+            while self._bytes > CACHE_BYTES:  # the oldest go first
+                self._bytes -= self._cache.pop(next(iter(self._cache)))[1]
+        return replace(found[0], notices=list(found[0].notices))  # callers add notices: never share them
 
     def _shows_typed(self, flow: Flow, node: Node) -> bool:
         """Whether this outcome quotes typed text (then the text is part of the cache key)."""
@@ -109,6 +111,12 @@ class Outcomes:
                      cards=[_card(c, states.get(c.id), now, lang) for c in channels],
                      facts=fact_lines, sources=sources, document=document,
                      footer=t(lang, "come_back"), buttons=buttons, token=token, node=node.id)
+
+
+def _size(reply: Reply) -> int:
+    """About how many characters a reply holds."""
+    return (len(reply.text) + sum(len(t) for _, t in reply.sections) + sum(len(f) for f in reply.facts)
+            + (len(reply.document.content) if reply.document else 0) + 200 * len(reply.cards) + 200)
 
 
 def _card(channel: Channel, state: OpenStatus | None, now: datetime, lang: str) -> ContactCard:
