@@ -28,13 +28,15 @@ Everything is pure Python plus rapidfuzz for string distance; every cache is bou
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 import re
 import unicodedata
+from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
+import yaml
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
@@ -92,82 +94,14 @@ def normalise(text: str) -> str:
 # Words: written forms, stop words, stems
 # ==========================================================================================
 
-# Written (SMS, spoken, English contracted) forms spelled out. Keys are normalised words.
-_SPELLED = {
-    "g": "j ai", "jai": "j ai", "jme": "je me", "jsuis": "je suis", "jsui": "je suis", "chui": "je suis",
-    "chuis": "je suis", "jsais": "je sais", "jsp": "je sais pas", "chais": "je sais", "jveux": "je veux",
-    "jveu": "je veux", "jve": "je veux", "jpeux": "je peux", "jpeu": "je peux", "jarrive": "j arrive",
-    "jarrivais": "j arrivais", "jattends": "j attends", "jattend": "j attends", "javais": "j avais",
-    "jaurais": "j aurais", "jetais": "j etais", "jessaie": "j essaie", "jessaye": "j essaie",
-    "jouvre": "j ouvre", "jappelle": "j appelle", "japel": "j appelle", "japelle": "j appelle",
-    "jfe": "je fais", "jfai": "je fais", "jfais": "je fais", "jcomprend": "je comprends",
-    "jcomprends": "je comprends", "jecris": "j ecris", "jenvoie": "j envoie",
-    "pk": "pourquoi", "pq": "pourquoi", "pkoi": "pourquoi", "pourkoi": "pourquoi",
-    "tjs": "toujours", "tjr": "toujours", "tjrs": "toujours", "toujour": "toujours",
-    "r1": "rien", "rienn": "rien", "mnt": "maintenant", "mtn": "maintenant", "now": "maintenant",
-    "ya": "il y a", "yen": "il y en", "c": "c est", "ct": "c etait", "cest": "c est", "sa": "ca",
-    "kan": "quand", "qd": "quand", "ke": "que", "ki": "qui", "koi": "quoi", "kel": "quel",
-    "kelle": "quelle", "kelk1": "quelqu un", "qqn": "quelqu un", "qqun": "quelqu un", "qq": "quelques",
-    "pa": "pas", "pas": "pas", "bcp": "beaucoup", "tt": "tout", "ts": "tous", "ds": "dans",
-    "ss": "sous", "dc": "donc", "pr": "pour", "vs": "vous", "nn": "non", "msg": "message",
-    "msgs": "messages", "tel": "telephone", "tél": "telephone", "mdp": "mot de passe",
-    "pwd": "password", "abo": "abonnement", "abos": "abonnements", "abonement": "abonnement",
-    "appli": "application", "apli": "application", "app": "application", "applis": "applications",
-    "chak": "chaque", "mm": "meme", "pcq": "parce que", "psk": "parce que", "paske": "parce que",
-    "co": "connecter", "deco": "deconnecter", "reco": "reconnecter", "relogger": "reconnecter",
-    "svp": "", "stp": "", "merci": "", "mrc": "", "slt": "", "bjr": "", "cc": "",
-    "can": "can", "cant": "can not", "dont": "do not", "doesnt": "does not", "didnt": "did not",
-    "wont": "will not", "isnt": "is not", "im": "i am", "ive": "i have", "won": "won",
-    "tv": "tele", "tele": "tele", "televiseur": "tele", "teles": "tele",
-    "mail": "mail", "mails": "mail", "email": "mail", "emails": "mail", "courriel": "mail",
-    "courriels": "mail", "mel": "mail", "emailed": "mail",
-    # English words read as their French equivalents, so that both languages share what is learnt
-    "charged": "debite", "overcharged": "debite en trop", "charges": "prelevements", "twice": "deux fois",
-    "refund": "remboursement", "refunded": "rembourse", "invoice": "facture", "bill": "facture",
-    "billed": "facture", "billing": "facturation", "payment": "paiement", "price": "prix", "fee": "frais",
-    "fees": "frais", "money": "argent", "bank": "banque", "statement": "releve",
-    "cancel": "resilier", "cancelled": "resilie", "canceled": "resilie", "cancellation": "resiliation",
-    "unsubscribe": "desabonner", "subscription": "abonnement", "plan": "abonnement", "renewed": "renouvele",
-    "renewal": "renouvellement", "still": "toujours",
-    "password": "mot de passe", "login": "connexion", "log": "connecter", "sign": "connecter",
-    "deactivated": "desactive", "disabled": "desactive", "suspended": "suspendu", "banned": "bloque",
-    "expired": "expire", "membership": "abonnement", "subscribed": "abonne", "renew": "renouveler",
-    "renews": "renouvele", "account": "compte", "locked": "bloque", "blocked": "bloque", "access": "acces", "credentials": "identifiants",
-    "crash": "plante", "crashes": "plante", "crashed": "plante", "crashing": "plante", "freeze": "fige",
-    "freezes": "fige", "freezing": "fige", "frozen": "fige", "sound": "son", "buffering": "charge",
-    "lag": "rame", "lags": "rame", "lagging": "rame", "subtitles": "sous titres", "screen": "ecran", "black": "noir",
-    "nobody": "personne", "answer": "repond", "answers": "repond", "answered": "repond", "reply": "reponse",
-    "replied": "repondu", "phone": "telephone", "call": "appel", "called": "appele", "calls": "appels",
-    "hold": "attente", "reach": "joindre", "support": "service client", "contact": "contacter",
-    "complaint": "reclamation", "request": "demande", "ticket": "ticket", "promised": "promis",
-    "pending": "en attente", "waiting": "attente", "closed": "cloture", "nothing": "rien",
-    "beug": "bug", "beugue": "bug", "bugue": "bug", "buggue": "bug", "bugs": "bug", "beugs": "bug",
-    "buguer": "bug", "bugger": "bug",
-}
-
-# Words that say nothing of the problem: function words, politeness, the brand names.
-_STOP = frozenset("""
-a au aux avec ce ces cet cette de des du en et il ils elle elles je j l la le les leur leurs lui
-m ma me mes moi mon n ne nous on ou par qu que qui s sa se ses son sur t ta te tes toi ton tu un
-une vos votre vous y d c est ai as avait avais ont sont suis es etait etre ete fait faire faut
-ca cela ceci ici la dont donc car comme si alors puis aussi tres bien tout tous toute toutes
-quand quoi quel quelle quels quelles pour dans chez depuis entre vers pendant sous apres avant
-bonjour bonsoir salut coucou hello hi hey madame monsieur mesdames messieurs cordialement
-salutations distinguees distingue sentiments respectueuses veuillez agreer remercie remercions
-merci svp stp please thanks thank cstream cdiscount mr mme mlle the an and or of to in on at for
-is are was were be been it its my me i you your we our they their this that with from by as
-have has had do does did will would can could should just so how what why where who when there
-here again am get got any some all very really mais but
-""".split())
+_WORDS = yaml.safe_load((Path(__file__).with_name("words.yaml")).read_text(encoding="utf-8"))
+_SPELLED: dict[str, str] = _WORDS["spelled"]   # written forms spelled out (words.yaml)
+_STOP = frozenset(_WORDS["stop"])              # words that say nothing of the problem
 
 # Kept although short: they carry meaning in complaints.
 _KEEP_SHORT = frozenset({"pas", "non", "no", "not", "rien", "plus", "sans", "bug", "tv", "2", "3"})
 
-_SUFFIXES = tuple(sorted("""
-issements issement ements ement ations ation ateurs ateur atrices atrice ances ance ences ence
-ables able iques ique istes iste eries erie euses euse eurs eur ites ite ives ive ees ee es e er
-ez ait ais aient ant ent ons ions iez ir is it ies ie s x ing ed ly
-""".split(), key=len, reverse=True))
+_SUFFIXES = tuple(sorted(_WORDS["suffixes"], key=len, reverse=True))
 
 
 _SUFFIX_SET = frozenset(_SUFFIXES)
@@ -218,6 +152,16 @@ def _spell_out(words: list[str]) -> list[str]:
                 del out[-1]
             skip_name = 2
     return out
+
+
+def _learn_words(raw: str, surface: set[str], prefixes: dict[str, str], shortest: int) -> list[str]:
+    """The words of a keyword, label or example, spelled out; records them in `surface` and
+    its `stem*` prefixes (of at least `shortest` letters) in `prefixes`."""
+    words, found = _keyword_words(raw)
+    words = _spell_out(words)
+    surface.update(words)
+    prefixes.update((p, stem(p)) for p in found if len(p) >= shortest)
+    return words
 
 
 # ==========================================================================================
@@ -431,12 +375,7 @@ class Model:
         keyword_docs: list[tuple[int, list[str], str | None]] = []
         for i, c in enumerate(choices):
             for keyword in c.recogniser.keywords:
-                words, prefixes = _keyword_words(keyword)
-                words = _spell_out(words)
-                surface.update(words)
-                for p in prefixes:
-                    if len(p) >= 4:
-                        self.prefixes[p] = stem(p)
+                words = _learn_words(keyword, surface, self.prefixes, 4)
                 phrase = None
                 if len(words) > 1:
                     keys = tuple(stem(w) for w in words)
@@ -787,14 +726,7 @@ def explain(text: str, choices: tuple[Choice, ...], allowed: set[str] | None = N
 # ==========================================================================================
 
 # Usual ways of saying yes and no, normalised; they apply to the choices whose id is yes / no.
-YES_FORMS = ("oui", "ouais", "ouai", "ouaip", "ouep", "ouip", "wi", "ui", "si", "yes", "yep", "yeah",
-             "yup", "ya", "d accord", "dac", "dacc", "daccord", "ok", "okay", "oki", "okk", "bien sur",
-             "absolument", "tout a fait", "exactement", "exact", "affirmatif", "carrement", "evidemment",
-             "volontiers", "certainement", "effectivement", "c est ca", "sure", "of course", "certainly",
-             "indeed", "correct")
-NO_FORMS = ("non", "nan", "nn", "nope", "no", "nop", "niet", "pas du tout", "pas encore",
-            "pas vraiment", "absolument pas", "surtout pas", "jamais", "aucunement", "negatif",
-            "non merci", "pas besoin", "not yet", "not really", "never", "no thanks", "not at all")
+YES_FORMS, NO_FORMS = tuple(_WORDS["yes"]), tuple(_WORDS["no"])
 _YES_NO = sorted([(tuple(f.split()), "yes") for f in YES_FORMS] + [(tuple(f.split()), "no") for f in NO_FORMS],
                  key=lambda x: -len(x[0]))
 ANSWER_SURE = 1.0      # an answer is taken at this score...
@@ -833,12 +765,7 @@ class _AnswerIndex:
             texts += [(k, "keyword") for k in c.recogniser.keywords]
             texts += [(e, "example") for e in c.recogniser.examples]
             for raw, kind in texts:
-                words, prefixes = _keyword_words(raw)
-                words = _spell_out(words)
-                surface.update(words)
-                for p in prefixes:
-                    if len(p) >= 3:
-                        self.prefixes[p] = stem(p)
+                words = _learn_words(raw, surface, self.prefixes, 3)
                 stems = tuple(s for s in (self._stem(w) for w in words) if s)
                 if stems:
                     phrases.append((stems, f"{kind} {raw!r}", tuple(stem(w) for w in words)))

@@ -5,12 +5,15 @@ out-of-date record raises `Conflict` instead of overwriting someone else's step.
 """
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..engine.progress import Progress
 from ..errors import Conflict, StoreUnavailable
 
+log = logging.getLogger(__name__)
 SEEN_WINDOW = 32  # update ids remembered per conversation, to drop updates delivered twice
 
 
@@ -91,6 +94,16 @@ class Row:
     data: str
     seen: str
     outbox: str
+
+
+def record_of(data: str, rev: int, seen: str, outbox: str) -> Record | None:
+    """A stored row as a Record; None, logged, when it cannot be read (the store then sets it
+    aside in its `unreadable` table and raises Unreadable)."""
+    try:
+        return Record(Progress.from_json(data), rev, tuple(json.loads(seen)), tuple(json.loads(outbox)))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        log.error("an unreadable progress record was set aside (table `unreadable`); its conversation starts again")
+        return None
 
 
 class ProgressStore(Protocol):

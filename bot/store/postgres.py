@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..engine.progress import Progress
 from ..errors import Unreadable
-from .base import Conflict, ConversationKey, Record, Row, StoreUnavailable
+from .base import Conflict, ConversationKey, Record, Row, StoreUnavailable, record_of
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +78,8 @@ class NewerSchema(Exception):
 
 
 def _record(row) -> Record | None:
-    """A row (key, data, rev, seen, outbox) as a Record; None, logged, if it cannot be read."""
-    try:
-        return Record(Progress.from_json(row[1]), row[2], tuple(json.loads(row[3])), tuple(json.loads(row[4])))
-    except (ValueError, TypeError, KeyError, AttributeError):
-        log.error("an unreadable progress record was set aside (table `unreadable`); its conversation starts again")
-        return None
+    """A row (key, data, rev, seen, outbox) as a Record, or None when it cannot be read."""
+    return record_of(row[1], row[2], row[3], row[4])
 
 
 def _rows(status: str) -> int:
