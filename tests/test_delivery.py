@@ -1,6 +1,5 @@
 """Every saved step reaches the person: the outbox, its retries, and Telegram's refusals."""
 import asyncio
-import logging
 import time
 
 from bot.flow.files import FlowSet

@@ -122,7 +122,7 @@ def test_english_speakers_get_english(engine):
     assert reply.answer == "Billing error"
 
 
-def _edited(base: str, change) -> "Flow":
+def _edited(base: str, change):
     """The demo flow with `change(data)` applied to its parsed YAML."""
     import yaml
     data = yaml.safe_load(base)

@@ -1,25 +1,25 @@
 """Faults and bad input: nothing crashes, nothing is lost, no one gets in where they should not."""
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
-import subprocess
-import logging
 import sqlite3
+import subprocess
 import time
 from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bot.flow.files import FlowSet
 from bot.flow.check import load_flow_text
+from bot.flow.files import FlowSet
 from bot.settings import Settings
-from bot.store.sqlite import SQLiteStore
-from bot.telegram.app import RedactToken, build_application
 from bot.store import ConversationKey
-from conftest import FLOWS, NOW, ROOT, make_bot, stored
-from tg import FakeTelegram, Person
+from bot.store.sqlite import SQLiteStore
+from bot.telegram.app import RedactToken
+from conftest import FLOWS, NOW, make_bot, stored
+from tg import Person
 
 TEMPORARY = "Un problème temporaire"
 

@@ -3,7 +3,7 @@ and going back always restores exactly the state before the last answer."""
 from hypothesis import given, settings, strategies as st
 
 from bot.engine.reply import BACK, RESTART, SHOW_LIST
-from conftest import NOW, paris
+from conftest import NOW
 from phrasings import HELD_OUT, PHRASINGS
 
 TEXTS = [t for t, _ in PHRASINGS + HELD_OUT]

@@ -1,8 +1,6 @@
 """The Telegram bot in-process: the real Application, a recording Bot API, people tapping."""
-import pytest
-
 from bot.store import ConversationKey
-from conftest import NOW, stored
+from conftest import stored
 from tg import BOT_USERNAME, Person
 
 

@@ -17,7 +17,7 @@ from telegram import InlineQueryResultsButton, Message, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from ..engine import Commands, Engine, Progress, Reply, Turn, command_of
+from ..engine import Commands, Engine, Progress, Turn, command_of
 from ..engine.reply import FORGET_TOKEN
 from ..errors import Conflict, StoreUnavailable, Unreadable
 from ..locales import pick, t
