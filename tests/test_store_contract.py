@@ -108,3 +108,15 @@ async def test_an_unreadable_record_is_set_aside_once(any_store):
         await any_store.load(ALICE)
     assert await any_store.load(ALICE) is None and await any_store.count() == 0  # its owner starts anew
     assert (await any_store.save(ALICE, P0, 0)).rev == 1
+
+
+async def test_large_groups_move_and_old_conversations_purge_whole(any_store):
+    """Both work in chunks (so that the bot's own saves never wait long): every row is done."""
+    from bot.store.base import Row
+    members = [Row(str(ConversationKey.group(-100900, 50_000 + i)), 1, 1.0, P0.to_json(), "[]", "[]")
+               for i in range(1201)]
+    await any_store.put_rows(members)
+    assert await any_store.move_chat(-100900, -100901) == 1201
+    assert await any_store.load(ConversationKey.group(-100901, 51_200)) is not None
+    await any_store.save(ALICE, P0, 0)
+    assert await any_store.purge(3600) == 1201 and await any_store.count() == 1
