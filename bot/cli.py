@@ -170,6 +170,40 @@ def cmd_run(args, settings: Settings) -> int:
     return run_bot(settings, flows, webhook=args.webhook)
 
 
+def _bot_request():
+    """The Bot API client of the commands that call Telegram from a terminal (tests swap it)."""
+    from .telegram.request import AiohttpRequest
+    return AiohttpRequest()
+
+
+def cmd_post(args, settings: Settings) -> int:
+    """Publish (or update in place) the entry post in a channel or group, as /publier does."""
+    import asyncio
+
+    from telegram import Bot
+
+    from .flow.model import tr
+    from .store import open_store
+    from .telegram.publish import publish
+    if not settings.token:
+        print("No TELEGRAM_BOT_TOKEN set (see .env.example): the bot must post as itself.", file=sys.stderr)
+        return 2
+    flows = _load(settings)
+    if flows is None:
+        return 1
+    flow = (flows.get(args.flow) or flows.get(flows.default)).flow
+
+    async def post() -> str:
+        store = open_store(settings)
+        try:
+            async with Bot(settings.token, base_url=settings.base_url, request=_bot_request()) as bot:
+                return await publish(bot, store, args.chat, tr(flow.title, args.lang), flow.id, args.lang)
+        finally:
+            store.close()
+    print(asyncio.run(post()))
+    return 0
+
+
 def cmd_store_copy(args, settings: Settings) -> int:
     """Copy every conversation from one store URL to another; safe to run again."""
     import asyncio
@@ -237,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run", help="run the Telegram bot (long polling, or --webhook)")
     p.add_argument("--webhook", action="store_true", help="serve a webhook instead of polling")
     p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("post", help="publish the entry post in a channel or group (as /publier)")
+    p.add_argument("chat", help="@channelname or the chat's numeric id; the bot must be an administrator there")
+    p.add_argument("--lang", default="fr", choices=["fr", "en"], help="the post's language")
+    p.add_argument("--flow", help="flow id its button opens (default: the default flow)")
+    p.set_defaults(fn=cmd_post)
     p = sub.add_parser("store", help="progress store tools: `store copy SOURCE TARGET`")
     store = p.add_subparsers(dest="store_command", required=True)
     p = store.add_parser("copy", help="copy every conversation from one store to another (resumable)",

@@ -120,3 +120,10 @@ async def test_large_groups_move_and_old_conversations_purge_whole(any_store):
     assert await any_store.load(ConversationKey.group(-100901, 51_200)) is not None
     await any_store.save(ALICE, P0, 0)
     assert await any_store.purge(3600) == 1201 and await any_store.count() == 1
+
+
+async def test_the_entry_post_of_a_chat_is_remembered(any_store):
+    assert await any_store.entry_post(-100123) is None
+    await any_store.set_entry_post(-100123, 7)
+    await any_store.set_entry_post(-100123, 9)  # published anew: the latest one is remembered
+    assert await any_store.entry_post(-100123) == 9 and await any_store.entry_post(-100124) is None

@@ -142,6 +142,11 @@ class ProgressStore(Protocol):
 
     async def count(self) -> int: ...
 
+    async def entry_post(self, chat_id: int) -> int | None:
+        """The message id of the bot's entry post in that chat (/publier), if it made one."""
+
+    async def set_entry_post(self, chat_id: int, message_id: int) -> None: ...
+
     async def rows_after(self, after: str = "", limit: int = 500) -> list[Row]:
         """Up to `limit` stored rows whose key sorts after `after` (byte order), in key order:
         page through a whole store with the last key of each page."""

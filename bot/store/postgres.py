@@ -54,6 +54,10 @@ MIGRATIONS = [
            rev       bigint,
            data      text,
            set_aside double precision NOT NULL);""",
+    # 3: the bot's entry post in each channel or group it was published to (/publier).
+    """CREATE TABLE IF NOT EXISTS entry_posts (
+           chat_id    bigint PRIMARY KEY,
+           message_id bigint NOT NULL);""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 MIGRATION_LOCK = 0x70726F67  # pg_advisory_xact_lock key ("prog"): one migrating process at a time
@@ -252,6 +256,14 @@ class PostgresStore:
 
     async def count(self) -> int:
         return await self._run(lambda c: c.fetchval("SELECT count(*) FROM progress"))
+
+    async def entry_post(self, chat_id: int) -> int | None:
+        return await self._run(lambda c: c.fetchval("SELECT message_id FROM entry_posts WHERE chat_id = $1", chat_id))
+
+    async def set_entry_post(self, chat_id: int, message_id: int) -> None:
+        await self._run(lambda c: c.execute(
+            "INSERT INTO entry_posts(chat_id, message_id) VALUES ($1, $2) ON CONFLICT (chat_id) "
+            "DO UPDATE SET message_id = excluded.message_id", chat_id, message_id), write=True)
 
     async def rows_after(self, after: str = "", limit: int = 500) -> list[Row]:
         rows = await self._run(lambda c: c.fetch(

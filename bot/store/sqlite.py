@@ -63,6 +63,10 @@ MIGRATIONS = [
            rev       INTEGER,
            data      TEXT,
            set_aside REAL NOT NULL);""",
+    # 5: the bot's entry post in each channel or group it was published to (/publier).
+    """CREATE TABLE IF NOT EXISTS entry_posts (
+           chat_id    INTEGER PRIMARY KEY,
+           message_id INTEGER NOT NULL);""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -360,6 +364,15 @@ class SQLiteStore:
                 return total
             time.sleep(0.001)  # let the event loop's commit take the lock between two chunks
 
+    def entry_post_sync(self, chat_id: int) -> int | None:
+        row = self._run(lambda c: c.execute("SELECT message_id FROM entry_posts WHERE chat_id = ?", (chat_id,)).fetchone())
+        return row[0] if row else None
+
+    def set_entry_post_sync(self, chat_id: int, message_id: int) -> None:
+        self._run(lambda c: c.execute("INSERT INTO entry_posts(chat_id, message_id) VALUES (?, ?) ON CONFLICT(chat_id) "
+                                      "DO UPDATE SET message_id = excluded.message_id", (chat_id, message_id)),
+                  write=True)
+
     def count_sync(self) -> int:
         return self._run(lambda c: c.execute("SELECT COUNT(*) FROM progress").fetchone()[0])
 
@@ -493,6 +506,12 @@ class SQLiteStore:
 
     async def count(self) -> int:
         return await self._async(self.count_sync)
+
+    async def entry_post(self, chat_id: int) -> int | None:
+        return await self._async(self.entry_post_sync, chat_id)
+
+    async def set_entry_post(self, chat_id: int, message_id: int) -> None:
+        await self._async(self.set_entry_post_sync, chat_id, message_id)
 
     async def move_chat(self, old_chat: int, new_chat: int) -> int:
         return await self._async(self.move_chat_sync, old_chat, new_chat)
