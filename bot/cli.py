@@ -148,7 +148,7 @@ def cmd_chat(args, settings: Settings) -> int:
         except StoreUnavailable:
             pass  # the conversation says the progress cannot be kept
     try:
-        return run_console(Engine(flows), store, key, args.flow, args.lang)
+        return run_console(Engine(flows, settings.keep_unrecognised), store, key, args.flow, args.lang)
     except KeyboardInterrupt:
         print()
         return 0

@@ -21,6 +21,7 @@ from ..engine import Commands, Engine, Progress, Turn, command_of
 from ..engine.reply import FORGET_TOKEN
 from ..errors import Conflict, StoreUnavailable, Unreadable
 from ..locales import pick, t
+from ..ops.events import events_of
 from ..store import ConversationKey, ProgressStore, Record
 from .render import OutMessage, escape, parse_callback
 from .send import deliver, edit_item, plan, quietly, send
@@ -185,7 +186,9 @@ class TelegramFrontend:
             await self._show(context.bot, key, items)
             return
         seen = record.seeing(update.update_id) if record else (update.update_id,)
-        saved = await self.store.save(key, progress, record.rev if record else 0, seen, tuple(items))
+        events = events_of(record.progress if record else None, turn.progress, turn.reply, self.clock(),
+                           update.message.text if update.message else None, self.engine.keep_unrecognised)
+        saved = await self.store.save(key, progress, record.rev if record else 0, seen, tuple(items), events)
         await self.flush(context.bot, key, saved)
 
     async def flush(self, bot, key: ConversationKey, record: Record) -> None:
