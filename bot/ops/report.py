@@ -78,12 +78,13 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None) -> St
     last, first_day, reason, time_to, followup = {}, {}, {}, {}, {}
     outcome_seen, outcome_nodes = defaultdict(set), set()
     said = understood = count = 0
+    seen_versions = set()
     for page in pages:
         count += len(page)
         for _, day, fl, version, kind, node, choice, und, nxt, outcome, fu, secs, token in page:
             if token not in first_day:
                 first_day[token] = day
-                flow_versions[fl].add(version)
+            seen_versions.add((fl, version))
             if nxt is not None:
                 reached[fl, nxt].add(token)
                 node_versions[fl, nxt].add(version)
@@ -92,8 +93,6 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None) -> St
                 edges[fl, node, choice, nxt].add(token)
                 if token not in reason:
                     reason[token] = (fl, version, node, choice)
-            elif kind == "start":
-                flow_versions[fl].add(version)
             last[token] = (fl, nxt, outcome)
             if outcome is not None:
                 outcome_seen[fl, outcome].add(token)
@@ -105,6 +104,8 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None) -> St
                 understood += und
             if fu is not None:
                 followup[token] = fu
+    for fl, version in seen_versions:
+        flow_versions[fl].add(version)
     abandoned = Counter((fl, nxt) for fl, nxt, outcome in last.values() if outcome is None and nxt is not None)
     labels = _Labels(flows)
     stats = Stats(since, flow, conversations=len(first_day), events=count, understood=(understood, said),
@@ -113,7 +114,7 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None) -> St
         fl, node = key
         if key in outcome_nodes or labels.is_outcome(fl, node):
             continue
-        versions = node_versions[key]
+        versions = labels.versions_with(fl, node, flow_versions[fl]) or node_versions[key]
         tag = "" if versions >= flow_versions[fl] else " [" + ", ".join(sorted(v[:7] for v in versions)) + "]"
         stats.funnel.append({"flow": fl, "node": node, "question": labels.question(fl, node, versions) + tag,
                              "versions": " ".join(sorted(versions)), "reached": len(reached[key]),
@@ -146,6 +147,11 @@ class _Labels:
             if machine is not None and node in machine.flow.nodes:
                 return machine.flow.nodes[node]
         return None
+
+    def versions_with(self, flow: str, node: str, versions) -> set[str]:
+        """Of these versions, those that have this node (empty when none of them is known)."""
+        known = [self.flows.get(flow, v) for v in versions] if self.flows is not None else []
+        return {m.flow.version for m in known if m is not None and node in m.flow.nodes}
 
     def order(self, flow: str, node: str):
         current = self.flows.get(flow) if self.flows is not None else None
