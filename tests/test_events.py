@@ -152,3 +152,20 @@ def test_events_of_a_step_saved_elsewhere_are_not_written(tmp_path):
     store.save_sync(key, p, 1, events=(step,))
     assert len(store.events_sync()) == 1
     store.close()
+
+
+async def test_stats_gives_admins_a_summary_and_the_funnel_picture_and_nobody_else(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 1006)
+    await camille.send(SAID)
+    await camille.press("Cstream Vidéo")
+    await Person(tg, app, 1007).send(ODD)
+    await camille.send("/stats")
+    assert "Derniers jours" not in camille.last_text and tg.calls_to("sendPhoto") == []  # not an admin
+    admin = Person(tg, app, ADMIN)
+    await admin.send("/stats")
+    summary, picture = admin.seen[-2:]
+    assert summary.text.startswith("30 derniers jours : 2 conversation(s), 0 arrivée(s) à une issue")
+    assert "50 %" in summary.text and "2 conversation(s) enregistrée(s)" in summary.text
+    assert picture.photo.startswith(b"\x89PNG") and len(picture.photo) > 5000
+    assert stored(store, f"private:{ADMIN}") is None  # /stats is not a conversation step

@@ -8,6 +8,7 @@ lock (app.py): load the record, skip an update already handled, ask the engine, 
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from datetime import datetime, timezone
@@ -103,10 +104,19 @@ class TelegramFrontend:
         if group and action is None and not self._answers_bot(message, context):
             return  # group chatter that is not addressed to us
         if action == "stats" and user.id in self.admin_ids:
-            await send(context.bot, message.chat.id, [OutMessage(t(user_lang(user), "stats", n=await self.store.count()))],
-                             reply_to=message.message_id if group else None)
+            await self._stats(context.bot, message, user_lang(user), group)
             return
         await self._converse(update, context, message, action, arg)
+
+    async def _stats(self, bot, message: Message, lang: str, group: bool) -> None:
+        """/stats, admins only: the last 30 days in a paragraph, and the funnel as a picture.
+        Reading and drawing run on a thread: the event loop keeps serving everyone."""
+        from ..ops.report import collect, funnel_png, summary_text
+        stats = await asyncio.to_thread(collect, self.store, "30d", None, self.engine.flows, False)
+        text = summary_text(stats, lang, await self.store.count())
+        await send(bot, message.chat.id, [OutMessage(escape(text))], reply_to=message.message_id if group else None)
+        picture = await asyncio.to_thread(funnel_png, stats)
+        await bot.send_photo(message.chat.id, picture, filename="funnel.png")
 
     @staticmethod
     def _answers_bot(message: Message, context) -> bool:
