@@ -20,6 +20,7 @@ import csv
 import html
 import io
 import math
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -164,7 +165,7 @@ class _Labels:
 
     def question(self, flow: str, node: str, versions=()) -> str:
         found = self._node(flow, node, versions)
-        return shorten(tr(found.text).strip().split("\n")[0]) if found else node
+        return shorten(re.sub(r"\{\w+\}", "…", tr(found.text).strip().split("\n")[0])) if found else node
 
     def choice(self, flow: str, version: str, node: str, choice: str) -> str:
         found = self._node(flow, node, (version,))
@@ -205,8 +206,18 @@ def tables(stats: Stats) -> dict[str, tuple[list[str], list[list]]]:
         "followups": (["result", "conversations"], [[k, n] for k, n in stats.followups.most_common()]),
         "understood": (["descriptions", "understood", "share_pct"],
                        [[said, ok, round(100 * ok / said, 1) if said else None]]),
-        "unrecognised": (["day", "flow", "node", "text"], [list(row) for row in stats.unrecognised]),
+        "unrecognised": (["text", "times", "last_day", "flow", "node"], _grouped(stats.unrecognised)),
     }
+
+
+def _grouped(kept: list[tuple]) -> list[list]:
+    """The unrecognised descriptions, the same text once with how often and when last (most frequent first)."""
+    seen: dict[tuple, list] = {}
+    for day, flow, node, text in kept:
+        row = seen.setdefault((text.strip().lower(), flow, node), [text, 0, day, flow, node])
+        row[1] += 1
+        row[2] = max(row[2], day)
+    return sorted(seen.values(), key=lambda row: (-row[1], row[0]))
 
 
 def write_csv(stats: Stats, folder: str | Path) -> list[Path]:
@@ -232,7 +243,7 @@ def _pyplot():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    plt.rcParams.update({"svg.hashsalt": "report", "font.size": 11, "axes.spines.top": False,
+    plt.rcParams.update({"svg.hashsalt": "report", "font.size": 12, "axes.spines.top": False,
                          "axes.spines.right": False, "svg.fonttype": "path"})
     return plt
 
@@ -244,7 +255,7 @@ def _empty(ax, text: str) -> None:
 
 def _funnel(plt, stats: Stats):
     rows = stats.funnel
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.55 * max(1, len(rows))))
+    fig, ax = plt.subplots(figsize=(6, 1.2 + 0.55 * max(1, len(rows))))
     if not rows:
         _empty(ax, "Aucune question atteinte sur la période")
         return fig
@@ -253,7 +264,7 @@ def _funnel(plt, stats: Stats):
                               (0.27, "abandoned", "abandon ici")):
         bars = ax.barh([i + offset for i in y], [r[key] for r in rows], height=0.26, color=COLOURS[key], label=name)
         ax.bar_label(bars, padding=2, fontsize=8)
-    ax.set_yticks(list(y), [r["question"] for r in rows], fontsize=9)
+    ax.set_yticks(list(y), [shorten(r["question"], 30) for r in rows], fontsize=9)
     ax.invert_yaxis()
     ax.set_xlabel("conversations")
     ax.legend(loc="lower right", fontsize=9, frameon=False)
@@ -261,7 +272,7 @@ def _funnel(plt, stats: Stats):
 
 
 def _reasons(plt, stats: Stats):
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(6, 6))
     if not stats.reasons:
         _empty(ax, "Aucun problème décrit sur la période")
         return fig
@@ -271,29 +282,30 @@ def _reasons(plt, stats: Stats):
     palette = plt.get_cmap("tab20").colors
     for i, reason in enumerate(reasons):
         values = [stats.reasons[w].get(reason, 0) for w in weeks]
-        ax.bar(weeks, values, bottom=bottom, label=reason, color=palette[i % len(palette)])
+        ax.bar([w.split("-")[-1] for w in weeks], values, bottom=bottom, label=reason, color=palette[i % len(palette)])
         bottom = [b + v for b, v in zip(bottom, values)]
     ax.set_ylabel("conversations")
-    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+    ax.set_xlabel("semaine")
+    ax.legend(fontsize=9, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     fig.tight_layout()
     return fig
 
 
 def _barh(plt, labels: list[str], values: list[int], colour: str, empty: str, xlabel: str = "conversations"):
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * max(1, len(labels))))
+    fig, ax = plt.subplots(figsize=(6, 1.2 + 0.45 * max(1, len(labels))))
     if not labels:
         _empty(ax, empty)
         return fig
     bars = ax.barh(range(len(labels)), values, color=colour)
     ax.bar_label(bars, padding=2, fontsize=9)
-    ax.set_yticks(range(len(labels)), labels, fontsize=9)
+    ax.set_yticks(range(len(labels)), [shorten(label, 30) for label in labels], fontsize=9)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     return fig
 
 
 def _durations(plt, stats: Stats):
-    fig, ax = plt.subplots(figsize=(8, 3.2))
+    fig, ax = plt.subplots(figsize=(6, 3.2))
     if not stats.durations:
         _empty(ax, "Aucune issue atteinte sur la période")
         return fig
@@ -309,7 +321,7 @@ def _durations(plt, stats: Stats):
 
 def _understood(plt, stats: Stats):
     ok, said = stats.understood
-    fig, ax = plt.subplots(figsize=(8, 1.6))
+    fig, ax = plt.subplots(figsize=(6, 1.6))
     if not said:
         _empty(ax, "Aucune description tapée sur la période")
         return fig
