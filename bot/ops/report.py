@@ -248,16 +248,19 @@ def _pyplot():
     return plt
 
 
-def _empty(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#636363")
-    ax.set_axis_off()
+def _axes(plt, height: float, empty: str | None):
+    """A chart's figure, phone-width; with `empty`, it only says that there is nothing to draw."""
+    fig, ax = plt.subplots(figsize=(6, height))
+    if empty:
+        ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes, color="#636363")
+        ax.set_axis_off()
+    return fig, ax
 
 
 def _funnel(plt, stats: Stats):
     rows = stats.funnel
-    fig, ax = plt.subplots(figsize=(6, 1.2 + 0.55 * max(1, len(rows))))
+    fig, ax = _axes(plt, 1.2 + 0.55 * max(1, len(rows)), None if rows else "Aucune question atteinte sur la période")
     if not rows:
-        _empty(ax, "Aucune question atteinte sur la période")
         return fig
     y = range(len(rows))
     for offset, key, name in ((-0.27, "reached", "atteinte"), (0, "answered", "répondue"),
@@ -272,9 +275,8 @@ def _funnel(plt, stats: Stats):
 
 
 def _reasons(plt, stats: Stats):
-    fig, ax = plt.subplots(figsize=(6, 6))
+    fig, ax = _axes(plt, 6, None if stats.reasons else "Aucun problème décrit sur la période")
     if not stats.reasons:
-        _empty(ax, "Aucun problème décrit sur la période")
         return fig
     weeks = list(stats.reasons)
     reasons = [r for r, _ in sum(stats.reasons.values(), Counter()).most_common()]
@@ -292,9 +294,8 @@ def _reasons(plt, stats: Stats):
 
 
 def _barh(plt, labels: list[str], values: list[int], colour: str, empty: str, xlabel: str = "conversations"):
-    fig, ax = plt.subplots(figsize=(6, 1.2 + 0.45 * max(1, len(labels))))
+    fig, ax = _axes(plt, 1.2 + 0.45 * max(1, len(labels)), None if labels else empty)
     if not labels:
-        _empty(ax, empty)
         return fig
     bars = ax.barh(range(len(labels)), values, color=colour)
     ax.bar_label(bars, padding=2, fontsize=9)
@@ -305,9 +306,8 @@ def _barh(plt, labels: list[str], values: list[int], colour: str, empty: str, xl
 
 
 def _durations(plt, stats: Stats):
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = _axes(plt, 3.2, None if stats.durations else "Aucune issue atteinte sur la période")
     if not stats.durations:
-        _empty(ax, "Aucune issue atteinte sur la période")
         return fig
     minutes = [s / 60 for s in stats.durations]
     ax.hist(minutes, bins=min(40, max(5, len(minutes) // 5)), color=COLOURS["reached"])
@@ -321,9 +321,8 @@ def _durations(plt, stats: Stats):
 
 def _understood(plt, stats: Stats):
     ok, said = stats.understood
-    fig, ax = plt.subplots(figsize=(6, 1.6))
+    fig, ax = _axes(plt, 1.6, None if said else "Aucune description tapée sur la période")
     if not said:
-        _empty(ax, "Aucune description tapée sur la période")
         return fig
     ax.barh([0], [ok], color=COLOURS["outcome"], label=f"comprises : {ok}")
     ax.barh([0], [said - ok], left=[ok], color=COLOURS["abandoned"], label=f"non comprises : {said - ok}")
