@@ -1,4 +1,4 @@
-"""`python -m bot COMMAND`: check, graph, chat, classify, evaluate, run, store (the project's command line)."""
+"""`python -m bot COMMAND`: check, graph, chat, classify, evaluate, run, store, report (the project's command line)."""
 from __future__ import annotations
 
 import argparse
@@ -57,14 +57,29 @@ def _flow_from(arg: str, settings: Settings):
     return flow
 
 
+def _stats(settings: Settings, since: str, flow: str | None, flows=None):
+    """The report's numbers from the configured store (BOT_DATABASE_URL or the SQLite file)."""
+    from .ops.report import collect
+    from .store import open_store
+    store = open_store(settings)
+    try:
+        return collect(store, since, flow, flows)
+    finally:
+        store.close()
+
+
 def cmd_graph(args, settings: Settings) -> int:
     from .errors import GraphError
     from .flow.graph import draw
     flow = _flow_from(args.flow, settings)
     if flow is None:
         return 1
+    stats = None
+    if args.stats:
+        from .flow.files import FlowSet
+        stats = _stats(settings, args.since, flow.id, FlowSet([flow]))
     try:
-        print(f"wrote {draw(flow, args.output)}")
+        print(f"wrote {draw(flow, args.output, stats)}")
     except GraphError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -148,7 +163,7 @@ def cmd_chat(args, settings: Settings) -> int:
         except StoreUnavailable:
             pass  # the conversation says the progress cannot be kept
     try:
-        return run_console(Engine(flows), store, key, args.flow, args.lang)
+        return run_console(Engine(flows, settings.keep_unrecognised), store, key, args.flow, args.lang)
     except KeyboardInterrupt:
         print()
         return 0
@@ -204,6 +219,26 @@ def cmd_post(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_report(args, settings: Settings) -> int:
+    """The operator's report: one self-contained HTML page, and/or the same tables as CSV."""
+    from .ops.report import render_html, write_csv
+    from .store import StoreUnavailable
+    flows, _ = FlowSet.load([settings.flows], None)  # labels only: a flow with problems still names its nodes
+    try:
+        stats = _stats(settings, args.since, args.flow, flows)
+    except (StoreUnavailable, ValueError) as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 1
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(render_html(stats), encoding="utf-8")
+        print(f"wrote {args.output}")
+    if args.csv:
+        print(f"wrote {len(write_csv(stats, args.csv))} CSV files in {args.csv}")
+    print(f"{stats.conversations} conversations, {stats.events} events since {stats.since or 'the start'}")
+    return 0
+
+
 def cmd_store_copy(args, settings: Settings) -> int:
     """Copy every conversation from one store URL to another; safe to run again."""
     import asyncio
@@ -246,7 +281,16 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("graph", help="draw a flow (.svg/.png with graphviz, .mmd Mermaid without)")
     p.add_argument("flow", help="a flow file or a flow id")
     p.add_argument("-o", "--output", required=True, help="picture to write: cstream.svg, cstream.mmd...")
+    p.add_argument("--stats", action="store_true", help="label arrows with how many people took them and "
+                                                        "questions with their drop-off (from the store's events)")
+    p.add_argument("--since", default="30d", help="with --stats: 30d (default), 7d, 2026-11-01, or '' for all")
     p.set_defaults(fn=cmd_graph)
+    p = sub.add_parser("report", help="the operator's report: funnel, problems, outcomes, durations (HTML, CSV)")
+    p.add_argument("--since", default="30d", help="30d (default), 7d, 2026-11-01, or '' for everything")
+    p.add_argument("--flow", help="one flow id (default: every flow)")
+    p.add_argument("-o", "--output", help="the HTML page to write (self-contained), e.g. report.html")
+    p.add_argument("--csv", metavar="DIR", help="also write the tables as CSV files in DIR")
+    p.set_defaults(fn=cmd_report)
     p = sub.add_parser("chat", help="the conversation in this terminal (resumes where you left off)")
     p.add_argument("--flow", help="flow id (default: the default flow)")
     p.add_argument("--lang", default="fr", choices=["fr", "en"])

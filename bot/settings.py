@@ -30,6 +30,7 @@ class Settings:
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     webhook_secret: str | None = None
+    keep_unrecognised: bool = False  # BOT_KEEP_UNRECOGNISED=1: keep 30 days what the recogniser could not route
 
     @property
     def db_path(self) -> Path:
@@ -64,4 +65,5 @@ class Settings:
             webhook_listen=env.get("BOT_WEBHOOK_LISTEN") or "127.0.0.1",
             webhook_port=int(env.get("BOT_WEBHOOK_PORT") or 8443),
             webhook_secret=env.get("BOT_WEBHOOK_SECRET") or None,
+            keep_unrecognised=env.get("BOT_KEEP_UNRECOGNISED", "") == "1",
         )

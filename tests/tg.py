@@ -38,6 +38,7 @@ class BotMessage:
     document: str | None = None
     document_name: str | None = None
     thread: int | None = None
+    photo: bytes | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -119,12 +120,21 @@ class FakeTelegram(BaseRequest):
             return {"id": BOT_ID, "is_bot": True, "first_name": "Bot", "username": BOT_USERNAME,
                     "can_join_groups": True, "can_read_all_group_messages": False,
                     "supports_inline_queries": True}
-        if name in ("sendMessage", "sendDocument"):
+        if name in ("sendMessage", "sendDocument", "sendPhoto"):
             markup = params.get("reply_markup") or {}
             reply = params.get("reply_parameters") or {}
             msg = BotMessage(int(params["chat_id"]), next(self._ids), params.get("text", ""),
                              markup.get("inline_keyboard", []), bool(markup.get("force_reply")),
                              reply.get("message_id"), thread=params.get("message_thread_id"))
+            if name == "sendPhoto":
+                filename, content, _ = params["photo"]
+                msg.document_name, msg.photo = filename, content
+                msg.text = params.get("caption", "")
+                data = self._message_json(msg)
+                data["photo"] = [{"file_id": "p1", "file_unique_id": "p1", "width": 800, "height": 600}]
+                self.messages[(msg.chat_id, msg.message_id)] = msg
+                self.order.append(msg)
+                return data
             if name == "sendDocument":
                 filename, content, _ = params["document"]
                 msg.document, msg.document_name = content.decode("utf-8"), filename

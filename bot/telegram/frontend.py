@@ -8,6 +8,7 @@ lock (app.py): load the record, skip an update already handled, ask the engine, 
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from datetime import datetime, timezone
@@ -22,6 +23,7 @@ from ..engine.reply import FORGET_TOKEN
 from ..errors import Conflict, StoreUnavailable, Unreadable
 from ..flow.model import tr
 from ..locales import pick, t
+from ..ops.events import events_of
 from ..store import ConversationKey, ProgressStore, Record
 from .render import OutMessage, escape, parse_callback
 from .publish import publish
@@ -112,8 +114,7 @@ class TelegramFrontend:
             await send(context.bot, message.chat.id, [OutMessage(await self._publish(context.bot, user, arg))])
             return
         if action == "stats" and user.id in self.admin_ids:
-            await send(context.bot, message.chat.id, [OutMessage(t(user_lang(user), "stats", n=await self.store.count()))],
-                             reply_to=message.message_id if group else None)
+            await self._stats(context.bot, message, user_lang(user), group)
             return
         await self._converse(update, context, message, action, arg)
 
@@ -126,6 +127,16 @@ class TelegramFrontend:
             return t(lang, "publish_usage")
         flow = self.engine.flows.get(self.engine.flows.default).flow
         return await publish(bot, self.store, target.split()[0], tr(flow.title, lang), flow.id, lang)
+
+    async def _stats(self, bot, message: Message, lang: str, group: bool) -> None:
+        """/stats, admins only: the last 30 days in a paragraph, and the funnel as a picture.
+        Reading and drawing run on a thread: the event loop keeps serving everyone."""
+        from ..ops.report import collect, funnel_png, summary_text
+        stats = await asyncio.to_thread(collect, self.store, "30d", None, self.engine.flows, False)
+        text = summary_text(stats, lang, await self.store.count())
+        await send(bot, message.chat.id, [OutMessage(escape(text))], reply_to=message.message_id if group else None)
+        picture = await asyncio.to_thread(funnel_png, stats)
+        await bot.send_photo(message.chat.id, picture, filename="funnel.png")
 
     @staticmethod
     def _answers_bot(message: Message, context) -> bool:
@@ -206,7 +217,9 @@ class TelegramFrontend:
             await self._show(context.bot, key, items)
             return
         seen = record.seeing(update.update_id) if record else (update.update_id,)
-        saved = await self.store.save(key, progress, record.rev if record else 0, seen, tuple(items))
+        events = events_of(record.progress if record else None, turn.progress, turn.reply, self.clock(),
+                           update.message.text if update.message else None, self.engine.keep_unrecognised)
+        saved = await self.store.save(key, progress, record.rev if record else 0, seen, tuple(items), events)
         await self.flush(context.bot, key, saved)
 
     async def flush(self, bot, key: ConversationKey, record: Record) -> None:

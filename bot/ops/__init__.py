@@ -1,0 +1,1 @@
+"""The operator's tools: the anonymous step events (events.py) and the reports built on them (report.py)."""
