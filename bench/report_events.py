@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bot.ops.events import FIELDS
-from bot.ops.report import collect, render_html
+from bot.ops.report import admin_summary_apart, collect, render_html
 from bot.store.sqlite import SQLiteStore
 
 PATH = ["problem", "service", "contacted", "result", "hearing", "written_result", "written_age"]
@@ -41,9 +41,9 @@ def fill(path: Path, events: int) -> None:
     conn.close()
 
 
-async def stall_while(fn, *args) -> tuple[object, float]:
-    """Run fn off the loop; return its result and the loop's largest delay meanwhile."""
-    worst, task = 0.0, asyncio.create_task(asyncio.to_thread(fn, *args))
+async def stall_while(coroutine) -> tuple[object, float]:
+    """Await work started off the loop; return its result and the loop's largest delay meanwhile."""
+    worst, task = 0.0, asyncio.create_task(coroutine)
     while not task.done():
         before = time.perf_counter()
         await asyncio.sleep(0.01)
@@ -69,8 +69,13 @@ def main() -> None:
         drawn = time.perf_counter() - started
         print(f"report over {stats.events:,} events ({stats.conversations:,} conversations): "
               f"read and aggregated in {read:.2f} s, charts and page in {drawn:.2f} s")
-        _, worst = asyncio.run(stall_while(collect, store, "", None))
-        print(f"the same off the event loop (asyncio.to_thread): the loop's largest stall {worst * 1000:.0f} ms")
+        _, worst = asyncio.run(stall_while(asyncio.to_thread(collect, store, "", None)))
+        print(f"the same on a thread (asyncio.to_thread): the loop's largest stall {worst * 1000:.0f} ms")
+        url, flows = f"sqlite:///{store.path}", str(Path(__file__).resolve().parent.parent / "flows")
+        started = time.perf_counter()
+        _, worst = asyncio.run(stall_while(admin_summary_apart(url, flows, "fr")))
+        print(f"/stats in a process of its own (read, summary, funnel picture): {time.perf_counter() - started:.2f} s, "
+              f"the loop's largest stall {worst * 1000:.0f} ms")
         store.close()
 
 

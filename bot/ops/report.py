@@ -442,3 +442,31 @@ def summary_text(stats: Stats, lang: str, stored: int) -> str:
     return t(lang, "stats_summary", people=stats.conversations, outcomes=len(stats.durations),
              median=_duration(stats.median), understood=f"{round(100 * ok / said)} %" if said else "—",
              dropoff=dropoff, stored=stored)
+
+
+# -- /stats, away from the bot's process -------------------------------------------------------------
+def admin_summary(store_url: str, flows_dir: str, lang: str) -> tuple[str, bytes]:
+    """The /stats paragraph and funnel picture, computed from the store at `store_url`."""
+    from ..flow.files import FlowSet
+    from ..store import store_from_url
+    store = store_from_url(store_url, pool=1)
+    try:
+        stats = collect(store, "30d", None, FlowSet.load([flows_dir])[0], False)
+        return summary_text(stats, lang, store.count_sync()), funnel_png(stats)
+    finally:
+        store.close()
+
+
+_APART = None
+
+
+async def admin_summary_apart(store_url: str, flows_dir: str, lang: str) -> tuple[str, bytes]:
+    """admin_summary in a process of its own: reading a million events and drawing take
+    seconds of CPU, which a thread would take from the event loop too (the GIL)."""
+    import asyncio
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    global _APART
+    if _APART is None:
+        _APART = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    return await asyncio.get_running_loop().run_in_executor(_APART, admin_summary, store_url, flows_dir, lang)

@@ -111,8 +111,8 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
     store = store or open_store(settings)
     engine = Engine(flows, keep_unrecognised=settings.keep_unrecognised)
     engine.warm_up()  # before serving: the first person served does not pay for it
-    frontend = TelegramFrontend(engine, store, settings.admin_ids,
-                                **({"clock": clock} if clock else {}))
+    frontend = TelegramFrontend(engine, store, settings.admin_ids, **({"clock": clock} if clock else {}),
+                                stats_source=(settings.store_url, str(settings.flows)))
     builder = (ApplicationBuilder().token(settings.token or "0:offline")
                .base_url(settings.base_url).base_file_url(settings.base_file_url)
                .concurrent_updates(ConversationOrder())

@@ -8,7 +8,6 @@ lock (app.py): load the record, skip an update already handled, ask the engine, 
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import OrderedDict
 from datetime import datetime, timezone
@@ -53,12 +52,14 @@ def _thread(message: Message) -> int | None:
 
 class TelegramFrontend:
     def __init__(self, engine: Engine, store: ProgressStore, admin_ids=frozenset(),
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 stats_source: tuple[str, str] = ("", "")):
         self.engine = engine
         self.commands = Commands(engine)
         self.store = store
         self.admin_ids = frozenset(admin_ids)
         self.clock = clock
+        self.stats_source = stats_source  # (store URL, flows folder) that /stats reads from
         # Last question message per conversation, to retire its buttons once answered by text.
         self._last_question: OrderedDict[ConversationKey, tuple[int, int]] = OrderedDict()
         self._answered_queries: OrderedDict[str, None] = OrderedDict()   # callback queries answered
@@ -129,13 +130,11 @@ class TelegramFrontend:
         return await publish(bot, self.store, target.split()[0], tr(flow.title, lang), flow.id, lang)
 
     async def _stats(self, bot, message: Message, lang: str, group: bool) -> None:
-        """/stats, admins only: the last 30 days in a paragraph, and the funnel as a picture.
-        Reading and drawing run on a thread: the event loop keeps serving everyone."""
-        from ..ops.report import collect, funnel_png, summary_text
-        stats = await asyncio.to_thread(collect, self.store, "30d", None, self.engine.flows, False)
-        text = summary_text(stats, lang, await self.store.count())
+        """/stats, admins only: the last 30 days in a paragraph, and the funnel as a picture,
+        read and drawn in a process of its own: the event loop keeps serving everyone."""
+        from ..ops.report import admin_summary_apart
+        text, picture = await admin_summary_apart(*self.stats_source, lang)
         await send(bot, message.chat.id, [OutMessage(escape(text))], reply_to=message.message_id if group else None)
-        picture = await asyncio.to_thread(funnel_png, stats)
         await bot.send_photo(message.chat.id, picture, filename="funnel.png")
 
     @staticmethod
