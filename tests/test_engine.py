@@ -46,7 +46,7 @@ def test_rejecting_the_guess_shows_the_list(engine):
     progress, _ = engine.start(now=NOW)
     progress, reply = engine.text(progress, "on me prend de l'argent", NOW)
     progress, reply = engine.choose(progress, SHOW_LIST, reply.token, NOW)
-    assert reply.kind == "text" and len([b for b in reply.buttons if not b.id.startswith("_")]) == 7
+    assert reply.kind == "text" and len([b for b in reply.buttons if not b.id.startswith("_")]) == 8
 
 
 def test_typing_a_number_or_a_label_picks_that_answer(engine):

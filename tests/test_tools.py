@@ -12,8 +12,8 @@ def test_scripted_chat_reaches_the_mediator(cli):
     code, out, err = cli("chat", "--no-store", stdin=script)
     assert code == 0, err
     assert "✔ Ma demande est mal traitée" in out and "✔ Cstream Books" in out
-    assert "vous pouvez saisir gratuitement le médiateur de la consommation" in out
-    assert "https://www.mediateurfevad.fr" in out and "90 jours" in out
+    assert "saisissez le médiateur de la consommation, gratuit" in out
+    assert "1. 📄 La lettre" in out and "2. 📇 Autres moyens de contact" in out
 
 
 def test_chat_resumes_after_quitting(cli):
