@@ -27,8 +27,9 @@ def card_status(state: OpenStatus | None, now: datetime, lang: str) -> str | Non
 
 
 def now_line(channels: list[Channel], found: dict[str, OpenStatus], now: datetime, lang: str) -> str | None:
-    """The first listed channel open now; else what is known: channels of unknown hours (to
-    try), of unknown holiday hours, and the one that opens first. « No advisor can be
+    """The first listed channel open now (said after the listed channels before it whose
+    holiday hours are unknown); else what is known: channels of unknown hours (to try), of
+    unknown holiday hours, and the one that opens first. « No advisor can be
     reached » only when no listed channel might be open."""
     unknown, holiday, soonest = [], [], None
     for channel in channels:
@@ -37,9 +38,10 @@ def now_line(channels: list[Channel], found: dict[str, OpenStatus], now: datetim
             unknown.append(channel)
         elif state is None:
             continue
-        elif state.open:
-            return t(lang, f"now_open_{channel.grammar}", name=_name(channel, lang),
-                     time=_clock(state.until, lang), note=_note(channel, lang))
+        elif state.open:  # after what is unknown today of the channels listed before it
+            return " ".join([t(lang, "now_holiday", name=_name(c, lang)) for c in holiday] + [
+                t(lang, f"now_open_{channel.grammar}", name=_name(channel, lang),
+                  time=_clock(state.until, lang), note=_note(channel, lang))])
         elif state.holiday_unknown:
             holiday.append(channel)
         if state is not None and not state.open and state.next_open and \
