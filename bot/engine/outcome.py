@@ -16,7 +16,7 @@ from .progress import Progress
 from .reply import DETAIL, Attachment, Button, ContactCard, Reply
 from .timeline import due_dates, written_date, written_delay
 
-CACHE_SIZE = 2048
+CACHE_BYTES = 8 << 20  # outcomes kept, at most, in characters of text (they may quote what people typed)
 DETAILS = ("letter", "channels", "next", "sources")
 QUOTE = 300  # the person's own words are quoted up to this many characters
 
@@ -82,7 +82,8 @@ class Outcomes:
     open-now changes by the minute, and many people share the same answers."""
 
     def __init__(self):
-        self._cache: dict[tuple, Reply] = {}
+        self._cache: dict[tuple, tuple[Reply, int]] = {}
+        self._bytes = 0
 
     def reply(self, flow: Flow, node: Node, progress: Progress, now: datetime, buttons: list[Button],
               token: str, which: str | None = None) -> Reply:
@@ -90,14 +91,15 @@ class Outcomes:
         key = (flow.id, flow.version, node.id, which, len(progress.path), progress.lang,
                tuple(sorted(progress.answers.items())), int(now.timestamp() // 60),
                tuple(sorted(progress.texts.items())))
-        cached = self._cache.get(key)
-        if cached is None:
+        found = self._cache.get(key)
+        if found is None:
             build = self._short if which is None else self._detail
-            cached = build(flow, node, progress, now, buttons, token, which)
-            self._cache[key] = cached
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.pop(next(iter(self._cache)))
-        return replace(cached, notices=list(cached.notices))  # callers add notices: never share them
+            reply = build(flow, node, progress, now, buttons, token, which)
+            found = self._cache[key] = (reply, _size(reply) + sum(len(t) for _, t in key[-1]))
+            self._bytes += found[1]
+            while self._bytes > CACHE_BYTES:  # the oldest go first
+                self._bytes -= self._cache.pop(next(iter(self._cache)))[1]
+        return replace(found[0], notices=list(found[0].notices))  # callers add notices: never share them
 
     @staticmethod
     def details(node: Node, progress: Progress) -> list[str]:
@@ -168,6 +170,12 @@ def _sources(flow: Flow, items: list, lang: str) -> list[str]:
                 if checked else t(lang, "source_unchecked", title=source.title))
         lines.append(line + (f" : {source.url}" if source.url else ""))
     return lines
+
+
+def _size(reply: Reply) -> int:
+    """About how many characters a reply holds."""
+    return (len(reply.text) + sum(len(t) for _, t in reply.sections) + sum(len(f) for f in reply.facts)
+            + (len(reply.document.content) if reply.document else 0) + 200 * len(reply.cards) + 200)
 
 
 def _card(channel: Channel, state, now: datetime, lang: str) -> ContactCard:
