@@ -192,3 +192,19 @@ def test_persona_in_the_terminal(persona, engine):
     after_last = out.getvalue().split(f"> {persona.says[-1]}\n", 1)[1]
     outcome, _, detail = after_last.partition(f"> {persona.detail}\n") if persona.detail else (after_last, "", None)
     check(persona, outcome, detail)
+
+
+async def test_in_a_group_the_outcome_stays_short_with_the_way_to_private(bot):
+    """A group member gets the short outcome and the button to continue in private; the
+    details (the letter and its file) are for the private chat."""
+    from tg import BOT_USERNAME
+    tg, app, _ = bot
+    member = Person(tg, app, 6001, chat_id=-100900)
+    await member.send(f"/start@{BOT_USERNAME}")
+    for words in ("on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore", "non"):
+        await member.send(words, reply_to_bot=True)
+    outcome = member.last
+    assert "Envoyez aujourd'hui votre réclamation écrite" in outcome.text
+    assert "📄 Détails et modèle de lettre en privé" in outcome.labels
+    assert not any(label.startswith(("📄 La lettre", "📇", "⏭️", "📚")) for label in outcome.labels)
+    assert not any(m.document_bytes for m in member.seen)
