@@ -182,3 +182,12 @@ def test_quoted_words_are_trimmed_at_a_word(engine):
     content = _detail(engine, progress, reply, "letter").document.content
     quoted = re.search(r"« (.*) »", content).group(1)
     assert len(quoted) <= 302 and quoted.endswith("vraiment …") and "FIN" not in quoted
+
+
+def test_corrections_are_one_plain_sentence(flow):
+    corrections = [f for f in flow.facts.values() if f.status == "correction"]
+    assert len(corrections) >= 2
+    for fact in corrections:
+        for text in fact.text.values():
+            assert text.endswith(".") and not re.search(r"[.;!?] [A-Z«“]", text[:-1]), text
+            assert "article d'origine" not in text and "original article" not in text
