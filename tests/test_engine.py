@@ -187,3 +187,16 @@ def test_progress_round_trips_through_json(engine):
     progress, _ = engine.start(now=NOW)
     progress, _ = engine.text(progress, "on me prend de l'argent", NOW)
     assert Progress.from_json(progress.to_json()) == progress
+
+
+def test_what_is_read_from_typed_text_is_kept_and_the_question_skipped(engine):
+    progress, reply = engine.start(now=NOW)
+    progress, reply = engine.text(progress, "je suis malentendante et on m'a prélevé deux fois", NOW)
+    assert progress.inferred == (("hearing", "yes"),)
+    for answer in ("video", "no"):
+        progress, reply = engine.choose(progress, answer, reply.token, NOW)
+    assert progress.node == "write_now" and "hearing" not in [a.node for a in progress.path]
+    again = Progress.from_json(progress.to_json())
+    assert again == progress and again.answers["hearing"] == "yes"
+    back, reply = engine.back(progress, NOW)
+    assert back.node == "contacted"  # back goes to the last question asked, not the skipped one
