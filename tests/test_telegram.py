@@ -24,7 +24,7 @@ async def test_private_path_from_free_text_to_the_mediator(bot):
     before = len(camille.seen)
     await camille.press("Il y a moins d'un an")
     outcome = camille.texts_since(before)
-    assert "saisissez le médiateur de la consommation, gratuit" in outcome
+    assert "vous pouvez saisir gratuitement le médiateur de la consommation" in outcome
     assert "Revenez quand vous voulez : /start reprend ici" in camille.last_text  # how to come back, last
     assert camille.last.labels == ["📄 La lettre", "📇 Autres moyens de contact", "⏭️ Si ça ne marche pas",
                                    "📚 Sources", "↩️ Retour", "🔄 Recommencer"]

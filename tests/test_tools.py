@@ -12,7 +12,7 @@ def test_scripted_chat_reaches_the_mediator(cli):
     code, out, err = cli("chat", "--no-store", stdin=script)
     assert code == 0, err
     assert "✔ Ma demande est mal traitée" in out and "✔ Cstream Books" in out
-    assert "saisissez le médiateur de la consommation, gratuit" in out
+    assert "vous pouvez saisir gratuitement le médiateur de la consommation" in out
     assert "1. 📄 La lettre" in out and "2. 📇 Autres moyens de contact" in out
 
 
