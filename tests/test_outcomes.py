@@ -30,8 +30,9 @@ def test_every_outcome_says_the_essentials_in_700_characters(walked, flow):
     assert set(found) == {n.id for n in flow.nodes.values() if n.is_outcome}
     for node, replies in found.items():
         for progress, reply, _ in replies:
-            first = render(reply, lang, 1)[0].html
-            shown = re.sub(r"<[^>]+>", "", first)
+            messages = render(reply, lang, 1)  # what to do and its dates; then what is open now, with the buttons
+            assert len(messages) <= 2
+            shown = "\n\n".join(re.sub(r"<[^>]+>", "", m.html) for m in messages)
             assert len(shown) <= 700, (node, lang, len(shown), shown)
             assert "{" not in shown and "[…]" not in shown
 
@@ -77,7 +78,7 @@ def test_one_timeline_everywhere(engine):
     """The letter, the short message and the details give the same dates, counted from today."""
     progress, reply = _walk(engine, "billing", "video", "no", "no")
     assert "au plus tard le samedi 26 décembre 2026" in reply.text
-    assert "à partir du dimanche 27 décembre 2026" in reply.text
+    assert "dès le dimanche 27 décembre 2026" in reply.text
     assert "à partir du mardi 26 janvier 2027" in reply.text and "(un usage, pas une règle)" in reply.text
     assert "jusqu'au vendredi 26 novembre 2027 inclus (la loi)" in reply.text
     letter = _detail(engine, progress, reply, "letter").document.content

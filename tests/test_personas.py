@@ -37,8 +37,8 @@ class Persona:
 
 PERSONAS = [
     Persona("double charge", ["on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore", "non"],
-            ["Envoyez aujourd'hui votre réclamation écrite", "au plus tard le samedi 26 décembre 2026",
-             "à partir du dimanche 27 décembre 2026", "jusqu'au vendredi 26 novembre 2027 inclus",
+            ["Passez maintenant à l'écrit", "au plus tard le samedi 26 décembre 2026",
+             "dès le dimanche 27 décembre 2026", "jusqu'au vendredi 26 novembre 2027 inclus",
              "👉 Le 3979 est ouvert maintenant, jusqu'à 21h."],
             ["Votre situation", "15 jours"],
             "la lettre", ["Je vous demande de me rembourser", "« on m'a prélevé deux fois ce mois-ci »",
@@ -47,7 +47,7 @@ PERSONAS = [
     Persona("wants to cancel", ["je veux résilier mon abonnement, comment faire ?", "music", "non"],
             ["fonction de résiliation en ligne", "résilier en trois clics", "si elle est proposée",
              "1er juin 2023", "au plus tard le samedi 26 décembre 2026"],
-            ["n'a pas été prise en compte", "Envoyez aujourd'hui votre réclamation écrite"],
+            ["n'a pas été prise en compte", "Passez maintenant à l'écrit"],
             "la lettre", ["Objet : Résiliation de mon abonnement Cstream Music",
                           "« je veux résilier mon abonnement, comment faire ? »"],
             ["n'a pas été prise en compte", "MISE EN DEMEURE"]),
@@ -55,7 +55,7 @@ PERSONAS = [
             ["Pour résilier ou changer d'offre", "si elle est proposée"], ["n'a pas été prise en compte"]),
     Persona("cancellation ignored", ["j'ai résilié il y a deux mois et l'abonnement est toujours actif",
                                      "vidéo", "non pas encore", "non"],
-            ["Envoyez aujourd'hui votre réclamation écrite", "au plus tard le samedi 26 décembre 2026"],
+            ["Passez maintenant à l'écrit", "au plus tard le samedi 26 décembre 2026"],
             ["résilier en trois clics"],
             "la lettre", ["Cette demande n'a pas été prise en compte", "article L215-1-1"]),
     Persona("deaf, says so in the description", ["je suis sourde et je n'arrive plus à me connecter à mon compte",
@@ -86,7 +86,7 @@ PERSONAS = [
     Persona("English speaker, deaf", ["I am deaf and I was charged twice", "video", "no"],
             ["👉 The accessibility platform is open now, until 17:00 (hours not confirmed)."], ["3979"], lang="en"),
     Persona("nobody answers the phone", ["personne ne répond jamais au téléphone", "vidéo", "par téléphone"],
-            ["Envoyez aujourd'hui votre réclamation écrite"], ["Le 3979 est ouvert"],
+            ["Passez maintenant à l'écrit"], ["Le 3979 est ouvert"],
             "autres moyens de contact", ["Espace client", "Un recommandé fait foi même sans réponse"], ["3979"]),
     Persona("written, unanswered for over two months", ["ma réclamation n'a jamais été traitée", "books",
                                                         "par écrit", "pas de réponse depuis plus de 2 mois",
@@ -124,15 +124,15 @@ PERSONAS = [
     Persona("no sound on All Saints' Day", ["pas de son sur Music", "oui", "music", "non pas encore", "non"],
             ["👉 Le 3979 est ouvert maintenant, jusqu'à 18h."], [], now=ALL_SAINTS),
     Persona("chat gave nothing", ["je n'arrive plus à me connecter", "music", "par le chat", "pas de réponse"],
-            ["Envoyez aujourd'hui votre réclamation écrite"], [],
+            ["Passez maintenant à l'écrit"], [],
             "autres moyens de contact", ["Téléphone : 3979"], ["Espace client"]),
     Persona("a promise not kept", ["l'appli crashe au démarrage", "vidéo", "par téléphone",
                                    "on m'a promis une solution"],
-            ["Envoyez aujourd'hui votre réclamation écrite"], [],
+            ["Passez maintenant à l'écrit"], [],
             "la lettre", ["citez dans la lettre la date et la référence de cette promesse"]),
     Persona("SMS spelling, ignored cancellation", ["g resilier le 2 avril et chui tjr abonné", "vidéo",
                                                    "non", "non"],
-            ["Envoyez aujourd'hui votre réclamation écrite"], ["résilier en trois clics"]),
+            ["Passez maintenant à l'écrit"], ["résilier en trois clics"]),
     Persona("badly handled request wants sources", ["ma demande est mal traitée", "vidéo", "non", "non"],
             ["Contactez d'abord le service client"], ["Votre situation"],
             "sources", ["non vérifiée", "vérifiée le 27/11/2026"], ["vérifié le", "l'article d'origine parlait"]),
@@ -201,10 +201,12 @@ async def test_in_a_group_the_outcome_stays_short_with_the_way_to_private(bot):
     tg, app, _ = bot
     member = Person(tg, app, 6001, chat_id=-100900)
     await member.send(f"/start@{BOT_USERNAME}")
-    for words in ("on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore", "non"):
+    for words in ("on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore"):
         await member.send(words, reply_to_bot=True)
+    before = len(member.seen)
+    await member.send("non", reply_to_bot=True)
     outcome = member.last
-    assert "Envoyez aujourd'hui votre réclamation écrite" in outcome.text
+    assert "Passez maintenant à l'écrit" in member.texts_since(before)
     assert "📄 Détails et modèle de lettre en privé" in outcome.labels
     assert not any(label.startswith(("📄 La lettre", "📇", "⏭️", "📚")) for label in outcome.labels)
     assert not any(m.document_bytes for m in member.seen)

@@ -29,9 +29,12 @@ def card_status(state: OpenStatus | None, now: datetime, lang: str) -> str | Non
 def now_line(channels: list[Channel], found: dict[str, OpenStatus], now: datetime, lang: str) -> str | None:
     """The first listed channel open now (said after the listed channels before it whose
     holiday hours are unknown); else what is known: channels of unknown hours (to try), of
-    unknown holiday hours, and the one that opens first. « No advisor can be
+    unknown holiday hours, and the one that opens first. A web form listed first is open at
+    any time. « No advisor can be
     reached » only when no listed channel might be open."""
     unknown, holiday, soonest = [], [], None
+    if channels and channels[0].hours is None and not channels[0].hours_unknown and channels[0].url:
+        return t(lang, "now_online", name=_name(channels[0], lang), url=channels[0].url)  # a form: any time
     for channel in channels:
         state = found.get(channel.id)
         if channel.hours_unknown:

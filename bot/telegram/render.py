@@ -119,9 +119,12 @@ def pack(blocks: list[str], limit: int = LIMIT) -> list[str]:
 
 def render(reply: Reply, lang: str, owner: int, compact: bool = False,
            extra: list[dict] | None = None) -> list[OutMessage]:
-    """Messages to send; the buttons go on the last one. Compact (an outcome in a group)
+    """Messages to send; the buttons go on the last one. An outcome is two: what to do and
+    its dates, then what is reachable now with the buttons. Compact (an outcome in a group)
     leaves out the details: they are for a private chat."""
-    texts = pack(blocks_of(reply, lang, compact)) or ["…"]
+    blocks = blocks_of(reply, lang, compact)
+    cut = len(reply.notices) + 1 if reply.kind == "outcome" and reply.now and reply.text else len(blocks)
+    texts = (pack(blocks[:cut]) + pack(blocks[cut:])) or ["…"]
     rows = [[button(b.label, callback_data(reply.token, owner, b.id))] for b in reply.buttons
             if not (compact and b.id.startswith(DETAIL))]
     rows += [[button] for button in extra or []]
