@@ -192,3 +192,23 @@ def test_corrections_are_one_plain_sentence(flow):
         for text in fact.text.values():
             assert text.endswith(".") and not re.search(r"(?<!art)[.!?] [A-Z«“]", text[:-1]), text
             assert "article d'origine" not in text and "original article" not in text
+
+
+def test_a_deaf_person_gets_the_platform_first_on_every_outcome_and_never_the_phone_first(engine, flow):
+    start, reply = engine.start(now=NOW)
+    stack, reached = [(start.with_(inferred=(("hearing", "yes"),)), reply)], set()
+    while stack:
+        progress, reply = stack.pop()
+        if reply.kind == "outcome":
+            reached.add(progress.node)
+            assert "3979" not in reply.text and "3979" not in (reply.now or ""), progress.node
+            assert "téléphone" not in reply.text.lower()
+            contacts = _detail(engine, progress, reply, "channels")
+            assert contacts.cards[0].kind == "accessibility", progress.node
+            assert all(card.kind != "phone" for card in contacts.cards), progress.node
+            continue
+        assert progress.node != "hearing"  # never asked again
+        for button in reply.buttons:
+            if not button.id.startswith("_"):
+                stack.append(engine.choose(progress, button.id, reply.token, NOW))
+    assert reached == {n.id for n in flow.nodes.values() if n.is_outcome}
