@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from ..flow.check import PLACEHOLDER, TIMED
 from ..flow.model import Channel, Flow, Node, tr
+from ..flow.recognise import normalise
 from ..locales import t, words
 from .nowline import card_status, now_line, states
 from .progress import Progress
@@ -42,9 +43,25 @@ def trimmed(text: str, limit: int = QUOTE) -> str:
     return cut + " …"
 
 
-def shown(text: str, progress: Progress) -> bool:
-    """A text quoting what was typed at a node ({node.text}) is shown only when something was."""
-    return all(name in progress.texts for name, typed in PLACEHOLDER.findall(text) if typed)
+# Frequent words of each language, to tell a French description from an English one.
+_FRENCH = frozenset("je j me m mon ma mes le la les l un une des de du d et est pas ne n que qu qui on a au "
+                    "aux sur pour avec ce ca c il elle plus mais deux fois depuis".split())
+_ENGLISH = frozenset("i my me the a an is was to and of it in on have has not for but with this that my "
+                     "can t don cannot twice since".split())
+
+
+def in_french(text: str) -> bool:
+    """Whether typed words read as French rather than English (a letter to a French company
+    quotes nothing in another language)."""
+    words = normalise(text).split()
+    return sum(w in _FRENCH for w in words) >= sum(w in _ENGLISH for w in words)
+
+
+def shown(text: str, progress: Progress, french: bool = False) -> bool:
+    """A text quoting what was typed at a node ({node.text}) is shown only when something was
+    (and, in a letter, only when it was written in French)."""
+    return all(name in progress.texts and (not french or in_french(progress.texts[name]))
+               for name, typed in PLACEHOLDER.findall(text) if typed)
 
 
 def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | None = None) -> str:
@@ -147,7 +164,7 @@ def letter(flow: Flow, node: Node, progress: Progress, now: datetime) -> Attachm
     """The outcome's letter, always in French: it goes to a French company."""
     doc = flow.documents[node.document]
     parts = [fill(tr(p.text, "fr"), flow, progress, now, "fr") for p in doc.parts
-             if p.condition.holds(progress.answers) and shown(tr(p.text, "fr"), progress)]
+             if p.condition.holds(progress.answers) and shown(tr(p.text, "fr"), progress, french=True)]
     return Attachment(tr(doc.title, progress.lang), doc.filename, "\n\n".join(parts) + "\n")
 
 
