@@ -32,7 +32,7 @@ def test_every_sentence_exists_in_every_language_with_the_same_placeholders(lang
 
 def test_no_sentence_is_left_with_a_placeholder_unfilled():
     assert t("fr", "confirm", label="Erreur") == "Je comprends : « Erreur ». C'est bien ça ?"
-    assert t("en", "now_open", name="Phone", time="9:00") == "👉 Reachable now: Phone, open until 9:00."
+    assert t("en", "now_open_f", name="The platform", time="9:00", note="") == "👉 The platform is open now, until 9:00."
 
 
 def test_commands_work_in_every_language_and_the_menu_names_them():

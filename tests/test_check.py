@@ -140,3 +140,39 @@ def test_the_authoring_guide_example_is_the_test_fixture_and_valid():
     assert example == DEMO.read_text(encoding="utf-8")  # tests/data/demo.yaml is the guide's example
     flow, problems = load_flow_text(example, "demo.yaml")
     assert problems == [] and flow.id == "demo" and set(flow.nodes) == {"problem", "contacted", "call", "write"}
+
+
+TIMELINE = "timeline:\n  answer_due: {delay: 30 days, basis: letter}\n"
+
+
+@pytest.mark.parametrize("extra,line,message", [
+    ("timeline:\n  answer_due: {delay: 30 dayz, basis: letter}\n", 41, 'delay must be like "30 days"'),
+    ("timeline:\n  answer_due: {delay: 30 days, basis: habit}\n", 41, "basis must be one of law, practice, letter"),
+    ("timeline:\n  a: {delay: 1 day, basis: law, after: b}\n  b: {delay: 1 day, basis: law, after: a}\n", 41,
+     "its 'after' chain comes back to itself"),
+    ("timeline:\n  answer_due: {delay: 30 days, basis: letter, after: nothing}\n", 41, "after names no delay 'nothing'"),
+    ("infer:\n  - set: {hearing: \"yes\"}\n    keywords: [sourd]\n", 41, "condition on unknown node 'hearing'"),
+    ("infer:\n  - set: {ask: maybe}\n    keywords: [sourd]\n", 41, "node ask has no choice 'maybe'"),
+    ("infer:\n  - set: {ask: \"yes\"}\n", 40, "needs keywords"),
+])
+def test_timeline_and_infer_are_checked(extra, line, message):
+    flow, problems = load_flow_text(BASE + extra, "demo.yaml")
+    assert flow is None
+    assert any(message in p.message for p in problems), problems
+
+
+def test_date_placeholders_must_name_a_timeline_entry():
+    text = BASE.replace("text: Voilà {ask}", "text: Voilà, jusqu'au {date.answer_du} inclus") + TIMELINE
+    flow, problems = load_flow_text(text, "demo.yaml")
+    assert flow is None and "no 'answer_du' in timeline: (did you mean 'answer_due'?)" in problems[0].message
+    text = BASE.replace("text: Voilà {ask}", "text: Voilà, jusqu'au {date.answer_due} inclus") + TIMELINE
+    flow, problems = load_flow_text(text, "demo.yaml")
+    assert flow is not None and flow.timeline["answer_due"].amount == 30
+
+
+def test_outcome_details_and_channel_grammar_are_checked():
+    flow, problems = load_flow_text(BASE.replace("    channels: [phone]", "    channels:\n      - id: phone\n"
+                                                 "        detail: letterz"), "demo.yaml")
+    assert flow is None and "detail must be one of letter, channels, next, sources" in problems[0].message
+    flow, problems = load_flow_text(BASE.replace("    status: checked", "    status: checked\n    grammar: n"), "demo.yaml")
+    assert flow is None and "grammar must be one of m, f, mpl, fpl" in problems[0].message

@@ -1,23 +1,25 @@
 """The Cstream flow says what the checked facts say, and every seed fact is reachable."""
 import pytest
 
-from bot.engine.reply import BACK, RESTART
+from bot.engine.reply import BACK, DETAIL, RESTART
 from conftest import NOW, paris
 
 
 
-def all_outcomes(engine):
-    """Walk every button path; return {outcome node: [rendered replies]}."""
+def all_outcomes(engine, now=NOW, lang="fr"):
+    """Walk every button path; return {outcome node: [(progress, reply, [its details])]}."""
     found = {}
-    stack = [engine.start(now=NOW)]
+    stack = [engine.start(lang=lang, now=now)]
     while stack:
         progress, reply = stack.pop()
         if reply.kind == "outcome":
-            found.setdefault(progress.node, []).append((progress, reply))
+            details = [engine.choose(progress, b.id, reply.token, now)[1] for b in reply.buttons
+                       if b.id.startswith(DETAIL)]
+            found.setdefault(progress.node, []).append((progress, reply, details))
             continue
         for button in reply.buttons:
             if button.id not in (BACK, RESTART):
-                stack.append(engine.choose(progress, button.id, reply.token, NOW))
+                stack.append(engine.choose(progress, button.id, reply.token, now))
     return found
 
 
@@ -26,27 +28,23 @@ def outcomes(engine):
     return all_outcomes(engine)
 
 
-def everything_said(outcomes):
-    parts = []
-    for replies in outcomes.values():
-        for _, reply in replies:
-            parts += [reply.text, reply.now or ""] + [t for _, t in reply.sections] + reply.facts
-            for card in reply.cards:
-                parts += [card.name, card.how, card.hours or "", card.note or "", card.url or "",
-                          card.email or ""] + list(card.details)
-            if reply.document:
-                parts.append(reply.document.content)
+def said(reply):
+    parts = [reply.text, reply.now or ""] + [t for _, t in reply.sections] + reply.facts + reply.sources
+    for card in reply.cards:
+        parts += [card.name, card.how, card.hours or "", card.note or "", card.url or "",
+                  card.email or ""] + list(card.details)
+    if reply.document:
+        parts.append(reply.document.content)
     return "\n".join(parts)
+
+
+def everything_said(outcomes):
+    return "\n".join(said(reply) for found in outcomes.values() for _, short, details in found
+                     for reply in [short] + details)
 
 
 def test_every_outcome_is_reachable(flow, outcomes):
     assert set(outcomes) == {n.id for n in flow.nodes.values() if n.is_outcome}
-
-
-def test_six_reasons_are_offered(flow):
-    ids = [c.id for c in flow.nodes["problem"].choices]
-    assert ids[:6] == ["access", "technical", "requests", "unreachable", "billing", "cancellation"]
-    assert "other" in ids
 
 
 @pytest.mark.parametrize("fact", [
@@ -97,39 +95,56 @@ def test_unchecked_details_are_marked(flow):
         assert item.source in flow.sources and item.verified.year >= 2026
 
 
-def _walk(engine, *answers):
-    progress, reply = engine.start(now=NOW)
+def _walk(engine, *answers, now=NOW):
+    progress, reply = engine.start(now=now)
     for answer in answers:
-        progress, reply = engine.choose(progress, answer, reply.token, NOW)
+        progress, reply = engine.choose(progress, answer, reply.token, now)
     return progress, reply
+
+
+def _detail(engine, progress, reply, which, now=NOW):
+    same, detail = engine.choose(progress, DETAIL + which, reply.token, now)
+    assert same == progress and detail.kind == "detail"
+    return detail
+
+
+def test_six_reasons_are_offered(flow):
+    ids = [c.id for c in flow.nodes["problem"].choices]
+    assert ids[:7] == ["access", "technical", "requests", "unreachable", "billing", "cancel", "cancellation"]
+    assert "other" in ids
 
 
 def test_unreachable_customer_service_is_not_sent_back_to_the_same_channel(engine):
     progress, reply = _walk(engine, "unreachable", "video", "phone")
-    names = [c.name for c in reply.cards]
+    names = [c.name for c in _detail(engine, progress, reply, "channels").cards]
     assert progress.node == "write_now" and not any("3979" in n for n in names)
-    assert any("Espace client" in n for n in names) and reply.document is not None
-    _, reply = _walk(engine, "unreachable", "video", "several")
-    assert [c.kind for c in reply.cards] == ["postal"]
+    assert any("Espace client" in n for n in names) and "3979" not in (reply.now or "")
+    progress, reply = _walk(engine, "unreachable", "video", "several")
+    assert "channels" not in {b.id[len(DETAIL):] for b in reply.buttons if b.id.startswith(DETAIL)}
+    assert reply.now is None  # nothing with opening hours left to try: the letter is the way
 
 
 @pytest.mark.parametrize("reason", ["billing", "cancellation"])
-def test_billing_and_cancellation_go_to_writing_with_the_letter(engine, reason):
+def test_billing_and_ignored_cancellation_go_to_writing_with_the_letter(engine, reason):
     progress, reply = _walk(engine, reason, "music", "no", "no")
     assert progress.node == "write_now"
-    assert reply.cards[0].kind == "postal" and "Réclamation - abonnement Cstream Music" in reply.document.content
+    letter = _detail(engine, progress, reply, "letter")
+    assert letter.cards[0].kind == "postal" and "Réclamation - abonnement Cstream Music" in letter.document.content
 
 
 def test_deaf_users_get_the_accessibility_platform_first_and_no_phone(engine):
-    _, reply = _walk(engine, "access", "video", "no", "yes")
-    assert reply.cards[0].kind == "accessibility"
-    assert all(card.kind != "phone" for card in reply.cards)
+    progress, reply = _walk(engine, "access", "video", "no", "yes")
+    cards = _detail(engine, progress, reply, "channels").cards
+    assert cards[0].kind == "accessibility"
+    assert all(card.kind != "phone" for card in cards)
+    assert reply.now.startswith("👉 La plateforme accessibilité est ouverte maintenant")
 
 
 def test_written_without_answer_goes_to_the_mediator_with_one_year_limit(engine):
     progress, reply = _walk(engine, "requests", "books", "written", "no_answer", "under_year")
     assert progress.node == "mediator"
-    assert any("moins d'un an" in text for _, text in reply.sections)
+    assert "au plus tard 1 an après la date de cette réclamation" in reply.text
+    assert "mise en demeure" in reply.text and "vendredi 11 décembre 2026" in reply.text  # today + 15 days
     progress, reply = _walk(engine, "requests", "books", "written", "bad_answer", "over_year")
     assert progress.node == "too_late" and "plus d'un an" in reply.text
 
@@ -137,8 +152,10 @@ def test_written_without_answer_goes_to_the_mediator_with_one_year_limit(engine)
 def test_open_now_line_follows_the_clock(engine):
     progress, _ = _walk(engine, "access", "video", "no")
     _, reply = engine.choose(progress, "no", engine.token(progress), paris(2026, 11, 26, 20, 30))
-    assert reply.now.startswith("👉 Joignable maintenant : Téléphone : 3979, ouvert jusqu'à 21h")
+    assert reply.now == "👉 Le 3979 est ouvert maintenant, jusqu'à 21h."
     _, reply = engine.choose(progress, "no", engine.token(progress), paris(2026, 11, 26, 21, 30))
-    assert "Aucun conseiller n'est joignable" in reply.now and "demain à 8h30" in reply.now
+    # The chat's hours are unknown: never « no advisor can be reached » while it is listed.
+    assert "Aucun conseiller" not in reply.now and "horaires non publiés" in reply.now
+    assert "Le 3979 ouvre demain à 8h30." in reply.now
     _, reply = engine.choose(progress, "no", engine.token(progress), paris(2026, 5, 1, 8, 45))
-    assert "à 9h" in reply.now  # 1 May: holiday hours
+    assert "Le 3979 ouvre à 9h." in reply.now  # 1 May: holiday hours

@@ -46,7 +46,7 @@ def test_rejecting_the_guess_shows_the_list(engine):
     progress, _ = engine.start(now=NOW)
     progress, reply = engine.text(progress, "on me prend de l'argent", NOW)
     progress, reply = engine.choose(progress, SHOW_LIST, reply.token, NOW)
-    assert reply.kind == "text" and len([b for b in reply.buttons if not b.id.startswith("_")]) == 7
+    assert reply.kind == "text" and len([b for b in reply.buttons if not b.id.startswith("_")]) == 8
 
 
 def test_typing_a_number_or_a_label_picks_that_answer(engine):
@@ -202,11 +202,32 @@ def test_a_confirmation_whose_choice_was_renamed_shows_the_list(demo):
     progress, reply = Engine(FlowSet([demo])).start(now=NOW)
     progress = progress.with_(pending=("billing",), draft="facture")  # « C'est bien ça ? » was on screen
 
-    def rename(data):
+    def rename(data):  # billing becomes invoice, everywhere a condition names it
+        def walk(value):
+            if isinstance(value, dict):
+                if value.get("problem") == "billing":
+                    value["problem"] = "invoice"
+                for item in value.values():
+                    walk(item)
+            elif isinstance(value, list):
+                for item in value:
+                    walk(item)
         data["nodes"]["problem"]["choices"][0]["id"] = "invoice"
-        data["nodes"]["contacted"]["choices"][1]["next"][0]["when"] = {"problem": "invoice"}
-        data["documents"]["letter"]["parts"][1]["when"] = {"problem": "invoice"}
+        walk(data)
     moved, reply = Engine(FlowSet([_edited(base, rename)])).current(progress, NOW)
     assert moved.pending is None and reply.kind == "text"
     assert [b.label for b in reply.buttons][:2] == ["Erreur de facturation", "Autre problème"]
     assert "billing" not in reply.text and all("billing" != b.label for b in reply.buttons)
+
+
+def test_what_is_read_from_typed_text_is_kept_and_the_question_skipped(engine):
+    progress, reply = engine.start(now=NOW)
+    progress, reply = engine.text(progress, "je suis malentendante et on m'a prélevé deux fois", NOW)
+    assert progress.inferred == (("hearing", "yes"),)
+    for answer in ("video", "no"):
+        progress, reply = engine.choose(progress, answer, reply.token, NOW)
+    assert progress.node == "write_now" and "hearing" not in [a.node for a in progress.path]
+    again = Progress.from_json(progress.to_json())
+    assert again == progress and again.answers["hearing"] == "yes"
+    back, reply = engine.back(progress, NOW)
+    assert back.node == "contacted"  # back goes to the last question asked, not the skipped one

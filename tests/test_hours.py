@@ -29,8 +29,11 @@ def test_first_of_may_is_a_holiday():
     assert not open_status(PHONE, paris(2026, 5, 1, 8, 45)).open
     assert open_status(PHONE, paris(2026, 5, 1, 9, 15)).open
     assert not open_status(PHONE, paris(2026, 5, 1, 19, 0)).open
-    # A channel without holiday hours follows its weekday.
-    assert open_status(ACCESSIBLE, paris(2026, 5, 1, 10, 0)).open
+    # A channel without holiday hours is never declared open on a holiday: its hours are unknown.
+    state = open_status(ACCESSIBLE, paris(2026, 5, 1, 10, 0))
+    assert not state.open and state.holiday_unknown
+    assert state.next_open == paris(2026, 5, 4, 9, 0)  # the next working day, Monday
+    assert not open_status(ACCESSIBLE, paris(2026, 5, 4, 10, 0)).holiday_unknown
 
 
 def test_dst_change_day_is_in_paris_time():

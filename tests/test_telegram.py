@@ -1,4 +1,8 @@
 """The Telegram bot in-process: the real Application, a recording Bot API, people tapping."""
+import io
+
+import docx
+
 from bot.store import ConversationKey
 from conftest import stored
 from tg import BOT_USERNAME, Person
@@ -19,11 +23,17 @@ async def test_private_path_from_free_text_to_the_mediator(bot):
     before = len(camille.seen)
     await camille.press("Il y a moins d'un an")
     outcome = camille.texts_since(before)
-    assert "saisir gratuitement le médiateur" in outcome
-    assert '<a href="https://www.mediateurfevad.fr">' in outcome and "90 jours" in outcome
-    assert "<b>Préparez :</b>" in outcome
+    assert "vous pouvez saisir gratuitement le médiateur de la consommation" in outcome
     assert "Revenez quand vous voulez : /start reprend ici" in camille.last_text  # how to come back, last
-    assert camille.last.labels == ["↩️ Retour", "🔄 Recommencer"]
+    assert camille.last.labels == ["📄 La lettre", "📇 Autres moyens de contact", "⏭️ Si ça ne marche pas",
+                                   "📚 Sources", "↩️ Retour", "🔄 Recommencer"]
+    short = camille.last
+    await camille.press("📇 Autres moyens de contact")
+    contacts = camille.last_text
+    assert '<a href="https://www.mediateurfevad.fr">' in contacts and "<b>Préparez :</b>" in contacts
+    assert short.labels[0] == "📄 La lettre"  # opening a detail leaves the outcome's buttons in place
+    await camille.press("⏭️ Si ça ne marche pas", message=short)
+    assert "90 jours" in camille.last_text
 
 
 async def test_outcome_carries_a_letter_and_the_open_now_line(bot):
@@ -33,10 +43,16 @@ async def test_outcome_carries_a_letter_and_the_open_now_line(bot):
     await camille.press("Cstream Vidéo")
     await camille.press("Non, pas encore")
     await camille.press("Non")
-    letter = next(m for m in reversed(camille.seen) if m.document)
-    assert letter.document_name == "reclamation-cstream.txt"
-    assert "Objet : Réclamation - abonnement Cstream Vidéo" in letter.document
-    assert any("Joignable maintenant : Téléphone : 3979, ouvert jusqu'à 21h" in m.text for m in camille.seen)
+    assert "👉 Le 3979 est ouvert maintenant, jusqu'à 21h." in camille.last_text
+    assert not any(m.document_bytes for m in camille.seen)  # the letter comes when asked for
+    await camille.press("📄 La lettre")
+    letter = next(m for m in reversed(camille.seen) if m.document_bytes)
+    assert letter.document_name == "reclamation-cstream.docx"
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(letter.document_bytes)).paragraphs)
+    assert "Objet : Réclamation - abonnement Cstream Vidéo" in text
+    assert "« on m'a prélevé deux fois ce mois-ci »" in text  # their own words
+    assert any("Objet : Réclamation - abonnement Cstream Vidéo" in m.text and "<pre>" in m.text
+               for m in camille.seen)  # and as text, to copy
 
 
 async def test_back_restart_summary_and_help(bot):

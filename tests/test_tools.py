@@ -13,7 +13,7 @@ def test_scripted_chat_reaches_the_mediator(cli):
     assert code == 0, err
     assert "✔ Ma demande est mal traitée" in out and "✔ Cstream Books" in out
     assert "vous pouvez saisir gratuitement le médiateur de la consommation" in out
-    assert "https://www.mediateurfevad.fr" in out and "90 jours" in out
+    assert "1. 📄 La lettre" in out and "2. 📇 Autres moyens de contact" in out
 
 
 def test_chat_resumes_after_quitting(cli):

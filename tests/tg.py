@@ -35,10 +35,11 @@ class BotMessage:
     buttons: list[list[dict]] = field(default_factory=list)
     force_reply: bool = False
     reply_to: int | None = None
-    document: str | None = None
+    document: str | None = None          # a text file's content
     document_name: str | None = None
     thread: int | None = None
     photo: bytes | None = None
+    document_bytes: bytes | None = None  # any file's bytes (a .docx)
 
     @property
     def labels(self) -> list[str]:
@@ -137,7 +138,9 @@ class FakeTelegram(BaseRequest):
                 return data
             if name == "sendDocument":
                 filename, content, _ = params["document"]
-                msg.document, msg.document_name = content.decode("utf-8"), filename
+                msg.document_bytes, msg.document_name = content, filename
+                if not filename.endswith(".docx"):
+                    msg.document = content.decode("utf-8")
                 msg.text = params.get("caption", "")
             self.messages[(msg.chat_id, msg.message_id)] = msg
             self.order.append(msg)

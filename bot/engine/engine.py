@@ -17,9 +17,10 @@ from ..flow.machine import FlowMachine
 from ..flow.model import Node, tr
 from ..flow.recognise import normalise, recognise, understand_answer, yes_or_no
 from ..locales import languages, t
+from .infer import infer
 from .outcome import Outcomes, fill, label_of
 from .progress import MAX_TEXT, Answer, Progress, new_token
-from .reply import BACK, RESTART, SHOW_LIST, Button, Reply
+from .reply import BACK, DETAIL, RESTART, SHOW_LIST, Button, Reply
 
 MAX_INPUT = 4000  # longer messages are cut before matching
 _INVISIBLE = {"Cc", "Cf", "Co", "Cs", "Cn"}
@@ -87,6 +88,10 @@ class Engine:
             progress = progress.with_(pending=None)
             return self._reply(machine, progress, now, [t(progress.lang, "full_list")])
         node = machine.flow.nodes[progress.node]
+        if node.is_outcome and choice_id.startswith(DETAIL) and \
+                choice_id[len(DETAIL):] in self.outcomes.details(node, progress):
+            return progress, self.outcomes.reply(machine.flow, node, progress, _now(now), self._buttons(node, progress),
+                                                 self.token(progress), choice_id[len(DETAIL):])
         available = {"continue"} if node.kind == "info" else {c.id for c in self._choices(node, progress)}
         if choice_id not in available:
             return self._reply(machine, progress, now, [t(progress.lang, "pick_a_button")])
@@ -108,6 +113,11 @@ class Engine:
                 SHOW_LIST if said == "no" else None
         if picked is not None:
             return self.choose(progress, picked, None, now)
+        told = infer(machine.flow, progress, text)
+        if told is not progress and node.kind in ("text", "choice"):
+            progress = told
+            if node.id in progress.answers and node.kind == "choice":  # they answered this very question
+                return self._advance(machine, progress, progress.answers[node.id], now, notices)
         if node.kind not in ("text", "choice"):
             key = "outcome_done" if node.is_outcome else "pick_a_button"
             return self._reply(machine, progress, now, notices + [t(lang, key)])
@@ -194,14 +204,14 @@ class Engine:
         flow = machine.flow
         node, path = flow.start, []
         for answer in progress.path:  # replay the answers while they still fit
-            here = Progress(flow.id, "", node, tuple(path))
+            here = Progress(flow.id, "", node, tuple(path), inferred=progress.inferred)
             fits = answer.node == node and (answer.choice == "continue" if flow.nodes[node].kind == "info"
                                             else any(c.id == answer.choice for c in self._choices(flow.nodes[node], here)))
             target = fits and machine.step(node, answer.choice, {**here.answers, node: answer.choice})
             if not target:
                 break
             path.append(answer)
-            node = target
+            node = self._skip_known(machine, target, {**here.answers, answer.node: answer.choice})
         same = node == progress.node and len(path) == len(progress.path)
         # A confirmation still stands only if the choices it offers still exist.
         pending = progress.pending if same and progress.pending and \
@@ -214,9 +224,11 @@ class Engine:
                  notices: list[str], typed: str | None = None) -> tuple[Progress, Reply]:
         node = machine.flow.nodes[progress.node]
         typed = (typed or progress.draft) if node.kind == "text" else None
-        target = machine.step(node.id, choice_id, {**progress.answers, node.id: choice_id})
+        answers = {**progress.answers, node.id: choice_id}
+        target = machine.step(node.id, choice_id, answers)
         if target is None:
             return self._reply(machine, progress, now, notices + [t(progress.lang, "pick_a_button")])
+        target = self._skip_known(machine, target, answers)
         new = progress.with_(node=target, path=progress.path + (Answer(node.id, choice_id, typed),),
                              pending=None, draft=None, updated=_now(now).timestamp())
         new, reply = self._reply(machine, new, now, notices)
@@ -240,6 +252,15 @@ class Engine:
         return progress, reply
 
     @staticmethod
+    def _skip_known(machine: FlowMachine, node_id: str, answers: dict[str, str]) -> str:
+        """Past the questions already answered by what the person typed (`infer:`)."""
+        seen = set()
+        while node_id in answers and node_id not in seen and machine.flow.nodes[node_id].kind == "choice":
+            seen.add(node_id)
+            node_id = machine.step(node_id, answers[node_id], answers) or node_id
+        return node_id
+
+    @staticmethod
     def _choices(node: Node, progress: Progress):
         return [c for c in node.choices if c.condition.holds(progress.answers)]
 
@@ -250,7 +271,9 @@ class Engine:
         if node.kind == "info":
             return [Button("continue", t(lang, "continue"))] + controls
         if node.is_outcome:
-            return controls + [Button(RESTART, t(lang, "restart"))]
+            details = self.outcomes.details(node, progress)
+            return ([Button(DETAIL + d, t(lang, f"detail_{d}")) for d in details]
+                    + controls + [Button(RESTART, t(lang, "restart"))])
         if progress.pending:
             return ([Button(c, label_of(node, c, lang)) for c in progress.pending]
                     + [Button(SHOW_LIST, t(lang, "show_list"))] + controls)

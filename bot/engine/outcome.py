@@ -1,5 +1,6 @@
-"""Assembling an outcome: contact cards with open-now, the one channel to use now, facts,
-sources and the letter, with the person's answers filled into the flow's texts."""
+"""Assembling an outcome: a short first message (what to do now, the dates that matter), and
+the details behind its buttons (the letter, other channels, what to do if that fails,
+sources), with the person's answers and the flow's timeline filled into the flow's texts."""
 from __future__ import annotations
 
 import re
@@ -7,14 +8,18 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ..flow.check import PLACEHOLDER
-from ..flow.hours import OpenStatus, clock_time, describe_moment, open_status
+from ..flow.check import PLACEHOLDER, TIMED
 from ..flow.model import Channel, Flow, Node, tr
+from ..flow.recognise import normalise
 from ..locales import t, words
+from .nowline import card_status, now_line, states
 from .progress import Progress
 from .reply import Attachment, Button, ContactCard, Reply
+from .timeline import due_dates, written_date, written_delay
 
 CACHE_BYTES = 8 << 20  # outcomes kept, at most, in characters of text (they may quote what people typed)
+DETAILS = ("letter", "channels", "next", "sources")
+QUOTE = 300  # the person's own words are quoted up to this many characters
 
 
 def label_of(node: Node, choice_id: str, lang: str) -> str:
@@ -29,17 +34,56 @@ def long_date(day, lang: str) -> str:
     return t(lang, "date", day=day.day, month=words(lang, "months")[day.month - 1], year=day.year)
 
 
-def fill(text: str, flow: Flow, progress: Progress, now: datetime) -> str:
+def trimmed(text: str, limit: int = QUOTE) -> str:
+    """At most `limit` characters, cut at a word boundary, with « … » when cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:.")
+    return cut + " …"
+
+
+# Frequent words of each language, to tell a French description from an English one.
+_FRENCH = frozenset("je j me m mon ma mes le la les l un une des de du d et est pas ne n que qu qui on a au "
+                    "aux sur pour avec ce ca c il elle plus mais deux fois depuis".split())
+_ENGLISH = frozenset("i my me the a an is was to and of it in on have has not for but with this that my "
+                     "can t don cannot twice since".split())
+
+
+def in_french(text: str) -> bool:
+    """Whether typed words read as French rather than English (a letter to a French company
+    quotes nothing in another language)."""
+    words = normalise(text).split()
+    return sum(w in _FRENCH for w in words) >= sum(w in _ENGLISH for w in words)
+
+
+def shown(text: str, progress: Progress, french: bool = False) -> bool:
+    """A text quoting what was typed at a node ({node.text}) is shown only when something was
+    (and, in a letter, only when it was written in French)."""
+    return all(name in progress.texts and (not french or in_french(progress.texts[name]))
+               for name, typed in PLACEHOLDER.findall(text) if typed)
+
+
+def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | None = None) -> str:
     """Replace {node} with the answer (its `says` form, else its label), {node.text} with what
-    was typed there, {date} with today's date."""
-    lang, answers, texts = progress.lang, progress.answers, progress.texts
+    was typed there (trimmed), {date} with today's date, {date.x} with the timeline's date x
+    written out (« lundi 28 décembre 2026 ») and {delay.x} with its delay (« 30 jours »)."""
+    lang = lang or progress.lang
+    answers, texts = progress.answers, progress.texts
+    today = now.astimezone(ZoneInfo(flow.timezone)).date()
+
+    def timed(match: re.Match) -> str:
+        kind, name = match.groups()
+        if kind == "delay":
+            return written_delay(flow.timeline[name], lang)
+        return written_date(due_dates(flow.timeline, today)[name], lang)
 
     def value(match: re.Match) -> str:
         name, typed = match.group(1), match.group(2)
         if name == "date":
-            return long_date(now.astimezone(ZoneInfo(flow.timezone)), lang)
+            return long_date(today, lang)
         if typed and name in texts:
-            return texts[name]
+            return trimmed(texts[name])
         if name in answers and name in flow.nodes:
             choice = flow.nodes[name].choice(answers[name])
             if choice and choice.says:
@@ -47,70 +91,102 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime) -> str:
             return label_of(flow.nodes[name], answers[name], lang)
         return "[…]"
 
-    return PLACEHOLDER.sub(value, text)
+    return PLACEHOLDER.sub(value, TIMED.sub(timed, text))
 
 
 class Outcomes:
-    """Builds outcome replies, keeping each for the minute it was computed in: open-now
-    changes by the minute, and many people share the same answers."""
+    """Builds outcome and detail replies, keeping each for the minute it was computed in:
+    open-now changes by the minute, and many people share the same answers."""
 
     def __init__(self):
         self._cache: dict[tuple, tuple[Reply, int]] = {}
         self._bytes = 0
-        self._typed: dict[tuple, bool] = {}
 
     def reply(self, flow: Flow, node: Node, progress: Progress, now: datetime, buttons: list[Button],
-              token: str) -> Reply:
-        key = (flow.id, flow.version, node.id, len(progress.path), progress.lang,
+              token: str, which: str | None = None) -> Reply:
+        """The outcome's short message (`which` None), or one of its details."""
+        key = (flow.id, flow.version, node.id, which, len(progress.path), progress.lang,
                tuple(sorted(progress.answers.items())), int(now.timestamp() // 60),
-               tuple(sorted(progress.texts.items())) if self._shows_typed(flow, node) else ())
+               tuple(sorted(progress.texts.items())))
         found = self._cache.get(key)
         if found is None:
-            reply = self._build(flow, node, progress, now, buttons, token)
+            build = self._short if which is None else self._detail
+            reply = build(flow, node, progress, now, buttons, token, which)
             found = self._cache[key] = (reply, _size(reply) + sum(len(t) for _, t in key[-1]))
             self._bytes += found[1]
             while self._bytes > CACHE_BYTES:  # the oldest go first
                 self._bytes -= self._cache.pop(next(iter(self._cache)))[1]
         return replace(found[0], notices=list(found[0].notices))  # callers add notices: never share them
 
-    def _shows_typed(self, flow: Flow, node: Node) -> bool:
-        """Whether this outcome quotes typed text (then the text is part of the cache key)."""
-        key = (flow.id, flow.version, node.id)
-        if key not in self._typed:
-            texts = [node.text] + [s.text for s in node.sections]
-            if node.document:
-                texts += [p.text for p in flow.documents[node.document].parts]
-            self._typed[key] = any(typed for text in texts for value in text.values()
-                                   for _, typed in PLACEHOLDER.findall(value))
-        return self._typed[key]
+    @staticmethod
+    def details(node: Node, progress: Progress) -> list[str]:
+        """The details this outcome has something to show in, in order."""
+        answers, found = progress.answers, set()
+        found |= {s.detail for s in node.sections if s.condition.holds(answers) and shown(tr(s.text), progress)}
+        found |= {r.detail or "channels" for r in node.channels if r.condition.holds(answers)}
+        found |= {r.detail or "sources" for r in node.facts if r.condition.holds(answers)}
+        if node.channels or node.facts:
+            found.add("sources")
+        if node.document:
+            found.add("letter")
+        return [d for d in DETAILS if d in found]
 
-    def _build(self, flow: Flow, node: Node, progress: Progress, now: datetime, buttons: list[Button],
-               token: str) -> Reply:
+    def _short(self, flow, node, progress, now, buttons, token, _which) -> Reply:
+        lang, answers = progress.lang, progress.answers
+        channels = [flow.channels[r.id] for r in node.channels
+                    if r.condition.holds(answers) and (r.detail or "channels") == "channels"]
+        return Reply("outcome", fill(tr(node.text, lang), flow, progress, now),
+                     now=now_line(channels, states(flow, channels, now), now, lang),
+                     footer=t(lang, "come_back"), buttons=buttons, token=token, node=node.id)
+
+    def _detail(self, flow, node, progress, now, buttons, token, which) -> Reply:
         lang, answers = progress.lang, progress.answers
         sections = [(tr(s.title, lang) or None, fill(tr(s.text, lang), flow, progress, now))
-                    for s in node.sections if s.condition.holds(answers)]
-        channels = [flow.channels[ref.id] for ref in node.channels if ref.condition.holds(answers)]
-        states = {c.id: open_status(c.hours, now, flow.timezone, flow.holiday_country)
-                  for c in channels if c.hours}
-        facts = [flow.facts[ref.id] for ref in node.facts if ref.condition.holds(answers)]
-        fact_lines = [tr(f.text, lang) + (f" ({t(lang, 'unchecked')})" if f.status == "unchecked" else "")
-                      for f in facts]
-        sources = []
-        for sid in dict.fromkeys([c.source for c in channels] + [f.source for f in facts]):
-            source = flow.sources[sid]
-            line = f"{source.title}, {t(lang, 'verified', date=source.verified.strftime('%d/%m/%Y'))}"
-            sources.append(line + (f" : {source.url}" if source.url else ""))
-        document = None
-        if node.document:
-            doc = flow.documents[node.document]
-            body = "\n\n".join(fill(tr(p.text, lang), flow, progress, now)
-                               for p in doc.parts if p.condition.holds(answers))
-            document = Attachment(tr(doc.title, lang), doc.filename, body + "\n")
-        return Reply("outcome", fill(tr(node.text, lang), flow, progress, now), sections=sections,
-                     now=_now_line(channels, states, now, lang),
-                     cards=[_card(c, states.get(c.id), now, lang) for c in channels],
-                     facts=fact_lines, sources=sources, document=document,
-                     footer=t(lang, "come_back"), buttons=buttons, token=token, node=node.id)
+                    for s in node.sections if s.condition.holds(answers) and s.detail == which
+                    and shown(tr(s.text, lang), progress)]
+        listed = [(flow.channels[r.id], r.detail or "channels") for r in node.channels if r.condition.holds(answers)]
+        facts = [(flow.facts[r.id], r.detail or "sources") for r in node.facts if r.condition.holds(answers)]
+        channels = [c for c, where in listed if where == which]
+        found = states(flow, channels, now)
+        reply = Reply("detail", t(lang, f"detail_{which}_title"), sections=sections,
+                      cards=[_card(c, found.get(c.id), now, lang) for c in channels],
+                      facts=[fill(_fact_line(f, lang), flow, progress, now) for f, where in facts if where == which],
+                      buttons=buttons, token=token, node=node.id)
+        if which == "sources":
+            reply.sources = _sources(flow, [c for c, _ in listed] + [f for f, _ in facts], lang)
+        if which == "letter" and node.document:
+            reply.sections.insert(0, (None, t(lang, "letter_intro")))
+            reply.document = letter(flow, node, progress, now)
+        return reply
+
+
+def letter(flow: Flow, node: Node, progress: Progress, now: datetime) -> Attachment:
+    """The outcome's letter, always in French: it goes to a French company."""
+    doc = flow.documents[node.document]
+    parts = [fill(tr(p.text, "fr"), flow, progress, now, "fr") for p in doc.parts
+             if p.condition.holds(progress.answers) and shown(tr(p.text, "fr"), progress, french=True)]
+    return Attachment(tr(doc.title, progress.lang), doc.filename, "\n\n".join(parts) + "\n")
+
+
+def _fact_line(fact, lang: str) -> str:
+    text = tr(fact.text, lang)
+    if fact.status == "correction":
+        return t(lang, "correction", text=text)
+    return text + (f" ({t(lang, 'unchecked')})" if fact.status == "unchecked" else "")
+
+
+def _sources(flow: Flow, items: list, lang: str) -> list[str]:
+    """One line per source: « vérifiée le … » only when everything shown from it is checked."""
+    by_source: dict[str, bool] = {}
+    for item in items:
+        by_source[item.source] = by_source.get(item.source, True) and item.status != "unchecked"
+    lines = []
+    for sid, checked in by_source.items():
+        source = flow.sources[sid]
+        line = (t(lang, "source_checked", title=source.title, date=source.verified.strftime("%d/%m/%Y"))
+                if checked else t(lang, "source_unchecked", title=source.title))
+        lines.append(line + (f" : {source.url}" if source.url else ""))
+    return lines
 
 
 def _size(reply: Reply) -> int:
@@ -119,39 +195,10 @@ def _size(reply: Reply) -> int:
             + (len(reply.document.content) if reply.document else 0) + 200 * len(reply.cards) + 200)
 
 
-def _card(channel: Channel, state: OpenStatus | None, now: datetime, lang: str) -> ContactCard:
-    status = None
-    if state is not None:
-        if state.open:
-            status = t(lang, "open_until", time=_clock(state.until, lang))
-        elif state.next_open:
-            status = t(lang, "closed_until", when=describe_moment(state.next_open, now, lang))
-        else:
-            status = t(lang, "closed")
+def _card(channel: Channel, state, now: datetime, lang: str) -> ContactCard:
     return ContactCard(
         name=tr(channel.name, lang), kind=channel.kind, how=tr(channel.how, lang),
         details=channel.details, url=channel.url, email=channel.email,
         hours=tr(channel.hours.label, lang) if channel.hours else None,
-        status=status, note=tr(channel.note, lang) or None,
+        status=card_status(state, now, lang), note=tr(channel.note, lang) or None,
         unchecked=channel.status == "unchecked")
-
-
-def _clock(moment: datetime, lang: str) -> str:
-    minutes = moment.hour * 60 + moment.minute
-    return clock_time(minutes or 24 * 60, lang)  # a channel open until midnight closes "at 24h"
-
-
-def _now_line(channels: list[Channel], states: dict, now: datetime, lang: str) -> str | None:
-    """The first listed channel open right now; else the one that opens first."""
-    soonest = None
-    for channel in channels:
-        state = states.get(channel.id)
-        if state is None:
-            continue
-        if state.open:
-            return t(lang, "now_open", name=tr(channel.name, lang), time=_clock(state.until, lang))
-        if state.next_open and (soonest is None or state.next_open < soonest[1]):
-            soonest = (channel, state.next_open)
-    if soonest is None:
-        return None
-    return t(lang, "now_closed", name=tr(soonest[0].name, lang), when=describe_moment(soonest[1], now, lang))

@@ -35,11 +35,12 @@ class Progress:
     started: float = 0.0
     updated: float = 0.0
     token: str = ""  # random, drawn when the conversation starts: links its events (bot/ops/events.py), nothing else
+    inferred: tuple[tuple[str, str], ...] = ()  # answers read from what was typed (the flow's `infer:`)
 
     @cached_property
     def answers(self) -> dict[str, str]:
-        """The choice id given at each node passed."""
-        return {answer.node: answer.choice for answer in self.path}
+        """The choice id given at each node passed, and those read from typed text."""
+        return {**{answer.node: answer.choice for answer in self.path}, **dict(self.inferred)}
 
     @cached_property
     def texts(self) -> dict[str, str]:
@@ -78,6 +79,7 @@ class Progress:
         data["path"] = tuple(Answer(*entry) for entry in data.get("path", ()))
         if data.get("pending") is not None:
             data["pending"] = tuple(data["pending"])
+        data["inferred"] = tuple(tuple(pair) for pair in data.get("inferred", ()))
         return cls(**data)
 
 

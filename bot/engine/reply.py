@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 # Control buttons the engine adds; flow ids never start with "_".
 BACK, RESTART, SHOW_LIST = "_back", "_restart", "_list"
+DETAIL = "_detail:"  # "_detail:letter" opens an outcome's detail, and leaves the person where they are
 ERASE, KEEP = "_erase", "_keep"  # the answers to /oublier's confirmation
 FORGET_TOKEN = "forget"          # the token of that confirmation (it belongs to no question)
 
@@ -46,14 +47,20 @@ def card_lines(card: ContactCard) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class Attachment:
+    """A letter: its plain text; front ends that send files make a .docx of it when the
+    filename says so."""
     title: str
     filename: str
     content: str
 
+    @property
+    def docx(self) -> bool:
+        return self.filename.endswith(".docx")
+
 
 @dataclass
 class Reply:
-    kind: str                      # choice | text | info | outcome | confirm | summary | forget | notice
+    kind: str                      # choice | text | info | outcome | detail | confirm | summary | forget | notice
     text: str = ""
     notices: list[str] = field(default_factory=list)   # said before the content
     sections: list[tuple[str | None, str]] = field(default_factory=list)

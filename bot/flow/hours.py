@@ -8,7 +8,8 @@ YAML form (French time unless the flow says otherwise):
       holidays: "09:00-18:00"      # public holidays, whatever the weekday
       # also: "mon,wed: 09:00-12:00, 14:00-17:00" and "closed"
 
-Days not listed are closed. Without a `holidays` key, a public holiday follows its weekday.
+Days not listed are closed. Without a `holidays` key, a channel's hours on a public holiday are
+unknown: it is never declared open that day (`OpenStatus.holiday_unknown`).
 """
 from __future__ import annotations
 
@@ -129,11 +130,17 @@ class OpenStatus:
     open: bool
     until: datetime | None      # when open: closing time
     next_open: datetime | None  # when closed: next opening (within two weeks)
+    holiday_unknown: bool = False  # today is a public holiday and its hours that day are not known
+
+
+def is_holiday(day: date, country: str = "FR") -> bool:
+    return day in _calendar(country)
 
 
 def _spans_on(hours: Hours, day: date, country: str):
-    if hours.holidays is not None and day in _calendar(country):
-        return hours.holidays
+    """The day's opening spans; none on a public holiday whose hours are not known."""
+    if day in _calendar(country):
+        return hours.holidays or ()
     return hours.week[day.weekday()]
 
 
@@ -143,6 +150,7 @@ def open_status(hours: Hours, now: datetime, tz: str = "Europe/Paris", country: 
     local = now.astimezone(zone)
     minute = local.hour * 60 + local.minute
     today = local.date()
+    unknown = hours.holidays is None and is_holiday(today, country)
     for start, end in _spans_on(hours, today, country):
         if start <= minute < end:
             return OpenStatus(True, _at(today, end, zone), None)
@@ -150,8 +158,8 @@ def open_status(hours: Hours, now: datetime, tz: str = "Europe/Paris", country: 
         day = today + timedelta(days=offset)
         for start, _ in _spans_on(hours, day, country):
             if offset or start > minute:
-                return OpenStatus(False, None, _at(day, start, zone))
-    return OpenStatus(False, None, None)
+                return OpenStatus(False, None, _at(day, start, zone), unknown)
+    return OpenStatus(False, None, None, unknown)
 
 
 def _at(day: date, minutes: int, zone: ZoneInfo) -> datetime:

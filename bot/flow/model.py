@@ -78,6 +78,7 @@ class Section:
     text: Text
     condition: Condition = ALWAYS
     title: Text | None = None
+    detail: str = "next"   # outcomes: the detail it is shown in (letter, channels, next, sources)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Ref:
     """A channel or fact shown by an outcome, maybe only under a condition."""
     id: str
     condition: Condition = ALWAYS
+    detail: str | None = None  # the detail it is shown in; None: channels for channels, sources for facts
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,30 @@ class Channel:
     url: str | None = None
     email: str | None = None
     note: Text | None = None
+    short: Text | None = None       # its name inside a sentence, with its article (« les réseaux sociaux »)
+    grammar: str = "m"              # agreement of `short`: m, f, mpl, fpl
+    hours_unknown: bool = False     # `hours: unknown`: it has hours, nobody knows them
+
+
+@dataclass(frozen=True)
+class Delay:
+    """A named delay of the flow's timeline: `amount` days, months or years after today (or
+    after the date of the entry named by `after`); `basis` says where it comes from: law,
+    practice (usual, not law) or letter (what our letter asks for)."""
+    id: str
+    amount: int
+    unit: str            # "days" | "months" | "years"
+    basis: str
+    after: str | None = None
+
+
+@dataclass(frozen=True)
+class Inference:
+    """A fact read from anything the person types: when a keyword is met, `node` is answered
+    `choice` and that question is not asked (e.g. « je suis sourde » answers `hearing: yes`)."""
+    node: str
+    choice: str
+    keywords: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -175,4 +201,6 @@ class Flow:
     documents: dict[str, Document]
     path: str = ""
     classify_node: str | None = None  # the free-text question `classify` uses
+    timeline: dict[str, Delay] = field(default_factory=dict)
+    infer: tuple[Inference, ...] = ()
     langs: tuple[str, ...] = field(default=("fr",))

@@ -204,7 +204,9 @@ class TelegramFrontend:
         # cannot be sent, the person can still press again (and gets it then).
         if retire and key in self._last_question:
             items.append(edit_item(*self._last_question.pop(key)))
-        if edit is not None:  # the pressed message: marked with the answer taken, or its buttons removed
+        # The pressed message: marked with the answer taken, or its buttons removed; not for a
+        # detail, whose outcome keeps its buttons so that another detail can be opened.
+        if edit is not None and turn.reply.kind != "detail":
             items.append(edit_item(edit.chat.id, edit.message_id, turn.reply.answer and
                                    f"{edit.text_html}\n\n✔ <b>{escape(turn.reply.answer)}</b>"))
         if turn.effect == "erase":

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 from html import escape as _escape
 
-from ..engine.reply import Reply, card_lines
+from ..engine.reply import DETAIL, Reply, card_lines
 from ..locales import t
 
 LIMIT = 3900  # Telegram allows 4096 characters; keep room for the echo of an answer
@@ -44,7 +44,7 @@ def callback_data(token: str, owner: int, choice: str) -> str:
 def parse_callback(data: str | None) -> tuple[str, int, str] | None:
     if not data:
         return None
-    parts = data.split(":")
+    parts = data.split(":", 2)  # the choice may hold a colon ("_detail:letter")
     if len(parts) != 3 or not parts[0] or not parts[2]:
         return None
     try:
@@ -87,6 +87,8 @@ def blocks_of(reply: Reply, lang: str, compact: bool = False) -> list[str]:
     blocks += [_card(c, lang) for c in reply.cards]
     if reply.facts:
         blocks.append("\n".join(f"• {escape(f)}" for f in reply.facts))
+    if reply.document and reply.kind == "detail":  # the letter, to copy and paste
+        blocks.append(f"<pre>{escape(reply.document.content.rstrip())}</pre>")
     if reply.sources:
         blocks.append(f"<i>{escape(t(lang, 'sources'))} :\n"
                       + "\n".join(f"– {escape(s)}" for s in reply.sources) + "</i>")
@@ -117,9 +119,14 @@ def pack(blocks: list[str], limit: int = LIMIT) -> list[str]:
 
 def render(reply: Reply, lang: str, owner: int, compact: bool = False,
            extra: list[dict] | None = None) -> list[OutMessage]:
-    """Messages to send; the buttons go on the last one."""
-    texts = pack(blocks_of(reply, lang, compact)) or ["…"]
-    rows = [[button(b.label, callback_data(reply.token, owner, b.id))] for b in reply.buttons]
+    """Messages to send; the buttons go on the last one. An outcome is two: what to do and
+    its dates, then what is reachable now with the buttons. Compact (an outcome in a group)
+    leaves out the details: they are for a private chat."""
+    blocks = blocks_of(reply, lang, compact)
+    cut = len(reply.notices) + 1 if reply.kind == "outcome" and reply.now and reply.text else len(blocks)
+    texts = (pack(blocks[:cut]) + pack(blocks[cut:])) or ["…"]
+    rows = [[button(b.label, callback_data(reply.token, owner, b.id))] for b in reply.buttons
+            if not (compact and b.id.startswith(DETAIL))]
     rows += [[button] for button in extra or []]
     out = [OutMessage(text) for text in texts]
     out[-1].buttons = rows

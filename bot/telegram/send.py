@@ -3,6 +3,7 @@ made, through `Bot.do_api_request` with plain dicts: only the sent message's id 
 and building then parsing full Message objects was most of the cost of an update (bench/)."""
 from __future__ import annotations
 
+import base64
 import logging
 from typing import Awaitable
 
@@ -10,6 +11,7 @@ from telegram import InputFile
 from telegram.error import TelegramError
 
 from ..engine import Reply
+from ..letterfile import docx_bytes
 from ..locales import t
 from .render import OutMessage, button, render
 
@@ -30,7 +32,8 @@ def plan(reply: Reply, lang: str, chat_id: int, user_id: int, group: bool, reply
          bot_username: str | None, thread: int | None = None) -> list[dict]:
     """A reply as the Bot API calls that show it, in order, as JSON-ready items (they are
     saved in the outbox with the step): {"method", "params"}, plus "question": true on the
-    message carrying the buttons, or "document": {...} for a file."""
+    message carrying the buttons, or "document": {...} for a file (its text in "content", or
+    a .docx in "base64")."""
     extra = []
     if group and bot_username:
         link = f"https://t.me/{bot_username}?start=g{chat_id}"
@@ -48,9 +51,12 @@ def plan(reply: Reply, lang: str, chat_id: int, user_id: int, group: bool, reply
     items += [_message(chat_id, out, reply_to, thread=thread) for out in messages]
     items[-1]["question"] = bool(reply.buttons) and reply.kind != "forget"
     if reply.document and not group:
-        items.append({"method": "sendDocument", "params": {"chat_id": chat_id, "caption": reply.document.title,
+        doc = reply.document
+        file = ({"filename": doc.filename, "base64": base64.b64encode(docx_bytes(doc.content)).decode("ascii")}
+                if doc.docx else {"filename": doc.filename, "content": doc.content})
+        items.append({"method": "sendDocument", "params": {"chat_id": chat_id, "caption": doc.title,
                                                            **({"message_thread_id": thread} if thread else {})},
-                      "document": {"filename": reply.document.filename, "content": reply.document.content}})
+                      "document": file})
     return items
 
 
@@ -91,7 +97,8 @@ async def deliver(bot, items) -> int | None:
         params = dict(item["params"])
         if "document" in item:
             doc = item["document"]
-            params["document"] = InputFile(doc["content"].encode("utf-8"), filename=doc["filename"])
+            data = base64.b64decode(doc["base64"]) if "base64" in doc else doc["content"].encode("utf-8")
+            params["document"] = InputFile(data, filename=doc["filename"])
         call = bot.do_api_request(item["method"], api_kwargs=params)
         result = await (quietly(call, f"calling {item['method']}") if item.get("quiet") else call)
         if result is None and "fallback" in item:

@@ -13,9 +13,10 @@ from pathlib import Path
 from ..model import LANGS, Flow
 from ..yamlsrc import Located, Problem, load_located
 from . import content
+from . import timeline as timed
 from .nodes import nodes as read_nodes
 from .reader import Reader
-from .structure import PLACEHOLDER, longest_path, references, structure
+from .structure import PLACEHOLDER, TIMED, longest_path, references, structure
 
 SCHEMA_VERSIONS = (1,)
 
@@ -58,7 +59,8 @@ def _build(r: Reader, data: Located, version: str, path: str) -> Flow | None:
     sources, facts = content.sources(r, data), content.facts(r, data)
     channels, documents = content.channels(r, data), content.documents(r, data)
     nodes = read_nodes(r, data)
-    references(r, nodes, channels, facts, sources, documents)
+    delays, infer = timed.timeline(r, data), timed.infer(r, data)
+    references(r, nodes, channels, facts, sources, documents, delays)
     classify = r.scalar(data, "classify", "flow", required=False)
     if classify is None:
         classify = next((n.id for n in nodes.values() if n.kind == "text"), None)
@@ -76,7 +78,7 @@ def _build(r: Reader, data: Located, version: str, path: str) -> Flow | None:
         timezone=r.scalar(data, "timezone", "flow", required=False) or "Europe/Paris",
         holiday_country=r.scalar(data, "holidays", "flow", required=False) or "FR",
         welcome=welcome, nodes=nodes, channels=channels, sources=sources, facts=facts,
-        documents=documents, path=path, classify_node=classify, langs=langs)
+        documents=documents, path=path, classify_node=classify, langs=langs, timeline=delays, infer=infer)
 
 
-__all__ = ["PLACEHOLDER", "load_flow", "load_flow_text", "longest_path"]
+__all__ = ["PLACEHOLDER", "TIMED", "load_flow", "load_flow_text", "longest_path"]

@@ -50,8 +50,8 @@ def channels(r: Reader, data: Located) -> dict[str, Channel]:
         kind = r.scalar(entry, "kind", what) or "web"
         if kind not in CHANNEL_KINDS:
             r.err(entry.line_of("kind"), f"{what}: kind must be one of {', '.join(CHANNEL_KINDS)}")
-        hours = None
-        if "hours" in entry:
+        hours, unknown = None, entry.get("hours") == "unknown"
+        if "hours" in entry and not unknown:
             try:
                 hours = parse_hours(entry["hours"])
             except HoursError as exc:
@@ -62,8 +62,20 @@ def channels(r: Reader, data: Located) -> dict[str, Channel]:
             r.scalar(entry, "verified", what, "date") or date.min, _status(r, entry, what), hours,
             tuple(value for value, _ in r.items(entry, "details", what)),
             r.scalar(entry, "url", what, required=False), r.scalar(entry, "email", what, required=False),
-            r.scalar(entry, "note", what, "text", required=False))
+            r.scalar(entry, "note", what, "text", required=False),
+            r.scalar(entry, "short", what, "text", required=False), _grammar(r, entry, what), unknown)
     return out
+
+
+GRAMMAR = ("m", "f", "mpl", "fpl")
+
+
+def _grammar(r: Reader, entry: Located, what: str) -> str:
+    value = r.scalar(entry, "grammar", what, required=False) or "m"
+    if value not in GRAMMAR:
+        r.err(entry.line_of("grammar"), f"{what}: grammar must be one of {', '.join(GRAMMAR)} "
+                                        "(the agreement of its short name: « le chat » m, « la plateforme » f...)")
+    return value
 
 
 def documents(r: Reader, data: Located) -> dict[str, Document]:

@@ -120,8 +120,21 @@ def sections(r: Reader, data: Located, key: str, what: str) -> tuple[Section, ..
         text = r.scalar(part, "text", f"{what}: {key}", "text")
         if text:
             r.uses.texts.append((text, part.line_of("text"), what))
-            out.append(Section(text, r.condition(part, what), r.scalar(part, "title", what, "text", False)))
+            out.append(Section(text, r.condition(part, what), r.scalar(part, "title", what, "text", False),
+                               _detail(r, part, what) or "next"))
     return tuple(out)
+
+
+DETAILS = ("letter", "channels", "next", "sources")
+
+
+def _detail(r: Reader, data: Located, what: str) -> str | None:
+    """Which detail of an outcome shows this part (the outcome message itself stays short)."""
+    value = r.scalar(data, "detail", what, required=False)
+    if value is not None and value not in DETAILS:
+        r.err(data.line_of("detail"), f"{what}: detail must be one of {', '.join(DETAILS)}")
+        return None
+    return value
 
 
 def _refs(r: Reader, data: Located, key: str, what: str, uses: list) -> tuple[Ref, ...]:
@@ -138,10 +151,11 @@ def _refs(r: Reader, data: Located, key: str, what: str, uses: list) -> tuple[Re
         if isinstance(item, Located):
             r.mapping(item, line, f"{what}: {key}", "ref")
             ref, cond = r.ident(item.get("id"), item.line_of("id"), f"{what}: {key}"), r.condition(item, what)
+            detail = _detail(r, item, what)
         else:
-            ref, cond = r.ident(item, line, f"{what}: {key}"), ALWAYS
+            ref, cond, detail = r.ident(item, line, f"{what}: {key}"), ALWAYS, None
         if ref:
             uses.append((ref, line, what))
-            out.append(Ref(ref, cond))
+            out.append(Ref(ref, cond, detail))
     return tuple(out)
 

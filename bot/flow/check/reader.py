@@ -14,19 +14,21 @@ ID = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 
 FIELDS = {
     "flow": {"schema", "id", "title", "start", "max_taps", "timezone", "holidays", "welcome",
-             "sources", "facts", "channels", "documents", "nodes", "classify"},
+             "sources", "facts", "channels", "documents", "nodes", "classify", "timeline", "infer"},
     "choice": {"type", "text", "choices", "author_note"},
     "text": {"type", "text", "choices", "author_note"},
     "info": {"type", "text", "next", "author_note"},
     "outcome": {"type", "text", "sections", "channels", "facts", "document", "author_note"},
-    "option": {"id", "label", "says", "next", "when", "unless", "keywords", "patterns", "examples"},
+    "option": {"id", "label", "says", "next", "when", "unless", "keywords", "patterns", "examples", "author_note"},
     "route": {"next", "when", "unless"},
-    "section": {"title", "text", "when", "unless"},
-    "ref": {"id", "when", "unless"},
+    "section": {"title", "text", "when", "unless", "detail"},
+    "ref": {"id", "when", "unless", "detail"},
     "source": {"title", "url", "verified", "author_note"},
     "fact": {"text", "source", "verified", "status", "author_note"},
-    "channel": {"kind", "name", "how", "details", "url", "email", "hours", "note", "source",
-                "verified", "status", "author_note"},
+    "channel": {"kind", "name", "short", "grammar", "how", "details", "url", "email", "hours", "note",
+                "source", "verified", "status", "author_note"},
+    "delay": {"delay", "basis", "after", "author_note"},
+    "inference": {"set", "keywords", "author_note"},
     "document": {"title", "filename", "parts"},
 }
 

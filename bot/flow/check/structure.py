@@ -9,11 +9,12 @@ from ..yamlsrc import Located
 from .reader import Reader, suggest
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)(\.text)?\}")
+TIMED = re.compile(r"\{(date|delay)\.([a-z][a-z0-9_]*)\}")  # {date.answer_due}, {delay.formal_notice}
 # What a node kind costs in user actions at most (a text answer may need a confirmation tap).
 TAPS = {"choice": 1, "text": 2, "info": 1, "outcome": 0}
 
 
-def references(r: Reader, nodes, channels, facts, sources, documents) -> None:
+def references(r: Reader, nodes, channels, facts, sources, documents, timeline=None) -> None:
     uses = r.uses
     for kind, used, known in (("target", uses.targets, nodes), ("channel", uses.channels, channels),
                               ("fact", uses.facts, facts), ("source", uses.sources, sources),
@@ -35,6 +36,10 @@ def references(r: Reader, nodes, channels, facts, sources, documents) -> None:
             for name, _ in PLACEHOLDER.findall(lang_text):
                 if name not in nodes and name != "date":
                     r.err(line, f"{what}: unknown placeholder {{{name}}} (use a node id or {{date}})")
+            for kind, name in TIMED.findall(lang_text):
+                if name not in (timeline or {}):
+                    r.err(line, f"{what}: unknown placeholder {{{kind}.{name}}}: no {name!r} in timeline:"
+                                f"{suggest(name, timeline or {})}")
 
 
 def structure(r: Reader, nodes: dict[str, Node], start: str, max_taps: int, data: Located) -> None:

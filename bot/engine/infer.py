@@ -1,0 +1,31 @@
+"""Answers read from anything the person types (the flow's `infer:` rules): « je suis sourde »
+in a description answers the hearing question, which is then not asked."""
+from __future__ import annotations
+
+from ..flow.model import Flow
+from ..flow.recognise import normalise
+from .progress import Progress
+
+
+def says(text: str, keyword: str) -> bool:
+    """Whether the normalised words of `text` hold `keyword` (a word, `prefix*`, or a phrase)."""
+    words, wanted = normalise(text).split(), normalise(keyword.rstrip("*")).split()
+    if not wanted:
+        return False
+    prefix = keyword.endswith("*")
+    for i in range(len(words) - len(wanted) + 1):
+        head, last = words[i:i + len(wanted) - 1], words[i + len(wanted) - 1]
+        if head == wanted[:-1] and (last.startswith(wanted[-1]) if prefix else last == wanted[-1]):
+            return True
+    return False
+
+
+def infer(flow: Flow, progress: Progress, text: str) -> Progress:
+    """`progress` with what `text` tells, by the flow's rules (unchanged when it tells nothing)."""
+    known = dict(progress.inferred)
+    for rule in flow.infer:
+        if rule.node not in known and any(says(text, k) for k in rule.keywords):
+            known[rule.node] = rule.choice
+    if len(known) == len(progress.inferred):
+        return progress
+    return progress.with_(inferred=tuple(known.items()))

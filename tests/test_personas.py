@@ -1,0 +1,212 @@
+"""Twenty-odd people, each a short story typed in words (never a number), played end to end
+through the offline Telegram and through the terminal. Each asserts what a correct
+recommendation must say, and must not say, in the short outcome and in one detail opened."""
+from __future__ import annotations
+
+import html
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pytest
+
+from bot.console import run_console
+from bot.flow.files import FlowSet
+from bot.store import ConversationKey
+from conftest import NOW, make_bot, paris
+from tg import Person
+
+SUNDAY_NIGHT = paris(2026, 11, 29, 22, 0)
+CHRISTMAS = paris(2026, 12, 25, 10, 0)
+ALL_SAINTS = paris(2026, 11, 1, 10, 0)  # a public holiday, and a Sunday
+
+
+@dataclass
+class Persona:
+    name: str
+    says: list[str]                 # typed, in order: a description, then answers in words
+    must: list[str]                 # in the short outcome
+    must_not: list[str] = field(default_factory=list)
+    detail: str | None = None       # typed to open a detail
+    detail_must: list[str] = field(default_factory=list)
+    detail_must_not: list[str] = field(default_factory=list)
+    lang: str = "fr"
+    now: datetime = NOW
+
+
+PERSONAS = [
+    Persona("double charge", ["on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore", "non"],
+            ["Passez maintenant à l'écrit", "au plus tard le samedi 26 décembre 2026",
+             "dès le dimanche 27 décembre 2026", "jusqu'au vendredi 26 novembre 2027 inclus",
+             "👉 Le 3979 est ouvert maintenant, jusqu'à 21h."],
+            ["Votre situation", "15 jours"],
+            "la lettre", ["Je vous demande de me rembourser", "« on m'a prélevé deux fois ce mois-ci »",
+                          "Objet : Réclamation - abonnement Cstream Vidéo"],
+            ["au sujet du problème suivant"]),
+    Persona("wants to cancel", ["je veux résilier mon abonnement, comment faire ?", "music", "non"],
+            ["fonction de résiliation en ligne", "résilier en trois clics", "si elle est proposée",
+             "1er juin 2023", "au plus tard le samedi 26 décembre 2026"],
+            ["n'a pas été prise en compte", "Passez maintenant à l'écrit"],
+            "la lettre", ["Objet : Résiliation de mon abonnement Cstream Music",
+                          "« je veux résilier mon abonnement, comment faire ? »"],
+            ["n'a pas été prise en compte", "MISE EN DEMEURE"]),
+    Persona("wants to change plan", ["je voudrais passer à la formule Music seule", "music", "non"],
+            ["Pour résilier ou changer d'offre", "si elle est proposée"], ["n'a pas été prise en compte"]),
+    Persona("cancellation ignored", ["j'ai résilié il y a deux mois et l'abonnement est toujours actif",
+                                     "vidéo", "non pas encore", "non"],
+            ["Passez maintenant à l'écrit", "au plus tard le samedi 26 décembre 2026"],
+            ["résilier en trois clics"],
+            "la lettre", ["Cette demande n'a pas été prise en compte", "article L215-1-1"]),
+    Persona("deaf, says so in the description", ["je suis sourde et je n'arrive plus à me connecter à mon compte",
+                                                 "vidéo", "non pas encore"],
+            ["Contactez d'abord le service client",
+             "👉 La plateforme accessibilité est ouverte maintenant, jusqu'à 17h (horaires non confirmés)."],
+            ["3979", "Appelez", "téléphone"],
+            "autres moyens de contact", ["🧏 Plateforme accessibilité"], ["3979", "Appelez"]),
+    Persona("hard of hearing, says so in an answer", ["l'appli plante sans arrêt", "vidéo",
+                                                      "non, et je suis malentendant"],
+            ["👉 La plateforme accessibilité est ouverte maintenant"], ["3979"],
+            "autres moyens de contact", ["🧏 Plateforme accessibilité"], ["📞"]),
+    Persona("deaf on Christmas day", ["je suis sourd, on m'a facturé deux fois", "vidéo", "non pas encore"],
+            ["La plateforme accessibilité : c'est un jour férié",
+             "Les réseaux sociaux sont ouverts maintenant, jusqu'à 18h (horaires non confirmés)."],
+            ["3979", "La plateforme accessibilité est ouverte"], now=CHRISTMAS),
+    Persona("English speaker charged twice", ["I was charged twice this month", "video", "no", "no"],
+            ["Send your written complaint today", "by Saturday 26 December 2026",
+             "👉 The 3979 phone line is open now, until 21:00."],
+            ["Envoyez"],
+            "the letter", ["The letter is in French because it goes to Cdiscount",
+                           "Objet : Réclamation - abonnement Cstream Vidéo", "samedi 26 décembre 2026"],
+            ["Saturday", "Dear", "a billing error", "« I was charged"], lang="en"),
+    Persona("English speaker who wants to cancel", ["how do I cancel my Cstream subscription?", "books", "no"],
+            ["cancel in three clicks", "if it is offered"], ["was ignored"],
+            "the letter", ["Objet : Résiliation de mon abonnement Cstream Books", "The letter is in French"],
+            ["Subject", "« how do I cancel"], lang="en"),
+    Persona("English speaker, deaf", ["I am deaf and I was charged twice", "video", "no"],
+            ["👉 The accessibility platform is open now, until 17:00 (hours not confirmed)."], ["3979"], lang="en"),
+    Persona("nobody answers the phone", ["personne ne répond jamais au téléphone", "vidéo", "par téléphone"],
+            ["Passez maintenant à l'écrit"], ["Le 3979 est ouvert"],
+            "autres moyens de contact", ["Espace client", "Un recommandé fait foi même sans réponse"], ["3979"]),
+    Persona("written, unanswered for over two months", ["ma réclamation n'a jamais été traitée", "books",
+                                                        "par écrit", "pas de réponse depuis plus de 2 mois",
+                                                        "moins d'un an"],
+            ["vous pouvez saisir gratuitement le médiateur de la consommation", "au plus tard 1 an après",
+             "mise en demeure", "au plus tard le vendredi 11 décembre 2026"],
+            ["Europa", "deux mois"],
+            "si ça ne marche pas", ["Correction : La médiation dure au plus 90 jours", "5 000 €",
+                                    "le conciliateur de justice est gratuit", "tribunal"], ["Europa est"]),
+    Persona("written over a year ago", ["ma réclamation n'a jamais été traitée", "books", "par écrit",
+                                        "pas de réponse depuis plus de 2 mois", "l'année dernière"],
+            ["le médiateur refusera ce dossier", "mise en demeure", "pour une demande jusqu'à 5 000 €",
+             "le conciliateur de justice est gratuit", "puis le tribunal"],
+            ["saisir gratuitement le médiateur"],
+            "la lettre", ["MISE EN DEMEURE", "je saisirai le conciliateur de justice, puis le tribunal compétent"],
+            ["je saisirai le médiateur"]),
+    Persona("written, refused", ["ils refusent de me rembourser le prélèvement en trop", "vidéo", "par écrit",
+                                 "un refus", "moins d'un an"],
+            ["saisir gratuitement le médiateur", "mise en demeure"], [],
+            "la lettre", ["Objet : MISE EN DEMEURE - abonnement Cstream Vidéo",
+                          "« ils refusent de me rembourser le prélèvement en trop »"]),
+    Persona("written recently", ["j'attends toujours une réponse à ma réclamation", "vidéo", "par écrit",
+                                 "pas encore de réponse"],
+            ["Votre courrier est récent", "mise en demeure", "au plus tard le vendredi 11 décembre 2026",
+             "un usage, pas une règle"],
+            [], "la lettre", ["MISE EN DEMEURE", "dans un délai de 15 jours"]),
+    Persona("mediator already failed", ["ma réclamation n'a jamais été traitée", "vidéo", "par écrit",
+                                        "j'ai déjà saisi le médiateur"],
+            ["les tribunaux restent ouverts", "le conciliateur de justice est gratuit", "5 000 €"],
+            ["saisir gratuitement le médiateur"]),
+    Persona("buffering on a Sunday night", ["la vidéo se fige toutes les deux minutes", "vidéo",
+                                           "non pas encore", "non"],
+            ["Le 3979 ouvre demain à 8h30.", "horaires non publiés"],
+            ["Aucun conseiller", "ouvert maintenant"], now=SUNDAY_NIGHT),
+    Persona("no sound on All Saints' Day", ["pas de son sur Music", "oui", "music", "non pas encore", "non"],
+            ["👉 Le 3979 est ouvert maintenant, jusqu'à 18h."], [], now=ALL_SAINTS),
+    Persona("chat gave nothing", ["je n'arrive plus à me connecter", "music", "par le chat", "pas de réponse"],
+            ["Passez maintenant à l'écrit"], [],
+            "autres moyens de contact", ["Téléphone : 3979"], ["Espace client"]),
+    Persona("a promise not kept", ["l'appli crashe au démarrage", "vidéo", "par téléphone",
+                                   "on m'a promis une solution"],
+            ["Passez maintenant à l'écrit"], [],
+            "la lettre", ["citez dans la lettre la date et la référence de cette promesse"]),
+    Persona("SMS spelling, ignored cancellation", ["g resilier le 2 avril et chui tjr abonné", "vidéo",
+                                                   "non", "non"],
+            ["Passez maintenant à l'écrit"], ["résilier en trois clics"]),
+    Persona("badly handled request wants sources", ["ma demande est mal traitée", "vidéo", "non", "non"],
+            ["Contactez d'abord le service client"], ["Votre situation"],
+            "sources", ["non vérifiée", "vérifiée le 27/11/2026"], ["vérifié le", "l'article d'origine parlait"]),
+]
+
+
+def plain(text: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def check(persona: Persona, outcome: str, detail: str | None) -> None:
+    for text in persona.must:
+        assert text in outcome, (persona.name, text, outcome)
+    for text in persona.must_not:
+        assert text not in outcome, (persona.name, text, outcome)
+    assert re.search(r"^\s*\d+\.", outcome, re.M) is None or "📄" in outcome or "📚" in outcome
+    if persona.detail:
+        for text in persona.detail_must:
+            assert text in detail, (persona.name, text, detail)
+        for text in persona.detail_must_not:
+            assert text not in detail, (persona.name, text, detail)
+
+
+def test_there_are_at_least_twenty_personas_and_no_digit_is_typed():
+    assert len(PERSONAS) >= 20
+    for persona in PERSONAS:
+        assert not any(word.strip().isdigit() for word in persona.says + [persona.detail or ""]), persona.name
+
+
+@pytest.mark.parametrize("persona", PERSONAS, ids=lambda p: p.name)
+async def test_persona_on_telegram(persona, tmp_path, flow):
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), clock=lambda: persona.now)
+    try:
+        person = Person(tg, app, 5000 + PERSONAS.index(persona), language=persona.lang)
+        for words in persona.says[:-1]:
+            await person.send(words)
+        before = len(person.seen)
+        await person.send(persona.says[-1])
+        outcome = plain("\n".join(m.text for m in person.seen[before:]))
+        detail = None
+        if persona.detail:
+            before = len(person.seen)
+            await person.send(persona.detail)
+            detail = plain("\n".join(m.text for m in person.seen[before:]))
+        check(persona, outcome, detail)
+    finally:
+        await app.shutdown()
+        store.close()
+
+
+@pytest.mark.parametrize("persona", PERSONAS, ids=lambda p: p.name)
+def test_persona_in_the_terminal(persona, engine):
+    lines = persona.says + ([persona.detail] if persona.detail else [])
+    out = io.StringIO()
+    run_console(engine, None, ConversationKey.console("persona"), lang=persona.lang,
+                stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out, clock=lambda: persona.now)
+    after_last = out.getvalue().split(f"> {persona.says[-1]}\n", 1)[1]
+    outcome, _, detail = after_last.partition(f"> {persona.detail}\n") if persona.detail else (after_last, "", None)
+    check(persona, outcome, detail)
+
+
+async def test_in_a_group_the_outcome_stays_short_with_the_way_to_private(bot):
+    """A group member gets the short outcome and the button to continue in private; the
+    details (the letter and its file) are for the private chat."""
+    from tg import BOT_USERNAME
+    tg, app, _ = bot
+    member = Person(tg, app, 6001, chat_id=-100900)
+    await member.send(f"/start@{BOT_USERNAME}")
+    for words in ("on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore"):
+        await member.send(words, reply_to_bot=True)
+    before = len(member.seen)
+    await member.send("non", reply_to_bot=True)
+    outcome = member.last
+    assert "Passez maintenant à l'écrit" in member.texts_since(before)
+    assert "📄 Détails et modèle de lettre en privé" in outcome.labels
+    assert not any(label.startswith(("📄 La lettre", "📇", "⏭️", "📚")) for label in outcome.labels)
+    assert not any(m.document_bytes for m in member.seen)
