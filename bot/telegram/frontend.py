@@ -21,6 +21,7 @@ from ..engine import Commands, Engine, Progress, Turn, command_of
 from ..engine.reply import FORGET_TOKEN
 from ..errors import Conflict, StoreUnavailable, Unreadable
 from ..locales import pick, t
+from ..ops.metrics import NO_METRICS
 from ..store import ConversationKey, ProgressStore, Record
 from .render import OutMessage, escape, parse_callback
 from .send import deliver, edit_item, plan, quietly, send
@@ -43,6 +44,8 @@ def conversation_key(update: Update) -> ConversationKey | None:
 
 
 class TelegramFrontend:
+    metrics = NO_METRICS  # the Application's own (bot/ops/metrics.py), set by app.py
+
     def __init__(self, engine: Engine, store: ProgressStore, admin_ids=frozenset(),
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.engine = engine
@@ -186,6 +189,8 @@ class TelegramFrontend:
             return
         seen = record.seeing(update.update_id) if record else (update.update_id,)
         saved = await self.store.save(key, progress, record.rev if record else 0, seen, tuple(items))
+        if turn.reply.kind == "outcome":
+            self.metrics.outcome(self.engine, progress)
         await self.flush(context.bot, key, saved)
 
     async def flush(self, bot, key: ConversationKey, record: Record) -> None:
