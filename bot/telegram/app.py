@@ -105,6 +105,7 @@ def setup_logging(settings: Settings) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request, token in the URL
     # transitions logs each state change at INFO: one line per answer, with nothing to act on.
     logging.getLogger("transitions").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # "job added", "job executed": every 10 s
     # Messages go out through Bot.do_api_request with plain dicts (frontend.py): PTB suggests
     # its typed methods each time, which is the cost this avoids.
     warnings.filterwarnings("ignore", message=r"Please use 'Bot\.")
@@ -249,7 +250,13 @@ async def _serve(app: Application, settings: Settings, webhook: bool) -> int:
         await stop.wait()
     finally:
         if app.updater is not None and app.updater.running:
-            await app.updater.stop()
+            updater_log = logging.getLogger("telegram.ext.Updater")
+            if code[0]:  # its last getUpdates, to confirm what was fetched, fails the same way: said once
+                updater_log.disabled = True
+            try:
+                await app.updater.stop()
+            finally:
+                updater_log.disabled = False
         if server is not None:
             await server.stop()
         if app.running:
