@@ -283,3 +283,19 @@ def test_the_wheel_carries_the_flows(tmp_path):
     wheel, = tmp_path.glob("complaint_bot-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "bot/flows_data/cstream.yaml" in names and "bot/locales/fr.yaml" in names and "bot/ops/health.py" in names
+
+
+def test_the_systemd_unit_is_valid():
+    """deploy/complaint-bot.service: systemd accepts every line (only the install path is missing here)."""
+    import shutil
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    unit = (ROOT / "deploy" / "complaint-bot.service").read_text()
+    for line in ("User=", "WorkingDirectory=", "EnvironmentFile=", "ExecStart=/opt/complaint-bot/.venv/bin/python "
+                 "-m bot run --webhook", "Restart=on-failure", "RestartPreventExitStatus=2", "NoNewPrivileges=true"):
+        assert line in unit
+    checked = subprocess.run(["systemd-analyze", "verify", str(ROOT / "deploy" / "complaint-bot.service")],
+                             capture_output=True, text=True)
+    problems = [line for line in (checked.stdout + checked.stderr).splitlines()
+                if line.strip() and "/opt/complaint-bot" not in line]
+    assert not problems, problems
