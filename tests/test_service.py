@@ -283,6 +283,20 @@ def test_the_wheel_carries_the_flows(tmp_path):
     wheel, = tmp_path.glob("complaint_bot-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "bot/flows_data/cstream.yaml" in names and "bot/locales/fr.yaml" in names and "bot/ops/health.py" in names
+    # Installed (not editable), it finds its flows from any folder: `python -m bot check`.
+    target, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+                   check=True, capture_output=True)
+    import site
+    path = os.pathsep.join([str(target), *site.getsitepackages()])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))}
+    checked = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path[:0] = {path.split(os.pathsep)!r}; "
+                              "import bot, runpy; assert bot.__file__.startswith(sys.path[0]), bot.__file__; "
+                              "sys.argv = ['bot', 'check']; runpy.run_module('bot', run_name='__main__')"],
+                             cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    assert "flows_data/cstream.yaml: ok" in checked.stdout
 
 
 def test_the_systemd_unit_is_valid():
