@@ -113,6 +113,24 @@ def test_a_refused_token_is_one_line_and_never_printed(tmp_path):
     assert len(errors) == 1 and errors[0].endswith("check TELEGRAM_BOT_TOKEN"), output
 
 
+def test_an_unexpected_error_is_logged_with_the_token_redacted(monkeypatch, capsys, flow):
+    from telegram.error import InvalidToken
+
+    import bot.telegram.app as app_module
+    from bot.flow.files import FlowSet
+
+    async def failing(app, settings, webhook):
+        raise InvalidToken(f"The token `{settings.token}` was rejected by the server.")  # as PTB words it
+    monkeypatch.setattr(app_module, "_serve", failing)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    settings = Settings(token=TOKEN)
+    monkeypatch.setattr(app_module, "build_application", lambda settings, flows: None)
+    assert app_module.run_bot(settings, FlowSet([flow])) == 1
+    err = capsys.readouterr().err
+    assert "unexpected error" in err and "Traceback" in err and "InvalidToken" in err
+    assert "SERVICE-secret-token" not in err
+
+
 def test_no_network_at_start_is_retried_then_one_clear_line(tmp_path):
     code, output = run_bot(tmp_path, {"TELEGRAM_BOT_TOKEN": TOKEN, "BOT_START_RETRY_SECONDS": "2.5",
                                       "TELEGRAM_BASE_URL": f"http://127.0.0.1:{free_port()}/bot"})

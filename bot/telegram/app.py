@@ -199,6 +199,9 @@ def run_bot(settings: Settings, flows: FlowSet, webhook: bool = False) -> int:
     except StartupFailed as exc:
         log.error("not starting: %s", exc)
         return 1
+    except Exception:  # logged, so that the token is redacted (PTB quotes it in InvalidToken)
+        log.exception("the bot stopped on an unexpected error")
+        return 1
 
 
 async def _serve(app: Application, settings: Settings, webhook: bool) -> int:
