@@ -1,4 +1,4 @@
-"""`python -m bot COMMAND`: check, graph, chat, classify, evaluate, run, store (the project's command line)."""
+"""`python -m bot COMMAND`: check, graph, chat, classify, evaluate, run, store, report (the project's command line)."""
 from __future__ import annotations
 
 import argparse
@@ -57,14 +57,29 @@ def _flow_from(arg: str, settings: Settings):
     return flow
 
 
+def _stats(settings: Settings, since: str, flow: str | None, flows=None):
+    """The report's numbers from the configured store (BOT_DATABASE_URL or the SQLite file)."""
+    from .ops.report import collect
+    from .store import open_store
+    store = open_store(settings)
+    try:
+        return collect(store, since, flow, flows)
+    finally:
+        store.close()
+
+
 def cmd_graph(args, settings: Settings) -> int:
     from .errors import GraphError
     from .flow.graph import draw
     flow = _flow_from(args.flow, settings)
     if flow is None:
         return 1
+    stats = None
+    if args.stats:
+        from .flow.files import FlowSet
+        stats = _stats(settings, args.since, flow.id, FlowSet([flow]))
     try:
-        print(f"wrote {draw(flow, args.output)}")
+        print(f"wrote {draw(flow, args.output, stats)}")
     except GraphError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -148,7 +163,7 @@ def cmd_chat(args, settings: Settings) -> int:
         except StoreUnavailable:
             pass  # the conversation says the progress cannot be kept
     try:
-        return run_console(Engine(flows), store, key, args.flow, args.lang)
+        return run_console(Engine(flows, settings.keep_unrecognised), store, key, args.flow, args.lang)
     except KeyboardInterrupt:
         print()
         return 0
@@ -173,6 +188,60 @@ def cmd_run(args, settings: Settings) -> int:
         return 1
     from .telegram.app import run_bot
     return run_bot(settings, flows, webhook=args.webhook)
+
+
+def _bot_request():
+    """The Bot API client of the commands that call Telegram from a terminal (tests swap it)."""
+    from .telegram.request import AiohttpRequest
+    return AiohttpRequest()
+
+
+def cmd_post(args, settings: Settings) -> int:
+    """Publish (or update in place) the entry post in a channel or group, as /publier does."""
+    import asyncio
+
+    from telegram import Bot
+
+    from .flow.model import tr
+    from .store import open_store
+    from .telegram.publish import publish
+    if not settings.token:
+        print("No TELEGRAM_BOT_TOKEN set (see .env.example): the bot must post as itself.", file=sys.stderr)
+        return 2
+    flows = _load(settings)
+    if flows is None:
+        return 1
+    flow = (flows.get(args.flow) or flows.get(flows.default)).flow
+
+    async def post() -> str:
+        store = open_store(settings)
+        try:
+            async with Bot(settings.token, base_url=settings.base_url, request=_bot_request()) as bot:
+                return await publish(bot, store, args.chat, tr(flow.title, args.lang), flow.id, args.lang)
+        finally:
+            store.close()
+    print(asyncio.run(post()))
+    return 0
+
+
+def cmd_report(args, settings: Settings) -> int:
+    """The operator's report: one self-contained HTML page, and/or the same tables as CSV."""
+    from .ops.report import render_html, write_csv
+    from .store import StoreUnavailable
+    flows, _ = FlowSet.load([settings.flows], None)  # labels only: a flow with problems still names its nodes
+    try:
+        stats = _stats(settings, args.since, args.flow, flows)
+    except (StoreUnavailable, ValueError) as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 1
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(render_html(stats), encoding="utf-8")
+        print(f"wrote {args.output}")
+    if args.csv:
+        print(f"wrote {len(write_csv(stats, args.csv))} CSV files in {args.csv}")
+    print(f"{stats.conversations} conversations, {stats.events} events since {stats.since or 'the start'}")
+    return 0
 
 
 def cmd_store_copy(args, settings: Settings) -> int:
@@ -220,7 +289,16 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("graph", help="draw a flow (.svg/.png with graphviz, .mmd Mermaid without)")
     p.add_argument("flow", help="a flow file or a flow id")
     p.add_argument("-o", "--output", required=True, help="picture to write: cstream.svg, cstream.mmd...")
+    p.add_argument("--stats", action="store_true", help="label arrows with how many people took them and "
+                                                        "questions with their drop-off (from the store's events)")
+    p.add_argument("--since", default="30d", help="with --stats: 30d (default), 7d, 2026-11-01, or '' for all")
     p.set_defaults(fn=cmd_graph)
+    p = sub.add_parser("report", help="the operator's report: funnel, problems, outcomes, durations (HTML, CSV)")
+    p.add_argument("--since", default="30d", help="30d (default), 7d, 2026-11-01, or '' for everything")
+    p.add_argument("--flow", help="one flow id (default: every flow)")
+    p.add_argument("-o", "--output", help="the HTML page to write (self-contained), e.g. report.html")
+    p.add_argument("--csv", metavar="DIR", help="also write the tables as CSV files in DIR")
+    p.set_defaults(fn=cmd_report)
     p = sub.add_parser("chat", help="the conversation in this terminal (resumes where you left off)")
     p.add_argument("--flow", help="flow id (default: the default flow)")
     p.add_argument("--lang", default="fr", choices=["fr", "en"])
@@ -245,6 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run", help="run the Telegram bot (long polling, or --webhook)")
     p.add_argument("--webhook", action="store_true", help="serve a webhook instead of polling")
     p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("post", help="publish the entry post in a channel or group (as /publier)")
+    p.add_argument("chat", help="@channelname or the chat's numeric id; the bot must be an administrator there")
+    p.add_argument("--lang", default="fr", choices=["fr", "en"], help="the post's language")
+    p.add_argument("--flow", help="flow id its button opens (default: the default flow)")
+    p.set_defaults(fn=cmd_post)
     p = sub.add_parser("store", help="progress store tools: `store copy SOURCE TARGET`")
     store = p.add_subparsers(dest="store_command", required=True)
     p = store.add_parser("copy", help="copy every conversation from one store to another (resumable)",

@@ -15,6 +15,7 @@ from .engine import Commands, Engine, Reply, command_of
 from .engine.reply import card_lines
 from .errors import Conflict, StoreUnavailable
 from .locales import t
+from .ops.events import events_of
 from .store import ConversationKey, ProgressStore, Record
 
 RESUME = "`python -m bot chat`"
@@ -60,13 +61,14 @@ class _Session:
                 self.unsaved = True
         return self.record
 
-    def save(self, progress) -> bool:
-        """Keep the step; False when the record moved on elsewhere (another terminal)."""
+    def save(self, progress, events=()) -> bool:
+        """Keep the step and its events; False when the record moved on elsewhere (another terminal)."""
         if self.store is None:
             self.record = Record(progress)
             return True
         try:
-            self.record = self.store.save_sync(self.key, progress, self.record.rev if self.record else 0)
+            self.record = self.store.save_sync(self.key, progress, self.record.rev if self.record else 0,
+                                               events=events)
             self.unsaved = False
         except Conflict:
             self.record = self.store.load_sync(self.key)
@@ -102,12 +104,16 @@ def run_console(engine: Engine, store: ProgressStore | None = None,
     session = _Session(store, key, show)
     record = session.load()
     progress = record.progress if record and (not flow_id or record.progress.flow == flow_id) else None
-    turn = commands.run("start", flow_id or "", progress, lang, clock())
+    now = clock()
+    turn = commands.run("start", flow_id or "", progress, lang, now)
     prompt: Reply | None = None  # a question outside the flow (/oublier's) waiting for a typed answer
+    line = None
     while True:
         if turn.effect == "erase":
             session.erase()
-        if turn.progress is not None and not session.save(turn.progress):
+        events = events_of(session.record.progress if session.record else None, turn.progress, turn.reply, now,
+                           line, engine.keep_unrecognised)
+        if turn.progress is not None and not session.save(turn.progress, events):
             # Another terminal moved this conversation on: show where it now stands.
             progress = session.record.progress if session.record else None
             turn = commands.run("start", "", progress, lang, clock())

@@ -103,6 +103,7 @@ class Settings:
     health_port: int | None = None   # polling mode: serve /healthz, /readyz, /metrics there
     start_retry_seconds: float = 60.0  # how long the store and the Bot API are retried at start
     env_file: Path | None = None     # the .env that was read, if any
+    keep_unrecognised: bool = False  # BOT_KEEP_UNRECOGNISED=1: keep 30 days what the recogniser could not route
 
     @property
     def db_path(self) -> Path:
@@ -190,6 +191,7 @@ class Settings:
             health_port=health_port or None,
             start_retry_seconds=start_retry,
             env_file=found,
+            keep_unrecognised=read.choice("BOT_KEEP_UNRECOGNISED", "0", ("0", "1")) == "1",
         )
         if problems:
             raise SettingsError(problems)

@@ -108,3 +108,104 @@ async def test_an_unreadable_record_is_set_aside_once(any_store):
         await any_store.load(ALICE)
     assert await any_store.load(ALICE) is None and await any_store.count() == 0  # its owner starts anew
     assert (await any_store.save(ALICE, P0, 0)).rev == 1
+
+
+async def test_large_groups_move_and_old_conversations_purge_whole(any_store):
+    """Both work in chunks (so that the bot's own saves never wait long): every row is done."""
+    from bot.store.base import Row
+    members = [Row(str(ConversationKey.group(-100900, 50_000 + i)), 1, 1.0, P0.to_json(), "[]", "[]")
+               for i in range(1201)]
+    await any_store.put_rows(members)
+    assert await any_store.move_chat(-100900, -100901) == 1201
+    assert await any_store.load(ConversationKey.group(-100901, 51_200)) is not None
+    await any_store.save(ALICE, P0, 0)
+    assert await any_store.purge(3600) == 1201 and await any_store.count() == 1
+
+
+async def test_the_entry_post_of_a_chat_is_remembered(any_store):
+    assert await any_store.entry_post(-100123) is None
+    await any_store.set_entry_post(-100123, 7)
+    await any_store.set_entry_post(-100123, 9)  # published anew: the latest one is remembered
+    assert await any_store.entry_post(-100123) == 9 and await any_store.entry_post(-100124) is None
+
+
+def _event(node, next_node, token="t1", **more):
+    item = {"day": "2026-11-26", "flow": "cstream", "version": "v1", "kind": "answer", "node": node,
+            "choice": "billing", "understood": None, "next": next_node, "outcome": None, "followup": None,
+            "seconds": 12, "token": token}
+    return {**item, **more}
+
+
+async def test_events_are_saved_with_their_step_and_only_with_it(any_store):
+    await any_store.save(ALICE, P0, 0, events=(_event(None, "problem", kind="start", choice=None),))
+    await any_store.save(ALICE, P1, 1, events=(_event("problem", "service", understood=True),))
+    with pytest.raises(Conflict):  # a step refused by compare-and-set writes no event
+        await any_store.save(ALICE, P0, 1, events=(_event("problem", "lost"),))
+    rows = await any_store.events()
+    assert [(r[4], r[5], r[7], r[8]) for r in rows] == [("start", None, None, "problem"),
+                                                         ("answer", "problem", 1, "service")]
+    assert [r[0] for r in rows] == sorted(r[0] for r in rows)
+    assert rows[1][1:] == ("2026-11-26", "cstream", "v1", "answer", "problem", "billing", 1, "service", None,
+                           None, 12, "t1")
+
+
+async def test_events_page_by_id_and_filter_by_day_and_flow(any_store):
+    events = [_event("problem", "service", day=f"2026-11-{d:02d}", flow="cstream" if d % 2 else "other")
+              for d in range(1, 11)]
+    await any_store.save(ALICE, P0, 0, events=tuple(events))
+    first = await any_store.events(limit=4)
+    rest = await any_store.events(after=first[-1][0], limit=100)
+    assert [r[1] for r in first + rest] == [e["day"] for e in events]
+    assert [r[1] for r in await any_store.events("2026-11-07", "cstream")] == ["2026-11-07", "2026-11-09"]
+
+
+def test_the_terminal_saves_events_too(any_store):
+    key = ConversationKey.console("camille")
+    any_store.save_sync(key, P0, 0, events=(_event(None, "problem", kind="start"),))
+    with pytest.raises(Conflict):
+        any_store.save_sync(key, P1, 0, events=(_event("problem", "service"),))
+    assert [r[4] for r in any_store.events_sync()] == ["start"]
+
+
+async def test_unrecognised_descriptions_are_kept_apart_and_erased_with_their_person(any_store):
+    said = _event("problem", "problem", kind="stay", choice=None, understood=False, text="mon truc bizarre")
+    await any_store.save(ALICE, P0, 0, events=(said,))
+    await any_store.save(BOB, P0, 0, events=({**said, "text": "autre chose"},))
+    assert await any_store.unrecognised() == [("2026-11-26", "cstream", "problem", "mon truc bizarre"),
+                                              ("2026-11-26", "cstream", "problem", "autre chose")]
+    assert all("bizarre" not in str(row) for row in await any_store.events())  # never in the events
+    await any_store.delete_user(7001)
+    assert [row[3] for row in await any_store.unrecognised()] == ["autre chose"]
+    await any_store.delete(BOB)
+    assert await any_store.unrecognised() == []
+    assert len(await any_store.events()) == 2  # the events stay: nothing links them to anyone
+
+
+async def test_purge_drops_descriptions_older_than_thirty_days(any_store, monkeypatch):
+    said = _event("problem", "problem", kind="stay", understood=False, text="vieux texte")
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 31 * 86400)
+    await any_store.save(ALICE, P0, 0, events=(said,))
+    monkeypatch.setattr(time, "time", real)
+    await any_store.save(BOB, P0, 0, events=({**said, "text": "récent"},))
+    await any_store.purge(3600 * 24 * 365)
+    assert [row[3] for row in await any_store.unrecognised()] == ["récent"]
+
+
+async def _sql(store, statement: str) -> None:
+    if hasattr(store, "_connection"):
+        store._connection().execute(statement)
+    else:
+        await store._run(lambda c: c.execute(statement), write=True)
+
+
+async def test_a_step_and_its_events_are_one_transaction(any_store):
+    from bot.errors import StoreUnavailable
+    await any_store.save(ALICE, P0, 0)
+    await _sql(any_store, "ALTER TABLE events RENAME TO events_away")
+    with pytest.raises(StoreUnavailable):  # the events cannot be written: the step is not kept either
+        await any_store.save(ALICE, P1, 1, events=(_event("problem", "service"),))
+    await _sql(any_store, "ALTER TABLE events_away RENAME TO events")
+    assert (await any_store.load(ALICE)).rev == 1 and (await any_store.load(ALICE)).progress == P0
+    await any_store.save(ALICE, P1, 1, events=(_event("problem", "service"),))
+    assert len(await any_store.events()) == 1

@@ -218,7 +218,8 @@ async def test_admin_command_answers_only_admins(bot):
     admin, other = Person(tg, app, 42), Person(tg, app, 43)
     await admin.send("/start")
     await admin.send("/stats")
-    assert admin.last_text == "1 conversation(s) enregistrée(s)."
+    summary, picture = admin.seen[-2:]  # the last 30 days in a paragraph, then the funnel as a picture
+    assert summary.text.endswith("1 conversation(s) enregistrée(s).") and picture.photo.startswith(b"\x89PNG")
     await other.send("/stats")
     assert "Je ne connais pas cette commande" in other.last_text
 

@@ -37,6 +37,8 @@ class BotMessage:
     reply_to: int | None = None
     document: str | None = None
     document_name: str | None = None
+    thread: int | None = None
+    photo: bytes | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -55,6 +57,9 @@ class FakeTelegram(BaseRequest):
         self.in_flight: dict = {}  # chat id -> calls under way
         self.most_at_once = 0      # calls under way at the same time, at most (all chats)
         self.most_in_one_chat = 0  # ...and for one chat
+        # Chats the bot can look up (getChat): id or @name -> chat JSON, and its rights there.
+        self.chats: dict = {}
+        self.rights: dict[int, dict] = {}
 
     async def initialize(self) -> None:
         pass
@@ -75,6 +80,8 @@ class FakeTelegram(BaseRequest):
                 "from": {"id": BOT_ID, "is_bot": True, "first_name": "Bot", "username": BOT_USERNAME}}
         if msg.buttons:
             data["reply_markup"] = {"inline_keyboard": msg.buttons}
+        if msg.thread:
+            data["message_thread_id"] = msg.thread
         return data
 
     async def do_request(self, url, method, request_data: RequestData | None = None, **_):
@@ -101,19 +108,33 @@ class FakeTelegram(BaseRequest):
         if failing:
             self.fail_next.remove(failing)
             return failing[1], json.dumps(failing[2]).encode()
-        return 200, json.dumps({"ok": True, "result": self._answer(name, params)}).encode()
+        try:
+            result = self._answer(name, params)
+        except _Refusal as refusal:
+            return refusal.status, json.dumps({"ok": False, "error_code": refusal.status,
+                                               "description": refusal.description}).encode()
+        return 200, json.dumps({"ok": True, "result": result}).encode()
 
     def _answer(self, name: str, params: dict):
         if name == "getMe":
             return {"id": BOT_ID, "is_bot": True, "first_name": "Bot", "username": BOT_USERNAME,
                     "can_join_groups": True, "can_read_all_group_messages": False,
                     "supports_inline_queries": True}
-        if name in ("sendMessage", "sendDocument"):
+        if name in ("sendMessage", "sendDocument", "sendPhoto"):
             markup = params.get("reply_markup") or {}
             reply = params.get("reply_parameters") or {}
             msg = BotMessage(int(params["chat_id"]), next(self._ids), params.get("text", ""),
                              markup.get("inline_keyboard", []), bool(markup.get("force_reply")),
-                             reply.get("message_id"))
+                             reply.get("message_id"), thread=params.get("message_thread_id"))
+            if name == "sendPhoto":
+                filename, content, _ = params["photo"]
+                msg.document_name, msg.photo = filename, content
+                msg.text = params.get("caption", "")
+                data = self._message_json(msg)
+                data["photo"] = [{"file_id": "p1", "file_unique_id": "p1", "width": 800, "height": 600}]
+                self.messages[(msg.chat_id, msg.message_id)] = msg
+                self.order.append(msg)
+                return data
             if name == "sendDocument":
                 filename, content, _ = params["document"]
                 msg.document, msg.document_name = content.decode("utf-8"), filename
@@ -129,7 +150,21 @@ class FakeTelegram(BaseRequest):
             return self._message_json(msg)
         if name == "getUpdates":
             return []
+        if name == "getChat":
+            chat = self.chats.get(params.get("chat_id")) or self.chats.get(str(params.get("chat_id")))
+            if chat is None:
+                raise _Refusal(400, "Bad Request: chat not found")
+            return chat
+        if name == "getChatMember":
+            member = {"status": "member", **self.rights.get(int(params["chat_id"]), {})}
+            return {"user": {"id": BOT_ID, "is_bot": True, "first_name": "Bot"}, **member}
         return True
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, description: str):
+        super().__init__(description)
+        self.status, self.description = status, description
 
 
 def _loads(value):

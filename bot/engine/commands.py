@@ -41,7 +41,8 @@ def command_of(text: str, bot_username: str | None = None) -> tuple[str | None, 
 
 
 def menu(lang: str) -> list[tuple[str, str]]:
-    """(command name, description) for the menu a client shows, in that language."""
+    """(command name, description) for the menu a client shows, in that language (the
+    commands that have a description: not the admins' ones)."""
     names, descriptions = catalogue(lang)["commands"], catalogue(lang)["menu"]
     return [(names[action][0], text) for action, text in descriptions.items()]
 

@@ -18,7 +18,7 @@ from ..flow.model import Node, tr
 from ..flow.recognise import normalise, recognise, understand_answer, yes_or_no
 from ..locales import languages, t
 from .outcome import Outcomes, fill, label_of
-from .progress import MAX_TEXT, Answer, Progress
+from .progress import MAX_TEXT, Answer, Progress, new_token
 from .reply import BACK, RESTART, SHOW_LIST, Button, Reply
 
 MAX_INPUT = 4000  # longer messages are cut before matching
@@ -42,18 +42,28 @@ def _first_line(text: str) -> str:
 
 
 class Engine:
-    def __init__(self, flows: FlowSet):
+    def __init__(self, flows: FlowSet, keep_unrecognised: bool = False):
+        """`keep_unrecognised`: descriptions the recogniser cannot route are kept 30 days for
+        the flow's authors (BOT_KEEP_UNRECOGNISED=1); the welcome then says so."""
         self.flows = flows
         self.outcomes = Outcomes()
+        self.keep_unrecognised = keep_unrecognised
 
     # -- events --------------------------------------------------------------------------
-    def start(self, flow_id: str | None = None, lang: str = "fr", now: datetime | None = None) -> tuple[Progress, Reply]:
+    def start(self, flow_id: str | None = None, lang: str = "fr", now: datetime | None = None,
+              token: str | None = None) -> tuple[Progress, Reply]:
+        """A new conversation. Its random token (for the events) is drawn here and only here,
+        the engine's one draw of randomness; pass `token` to make it deterministic."""
         machine = self.flows.get(flow_id or self.flows.default) or self.flows.get(self.flows.default)
         flow = machine.flow
         ts = _now(now).timestamp()
         progress = Progress(flow=flow.id, version=flow.version, node=flow.start,
-                            lang=lang if lang in languages() else "fr", started=ts, updated=ts)
-        return self._reply(machine, progress, now, [tr(flow.welcome, progress.lang)])
+                            lang=lang if lang in languages() else "fr", started=ts, updated=ts,
+                            token=token or new_token())
+        welcome = [tr(flow.welcome, progress.lang)]
+        if self.keep_unrecognised:
+            welcome.append(t(progress.lang, "unrecognised_kept"))
+        return self._reply(machine, progress, now, welcome)
 
     def current(self, progress: Progress, now: datetime | None = None,
                 notice: str | None = None) -> tuple[Progress, Reply]:

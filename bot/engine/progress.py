@@ -8,11 +8,12 @@ belong to the store's `Record`.
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import NamedTuple
 
-SCHEMA = 2
+SCHEMA = 3
 MAX_TEXT = 500  # typed answers are kept (for the letter) but never longer than this
 
 
@@ -33,6 +34,7 @@ class Progress:
     lang: str = "fr"
     started: float = 0.0
     updated: float = 0.0
+    token: str = ""  # random, drawn when the conversation starts: links its events (bot/ops/events.py), nothing else
 
     @cached_property
     def answers(self) -> dict[str, str]:
@@ -87,6 +89,19 @@ def _schema_1_to_2(data: dict) -> dict:
     return data
 
 
-MIGRATIONS = [_schema_1_to_2]  # MIGRATIONS[n - 1] upgrades schema n to n + 1
+def _schema_2_to_3(data: dict) -> dict:
+    """Schema 3 adds the conversation's random token (the events' link, see bot/ops/events.py):
+    an older record gets a fresh one, kept from its next save on."""
+    data.setdefault("token", new_token())
+    return data
+
+
+def new_token() -> str:
+    """A conversation's random token: it names no one, and nothing but the progress record
+    links it to a person (once that record is erased, its events are anonymous)."""
+    return secrets.token_hex(8)
+
+
+MIGRATIONS = [_schema_1_to_2, _schema_2_to_3]  # MIGRATIONS[n - 1] upgrades schema n to n + 1
 _FIELDS = tuple(f.name for f in fields(Progress))
 _FIELD_SET = frozenset(_FIELDS)

@@ -106,6 +106,29 @@ def record_of(data: str, rev: int, seen: str, outbox: str) -> Record | None:
         return None
 
 
+EVENTS_PAGE = 20_000  # events read per page (the report streams a million in pages)
+
+
+def event_rows(events) -> list[tuple]:
+    """The step's events as rows of the `events` table's columns (FIELDS order)."""
+    from ..ops.events import FIELDS
+    return [tuple(None if e[f] is None else int(e[f]) if f == "understood" else e[f] for f in FIELDS)
+            for e in events]
+
+
+def kept_texts(events) -> list[tuple]:
+    """(day, flow, node, text) of the events carrying an unrecognised description."""
+    return [(e["day"], e["flow"], e["node"], e["text"]) for e in events if e.get("text")]
+
+
+def event_pages(fetch, since_day: str = "", flow: str | None = None):
+    """Every event from `since_day`, page by page: `fetch` is a store's `events_sync`."""
+    after = 0
+    while page := fetch(since_day, flow, after):
+        yield page
+        after = page[-1][0]
+
+
 class ProgressStore(Protocol):
     """The progress store: asynchronous for the bot, synchronous for the terminal and tools.
     SQLite (`sqlite.py`) for one process; PostgreSQL (`postgres.py`) for several processes
@@ -115,10 +138,12 @@ class ProgressStore(Protocol):
         """The stored record, or None (never met, erased, or unreadable: see the log)."""
 
     async def save(self, key: ConversationKey, progress: Progress, rev: int,
-                   seen: tuple[int, ...] = (), outbox: tuple = ()) -> Record:
-        """Store `progress` and its `outbox` in one transaction if the stored record is still
-        at `rev` (0: none stored yet), and return the record at `rev + 1`; raise Conflict
-        otherwise, StoreUnavailable on trouble."""
+                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = ()) -> Record:
+        """Store `progress`, its `outbox` and the step's `events` (dicts of bot/ops/events.py
+        FIELDS) in one transaction if the stored record is still at `rev` (0: none stored
+        yet), and return the record at `rev + 1`; raise Conflict otherwise (nothing written,
+        events included), StoreUnavailable on trouble. An event carrying a `text` also keeps
+        that text in `unrecognised` under `key` (never in `events`)."""
 
     async def delivered(self, key: ConversationKey, rev: int) -> bool:
         """Empty the outbox of the record still at `rev` (its replies were shown, or refused
@@ -132,15 +157,22 @@ class ProgressStore(Protocol):
     async def delete(self, key: ConversationKey) -> int: ...
 
     async def delete_user(self, user_id: int) -> int:
-        """Erase every record of that person (private and group conversations)."""
+        """Erase every record of that person (private and group conversations), and the
+        descriptions kept from them."""
 
     async def purge(self, older_than_seconds: float) -> int:
-        """Erase the conversations untouched for that long."""
+        """Erase the conversations untouched for that long (and the unrecognised descriptions
+        older than UNRECOGNISED_DAYS); events stay: they name no one."""
 
     async def move_chat(self, old_chat: int, new_chat: int) -> int:
         """A group became a supergroup: its members' records follow the new chat id."""
 
     async def count(self) -> int: ...
+
+    async def entry_post(self, chat_id: int) -> int | None:
+        """The message id of the bot's entry post in that chat (/publier), if it made one."""
+
+    async def set_entry_post(self, chat_id: int, message_id: int) -> None: ...
 
     async def rows_after(self, after: str = "", limit: int = 500) -> list[Row]:
         """Up to `limit` stored rows whose key sorts after `after` (byte order), in key order:
@@ -150,10 +182,24 @@ class ProgressStore(Protocol):
         """Write rows as they are, in one transaction, unless the key is already stored at the
         same or a later revision; return how many were written (the rest were skipped)."""
 
+    async def events(self, since_day: str = "", flow: str | None = None, after: int = 0,
+                     limit: int = EVENTS_PAGE) -> list[tuple]:
+        """Up to `limit` events from day `since_day` (ISO date; "" for all), of `flow` (None:
+        every flow), whose id is above `after`, in id order: (id, *FIELDS). Page with the
+        last id of each page (`event_pages`)."""
+
+    async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
+        """The descriptions kept (BOT_KEEP_UNRECOGNISED=1): (day, flow, node, text), oldest first."""
+
     def load_sync(self, key: ConversationKey) -> Record | None: ...
 
     def save_sync(self, key: ConversationKey, progress: Progress, rev: int,
-                  seen: tuple[int, ...] = (), outbox: tuple = ()) -> Record: ...
+                  seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = ()) -> Record: ...
+
+    def events_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
+                    limit: int = EVENTS_PAGE) -> list[tuple]: ...
+
+    def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[tuple]: ...
 
     def delete_sync(self, key: ConversationKey) -> int: ...
 
@@ -164,4 +210,5 @@ class ProgressStore(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["Conflict", "ConversationKey", "ProgressStore", "Record", "Row", "StoreUnavailable"]
+__all__ = ["Conflict", "ConversationKey", "EVENTS_PAGE", "ProgressStore", "Record", "Row", "StoreUnavailable",
+           "event_pages", "event_rows", "kept_texts"]

@@ -27,7 +27,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..engine.progress import Progress
 from ..errors import Unreadable
-from .base import Conflict, ConversationKey, Record, Row, StoreUnavailable, record_of
+from ..ops.events import FIELDS, UNRECOGNISED_DAYS
+from .base import (EVENTS_PAGE, Conflict, ConversationKey, Record, Row, StoreUnavailable, event_rows, kept_texts,
+                   record_of)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,37 @@ MIGRATIONS = [
            rev       bigint,
            data      text,
            set_aside double precision NOT NULL);""",
+    # 3: the anonymous step events (bot/ops/events.py), written in the step's transaction, and
+    #    the unrecognised descriptions kept on request (BOT_KEEP_UNRECOGNISED), by conversation.
+    """CREATE TABLE events (
+           id         bigserial PRIMARY KEY,
+           day        text NOT NULL,
+           flow       text NOT NULL,
+           version    text NOT NULL,
+           kind       text NOT NULL,
+           node       text,
+           choice     text,
+           understood smallint,
+           next       text,
+           outcome    text,
+           followup   text,
+           seconds    integer NOT NULL,
+           token      text NOT NULL);
+       CREATE INDEX events_day ON events(day);
+       CREATE TABLE unrecognised (
+           key     text COLLATE "C" NOT NULL,
+           user_id bigint,
+           added   double precision NOT NULL,
+           day     text NOT NULL,
+           flow    text NOT NULL,
+           node    text,
+           text    text NOT NULL);
+       CREATE INDEX unrecognised_key ON unrecognised(key);
+       CREATE INDEX unrecognised_user ON unrecognised(user_id);""",
+    # 4: the bot's entry post in each channel or group it was published to (/publier).
+    """CREATE TABLE IF NOT EXISTS entry_posts (
+           chat_id    bigint PRIMARY KEY,
+           message_id bigint NOT NULL);""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 MIGRATION_LOCK = 0x70726F67  # pg_advisory_xact_lock key ("prog"): one migrating process at a time
@@ -71,6 +104,10 @@ _PUT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, o
         "ON CONFLICT (key) DO UPDATE SET user_id = excluded.user_id, chat_id = excluded.chat_id, "
         "rev = excluded.rev, updated = excluded.updated, data = excluded.data, seen = excluded.seen, "
         "outbox = excluded.outbox WHERE progress.rev < excluded.rev RETURNING key")
+
+_EVENT = (f"INSERT INTO events({', '.join(FIELDS)}) "
+          f"VALUES ({', '.join(f'${i}' for i in range(1, len(FIELDS) + 1))})")
+_KEEP = "INSERT INTO unrecognised(key, user_id, added, day, flow, node, text) VALUES ($1, $2, $3, $4, $5, $6, $7)"
 
 
 class NewerSchema(Exception):
@@ -197,15 +234,25 @@ class PostgresStore:
         return record
 
     async def save(self, key: ConversationKey, progress: Progress, rev: int,
-                   seen: tuple[int, ...] = (), outbox: tuple = ()) -> Record:
+                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = ()) -> Record:
         data, seen_json, outbox_json, now = progress.to_json(), json.dumps(seen), json.dumps(outbox), time.time()
-        if rev == 0:
-            status = await self._run(lambda c: c.execute(_INSERT, str(key), key.user, key.chat, now, data,
-                                                         seen_json, outbox_json), write=True)
-        else:
-            status = await self._run(lambda c: c.execute(_UPDATE, rev + 1, now, data, seen_json, outbox_json,
-                                                         key.user, key.chat, str(key), rev), write=True)
-        if _rows(status) != 1:
+        rows, kept = event_rows(events), [(str(key), key.user, now, *k) for k in kept_texts(events)]
+
+        async def write(conn) -> bool:
+            if rev == 0:
+                args = (_INSERT, str(key), key.user, key.chat, now, data, seen_json, outbox_json)
+            else:
+                args = (_UPDATE, rev + 1, now, data, seen_json, outbox_json, key.user, key.chat, str(key), rev)
+            if not rows:
+                return _rows(await conn.execute(*args)) == 1
+            async with conn.transaction():  # the step and its events, or neither
+                if _rows(await conn.execute(*args)) != 1:
+                    return False
+                await conn.executemany(_EVENT, rows)
+                if kept:
+                    await conn.executemany(_KEEP, kept)
+            return True
+        if not await self._run(write, write=True):
             raise Conflict(str(key))
         return Record(progress, rev + 1, tuple(seen), tuple(outbox))
 
@@ -224,18 +271,39 @@ class PostgresStore:
         return await self._run(lambda c: c.fetchval("SELECT count(*) FROM progress WHERE outbox <> '[]'::jsonb"))
 
     async def delete(self, key: ConversationKey) -> int:
-        return _rows(await self._run(lambda c: c.execute("DELETE FROM progress WHERE key = $1", str(key)),
-                                     write=True))
+        return await self._erase("key", str(key))
 
     async def delete_user(self, user_id: int) -> int:
-        """Erase every record of a person: their private chat and their group conversations."""
-        return _rows(await self._run(lambda c: c.execute("DELETE FROM progress WHERE user_id = $1", user_id),
-                                     write=True))
+        """Erase every record of a person: their private chat and their group conversations,
+        and the descriptions kept from them."""
+        return await self._erase("user_id", user_id)
+
+    async def _erase(self, column: str, value) -> int:
+        async def erase(conn) -> int:
+            async with conn.transaction():
+                await conn.execute(f"DELETE FROM unrecognised WHERE {column} = $1", value)
+                return _rows(await conn.execute(f"DELETE FROM progress WHERE {column} = $1", value))
+        return await self._run(erase, write=True)
 
     async def purge(self, older_than_seconds: float) -> int:
         cutoff = time.time() - older_than_seconds
+        await self._run(lambda c: c.execute("DELETE FROM unrecognised WHERE added < $1",
+                                            time.time() - UNRECOGNISED_DAYS * 86400), write=True)
         return _rows(await self._run(lambda c: c.execute("DELETE FROM progress WHERE updated < $1", cutoff),
                                      write=True))
+
+    async def events(self, since_day: str = "", flow: str | None = None, after: int = 0,
+                     limit: int = EVENTS_PAGE) -> list[tuple]:
+        rows = await self._run(lambda c: c.fetch(
+            f"SELECT id, {', '.join(FIELDS)} FROM events WHERE id > $1 AND day >= $2 "
+            "AND ($3::text IS NULL OR flow = $3) ORDER BY id LIMIT $4", after, since_day, flow, limit))
+        return [tuple(row) for row in rows]
+
+    async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
+        rows = await self._run(lambda c: c.fetch(
+            "SELECT day, flow, node, text FROM unrecognised WHERE day >= $1 AND ($2::text IS NULL OR flow = $2) "
+            "ORDER BY added", since_day, flow))
+        return [tuple(row) for row in rows]
 
     async def move_chat(self, old_chat: int, new_chat: int) -> int:
         async def move(conn):
@@ -252,6 +320,14 @@ class PostgresStore:
 
     async def count(self) -> int:
         return await self._run(lambda c: c.fetchval("SELECT count(*) FROM progress"))
+
+    async def entry_post(self, chat_id: int) -> int | None:
+        return await self._run(lambda c: c.fetchval("SELECT message_id FROM entry_posts WHERE chat_id = $1", chat_id))
+
+    async def set_entry_post(self, chat_id: int, message_id: int) -> None:
+        await self._run(lambda c: c.execute(
+            "INSERT INTO entry_posts(chat_id, message_id) VALUES ($1, $2) ON CONFLICT (chat_id) "
+            "DO UPDATE SET message_id = excluded.message_id", chat_id, message_id), write=True)
 
     async def rows_after(self, after: str = "", limit: int = 500) -> list[Row]:
         rows = await self._run(lambda c: c.fetch(
@@ -288,8 +364,15 @@ class PostgresStore:
         return self._sync(self.load, key)
 
     def save_sync(self, key: ConversationKey, progress: Progress, rev: int,
-                  seen: tuple[int, ...] = (), outbox: tuple = ()) -> Record:
-        return self._sync(self.save, key, progress, rev, seen, outbox)
+                  seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = ()) -> Record:
+        return self._sync(self.save, key, progress, rev, seen, outbox, events)
+
+    def events_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
+                    limit: int = EVENTS_PAGE) -> list[tuple]:
+        return self._sync(self.events, since_day, flow, after, limit)
+
+    def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
+        return self._sync(self.unrecognised, since_day, flow)
 
     def delete_sync(self, key: ConversationKey) -> int:
         return self._sync(self.delete, key)

@@ -32,7 +32,9 @@ from pathlib import Path
 
 from ..engine.progress import Progress
 from ..errors import Unreadable
-from .base import Conflict, ConversationKey, Record, Row, StoreUnavailable, record_of
+from ..ops.events import FIELDS, UNRECOGNISED_DAYS
+from .base import (EVENTS_PAGE, Conflict, ConversationKey, Record, Row, StoreUnavailable, event_rows, kept_texts,
+                   record_of)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,37 @@ MIGRATIONS = [
            rev       INTEGER,
            data      TEXT,
            set_aside REAL NOT NULL);""",
+    # 5: the anonymous step events (bot/ops/events.py), written in the step's transaction, and
+    #    the unrecognised descriptions kept on request (BOT_KEEP_UNRECOGNISED), by conversation.
+    """CREATE TABLE IF NOT EXISTS events (
+           id         INTEGER PRIMARY KEY,
+           day        TEXT NOT NULL,
+           flow       TEXT NOT NULL,
+           version    TEXT NOT NULL,
+           kind       TEXT NOT NULL,
+           node       TEXT,
+           choice     TEXT,
+           understood INTEGER,
+           next       TEXT,
+           outcome    TEXT,
+           followup   TEXT,
+           seconds    INTEGER NOT NULL,
+           token      TEXT NOT NULL);
+       CREATE INDEX IF NOT EXISTS events_day ON events(day);
+       CREATE TABLE IF NOT EXISTS unrecognised (
+           key     TEXT NOT NULL,
+           user_id INTEGER,
+           added   REAL NOT NULL,
+           day     TEXT NOT NULL,
+           flow    TEXT NOT NULL,
+           node    TEXT,
+           text    TEXT NOT NULL);
+       CREATE INDEX IF NOT EXISTS unrecognised_key ON unrecognised(key);
+       CREATE INDEX IF NOT EXISTS unrecognised_user ON unrecognised(user_id);""",
+    # 6: the bot's entry post in each channel or group it was published to (/publier).
+    """CREATE TABLE IF NOT EXISTS entry_posts (
+           chat_id    INTEGER PRIMARY KEY,
+           message_id INTEGER NOT NULL);""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -76,7 +109,11 @@ _PUT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, o
         "ON CONFLICT(key) DO UPDATE SET user_id = excluded.user_id, chat_id = excluded.chat_id, rev = excluded.rev, "
         "updated = excluded.updated, data = excluded.data, seen = excluded.seen, outbox = excluded.outbox "
         "WHERE progress.rev < excluded.rev")
+_EVENT = f"INSERT INTO events({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})"
+_KEEP = "INSERT INTO unrecognised(key, user_id, added, day, flow, node, text) VALUES (?,?,?,?,?,?,?)"
 CHECKPOINT_EVERY = 1.0  # seconds between background checkpoints
+CHUNK = 500             # rows a purge or a chat move changes per transaction
+WAL_LIMIT = 32 << 20    # bytes: past this, the checkpointer empties the write-ahead log
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -137,6 +174,7 @@ class SQLiteStore:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"PRAGMA synchronous={self.synchronous}")
                 conn.execute("PRAGMA secure_delete=ON")  # erased text is overwritten, not left on disk
+                conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")  # the log is cut back to this
                 migrate(conn)
                 self._identity = self._file_identity()
             self._conns[write] = conn
@@ -261,19 +299,31 @@ class SQLiteStore:
 
     @staticmethod
     def _write_one(conn: sqlite3.Connection, key: ConversationKey, rev: int, data: str, seen: str, outbox: str,
-                   now: float) -> bool:
-        """Compare-and-set: insert when `rev` is 0, else update the row still at `rev`."""
+                   now: float, events=()) -> bool:
+        """Compare-and-set: insert when `rev` is 0, else update the row still at `rev`; then,
+        only if it took, the step's events (the caller holds the transaction)."""
         if rev == 0:
             cur = conn.execute(_INSERT, (str(key), key.user, key.chat, 1, now, data, seen, outbox))
         else:
             cur = conn.execute(_UPDATE, (rev + 1, now, data, seen, outbox, key.user, key.chat, str(key), rev))
-        return cur.rowcount == 1
+        if cur.rowcount != 1:
+            return False
+        if events:
+            conn.executemany(_EVENT, event_rows(events))
+            conn.executemany(_KEEP, [(str(key), key.user, now, *kept) for kept in kept_texts(events)])
+        return True
+
+    def _write_step(self, conn: sqlite3.Connection, *args) -> bool:
+        conn.execute("BEGIN IMMEDIATE")
+        ok = self._write_one(conn, *args)
+        conn.execute("COMMIT")
+        return ok
 
     def save_sync(self, key: ConversationKey, progress: Progress, rev: int, seen: tuple[int, ...] = (),
-                  outbox: tuple = ()) -> Record:
+                  outbox: tuple = (), events: tuple = ()) -> Record:
         try:
-            ok = self._run(self._write_one, key, rev, progress.to_json(), json.dumps(seen), json.dumps(outbox),
-                           time.time(), write=True)
+            ok = self._run(self._write_step, key, rev, progress.to_json(), json.dumps(seen), json.dumps(outbox),
+                           time.time(), tuple(events), write=True)
         except StoreUnavailable:
             self._forget(str(key).__eq__)
             raise
@@ -306,7 +356,11 @@ class SQLiteStore:
 
     def delete_sync(self, key: ConversationKey) -> int:
         self._forget(str(key).__eq__)
-        return self._run(lambda c: c.execute("DELETE FROM progress WHERE key = ?", (str(key),)).rowcount, write=True)
+
+        def erase(conn):
+            conn.execute("DELETE FROM unrecognised WHERE key = ?", (str(key),))
+            return conn.execute("DELETE FROM progress WHERE key = ?", (str(key),)).rowcount
+        return self._run(erase, write=True)
 
     def delete_user_sync(self, user_id: int) -> int:
         """Erase every record of a person: their private chat and their group conversations.
@@ -316,27 +370,83 @@ class SQLiteStore:
 
         def erase(conn):
             erased = conn.execute("DELETE FROM progress WHERE user_id = ?", (user_id,)).rowcount
+            conn.execute("DELETE FROM unrecognised WHERE user_id = ?", (user_id,))
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return erased
         return self._run(erase, write=True)
 
     def purge_sync(self, older_than_seconds: float) -> int:
+        """Erase the conversations untouched for that long, a chunk per transaction: the write
+        lock is released between chunks, so the bot's own saves never wait long behind it."""
         cutoff = time.time() - older_than_seconds
         self._forget()
-        return self._run(lambda c: c.execute("DELETE FROM progress WHERE updated < ?", (cutoff,)).rowcount,
-                         write=True)
+        self._run(lambda c: c.execute("DELETE FROM unrecognised WHERE added < ?",
+                                      (time.time() - UNRECOGNISED_DAYS * 86400,)), write=True)
+        return self._in_chunks("DELETE FROM progress WHERE key IN "
+                               "(SELECT key FROM progress WHERE updated < ? LIMIT ?)", (cutoff,))
+
+    def events_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
+                    limit: int = EVENTS_PAGE) -> list[tuple]:
+        """A page of events, read on a connection of its own: a report reading a million
+        events never holds the lock the bot's reads take."""
+        if not self.path.exists():
+            return []
+        query = f"SELECT id, {', '.join(FIELDS)} FROM events WHERE id > ? AND day >= ?"
+        args: tuple = (after, since_day)
+        if flow:
+            query, args = query + " AND flow = ?", args + (flow,)
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self.lock_timeout)
+        try:
+            return conn.execute(query + " ORDER BY id LIMIT ?", args + (limit,)).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []  # a file from before the events: none yet
+            raise StoreUnavailable(str(exc)) from exc
+        finally:
+            conn.close()
+
+    def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
+        return self._run(lambda c: c.execute(
+            "SELECT day, flow, node, text FROM unrecognised WHERE day >= ? AND (? IS NULL OR flow = ?) "
+            "ORDER BY added", (since_day, flow, flow)).fetchall())
 
     def move_chat_sync(self, old_chat: int, new_chat: int) -> int:
+        """A group became a supergroup: its members' records follow the new chat id (a chunk
+        per transaction, found through the chat_id index)."""
         self._forget(lambda k: ConversationKey.parse(k).chat == old_chat)
 
         def move(conn):
-            rows = conn.execute("SELECT key FROM progress WHERE chat_id = ?", (old_chat,)).fetchall()
+            conn.execute("BEGIN IMMEDIATE")
+            rows = conn.execute("SELECT key FROM progress WHERE chat_id = ? LIMIT ?", (old_chat, CHUNK)).fetchall()
             for (key,) in rows:
                 new_key = ConversationKey.parse(key).in_chat(new_chat)
                 conn.execute("UPDATE OR REPLACE progress SET key = ?, chat_id = ? WHERE key = ?",
                              (str(new_key), new_chat, key))
+            conn.execute("COMMIT")
             return len(rows)
-        return self._run(move, write=True)
+        return self._repeat(move)
+
+    def _in_chunks(self, statement: str, args: tuple) -> int:
+        """Run a DELETE ... LIMIT ? until it removes nothing more; return how many it removed."""
+        return self._repeat(lambda conn: conn.execute(statement, (*args, CHUNK)).rowcount)
+
+    def _repeat(self, chunk) -> int:
+        total = 0
+        while True:
+            done = self._run(chunk, write=True)
+            total += done
+            if done < CHUNK:
+                return total
+            time.sleep(0.001)  # let the event loop's commit take the lock between two chunks
+
+    def entry_post_sync(self, chat_id: int) -> int | None:
+        row = self._run(lambda c: c.execute("SELECT message_id FROM entry_posts WHERE chat_id = ?", (chat_id,)).fetchone())
+        return row[0] if row else None
+
+    def set_entry_post_sync(self, chat_id: int, message_id: int) -> None:
+        self._run(lambda c: c.execute("INSERT INTO entry_posts(chat_id, message_id) VALUES (?, ?) ON CONFLICT(chat_id) "
+                                      "DO UPDATE SET message_id = excluded.message_id", (chat_id, message_id)),
+                  write=True)
 
     def count_sync(self) -> int:
         return self._run(lambda c: c.execute("SELECT COUNT(*) FROM progress").fetchone()[0])
@@ -377,8 +487,8 @@ class SQLiteStore:
     def _write_batch(self, conn: sqlite3.Connection, batch: list) -> list[bool]:
         now = time.time()
         conn.execute("BEGIN IMMEDIATE")
-        results = [self._write_one(conn, key, record.rev - 1, data, seen, outbox, now)
-                   for key, record, data, seen, outbox, _ in batch]
+        results = [self._write_one(conn, key, record.rev - 1, data, seen, outbox, now, events)
+                   for key, record, data, seen, outbox, events, _ in batch]
         conn.execute("COMMIT")
         return results
 
@@ -389,7 +499,7 @@ class SQLiteStore:
             outcomes = self._run(self._write_batch, batch, write=True)
         except StoreUnavailable as exc:
             outcomes = [exc] * len(batch)
-        for (key, record, _, _, _, future), ok in zip(batch, outcomes):
+        for (key, record, _, _, _, _, future), ok in zip(batch, outcomes):
             result = ok if isinstance(ok, Exception) else record if ok else Conflict(str(key))
             self._remember(str(key), None if isinstance(result, Exception) else result)
             if future.done():
@@ -402,13 +512,18 @@ class SQLiteStore:
     def _checkpoint_loop(self) -> None:
         """Copy the write-ahead log into the database (and sync it) away from the event loop."""
         try:
-            conn = sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=0.01, isolation_level=None)
         except sqlite3.Error:
             return
+        wal = Path(f"{self.path}-wal")
         try:
             while not self._closing.wait(CHECKPOINT_EVERY):
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    if wal.exists() and wal.stat().st_size > WAL_LIMIT:
+                        # Under steady load the log may never be idle enough to start over: empty it
+                        # now, waiting at most 10 ms for readers (never blocking the bot's writes long).
+                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 except sqlite3.Error as exc:
                     log.debug("checkpoint skipped: %s", exc)
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -432,7 +547,7 @@ class SQLiteStore:
         return self.load_sync(key)  # inline: see the module docstring
 
     async def save(self, key: ConversationKey, progress: Progress, rev: int,
-                   seen: tuple[int, ...] = (), outbox: tuple = ()) -> Record:
+                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = ()) -> Record:
         if self._checkpointer is None:
             try:
                 self._start_checkpointer()
@@ -443,7 +558,7 @@ class SQLiteStore:
         if not self._pending:
             loop.call_soon(self._commit_pending)
         self._pending.append((key, Record(progress, rev + 1, seen, tuple(outbox)), progress.to_json(),
-                              json.dumps(seen), json.dumps(outbox), future))
+                              json.dumps(seen), json.dumps(outbox), tuple(events), future))
         return await future
 
     async def delivered(self, key: ConversationKey, rev: int) -> bool:
@@ -467,6 +582,12 @@ class SQLiteStore:
     async def count(self) -> int:
         return await self._async(self.count_sync)
 
+    async def entry_post(self, chat_id: int) -> int | None:
+        return await self._async(self.entry_post_sync, chat_id)
+
+    async def set_entry_post(self, chat_id: int, message_id: int) -> None:
+        await self._async(self.set_entry_post_sync, chat_id, message_id)
+
     async def move_chat(self, old_chat: int, new_chat: int) -> int:
         return await self._async(self.move_chat_sync, old_chat, new_chat)
 
@@ -475,3 +596,10 @@ class SQLiteStore:
 
     async def put_rows(self, rows: list[Row]) -> int:
         return await self._async(self.put_rows_sync, rows)
+
+    async def events(self, since_day: str = "", flow: str | None = None, after: int = 0,
+                     limit: int = EVENTS_PAGE) -> list[tuple]:
+        return await asyncio.to_thread(self.events_sync, since_day, flow, after, limit)
+
+    async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
+        return await self._async(self.unrecognised_sync, since_day, flow)

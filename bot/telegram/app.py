@@ -116,7 +116,7 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
                       rate_limiter: bool = True) -> Application:
     """The real Application. Tests pass a recording `request` and a store to run it offline."""
     store = store or open_store(settings)
-    engine = Engine(flows)
+    engine = Engine(flows, keep_unrecognised=settings.keep_unrecognised)
     engine.warm_up()  # before serving: the first person served does not pay for it
     metrics = Metrics()
     frontend = TelegramFrontend(engine, CountedStore(store, metrics), settings.admin_ids,

@@ -8,6 +8,7 @@ lock (app.py): load the record, skip an update already handled, ask the engine, 
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from datetime import datetime, timezone
@@ -20,10 +21,13 @@ from telegram.ext import ContextTypes
 from ..engine import Commands, Engine, Progress, Turn, command_of
 from ..engine.reply import FORGET_TOKEN
 from ..errors import Conflict, StoreUnavailable, Unreadable
+from ..flow.model import tr
 from ..locales import pick, t
+from ..ops.events import events_of
 from ..ops.metrics import NO_METRICS
 from ..store import ConversationKey, ProgressStore, Record
 from .render import OutMessage, escape, parse_callback
+from .publish import publish
 from .send import deliver, edit_item, plan, quietly, send
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,11 @@ def conversation_key(update: Update) -> ConversationKey | None:
     if chat.type == "private":
         return ConversationKey.private(chat.id)
     return ConversationKey.group(chat.id, user.id)
+
+
+def _thread(message: Message) -> int | None:
+    """The forum topic or comment thread a group message belongs to (replies go there too)."""
+    return message.message_thread_id if message.chat.type != "private" else None
 
 
 class TelegramFrontend:
@@ -104,11 +113,33 @@ class TelegramFrontend:
             return  # a command for another bot
         if group and action is None and not self._answers_bot(message, context):
             return  # group chatter that is not addressed to us
+        if action == "publish" and not group:
+            await send(context.bot, message.chat.id, [OutMessage(await self._publish(context.bot, user, arg))])
+            return
         if action == "stats" and user.id in self.admin_ids:
-            await send(context.bot, message.chat.id, [OutMessage(t(user_lang(user), "stats", n=await self.store.count()))],
-                             reply_to=message.message_id if group else None)
+            await self._stats(context.bot, message, user_lang(user), group)
             return
         await self._converse(update, context, message, action, arg)
+
+    async def _publish(self, bot, user, target: str) -> str:
+        """/publier @canal: the entry post of the default flow, for the bot's admins only."""
+        lang = user_lang(user)
+        if user.id not in self.admin_ids:
+            return t(lang, "publish_not_allowed")
+        if not target:
+            return t(lang, "publish_usage")
+        flow = self.engine.flows.get(self.engine.flows.default).flow
+        return await publish(bot, self.store, target.split()[0], tr(flow.title, lang), flow.id, lang)
+
+    async def _stats(self, bot, message: Message, lang: str, group: bool) -> None:
+        """/stats, admins only: the last 30 days in a paragraph, and the funnel as a picture.
+        Reading and drawing run on a thread: the event loop keeps serving everyone."""
+        from ..ops.report import collect, funnel_png, summary_text
+        stats = await asyncio.to_thread(collect, self.store, "30d", None, self.engine.flows, False)
+        text = summary_text(stats, lang, await self.store.count())
+        await send(bot, message.chat.id, [OutMessage(escape(text))], reply_to=message.message_id if group else None)
+        picture = await asyncio.to_thread(funnel_png, stats)
+        await bot.send_photo(message.chat.id, picture, filename="funnel.png")
 
     @staticmethod
     def _answers_bot(message: Message, context) -> bool:
@@ -139,7 +170,7 @@ class TelegramFrontend:
         else:
             turn = self.commands.text(progress, message.text, lang, now)
         await self._step(update, context, key, record, turn, retire=action is None and message.text is not None,
-                         reply_to=message.message_id if chat.type != "private" else None)
+                         reply_to=message.message_id if chat.type != "private" else None, thread=_thread(message))
         if carried_from is not None:
             await self.store.delete(carried_from)  # only once the private copy is saved
 
@@ -162,7 +193,8 @@ class TelegramFrontend:
             return None
 
     async def _step(self, update: Update, context, key: ConversationKey, record: Record | None, turn: Turn,
-                    reply_to: int | None, edit: Message | None = None, retire: bool = False) -> None:
+                    reply_to: int | None, edit: Message | None = None, retire: bool = False,
+                    thread: int | None = None) -> None:
         """Save the step with what it must show (its outbox), then show it: a reply is never
         sent for a step not kept, and a step kept is shown, now or by a later retry."""
         chat, user = update.effective_chat, update.effective_user
@@ -171,7 +203,7 @@ class TelegramFrontend:
             turn.reply.notices.insert(0, t(turn.progress.lang, "record_unreadable"))
         progress = turn.progress or (record.progress if record and turn.effect is None else None)
         lang = progress.lang if progress else user_lang(user)
-        items = plan(turn.reply, lang, chat.id, user.id, chat.type != "private", reply_to, context.bot.username)
+        items = plan(turn.reply, lang, chat.id, user.id, chat.type != "private", reply_to, context.bot.username, thread)
         # Then the answered question loses its buttons: after the reply, so that if the reply
         # cannot be sent, the person can still press again (and gets it then).
         if retire and key in self._last_question:
@@ -188,7 +220,9 @@ class TelegramFrontend:
             await self._show(context.bot, key, items)
             return
         seen = record.seeing(update.update_id) if record else (update.update_id,)
-        saved = await self.store.save(key, progress, record.rev if record else 0, seen, tuple(items))
+        events = events_of(record.progress if record else None, turn.progress, turn.reply, self.clock(),
+                           update.message.text if update.message else None, self.engine.keep_unrecognised)
+        saved = await self.store.save(key, progress, record.rev if record else 0, seen, tuple(items), events)
         if turn.reply.kind == "outcome":
             self.metrics.outcome(self.engine, progress)
         await self.flush(context.bot, key, saved)
@@ -232,6 +266,7 @@ class TelegramFrontend:
             return
         key = conversation_key(update)
         reply_to = message.message_id if message.chat.type != "private" else None
+        here = {"thread": _thread(message)}
         record = await self._load(key)
         if token == FORGET_TOKEN:
             await self._answer(query)
@@ -241,7 +276,7 @@ class TelegramFrontend:
             if len(self._answered_prompts) > 1000:
                 self._answered_prompts.popitem(last=False)
             turn = self.commands.confirm_forget(choice, record.progress if record else None, lang, self.clock())
-            return await self._step(update, context, key, record, turn, reply_to, edit=message)
+            return await self._step(update, context, key, record, turn, reply_to, edit=message, **here)
         if record is None:  # a button from before an erasure, or forged: nothing to create
             await self._answer(query, t(lang, "invalid_button"))
             return
@@ -256,10 +291,10 @@ class TelegramFrontend:
                 return
             await self._answer(query, t(progress.lang, "stale_button"))
             turn = Turn(*self.engine.current(progress, self.clock()))
-            return await self._step(update, context, key, record, turn, reply_to, edit=message)
+            return await self._step(update, context, key, record, turn, reply_to, edit=message, **here)
         await self._answer(query)
         turn = Turn(*self.engine.choose(progress, choice, token, self.clock()))
-        await self._step(update, context, key, record, turn, reply_to, edit=message)
+        await self._step(update, context, key, record, turn, reply_to, edit=message, **here)
 
     async def _answer(self, query, text: str | None = None, show_alert: bool = False) -> None:
         """Stop a button's spinner, once: an update handled again after a conflict must not

@@ -27,7 +27,7 @@ async def quietly(call: Awaitable, why: str):
 
 
 def plan(reply: Reply, lang: str, chat_id: int, user_id: int, group: bool, reply_to: int | None,
-         bot_username: str | None) -> list[dict]:
+         bot_username: str | None, thread: int | None = None) -> list[dict]:
     """A reply as the Bot API calls that show it, in order, as JSON-ready items (they are
     saved in the outbox with the step): {"method", "params"}, plus "question": true on the
     message carrying the buttons, or "document": {...} for a file."""
@@ -43,18 +43,22 @@ def plan(reply: Reply, lang: str, chat_id: int, user_id: int, group: bool, reply
         question, buttons = messages[-1].html, messages[-1].buttons
         messages[-1] = OutMessage(question)
         force = {"force_reply": True, "selective": True, "input_field_placeholder": t(lang, "placeholder")}
-        items += [_message(chat_id, out, reply_to, force) for out in messages]
+        items += [_message(chat_id, out, reply_to, force, thread) for out in messages]
         messages = [OutMessage(t(lang, "or_choose"), buttons)]
-    items += [_message(chat_id, out, reply_to) for out in messages]
+    items += [_message(chat_id, out, reply_to, thread=thread) for out in messages]
     items[-1]["question"] = bool(reply.buttons) and reply.kind != "forget"
     if reply.document and not group:
-        items.append({"method": "sendDocument", "params": {"chat_id": chat_id, "caption": reply.document.title},
+        items.append({"method": "sendDocument", "params": {"chat_id": chat_id, "caption": reply.document.title,
+                                                           **({"message_thread_id": thread} if thread else {})},
                       "document": {"filename": reply.document.filename, "content": reply.document.content}})
     return items
 
 
-def _message(chat_id: int, out: OutMessage, reply_to: int | None, force_reply: dict | None = None) -> dict:
+def _message(chat_id: int, out: OutMessage, reply_to: int | None, force_reply: dict | None = None,
+             thread: int | None = None) -> dict:
     params = {"chat_id": chat_id, "text": out.html, "parse_mode": "HTML"}
+    if thread:  # a forum topic or a channel post's comment thread: the reply stays there
+        params["message_thread_id"] = thread
     if "http" in out.html:  # only links get previews; cards should not grow pictures
         params["link_preview_options"] = {"is_disabled": True}
     markup = out.markup or force_reply
@@ -97,6 +101,7 @@ async def deliver(bot, items) -> int | None:
     return question
 
 
-async def send(bot, chat_id: int, messages: list[OutMessage], reply_to: int | None = None) -> None:
+async def send(bot, chat_id: int, messages: list[OutMessage], reply_to: int | None = None,
+               thread: int | None = None) -> None:
     """Send messages that belong to no step (nothing to save, nothing to send again)."""
-    await deliver(bot, [_message(chat_id, out, reply_to) for out in messages])
+    await deliver(bot, [_message(chat_id, out, reply_to, thread=thread) for out in messages])

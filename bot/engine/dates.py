@@ -1,0 +1,133 @@
+"""Reading a date typed loosely (« hier », « le 3 », « 03/11 », « 3 novembre », « en novembre »,
+"last Monday"), relative to today, in the flow's time zone. Pure: today is a parameter.
+
+A vague date is taken as its earliest day (« en novembre » is 1 November), so that deadlines
+counted from it err early. A date in the future, or more than two years back, is refused
+with the reason, for the person to be told in one sentence.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+MAX_AGE_DAYS = 2 * 366
+
+_MONTHS = {name: n for n, names in enumerate((
+    ("janvier", "janv", "jan", "january"), ("fevrier", "fevr", "fev", "feb", "february"),
+    ("mars", "mar", "march"), ("avril", "avr", "apr", "april"), ("mai", "may"), ("juin", "jun", "june"),
+    ("juillet", "juil", "jul", "july"), ("aout", "aug", "august"), ("septembre", "sept", "sep", "september"),
+    ("octobre", "oct", "october"), ("novembre", "nov", "november"), ("decembre", "dec", "december"),
+), start=1) for name in names}
+_WEEKDAYS = {name: n for n, names in enumerate((
+    ("lundi", "monday"), ("mardi", "tuesday"), ("mercredi", "wednesday"), ("jeudi", "thursday"),
+    ("vendredi", "friday"), ("samedi", "saturday"), ("dimanche", "sunday"),
+)) for name in names}
+_WORD_NUMBERS = {"un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7,
+                 "huit": 8, "neuf": 9, "dix": 10, "quinze": 15, "a": 1, "one": 1, "two": 2, "three": 3,
+                 "four": 4, "five": 5, "ten": 10}
+_RELATIVE = {"aujourd hui": 0, "ce jour": 0, "today": 0, "ce matin": 0, "hier": 1, "yesterday": 1,
+             "avant hier": 2, "avant avant hier": 3, "demain": -1, "tomorrow": -1}
+_UNITS = {"jour": 1, "jours": 1, "day": 1, "days": 1, "semaine": 7, "semaines": 7, "week": 7, "weeks": 7}
+_MONTH_UNITS = ("mois", "month", "months")
+
+
+@dataclass(frozen=True)
+class DateReading:
+    """`day` when the text reads as a date that may be used; otherwise `problem`: 'unknown'
+    (not a date), 'future' or 'too_old' (the bot says so in one sentence)."""
+    day: date | None
+    problem: str | None = None
+    vague: bool = False  # a month or a week rather than a day: the earliest day was taken
+
+
+def _words(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = re.sub(r"(\d)(er|eme|e|st|nd|rd|th)\b", r"\1", text)  # 1er, 3e, 2nd
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # avant-hier
+    return re.sub(r"[^a-z0-9/.\-]+", " ", text).strip()
+
+
+def read_date(text: str, today: date) -> DateReading:
+    """The day a person means, relative to `today` (see the module docstring)."""
+    words = _words(text)
+    day, vague = _read(words, today)
+    if day is None:
+        return DateReading(None, "unknown")
+    if day > today:
+        return DateReading(None, "future")
+    if (today - day).days > MAX_AGE_DAYS:
+        return DateReading(None, "too_old")
+    return DateReading(day, None, vague)
+
+
+def _read(words: str, today: date) -> tuple[date | None, bool]:
+    for phrase, back in sorted(_RELATIVE.items(), key=lambda kv: -len(kv[0])):
+        if re.search(rf"\b{phrase}\b", words):
+            return today - timedelta(days=back), False
+    ago = re.search(r"\b(?:il y a|ca fait|cela fait|depuis)\s+(\d+|\w+)\s+(\w+)|\b(\d+|\w+)\s+(\w+)\s+ago\b", words)
+    if ago:
+        amount, unit = (ago.group(1), ago.group(2)) if ago.group(1) else (ago.group(3), ago.group(4))
+        n = int(amount) if amount.isdigit() else _WORD_NUMBERS.get(amount)
+        if n is not None and unit in _UNITS:
+            return today - timedelta(days=n * _UNITS[unit]), unit not in ("jour", "jours", "day", "days")
+        if n is not None and unit in _MONTH_UNITS:
+            return _months_back(today, n), True
+    iso = re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", words)
+    if iso:
+        return _make(int(iso.group(1)), int(iso.group(2)), int(iso.group(3))), False
+    numeric = re.search(r"\b(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{2,4}))?\b", words)
+    if numeric:
+        d, m, y = int(numeric.group(1)), int(numeric.group(2)), numeric.group(3)
+        return (_make(_year(y), m, d) if y else _latest(today, m, d)), False
+    named = re.search(r"\b(\d{1,2})\s+([a-z]+)(?:\s+(\d{4}))?\b", words)
+    if named and named.group(2) in _MONTHS:
+        d, m, y = int(named.group(1)), _MONTHS[named.group(2)], named.group(3)
+        return (_make(int(y), m, d) if y else _latest(today, m, d)), False
+    month = re.search(r"\b([a-z]+)(?:\s+(\d{4}))?\b", " ".join(w for w in words.split() if w in _MONTHS
+                                                                  or w.isdigit() and len(w) == 4))
+    if month and month.group(1) in _MONTHS:
+        m, y = _MONTHS[month.group(1)], month.group(2)
+        return (_make(int(y), m, 1) if y else _latest(today, m, 1)), True
+    weekday = next((w for w in words.split() if w in _WEEKDAYS), None)
+    if weekday is not None:
+        back = (today.weekday() - _WEEKDAYS[weekday]) % 7 or 7  # the last such day before today
+        return today - timedelta(days=back), False
+    day_only = re.fullmatch(r"(?:le\s+|the\s+|on\s+the\s+)?(\d{1,2})", words)
+    if day_only:
+        d = int(day_only.group(1))
+        candidate = _make(today.year, today.month, d)
+        if candidate is None or candidate > today:
+            previous = _months_back(today.replace(day=1), 1)
+            candidate = _make(previous.year, previous.month, d)
+        return candidate, False
+    return None, False
+
+
+def _make(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    return year + 2000 if year < 100 else year
+
+
+def _latest(today: date, month: int, day: int) -> date | None:
+    """The most recent such day not after today (« 3 novembre » in January is last year's)."""
+    candidate = _make(today.year, month, day)
+    if candidate is not None and candidate > today:
+        candidate = _make(today.year - 1, month, day)
+    return candidate
+
+
+def _months_back(day: date, n: int) -> date:
+    month = day.month - n
+    year = day.year + (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    return _make(year, month, min(day.day, 28)) or day

@@ -1,0 +1,157 @@
+"""The operator's report: its numbers match scripted conversations exactly; it opens in a browser."""
+import io
+import os
+import re
+import shutil
+import subprocess
+from datetime import timedelta
+
+import pytest
+
+from bot.console import run_console
+from bot.engine import Engine
+from bot.flow.check import load_flow
+from bot.flow.files import FlowSet
+from bot.ops.events import events_of
+from bot.ops.report import aggregate, collect, render_html, tables, write_csv
+from bot.store import ConversationKey
+from bot.store.base import event_pages
+from bot.store.sqlite import SQLiteStore
+from conftest import FLOWS, NOW
+
+SAID = "on m'a prélevé deux fois ce mois-ci"
+ODD = "zorglub quintessence farfelue"
+
+
+class Clock:
+    """A minute passes at each step."""
+    def __init__(self):
+        self.now = NOW - timedelta(minutes=1)
+
+    def __call__(self):
+        self.now += timedelta(minutes=1)
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    """The flow, and a next version where the question `hearing` was renamed `hearing_needs`."""
+    v1, _ = load_flow(FLOWS / "cstream.yaml")
+    path = tmp_path_factory.mktemp("v2") / "cstream.yaml"
+    path.write_text(re.sub(r"\bhearing\b", "hearing_needs", (FLOWS / "cstream.yaml").read_text("utf-8")), "utf-8")
+    v2, problems = load_flow(path)
+    assert v2 and v1.version != v2.version and "hearing_needs" in v2.nodes, problems
+    return v1, v2
+
+
+def scripted(store, v1, v2):
+    """A: to an outcome; B: stops at `contacted`; C: not understood, stops; D: crosses versions."""
+    def chat(flow_set, name, lines, clock):
+        run_console(Engine(flow_set), store, ConversationKey.console(name), stdin=io.StringIO("".join(
+            line + "\n" for line in lines)), stdout=io.StringIO(), clock=clock)
+    old, new = FlowSet([v1]), FlowSet([v2])
+    chat(old, "a", [SAID, "1", "1", "2"], Clock())          # billing, video, not contacted, no need -> write_now
+    chat(old, "b", [SAID, "1"], Clock())                    # stops at contacted
+    chat(old, "c", [ODD], Clock())                          # not understood, stops at problem
+    d = Clock()
+    chat(old, "d", [SAID, "1", "1"], d)                     # reaches `hearing` (version 1), leaves
+    chat(new, "d", ["2"], d)                                # back after the edit: `hearing_needs`, done
+
+
+def test_the_report_counts_scripted_conversations_exactly(tmp_path, versions):
+    v1, v2 = versions
+    store = SQLiteStore(tmp_path / "p.sqlite3")
+    scripted(store, v1, v2)
+    stats = collect(store, "", None, FlowSet([v1, v2]))
+    store.close()
+    funnel = {row["node"]: (row["reached"], row["answered"], row["abandoned"]) for row in stats.funnel}
+    assert funnel == {"problem": (4, 3, 1), "service": (3, 3, 0), "contacted": (3, 2, 1),
+                      "hearing": (2, 1, 0), "hearing_needs": (1, 1, 0)}
+    labels = {row["node"]: row["question"] for row in stats.funnel}
+    assert labels["hearing"].endswith(f"[{v1.version[:7]}]") and labels["hearing_needs"].endswith(f"[{v2.version[:7]}]")
+    assert labels["service"] == "Quel service Cstream est concerné ?"  # in every version: no tag
+    assert stats.conversations == 4
+    assert [(r["outcome"], r["conversations"]) for r in stats.outcomes] == [("write_now", 2)]
+    assert stats.durations == [240, 360] and (stats.median, stats.p90) == (240, 360)
+    assert stats.understood == (3, 4)
+    assert [dict(c) for c in stats.reasons.values()] == [{"Erreur de facturation": 3}]
+    edges = {(r["node"], r["choice"], r["next"]): r["people"] for r in stats.transitions}
+    assert edges[("contacted", "no", "hearing")] == 2 and ("contacted", "no", "hearing_needs") not in edges
+    assert edges[("hearing_needs", "no", "write_now")] == 1 and edges[("problem", "billing", "service")] == 3
+
+
+def test_follow_up_results_and_csv(tmp_path, engine):
+    store = SQLiteStore(tmp_path / "p.sqlite3")
+    key = ConversationKey.console("f")
+    progress, reply = engine.start(now=NOW)
+    record = store.save_sync(key, progress, 0, events=events_of(None, progress, reply, NOW))
+    for result in ("no_answer", "settled"):
+        store.save_sync(key, progress, record.rev, events=events_of(progress, progress, reply, NOW, followup=result))
+        record = store.load_sync(key)
+    stats = aggregate(event_pages(store.events_sync))
+    assert stats.followups == {"settled": 1}  # a person's latest answer to the follow-ups
+    written = write_csv(stats, tmp_path / "csv")
+    assert {p.name for p in written} >= {"funnel.csv", "outcomes.csv", "followups.csv", "understood.csv"}
+    assert (tmp_path / "csv" / "followups.csv").read_text().splitlines() == ["result,conversations", "settled,1"]
+    store.close()
+
+
+def test_report_command_writes_html_and_csv(cli, tmp_path, versions):
+    v1, v2 = versions
+    store = SQLiteStore(tmp_path / "data" / "progress.sqlite3")
+    scripted(store, v1, v2)
+    store.close()
+    code, out, err = cli("report", "--since", "", "-o", tmp_path / "r.html", "--csv", tmp_path / "csv")
+    assert code == 0, err
+    page = (tmp_path / "r.html").read_text("utf-8")
+    assert "4 conversations" in out and "<svg" in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page) and "<script" not in page  # self-contained
+    assert (tmp_path / "csv" / "funnel.csv").read_text().count("\n") == 6
+    code, out, err = cli("graph", "cstream", "--stats", "--since", "", "-o", tmp_path / "g.dot")
+    assert code == 0, err
+    dot = (tmp_path / "g.dot").read_text("utf-8")
+    assert "4 atteinte(s), 1 abandon(s) (25 %)" in dot and "Issue :" in dot and "3 pers." in dot
+
+
+def _chromium():
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_the_report_draws_its_charts_in_a_real_browser(tmp_path, versions):
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed (.ci/run installs it)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from matplotlib.image import imread
+    v1, v2 = versions
+    store = SQLiteStore(tmp_path / "p.sqlite3")
+    scripted(store, v1, v2)
+    page = render_html(collect(store, "", None, FlowSet([v1, v2])))
+    store.close()
+    charts = re.findall(r'<section class="chart".*?</section>', page, re.S)
+    assert len(charts) == 6 and all(c.count("<path") > 10 for c in charts)  # each chart has drawn marks
+    (tmp_path / "r.html").write_text(page, "utf-8")
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--screenshot={shot}", "--window-size=430,3000", (tmp_path / "r.html").as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    pixels = imread(str(shot))[..., :3]
+    assert pixels.std() > 0.05  # not blank
+    blue = ((abs(pixels[..., 0] - 0x21 / 255) < 0.06) & (abs(pixels[..., 1] - 0x71 / 255) < 0.06)
+            & (abs(pixels[..., 2] - 0xb5 / 255) < 0.06))
+    green = ((abs(pixels[..., 0] - 0x31 / 255) < 0.06) & (abs(pixels[..., 1] - 0xa3 / 255) < 0.06)
+             & (abs(pixels[..., 2] - 0x54 / 255) < 0.06))
+    assert blue.sum() > 200 and green.sum() > 200  # the funnel's bars and the outcomes' bars were painted
+    shutil.copy(shot, os.environ.get("REPORT_SCREENSHOT", tmp_path / "kept.png"))
+
+
+def test_tables_are_the_charts_numbers(tmp_path, versions):
+    v1, v2 = versions
+    store = SQLiteStore(tmp_path / "p.sqlite3")
+    scripted(store, v1, v2)
+    stats = collect(store, "", None, FlowSet([v1, v2]))
+    store.close()
+    header, rows = tables(stats)["funnel"]
+    assert header[:6] == ["flow", "node", "question", "reached", "answered", "abandoned"]
+    assert rows[0][:6] == ["cstream", "problem", rows[0][2], 4, 3, 1] and rows[0][6] == 25.0
