@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from ..errors import Conflict, StoreUnavailable
 
 UPDATE_KINDS = ("message", "edited_message", "callback_query", "inline_query", "channel_post", "my_chat_member")
-SENDING = ("sendMessage", "sendDocument")
+SENDING = ("sendMessage", "sendDocument", "sendPhoto")
 
 
 def update_kind(update) -> str:
@@ -42,7 +42,7 @@ class Metrics:
                                     registry=registry)
         self.conflicts = Counter("bot_store_conflicts", "Saves refused because another process moved the "
                                  "conversation on (the update is then handled again)", registry=registry)
-        self.sent = Counter("bot_messages_sent", "Messages Telegram accepted (sendMessage, sendDocument)",
+        self.sent = Counter("bot_messages_sent", "Messages Telegram accepted (sendMessage, sendDocument, sendPhoto)",
                             registry=registry)
         self.outcomes = Counter("bot_outcomes", "Outcomes shown, by the problem the person described",
                                 ["reason"], registry=registry)
