@@ -59,7 +59,8 @@ def test_good_settings_are_read(monkeypatch):
 def test_env_file_given_and_paths_resolved_against_its_folder(tmp_path, monkeypatch):
     folder = tmp_path / "etc"
     folder.mkdir()
-    (folder / "bot.env").write_text("BOT_DATA_DIR=state\nBOT_DATABASE_URL=sqlite:///db/p.sqlite3\nBOT_RETENTION_DAYS=7\n")
+    (folder / "bot.env").write_text("BOT_DATA_DIR=state\nBOT_DATABASE_URL=sqlite:///db/p.sqlite3\n"
+                                    "BOT_RETENTION_DAYS=7\n")
     monkeypatch.chdir(tmp_path)
     settings = Settings.from_env(folder / "bot.env", environ={})
     assert settings.data_dir == folder / "state" and settings.retention_days == 7
@@ -331,3 +332,22 @@ def test_the_systemd_unit_is_valid():
     problems = [line for line in (checked.stdout + checked.stderr).splitlines()
                 if line.strip() and "/opt/complaint-bot" not in line]
     assert not problems, problems
+
+
+async def test_messages_sent_and_the_last_bot_api_answer_are_counted_by_the_client():
+    from bot.ops.metrics import Metrics
+    from bot.telegram.request import AiohttpRequest
+    api = FakeBotApi({"sendMessage": (200, {"ok": True, "result": {"message_id": 1}}),
+                      "sendDocument": (400, {"ok": False, "error_code": 400, "description": "Bad Request"})})
+    metrics = Metrics()
+    request = AiohttpRequest(on_response=metrics.api_response)
+    try:
+        assert metrics.api_ok_at is None
+        await request.do_request(f"{api.url}{TOKEN}/getMe", "POST")
+        assert metrics.api_ok_at is not None and metrics.sent._value.get() == 0
+        await request.do_request(f"{api.url}{TOKEN}/sendMessage", "POST")
+        await request.do_request(f"{api.url}{TOKEN}/sendDocument", "POST")  # refused: not sent
+        assert metrics.sent._value.get() == 1
+    finally:
+        await request.shutdown()
+        api.close()

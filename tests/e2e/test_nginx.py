@@ -89,7 +89,8 @@ def nginx_config(tmp: Path, listen: int, ports: list[int]) -> Path:
     site = "\n".join(line for line in site.splitlines() if not line.strip().startswith("ssl_"))
     assert f"location = {PATH} " in site
     (tmp / "site.conf").write_text(site)
-    temp = "\n".join(f"    {kind}_temp_path {tmp}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    temp = "\n".join(f"    {kind}_temp_path {tmp}/{kind};" for kind in kinds)
     main = tmp / "nginx.conf"
     main.write_text(f"""user root;
 worker_processes 2;
