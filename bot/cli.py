@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .flow.check import load_flow, longest_path
 from .flow.files import FlowSet, flow_files
-from .settings import Settings
+from .settings import Settings, SettingsError
 
 
 def _load(settings: Settings):
@@ -173,6 +173,11 @@ def cmd_chat(args, settings: Settings) -> int:
 
 
 def cmd_run(args, settings: Settings) -> int:
+    if not settings.token and not sys.stdin.isatty():
+        print("no TELEGRAM_BOT_TOKEN and no terminal: set TELEGRAM_BOT_TOKEN (see .env.example, or "
+              "--env-file) to run the Telegram bot; `python -m bot chat` runs the conversation in a terminal",
+              file=sys.stderr)
+        return 2
     if not settings.token:
         print("No TELEGRAM_BOT_TOKEN set (see .env.example), so no Telegram bot starts; "
               "here is the same conversation in this terminal (`python -m bot chat`).", file=sys.stderr)
@@ -274,6 +279,9 @@ def cmd_store_copy(args, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--env-file", metavar="PATH",
+                        help="settings file to read (default: .env in the current folder, else beside the project)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("check", help="validate flow files: `file:line: problem`, exit 1 on any")
     p.add_argument("paths", nargs="*", help="flow files or folders (default: the flows folder)")
@@ -332,5 +340,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=500, help="conversations per transaction (default 500)")
     p.set_defaults(fn=cmd_store_copy)
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env(args.env_file or "auto")
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"setting: {problem}", file=sys.stderr)
+        return 2
     return args.fn(args, settings)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("complaint-bot")
+    except PackageNotFoundError:
+        return "unknown (not installed)"

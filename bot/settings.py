@@ -1,15 +1,83 @@
-"""Settings from the environment and an optional `.env` file (see .env.example)."""
+"""Settings from the environment and an optional `.env` file (see .env.example), checked at start.
+
+`Settings.from_env` reads every setting, collects every problem, and raises one
+`SettingsError` listing them all (the command line prints one line each and exits 2).
+Relative paths (BOT_DATA_DIR, BOT_FLOWS, a relative sqlite:/// URL) are resolved against the
+folder of the .env file that was read, else the current folder.
+"""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
-REPO_FLOWS = Path(__file__).resolve().parent.parent / "flows"
+from .errors import BotError
+
+PROJECT = Path(__file__).resolve().parent.parent  # the repository root when run from a checkout
+# The flows: the repository's folder in a checkout; the copy shipped in the package once installed.
+REPO_FLOWS = PROJECT / "flows" if (PROJECT / "flows").is_dir() else Path(__file__).resolve().parent / "flows_data"
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a webhook secret_token
+TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
 
 
-def _int_list(value: str) -> frozenset[int]:
-    return frozenset(int(part) for part in value.replace(" ", "").split(",") if part.lstrip("-").isdigit())
+class SettingsError(BotError):
+    """Settings that cannot be used: `problems` holds one line per setting at fault."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def find_env_file(explicit: str | Path | None = None) -> Path | None:
+    """The .env to read: the one given, else `.env` in the current folder, else beside the
+    project (the folder holding `flows/`); None when there is none."""
+    if explicit is not None:
+        return Path(explicit)
+    for candidate in (Path.cwd() / ".env", PROJECT / ".env"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class _Reader:
+    """Reads settings from a mapping and notes every problem instead of stopping at the first."""
+
+    def __init__(self, env, base: Path):
+        self.env, self.base, self.problems = env, base, []
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = (self.env.get(name) or "").strip()
+        return value or default
+
+    def integer(self, name: str, default: int, low: int, high: int | None = None, what: str = "a number") -> int:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < low or (high is not None and number > high):
+            bound = f" from {low} to {high}" if high is not None else f" of at least {low}"
+            self.problems.append(f"{name}={value!r}: expected {what}{bound} (e.g. {name}={default})")
+            return default
+        return number
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.text(name) or default
+        value = value.upper() if allowed[0].isupper() else value.lower()
+        if value not in allowed:
+            self.problems.append(f"{name}={self.text(name)!r}: expected one of {', '.join(allowed)}")
+            return default
+        return value
+
+    def path(self, name: str, default: str) -> Path:
+        path = Path(self.text(name, default)).expanduser()
+        return path if path.is_absolute() else self.base / path
 
 
 @dataclass(frozen=True)
@@ -21,6 +89,7 @@ class Settings:
     flows: Path = REPO_FLOWS
     default_flow: str | None = "cstream"
     log_level: str = "INFO"
+    log_format: str = "text"         # or "json": one JSON object per line
     admin_ids: frozenset[int] = field(default_factory=frozenset)
     retention_days: int = 90
     sqlite_synchronous: str = "NORMAL"
@@ -30,6 +99,10 @@ class Settings:
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     webhook_secret: str | None = None
+    health_listen: str = "127.0.0.1"
+    health_port: int | None = None   # polling mode: serve /healthz, /readyz, /metrics there
+    start_retry_seconds: float = 60.0  # how long the store and the Bot API are retried at start
+    env_file: Path | None = None     # the .env that was read, if any
     keep_unrecognised: bool = False  # BOT_KEEP_UNRECOGNISED=1: keep 30 days what the recogniser could not route
 
     @property
@@ -42,28 +115,84 @@ class Settings:
         return self.database_url or f"sqlite:///{self.db_path}"
 
     @classmethod
-    def from_env(cls, env_file: str | None = ".env") -> "Settings":
-        if env_file and Path(env_file).exists():
-            from dotenv import load_dotenv
-            load_dotenv(env_file, override=False)
-        env = os.environ
-        flows = Path(env.get("BOT_FLOWS") or (REPO_FLOWS if REPO_FLOWS.exists() else "flows"))
-        return cls(
-            token=env.get("TELEGRAM_BOT_TOKEN") or None,
-            base_url=env.get("TELEGRAM_BASE_URL") or cls.base_url,
-            base_file_url=env.get("TELEGRAM_BASE_FILE_URL") or cls.base_file_url,
-            data_dir=Path(env.get("BOT_DATA_DIR") or "data"),
-            flows=flows,
-            default_flow=env.get("BOT_DEFAULT_FLOW") or "cstream",
-            log_level=(env.get("BOT_LOG_LEVEL") or "INFO").upper(),
-            admin_ids=_int_list(env.get("BOT_ADMIN_IDS", "")),
-            retention_days=int(env.get("BOT_RETENTION_DAYS") or 90),
-            sqlite_synchronous=(env.get("BOT_SQLITE_SYNCHRONOUS") or "NORMAL").upper(),
-            database_url=env.get("BOT_DATABASE_URL") or None,
-            database_pool=int(env.get("BOT_DATABASE_POOL") or 10),
-            webhook_url=env.get("BOT_WEBHOOK_URL") or None,
-            webhook_listen=env.get("BOT_WEBHOOK_LISTEN") or "127.0.0.1",
-            webhook_port=int(env.get("BOT_WEBHOOK_PORT") or 8443),
-            webhook_secret=env.get("BOT_WEBHOOK_SECRET") or None,
-            keep_unrecognised=env.get("BOT_KEEP_UNRECOGNISED", "") == "1",
+    def from_env(cls, env_file: str | Path | None = "auto", environ=None) -> "Settings":
+        """Settings from `environ` (os.environ), after loading `env_file` into it: "auto" finds
+        one (`find_env_file`), None reads none. Raises SettingsError listing every problem."""
+        problems = []
+        env = dict(os.environ if environ is None else environ)
+        found = find_env_file() if env_file == "auto" else (Path(env_file) if env_file else None)
+        if found is not None:
+            if found.is_file():
+                from dotenv import dotenv_values
+                env = {**{k: v for k, v in dotenv_values(found).items() if v is not None}, **env}  # env wins
+            else:
+                problems.append(f"--env-file {found}: no such file")
+                found = None
+        read = _Reader(env, found.resolve().parent if found else Path.cwd())
+        read.problems = problems
+        token = read.text("TELEGRAM_BOT_TOKEN")
+        if token and not TOKEN.fullmatch(token):
+            problems.append("TELEGRAM_BOT_TOKEN: not a bot token (digits, a colon, then letters, digits, - and _); "
+                            "copy it again from @BotFather")
+        database_url = read.text("BOT_DATABASE_URL")
+        if database_url:
+            scheme = database_url.partition(":")[0].lower()
+            if database_url.startswith("sqlite:///") and len(database_url) > len("sqlite:///"):
+                file = Path(database_url[len("sqlite:///"):])
+                database_url = f"sqlite:///{file if file.is_absolute() else read.base / file}"
+            elif not (scheme in ("postgresql", "postgres") and database_url.startswith(scheme + "://")):
+                problems.append(f"BOT_DATABASE_URL: unknown store URL {scheme + ':...' if scheme else ''}; use "
+                                "sqlite:///path/to/file.sqlite3 or postgresql://user@host:5432/database")
+        admin_ids = []
+        for part in (read.text("BOT_ADMIN_IDS") or "").split(","):
+            part = part.strip()
+            if part and not part.lstrip("-").isdigit():
+                problems.append(f"BOT_ADMIN_IDS: {part!r} is not a Telegram user id (numbers, comma-separated)")
+            elif part:
+                admin_ids.append(int(part))
+        webhook_url = read.text("BOT_WEBHOOK_URL")
+        if webhook_url and (urlparse(webhook_url).scheme not in ("http", "https") or not urlparse(webhook_url).netloc):
+            problems.append(f"BOT_WEBHOOK_URL={webhook_url!r}: expected the public https:// URL Telegram posts to")
+        secret = read.text("BOT_WEBHOOK_SECRET")
+        if secret and not SECRET.fullmatch(secret):
+            problems.append("BOT_WEBHOOK_SECRET: Telegram accepts only 1 to 256 characters A-Z, a-z, 0-9, _ and -")
+        for name in ("TELEGRAM_BASE_URL", "TELEGRAM_BASE_FILE_URL"):
+            value = read.text(name)
+            if value and urlparse(value).scheme not in ("http", "https"):
+                problems.append(f"{name}={value!r}: expected an http:// or https:// URL")
+        retry = read.text("BOT_START_RETRY_SECONDS")
+        try:
+            start_retry = float(retry) if retry else cls.start_retry_seconds
+            if start_retry < 0:
+                raise ValueError
+        except ValueError:
+            problems.append(f"BOT_START_RETRY_SECONDS={retry!r}: expected seconds, 0 or more (e.g. 60)")
+            start_retry = cls.start_retry_seconds
+        health_port = read.integer("BOT_HEALTH_PORT", 0, 0, 65535, "a port")
+        settings = cls(
+            token=token,
+            base_url=read.text("TELEGRAM_BASE_URL", cls.base_url),
+            base_file_url=read.text("TELEGRAM_BASE_FILE_URL", cls.base_file_url),
+            data_dir=read.path("BOT_DATA_DIR", "data"),
+            flows=read.path("BOT_FLOWS", str(REPO_FLOWS)),
+            default_flow=read.text("BOT_DEFAULT_FLOW", "cstream"),
+            log_level=read.choice("BOT_LOG_LEVEL", "INFO", LOG_LEVELS),
+            log_format=read.choice("BOT_LOG_FORMAT", "text", ("text", "json")),
+            admin_ids=frozenset(admin_ids),
+            retention_days=read.integer("BOT_RETENTION_DAYS", 90, 1, what="a number of days"),
+            sqlite_synchronous=read.choice("BOT_SQLITE_SYNCHRONOUS", "NORMAL", ("NORMAL", "FULL")),
+            database_url=database_url,
+            database_pool=read.integer("BOT_DATABASE_POOL", 10, 1, what="a number of connections"),
+            webhook_url=webhook_url,
+            webhook_listen=read.text("BOT_WEBHOOK_LISTEN", "127.0.0.1"),
+            webhook_port=read.integer("BOT_WEBHOOK_PORT", 8443, 1, 65535, "a port"),
+            webhook_secret=secret,
+            health_listen=read.text("BOT_HEALTH_LISTEN", "127.0.0.1"),
+            health_port=health_port or None,
+            start_retry_seconds=start_retry,
+            env_file=found,
+            keep_unrecognised=read.choice("BOT_KEEP_UNRECOGNISED", "0", ("0", "1")) == "1",
         )
+        if problems:
+            raise SettingsError(problems)
+        return settings

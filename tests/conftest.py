@@ -83,11 +83,16 @@ def cli(monkeypatch, capsys, tmp_path):
 
     from bot.cli import main
 
-    def run(*args, stdin: str = "", env: dict | None = None):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    def run(*args, stdin: str = "", env: dict | None = None, tty: bool = False):
+        """`tty`: stdin is an interactive terminal (else a pipe, as under a service manager)."""
         monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
         for name, value in {"BOT_DATA_DIR": str(tmp_path / "data"), **(env or {})}.items():
             monkeypatch.setenv(name, value)
-        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        monkeypatch.setattr("sys.stdin", (Terminal if tty else io.StringIO)(stdin))
         capsys.readouterr()
         code = main([str(a) for a in args])
         out, err = capsys.readouterr()

@@ -59,10 +59,17 @@ def test_graph_writes_svg(cli, tmp_path):
 
 
 def test_run_without_token_falls_back_to_the_terminal(cli):
-    code, out, err = cli("run", stdin="/quitter\n")
+    code, out, err = cli("run", stdin="/quitter\n", tty=True)
     assert code == 0
     assert "No TELEGRAM_BOT_TOKEN" in err and len(err.strip().splitlines()) == 1
     assert "Quel est votre problème avec Cstream" in out
+
+
+def test_run_without_token_and_without_a_terminal_exits_with_one_line(cli):
+    """Run by a service manager (stdin not a terminal): no conversation nobody sees."""
+    code, out, err = cli("run", stdin="/quitter\n")
+    assert code == 2 and out == ""
+    assert err.startswith("no TELEGRAM_BOT_TOKEN and no terminal:") and len(err.strip().splitlines()) == 1
 
 
 def test_two_terminals_on_the_same_person_never_crash(tmp_path, engine):

@@ -5,11 +5,12 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
 import warnings
 from collections import Counter
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
-from telegram.error import TelegramError
+from telegram.error import Conflict, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, TypeHandler
 from telegram.request import BaseRequest
 
@@ -17,12 +18,16 @@ from ..engine import Engine
 from ..engine.commands import menu
 from ..flow.files import FlowSet
 from ..locales import languages
+from ..ops.health import Health, HealthServer
+from ..ops.logs import formatter
+from ..ops.metrics import CountedStore, Metrics
+from ..ops.startup import StartupFailed, check_bot_api, check_store
 from ..settings import Settings
 from ..store import ConversationKey, open_store
 from .frontend import TelegramFrontend, conversation_key
 from .limits import ChatRateLimiter
 from .request import AiohttpRequest
-from .webhook import serve
+from .webhook import WebhookServer
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 10.0   # seconds between two delivery sweeps
@@ -91,14 +96,16 @@ class RedactToken(logging.Filter):
 
 
 def setup_logging(settings: Settings) -> None:
-    """Logging for the bot process: the format, the level, the token kept out of every line."""
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        force=True)
+    """Logging for the bot process: the format (text, or JSON with BOT_LOG_FORMAT=json), the
+    level, the token kept out of every line."""
+    logging.basicConfig(level=settings.log_level, force=True)
     for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter(settings.log_format))
         handler.addFilter(RedactToken(settings.token))
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request, token in the URL
     # transitions logs each state change at INFO: one line per answer, with nothing to act on.
     logging.getLogger("transitions").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # "job added", "job executed": every 10 s
     # Messages go out through Bot.do_api_request with plain dicts (frontend.py): PTB suggests
     # its typed methods each time, which is the cost this avoids.
     warnings.filterwarnings("ignore", message=r"Please use 'Bot\.")
@@ -111,8 +118,11 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
     store = store or open_store(settings)
     engine = Engine(flows, keep_unrecognised=settings.keep_unrecognised)
     engine.warm_up()  # before serving: the first person served does not pay for it
-    frontend = TelegramFrontend(engine, store, settings.admin_ids, **({"clock": clock} if clock else {}),
+    metrics = Metrics()
+    frontend = TelegramFrontend(engine, CountedStore(store, metrics), settings.admin_ids,
+                                **({"clock": clock} if clock else {}),
                                 stats_source=(settings.store_url, str(settings.flows)))
+    frontend.metrics = metrics
     builder = (ApplicationBuilder().token(settings.token or "0:offline")
                .base_url(settings.base_url).base_file_url(settings.base_file_url)
                .concurrent_updates(ConversationOrder())
@@ -120,11 +130,12 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
     if rate_limiter:
         builder = builder.rate_limiter(ChatRateLimiter())
     if request is None:
-        request, get_updates_request = AiohttpRequest(), AiohttpRequest(connection_pool_size=1)
+        request = AiohttpRequest(on_response=metrics.api_response)
+        get_updates_request = AiohttpRequest(connection_pool_size=1, on_response=metrics.api_response)
     builder = builder.request(request).get_updates_request(get_updates_request or request)
     app = builder.build()
-    app.bot_data.update(store=store, frontend=frontend, settings=settings)
-    app.add_handler(TypeHandler(Update, frontend.on_update))
+    app.bot_data.update(store=store, frontend=frontend, settings=settings, metrics=metrics)
+    app.add_handler(TypeHandler(Update, metrics.timed(frontend.on_update)))
     app.add_error_handler(frontend.on_error)
     if app.job_queue is not None:
         app.job_queue.run_repeating(_purge, interval=6 * 3600, first=60, name="purge")
@@ -177,15 +188,83 @@ async def _purge(context) -> None:
 
 
 def run_bot(settings: Settings, flows: FlowSet, webhook: bool = False) -> int:
+    """Run until SIGINT or SIGTERM (0), or until a fault that lasts (1): checked at start with
+    bounded retries, then polling or the webhook server, with health and metrics routes."""
     setup_logging(settings)
+    if webhook and (not settings.webhook_url or not settings.webhook_secret):
+        log.error("webhook mode needs BOT_WEBHOOK_URL and BOT_WEBHOOK_SECRET (see .env.example)")
+        return 2
     app = build_application(settings, flows)
-    allowed = Update.ALL_TYPES
+    try:
+        return asyncio.run(_serve(app, settings, webhook))
+    except StartupFailed as exc:
+        log.error("not starting: %s", exc)
+        return 1
+    except Exception:  # logged, so that the token is redacted (PTB quotes it in InvalidToken)
+        log.exception("the bot stopped on an unexpected error")
+        return 1
+
+
+async def _serve(app: Application, settings: Settings, webhook: bool) -> int:
+    stop, code = asyncio.Event(), [0]
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    store = app.bot_data["store"]
+    try:
+        await check_store(store, settings.start_retry_seconds)
+        await check_bot_api(app.bot, settings.start_retry_seconds)
+    except StartupFailed:
+        await app.bot.shutdown()
+        store.close()
+        raise
+    health = Health(store, app.bot, app.bot_data["metrics"])
     if webhook:
-        if not settings.webhook_url or not settings.webhook_secret:
-            log.error("webhook mode needs BOT_WEBHOOK_URL and BOT_WEBHOOK_SECRET (see .env.example)")
-            return 2
-        asyncio.run(serve(app, settings, allowed))
+        server = WebhookServer(app, settings.webhook_url, settings.webhook_secret, settings.webhook_listen,
+                               settings.webhook_port, health=health)
     else:
-        log.info("polling for updates")
-        app.run_polling(allowed_updates=allowed)
-    return 0
+        server = HealthServer(health, settings.health_listen, settings.health_port) if settings.health_port else None
+
+    def polling_error(exc: TelegramError) -> None:
+        """Called by the Updater for each failed getUpdates; it retries unless told to stop."""
+        if isinstance(exc, Conflict):
+            log.error("another instance is polling with this token (Telegram answered 409 Conflict): stop it, or "
+                      "run several processes in webhook mode (`python -m bot run --webhook`, see README: "
+                      "Running in production)")
+        elif isinstance(exc, InvalidToken):
+            log.error("the Bot API refused the token (401 Unauthorized): check TELEGRAM_BOT_TOKEN")
+        else:
+            log.warning("getting updates failed (%s); retrying", type(exc).__name__)
+            return
+        code[0] = 1
+        stop.set()
+
+    await app.initialize()
+    try:
+        await _post_init(app)
+        await app.start()
+        if server is not None:
+            await server.start()
+        if webhook:
+            await app.bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
+                                      allowed_updates=Update.ALL_TYPES)
+        else:
+            log.info("polling for updates")
+            await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, error_callback=polling_error)
+        await stop.wait()
+    finally:
+        if app.updater is not None and app.updater.running:
+            updater_log = logging.getLogger("telegram.ext.Updater")
+            if code[0]:  # its last getUpdates, to confirm what was fetched, fails the same way: said once
+                updater_log.disabled = True
+            try:
+                await app.updater.stop()
+            finally:
+                updater_log.disabled = False
+        if server is not None:
+            await server.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+        await _post_shutdown(app)
+    return code[0]

@@ -23,6 +23,7 @@ from ..errors import Conflict, StoreUnavailable, Unreadable
 from ..flow.model import tr
 from ..locales import pick, t
 from ..ops.events import events_of
+from ..ops.metrics import NO_METRICS
 from ..store import ConversationKey, ProgressStore, Record
 from .render import OutMessage, escape, parse_callback
 from .publish import publish
@@ -51,6 +52,8 @@ def _thread(message: Message) -> int | None:
 
 
 class TelegramFrontend:
+    metrics = NO_METRICS  # the Application's own (bot/ops/metrics.py), set by app.py
+
     def __init__(self, engine: Engine, store: ProgressStore, admin_ids=frozenset(),
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  stats_source: tuple[str, str] = ("", "")):
@@ -221,6 +224,8 @@ class TelegramFrontend:
         events = events_of(record.progress if record else None, turn.progress, turn.reply, self.clock(),
                            update.message.text if update.message else None, self.engine.keep_unrecognised)
         saved = await self.store.save(key, progress, record.rev if record else 0, seen, tuple(items), events)
+        if turn.reply.kind == "outcome":
+            self.metrics.outcome(self.engine, progress)
         await self.flush(context.bot, key, saved)
 
     async def flush(self, bot, key: ConversationKey, record: Record) -> None:

@@ -24,7 +24,9 @@ class AiohttpRequest(BaseRequest):
             log.error("the Bot API answered %d bytes that are not JSON", len(payload))
             raise TelegramError("Invalid server response") from exc
 
-    def __init__(self, connection_pool_size: int = 64, read_timeout: float = 5.0, connect_timeout: float = 5.0):
+    def __init__(self, connection_pool_size: int = 64, read_timeout: float = 5.0, connect_timeout: float = 5.0,
+                 on_response=None):
+        self._on_response = on_response  # (url, status) after each answer: the metrics (bot/ops)
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
@@ -68,8 +70,11 @@ class AiohttpRequest(BaseRequest):
                 kwargs["headers"] = {"Content-Type": "application/json"}
         try:
             async with self._session.request(method, url, timeout=timeout, **kwargs) as response:
-                return response.status, await response.read()
+                answer = response.status, await response.read()
         except asyncio.TimeoutError as exc:
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+        if self._on_response is not None:
+            self._on_response(url, answer[0])
+        return answer

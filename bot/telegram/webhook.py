@@ -7,10 +7,8 @@ the update again. Health and metrics routes join this server (one for everything
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import signal
 from urllib.parse import urlparse
 
 from aiohttp import web
@@ -25,8 +23,8 @@ MAX_BODY = 1 << 20  # Telegram's updates are a few kilobytes; 1 MiB leaves ample
 
 class WebhookServer:
     def __init__(self, application: Application, url: str, secret: str, listen: str, port: int,
-                 max_body: int = MAX_BODY):
-        self.application, self.secret = application, secret
+                 max_body: int = MAX_BODY, health=None):
+        self.application, self.secret, self.health = application, secret, health
         self.path = urlparse(url).path or "/"
         self.listen, self.port, self.max_body = listen, port, max_body
         self._runner: web.AppRunner | None = None
@@ -34,6 +32,8 @@ class WebhookServer:
     def routes(self) -> web.Application:
         server = web.Application(client_max_size=self.max_body)
         server.router.add_post(self.path, self.receive)
+        if self.health is not None:  # bot/ops/health.py: /healthz, /readyz, /metrics
+            self.health.add_routes(server)
         return server
 
     async def start(self) -> None:
@@ -62,28 +62,3 @@ class WebhookServer:
         await self.application.update_queue.put(update)
         return web.Response(status=200)
 
-
-async def serve(application: Application, settings, allowed_updates) -> None:
-    """Run the Application behind the webhook server until SIGINT or SIGTERM."""
-    server = WebhookServer(application, settings.webhook_url, settings.webhook_secret,
-                           settings.webhook_listen, settings.webhook_port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await application.initialize()
-    try:
-        if application.post_init:
-            await application.post_init(application)
-        await application.start()
-        await server.start()
-        await application.bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
-                                          allowed_updates=allowed_updates)
-        await stop.wait()
-    finally:
-        await server.stop()
-        if application.running:
-            await application.stop()
-        await application.shutdown()
-        if application.post_shutdown:
-            await application.post_shutdown(application)

@@ -83,9 +83,10 @@ class BotProcess:
         if webhook:
             self.webhook_port = free_port()
             self.secret = "s3cret-e2e"
-            env.update(BOT_WEBHOOK_URL=f"http://127.0.0.1:{self.webhook_port}/hook",
-                       BOT_WEBHOOK_LISTEN="127.0.0.1", BOT_WEBHOOK_PORT=str(self.webhook_port),
-                       BOT_WEBHOOK_SECRET=self.secret)
+            env.update({"BOT_WEBHOOK_URL": f"http://127.0.0.1:{self.webhook_port}/hook",
+                        "BOT_WEBHOOK_LISTEN": "127.0.0.1", "BOT_WEBHOOK_PORT": str(self.webhook_port),
+                        "BOT_WEBHOOK_SECRET": self.secret, **(extra_env or {})})  # extra_env wins
+            self.webhook_port, self.secret = int(env["BOT_WEBHOOK_PORT"]), env["BOT_WEBHOOK_SECRET"]
             args.append("--webhook")
         self._log_file = open(self.log, "w")
         self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
