@@ -392,20 +392,26 @@ async def one_run(kind: str, api: Api, args, per_path: list[list[int]]) -> dict:
             procs = setup.processes()
             me = psutil.Process()
             before = {k: cpu_seconds(v) for k, v in procs.items()}
-            me_before = me.cpu_times()
+            me_before, machine_before = me.cpu_times(), psutil.cpu_times()
             result = await drive(sender, api, stream, targets, args.in_flight)
-            me_after = me.cpu_times()
+            me_after, machine_after = me.cpu_times(), psutil.cpu_times()
             after = {k: cpu_seconds(v) for k, v in setup.processes().items()}
             await asyncio.sleep(0.3)  # late calls, if any, show up in the check below
         # A process born during the run (a pooled connection's backend) counts whole.
         cpu = {k: sum(t - before[k].get(pid, 0.0) for pid, t in after[k].items()) for k in before}
         cpu["load_and_api"] = (me_after.user + me_after.system) - (me_before.user + me_before.system)
+        def busy(t):
+            return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+        # What else ran on the machine meanwhile (another job, the kernel...): all busy CPU
+        # time but that of the processes above.
+        cpu["other"] = max(0.0, busy(machine_after) - busy(machine_before) - sum(cpu.values()))
         more = sum(1 for chat, n in expected.items() if api.calls.get(chat, 0) > n)
         updates = result["updates"]
         result.update(setup=kind, processes=len(setup.bots), ready_s=ready_s,
                       refused=sender.refused, chats_with_extra_calls=more,
                       cpu_s=cpu, cpu_ms_per_update={k: v / updates * 1000 for k, v in cpu.items()},
-                      cpu_busy_cores=sum(cpu.values()) / result["elapsed_s"],
+                      cpu_busy_cores=(sum(cpu.values()) - cpu["other"]) / result["elapsed_s"],
+                      machine_busy_cores=sum(cpu.values()) / result["elapsed_s"],
                       # With a core for each bot process (and the database, nginx and the load
                       # elsewhere): each process handles 1 / (its CPU per update) updates/s.
                       core_each_updates_per_s=len(setup.bots) * updates / cpu["bots"] if cpu["bots"] else None)
