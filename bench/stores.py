@@ -1,7 +1,8 @@
 """Benchmark: one process on SQLite vs one on PostgreSQL vs three on PostgreSQL behind nginx.
 
-    .venv/bin/python -m bench.stores                  # 5 rounds, 1,000 conversations (~10 minutes)
-    .venv/bin/python -m bench.stores --quick          # 1 round, 200 conversations (a smoke run)
+    .venv/bin/python -m bench.stores --conversations 600   # 5 rounds (~9 minutes; README's figures)
+    .venv/bin/python -m bench.stores                       # 5 rounds, 1,000 conversations (~15 minutes)
+    .venv/bin/python -m bench.stores --quick               # 1 round, 200 conversations (a smoke run)
 
 Each set-up runs the real `python -m bot run --webhook` processes (fresh data folder, fresh
 PostgreSQL database per run, nginx configured from deploy/nginx.conf with loopback ports).
