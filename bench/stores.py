@@ -77,7 +77,8 @@ def nginx_config(tmp: Path, listen: int, ports: list[int]) -> Path:
     site = site.replace("listen 443 ssl;", f"listen 127.0.0.1:{listen};")
     site = "\n".join(line for line in site.splitlines() if not line.strip().startswith("ssl_"))
     (tmp / "site.conf").write_text(site)
-    temp = "\n".join(f"    {kind}_temp_path {tmp}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    temp = "\n".join(f"    {kind}_temp_path {tmp}/{kind};" for kind in kinds)
     main = tmp / "nginx.conf"
     main.write_text(f"""user root;
 worker_processes 1;
@@ -464,7 +465,8 @@ async def main_async(args) -> None:
         busy = statistics.median(r["cpu_busy_cores"] for r in runs[kind])
         table.append({"setup": kind, "label": label, "updates_per_s": ups, "p50_ms": p50, "p99_ms": p99,
                       "core_each_updates_per_s": est, "cpu_ms_per_update": cpu, "busy_cores": busy})
-        print(f"{label:<34} {ups[0]:>7.0f} ({ups[1]:.0f}-{ups[2]:.0f}){'':>4} {p99[0]:>7.0f} ({p99[1]:.0f}-{p99[2]:.0f})"
+        print(f"{label:<34} {ups[0]:>7.0f} ({ups[1]:.0f}-{ups[2]:.0f}){'':>4} "
+              f"{p99[0]:>7.0f} ({p99[1]:.0f}-{p99[2]:.0f})"
               f"{est[0]:>12.0f}")
         print(f"{'':<34} CPU ms/update {', '.join(f'{k} {v:.2f}' for k, v in cpu.items())}; busy cores {busy:.2f}")
     med = {row["setup"]: row["updates_per_s"][0] for row in table}
@@ -478,7 +480,8 @@ async def main_async(args) -> None:
         ratios["pg3/pg1 with a core per process (est.)"] = est["pg3"] / est["pg1"]
     for name, value in ratios.items():
         print(f"{name}: {value:.2f}x")
-    results = {"machine": machine_info(), "args": vars(args), "calls_per_step": per_path, "table": table, "ratios": ratios, "runs": runs}
+    results = {"machine": machine_info(), "args": vars(args), "calls_per_step": per_path, "table": table,
+               "ratios": ratios, "runs": runs}
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "stores.json"
     out.write_text(json.dumps(results, indent=1, default=str))
