@@ -482,10 +482,10 @@ async def main_async(args) -> None:
         print(f"{name}: {value:.2f}x")
     results = {"machine": machine_info(), "args": vars(args), "calls_per_step": per_path, "table": table,
                "ratios": ratios, "runs": runs}
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "stores.json"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=str))
-    print(f"results written to {out.relative_to(ROOT)}")
+    print(f"results written to {out}")
 
 
 def main() -> None:
@@ -498,6 +498,7 @@ def main() -> None:
                         help="PostgreSQL's synchronous_commit for the bench databases (default: the server's)")
     parser.add_argument("--capped", action="store_true",
                         help="keep the bot's overall 30 messages/s cap (Telegram's quota): `python -m bot` as is")
+    parser.add_argument("--out", default=str(RESULTS / "stores.json"), help="where the results go")
     parser.add_argument("--quick", action="store_true", help="1 round, 200 conversations")
     args = parser.parse_args()
     if args.quick:
