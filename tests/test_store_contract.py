@@ -37,6 +37,7 @@ async def test_the_outbox_empties_only_for_the_revision_shown(any_store):
     await any_store.save(BOB, P0, 0, outbox=({"say": "b"},))
     assert await any_store.count_undelivered() == 2
     assert [key for key, _ in await any_store.undelivered()] == [ALICE, BOB]
+    assert await any_store.undelivered(older_than=60) == []  # saved just now
     assert await any_store.delivered(ALICE, 1)
     assert (await any_store.load(ALICE)).outbox == ()
     await any_store.save(BOB, P1, 1, outbox=({"say": "b2"},))

@@ -149,8 +149,9 @@ class ProgressStore(Protocol):
         """Empty the outbox of the record still at `rev` (its replies were shown, or refused
         for good); False when the record moved on meanwhile (its new outbox stays)."""
 
-    async def undelivered(self, limit: int = 100) -> list[tuple[ConversationKey, Record]]:
-        """Records whose outbox is not empty, oldest step first (for the delivery sweep)."""
+    async def undelivered(self, limit: int = 100, older_than: float = 0.0) -> list[tuple[ConversationKey, Record]]:
+        """Records whose outbox is not empty, saved at least `older_than` seconds ago, oldest
+        step first (for the delivery sweep)."""
 
     async def count_undelivered(self) -> int: ...
 

@@ -261,9 +261,10 @@ class PostgresStore:
             "UPDATE progress SET outbox = '[]' WHERE key = $1 AND rev = $2", str(key), rev), write=True)
         return _rows(status) == 1
 
-    async def undelivered(self, limit: int = 100) -> list[tuple[ConversationKey, Record]]:
+    async def undelivered(self, limit: int = 100, older_than: float = 0.0) -> list[tuple[ConversationKey, Record]]:
         rows = await self._run(lambda c: c.fetch(
-            f"SELECT {_COLUMNS} FROM progress WHERE outbox <> '[]'::jsonb ORDER BY updated LIMIT $1", limit))
+            f"SELECT {_COLUMNS} FROM progress WHERE outbox <> '[]'::jsonb AND updated <= $1 ORDER BY updated "
+            "LIMIT $2", time.time() - older_than, limit))
         found = [(ConversationKey.parse(row[0]), _record(row)) for row in rows]
         return [(key, record) for key, record in found if record is not None]
 

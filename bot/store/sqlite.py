@@ -345,9 +345,10 @@ class SQLiteStore:
                 del self._cache[str(key)]
         return done
 
-    def undelivered_sync(self, limit: int = 100) -> list[tuple[ConversationKey, Record]]:
+    def undelivered_sync(self, limit: int = 100, older_than: float = 0.0) -> list[tuple[ConversationKey, Record]]:
         rows = self._run(lambda c: c.execute(
-            f"SELECT {_COLUMNS} FROM progress WHERE outbox != '[]' ORDER BY updated LIMIT ?", (limit,)).fetchall())
+            f"SELECT {_COLUMNS} FROM progress WHERE outbox != '[]' AND updated <= ? ORDER BY updated LIMIT ?",
+            (time.time() - older_than, limit)).fetchall())
         found = [(ConversationKey.parse(row[0]), _record(row)) for row in rows]
         return [(key, record) for key, record in found if record is not None]
 
@@ -564,8 +565,8 @@ class SQLiteStore:
     async def delivered(self, key: ConversationKey, rev: int) -> bool:
         return await self._async(self.delivered_sync, key, rev)
 
-    async def undelivered(self, limit: int = 100) -> list[tuple[ConversationKey, Record]]:
-        return await self._async(self.undelivered_sync, limit)
+    async def undelivered(self, limit: int = 100, older_than: float = 0.0) -> list[tuple[ConversationKey, Record]]:
+        return await self._async(self.undelivered_sync, limit, older_than)
 
     async def count_undelivered(self) -> int:
         return await self._async(self.count_undelivered_sync)

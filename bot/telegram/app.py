@@ -32,6 +32,7 @@ from .webhook import WebhookServer
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 10.0   # seconds between two delivery sweeps
 SWEEP_BATCH = 200    # conversations a sweep delivers at most
+SWEEP_AGE = 5.0      # seconds a reply waits in its outbox before the sweep sends it
 
 
 class ConversationOrder(BaseUpdateProcessor):
@@ -167,7 +168,9 @@ async def _sweep(context) -> None:
     error, a long flood pause), each under its conversation's lock, oldest first."""
     store, frontend = context.bot_data["store"], context.bot_data["frontend"]
     order: ConversationOrder = context.application.update_processor
-    waiting = await store.undelivered(SWEEP_BATCH)
+    # Only replies waiting for SWEEP_AGE: younger ones are most likely on their way from the
+    # process that saved them (with several processes, taking them would show them twice).
+    waiting = await store.undelivered(SWEEP_BATCH, older_than=SWEEP_AGE)
     for key, _ in waiting:
         if key.chat is None:
             continue
