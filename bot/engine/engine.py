@@ -153,12 +153,13 @@ class Engine:
         machine, progress, notices = self._resolve(progress, now)
         lang = progress.lang
         if progress.pending is not None:
-            progress = progress.with_(pending=None, draft=None)
+            progress = progress.with_(pending=None, draft=None, inferred=_before(progress.inferred, len(progress.path)))
         elif not progress.path:
             return self._reply(machine, progress, now, notices + [t(lang, "nothing_to_undo")])
         else:
             progress = progress.with_(node=progress.path[-1].node, path=progress.path[:-1], pending=None,
-                                      draft=None, updated=_now(now).timestamp())
+                                      draft=None, updated=_now(now).timestamp(),
+                                      inferred=_before(progress.inferred, len(progress.path) - 1))
         return self._reply(machine, progress, now, notices + [t(lang, "went_back")])
 
     def restart(self, progress: Progress, now: datetime | None = None) -> tuple[Progress, Reply]:
@@ -291,6 +292,11 @@ class Engine:
             return ([Button(c, label_of(node, c, lang)) for c in progress.pending]
                     + [Button(SHOW_LIST, t(lang, "show_list"))] + controls)
         return [Button(c.id, tr(c.label, lang)) for c in self._choices(node, progress)] + controls
+
+
+def _before(inferred: tuple, step: int) -> tuple:
+    """The inferences read before answer number `step` (older records carry no step: kept)."""
+    return tuple(entry for entry in inferred if len(entry) < 3 or entry[2] < step)
 
 
 def match_button(buttons: list[Button], text: str) -> str | None:
