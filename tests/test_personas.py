@@ -54,15 +54,15 @@ PERSONAS = [
     Persona("double charge", ["on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore", "non",
                               "aujourd'hui"],
             ["Passez à l'écrit", "au plus tard le samedi 26 décembre 2026",
-             "dès le dimanche 27 décembre 2026", "jusqu'au vendredi 26 novembre 2027 inclus",
+             "jusqu'au vendredi 26 novembre 2027 inclus",
              "remboursement du prélèvement du jeudi 26 novembre 2026 " + until(TODAY + REFUND_WEEKS),
-             "(8 semaines, non vérifié)", "gardez le relevé et le n° de mandat",
+             "(8 semaines, non vérifié)",
              "👉 Le 3979 est ouvert maintenant, jusqu'à 21h."],
             ["Votre situation", "15 jours", "D'abord", "13 mois"],
             "la lettre", ["Je vous demande de me rembourser", "« on m'a prélevé deux fois ce mois-ci »",
                           "Objet : Réclamation - abonnement Cstream Vidéo"],
             ["au sujet du problème suivant"],
-            order=["Passez à l'écrit", "Le plus rapide pour être remboursé : demandez à votre banque"]),
+            order=["Passez à l'écrit", "Le plus rapide : demandez à votre banque"]),
     # Debited twice a month ago by direct debit: the bank's deadline is nearer than the answer
     # asked from Cdiscount, so it comes first.
     Persona("direct debit twice, bank deadline first", ["Cstream m'a débité deux fois par prélèvement",
@@ -71,7 +71,8 @@ PERSONAS = [
              "26 octobre 2026 " + until(date(2026, 10, 26) + REFUND_WEEKS), "(8 semaines, non vérifié)",
              "au plus tard le samedi 26 décembre 2026"],
             ["13 mois", "dès que possible"],
-            "si ça ne marche pas", ["Révoquer le mandat arrête les prélèvements futurs, mais ne met pas fin à "
+            "si ça ne marche pas", ["Gardez le relevé de compte qui le montre et le numéro (la référence) du mandat",
+                                    "Révoquer le mandat arrête les prélèvements futurs, mais ne met pas fin à "
                                     "l'abonnement : résiliez-le aussi",
                                     "dans les 8 semaines suivant le débit", "information non confirmée"],
             ["L133", "L133-25"],
@@ -87,16 +88,16 @@ PERSONAS = [
     # How the money was taken is not known; « en novembre » counts from 1 November (errs early).
     Persona("payment method unknown", ["on m'a facturé deux fois", "vidéo", "non pas encore", "non",
                                        "je ne sais pas", "en novembre"],
-            ["Si l'argent a été pris par prélèvement, le plus rapide : demandez à votre banque le remboursement "
+            ["Si c'était un prélèvement : demandez à votre banque le remboursement "
              "du prélèvement du dimanche 1er novembre 2026 " + until(date(2026, 11, 1) + REFUND_WEEKS),
              "au plus tard le samedi 26 décembre 2026"],
-            ["13 mois"], order=["Passez à l'écrit", "Si l'argent a été pris par prélèvement"]),
+            ["13 mois"], order=["Passez à l'écrit", "Si c'était un prélèvement"]),
     # A report on SignalConso is not a complaint: the written complaint still goes out.
     Persona("already reported on SignalConso", ["on m'a facturé deux fois", "vidéo",
                                                 "j'ai fait un signalement sur SignalConso", "par carte bancaire"],
-            ["Passez à l'écrit", "au plus tard le samedi 26 décembre 2026",
-             "Un signalement SignalConso (l'entreprise peut y répondre) n'est pas une réclamation : il ne "
-             "remplace pas la réclamation écrite qu'exige le médiateur."],
+            ["Envoyez aujourd'hui votre réclamation en recommandé", "au plus tard le samedi 26 décembre 2026",
+             "Un signalement SignalConso (l'entreprise peut y répondre) n'est pas une réclamation et ne "
+             "remplace pas l'écrit exigé par le médiateur."],
             ["remboursement du prélèvement", "contestez"],
             "si ça ne marche pas", ["SignalConso (DGCCRF) reçoit des signalements : ce n'est pas une réclamation ; "
                                     "l'entreprise est prévenue et peut répondre."]),
