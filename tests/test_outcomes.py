@@ -180,7 +180,7 @@ def test_quoted_words_are_trimmed_at_a_word(engine):
     long = "on m'a prélevé deux fois " + "vraiment " * 60 + "FIN"
     progress, reply = engine.start(now=NOW)
     progress, reply = engine.text(progress, long, NOW)
-    for answer in ("video", "no", "no", "unknown"):  # « prélevé »: asked only when
+    for answer in ("video", "no", "no", "card"):
         progress, reply = engine.choose(progress, answer, reply.token, NOW)
     content = _detail(engine, progress, reply, "letter").document.content
     quoted = re.search(r"« (.*) »", content).group(1)

@@ -49,10 +49,10 @@ class Persona:
 
 
 PERSONAS = [
-    # Debited twice today, by direct debit (« prélevé »: not asked how): the bank's 8 weeks end
+    # Debited twice today, by direct debit: the bank's 8 weeks end
     # after the answer the letter asks for (26 December), so the written complaint comes first.
     Persona("double charge", ["on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore", "non",
-                              "aujourd'hui"],
+                              "par prélèvement", "aujourd'hui"],
             ["Passez à l'écrit", "au plus tard le samedi 26 décembre 2026",
              "jusqu'au vendredi 26 novembre 2027 inclus",
              "remboursement du prélèvement du jeudi 26 novembre 2026 " + until(TODAY + REFUND_WEEKS),
@@ -66,7 +66,7 @@ PERSONAS = [
     # Debited twice a month ago by direct debit: the bank's deadline is nearer than the answer
     # asked from Cdiscount, so it comes first.
     Persona("direct debit twice, bank deadline first", ["Cstream m'a débité deux fois par prélèvement",
-                                                          "music", "non pas encore", "non", "le 26 octobre"],
+                                                          "music", "non pas encore", "non", "par prélèvement", "le 26 octobre"],
             ["D'abord, le plus rapide : demandez à votre banque le remboursement du prélèvement du lundi "
              "26 octobre 2026 " + until(date(2026, 10, 26) + REFUND_WEEKS), "(8 semaines, non vérifié)",
              "au plus tard le samedi 26 décembre 2026"],
@@ -261,7 +261,7 @@ async def test_in_a_group_the_outcome_stays_short_with_the_way_to_private(bot):
     tg, app, _ = bot
     member = Person(tg, app, 6001, chat_id=-100900)
     await member.send(f"/start@{BOT_USERNAME}")
-    for words in ("on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore", "non"):
+    for words in ("on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore", "non", "par prélèvement"):
         await member.send(words, reply_to_bot=True)
     before = len(member.seen)
     await member.send("hier", reply_to_bot=True)
