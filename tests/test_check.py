@@ -83,7 +83,51 @@ BROKEN = [
     ("missing start node", edit(4, "start: begin"), 4, "start node 'begin' does not exist"),
     ("unknown placeholder", edit(31, "    text: Voilà {service}"), 31, "unknown placeholder {service}"),
     ("bad status", edit(17, "    status: sure"), 17, "status must be one of checked, unchecked, correction"),
+    ("from a choice question", edit(4, "start: ask\ntimeline:\n  refund: {delay: 8 weeks, from: ask, basis: law}"),
+     6, "from must name a date question, not 'ask'"),
+    ("tap limit of some paths", edit(4, "start: ask\nmax_taps: 3\ntap_limits:\n  - when: {ask: \"yes\"}\n    max_taps: 1")
+     .replace("        next: done\n      - id: other", "        next: extra\n      - id: other")
+     + "  extra:\n    type: choice\n    text: Et ?\n    choices:\n      - id: ok\n        label: OK\n        next: done\n",
+     6, "a path needs 2 taps before its outcome, more than its tap_limits 1: ask > extra > done"),
 ]
+
+
+DATED = BASE.replace("""  done:
+    type: outcome""", """  when:
+    type: date
+    text: Quel jour ?
+    choices:
+      - id: unknown
+        label: Je ne sais plus
+        next: done
+    next: done
+  done:
+    type: outcome""").replace("        next: done\n      - id: other", "        next: when\n      - id: other").replace(
+    "start: ask", "start: ask\ntimeline:\n  answer_due: {delay: 30 days, basis: letter}\n"
+    "  refund: {delay: 8 weeks, from: when, nearer_than: answer_due, basis: law}")
+
+
+def test_a_date_question_and_a_delay_counted_from_it_are_valid():
+    flow, problems = load_flow_text(DATED.replace("    text: Voilà {ask}", """    text:
+      - when: {refund: nearer}
+        text: "D'abord la banque, jusqu'au {date.refund} inclus."
+      - text: "Écrivez."
+      - when: {when: unknown}
+        text: "Au plus vite."
+"""), "demo.yaml")
+    assert problems == [], problems
+    assert flow.nodes["when"].kind == "date" and flow.timeline["refund"].start == "when"
+    assert [o for o, _ in flow.nodes["when"].options()] == ["unknown", "date"]
+    assert len(flow.nodes["done"].parts) == 3
+
+
+def test_a_condition_on_a_delay_from_a_date_names_its_states():
+    flow, problems = load_flow_text(DATED.replace("    text: Voilà {ask}", """    text:
+      - when: {refund: soon}
+        text: "Vite."
+"""), "demo.yaml")
+    assert flow is None and any("delay refund is unknown, passed, nearer, open, not 'soon'" in p.message
+                                for p in problems), problems
 
 
 @pytest.mark.parametrize("name, text, line, message", BROKEN, ids=[b[0] for b in BROKEN])

@@ -126,7 +126,7 @@ def test_unreachable_customer_service_is_not_sent_back_to_the_same_channel(engin
 
 @pytest.mark.parametrize("reason", ["billing", "cancellation"])
 def test_billing_and_ignored_cancellation_go_to_writing_with_the_letter(engine, reason):
-    progress, reply = _walk(engine, reason, "music", "no", "no")
+    progress, reply = _walk(engine, reason, "music", "no", "no", "card")
     assert progress.node == "write_now"
     letter = _detail(engine, progress, reply, "letter")
     assert letter.cards[0].kind == "postal" and "Réclamation - abonnement Cstream Music" in letter.document.content

@@ -64,13 +64,14 @@ async def test_conversations_run_at_the_same_time_and_each_one_in_order(bot):
 async def test_two_hundred_conversations_at_once_all_end_correct(bot):
     tg, app, store = bot
     people = [Person(tg, app, 10_000 + i) for i in range(200)]
-    path = ["on m'a prélevé deux fois", "1", "1", "2"]  # billing, Vidéo, not contacted, not deaf
+    path = ["on m'a prélevé deux fois", "1", "1", "2", "2"]  # billing, Vidéo, not contacted, not deaf, by card
     updates = [p.text_update(text) for text in path for p in people]  # interleaved
     await asyncio.gather(*(app.update_processor.process_update(u, app.process_update(u)) for u in updates))
     for person in people:
         progress = stored(store, f"private:{person.id}")
         assert progress.node == "write_now", (person.id, progress.path)
-        assert progress.answers == {"problem": "billing", "service": "video", "contacted": "no", "hearing": "no"}
+        assert progress.answers == {"problem": "billing", "service": "video", "contacted": "no", "hearing": "no",
+                                    "paid_how": "card"}
 
 
 # 5. The flow changes while people are mid-way ---------------------------------------------

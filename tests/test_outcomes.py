@@ -68,19 +68,21 @@ def test_sunday_evening_line_reads_right_and_names_unconfirmed_hours(engine):
 
 
 def test_a_deaf_persons_reachable_now_line_names_only_channels_they_can_use(engine):
-    _, reply = _walk(engine, "billing", "video", "no", "yes")
+    _, reply = _walk(engine, "billing", "video", "no", "yes", "card")
     assert reply.now == "👉 La plateforme accessibilité est ouverte maintenant, jusqu'à 17h (horaires non confirmés)."
-    _, reply = _walk(engine, "billing", "video", "no", "yes", now=paris(2026, 11, 27, 21, 0))  # Friday night
+    _, reply = _walk(engine, "billing", "video", "no", "yes", "card", now=paris(2026, 11, 27, 21, 0))  # Friday night
     assert "3979" not in reply.now and "Les réseaux sociaux ouvrent demain à 9h (horaires non confirmés)." in reply.now
 
 
 def test_one_timeline_everywhere(engine):
     """The letter, the short message and the details give the same dates, counted from today."""
-    progress, reply = _walk(engine, "billing", "video", "no", "no")
+    progress, reply = _walk(engine, "billing", "video", "no", "no", "card")
     assert "au plus tard le samedi 26 décembre 2026" in reply.text
-    assert "dès le dimanche 27 décembre 2026" in reply.text
-    assert "à partir du mardi 26 janvier 2027" in reply.text and "(un usage, pas une règle)" in reply.text
-    assert "jusqu'au vendredi 26 novembre 2027 inclus (la loi)" in reply.text
+    assert "jusqu'au vendredi 26 novembre 2027 inclus" in reply.text
+    _, other = _walk(engine, "unreachable", "video", "phone")  # not about money: the full timeline
+    assert "dès le dimanche 27 décembre 2026" in other.text
+    assert "à partir du mardi 26 janvier 2027" in other.text and "(un usage, pas une règle)" in other.text
+    assert "jusqu'au vendredi 26 novembre 2027 inclus (la loi)" in other.text
     letter = _detail(engine, progress, reply, "letter").document.content
     assert "dans un délai de 30 jours, soit au plus tard le samedi 26 décembre 2026" in letter
     assert "15 jours" not in letter and "deux mois" not in said(reply)
@@ -163,9 +165,9 @@ def test_mediator_card_says_fevad_coverage_is_unchecked_and_unconfirmed_contacts
 def test_the_letter_is_in_french_for_an_english_interface(engine):
     progress, reply = engine.start(lang="en", now=NOW)
     progress, reply = engine.text(progress, "I was charged twice for my subscription this month", NOW)
-    for answer in ("video", "no", "no"):
+    for answer in ("video", "no", "no", "card"):
         progress, reply = engine.choose(progress, answer, reply.token, NOW)
-    assert reply.text.startswith("Send your written complaint today")
+    assert reply.text.startswith("Put it in writing: send your complaint today")
     letter = _detail(engine, progress, reply, "letter")
     assert "The letter is in French because it goes to Cdiscount" in letter.sections[0][1]
     content = letter.document.content
@@ -178,7 +180,7 @@ def test_quoted_words_are_trimmed_at_a_word(engine):
     long = "on m'a prélevé deux fois " + "vraiment " * 60 + "FIN"
     progress, reply = engine.start(now=NOW)
     progress, reply = engine.text(progress, long, NOW)
-    for answer in ("video", "no", "no"):
+    for answer in ("video", "no", "no", "card"):
         progress, reply = engine.choose(progress, answer, reply.token, NOW)
     content = _detail(engine, progress, reply, "letter").document.content
     quoted = re.search(r"« (.*) »", content).group(1)
@@ -212,3 +214,28 @@ def test_a_deaf_person_gets_the_platform_first_on_every_outcome_and_never_the_ph
             if not button.id.startswith("_"):
                 stack.append(engine.choose(progress, button.id, reply.token, NOW))
     assert reached == {n.id for n in flow.nodes.values() if n.is_outcome}
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_billing_outcomes_with_a_date_stay_under_700_characters(engine, lang):
+    """The paths a button walk cannot take: a date typed at « Quel jour ? », for each way the
+    money was taken, each contact, deaf or not, with the bank's deadline nearer, later or passed."""
+    from bot.engine.reply import BACK, RESTART
+    for now in TIMES.values():
+        for typed in ("il y a trois jours", "il y a cinq semaines", "le 1er septembre", "1 septembre 2025"):
+            for start in (["billing", "video", "no", "yes"], ["billing", "video", "no", "no"],
+                          ["cancellation", "several", "signalconso"], ["billing", "books", "phone", "promised"]):
+                for paid in ("debit", "unknown", "not_agreed"):
+                    progress, reply = engine.start(lang=lang, now=now)
+                    for answer in start + [paid]:
+                        progress, reply = engine.choose(progress, answer, reply.token, now)
+                    assert progress.node == "debit_when"
+                    progress, reply = engine.text(progress, typed, now)
+                    assert reply.kind == "outcome", (start, paid, typed, reply.notices)
+                    shown = "\n\n".join(re.sub(r"<[^>]+>", "", m.html) for m in render(reply, lang, 1))
+                    assert len(shown) <= 700, (start, paid, typed, len(shown), shown)
+                    assert "{" not in shown and "[…]" not in shown
+                    for button in reply.buttons:
+                        if button.id not in (BACK, RESTART):
+                            detail = engine.choose(progress, button.id, reply.token, now)[1]
+                            assert "[…]" not in "\n".join(t for _, t in detail.sections) + "\n".join(detail.facts)

@@ -7,11 +7,12 @@ import html
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from bot.console import run_console
+from bot.engine.timeline import written_date
 from bot.flow.files import FlowSet
 from bot.store import ConversationKey
 from conftest import NOW, make_bot, paris
@@ -20,6 +21,17 @@ from tg import Person
 SUNDAY_NIGHT = paris(2026, 11, 29, 22, 0)
 CHRISTMAS = paris(2026, 12, 25, 10, 0)
 ALL_SAINTS = paris(2026, 11, 1, 10, 0)  # a public holiday, and a Sunday
+TODAY = date(2026, 11, 26)              # NOW's day
+
+
+def until(day: date) -> str:
+    """« jusqu'au jeudi 21 janvier 2027 inclus »: a last day as the outcome writes it."""
+    return f"jusqu'au {written_date(day, 'fr')} inclus"
+
+
+# The bank's delays, from the facts page (unchecked): an authorised direct debit is refunded
+# on request within 8 weeks of the debit; an operation never agreed to is contested within 13 months.
+REFUND_WEEKS = timedelta(weeks=8)
 
 
 @dataclass
@@ -33,17 +45,62 @@ class Persona:
     detail_must_not: list[str] = field(default_factory=list)
     lang: str = "fr"
     now: datetime = NOW
+    order: list[str] = field(default_factory=list)  # in the short outcome, in this order
 
 
 PERSONAS = [
-    Persona("double charge", ["on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore", "non"],
-            ["Passez maintenant à l'écrit", "au plus tard le samedi 26 décembre 2026",
-             "dès le dimanche 27 décembre 2026", "jusqu'au vendredi 26 novembre 2027 inclus",
+    # Debited twice today, by direct debit: the bank's 8 weeks end
+    # after the answer the letter asks for (26 December), so the written complaint comes first.
+    Persona("double charge", ["on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore", "non",
+                              "par prélèvement", "aujourd'hui"],
+            ["Passez à l'écrit", "au plus tard le samedi 26 décembre 2026",
+             "jusqu'au vendredi 26 novembre 2027 inclus",
+             "remboursement du prélèvement du jeudi 26 novembre 2026 " + until(TODAY + REFUND_WEEKS),
+             "(8 semaines, non vérifié)",
              "👉 Le 3979 est ouvert maintenant, jusqu'à 21h."],
-            ["Votre situation", "15 jours"],
+            ["Votre situation", "15 jours", "D'abord", "13 mois"],
             "la lettre", ["Je vous demande de me rembourser", "« on m'a prélevé deux fois ce mois-ci »",
                           "Objet : Réclamation - abonnement Cstream Vidéo"],
-            ["au sujet du problème suivant"]),
+            ["au sujet du problème suivant"],
+            order=["Passez à l'écrit", "Le plus rapide : demandez à votre banque"]),
+    # Debited twice a month ago by direct debit: the bank's deadline is nearer than the answer
+    # asked from Cdiscount, so it comes first.
+    Persona("direct debit twice, bank deadline first", ["Cstream m'a débité deux fois par prélèvement",
+                                                          "music", "non pas encore", "non", "par prélèvement", "le 26 octobre"],
+            ["D'abord, le plus rapide : demandez à votre banque le remboursement du prélèvement du lundi "
+             "26 octobre 2026 " + until(date(2026, 10, 26) + REFUND_WEEKS), "(8 semaines, non vérifié)",
+             "au plus tard le samedi 26 décembre 2026"],
+            ["13 mois", "dès que possible"],
+            "si ça ne marche pas", ["Gardez le relevé de compte qui le montre et le numéro (la référence) du mandat",
+                                    "Révoquer le mandat arrête les prélèvements futurs, mais ne met pas fin à "
+                                    "l'abonnement : résiliez-le aussi",
+                                    "dans les 8 semaines suivant le débit", "information non confirmée"],
+            ["L133", "L133-25"],
+            order=["D'abord, le plus rapide", "Passez à l'écrit"]),
+    # A debit never agreed to, older than 8 weeks: not the refund, the 13-month contest.
+    Persona("never agreed, older than 8 weeks", ["on m'a prélevé 9,99 € sans mon accord", "music",
+                                                 "non pas encore", "non", "le 15 août"],
+            ["contestez-le auprès de votre banque " + until(date(2027, 9, 15)), "(13 mois, non vérifié)",
+             "Ce paiement du samedi 15 août 2026", "au plus tard le samedi 26 décembre 2026"],
+            ["remboursement du prélèvement", "L133"],
+            "si ça ne marche pas", ["peut être contestée auprès de votre banque dans les 13 mois",
+                                    "ne met pas fin à l'abonnement"], ["L133"]),
+    # How the money was taken is not known; « en novembre » counts from 1 November (errs early).
+    Persona("payment method unknown", ["on m'a facturé deux fois", "vidéo", "non pas encore", "non",
+                                       "je ne sais pas", "en novembre"],
+            ["Si c'était un prélèvement : demandez à votre banque le remboursement "
+             "du prélèvement du dimanche 1er novembre 2026 " + until(date(2026, 11, 1) + REFUND_WEEKS),
+             "au plus tard le samedi 26 décembre 2026"],
+            ["13 mois"], order=["Passez à l'écrit", "Si c'était un prélèvement"]),
+    # A report on SignalConso is not a complaint: the written complaint still goes out.
+    Persona("already reported on SignalConso", ["on m'a facturé deux fois", "vidéo",
+                                                "j'ai fait un signalement sur SignalConso", "par carte bancaire"],
+            ["Envoyez aujourd'hui votre réclamation en recommandé", "au plus tard le samedi 26 décembre 2026",
+             "Un signalement SignalConso (l'entreprise peut y répondre) n'est pas une réclamation et ne "
+             "remplace pas l'écrit exigé par le médiateur."],
+            ["remboursement du prélèvement", "contestez"],
+            "si ça ne marche pas", ["SignalConso (DGCCRF) reçoit des signalements : ce n'est pas une réclamation ; "
+                                    "l'entreprise est prévenue et peut répondre."]),
     Persona("wants to cancel", ["je veux résilier mon abonnement, comment faire ?", "music", "non"],
             ["fonction de résiliation en ligne", "résilier en trois clics", "si elle est proposée",
              "1er juin 2023", "au plus tard le samedi 26 décembre 2026"],
@@ -54,8 +111,8 @@ PERSONAS = [
     Persona("wants to change plan", ["je voudrais passer à la formule Music seule", "music", "non"],
             ["Pour résilier ou changer d'offre", "si elle est proposée"], ["n'a pas été prise en compte"]),
     Persona("cancellation ignored", ["j'ai résilié il y a deux mois et l'abonnement est toujours actif",
-                                     "vidéo", "non pas encore", "non"],
-            ["Passez maintenant à l'écrit", "au plus tard le samedi 26 décembre 2026"],
+                                     "vidéo", "non pas encore", "non", "par carte bancaire"],
+            ["Passez à l'écrit", "au plus tard le samedi 26 décembre 2026"],
             ["résilier en trois clics"],
             "la lettre", ["Cette demande n'a pas été prise en compte", "article L215-1-1"]),
     Persona("deaf, says so in the description", ["je suis sourde et je n'arrive plus à me connecter à mon compte",
@@ -68,12 +125,13 @@ PERSONAS = [
                                                       "non, et je suis malentendant"],
             ["👉 La plateforme accessibilité est ouverte maintenant"], ["3979"],
             "autres moyens de contact", ["🧏 Plateforme accessibilité"], ["📞"]),
-    Persona("deaf on Christmas day", ["je suis sourd, on m'a facturé deux fois", "vidéo", "non pas encore"],
+    Persona("deaf on Christmas day", ["je suis sourd, on m'a facturé deux fois", "vidéo", "non pas encore",
+                                      "je ne sais pas", "je ne sais plus"],
             ["La plateforme accessibilité : c'est un jour férié",
              "Les réseaux sociaux sont ouverts maintenant, jusqu'à 18h (horaires non confirmés)."],
             ["3979", "La plateforme accessibilité est ouverte"], now=CHRISTMAS),
-    Persona("English speaker charged twice", ["I was charged twice this month", "video", "no", "no"],
-            ["Send your written complaint today", "by Saturday 26 December 2026",
+    Persona("English speaker charged twice", ["I was charged twice this month", "video", "no", "no", "by card"],
+            ["send your complaint today", "by Saturday 26 December 2026",
              "👉 The 3979 phone line is open now, until 21:00."],
             ["Envoyez"],
             "the letter", ["The letter is in French because it goes to Cdiscount",
@@ -83,7 +141,7 @@ PERSONAS = [
             ["cancel in three clicks", "if it is offered"], ["was ignored"],
             "the letter", ["Objet : Résiliation de mon abonnement Cstream Books", "The letter is in French"],
             ["Subject", "« how do I cancel"], lang="en"),
-    Persona("English speaker, deaf", ["I am deaf and I was charged twice", "video", "no"],
+    Persona("English speaker, deaf", ["I am deaf and I was charged twice", "video", "no", "by card"],
             ["👉 The accessibility platform is open now, until 17:00 (hours not confirmed)."], ["3979"], lang="en"),
     Persona("nobody answers the phone", ["personne ne répond jamais au téléphone", "vidéo", "par téléphone"],
             ["Passez maintenant à l'écrit"], ["Le 3979 est ouvert"],
@@ -131,8 +189,8 @@ PERSONAS = [
             ["Passez maintenant à l'écrit"], [],
             "la lettre", ["citez dans la lettre la date et la référence de cette promesse"]),
     Persona("SMS spelling, ignored cancellation", ["g resilier le 2 avril et chui tjr abonné", "vidéo",
-                                                   "non", "non"],
-            ["Passez maintenant à l'écrit"], ["résilier en trois clics"]),
+                                                   "non", "non", "par carte"],
+            ["Passez à l'écrit"], ["résilier en trois clics"]),
     Persona("badly handled request wants sources", ["ma demande est mal traitée", "vidéo", "non", "non"],
             ["Contactez d'abord le service client"], ["Votre situation"],
             "sources", ["non vérifiée", "vérifiée le 27/11/2026"], ["vérifié le", "l'article d'origine parlait"]),
@@ -148,6 +206,8 @@ def check(persona: Persona, outcome: str, detail: str | None) -> None:
         assert text in outcome, (persona.name, text, outcome)
     for text in persona.must_not:
         assert text not in outcome, (persona.name, text, outcome)
+    places = [outcome.find(text) for text in persona.order]
+    assert -1 not in places and places == sorted(places), (persona.name, persona.order, outcome)
     assert re.search(r"^\s*\d+\.", outcome, re.M) is None or "📄" in outcome or "📚" in outcome
     if persona.detail:
         for text in persona.detail_must:
@@ -201,12 +261,12 @@ async def test_in_a_group_the_outcome_stays_short_with_the_way_to_private(bot):
     tg, app, _ = bot
     member = Person(tg, app, 6001, chat_id=-100900)
     await member.send(f"/start@{BOT_USERNAME}")
-    for words in ("on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore"):
+    for words in ("on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore", "non", "par prélèvement"):
         await member.send(words, reply_to_bot=True)
     before = len(member.seen)
-    await member.send("non", reply_to_bot=True)
+    await member.send("hier", reply_to_bot=True)
     outcome = member.last
-    assert "Passez maintenant à l'écrit" in member.texts_since(before)
+    assert "Passez à l'écrit" in member.texts_since(before)
     assert "📄 Détails et modèle de lettre en privé" in outcome.labels
     assert not any(label.startswith(("📄 La lettre", "📇", "⏭️", "📚")) for label in outcome.labels)
     assert not any(m.document_bytes for m in member.seen)

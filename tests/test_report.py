@@ -50,12 +50,12 @@ def scripted(store, v1, v2):
         run_console(Engine(flow_set), store, ConversationKey.console(name), stdin=io.StringIO("".join(
             line + "\n" for line in lines)), stdout=io.StringIO(), clock=clock)
     old, new = FlowSet([v1]), FlowSet([v2])
-    chat(old, "a", [SAID, "1", "1", "2"], Clock())          # billing, video, not contacted, no need -> write_now
+    chat(old, "a", [SAID, "1", "1", "2", "2"], Clock())     # billing, video, not contacted, no need, by card -> write_now
     chat(old, "b", [SAID, "1"], Clock())                    # stops at contacted
     chat(old, "c", [ODD], Clock())                          # not understood, stops at problem
     d = Clock()
     chat(old, "d", [SAID, "1", "1"], d)                     # reaches `hearing` (version 1), leaves
-    chat(new, "d", ["2"], d)                                # back after the edit: `hearing_needs`, done
+    chat(new, "d", ["2", "2"], d)                           # back after the edit: `hearing_needs`, by card, done
 
 
 def test_the_report_counts_scripted_conversations_exactly(tmp_path, versions):
@@ -66,18 +66,19 @@ def test_the_report_counts_scripted_conversations_exactly(tmp_path, versions):
     store.close()
     funnel = {row["node"]: (row["reached"], row["answered"], row["abandoned"]) for row in stats.funnel}
     assert funnel == {"problem": (4, 3, 1), "service": (3, 3, 0), "contacted": (3, 2, 1),
-                      "hearing": (2, 1, 0), "hearing_needs": (1, 1, 0)}
+                      "hearing": (2, 1, 0), "hearing_needs": (1, 1, 0), "paid_how": (2, 2, 0)}
     labels = {row["node"]: row["question"] for row in stats.funnel}
     assert labels["hearing"].endswith(f"[{v1.version[:7]}]") and labels["hearing_needs"].endswith(f"[{v2.version[:7]}]")
     assert labels["service"] == "Quel service Cstream est concerné ?"  # in every version: no tag
     assert stats.conversations == 4
     assert [(r["outcome"], r["conversations"]) for r in stats.outcomes] == [("write_now", 2)]
-    assert stats.durations == [240, 360] and (stats.median, stats.p90) == (240, 360)
+    assert stats.durations == [300, 420] and (stats.median, stats.p90) == (300, 420)
     assert stats.understood == (3, 4)
     assert [dict(c) for c in stats.reasons.values()] == [{"Erreur de facturation": 3}]
     edges = {(r["node"], r["choice"], r["next"]): r["people"] for r in stats.transitions}
     assert edges[("contacted", "no", "hearing")] == 2 and ("contacted", "no", "hearing_needs") not in edges
-    assert edges[("hearing_needs", "no", "write_now")] == 1 and edges[("problem", "billing", "service")] == 3
+    assert edges[("hearing_needs", "no", "paid_how")] == 1 and edges[("paid_how", "card", "write_now")] == 2
+    assert edges[("hearing_needs", "no", "paid_how")] == 1 and edges[("problem", "billing", "service")] == 3
 
 
 def test_follow_up_results_and_csv(tmp_path, engine):
@@ -106,7 +107,7 @@ def test_report_command_writes_html_and_csv(cli, tmp_path, versions):
     page = (tmp_path / "r.html").read_text("utf-8")
     assert "4 conversations" in out and "<svg" in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page) and "<script" not in page  # self-contained
-    assert (tmp_path / "csv" / "funnel.csv").read_text().count("\n") == 6
+    assert (tmp_path / "csv" / "funnel.csv").read_text().count("\n") == 7  # header and six questions, paid_how among them
     code, out, err = cli("graph", "cstream", "--stats", "--since", "", "-o", tmp_path / "g.dot")
     assert code == 0, err
     dot = (tmp_path / "g.dot").read_text("utf-8")

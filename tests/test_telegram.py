@@ -43,6 +43,7 @@ async def test_outcome_carries_a_letter_and_the_open_now_line(bot):
     await camille.press("Cstream Vidéo")
     await camille.press("Non, pas encore")
     await camille.press("Non")
+    await camille.press("Par carte bancaire")
     assert "👉 Le 3979 est ouvert maintenant, jusqu'à 21h." in camille.last_text
     assert not any(m.document_bytes for m in camille.seen)  # the letter comes when asked for
     await camille.press("📄 La lettre")

@@ -14,9 +14,12 @@ from datetime import datetime, timezone
 
 from ..flow.files import FlowSet
 from ..flow.machine import FlowMachine
-from ..flow.model import Node, tr
+from zoneinfo import ZoneInfo
+
+from ..flow.model import DATE, Node, tr
 from ..flow.recognise import normalise, recognise, understand_answer, yes_or_no
 from ..locales import languages, t
+from .dates import read_date
 from .infer import infer
 from .outcome import Outcomes, fill, label_of
 from .progress import MAX_TEXT, Answer, Progress, new_token
@@ -89,8 +92,8 @@ class Engine:
             return self._reply(machine, progress, now, [t(progress.lang, "full_list")])
         node = machine.flow.nodes[progress.node]
         if node.is_outcome and choice_id.startswith(DETAIL) and \
-                choice_id[len(DETAIL):] in self.outcomes.details(node, progress):
-            return progress, self.outcomes.reply(machine.flow, node, progress, _now(now), self._buttons(node, progress),
+                choice_id[len(DETAIL):] in self.outcomes.details(machine.flow, node, progress, _now(now)):
+            return progress, self.outcomes.reply(machine.flow, node, progress, _now(now), self._buttons(node, progress, now),
                                                  self.token(progress), choice_id[len(DETAIL):])
         available = {"continue"} if node.kind == "info" else {c.id for c in self._choices(node, progress)}
         if choice_id not in available:
@@ -104,15 +107,21 @@ class Engine:
         node = machine.flow.nodes[progress.node]
         text = clean_text(raw or "")
         if not text:
-            key = "empty_text" if node.kind == "text" else "pick_a_button"
+            key = "empty_text" if node.kind == "text" else "date_unknown" if node.kind == "date" else "pick_a_button"
             return self._reply(machine, progress, now, notices + [t(lang, key)])
-        picked = match_button(self._buttons(node, progress), text)
+        picked = match_button(self._buttons(node, progress, now), text)
         if picked is None and progress.pending:  # « oui » / « non » to « C'est bien ça ? »
             said = yes_or_no(text)
             picked = progress.pending[0] if said == "yes" and len(progress.pending) == 1 else \
                 SHOW_LIST if said == "no" else None
         if picked is not None:
             return self.choose(progress, picked, None, now)
+        if node.kind == "date":  # a date typed, read relative to today in the flow's time zone
+            today = _now(now).astimezone(ZoneInfo(machine.flow.timezone)).date()
+            reading = read_date(text, today)
+            if reading.day is None:
+                return self._reply(machine, progress, now, notices + [t(lang, f"date_{reading.problem}")])
+            return self._advance(machine, progress, DATE, now, notices, typed=reading.day.isoformat())
         told = infer(machine.flow, progress, text)
         if told is not progress and node.kind in ("text", "choice"):
             progress = told
@@ -144,12 +153,13 @@ class Engine:
         machine, progress, notices = self._resolve(progress, now)
         lang = progress.lang
         if progress.pending is not None:
-            progress = progress.with_(pending=None, draft=None)
+            progress = progress.with_(pending=None, draft=None, inferred=_before(progress.inferred, len(progress.path)))
         elif not progress.path:
             return self._reply(machine, progress, now, notices + [t(lang, "nothing_to_undo")])
         else:
             progress = progress.with_(node=progress.path[-1].node, path=progress.path[:-1], pending=None,
-                                      draft=None, updated=_now(now).timestamp())
+                                      draft=None, updated=_now(now).timestamp(),
+                                      inferred=_before(progress.inferred, len(progress.path) - 1))
         return self._reply(machine, progress, now, notices + [t(lang, "went_back")])
 
     def restart(self, progress: Progress, now: datetime | None = None) -> tuple[Progress, Reply]:
@@ -163,15 +173,16 @@ class Engine:
         lang, flow = progress.lang, machine.flow
         node_now = flow.nodes[progress.node]
         lines = [(_first_line(tr(flow.nodes[a.node].text, lang)),
-                  a.text or label_of(flow.nodes[a.node], a.choice, lang)) for a in progress.path]
+                  label_of(flow.nodes[a.node], a.choice, lang, a.text) if a.choice == DATE
+                  else a.text or label_of(flow.nodes[a.node], a.choice, lang)) for a in progress.path]
         status = "summary_done" if node_now.is_outcome else "summary_now"
         return progress, Reply(
             kind="summary", text=t(lang, "summary_title"), notices=notices,
             sections=lines or [(None, t(lang, "summary_empty"))],
             typed=tuple(i for i, answer in enumerate(progress.path) if answer.text),
             facts=[t(lang, status, text=_first_line(tr(node_now.text, lang)))],
-            buttons=self._buttons(node_now, progress), token=self.token(progress),
-            expects_text=node_now.kind == "text" or bool(progress.pending), node=progress.node)
+            buttons=self._buttons(node_now, progress, now), token=self.token(progress),
+            expects_text=node_now.kind in ("text", "date") or bool(progress.pending), node=progress.node)
 
     def help(self, progress: Progress, now: datetime | None = None) -> tuple[Progress, Reply]:
         return self.current(progress, now, t(progress.lang, "help"))
@@ -205,8 +216,10 @@ class Engine:
         node, path = flow.start, []
         for answer in progress.path:  # replay the answers while they still fit
             here = Progress(flow.id, "", node, tuple(path), inferred=progress.inferred)
-            fits = answer.node == node and (answer.choice == "continue" if flow.nodes[node].kind == "info"
-                                            else any(c.id == answer.choice for c in self._choices(flow.nodes[node], here)))
+            kind = flow.nodes[node].kind
+            fits = answer.node == node and (answer.choice == "continue" if kind == "info"
+                                            else kind == "date" and answer.choice == DATE and bool(answer.text)
+                                            or any(c.id == answer.choice for c in self._choices(flow.nodes[node], here)))
             target = fits and machine.step(node, answer.choice, {**here.answers, node: answer.choice})
             if not target:
                 break
@@ -223,7 +236,7 @@ class Engine:
     def _advance(self, machine: FlowMachine, progress: Progress, choice_id: str, now,
                  notices: list[str], typed: str | None = None) -> tuple[Progress, Reply]:
         node = machine.flow.nodes[progress.node]
-        typed = (typed or progress.draft) if node.kind == "text" else None
+        typed = (typed or progress.draft) if node.kind == "text" else typed if node.kind == "date" else None
         answers = {**progress.answers, node.id: choice_id}
         target = machine.step(node.id, choice_id, answers)
         if target is None:
@@ -232,13 +245,13 @@ class Engine:
         new = progress.with_(node=target, path=progress.path + (Answer(node.id, choice_id, typed),),
                              pending=None, draft=None, updated=_now(now).timestamp())
         new, reply = self._reply(machine, new, now, notices)
-        reply.answer = label_of(node, choice_id, progress.lang)
+        reply.answer = label_of(node, choice_id, progress.lang, typed)
         return new, reply
 
     def _reply(self, machine: FlowMachine, progress: Progress, now, notices: list[str]) -> tuple[Progress, Reply]:
         flow, lang, now = machine.flow, progress.lang, _now(now)
         node = flow.nodes[progress.node]
-        token, buttons = self.token(progress), self._buttons(node, progress)
+        token, buttons = self.token(progress), self._buttons(node, progress, now)
         if node.is_outcome:
             reply = self.outcomes.reply(flow, node, progress, now, buttons, token)
         elif progress.pending:
@@ -247,7 +260,7 @@ class Engine:
             reply = Reply("confirm", ask, buttons=buttons, token=token, node=node.id, expects_text=True)
         else:
             reply = Reply(node.kind, fill(tr(node.text, lang), flow, progress, now), buttons=buttons,
-                          token=token, node=node.id, expects_text=node.kind == "text")
+                          token=token, node=node.id, expects_text=node.kind in ("text", "date"))
         reply.notices[:0] = notices
         return progress, reply
 
@@ -264,20 +277,26 @@ class Engine:
     def _choices(node: Node, progress: Progress):
         return [c for c in node.choices if c.condition.holds(progress.answers)]
 
-    def _buttons(self, node: Node, progress: Progress) -> list[Button]:
+    def _buttons(self, node: Node, progress: Progress, now: datetime | None = None) -> list[Button]:
         """The buttons shown at this point, in order (what a typed number or label refers to)."""
         lang = progress.lang
         controls = [Button(BACK, t(lang, "back"))] if progress.path or progress.pending is not None else []
         if node.kind == "info":
             return [Button("continue", t(lang, "continue"))] + controls
         if node.is_outcome:
-            details = self.outcomes.details(node, progress)
+            machine = self.flows.get(progress.flow, progress.version) or self.flows.get(progress.flow)
+            details = self.outcomes.details(machine.flow, node, progress, _now(now))
             return ([Button(DETAIL + d, t(lang, f"detail_{d}")) for d in details]
                     + controls + [Button(RESTART, t(lang, "restart"))])
         if progress.pending:
             return ([Button(c, label_of(node, c, lang)) for c in progress.pending]
                     + [Button(SHOW_LIST, t(lang, "show_list"))] + controls)
         return [Button(c.id, tr(c.label, lang)) for c in self._choices(node, progress)] + controls
+
+
+def _before(inferred: tuple, step: int) -> tuple:
+    """The inferences read before answer number `step` (older records carry no step: kept)."""
+    return tuple(entry for entry in inferred if len(entry) < 3 or entry[2] < step)
 
 
 def match_button(buttons: list[Button], text: str) -> str | None:

@@ -22,10 +22,12 @@ def says(text: str, keyword: str) -> bool:
 
 def infer(flow: Flow, progress: Progress, text: str) -> Progress:
     """`progress` with what `text` tells, by the flow's rules (unchanged when it tells nothing)."""
-    known = dict(progress.inferred)
+    known, step = {entry[0] for entry in progress.inferred}, len(progress.path)
+    found = []
     for rule in flow.infer:
         if rule.node not in known and any(says(text, k) for k in rule.keywords):
-            known[rule.node] = rule.choice
-    if len(known) == len(progress.inferred):
+            known.add(rule.node)
+            found.append((rule.node, rule.choice, step))
+    if not found:
         return progress
-    return progress.with_(inferred=tuple(known.items()))
+    return progress.with_(inferred=progress.inferred + tuple(found))

@@ -5,27 +5,29 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from ..flow.check import PLACEHOLDER, TIMED
-from ..flow.model import Channel, Flow, Node, tr
+from ..flow.model import DATE, Channel, Flow, Node, tr
 from ..flow.recognise import normalise
 from ..locales import t, words
 from .nowline import card_status, now_line, states
 from .progress import Progress
 from .reply import Attachment, Button, ContactCard, Reply
-from .timeline import due_dates, written_date, written_delay
+from .timeline import date_states, due_dates, written_date, written_delay
 
 CACHE_BYTES = 8 << 20  # outcomes kept, at most, in characters of text (they may quote what people typed)
 DETAILS = ("letter", "channels", "next", "sources")
 QUOTE = 300  # the person's own words are quoted up to this many characters
 
 
-def label_of(node: Node, choice_id: str, lang: str) -> str:
-    """How an answer reads on its button."""
+def label_of(node: Node, choice_id: str, lang: str, typed: str | None = None) -> str:
+    """How an answer reads on its button (a date given: the date written out)."""
     if choice_id == "continue":
         return t(lang, "continue")
+    if node.kind == "date" and choice_id == DATE:
+        return written_date(date.fromisoformat(typed), lang) if typed else "[…]"
     choice = node.choice(choice_id)
     return tr(choice.label, lang) if choice else choice_id
 
@@ -64,6 +66,34 @@ def shown(text: str, progress: Progress, french: bool = False) -> bool:
                for name, typed in PLACEHOLDER.findall(text) if typed)
 
 
+def given_dates(flow: Flow, progress: Progress) -> dict[str, date]:
+    """The dates given at the flow's date questions."""
+    return {a.node: date.fromisoformat(a.text) for a in progress.path
+            if a.choice == DATE and a.text and a.node in flow.nodes and flow.nodes[a.node].kind == "date"}
+
+
+def _today(flow: Flow, now: datetime | None) -> date:
+    now = now or datetime.now(ZoneInfo("UTC"))
+    return now.astimezone(ZoneInfo(flow.timezone)).date()
+
+
+def answers_of(flow: Flow, progress: Progress, now: datetime | None) -> dict[str, str]:
+    """The answers conditions test in an outcome: the person's, and the state of each timeline
+    entry counted from a date they gave (unknown, passed, nearer, open)."""
+    if not any(d.start for d in flow.timeline.values()):
+        return progress.answers
+    states = date_states(flow.timeline, _today(flow, now), given_dates(flow, progress))
+    return {**progress.answers, **states}
+
+
+def outcome_text(flow: Flow, node: Node, progress: Progress, now: datetime | None, lang: str) -> str:
+    """An outcome's first message before filling: its text, or its parts that hold, joined."""
+    if not node.parts:
+        return tr(node.text, lang)
+    answers = answers_of(flow, progress, now)
+    return " ".join(tr(p.text, lang) for p in node.parts if p.condition.holds(answers) and shown(tr(p.text, lang), progress))
+
+
 def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | None = None) -> str:
     """Replace {node} with the answer (its `says` form, else its label), {node.text} with what
     was typed there (trimmed), {date} with today's date, {date.x} with the timeline's date x
@@ -76,7 +106,8 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | N
         kind, name = match.groups()
         if kind == "delay":
             return written_delay(flow.timeline[name], lang)
-        return written_date(due_dates(flow.timeline, today)[name], lang)
+        day = due_dates(flow.timeline, today, given_dates(flow, progress)).get(name)
+        return written_date(day, lang) if day else "[…]"
 
     def value(match: re.Match) -> str:
         name, typed = match.group(1), match.group(2)
@@ -84,6 +115,8 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | N
             return long_date(today, lang)
         if typed and name in texts:
             return trimmed(texts[name])
+        if name in answers and name in flow.nodes and answers[name] == DATE:
+            return label_of(flow.nodes[name], DATE, lang, texts.get(name))
         if name in answers and name in flow.nodes:
             choice = flow.nodes[name].choice(answers[name])
             if choice and choice.says:
@@ -119,9 +152,9 @@ class Outcomes:
         return replace(found[0], notices=list(found[0].notices))  # callers add notices: never share them
 
     @staticmethod
-    def details(node: Node, progress: Progress) -> list[str]:
+    def details(flow: Flow, node: Node, progress: Progress, now: datetime | None) -> list[str]:
         """The details this outcome has something to show in, in order."""
-        answers, found = progress.answers, set()
+        answers, found = answers_of(flow, progress, now), set()
         found |= {s.detail for s in node.sections if s.condition.holds(answers) and shown(tr(s.text), progress)}
         found |= {r.detail or "channels" for r in node.channels if r.condition.holds(answers)}
         found |= {r.detail or "sources" for r in node.facts if r.condition.holds(answers)}
@@ -132,15 +165,15 @@ class Outcomes:
         return [d for d in DETAILS if d in found]
 
     def _short(self, flow, node, progress, now, buttons, token, _which) -> Reply:
-        lang, answers = progress.lang, progress.answers
+        lang, answers = progress.lang, answers_of(flow, progress, now)
         channels = [flow.channels[r.id] for r in node.channels
                     if r.condition.holds(answers) and (r.detail or "channels") == "channels"]
-        return Reply("outcome", fill(tr(node.text, lang), flow, progress, now),
+        return Reply("outcome", fill(outcome_text(flow, node, progress, now, lang), flow, progress, now),
                      now=now_line(channels, states(flow, channels, now), now, lang),
                      footer=t(lang, "come_back"), buttons=buttons, token=token, node=node.id)
 
     def _detail(self, flow, node, progress, now, buttons, token, which) -> Reply:
-        lang, answers = progress.lang, progress.answers
+        lang, answers = progress.lang, answers_of(flow, progress, now)
         sections = [(tr(s.title, lang) or None, fill(tr(s.text, lang), flow, progress, now))
                     for s in node.sections if s.condition.holds(answers) and s.detail == which
                     and shown(tr(s.text, lang), progress)]
@@ -163,8 +196,9 @@ class Outcomes:
 def letter(flow: Flow, node: Node, progress: Progress, now: datetime) -> Attachment:
     """The outcome's letter, always in French: it goes to a French company."""
     doc = flow.documents[node.document]
+    answers = answers_of(flow, progress, now)
     parts = [fill(tr(p.text, "fr"), flow, progress, now, "fr") for p in doc.parts
-             if p.condition.holds(progress.answers) and shown(tr(p.text, "fr"), progress, french=True)]
+             if p.condition.holds(answers) and shown(tr(p.text, "fr"), progress, french=True)]
     return Attachment(tr(doc.title, progress.lang), doc.filename, "\n\n".join(parts) + "\n")
 
 

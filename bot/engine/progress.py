@@ -35,12 +35,15 @@ class Progress:
     started: float = 0.0
     updated: float = 0.0
     token: str = ""  # random, drawn when the conversation starts: links its events (bot/ops/events.py), nothing else
-    inferred: tuple[tuple[str, str], ...] = ()  # answers read from what was typed (the flow's `infer:`)
+    # answers read from what was typed (the flow's `infer:`): (node, choice, number of answers
+    # given when it was typed); going back before that step forgets them
+    inferred: tuple[tuple, ...] = ()
 
     @cached_property
     def answers(self) -> dict[str, str]:
         """The choice id given at each node passed, and those read from typed text."""
-        return {**{answer.node: answer.choice for answer in self.path}, **dict(self.inferred)}
+        return {**{answer.node: answer.choice for answer in self.path},
+                **{entry[0]: entry[1] for entry in self.inferred}}
 
     @cached_property
     def texts(self) -> dict[str, str]:

@@ -13,13 +13,13 @@ from datetime import date, timedelta
 from ..flow.model import Delay
 from ..locales import t, words
 
-UNITS = ("days", "months", "years")
+UNITS = ("days", "weeks", "months", "years")
 
 
 def add_delay(day: date, amount: int, unit: str) -> date:
     """`day` plus `amount` days, months or years of the calendar (clamped to the month's end)."""
-    if unit == "days":
-        return day + timedelta(days=amount)
+    if unit in ("days", "weeks"):
+        return day + timedelta(days=amount * (7 if unit == "weeks" else 1))
     months = amount * (12 if unit == "years" else 1)
     if unit not in ("months", "years"):
         raise ValueError(f"unknown unit {unit!r}: use {', '.join(UNITS)}")
@@ -28,22 +28,47 @@ def add_delay(day: date, amount: int, unit: str) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def due_dates(timeline: dict[str, Delay], today: date) -> dict[str, date]:
-    """Each named delay's date: `today` (or the date of the entry it follows) plus its delay."""
-    out: dict[str, date] = {}
+def due_dates(timeline: dict[str, Delay], today: date, given: dict[str, date] | None = None) -> dict[str, date]:
+    """Each named delay's date: `today` (or the date of the entry it follows, or the date given
+    at the question named by its `from`) plus its delay. An entry counted from a date nobody
+    gave (or following one) has no date: it is left out."""
+    out: dict[str, date | None] = {}
+    given = given or {}
 
-    def of(name: str, seen: tuple = ()) -> date:
+    def of(name: str, seen: tuple = ()) -> date | None:
         if name not in out:
             delay = timeline[name]
             if delay.after in seen:
                 raise ValueError(f"timeline: {name} follows itself")
-            start = of(delay.after, seen + (name,)) if delay.after else today
-            out[name] = add_delay(start, delay.amount, delay.unit)
+            start = (of(delay.after, seen + (name,)) if delay.after
+                     else given.get(delay.start) if delay.start else today)
+            out[name] = add_delay(start, delay.amount, delay.unit) if start else None
         return out[name]
 
     for name in timeline:
         of(name)
-    return out
+    return {name: day for name, day in out.items() if day is not None}
+
+
+def date_states(timeline: dict[str, Delay], today: date, given: dict[str, date]) -> dict[str, str]:
+    """For each entry counted from a date question, what conditions may test: `unknown` (no
+    date given), `passed` (its last day is before today), `nearer` (not passed, and on or before
+    the date of its `nearer_than` entry), else `open`."""
+    dates = due_dates(timeline, today, given)
+    states = {}
+    for name, delay in timeline.items():
+        if not delay.start:
+            continue
+        day = dates.get(name)
+        if day is None:
+            states[name] = "unknown"
+        elif day < today:
+            states[name] = "passed"
+        elif delay.nearer_than and delay.nearer_than in dates and day <= dates[delay.nearer_than]:
+            states[name] = "nearer"
+        else:
+            states[name] = "open"
+    return states
 
 
 def written_date(day: date, lang: str) -> str:

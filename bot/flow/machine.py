@@ -47,11 +47,7 @@ def transitions_of(flow: Flow) -> list[dict]:
     """The flow's transitions in the form `transitions` takes (also used for drawing)."""
     out = []
     for node in flow.nodes.values():
-        if node.kind == "info":
-            options = [("continue", node.routes)]
-        else:
-            options = [(c.id, c.routes) for c in node.choices]
-        for choice_id, routes in options:
+        for choice_id, routes in node.options():
             for route in routes:
                 entry = {"trigger": trigger_name(choice_id), "source": node.id, "dest": route.target}
                 if not route.condition.always:

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 # A text in several languages; "fr" is always present.
+DATE = "date"  # the answer id of a date question answered with a date (its text holds it, ISO)
+DATE_STATES = ("unknown", "passed", "nearer", "open")  # of a timeline entry counted from a date
 Text = dict[str, str]
 
 LANGS = ("fr", "en")
@@ -92,15 +94,24 @@ class Ref:
 @dataclass(frozen=True)
 class Node:
     id: str
-    kind: str  # "choice" | "text" | "info" | "outcome"
+    kind: str  # "choice" | "text" | "info" | "date" | "outcome"
     text: Text
     choices: tuple[Choice, ...] = ()
-    routes: tuple[Route, ...] = ()          # info nodes: where "Continuer" goes
+    routes: tuple[Route, ...] = ()          # info nodes: where "Continuer" goes; date nodes: where a date leads
     sections: tuple[Section, ...] = ()      # outcomes
     channels: tuple[Ref, ...] = ()         # outcomes
     facts: tuple[Ref, ...] = ()            # outcomes
     document: str | None = None             # outcomes
     line: int = 0
+    parts: tuple[Section, ...] = ()         # outcomes whose text is a list of conditional parts
+
+    def options(self) -> list[tuple[str, tuple[Route, ...]]]:
+        """Every answer this node takes, with its routes: `continue` on an information step,
+        the choices, and `date` (a date typed) on a date question."""
+        if self.kind == "info":
+            return [("continue", self.routes)]
+        found = [(c.id, c.routes) for c in self.choices]
+        return found + [(DATE, self.routes)] if self.kind == "date" else found
 
     @property
     def is_outcome(self) -> bool:
@@ -161,9 +172,11 @@ class Delay:
     practice (usual, not law) or letter (what our letter asks for)."""
     id: str
     amount: int
-    unit: str            # "days" | "months" | "years"
+    unit: str            # "days" | "weeks" | "months" | "years"
     basis: str
     after: str | None = None
+    start: str | None = None        # `from:` a date question: counted from the date given there
+    nearer_than: str | None = None  # its state is `nearer` when it falls on or before that entry
 
 
 @dataclass(frozen=True)
@@ -204,3 +217,8 @@ class Flow:
     timeline: dict[str, Delay] = field(default_factory=dict)
     infer: tuple[Inference, ...] = ()
     langs: tuple[str, ...] = field(default=("fr",))
+    tap_limits: tuple[tuple[Condition, int], ...] = ()  # `tap_limits:` a higher limit on some paths
+
+    def taps_allowed(self, answers: dict[str, str]) -> int:
+        """The tap limit for a path with these answers: the first `tap_limits` entry that holds."""
+        return next((n for cond, n in self.tap_limits if cond.holds(answers)), self.max_taps)

@@ -60,6 +60,7 @@ def _build(r: Reader, data: Located, version: str, path: str) -> Flow | None:
     channels, documents = content.channels(r, data), content.documents(r, data)
     nodes = read_nodes(r, data)
     delays, infer = timed.timeline(r, data), timed.infer(r, data)
+    tap_limits = timed.tap_limits(r, data)
     references(r, nodes, channels, facts, sources, documents, delays)
     classify = r.scalar(data, "classify", "flow", required=False)
     if classify is None:
@@ -69,7 +70,7 @@ def _build(r: Reader, data: Located, version: str, path: str) -> Flow | None:
     if start and start not in nodes:
         r.err(data.line_of("start"), f"flow: start node {start!r} does not exist")
     elif start and not r.failed:
-        structure(r, nodes, start, max_taps, data)
+        structure(r, nodes, start, max_taps, data, tap_limits)
     if r.failed or not (flow_id and title and start):
         return None
     langs = tuple(sorted({lang for text, _, _ in r.uses.texts for lang in text}, key=LANGS.index))
@@ -78,7 +79,8 @@ def _build(r: Reader, data: Located, version: str, path: str) -> Flow | None:
         timezone=r.scalar(data, "timezone", "flow", required=False) or "Europe/Paris",
         holiday_country=r.scalar(data, "holidays", "flow", required=False) or "FR",
         welcome=welcome, nodes=nodes, channels=channels, sources=sources, facts=facts,
-        documents=documents, path=path, classify_node=classify, langs=langs, timeline=delays, infer=infer)
+        documents=documents, path=path, classify_node=classify, langs=langs, timeline=delays, infer=infer,
+        tap_limits=tap_limits)
 
 
 __all__ = ["PLACEHOLDER", "TIMED", "load_flow", "load_flow_text", "longest_path"]

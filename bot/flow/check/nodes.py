@@ -8,7 +8,7 @@ from ..model import ALWAYS, Choice, Node, Recogniser, Ref, Route, Section
 from ..yamlsrc import Located
 from .reader import Reader
 
-NODE_KINDS = ("choice", "text", "info", "outcome")
+NODE_KINDS = ("choice", "text", "info", "date", "outcome")
 # What the recogniser's patterns see: lower case, no accents, words split by single spaces.
 _ESCAPE = re.compile(r"\\.")
 _NEVER_SEEN = re.compile(r"[A-Z'’-]|[^\x00-\x7f]")
@@ -35,18 +35,30 @@ def _node(r: Reader, node_id: str, raw, line: int) -> Node | None:
         r.err(data.line_of("type"), f"{what}: unknown type {kind!r} (use {', '.join(NODE_KINDS)})")
         return None
     r.mapping(data, line, what, kind)
-    text = r.scalar(data, "text", what, "text") or {"fr": ""}
-    r.uses.texts.append((text, data.line_of("text"), what))
+    parts = ()
+    if kind == "outcome" and isinstance(data.get("text"), list):  # conditional parts, joined
+        parts = sections(r, data, "text", what)
+        if not parts or not all(p.detail == "next" and p.title is None for p in parts):
+            r.err(data.line_of("text"), f"{what}: a text in parts is a list of  - text: ...  maybe with when/unless")
+        text = parts[0].text if parts else {"fr": ""}
+    else:
+        text = r.scalar(data, "text", what, "text") or {"fr": ""}
+        r.uses.texts.append((text, data.line_of("text"), what))
     if kind in ("choice", "text"):
         return Node(node_id, kind, text, choices=_choices(r, data, node_id, kind), line=line)
     if kind == "info":
         return Node(node_id, kind, text, routes=routes(r, data, what), line=line)
+    if kind == "date":  # a date typed leads to `next`; its choices are buttons for who cannot give one
+        choices = _choices(r, data, node_id, kind)
+        if any(c.id == "date" for c in choices):
+            r.err(line, f"{what}: 'date' is the answer of a date typed: give the choice another id")
+        return Node(node_id, kind, text, choices=choices, routes=routes(r, data, what), line=line)
     document = r.scalar(data, "document", what, required=False)
     if document:
         r.uses.documents.append((document, data.line_of("document"), what))
     return Node(node_id, kind, text, sections=sections(r, data, "sections", what),
                 channels=_refs(r, data, "channels", what, r.uses.channels),
-                facts=_refs(r, data, "facts", what, r.uses.facts), document=document, line=line)
+                facts=_refs(r, data, "facts", what, r.uses.facts), document=document, line=line, parts=parts)
 
 
 def routes(r: Reader, owner: Located, what: str) -> tuple[Route, ...]:

@@ -14,7 +14,10 @@ ID = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 
 FIELDS = {
     "flow": {"schema", "id", "title", "start", "max_taps", "timezone", "holidays", "welcome",
-             "sources", "facts", "channels", "documents", "nodes", "classify", "timeline", "infer"},
+             "sources", "facts", "channels", "documents", "nodes", "classify", "timeline", "infer",
+             "tap_limits"},
+    "tap_limit": {"when", "unless", "max_taps", "author_note"},
+    "date": {"type", "text", "choices", "next", "author_note"},
     "choice": {"type", "text", "choices", "author_note"},
     "text": {"type", "text", "choices", "author_note"},
     "info": {"type", "text", "next", "author_note"},
@@ -27,7 +30,7 @@ FIELDS = {
     "fact": {"text", "source", "verified", "status", "author_note"},
     "channel": {"kind", "name", "short", "grammar", "how", "details", "url", "email", "hours", "note",
                 "source", "verified", "status", "author_note"},
-    "delay": {"delay", "basis", "after", "author_note"},
+    "delay": {"delay", "basis", "after", "from", "nearer_than", "author_note"},
     "inference": {"set", "keywords", "author_note"},
     "document": {"title", "filename", "parts"},
 }
@@ -48,6 +51,7 @@ class Uses:
     documents: list = field(default_factory=list)
     conditions: list = field(default_factory=list)  # (node id, [choice ids], line, where)
     texts: list = field(default_factory=list)       # (Text, line, where): for placeholders
+    date_starts: list = field(default_factory=list)  # (date question, line, where): timeline `from:`
 
 
 class Reader:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 
-from ..model import Node, Route
+from ..model import DATE_STATES, Node, Route
 from ..yamlsrc import Located
 from .reader import Reader, suggest
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)(\.text)?\}")
 TIMED = re.compile(r"\{(date|delay)\.([a-z][a-z0-9_]*)\}")  # {date.answer_due}, {delay.formal_notice}
 # What a node kind costs in user actions at most (a text answer may need a confirmation tap).
-TAPS = {"choice": 1, "text": 2, "info": 1, "outcome": 0}
+TAPS = {"choice": 1, "text": 2, "info": 1, "date": 1, "outcome": 0}
 
 
 def references(r: Reader, nodes, channels, facts, sources, documents, timeline=None) -> None:
@@ -22,12 +22,20 @@ def references(r: Reader, nodes, channels, facts, sources, documents, timeline=N
         for ref, line, what in used:
             if ref not in known:
                 r.err(line, f"{what}: unknown {kind} {ref!r}{suggest(ref, known)}")
+    for node_id, line, what in uses.date_starts:
+        if node_id not in nodes or nodes[node_id].kind != "date":
+            r.err(line, f"{what}: from must name a date question, not {node_id!r}")
     for node_id, ids, line, what in uses.conditions:
         node = nodes.get(node_id)
+        if node is None and node_id in (timeline or {}) and timeline[node_id].start:
+            for cid in ids:  # a delay counted from a date: unknown, passed, nearer or open
+                if cid not in DATE_STATES:
+                    r.err(line, f"{what}: delay {node_id} is {', '.join(DATE_STATES)}, not {cid!r}")
+            continue
         if node is None:
             r.err(line, f"{what}: condition on unknown node {node_id!r}{suggest(node_id, nodes)}")
             continue
-        known = {c.id for c in node.choices} | ({"continue"} if node.kind == "info" else set())
+        known = {choice for choice, _ in node.options()}
         for cid in ids:
             if cid not in known:
                 r.err(line, f"{what}: node {node_id} has no choice {cid!r}{suggest(cid, known)}")
@@ -42,7 +50,8 @@ def references(r: Reader, nodes, channels, facts, sources, documents, timeline=N
                                 f"{suggest(name, timeline or {})}")
 
 
-def structure(r: Reader, nodes: dict[str, Node], start: str, max_taps: int, data: Located) -> None:
+def structure(r: Reader, nodes: dict[str, Node], start: str, max_taps: int, data: Located,
+              tap_limits=()) -> None:
     """Unreachable nodes, nodes that cannot reach an outcome, and the tap limit."""
     edges = {nid: [route.target for route in node_routes(n)] for nid, n in nodes.items()}
     seen, stack = {start}, [start]
@@ -66,32 +75,54 @@ def structure(r: Reader, nodes: dict[str, Node], start: str, max_taps: int, data
             r.err(node.line, f"node {nid}: no way from here leads to an outcome")
     if r.failed:
         return
-    longest, path = longest_path(nodes, start)
-    if longest > max_taps:
-        r.err(data.line_of("max_taps") if "max_taps" in data else data.line,
-              f"flow: a path needs {longest} taps before its outcome, more than max_taps "
-              f"{max_taps}: {' > '.join(path)}")
+    def allowed(answers: dict[str, str]) -> int:
+        return next((n for cond, n in tap_limits if cond.holds(answers)), max_taps)
+
+    over, path, limit = longest_path(nodes, start, allowed)
+    if over > 0:
+        where = "max_taps" if limit == max_taps else "tap_limits"
+        r.err(data.line_of(where) if where in data else data.line,
+              f"flow: a path needs {limit + over} taps before its outcome, more than "
+              f"{'max_taps' if limit == max_taps else 'its tap_limits'} {limit}: {' > '.join(path)}")
 
 
 def node_routes(node: Node) -> list[Route]:
-    if node.kind == "info":
-        return list(node.routes)
-    return [route for choice in node.choices for route in choice.routes]
+    return [route for _, routes in node.options() for route in routes]
 
 
-def longest_path(nodes: dict[str, Node], start: str) -> tuple[int, list[str]]:
-    """The most user actions any path needs to reach an outcome, following conditions."""
+def longest_path(nodes: dict[str, Node], start: str, allowed=None):
+    """The most user actions any path needs to reach an outcome, following conditions; with
+    `allowed(answers)` (the tap limit of a path), the path most over its limit instead, as
+    (taps over the limit, path, its limit)."""
+    if allowed is not None:
+        worst = (-10 ** 6, [start], 0)
+
+        def judge(taps, answers, path):
+            nonlocal worst
+            limit = allowed(answers)
+            if taps - limit > worst[0]:
+                worst = (taps - limit, path, limit)
+        _walk(nodes, start, judge)
+        return worst
     best = (0, [start])
 
-    def walk(nid: str, answers: dict[str, str], taps: int, path: list[str]) -> None:
+    def longest(taps, answers, path):
         nonlocal best
+        if taps > best[0]:
+            best = (taps, path)
+    _walk(nodes, start, longest)
+    return best
+
+
+def _walk(nodes: dict[str, Node], start: str, seen_outcome) -> None:
+
+    def walk(nid: str, answers: dict[str, str], taps: int, path: list[str]) -> None:
         node = nodes[nid]
         if node.is_outcome:
-            if taps > best[0]:
-                best = (taps, path)
+            seen_outcome(taps, answers, path)
             return
-        options = ([("continue", node.routes)] if node.kind == "info"
-                   else [(c.id, c.routes) for c in node.choices if c.condition.holds(answers)])
+        options = [(cid, routes) for cid, routes in node.options()
+                   if (c := node.choice(cid)) is None or c.condition.holds(answers)]
         for choice_id, routes in options:
             new_answers = {**answers, nid: choice_id}
             target = next((route.target for route in routes if route.condition.holds(new_answers)), None)
@@ -99,4 +130,3 @@ def longest_path(nodes: dict[str, Node], start: str) -> tuple[int, list[str]]:
                 walk(target, new_answers, taps + TAPS[node.kind], path + [target])
 
     walk(start, {}, 0, [start])
-    return best

@@ -16,7 +16,7 @@ from ..yamlsrc import Located
 from .reader import Reader
 
 BASES = ("law", "practice", "letter")
-_DELAY = re.compile(r"^\s*(\d{1,4})\s+(day|days|month|months|year|years)\s*$")
+_DELAY = re.compile(r"^\s*(\d{1,4})\s+(day|days|week|weeks|month|months|year|years)\s*$")
 
 
 def timeline(r: Reader, data: Located) -> dict[str, Delay]:
@@ -25,15 +25,25 @@ def timeline(r: Reader, data: Located) -> dict[str, Delay]:
         raw = r.scalar(entry, "delay", what)
         match = _DELAY.match(raw or "")
         if raw is not None and not match:
-            r.err(entry.line_of("delay"), f"{what}: delay must be like \"30 days\", \"2 months\" or \"1 year\", not {raw!r}")
+            r.err(entry.line_of("delay"), f"{what}: delay must be like \"30 days\", \"8 weeks\", \"2 months\" or \"1 year\", not {raw!r}")
         basis = r.scalar(entry, "basis", what)
         if basis is not None and basis not in BASES:
             r.err(entry.line_of("basis"), f"{what}: basis must be one of {', '.join(BASES)}")
         after = r.scalar(entry, "after", what, "id", required=False)
+        start = r.scalar(entry, "from", what, "id", required=False)
+        nearer = r.scalar(entry, "nearer_than", what, "id", required=False)
+        if after and start:
+            r.err(entry.line_of("from"), f"{what}: give 'after' or 'from', not both")
+        if nearer and not start:
+            r.err(entry.line_of("nearer_than"), f"{what}: nearer_than needs 'from' (a date question)")
+        if start:
+            r.uses.date_starts.append((start, entry.line_of("from"), what))
         if match:
             unit = match.group(2) if match.group(2).endswith("s") else match.group(2) + "s"
-            out[name] = Delay(name, int(match.group(1)), unit, basis or "law", after)
+            out[name] = Delay(name, int(match.group(1)), unit, basis or "law", after, start, nearer)
     for name, delay in out.items():
+        if delay.nearer_than and delay.nearer_than not in out:
+            r.err(data["timeline"].line_of(name), f"delay {name}: nearer_than names no delay {delay.nearer_than!r}")
         seen, step = {name}, delay.after
         while step:
             if step not in out:
@@ -45,6 +55,22 @@ def timeline(r: Reader, data: Located) -> dict[str, Delay]:
             seen.add(step)
             step = out[step].after
     return out
+
+
+def tap_limits(r: Reader, data: Located):
+    """`tap_limits:` a higher tap limit on the paths whose answers match (`when`/`unless`)."""
+    out = []
+    for entry, line in r.items(data, "tap_limits", "tap_limits", "tap_limit"):
+        limit = entry.get("max_taps")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            r.err(line, "tap_limits: max_taps must be a whole number")
+            continue
+        cond = r.condition(entry, "tap_limits")
+        if cond.always:
+            r.err(line, "tap_limits: needs when or unless (for every path, set max_taps)")
+            continue
+        out.append((cond, limit))
+    return tuple(out)
 
 
 def infer(r: Reader, data: Located) -> tuple[Inference, ...]:
