@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from .check import load_flow
-from .machine import FlowMachine
 from .model import Flow
 from .yamlsrc import Problem
 
@@ -27,13 +26,14 @@ class FlowSet:
             self.add(flow)
         self.default = default or next(iter(self._current), None)
 
-    def add(self, flow: Flow) -> FlowMachine:
+    def add(self, flow: Flow):
+        from .machine import FlowMachine  # here: `check` needs only the YAML loader
         machine = self._versions.get((flow.id, flow.version)) or FlowMachine(flow)
         self._versions[(flow.id, flow.version)] = machine
         self._current[flow.id] = machine
         return machine
 
-    def get(self, flow_id: str, version: str | None = None) -> FlowMachine | None:
+    def get(self, flow_id: str, version: str | None = None):
         if version is not None:
             return self._versions.get((flow_id, version))
         return self._current.get(flow_id)
