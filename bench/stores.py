@@ -68,20 +68,25 @@ def nginx_binary() -> str:
     return found
 
 
-def nginx_config(tmp: Path, listen: int, ports: list[int]) -> Path:
-    """deploy/nginx.conf with loopback ports and without TLS (as tests/e2e/test_nginx.py)."""
+def nginx_config(tmp: Path, listen: int, ports: list[int], fail_timeout: int | None = None,
+                 workers: int = 1) -> Path:
+    """deploy/nginx.conf with loopback ports and without TLS, inside a main configuration of
+    its own in `tmp` (tests/e2e/test_nginx.py uses it too). `fail_timeout` shortens how long
+    a failed process is skipped, so that a restarted one is back in the rotation sooner."""
     site = (ROOT / "deploy" / "nginx.conf").read_text()
     upstream = iter(ports)
     site, n = re.subn(r"server 127\.0\.0\.1:\d+", lambda m: f"server 127.0.0.1:{next(upstream)}", site)
     assert n == 3, "deploy/nginx.conf names three bot processes"
     site = site.replace("listen 443 ssl;", f"listen 127.0.0.1:{listen};")
+    if fail_timeout is not None:
+        site = re.sub(r"fail_timeout=\d+s", f"fail_timeout={fail_timeout}s", site)
     site = "\n".join(line for line in site.splitlines() if not line.strip().startswith("ssl_"))
     (tmp / "site.conf").write_text(site)
     kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     temp = "\n".join(f"    {kind}_temp_path {tmp}/{kind};" for kind in kinds)
     main = tmp / "nginx.conf"
     main.write_text(f"""user root;
-worker_processes 1;
+worker_processes {workers};
 daemon off;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;

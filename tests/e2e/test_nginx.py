@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import ROOT, TOKEN, BotProcess, Emulator, free_port, missing_tools
+from bench.stores import nginx_config
+from harness import TOKEN, BotProcess, Emulator, free_port, missing_tools
 
 pytestmark = pytest.mark.e2e
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -73,38 +74,6 @@ def database():
     url = PG_URL.rsplit("/", 1)[0] + "/" + name
     yield url
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def nginx_config(tmp: Path, listen: int, ports: list[int]) -> Path:
-    """deploy/nginx.conf with loopback ports and without TLS, inside a main configuration of its own."""
-    site = (ROOT / "deploy" / "nginx.conf").read_text()
-    upstream = iter(ports)
-    site, n = re.subn(r"server 127\.0\.0\.1:\d+", lambda m: f"server 127.0.0.1:{next(upstream)}", site)
-    assert n == 3, "deploy/nginx.conf names three bot processes"
-    site = re.sub(r"listen 443 ssl;", f"listen 127.0.0.1:{listen};", site)
-    # A process that failed is skipped for fail_timeout: shorter here, so that the restarted
-    # process is back in the rotation within the test.
-    site, n = re.subn(r"fail_timeout=\d+s", "fail_timeout=1s", site)
-    assert n == 3
-    site = "\n".join(line for line in site.splitlines() if not line.strip().startswith("ssl_"))
-    assert f"location = {PATH} " in site
-    (tmp / "site.conf").write_text(site)
-    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    temp = "\n".join(f"    {kind}_temp_path {tmp}/{kind};" for kind in kinds)
-    main = tmp / "nginx.conf"
-    main.write_text(f"""user root;
-worker_processes 2;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-{temp}
-    include {tmp}/site.conf;
-}}
-""")
-    return main
 
 
 class People:
@@ -194,7 +163,8 @@ def test_three_processes_behind_nginx_one_killed_lose_nothing(tmp_path, database
         processes.append(process)
         return process
 
-    conf = nginx_config(tmp_path, listen, ports)
+    conf = nginx_config(tmp_path, listen, ports, fail_timeout=1, workers=2)
+    assert f"location = {PATH} " in (tmp_path / "site.conf").read_text()
     check = subprocess.run([nginx, "-t", "-c", str(conf)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     proxy = subprocess.Popen([nginx, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
