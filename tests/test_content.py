@@ -1,14 +1,35 @@
 """The Cstream flow says what the checked facts say, and every seed fact is reachable."""
+from dataclasses import replace
+
 import pytest
 
+from bot.engine.followup import pending
 from bot.engine.reply import BACK, DETAIL, RESTART
 from conftest import NOW, paris
 
 
 
+def followup_questions(engine, progress, reply, now, seen):
+    """At an outcome that offers to follow the case: the case opened today, then each of its
+    reminders' questions as it comes (once per problem, hearing and reminder, in `seen`)."""
+    if not any(b.id == "_case:today" for b in reply.buttons):
+        return []
+    opened, _ = engine.choose(progress, "_case:today", reply.token, now)
+    opened, _ = engine.choose(opened, "_case:skip", "case", now)
+    flow, out = engine.flows.get(progress.flow).flow, []
+    for reminder, due in pending(flow, opened.case, engine.cases.quiet):
+        key = (progress.answers.get("problem"), progress.answers.get("hearing"), reminder.id)
+        if key not in seen:
+            seen.add(key)
+            others = tuple(r.id for r in flow.followup.reminders if r.id != reminder.id)
+            out.append(engine.cases.remind(opened.with_(case=replace(opened.case, done=others)), due))
+    return out
+
+
 def all_outcomes(engine, now=NOW, lang="fr"):
-    """Walk every button path; return {outcome node: [(progress, reply, [its details])]}."""
-    found = {}
+    """Walk every button path, and the follow-up's questions; return {outcome node:
+    [(progress, reply, [its details])]}."""
+    found, seen = {}, set()
     stack = [engine.start(lang=lang, now=now)]
     while stack:
         progress, reply = stack.pop()
@@ -16,9 +37,10 @@ def all_outcomes(engine, now=NOW, lang="fr"):
             details = [engine.choose(progress, b.id, reply.token, now)[1] for b in reply.buttons
                        if b.id.startswith(DETAIL)]
             found.setdefault(progress.node, []).append((progress, reply, details))
+            stack += followup_questions(engine, progress, reply, now, seen)
             continue
         for button in reply.buttons:
-            if button.id not in (BACK, RESTART):
+            if not button.id.startswith("_"):
                 stack.append(engine.choose(progress, button.id, reply.token, now))
     return found
 

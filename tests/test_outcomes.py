@@ -12,7 +12,7 @@ from bot.engine.timeline import add_delay, due_dates, written_date
 from bot.flow.check import load_flow_text
 from bot.telegram.render import render
 from conftest import FLOWS, NOW, paris
-from test_content import _detail, _walk, all_outcomes, said
+from test_content import _detail, _walk, all_outcomes, followup_questions, said
 
 TIMES = {"weekday noon": NOW, "evening": paris(2026, 11, 26, 21, 30),
          "sunday": paris(2026, 11, 29, 19, 0), "christmas": paris(2026, 12, 25, 10, 0)}
@@ -37,11 +37,12 @@ def test_every_outcome_says_the_essentials_in_700_characters(walked, flow):
             assert "{" not in shown and "[…]" not in shown
 
 
-def test_every_detail_is_one_telegram_message(walked):
+def test_every_detail_is_one_telegram_message(walked, flow):
     lang, _, found = walked
     for node, replies in found.items():
         for _, reply, details in replies:
-            assert {b.id for b in reply.buttons if b.id.startswith(DETAIL)} >= {DETAIL + "sources"}
+            if flow.nodes[node].channels or flow.nodes[node].facts:  # what it states, it sources
+                assert {b.id for b in reply.buttons if b.id.startswith(DETAIL)} >= {DETAIL + "sources"}
             for detail in details:
                 messages = render(detail, lang, 1)
                 assert len(messages) == 1 and len(messages[0].html) <= 4096, (node, detail.text)
@@ -96,7 +97,8 @@ def test_the_timeline_is_read_from_the_flow(flow):
     text = (FLOWS / "cstream.yaml").read_text(encoding="utf-8").replace("delay: 30 days", "delay: 20 days")
     edited, problems = load_flow_text(text)
     assert not [p for p in problems if not p.warning]
-    assert due_dates(edited.timeline, date(2026, 11, 26))["answer_due"] == date(2026, 12, 16)
+    sent = date(2026, 11, 26)  # the day the letter is sent (`from: letter_sent`)
+    assert due_dates(edited.timeline, sent, {"letter_sent": sent})["answer_due"] == date(2026, 12, 16)
     assert edited.timeline["mediator_from"].basis == "practice" and edited.timeline["mediator_until"].basis == "law"
 
 
@@ -198,11 +200,14 @@ def test_corrections_are_one_plain_sentence(flow):
 
 def test_a_deaf_person_gets_the_platform_first_on_every_outcome_and_never_the_phone_first(engine, flow):
     start, reply = engine.start(now=NOW)
-    stack, reached = [(start.with_(inferred=(("hearing", "yes"),)), reply)], set()
+    stack, reached, seen = [(start.with_(inferred=(("hearing", "yes"),)), reply)], set(), set()
     while stack:
         progress, reply = stack.pop()
         if reply.kind == "outcome":
             reached.add(progress.node)
+            stack += followup_questions(engine, progress, reply, NOW, seen)
+            if not flow.nodes[progress.node].channels:
+                continue  # the case closed: nobody to contact
             assert "3979" not in reply.text and "3979" not in (reply.now or ""), progress.node
             assert "téléphone" not in reply.text.lower()
             contacts = _detail(engine, progress, reply, "channels")

@@ -255,8 +255,10 @@ async def test_command_menu_is_published_in_french_and_by_default(bot):
     menus = tg.calls_to("setMyCommands")
     french = next(m for m in menus if m.get("language_code") == "fr")
     default = next(m for m in menus if "language_code" not in m)
-    assert [c["command"] for c in french["commands"]] == ["start", "aide", "retour", "recommencer", "recap", "oublier"]
-    assert [c["command"] for c in default["commands"]] == ["start", "help", "back", "restart", "summary", "forget"]
+    assert [c["command"] for c in french["commands"]] == ["start", "aide", "retour", "recommencer", "recap", "suivi", "rappels",
+                                                              "oublier"]
+    assert [c["command"] for c in default["commands"]] == ["start", "help", "back", "restart", "summary", "case",
+                                                               "reminders", "forget"]
     assert french["commands"][4]["description"] == "Où j'en suis et mes réponses"
 
 

@@ -87,6 +87,18 @@ MIGRATIONS = [
     """CREATE TABLE IF NOT EXISTS entry_posts (
            chat_id    bigint PRIMARY KEY,
            message_id bigint NOT NULL);""",
+    # 5 (SQLite's 7): the follow-up's reminders still to come, written with the step that planned
+    #    them; a process claims a due one (FOR UPDATE SKIP LOCKED, then claimed_until) first.
+    """CREATE TABLE IF NOT EXISTS reminders (
+           key           text COLLATE "C" NOT NULL,
+           user_id       bigint,
+           reminder      text NOT NULL,
+           due           double precision NOT NULL,
+           claimed_until double precision NOT NULL DEFAULT 0,
+           claimed_by    text,
+           PRIMARY KEY (key, reminder));
+       CREATE INDEX IF NOT EXISTS reminders_due ON reminders(due);
+       CREATE INDEX IF NOT EXISTS reminders_user ON reminders(user_id);""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 MIGRATION_LOCK = 0x70726F67  # pg_advisory_xact_lock key ("prog"): one migrating process at a time
@@ -108,6 +120,7 @@ _PUT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, o
 _EVENT = (f"INSERT INTO events({', '.join(FIELDS)}) "
           f"VALUES ({', '.join(f'${i}' for i in range(1, len(FIELDS) + 1))})")
 _KEEP = "INSERT INTO unrecognised(key, user_id, added, day, flow, node, text) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+_PLAN = "INSERT INTO reminders(key, user_id, reminder, due) VALUES ($1, $2, $3, $4)"
 
 
 class NewerSchema(Exception):
@@ -234,7 +247,8 @@ class PostgresStore:
         return record
 
     async def save(self, key: ConversationKey, progress: Progress, rev: int,
-                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = ()) -> Record:
+                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = (),
+                   reminders: list | None = None) -> Record:
         data, seen_json, outbox_json, now = progress.to_json(), json.dumps(seen), json.dumps(outbox), time.time()
         rows, kept = event_rows(events), [(str(key), key.user, now, *k) for k in kept_texts(events)]
 
@@ -243,14 +257,19 @@ class PostgresStore:
                 args = (_INSERT, str(key), key.user, key.chat, now, data, seen_json, outbox_json)
             else:
                 args = (_UPDATE, rev + 1, now, data, seen_json, outbox_json, key.user, key.chat, str(key), rev)
-            if not rows:
+            if not rows and reminders is None:
                 return _rows(await conn.execute(*args)) == 1
-            async with conn.transaction():  # the step and its events, or neither
+            async with conn.transaction():  # the step, its events and its reminders, or none
                 if _rows(await conn.execute(*args)) != 1:
                     return False
-                await conn.executemany(_EVENT, rows)
+                if rows:
+                    await conn.executemany(_EVENT, rows)
                 if kept:
                     await conn.executemany(_KEEP, kept)
+                if reminders is not None:
+                    await conn.execute("DELETE FROM reminders WHERE key = $1", str(key))
+                    if reminders:
+                        await conn.executemany(_PLAN, [(str(key), key.user, rid, due) for rid, due in reminders])
             return True
         if not await self._run(write, write=True):
             raise Conflict(str(key))
@@ -283,6 +302,7 @@ class PostgresStore:
         async def erase(conn) -> int:
             async with conn.transaction():
                 await conn.execute(f"DELETE FROM unrecognised WHERE {column} = $1", value)
+                await conn.execute(f"DELETE FROM reminders WHERE {column} = $1", value)
                 return _rows(await conn.execute(f"DELETE FROM progress WHERE {column} = $1", value))
         return await self._run(erase, write=True)
 
@@ -290,8 +310,9 @@ class PostgresStore:
         cutoff = time.time() - older_than_seconds
         await self._run(lambda c: c.execute("DELETE FROM unrecognised WHERE added < $1",
                                             time.time() - UNRECOGNISED_DAYS * 86400), write=True)
-        return _rows(await self._run(lambda c: c.execute("DELETE FROM progress WHERE updated < $1", cutoff),
-                                     write=True))
+        return _rows(await self._run(lambda c: c.execute(
+            "DELETE FROM progress WHERE updated < $1 AND NOT EXISTS (SELECT 1 FROM reminders r WHERE r.key = progress.key)",
+            cutoff), write=True))
 
     async def events(self, since_day: str = "", flow: str | None = None, after: int = 0,
                      limit: int = EVENTS_PAGE) -> list[tuple]:
@@ -316,11 +337,37 @@ class PostgresStore:
                         await conn.execute("DELETE FROM progress WHERE key = $1", new_key)
                     await conn.execute("UPDATE progress SET key = $1, chat_id = $2 WHERE key = $3",
                                        new_key, new_chat, key)
+                    if new_key != key:
+                        await conn.execute("DELETE FROM reminders WHERE key = $1", new_key)
+                        await conn.execute("UPDATE reminders SET key = $1 WHERE key = $2", new_key, key)
                 return len(keys)
         return await self._run(move, write=True)
 
     async def count(self) -> int:
         return await self._run(lambda c: c.fetchval("SELECT count(*) FROM progress"))
+
+    # -- the follow-up's reminders (same meaning as in sqlite.py) ---------------------------
+    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple]:
+        """Claim due reminders nobody holds: the rows are locked while claimed (SKIP LOCKED: a
+        second process takes others, never the same), then held for `lease` seconds."""
+        rows = await self._run(lambda c: c.fetch(
+            "UPDATE reminders SET claimed_until = $1, claimed_by = $2 WHERE (key, reminder) IN ("
+            "SELECT key, reminder FROM reminders WHERE due <= $3 AND claimed_until < $3 ORDER BY due LIMIT $4 "
+            "FOR UPDATE SKIP LOCKED) RETURNING key, reminder, due", now + lease, owner, now, limit), write=True)
+        return [(ConversationKey.parse(row[0]), row[1], row[2]) for row in rows]
+
+    async def finish_reminder(self, key: ConversationKey, reminder: str, due: float) -> None:
+        await self._run(lambda c: c.execute("DELETE FROM reminders WHERE key = $1 AND reminder = $2 AND due = $3",
+                                            str(key), reminder, due), write=True)
+
+    async def postpone_reminder(self, key: ConversationKey, reminder: str, due: float) -> None:
+        await self._run(lambda c: c.execute("UPDATE reminders SET due = $1, claimed_until = 0, claimed_by = NULL "
+                                            "WHERE key = $2 AND reminder = $3", due, str(key), reminder), write=True)
+
+    async def reminders_of(self, key: ConversationKey) -> list[tuple[str, float]]:
+        rows = await self._run(lambda c: c.fetch("SELECT reminder, due FROM reminders WHERE key = $1 ORDER BY due",
+                                                 str(key)))
+        return [tuple(row) for row in rows]
 
     async def entry_post(self, chat_id: int) -> int | None:
         return await self._run(lambda c: c.fetchval("SELECT message_id FROM entry_posts WHERE chat_id = $1", chat_id))
@@ -365,8 +412,15 @@ class PostgresStore:
         return self._sync(self.load, key)
 
     def save_sync(self, key: ConversationKey, progress: Progress, rev: int,
-                  seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = ()) -> Record:
-        return self._sync(self.save, key, progress, rev, seen, outbox, events)
+                  seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = (),
+                  reminders: list | None = None) -> Record:
+        return self._sync(self.save, key, progress, rev, seen, outbox, events, reminders)
+
+    def claim_reminders_sync(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple]:
+        return self._sync(self.claim_reminders, now, owner, lease, limit)
+
+    def reminders_of_sync(self, key: ConversationKey) -> list[tuple[str, float]]:
+        return self._sync(self.reminders_of, key)
 
     def events_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
                     limit: int = EVENTS_PAGE) -> list[tuple]:
