@@ -198,7 +198,7 @@ async def _reminders(context) -> None:
     repeat it once, never lose it."""
     store, frontend = context.bot_data["store"], context.bot_data["frontend"]
     order: ConversationOrder = context.application.update_processor
-    due = await store.claim_reminders(time.time(), OWNER, REMINDER_LEASE, REMINDER_BATCH)
+    due = await store.claim_reminders(frontend.clock().timestamp(), OWNER, REMINDER_LEASE, REMINDER_BATCH)
     for key, reminder, when in due:
         async with order.holding(key):
             await frontend.remind(context.bot, key, reminder, when)
