@@ -353,3 +353,19 @@ def test_engine_alone_keeps_time_a_parameter(flow):
     assert engine.cases.remind(progress, NOW + timedelta(days=29)) is None
     later, reply = engine.cases.remind(progress, NOW + timedelta(days=30))
     assert later.node == "followup_answer" and reply.notices == ["🔔 Rappel de votre dossier"]
+
+
+def test_the_terminal_runs_at_a_given_time_and_shows_the_reminder_first(cli):
+    """`chat --at`: the case opened on 26 November; run as if it were 28 December, the
+    reminder comes first with its buttons, and a button is picked by its number."""
+    opened = "on m'a prélevé deux fois\n1\n1\n2\n2\n5\n1A 123 456 7890 1\n"
+    code, out, _ = cli("chat", "--user", "camille", "--at", "2026-11-26 12:00", stdin=opened)
+    assert code == 0 and "courrier envoyé le jeudi 26 novembre 2026" in out
+    assert "Prochain rappel : samedi 26 décembre 2026 à 12:00." in out
+    code, out, _ = cli("chat", "--user", "camille", "--at", "2026-12-28 10:00", stdin="3\n")
+    first = out.split(">", 1)[0]
+    assert "🔔 Rappel de votre dossier" in first and "Ce rappel arrive en retard" in first
+    assert "1. Oui, c'est réglé" in first and "3. Non, toujours rien" in first
+    assert "Sans réponse à votre courrier du jeudi 26 novembre 2026" in out
+    code, out, _ = cli("chat", "--at", "yesterday")
+    assert code == 2
