@@ -174,7 +174,7 @@ def cmd_chat(args, settings: Settings) -> int:
         except StoreUnavailable:
             pass  # the conversation says the progress cannot be kept
     clock = None
-    if args.at:
+    if getattr(args, "at", None):
         try:
             clock = _clock_at(args.at)
         except ValueError:
