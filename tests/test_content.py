@@ -4,7 +4,7 @@ from dataclasses import replace
 import pytest
 
 from bot.engine.followup import pending
-from bot.engine.reply import BACK, DETAIL, RESTART
+from bot.engine.reply import DETAIL
 from conftest import NOW, paris
 
 

@@ -25,7 +25,7 @@ from ..locales import t
 from .dates import read_date
 from .outcome import label_of
 from .progress import Case, Progress
-from .reply import BACK, Attachment, Button, Reply
+from .reply import Attachment, Button, Reply
 from .timeline import SUB_DAY, add_delay, due_dates, written_date
 
 CASE = "_case:"        # button ids of the follow-up: _case:today, _case:date, _case:no, _case:stop...

@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import socket
-import time
 import warnings
 from collections import Counter
 
