@@ -210,3 +210,33 @@ async def test_a_step_and_its_events_are_one_transaction(any_store):
     assert (await any_store.load(ALICE)).rev == 1 and (await any_store.load(ALICE)).progress == P0
     await any_store.save(ALICE, P1, 1, events=(_event("problem", "service"),))
     assert len(await any_store.events()) == 1
+
+
+async def test_reminders_are_written_with_their_step_and_claimed_once(any_store):
+    """A step that plans reminders writes them in its transaction; a conflicting step writes
+    none; a due reminder is claimed by one process only, until its claim runs out."""
+    now = time.time()
+    await any_store.save(ALICE, P0, 0, reminders=[("answer_due", now - 10), ("later", now + 3600)])
+    with pytest.raises(Conflict):
+        await any_store.save(ALICE, P1, 0, reminders=[("other", now - 10)])
+    assert await any_store.reminders_of(ALICE) == [("answer_due", now - 10), ("later", now + 3600)]
+    first = await any_store.claim_reminders(now, "process-a", lease=60)
+    assert first == [(ALICE, "answer_due", now - 10)]
+    assert await any_store.claim_reminders(now, "process-b", lease=60) == []  # held by a
+    # process a died: once its claim has run out, b takes the reminder over
+    assert await any_store.claim_reminders(now + 61, "process-b", lease=60) == [(ALICE, "answer_due", now - 10)]
+    await any_store.finish_reminder(ALICE, "answer_due", now - 10)
+    assert await any_store.reminders_of(ALICE) == [("later", now + 3600)]
+    await any_store.postpone_reminder(ALICE, "later", now + 7200)
+    assert await any_store.reminders_of(ALICE) == [("later", now + 7200)]
+    await any_store.save(ALICE, P1, 1, reminders=[])  # the step that stops them
+    assert await any_store.reminders_of(ALICE) == []
+
+
+async def test_reminders_go_with_their_person(any_store):
+    now = time.time()
+    await any_store.save(ALICE, P0.with_(updated=1.0), 0, reminders=[("answer_due", now + 60)])
+    await any_store.save(BOB, P0, 0, reminders=[("answer_due", now + 60)])
+    assert await any_store.purge(0) == 0  # a conversation with reminders to come is kept
+    assert await any_store.delete_user(7001) == 1
+    assert await any_store.reminders_of(ALICE) == [] and len(await any_store.reminders_of(BOB)) == 1
