@@ -7,7 +7,7 @@ import urllib.error
 
 import pytest
 
-from harness import BotProcess, Chat, Emulator, missing_tools, post
+from harness import ROOT, BotProcess, Chat, Emulator, missing_tools, post
 
 pytestmark = pytest.mark.e2e
 
@@ -253,3 +253,38 @@ def test_burst_with_random_kills_every_person_ends_on_the_question_shown(emulato
         for answer in progress["path"]:  # every stored answer was given to a question shown
             asked = flow.nodes[answer[0]].text["fr"].split("{")[0][:40]
             assert any(asked in t for t in texts), (chat.chat_id, answer)
+
+
+def test_a_reminder_comes_after_the_bot_was_killed_and_restarted(emulator, bot_process, tmp_path):
+    """A test flow whose first reminder falls 8 seconds after the case opens, quiet hours off:
+    the bot is killed with SIGKILL right after the case is opened, restarted after the due
+    time, and the reminder comes, once, whatever the time of day."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    text = (ROOT / "flows" / "cstream.yaml").read_text(encoding="utf-8")
+    text = text.replace("  answer_due:\n    delay: 30 days\n", "  answer_due:\n    delay: 8 seconds\n")
+    assert "delay: 8 seconds" in text
+    (flows / "cstream.yaml").write_text(text, encoding="utf-8")
+    env = {"BOT_FLOWS": str(flows), "BOT_QUIET_HOURS": "off", "BOT_REMINDER_CHECK_SECONDS": "1"}
+    bot = bot_process(extra_env=env)
+    chat = Chat(emulator, 7101)
+    chat.send("double prélèvement")
+    chat.wait_for("Quel service Cstream")
+    for label, then in (("Cstream Vidéo", "Avez-vous déjà contacté"), ("Non, pas encore", "sourdes ou malentendantes"),
+                        ("Non", "Comment cet argent a-t-il été pris"), ("Par carte bancaire", "Passez à l'écrit")):
+        chat.press(label)
+        chat.wait_for(then)
+    chat.press("📮 Je l'envoie aujourd'hui")
+    chat.wait_for("je suis votre dossier")
+    chat.press("Passer")
+    chat.wait_for("Prochain rappel")
+    bot.kill()
+    time.sleep(9)  # the reminder falls due while no bot runs
+    bot_process(extra_env=env)
+    reminder = chat.wait_for("Rappel de votre dossier", timeout=30)
+    assert "Avez-vous reçu une réponse" in reminder
+    chat.press("Non, toujours rien")
+    chat.wait_for("Sans réponse à votre courrier")
+    time.sleep(3)  # several more looks for due reminders
+    sent = [m for m in emulator.history() if "Rappel de votre dossier" in m.get("message", {}).get("text", "")]
+    assert len(sent) == 1
