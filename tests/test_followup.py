@@ -93,6 +93,9 @@ async def test_the_whole_case_on_a_fake_clock(followed, clock):
     progress = stored(store, "private:1001")
     assert progress.node == "notice_now" and progress.case.open
     assert [rid for rid, _ in store.reminders_of_sync(ConversationKey.private(1001))] == ["mediator_open", "last_month"]
+    from bot.ops.events import FIELDS
+    answered = [dict(zip(FIELDS, row[1:])) for row in store.events_sync() if row[1 + FIELDS.index("followup")]]
+    assert [(e["node"], e["followup"], e["next"]) for e in answered] == [("followup_answer", "nothing", "notice_now")]
 
 
 async def test_settled_closes_the_case_and_asks_once_if_it_helped(followed, clock):
