@@ -240,3 +240,16 @@ async def test_reminders_go_with_their_person(any_store):
     assert await any_store.purge(0) == 0  # a conversation with reminders to come is kept
     assert await any_store.delete_user(7001) == 1
     assert await any_store.reminders_of(ALICE) == [] and len(await any_store.reminders_of(BOB)) == 1
+
+
+async def test_reminders_travel_with_a_copied_row(any_store, tmp_path):
+    """`store copy` brings each conversation's reminders to come with it."""
+    from bot.store.sqlite import SQLiteStore
+    source = SQLiteStore(tmp_path / "source.sqlite3")
+    source.save_sync(ALICE, P1, 0, reminders=[("answer_due", 1800000000.0)])
+    rows = source.rows_after_sync("", 10)
+    source.close()
+    assert await any_store.put_rows(rows) == 1
+    assert await any_store.reminders_of(ALICE) == [("answer_due", 1800000000.0)]
+    import json
+    assert json.loads((await any_store.rows_after("", 10))[0].reminders) == [["answer_due", 1800000000]]

@@ -94,6 +94,7 @@ class Row:
     data: str
     seen: str
     outbox: str
+    reminders: str = "[]"  # the conversation's reminders to come: [[reminder id, due], ...]
 
 
 def record_of(data: str, rev: int, seen: str, outbox: str) -> Record | None:

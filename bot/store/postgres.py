@@ -379,8 +379,9 @@ class PostgresStore:
 
     async def rows_after(self, after: str = "", limit: int = 500) -> list[Row]:
         rows = await self._run(lambda c: c.fetch(
-            "SELECT key, rev, updated, data, seen, outbox FROM progress WHERE key > $1 ORDER BY key LIMIT $2",
-            after, limit))
+            "SELECT key, rev, updated, data, seen::text, outbox::text, COALESCE((SELECT json_agg(json_build_array("
+            "reminder, due))::text FROM reminders r WHERE r.key = progress.key), '[]') FROM progress "
+            "WHERE key > $1 ORDER BY key LIMIT $2", after, limit))
         return [Row(*row) for row in rows]
 
     async def put_rows(self, rows: list[Row]) -> int:
@@ -390,7 +391,15 @@ class PostgresStore:
         columns = ([r.key for r in rows], [k.user for k in keys], [k.chat for k in keys], [r.rev for r in rows],
                    [r.updated for r in rows], [r.data for r in rows], [r.seen for r in rows],
                    [r.outbox for r in rows])
-        return len(await self._run(lambda c: c.fetch(_PUT, *columns), write=True))
+        planned = [(r.key, k.user, rid, due) for r, k in zip(rows, keys) for rid, due in json.loads(r.reminders)]
+
+        async def put(conn) -> int:
+            async with conn.transaction():
+                written = [row[0] for row in await conn.fetch(_PUT, *columns)]
+                await conn.execute("DELETE FROM reminders WHERE key = ANY($1::text[])", written)
+                await conn.executemany(_PLAN, [p for p in planned if p[0] in set(written)])  # theirs come with them
+                return len(written)
+        return await self._run(put, write=True)
 
     # -- synchronous API (terminal, tools): the same coroutines on the private loop -----------------
     def _sync(self, method, *args):

@@ -506,7 +506,8 @@ class SQLiteStore:
 
     def rows_after_sync(self, after: str = "", limit: int = 500) -> list[Row]:
         rows = self._run(lambda c: c.execute(
-            "SELECT key, rev, updated, data, seen, outbox FROM progress WHERE key > ? ORDER BY key LIMIT ?",
+            "SELECT key, rev, updated, data, seen, outbox, (SELECT json_group_array(json_array(reminder, due)) "
+            "FROM reminders r WHERE r.key = progress.key) FROM progress WHERE key > ? ORDER BY key LIMIT ?",
             (after, limit)).fetchall())
         return [Row(*row) for row in rows]
 
@@ -516,8 +517,12 @@ class SQLiteStore:
             written = 0
             for row in rows:
                 key = ConversationKey.parse(row.key)
-                written += conn.execute(_PUT, (row.key, key.user, key.chat, row.rev, row.updated, row.data,
-                                               row.seen, row.outbox)).rowcount
+                took = conn.execute(_PUT, (row.key, key.user, key.chat, row.rev, row.updated, row.data,
+                                           row.seen, row.outbox)).rowcount
+                if took:  # its reminders come with it
+                    conn.execute("DELETE FROM reminders WHERE key = ?", (row.key,))
+                    conn.executemany(_PLAN, [(row.key, key.user, rid, due) for rid, due in json.loads(row.reminders)])
+                written += took
             conn.execute("COMMIT")
             return written
         keys = {row.key for row in rows}
