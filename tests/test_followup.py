@@ -372,3 +372,16 @@ def test_the_terminal_runs_at_a_given_time_and_shows_the_reminder_first(cli):
     assert "Sans réponse à votre courrier du jeudi 26 novembre 2026" in out
     code, out, _ = cli("chat", "--at", "yesterday")
     assert code == 2
+
+
+async def test_the_outcome_keeps_its_letter_button_while_the_case_opens(followed):
+    tg, app, store = followed
+    camille = Person(tg, app, 1012)
+    await to_the_letter(camille)
+    outcome = camille.last
+    await camille.press(TODAY, message=outcome)
+    assert "📄 La lettre" in outcome.labels  # still there on the outcome
+    await camille.press("📄 La lettre", message=outcome)
+    assert any(m.document_name and m.document_name.endswith(".docx") for m in camille.seen)
+    await camille.send("Passer")
+    assert stored(store, "private:1012").case.open and stored(store, "private:1012").asking is None

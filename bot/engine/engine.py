@@ -213,8 +213,6 @@ class Engine:
     def token(self, progress: Progress) -> str:
         """Identifies the question on screen: a press carrying another token is stale."""
         key = f"{progress.flow}:{progress.node}:{len(progress.path)}:{progress.pending}"
-        if progress.asking:
-            key += f":{progress.asking}"
         return format(zlib.crc32(key.encode()) & 0xFFFFFF, "x")
 
     # -- internals -----------------------------------------------------------------------

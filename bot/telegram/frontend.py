@@ -219,8 +219,8 @@ class TelegramFrontend:
         if retire and key in self._last_question:
             items.append(edit_item(*self._last_question.pop(key)))
         # The pressed message: marked with the answer taken, or its buttons removed; not for a
-        # detail, whose outcome keeps its buttons so that another detail can be opened.
-        if edit is not None and turn.reply.kind != "detail":
+        # detail or the follow-up, whose outcome keeps its buttons (another detail, the letter).
+        if edit is not None and turn.reply.kind not in ("detail", "case"):
             items.append(edit_item(edit.chat.id, edit.message_id, turn.reply.answer and
                                    f"{edit.text_html}\n\n✔ <b>{escape(turn.reply.answer)}</b>"))
         if turn.effect == "erase":
