@@ -315,7 +315,31 @@ async def test_a_reminder_follows_the_flow_version_of_its_day(tmp_path, flow, cl
     try:
         clock.now = NOW + timedelta(days=45)
         await run_reminders(app3)
-        assert reminders_sent(tg3) == []  # answered already; the next comes with its own date
+        assert reminders_sent(tg3) == []  # sent already under its old date: not again
+    finally:
+        await app3.shutdown()
+        store3.close()
+
+
+async def test_a_reminder_the_new_flow_version_puts_later_waits_for_its_new_date(tmp_path, flow, clock):
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), clock=clock)
+    camille = Person(tg, app, 1013)
+    await to_the_letter(camille)
+    await camille.press(TODAY)
+    await camille.press("Passer")
+    await app.shutdown()
+    store.close()
+    text = (FLOWS / "cstream.yaml").read_text(encoding="utf-8").replace(
+        "  answer_due:\n    delay: 30 days\n", "  answer_due:\n    delay: 40 days\n")
+    later, _ = load_flow_text(text, "cstream.yaml")
+    tg3, app3, store3 = await make_bot(tmp_path, FlowSet([later]), clock=clock)
+    try:
+        clock.now = NOW + timedelta(days=31)  # the row said day 30; the flow now says day 40
+        await run_reminders(app3)
+        assert reminders_sent(tg3) == []
+        clock.now = NOW + timedelta(days=40, minutes=1)
+        await run_reminders(app3)
+        assert len(reminders_sent(tg3)) == 1
     finally:
         await app3.shutdown()
         store3.close()

@@ -299,8 +299,12 @@ class TelegramFrontend:
             await self.store.postpone_reminder(key, reminder, later.timestamp())
             return
         found = self.engine.cases.remind(record.progress, now)
-        if found is None:  # cancelled, answered, stopped, or no longer in the flow
-            await self.store.finish_reminder(key, reminder, due)
+        if found is None:  # cancelled, answered, stopped, no longer in the flow, or now later
+            later = dict(self.engine.cases.schedule(record.progress)).get(reminder)
+            if later is not None and later > due:  # the flow's new version puts it later
+                await self.store.postpone_reminder(key, reminder, later)
+            else:
+                await self.store.finish_reminder(key, reminder, due)
             return
         progress, reply = found
         items = plan(reply, progress.lang, key.chat, key.user, False, None, bot.username)
