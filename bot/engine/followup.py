@@ -265,7 +265,8 @@ class FollowUps:
         if not upcoming:
             return self.engine.current(progress, now, t(lang, "reminders_none"), [notice] if notice else [])
         lines = [(self._when(due, flow, lang), t(lang, "reminder_about", what=tr(r.label, lang) or r.id,
-                                                 day=written_date(self._at_date(flow, case, r), lang)))
+                                                 day=written_date(self._at_date(flow, case, r), lang))
+                  if r.before else tr(r.label, lang) or r.id)  # ahead of its date: say which date
                  for r, due in upcoming]
         buttons = [Button(f"{CASE}drop:{r.id}", t(lang, "reminder_drop", day=written_date(
             due.astimezone(ZoneInfo(flow.timezone)).date(), lang))) for r, due in upcoming]
