@@ -224,7 +224,10 @@ def test_billing_outcomes_with_a_date_stay_under_700_characters(engine, lang):
     for now in TIMES.values():
         for typed in ("il y a trois jours", "il y a cinq semaines", "le 1er septembre", "1 septembre 2025"):
             for start in (["billing", "video", "no", "yes"], ["billing", "video", "no", "no"],
-                          ["cancellation", "several", "signalconso"], ["billing", "books", "phone", "promised"]):
+                          ["cancellation", "several", "signalconso"], ["billing", "books", "phone", "promised"],
+                          ["billing", "video", "written", "waiting"], ["billing", "music", "written", "no_answer", "under_year"],
+                          ["cancellation", "books", "written", "bad_answer", "over_year"],
+                          ["billing", "video", "written", "mediator_done"]):
                 for paid in ("debit", "unknown", "not_agreed"):
                     progress, reply = engine.start(lang=lang, now=now)
                     for answer in start + [paid]:
@@ -235,6 +238,15 @@ def test_billing_outcomes_with_a_date_stay_under_700_characters(engine, lang):
                     shown = "\n\n".join(re.sub(r"<[^>]+>", "", m.html) for m in render(reply, lang, 1))
                     assert len(shown) <= 700, (start, paid, typed, len(shown), shown)
                     assert "{" not in shown and "[…]" not in shown
+                    if lang == "fr" and typed == "il y a trois jours":  # a bank route applies: it is shown
+                        assert "(13 mois, non vérifié)" in shown if paid == "not_agreed" else \
+                            "(8 semaines, non vérifié)" in shown, (start, paid, shown)
+                    if lang == "fr" and "inclus (8 semaines, non vérifié)" in shown:  # what to ask, what to keep
+                        assert "« le remboursement du prélèvement SEPA »" in shown, (start, paid, shown)
+                        assert "gardez le relevé et la référence du mandat" in shown, (start, paid, shown)
+                    if lang == "fr" and "inclus (13 mois, non vérifié)" in shown:
+                        assert "comme « opération non autorisée »" in shown, (start, paid, shown)
+                        assert "gardez le relevé qui le montre" in shown, (start, paid, shown)
                     for button in reply.buttons:
                         if button.id not in (BACK, RESTART):
                             detail = engine.choose(progress, button.id, reply.token, now)[1]
