@@ -134,7 +134,7 @@ PERSONAS = [
     # Wrote months ago about a charge never agreed to: the mediator, and the bank's 13 months.
     Persona("wrote already, never agreed", ["on m'a prélevé 9,99 € sans mon accord", "music", "par écrit",
                                             "pas de réponse depuis plus de 2 mois", "moins d'un an", "le 15 août"],
-            ["saisir gratuitement le médiateur",
+            ["saisissez gratuitement le médiateur",
              "contestez-le auprès de votre banque comme « opération non autorisée » "
              + until(date(2027, 9, 15)), "(13 mois, non vérifié)"],
             ["remboursement du prélèvement", "L133"]),
@@ -199,8 +199,10 @@ PERSONAS = [
             "la lettre", ["MISE EN DEMEURE", "je saisirai le conciliateur de justice, puis le tribunal compétent"],
             ["je saisirai le médiateur"]),
     Persona("written, refused", ["ils refusent de me rembourser le prélèvement en trop", "vidéo", "par écrit",
-                                 "un refus", "moins d'un an"],
-            ["saisir gratuitement le médiateur", "mise en demeure"], [],
+                                 "un refus", "moins d'un an", "je ne sais plus"],
+            ["saisissez gratuitement le médiateur", "mise en demeure",
+             "Si c'était un prélèvement, demandez au plus vite à votre banque « le remboursement du prélèvement SEPA »"],
+            [],
             "la lettre", ["Objet : MISE EN DEMEURE - abonnement Cstream Vidéo",
                           "« ils refusent de me rembourser le prélèvement en trop »"]),
     Persona("written recently", ["j'attends toujours une réponse à ma réclamation", "vidéo", "par écrit",
