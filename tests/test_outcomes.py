@@ -251,3 +251,27 @@ def test_billing_outcomes_with_a_date_stay_under_700_characters(engine, lang):
                         if button.id not in (BACK, RESTART):
                             detail = engine.choose(progress, button.id, reply.token, now)[1]
                             assert "[…]" not in "\n".join(t for _, t in detail.sections) + "\n".join(detail.facts)
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_a_deaf_person_who_already_wrote_or_reported_gets_the_bank_route_in_700_characters(engine, lang):
+    """Said deaf in the description (never asked), then the paths the hearing question does not
+    cover: a report to SignalConso, a written complaint. The accessible platform's open-now line
+    is the longest, and the bank route is added. (On a public holiday that line is longer still:
+    not covered here.)"""
+    for now in (TIMES["weekday noon"], TIMES["evening"], TIMES["sunday"], paris(2026, 11, 27, 21, 0)):
+        for typed in ("il y a trois jours", "il y a cinq semaines", "le 1er septembre", "1 septembre 2025"):
+            for start in (["cancellation", "several", "signalconso"], ["billing", "video", "written", "waiting"],
+                          ["billing", "music", "written", "no_answer", "under_year"],
+                          ["cancellation", "books", "written", "bad_answer", "over_year"],
+                          ["billing", "video", "written", "mediator_done"]):
+                for paid in ("debit", "unknown", "not_agreed"):
+                    progress, reply = engine.start(lang=lang, now=now)
+                    progress = progress.with_(inferred=(("hearing", "yes", 0),))
+                    for answer in start + [paid]:
+                        progress, reply = engine.choose(progress, answer, reply.token, now)
+                    progress, reply = engine.text(progress, typed, now)
+                    assert reply.kind == "outcome", (start, paid, typed)
+                    shown = "\n\n".join(re.sub(r"<[^>]+>", "", m.html) for m in render(reply, lang, 1))
+                    assert len(shown) <= 700, (start, paid, typed, len(shown), shown)
+                    assert "3979" not in shown

@@ -115,8 +115,8 @@ PERSONAS = [
     # A report on SignalConso is not a complaint: the written complaint still goes out.
     Persona("already reported on SignalConso", ["on m'a facturé deux fois", "vidéo",
                                                 "j'ai fait un signalement sur SignalConso", "par carte bancaire"],
-            ["Un signalement SignalConso (l'entreprise peut y répondre) n'est pas une réclamation et ne "
-             "remplace pas l'écrit exigé par le médiateur : envoyez-le aujourd'hui en recommandé",
+            ["Un signalement SignalConso (l'entreprise peut y répondre) n'est pas une réclamation : envoyez "
+             "aujourd'hui l'écrit exigé par le médiateur en recommandé",
              "au plus tard le samedi 26 décembre 2026"],
             ["remboursement du prélèvement", "contestez"],
             "si ça ne marche pas", ["SignalConso (DGCCRF) reçoit des signalements : ce n'est pas une réclamation ; "
