@@ -70,7 +70,9 @@ PERSONAS = [
             ["Si c'était un prélèvement : demandez à votre banque « le remboursement du prélèvement SEPA » du "
              "mercredi 25 novembre 2026 " + until(date(2026, 11, 25) + REFUND_WEEKS),
              "gardez le relevé et la référence du mandat", "au plus tard le samedi 26 décembre 2026"],
-            ["Le plus rapide : demandez", "13 mois"]),
+            ["Le plus rapide : demandez", "13 mois"],
+            "si ça ne marche pas", ["Votre banque : Si c'était un prélèvement, demandez à votre banque « le "
+                                    "remboursement du prélèvement SEPA »"]),
     # The description says the card: no question on how the money was taken, no bank refund
     # of a direct debit.
     Persona("says the card in the description", ["j'ai été débité deux fois par CB", "music", "non pas encore", "non"],
