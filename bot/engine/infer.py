@@ -24,8 +24,9 @@ def infer(flow: Flow, progress: Progress, text: str, asking: str | None = None) 
     """`progress` with what `text` tells, by the flow's rules (unchanged when it tells nothing).
     The question being asked (`asking`) is answered by its own choices' words, not by a rule:
     « prélèvement » typed in answer to « Comment ? » means the direct debit, whatever a rule
-    reading descriptions makes of the word."""
-    known, step = {entry[0] for entry in progress.inferred} | {asking}, len(progress.path)
+    reading descriptions makes of the word; nor is a question already answered."""
+    known = {entry[0] for entry in progress.inferred} | {a.node for a in progress.path} | {asking}
+    step = len(progress.path)
     found = []
     for rule in flow.infer:
         if rule.node not in known and any(says(text, k) for k in rule.keywords):
