@@ -184,6 +184,7 @@ def _describe(engine, words, *answers, now=NOW):
     ("un prélèvement SEPA en double", "debit"),
     ("on m'a prélevé 9,99 € sans mon accord", "not_agreed"),
     ("I was charged twice by direct debit", "debit"),
+    ("I was debited twice", "unknown"),
 ])
 def test_how_the_money_was_taken_is_read_from_the_description(engine, words, paid):
     progress, reply = _describe(engine, words, "video", "no", "no")
