@@ -130,7 +130,7 @@ class Engine:
             if reading.day is None:
                 return self._reply(machine, progress, now, notices + [t(lang, f"date_{reading.problem}")])
             return self._advance(machine, progress, DATE, now, notices, typed=reading.day.isoformat())
-        told = infer(machine.flow, progress, text)
+        told = infer(machine.flow, progress, text, asking=node.id)
         if told is not progress and node.kind in ("text", "choice"):
             progress = told
             if node.id in progress.answers and node.kind == "choice":  # they answered this very question
