@@ -31,7 +31,7 @@ class Clock:
 
 async def to_the_letter(person: Person) -> None:
     """A billing problem paid by card, not contacted yet, hearing fine: the written complaint."""
-    await person.send("on m'a prélevé deux fois ce mois-ci")
+    await person.send("on m'a facturé deux fois ce mois-ci")
     for label in ("Cstream Vidéo", "Non, pas encore", "Non", "Par carte bancaire"):
         await person.press(label)
     assert TODAY in person.last.labels
@@ -146,7 +146,7 @@ async def test_reaching_the_outcome_again_opens_no_second_case(followed):
 
 
 async def to_the_letter_again(person: Person) -> None:
-    await person.send("on m'a prélevé deux fois ce mois-ci")
+    await person.send("on m'a facturé deux fois ce mois-ci")
     for label in ("Cstream Vidéo", "Non, pas encore", "Non", "Par carte bancaire"):
         await person.press(label)
 
@@ -350,7 +350,7 @@ async def test_in_a_group_the_case_is_offered_in_private(tmp_path, flow, clock):
     try:
         member = Person(tg, app, 1011, chat_id=-100500)
         await member.send(f"/start@{BOT_USERNAME}")
-        await member.send("on m'a prélevé deux fois", reply_to_bot=True)
+        await member.send("on m'a facturé deux fois", reply_to_bot=True)
         for label in ("Cstream Vidéo", "Non, pas encore", "Non", "Par carte bancaire"):
             await member.press(label)
         assert TODAY not in member.last.labels  # no reminders in a group
@@ -385,7 +385,7 @@ def test_engine_alone_keeps_time_a_parameter(flow):
 def test_the_terminal_runs_at_a_given_time_and_shows_the_reminder_first(cli):
     """`chat --at`: the case opened on 26 November; run as if it were 28 December, the
     reminder comes first with its buttons, and a button is picked by its number."""
-    opened = "on m'a prélevé deux fois\n1\n1\n2\n2\n5\n1A 123 456 7890 1\n"
+    opened = "on m'a facturé deux fois\n1\n1\n2\n2\n5\n1A 123 456 7890 1\n"
     code, out, _ = cli("chat", "--user", "camille", "--at", "2026-11-26 12:00", stdin=opened)
     assert code == 0 and "courrier envoyé le jeudi 26 novembre 2026" in out
     assert "Prochain rappel : samedi 26 décembre 2026 à 12:00." in out
