@@ -141,7 +141,7 @@ async def test_reaching_the_outcome_again_opens_no_second_case(followed):
     await camille.send("/recommencer")
     await to_the_letter_again(camille)
     assert TODAY not in camille.last.labels
-    assert "Je suis déjà ce dossier (courrier envoyé le jeudi 26 novembre 2026)" in camille.texts_since(-2)
+    assert "Ce dossier est déjà suivi (courrier envoyé le jeudi 26 novembre 2026)" in camille.texts_since(-2)
     assert stored(store, "private:1004").case == case
 
 
@@ -409,3 +409,77 @@ async def test_the_outcome_keeps_its_letter_button_while_the_case_opens(followed
     assert any(m.document_name and m.document_name.endswith(".docx") for m in camille.seen)
     await camille.send("Passer")
     assert stored(store, "private:1012").case.open and stored(store, "private:1012").asking is None
+
+
+def opened_case(engine, sent_text=None, now=NOW, path=("billing", "video", "no", "no", "card")):
+    """A case opened at the written complaint, sent today or on the day typed."""
+    progress, reply = engine.start(now=now)
+    for answer in path:
+        progress, reply = engine.choose(progress, answer, reply.token, now)
+    if sent_text is None:
+        progress, reply = engine.choose(progress, "_case:today", reply.token, now)
+    else:
+        progress, reply = engine.choose(progress, "_case:date", reply.token, now)
+        progress, reply = engine.text(progress, sent_text, now)
+    return progress, reply
+
+
+def test_a_reminder_whose_deadline_passed_while_the_bot_was_down_is_not_sent(flow):
+    """Down for over a year: « il reste un mois » would be false, and so would any earlier
+    question; nothing is sent."""
+    engine = Engine(FlowSet([flow]))
+    progress, _ = opened_case(engine)
+    progress, _ = engine.choose(progress, "_case:skip", "case", NOW)
+    assert engine.cases.remind(progress, paris(2028, 3, 1, 10, 0)) is None
+    _, reply = engine.cases.reminders_view(progress, paris(2028, 3, 1, 10, 0))
+    assert "Aucun rappel n'est prévu" in " ".join(reply.notices)
+
+
+def test_a_letter_sent_long_ago_asks_at_once_whether_an_answer_came(flow):
+    """Sent 40 days ago: the answer was due 10 days ago; it is asked now, not in a month."""
+    engine = Engine(FlowSet([flow]))
+    progress, reply = opened_case(engine, "il y a 40 jours")
+    assert "courrier envoyé le samedi 17 octobre 2026" in reply.text
+    asked = engine.cases.remind(progress, NOW + timedelta(minutes=1))
+    assert asked is not None and "Avez-vous reçu une réponse" in asked[1].text
+    assert not any("en retard" in n for n in asked[1].notices)  # not late: the case is new
+    progress, reply = opened_case(engine, "il y a 10 mois")  # everything but the last month is past
+    assert "Toutes ses dates sont déjà passées" not in reply.text
+    progress, reply = opened_case(engine, "le 28/12/2024")
+    assert "Toutes ses dates sont déjà passées : aucun rappel n'est prévu" in reply.text
+
+
+def test_the_outcome_and_the_letter_count_from_today_until_the_follow_up(flow):
+    """« Je l'ai envoyée le 3 »: the outcome on screen and its letter are about sending today;
+    the case's own dates (from the 3rd) show in /suivi and in the reminders' questions."""
+    engine = Engine(FlowSet([flow]))
+    progress, _ = opened_case(engine, "le 3")
+    progress, _ = engine.choose(progress, "_case:skip", "case", NOW)
+    _, outcome = engine.current(progress, NOW)
+    assert "samedi 26 décembre 2026" in outcome.text  # today + 30 days
+    _, case = engine.cases.view(progress, NOW)
+    assert ("jeudi 3 décembre 2026", "la réponse demandée par votre courrier est attendue") in case.sections
+
+
+@pytest.mark.parametrize("typed, leads_to", [
+    ("ils m'ont répondu mais c'est nul", "mediator"),
+    ("ils m'ont répondu non", "mediator"),
+    ("ils m'ont remboursé la moitié", "mediator"),
+    ("toujours rien", "notice_now"),
+    ("aucune nouvelle", "notice_now"),
+    ("oui c'est réglé, tout est bon", "followup_helped"),
+])
+def test_typed_answers_to_the_reminder(flow, typed, leads_to):
+    engine = Engine(FlowSet([flow]))
+    progress, _ = opened_case(engine)
+    progress, _ = engine.cases.remind(progress, NOW + timedelta(days=31))
+    after, reply = engine.text(progress, typed, NOW + timedelta(days=31))
+    if reply.kind == "confirm":  # « C'est bien ça ? » is fine too, if it names the right answer
+        after, reply = engine.text(after, "oui", NOW + timedelta(days=31))
+    assert after.node == leads_to, (typed, reply.text)
+
+
+def test_at_the_date_prompt_a_number_is_a_day(flow):
+    engine = Engine(FlowSet([flow]))
+    progress, reply = opened_case(engine, "1")
+    assert "courrier envoyé le dimanche 1er novembre 2026" in reply.text

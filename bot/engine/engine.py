@@ -268,7 +268,9 @@ class Engine:
         flow, lang, now = machine.flow, progress.lang, _now(now)
         node = flow.nodes[progress.node]
         if progress.asking:  # a follow-up question is waiting for its answer
-            return self.cases._ask(progress, f"case_ask_{progress.asking[5:]}", now)
+            progress, reply = self.cases._ask(progress, f"case_ask_{progress.asking[5:]}", now)
+            reply.notices[:0] = notices
+            return progress, reply
         token, buttons = self.token(progress), self._buttons(node, progress, now)
         if node.is_outcome:
             reply = self.outcomes.reply(flow, node, progress, now, buttons, token)

@@ -106,8 +106,8 @@ class FollowUps:
             return False
         if case is None:
             return True
-        if case.open:
-            return False
+        if case.open:  # one case at a time, unless nothing is left to remind of it
+            return not pending(flow, case, self.quiet)
         return not (case.state == "declined" and case.outcome == node_id and case.reason == self._reason(flow, progress))
 
     def buttons(self, progress: Progress) -> list[Button]:
@@ -122,7 +122,8 @@ class FollowUps:
     def notice(self, flow: Flow, node_id: str, progress: Progress) -> str | None:
         """At an outcome that opens cases, while one is followed: say so (no second case)."""
         case = progress.case
-        if flow.followup is None or node_id not in flow.followup.opens or case is None or not case.open:
+        if flow.followup is None or node_id not in flow.followup.opens or case is None or not case.open \
+                or not pending(flow, case, self.quiet):
             return None
         sent = written_date(date.fromisoformat(case.sent), progress.lang)
         same = case.reason == self._reason(flow, progress)
@@ -160,7 +161,8 @@ class FollowUps:
         """A typed answer to a follow-up question: the day the letter was sent, or its number."""
         from .engine import match_button
         lang, flow = progress.lang, self._flow(progress)
-        picked = match_button(self.buttons(progress), text)
+        picked = None if progress.asking == "case_date" and text.strip().isdigit() else \
+            match_button(self.buttons(progress), text)  # at the date prompt, « 3 » is the 3rd
         if picked is not None:
             return self.choose(progress, picked, now)
         if progress.asking == "case_date":
@@ -168,8 +170,8 @@ class FollowUps:
             if reading.day is None:
                 return self._ask(progress, f"date_{reading.problem}", now)
             return self._open(flow, progress.with_(asking=None), reading.day, now)
-        number = re.sub(r"\s+", " ", text).strip()[:MAX_NUMBER]
-        if not re.fullmatch(r"[A-Za-z0-9 .\-/]{4,}", number) or not re.search(r"\d", number):
+        number = re.sub(r"\s+", " ", text).strip()
+        if len(number) > MAX_NUMBER or not re.fullmatch(r"[A-Za-z0-9 .\-/]{4,}", number) or not re.search(r"\d", number):
             return self._ask(progress, "case_number_unclear", now)
         case = replace(progress.case, number=number)
         return self.view(progress.with_(asking=None, case=case), now, t(lang, "case_number_kept"))
@@ -178,9 +180,15 @@ class FollowUps:
         case = Case(secrets.token_hex(4), progress.node, self._reason(flow, progress), sent.isoformat(),
                     now.timestamp(), log=((sent.isoformat(), "sent", progress.node, ""),),
                     answers=progress.path)
-        passed = tuple(r.id for r, due in planned(flow, case, self.quiet) if due < now)  # too late to remind
-        progress = progress.with_(case=replace(case, done=passed), asking="case_number")
-        return self._ask(progress, "case_opened_ask_number", now, sent=written_date(sent, progress.lang))
+        past = [r for r, due in sorted(planned(flow, case, self.quiet), key=lambda item: item[1]) if due < now]
+        # Dates already past: the latest is asked at once (« Avez-vous reçu une réponse ? »), unless
+        # its deadline itself is over (then any earlier question is as stale); the others are folded in.
+        keep = past[-1].id if past and not self._over(flow, case, past[-1], now) else None
+        past = [r.id for r in past]
+        case = replace(case, done=tuple(rid for rid in past if rid != keep))
+        progress = progress.with_(case=case, asking="case_number")
+        key = "case_opened_ask_number" if pending(flow, case, self.quiet) else "case_opened_all_past"
+        return self._ask(progress, key, now, sent=written_date(sent, progress.lang))
 
     def _ask(self, progress: Progress, key: str, now: datetime, **values) -> tuple[Progress, Reply]:
         return progress, Reply("case", t(progress.lang, key, **values), buttons=self.buttons(progress),
@@ -211,13 +219,15 @@ class FollowUps:
         if not due:
             return None
         reminder, when = max(due, key=lambda item: item[1])
+        if self._over(flow, case, reminder, now):  # its deadline passed while the bot was down:
+            return None                             # an earlier question would be as stale
         today = self._today(flow, now).isoformat()
         case = replace(case, done=case.done + tuple(r.id for r, _ in due),
                        log=case.log + ((today, "reminder", reminder.id, ""),))
         moved = progress.with_(version=flow.version, node=reminder.ask, path=case.answers, pending=None, draft=None, asking=None,
                                case=case, updated=now.timestamp())
         notices = [t(progress.lang, "reminder_intro")]
-        if now - when > LATE:
+        if now - when > LATE and when.timestamp() > case.opened:  # not for a date already past at opening
             notices.append(t(progress.lang, "reminder_late", day=written_date(when.astimezone(
                 ZoneInfo(flow.timezone)).date(), progress.lang)))
         return self.engine.current(moved, now, None, notices)
@@ -244,10 +254,8 @@ class FollowUps:
         lines = [(t(lang, "case_reason"), self._reason_label(flow, case, lang)),
                  (t(lang, "case_sent"), written_date(date.fromisoformat(case.sent), lang)
                   + (f" — {t(lang, 'case_number', number=case.number)}" if case.number else ""))]
-        for reminder, _ in planned(flow, case, None):
-            day = self._at_date(flow, case, reminder)
-            if day is not None and reminder.label:
-                lines.append((written_date(day, lang), tr(reminder.label, lang)))
+        lines += [(written_date(day, lang), label) for day, label in self._dated(flow, case, lang)]
+        lines.append((None, t(lang, "case_history")))
         facts = [t(lang, f"case_state_{case.state}")]
         upcoming = pending(flow, case, self.quiet)
         if upcoming:
@@ -261,7 +269,8 @@ class FollowUps:
 
     def reminders_view(self, progress: Progress, now: datetime, notice: str | None = None) -> tuple[Progress, Reply]:
         lang, case, flow = progress.lang, progress.case, self._flow(progress)
-        upcoming = pending(flow, case, self.quiet) if flow else []
+        upcoming = [(r, due) for r, due in pending(flow, case, self.quiet)
+                    if due > now and not self._over(flow, case, r, now)] if flow else []
         if not upcoming:
             return self.engine.current(progress, now, t(lang, "reminders_none"), [notice] if notice else [])
         lines = [(self._when(due, flow, lang), t(lang, "reminder_about", what=tr(r.label, lang) or r.id,
@@ -292,8 +301,7 @@ class FollowUps:
                 said = answer.text if answer.text and node.kind == "text" else label_of(node, answer.choice, fr, answer.text)
                 lines.append(f"- {question_of(tr(node.text, fr))} → {said}")
         lines += ["", t(fr, "file_log")] + [f"- {day} : {text}" for day, text in self._log_lines(flow, case, fr)]
-        dates = [(written_date(day, fr), tr(r.label, fr)) for r, _ in planned(flow, case, None)
-                 if (day := self._at_date(flow, case, r)) is not None and r.label]
+        dates = [(written_date(day, fr), label) for day, label in self._dated(flow, case, fr)]
         if dates:
             lines += ["", t(fr, "file_dates")] + [f"- {day} : {label}" for day, label in dates]
         content = "\n".join(lines) + "\n"
@@ -319,6 +327,18 @@ class FollowUps:
     def _reason_label(flow: Flow, case: Case, lang: str) -> str:
         node = flow.nodes.get(flow.start)
         return label_of(node, case.reason, lang) if node and case.reason else "—"
+
+    def _dated(self, flow: Flow, case: Case, lang: str) -> list[tuple[date, str]]:
+        """The case's dates (each reminder's timeline date) with what falls due, in date order."""
+        found = [(self._at_date(flow, case, r), tr(r.label, lang)) for r, _ in planned(flow, case, None) if r.label]
+        return sorted((day, label) for day, label in found if day is not None)
+
+    def _over(self, flow: Flow, case: Case, reminder: Reminder | None, now: datetime) -> bool:
+        """A reminder that comes ahead of a deadline (`before`) whose deadline is over."""
+        if reminder is None or not reminder.before:
+            return False
+        day = self._at_date(flow, case, reminder)
+        return day is not None and day < self._today(flow, now)
 
     @staticmethod
     def _at_date(flow: Flow, case: Case, reminder: Reminder) -> date | None:

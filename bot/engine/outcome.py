@@ -72,16 +72,21 @@ def given_dates(flow: Flow, progress: Progress, today: date | None = None) -> di
     found = {a.node: date.fromisoformat(a.text) for a in progress.path
              if a.choice == DATE and a.text and a.node in flow.nodes and flow.nodes[a.node].kind == "date"}
     if flow.followup is not None:
-        sent = case_sent(progress)
+        sent = case_sent(flow, progress)
         if sent or today:
             found[flow.followup.date] = sent or today
     return found
 
 
-def case_sent(progress: Progress) -> date | None:
-    """The day the letter of the followed case was sent, if a case was opened."""
-    case = progress.case
-    return date.fromisoformat(case.sent) if case is not None and case.sent and case.state != "declined" else None
+def case_sent(flow: Flow, progress: Progress) -> date | None:
+    """The day the followed letter was sent, once the person is in its follow-up (a reminder's
+    question asked or answered); before that, the letter an outcome asks for goes today."""
+    case, follow = progress.case, flow.followup
+    if case is None or not case.sent or case.state == "declined" or follow is None:
+        return None
+    if progress.node not in follow.asks and not any(a.node in follow.asks for a in progress.path):
+        return None
+    return date.fromisoformat(case.sent)
 
 
 def _today(flow: Flow, now: datetime | None) -> date:
@@ -96,7 +101,7 @@ def answers_of(flow: Flow, progress: Progress, now: datetime | None) -> dict[str
         return progress.answers
     today = _today(flow, now)
     states = date_states(flow.timeline, today, given_dates(flow, progress, today))
-    if flow.followup is not None and case_sent(progress):
+    if flow.followup is not None and case_sent(flow, progress):
         states[flow.followup.date] = DATE  # `when: {letter_sent: date}`: the case says when it was sent
     return {**progress.answers, **states}
 
@@ -129,7 +134,7 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | N
         if name == "date":
             return long_date(today, lang)
         if flow.followup is not None and name == flow.followup.date:
-            sent = case_sent(progress)
+            sent = case_sent(flow, progress)
             return written_date(sent, lang) if sent else "[…]"
         if typed and name in texts:
             return trimmed(texts[name])
