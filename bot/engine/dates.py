@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-MAX_AGE_DAYS = 2 * 366
+MAX_AGE_YEARS = 2  # a date further back than the same day two years ago is refused
 
 _MONTHS = {name: n for n, names in enumerate((
     ("janvier", "janv", "jan", "january"), ("fevrier", "fevr", "fev", "feb", "february"),
@@ -27,10 +27,11 @@ _WEEKDAYS = {name: n for n, names in enumerate((
 _WORD_NUMBERS = {"un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7,
                  "huit": 8, "neuf": 9, "dix": 10, "quinze": 15, "a": 1, "one": 1, "two": 2, "three": 3,
                  "four": 4, "five": 5, "ten": 10}
-_RELATIVE = {"aujourd hui": 0, "ce jour": 0, "today": 0, "ce matin": 0, "hier": 1, "yesterday": 1,
+_RELATIVE = {"aujourd hui": 0, "aujourdhui": 0, "ce jour": 0, "today": 0, "ce matin": 0, "hier": 1, "yesterday": 1,
              "avant hier": 2, "avant avant hier": 3, "demain": -1, "tomorrow": -1}
 _UNITS = {"jour": 1, "jours": 1, "day": 1, "days": 1, "semaine": 7, "semaines": 7, "week": 7, "weeks": 7}
 _MONTH_UNITS = ("mois", "month", "months")
+_YEAR_UNITS = ("an", "ans", "annee", "annees", "year", "years")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ def _words(text: str) -> str:
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = re.sub(r"(\d)(er|eme|e|st|nd|rd|th)\b", r"\1", text)  # 1er, 3e, 2nd
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # avant-hier
+    text = re.sub(r"\b(\d+)\s*j\b", r"\1 jours", text)  # 10j
     return re.sub(r"[^a-z0-9/.\-]+", " ", text).strip()
 
 
@@ -58,7 +60,7 @@ def read_date(text: str, today: date) -> DateReading:
         return DateReading(None, "unknown")
     if day > today:
         return DateReading(None, "future")
-    if (today - day).days > MAX_AGE_DAYS:
+    if day < _years_back(today, MAX_AGE_YEARS):
         return DateReading(None, "too_old")
     return DateReading(day, None, vague)
 
@@ -67,7 +69,11 @@ def _read(words: str, today: date) -> tuple[date | None, bool]:
     for phrase, back in sorted(_RELATIVE.items(), key=lambda kv: -len(kv[0])):
         if re.search(rf"\b{phrase}\b", words):
             return today - timedelta(days=back), False
-    ago = re.search(r"\b(?:il y a|ca fait|cela fait|depuis)\s+(\d+|\w+)\s+(\w+)|\b(\d+|\w+)\s+(\w+)\s+ago\b", words)
+    if re.search(r"\b(semaine (derniere|passee)|last week)\b", words):  # its Monday: errs early
+        return today - timedelta(days=today.weekday() + 7), True
+    if re.search(r"\b(mois (dernier|passe)|last month)\b", words):
+        return _months_back(today.replace(day=1), 1), True
+    ago = re.search(r"\b(?:il y a|y a|ca fait|cela fait|depuis)\s+(\d+|\w+)\s+(\w+)|\b(\d+|\w+)\s+(\w+)\s+ago\b", words)
     if ago:
         amount, unit = (ago.group(1), ago.group(2)) if ago.group(1) else (ago.group(3), ago.group(4))
         n = int(amount) if amount.isdigit() else _WORD_NUMBERS.get(amount)
@@ -75,7 +81,9 @@ def _read(words: str, today: date) -> tuple[date | None, bool]:
             return today - timedelta(days=n * _UNITS[unit]), unit not in ("jour", "jours", "day", "days")
         if n is not None and unit in _MONTH_UNITS:
             return _months_back(today, n), True
-    iso = re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", words)
+        if n is not None and unit in _YEAR_UNITS:
+            return _years_back(today, n), True
+    iso = re.search(r"\b(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})\b", words)
     if iso:
         return _make(int(iso.group(1)), int(iso.group(2)), int(iso.group(3))), False
     numeric = re.search(r"\b(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{2,4}))?\b", words)
@@ -95,7 +103,7 @@ def _read(words: str, today: date) -> tuple[date | None, bool]:
     if weekday is not None:
         back = (today.weekday() - _WEEKDAYS[weekday]) % 7 or 7  # the last such day before today
         return today - timedelta(days=back), False
-    day_only = re.fullmatch(r"(?:le\s+|the\s+|on\s+the\s+)?(\d{1,2})", words)
+    day_only = re.search(r"(?:^|\ble\s+|\bthe\s+)(\d{1,2})$", words)  # « 3 », « envoyée le 3 »
     if day_only:
         d = int(day_only.group(1))
         candidate = _make(today.year, today.month, d)
@@ -124,6 +132,10 @@ def _latest(today: date, month: int, day: int) -> date | None:
     if candidate is not None and candidate > today:
         candidate = _make(today.year - 1, month, day)
     return candidate
+
+
+def _years_back(day: date, n: int) -> date:
+    return _make(day.year - n, day.month, day.day) or date(day.year - n, day.month, 28)
 
 
 def _months_back(day: date, n: int) -> date:
