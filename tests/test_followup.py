@@ -483,3 +483,18 @@ def test_at_the_date_prompt_a_number_is_a_day(flow):
     engine = Engine(FlowSet([flow]))
     progress, reply = opened_case(engine, "1")
     assert "courrier envoyé le dimanche 1er novembre 2026" in reply.text
+
+
+def test_recap_at_a_billing_outcome_and_at_the_date_prompt(flow):
+    """/recap fills the outcome's first line (no {placeholders}), and while the day the letter
+    was sent is asked, its buttons are the prompt's (« 1 » is not « La lettre »)."""
+    engine = Engine(FlowSet([flow]))
+    progress, reply = engine.start(now=NOW)
+    for answer in ("billing", "video", "no", "no", "debit"):
+        progress, reply = engine.choose(progress, answer, reply.token, NOW)
+    progress, reply = engine.text(progress, "le 20 novembre", NOW)
+    _, recap = engine.summary(progress, NOW)
+    assert "{" not in recap.facts[0] and "vendredi 20 novembre 2026" in recap.facts[0]
+    progress, _ = engine.choose(progress, "_case:date", reply.token, NOW)
+    _, recap = engine.summary(progress, NOW)
+    assert [b.label for b in recap.buttons] == ["Annuler"]

@@ -22,7 +22,7 @@ from ..locales import languages, t
 from .dates import read_date
 from .followup import CASE, CASE_TOKEN, QUIET, FollowUps
 from .infer import infer
-from .outcome import Outcomes, fill, label_of
+from .outcome import Outcomes, fill, label_of, outcome_text
 from .progress import MAX_TEXT, Answer, Progress, new_token
 from .reply import BACK, DETAIL, RESTART, SHOW_LIST, Button, Reply
 
@@ -189,12 +189,14 @@ class Engine:
                   label_of(flow.nodes[a.node], a.choice, lang, a.text) if a.choice == DATE
                   else a.text or label_of(flow.nodes[a.node], a.choice, lang)) for a in progress.path]
         status = "summary_done" if node_now.is_outcome else "summary_now"
+        said = outcome_text(flow, node_now, progress, now, lang) if node_now.is_outcome else tr(node_now.text, lang)
         return progress, Reply(
             kind="summary", text=t(lang, "summary_title"), notices=notices,
             sections=lines or [(None, t(lang, "summary_empty"))],
             typed=tuple(i for i, answer in enumerate(progress.path) if answer.text),
-            facts=[t(lang, status, text=_first_line(tr(node_now.text, lang)))],
-            buttons=self._buttons(node_now, progress, now), token=self.token(progress),
+            facts=[t(lang, status, text=_first_line(fill(said, flow, progress, _now(now))))],
+            buttons=self.cases.buttons(progress) if progress.asking else self._buttons(node_now, progress, now),
+            token=self.token(progress),
             expects_text=node_now.kind in ("text", "date") or bool(progress.pending), node=progress.node)
 
     def help(self, progress: Progress, now: datetime | None = None) -> tuple[Progress, Reply]:

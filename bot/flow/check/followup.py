@@ -77,7 +77,8 @@ def check_references(r: Reader, found: Followup | None, nodes: dict[str, Node], 
         r.err(entry.line_of("date"), f"followup: date {found.date!r} is a node id; choose another name")
     for nid in found.opens:
         if nid not in nodes or not nodes[nid].is_outcome:
-            r.err(entry.line_of("opens"), f"followup: opens must list outcomes, not {nid!r}{suggest(nid, nodes)}")
+            r.err(entry.line_of("opens"), f"followup: opens must list outcomes, not {nid!r}"
+                                          f"{'' if nid in nodes else suggest(nid, nodes)}")
     for nid in found.closes:
         if nid not in nodes:
             r.err(entry.line_of("closes"), f"followup: closes names no node {nid!r}{suggest(nid, nodes)}")
@@ -90,4 +91,4 @@ def check_references(r: Reader, found: Followup | None, nodes: dict[str, Node], 
                         f"not from the letter (reminders count from the day it was sent)")
         if rem.ask not in nodes or nodes[rem.ask].kind != "choice":
             r.err(line, f"followup reminder {rem.id}: ask must name a choice question, not {rem.ask!r}"
-                        f"{suggest(rem.ask, nodes)}")
+                        f"{'' if rem.ask in nodes else suggest(rem.ask, nodes)}")
