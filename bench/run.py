@@ -136,6 +136,43 @@ def canned_server(port: int) -> subprocess.Popen:
     raise RuntimeError(f"the canned Bot API did not listen on 127.0.0.1:{port}")
 
 
+def idle_bot(api: str, port: int, settle: float = 3.0) -> float:
+    """RSS (MB) of the real bot process in webhook mode, `settle` seconds after it is ready."""
+    import tempfile
+    import psutil
+    folder = Path(tempfile.mkdtemp(prefix="bench-idle-"))
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": "123:bench", "TELEGRAM_BASE_URL": f"{api}/bot",
+           "BOT_WEBHOOK_SECRET": "bench-secret", "BOT_WEBHOOK_LISTEN": "127.0.0.1", "BOT_WEBHOOK_PORT": str(port),
+           "BOT_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook", "BOT_DATA_DIR": str(folder),
+           "BOT_LOG_LEVEL": "WARNING"}
+    env.pop("BOT_DATABASE_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run", "--webhook"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(folder / "bot.log", "w"))
+    try:
+        import urllib.request
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the bot did not become ready:\n" + (folder / "bot.log").read_text()[-2000:])
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        time.sleep(settle)
+        return psutil.Process(proc.pid).memory_info().rss / 2**20
+    finally:
+        proc.send_signal(2)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        import shutil
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def alternate(rounds: int, names: list[str], run) -> dict[str, list[dict]]:
     """Every contender once per round; the order rotates (and reverses every other round), so
     that none always runs first or after the same one."""
@@ -191,7 +228,8 @@ def main() -> None:
     parser.add_argument("--stall-stored", type=int, default=1_000_000, help="stored for the stalls section")
     parser.add_argument("--rate", type=float, default=60, help="updates/s of the paced runs")
     parser.add_argument("--in-flight", type=int, default=32)
-    parser.add_argument("--port-base", type=int, default=18_400, help="the canned Bot API listens here")
+    parser.add_argument("--port-base", type=int, default=18_400,
+                        help="the canned Bot API listens on this port, the idle bot on the next: the only two bound")
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--out", default=str(RESULTS / "latest.json"))
     parser.add_argument("--quick", action="store_true", help="1 round, small runs, small stores (a smoke run)")
@@ -215,20 +253,27 @@ def main() -> None:
         prepare(n, baseline=n == args.stored)
     api = f"http://127.0.0.1:{args.port_base}"
 
-    if "idle" in sections:
-        print("idle: RSS of the ready bot and each part's cost, fresh processes")
-        idle = [worker(["idle"]) for _ in range(max(3, args.rounds))]
-        results["runs"]["idle"] = idle
-        for r in idle:
-            print(f"  idle RSS {r['idle_rss_mb']:.1f} MB; loaded: {r['loaded_at_idle']}")
-        row("idle RSS, ready (SQLite, webhook-ready application)", fmt([r["idle_rss_mb"] for r in idle], 1) + " MB",
-            "", "target <= 75 MB: " + ("met" if spread([r["idle_rss_mb"] for r in idle])[0] <= 75 else "missed"),
-            "--sections idle")
-
     server = None
     try:
-        if {"throughput", "latency", "stalls"} & set(sections):
+        if {"idle", "throughput", "latency", "stalls"} & set(sections):
             server = canned_server(args.port_base)
+        if "idle" in sections:
+            print("idle: RSS of `python -m bot run --webhook` once ready and idle; each part's cost in fresh processes")
+            bots = [idle_bot(api, args.port_base + 1) for _ in range(max(3, args.rounds))]
+            idle = [worker(["idle"]) for _ in range(max(3, args.rounds))]
+            results["runs"]["idle"] = {"bot": bots, "parts": idle}
+            for mb, r in zip(bots, idle):
+                print(f"  bot process idle RSS {mb:.1f} MB; in the worker {r['idle_rss_mb']:.1f} MB "
+                      f"(its interpreter with psutil {r['interpreter_mb']:.1f} MB); loaded: {r['loaded_at_idle']}")
+            row("idle RSS of `python -m bot run --webhook` (SQLite), ready", fmt(bots, 1) + " MB", "",
+                "target <= 75 MB: " + ("met" if spread(bots)[0] <= 75 else "missed"), "--sections idle")
+            for i, part in enumerate(idle[0]["parts"]):
+                row(f"  of which: {part['part']}", fmt([r["parts"][i]["rss_mb"] for r in idle], 1) + " MB, "
+                    + fmt([r["parts"][i]["seconds"] for r in idle], 2) + " s", "", "", "--sections idle")
+            for i, part in enumerate(idle[0]["not_loaded_costs"]):
+                if part["rss_mb"] is not None:
+                    row(f"  not loaded when idle: {part['part']}", fmt([r["not_loaded_costs"][i]["rss_mb"] for r in idle], 1)
+                        + " MB", "", "", "--sections idle")
         if "offline" in sections:
             print(f"offline: canned Bot API in process, saturated, {args.stored} stored")
             names = ["ours-canned", "baseline-canned"]

@@ -431,7 +431,7 @@ def idle() -> dict:
         from bot.telegram.app import build_application
         holder["app"] = build_application(Settings(token=TOKEN, data_dir=workdir), holder["flows"],
                                           request=CannedRequest())
-    part("application built, engine warmed up (holidays calendar)", app)
+    part("application built, engine warmed up (every node rendered once)", app)
 
     def ready():
         async def go():
