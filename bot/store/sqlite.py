@@ -446,23 +446,33 @@ class SQLiteStore:
         the lock is released between two, and the log emptied once it passes WAL_LIMIT."""
         total, limit = 0, CHUNK
         wal = Path(f"{self.path}-wal")
-        while True:
-            started = time.perf_counter()
-            done = self._run(chunk, limit, write=True)
-            took = time.perf_counter() - started
-            total += done
-            if done < limit:
-                return total
-            if took > CHUNK_SECONDS:
-                limit = max(20, int(limit * CHUNK_SECONDS / took))
-            elif took < CHUNK_SECONDS / 2:
-                limit = min(5000, limit * 2)
-            try:
-                if str(self.path) != ":memory:" and wal.stat().st_size > WAL_LIMIT:
-                    self._run(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)"), write=True)
-            except (OSError, StoreUnavailable) as exc:
-                log.debug("checkpoint during long work skipped: %s", exc)
-            time.sleep(0.001)  # the bot's writer thread takes the lock between two chunks
+        checkpoints = None  # a connection of its own: checkpointing never holds the bot's writer
+        try:
+            while True:
+                started = time.perf_counter()
+                done = self._run(chunk, limit, write=True)
+                took = time.perf_counter() - started
+                total += done
+                if done < limit:
+                    return total
+                if took > CHUNK_SECONDS:
+                    limit = max(20, int(limit * CHUNK_SECONDS / took))
+                elif took < CHUNK_SECONDS / 2:
+                    limit = min(5000, limit * 2)
+                try:
+                    if str(self.path) != ":memory:" and wal.stat().st_size > WAL_LIMIT // 8:
+                        # Copy the log into the database as it grows, without waiting for (or
+                        # blocking) the bot's writes: the log then starts over at the next write.
+                        checkpoints = checkpoints or sqlite3.connect(self.path, timeout=0.5, isolation_level=None)
+                        checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        if wal.stat().st_size > WAL_LIMIT:
+                            checkpoints.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except (OSError, sqlite3.Error) as exc:
+                    log.debug("checkpoint during long work skipped: %s", exc)
+                time.sleep(0.001)  # the bot's writer thread takes the lock between two chunks
+        finally:
+            if checkpoints is not None:
+                checkpoints.close()
 
     def entry_post_sync(self, chat_id: int) -> int | None:
         row = self._run(lambda c: c.execute("SELECT message_id FROM entry_posts WHERE chat_id = ?", (chat_id,)).fetchone())
