@@ -223,6 +223,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--conversations", type=int, default=300, help="per saturated run")
     parser.add_argument("--paced-conversations", type=int, default=150, help="per paced run")
+    parser.add_argument("--stall-conversations", type=int, default=400,
+                        help="per stalls run (long enough for the purge to run under load)")
     parser.add_argument("--returning", type=float, default=0.3, help="share of conversations continuing stored ones")
     parser.add_argument("--stored", type=int, default=100_000, help="stored conversations for the comparisons")
     parser.add_argument("--stall-stored", type=int, default=1_000_000, help="stored for the stalls section")
@@ -235,7 +237,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 round, small runs, small stores (a smoke run)")
     args = parser.parse_args()
     if args.quick:
-        args.rounds, args.conversations, args.paced_conversations = 1, 40, 30
+        args.rounds, args.conversations, args.paced_conversations, args.stall_conversations = 1, 40, 30, 30
         args.stored, args.stall_stored, args.rate = 2_000, 4_000, 100
     sections = args.sections.split(",")
     results: dict = {"machine": machine_info(), "args": vars(args), "runs": {}, "table": []}
@@ -321,7 +323,7 @@ def main() -> None:
             print(f"stalls: ours, {args.stall_stored} stored ({args.stall_stored // 2} to purge), paced at "
                   f"{args.rate}/s, purge + chat move ({GROUP_MEMBERS} members) + report meanwhile")
             runs = alternate(args.rounds, ["ours"], lambda name: worker(
-                CONTENDERS[name] + common(args.paced_conversations)[2:]
+                CONTENDERS[name] + common(args.stall_conversations)[2:]
                 + ["--stored", str(args.stall_stored), "--api", api, "--rate", str(args.rate), "--background",
                    "--idle-s", "2"]))
             results["runs"]["stalls"] = runs
