@@ -6,9 +6,10 @@ Rows are read when their conversation is next seen, never all at start.
   writer, and one indexed row costs tens of microseconds.
 - Saves from the bot are gathered while the previous commit runs (at least one turn of the
   event loop) and committed together in one transaction (group commit): a burst of updates
-  costs one commit, not one each. The commit runs on the store's writer thread, never on the
-  event loop: a commit that must wait for SQLite's write lock (held by a purge chunk, a chat
-  move, a checkpoint) makes only its own steps wait, never everyone's. In WAL mode with
+  costs one commit, not one each. The commit runs on the event loop only when SQLite's write
+  lock is free (it then takes well under a millisecond); when anything holds it (a purge
+  chunk, a chat move, a checkpoint), the store's writer thread commits and waits instead:
+  only those steps wait, never the loop and everyone on it. In WAL mode with
   `synchronous=NORMAL` a commit appends to the log without waiting for the disk; a step the
   person was answered for survives a crash of the process. The slow part, copying the log
   into the database and syncing it to disk (the checkpoint), runs on a background thread.
@@ -535,11 +536,55 @@ class SQLiteStore:
         except StoreUnavailable as exc:
             return [exc] * len(batch)
 
+    def _commit_inline(self, batch: list) -> list | None:
+        """The batch committed right here, on the loop, when nothing holds the write lock (the
+        usual case: no thread hop, no wait); None, having changed nothing, when anything does
+        (a purge chunk, a chat move, a checkpoint) or anything is amiss: the writer thread then
+        commits it, waiting for the lock, and the loop goes on serving."""
+        lock = self._locks[True]
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            conn = self._conns.get(True)
+            if conn is None or self._trouble is not None:
+                return None
+            try:
+                if self._identity is not None and self._file_identity() != self._identity:
+                    return None  # deleted or replaced: the writer thread's _run reports it
+                conn.execute("PRAGMA busy_timeout = 0")
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
+                now = time.time()
+                results = [self._write_one(conn, key, record.rev - 1, data, seen, outbox, now, events)
+                           for key, record, data, seen, outbox, events, _ in batch]
+                conn.execute("COMMIT")
+                return results
+            except (sqlite3.Error, OSError):
+                try:
+                    if conn.in_transaction:
+                        conn.rollback()
+                except sqlite3.Error:
+                    pass
+                return None
+        finally:
+            lock.release()
+
     def _commit_pending(self) -> None:
-        """On the loop: hand the saves gathered so far to the writer thread, as one commit."""
+        """On the loop: commit the saves gathered so far, as one transaction: inline when the
+        write lock is free, else on the writer thread."""
         if self._committing or not self._pending:
             return
         batch, self._pending = self._pending, []
+        try:
+            outcomes = self._commit_inline(batch)
+        except Exception:  # never leave the savers waiting: the writer thread tries, and reports
+            log.debug("inline commit failed; the writer thread commits", exc_info=True)
+            outcomes = None
+        if outcomes is not None:
+            self._settle(batch, outcomes)
+            return
         self._committing = True
         loop = asyncio.get_running_loop()
         try:
