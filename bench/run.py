@@ -235,7 +235,12 @@ def main() -> None:
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--out", default=str(RESULTS / "latest.json"))
     parser.add_argument("--quick", action="store_true", help="1 round, small runs, small stores (a smoke run)")
+    parser.add_argument("--table", nargs="+", metavar="JSON",
+                        help="print the Markdown table of earlier results (a later file's sections replace an earlier's)")
     args = parser.parse_args()
+    if args.table:
+        print(markdown(args.table))
+        return
     if args.quick:
         args.rounds, args.conversations, args.paced_conversations, args.stall_conversations = 1, 40, 30, 30
         args.stored, args.stall_stored, args.rate = 2_000, 4_000, 100
@@ -248,7 +253,11 @@ def main() -> None:
 
     def common(n: int) -> list[str]:
         return ["--stored", str(args.stored), "--conversations", str(n),
-                "--returning", str(round(n * args.returning)), "--in-flight", str(args.in_flight)]
+                "--returning", str(round(n * args.returning))]
+
+    def contender(name: str) -> list[str]:
+        extra = ["--in-flight", str(args.in_flight)] if name in ("ours", "ours-canned") else []
+        return CONTENDERS[name] + extra
 
     for n in sorted({args.stored} | ({args.stall_stored} if "stalls" in sections else set())):
         print(f"preparing {n} stored conversations...", flush=True)
@@ -280,7 +289,7 @@ def main() -> None:
             print(f"offline: canned Bot API in process, saturated, {args.stored} stored")
             names = ["ours-canned", "baseline-canned"]
             runs = alternate(args.rounds, names, lambda name: worker(
-                CONTENDERS[name] + common(args.conversations)))
+                contender(name) + common(args.conversations)))
             results["runs"]["offline"] = runs
             ups = {k: [r["updates_per_s"] for r in v] for k, v in runs.items()}
             row("updates/s, canned Bot API in process (no HTTP)", fmt(ups["ours-canned"]), fmt(ups["baseline-canned"]),
@@ -289,7 +298,7 @@ def main() -> None:
             print(f"throughput: loopback HTTP at {api}, saturated, {args.stored} stored")
             names = ["ours", "ours-1", "baseline-aiohttp", "baseline-httpx"]
             runs = alternate(args.rounds, names, lambda name: worker(
-                CONTENDERS[name] + common(args.conversations) + ["--api", api]))
+                contender(name) + common(args.conversations) + ["--api", api]))
             results["runs"]["throughput"] = runs
             ups = {k: [r["updates_per_s"] for r in v] for k, v in runs.items()}
             cpu = {k: [r["calls_per_update"] for r in v] for k, v in runs.items()}
@@ -307,7 +316,7 @@ def main() -> None:
                   "each bot's background work during the run")
             names = ["ours", "baseline-aiohttp", "baseline-httpx"]
             runs = alternate(args.rounds, names, lambda name: worker(
-                CONTENDERS[name] + common(args.paced_conversations)
+                contender(name) + common(args.paced_conversations)
                 + ["--api", api, "--rate", str(args.rate), "--background"]))
             results["runs"]["latency"] = runs
             for key, label in (("p50_ms", "p50"), ("p99_ms", "p99")):
@@ -323,7 +332,7 @@ def main() -> None:
             print(f"stalls: ours, {args.stall_stored} stored ({args.stall_stored // 2} to purge), paced at "
                   f"{args.rate}/s, purge + chat move ({GROUP_MEMBERS} members) + report meanwhile")
             runs = alternate(args.rounds, ["ours"], lambda name: worker(
-                CONTENDERS[name] + common(args.stall_conversations)[2:]
+                contender(name) + common(args.stall_conversations)[2:]
                 + ["--stored", str(args.stall_stored), "--api", api, "--rate", str(args.rate), "--background",
                    "--idle-s", "2"]))
             results["runs"]["stalls"] = runs
@@ -350,6 +359,19 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=str))
     print(f"results written to {out}")
+
+
+def markdown(files: list[str]) -> str:
+    rows: dict[str, list[dict]] = {}
+    for file in files:
+        table = json.loads(Path(file).read_text())["table"]
+        for section in {r["reproduce"] for r in table}:
+            rows[section] = [r for r in table if r["reproduce"] == section]
+    lines = ["| measure | ours | baseline | ours / baseline | reproduce |", "| --- | --- | --- | --- | --- |"]
+    for section in SECTIONS:
+        for r in rows.get(f"--sections {section}", []):
+            lines.append(f"| {r['measure']} | {r['ours']} | {r['baseline']} | {r['verdict']} | `{r['reproduce']}` |")
+    return "\n".join(lines)
 
 
 def machine_info() -> dict:
