@@ -1,6 +1,6 @@
 """Benchmark: this bot against a plain python-telegram-bot ConversationHandler bot.
 
-    .venv/bin/pip install -e ".[bench]" && .venv/bin/python -m bench.run      # 5 rounds, ~10 minutes
+    .venv/bin/pip install -e ".[bench]" && .venv/bin/python -m bench.run      # 5 rounds, ~15 minutes
     .venv/bin/python -m bench.run --quick                                   # 1 round, a smoke run
     .venv/bin/python -m bench.run --sections throughput,latency             # some sections only
 
