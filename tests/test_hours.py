@@ -1,5 +1,5 @@
 """Opening hours at fixed instants, French time, public holidays included."""
-from datetime import timezone
+from datetime import date, timezone
 
 import pytest
 
@@ -64,3 +64,14 @@ def test_label_reads_in_french():
 def test_malformed_hours_are_refused(spec, reason):
     with pytest.raises(HoursError, match=reason):
         parse_hours(spec)
+
+
+def test_french_holidays_match_the_holidays_package():
+    """bot/flow/hours.py computes France's public holidays itself (the package costs ~15 MB
+    of idle memory): the same dates as the package's, year after year."""
+    from holidays.countries.france import France
+    from bot.flow.hours import FrenchHolidays
+    ours = FrenchHolidays()
+    for year in range(2008, 2061):
+        assert ours.dates(year) == frozenset(France(years=year)), year
+    assert date(2006, 6, 5) not in ours and date(2006, 4, 17) in ours  # before 2008: the package's answer

@@ -117,12 +117,55 @@ def _describe(spec: dict, lang: str) -> str:
     return t(lang, "hours_join").join(parts)
 
 
+def _easter(year: int) -> date:
+    """Easter Sunday (Gregorian calendar; the anonymous algorithm, as in dateutil)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    l_ = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * l_) // 451
+    month, day = divmod(h + l_ - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+class FrenchHolidays:
+    """France's eleven national public holidays (as the `holidays` package has them from
+    2008 on; tests/test_hours.py compares both), without that package: it imports every
+    country's rules, about 15 MB of the bot's idle memory for one country's dozen dates."""
+
+    FIXED = ((1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25))
+
+    def __init__(self):
+        self._years: dict[int, frozenset[date]] = {}
+
+    def dates(self, year: int) -> frozenset[date]:
+        found = self._years.get(year)
+        if found is None:
+            easter = _easter(year)
+            found = frozenset([date(year, m, d) for m, d in self.FIXED]
+                              + [easter + timedelta(days=n) for n in (1, 39, 50)])  # Monday, Ascension, Whit Monday
+            self._years[year] = found
+        return found
+
+    def __contains__(self, day: date) -> bool:
+        if day.year < 2008:  # Whit Monday was not a holiday in 2005-2007: the package knows the past
+            return day in _package_calendar("FR")
+        return day in self.dates(day.year)
+
+
 @lru_cache(maxsize=8)
-def _calendar(country: str):
-    # Imported on first use: the package loads every country's rules (~10 MB, ~0.1 s), which
+def _package_calendar(country: str):
+    # Imported on first use: the package loads every country's rules (~15 MB, ~0.1 s), which
     # `check`, `graph` and the bot's start-up need not wait for (see Engine.warm_up).
     import holidays
     return holidays.country_holidays(country)
+
+
+@lru_cache(maxsize=8)
+def _calendar(country: str):
+    return FrenchHolidays() if country.upper() == "FR" else _package_calendar(country)
 
 
 @dataclass(frozen=True)

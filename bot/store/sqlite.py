@@ -4,12 +4,19 @@ Rows are read when their conversation is next seen, never all at start.
 
 - Reads use their own connection and run inline: in WAL mode a read never waits for a
   writer, and one indexed row costs tens of microseconds.
-- Saves from the bot are gathered for one turn of the event loop and committed together in
-  one transaction (group commit): a burst of updates costs one commit, not one each. In WAL
-  mode with `synchronous=NORMAL` a commit appends to the log without waiting for the disk,
-  so it takes well under a millisecond; a step the person was answered for survives a crash
-  of the process. The slow part, copying the log into the database and syncing it to disk
-  (the checkpoint), runs on a background thread, never on the event loop.
+- Saves from the bot are gathered while the previous commit runs (at least one turn of the
+  event loop) and committed together in one transaction (group commit): a burst of updates
+  costs one commit, not one each. The commit runs on the event loop only when SQLite's write
+  lock is free (it then takes well under a millisecond); when anything holds it (a purge
+  chunk, a chat move, a checkpoint), the store's writer thread commits and waits instead:
+  only those steps wait, never the loop and everyone on it. In WAL mode with
+  `synchronous=NORMAL` a commit appends to the log without waiting for the disk; a step the
+  person was answered for survives a crash of the process. The slow part, copying the log
+  into the database and syncing it to disk (the checkpoint), runs on a background thread.
+- Long work (the purge, a chat move) runs on a thread of its own, in chunks of a bounded
+  duration (CHUNK_SECONDS: the chunk's row count adapts), releasing the write lock between
+  chunks, and empties the write-ahead log when it passes WAL_LIMIT: the bot's own writes wait
+  at most about one chunk, and the log stays bounded.
 - The last conversations seen are kept in memory (a bounded LRU), so most updates read
   nothing. Another process may have moved a conversation on meanwhile: the save's
   compare-and-set then fails with `Conflict`, the entry is dropped, and the front end
@@ -125,7 +132,8 @@ _EVENT = f"INSERT INTO events({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(
 _KEEP = "INSERT INTO unrecognised(key, user_id, added, day, flow, node, text) VALUES (?,?,?,?,?,?,?)"
 _PLAN = "INSERT INTO reminders(key, user_id, reminder, due) VALUES (?,?,?,?)"
 CHECKPOINT_EVERY = 1.0  # seconds between background checkpoints
-CHUNK = 500             # rows a purge or a chat move changes per transaction
+CHUNK = 500             # rows a purge or a chat move changes in its first transaction
+CHUNK_SECONDS = 0.005   # then as many as fit in this (20 rows at least, 5,000 at most)
 WAL_LIMIT = 32 << 20    # bytes: past this, the checkpointer empties the write-ahead log
 
 
@@ -158,8 +166,10 @@ class SQLiteStore:
         self.synchronous = synchronous
         self._conns: dict[bool, sqlite3.Connection] = {}
         self._locks = {True: threading.Lock(), False: threading.Lock()}
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
-        self._pending: list = []      # saves waiting for this turn's commit
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")   # short writes
+        self._slow = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-slow")    # purge, chat moves
+        self._pending: list = []      # saves waiting for the next commit
+        self._committing = False      # a commit is running on the writer thread
         self._checkpointer: threading.Thread | None = None
         self._closing = threading.Event()
         self._trouble: bool | None = None  # None: fine; else whether a write failed
@@ -437,9 +447,9 @@ class SQLiteStore:
         per transaction, found through the chat_id index)."""
         self._forget(lambda k: ConversationKey.parse(k).chat == old_chat)
 
-        def move(conn):
+        def move(conn, limit):
             conn.execute("BEGIN IMMEDIATE")
-            rows = conn.execute("SELECT key FROM progress WHERE chat_id = ? LIMIT ?", (old_chat, CHUNK)).fetchall()
+            rows = conn.execute("SELECT key FROM progress WHERE chat_id = ? LIMIT ?", (old_chat, limit)).fetchall()
             for (key,) in rows:
                 new_key = ConversationKey.parse(key).in_chat(new_chat)
                 conn.execute("UPDATE OR REPLACE progress SET key = ?, chat_id = ? WHERE key = ?",
@@ -451,16 +461,41 @@ class SQLiteStore:
 
     def _in_chunks(self, statement: str, args: tuple) -> int:
         """Run a DELETE ... LIMIT ? until it removes nothing more; return how many it removed."""
-        return self._repeat(lambda conn: conn.execute(statement, (*args, CHUNK)).rowcount)
+        return self._repeat(lambda conn, limit: conn.execute(statement, (*args, limit)).rowcount)
 
     def _repeat(self, chunk) -> int:
-        total = 0
-        while True:
-            done = self._run(chunk, write=True)
-            total += done
-            if done < CHUNK:
-                return total
-            time.sleep(0.001)  # let the event loop's commit take the lock between two chunks
+        """chunk(conn, limit) changes at most `limit` rows in one transaction; repeat it until it
+        changes fewer. Each chunk holds the write lock about CHUNK_SECONDS (its size adapts);
+        the lock is released between two, and the log emptied once it passes WAL_LIMIT."""
+        total, limit = 0, CHUNK
+        wal = Path(f"{self.path}-wal")
+        checkpoints = None  # a connection of its own: checkpointing never holds the bot's writer
+        try:
+            while True:
+                started = time.perf_counter()
+                done = self._run(chunk, limit, write=True)
+                took = time.perf_counter() - started
+                total += done
+                if done < limit:
+                    return total
+                if took > CHUNK_SECONDS:
+                    limit = max(20, int(limit * CHUNK_SECONDS / took))
+                elif took < CHUNK_SECONDS / 2:
+                    limit = min(5000, limit * 2)
+                try:
+                    if str(self.path) != ":memory:" and wal.stat().st_size > WAL_LIMIT // 8:
+                        # Copy the log into the database as it grows, without waiting for (or
+                        # blocking) the bot's writes: the log then starts over at the next write.
+                        checkpoints = checkpoints or sqlite3.connect(self.path, timeout=0.5, isolation_level=None)
+                        checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        if wal.stat().st_size > WAL_LIMIT:
+                            checkpoints.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except (OSError, sqlite3.Error) as exc:
+                    log.debug("checkpoint during long work skipped: %s", exc)
+                time.sleep(0.001)  # the bot's writer thread takes the lock between two chunks
+        finally:
+            if checkpoints is not None:
+                checkpoints.close()
 
     # -- the follow-up's reminders ----------------------------------------------------------
     def claim_reminders_sync(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple]:
@@ -540,8 +575,9 @@ class SQLiteStore:
                 if conn is not None:
                     conn.close()
         self._pool.shutdown(wait=False)
+        self._slow.shutdown(wait=False)
 
-    # -- group commit on the event loop, checkpoints on a thread ---------------------------
+    # -- group commit on the writer thread, checkpoints on a thread --------------------------
     def _write_batch(self, conn: sqlite3.Connection, batch: list) -> list[bool]:
         now = time.time()
         conn.execute("BEGIN IMMEDIATE")
@@ -550,13 +586,81 @@ class SQLiteStore:
         conn.execute("COMMIT")
         return results
 
+    def _commit_batch(self, batch: list) -> list:
+        """On the writer thread: one transaction for the batch; each save's outcome."""
+        try:
+            return self._run(self._write_batch, batch, write=True)
+        except StoreUnavailable as exc:
+            return [exc] * len(batch)
+
+    def _commit_inline(self, batch: list) -> list | None:
+        """The batch committed right here, on the loop, when nothing holds the write lock (the
+        usual case: no thread hop, no wait); None, having changed nothing, when anything does
+        (a purge chunk, a chat move, a checkpoint) or anything is amiss: the writer thread then
+        commits it, waiting for the lock, and the loop goes on serving."""
+        lock = self._locks[True]
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            conn = self._conns.get(True)
+            if conn is None or self._trouble is not None:
+                return None
+            try:
+                if self._identity is not None and self._file_identity() != self._identity:
+                    return None  # deleted or replaced: the writer thread's _run reports it
+                conn.execute("PRAGMA busy_timeout = 0")
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
+                now = time.time()
+                results = [self._write_one(conn, key, record.rev - 1, data, seen, outbox, now, events, reminders)
+                           for key, record, data, seen, outbox, events, reminders, _ in batch]
+                conn.execute("COMMIT")
+                return results
+            except (sqlite3.Error, OSError):
+                try:
+                    if conn.in_transaction:
+                        conn.rollback()
+                except sqlite3.Error:
+                    pass
+                return None
+        finally:
+            lock.release()
+
     def _commit_pending(self) -> None:
-        """Runs once per loop turn that had saves: one transaction for all of them."""
+        """On the loop: commit the saves gathered so far, as one transaction: inline when the
+        write lock is free, else on the writer thread."""
+        if self._committing or not self._pending:
+            return
         batch, self._pending = self._pending, []
         try:
-            outcomes = self._run(self._write_batch, batch, write=True)
-        except StoreUnavailable as exc:
-            outcomes = [exc] * len(batch)
+            outcomes = self._commit_inline(batch)
+        except Exception:  # never leave the savers waiting: the writer thread tries, and reports
+            log.debug("inline commit failed; the writer thread commits", exc_info=True)
+            outcomes = None
+        if outcomes is not None:
+            self._settle(batch, outcomes)
+            return
+        self._committing = True
+        loop = asyncio.get_running_loop()
+        try:
+            running = loop.run_in_executor(self._pool, self._commit_batch, batch)
+        except RuntimeError as exc:  # the store was closed
+            self._committing = False
+            self._settle(batch, [StoreUnavailable(str(exc))] * len(batch))
+            return
+        running.add_done_callback(lambda done: self._committed(batch, done))
+
+    def _committed(self, batch: list, done) -> None:
+        self._committing = False
+        outcomes = done.result() if not done.cancelled() and done.exception() is None else \
+            [StoreUnavailable("the commit did not run")] * len(batch)
+        self._settle(batch, outcomes)
+        if self._pending:
+            self._commit_pending()  # what came meanwhile: the next group
+
+    def _settle(self, batch: list, outcomes: list) -> None:
         for (key, record, _, _, _, _, _, future), ok in zip(batch, outcomes):
             result = ok if isinstance(ok, Exception) else record if ok else Conflict(str(key))
             self._remember(str(key), None if isinstance(result, Exception) else result)
@@ -570,7 +674,9 @@ class SQLiteStore:
     def _checkpoint_loop(self) -> None:
         """Copy the write-ahead log into the database (and sync it) away from the event loop."""
         try:
-            conn = sqlite3.connect(self.path, timeout=0.01, isolation_level=None)
+            # It may wait for the write lock up to 0.5 s: only the writer thread waits then, never
+            # the event loop (commits run on the writer thread).
+            conn = sqlite3.connect(self.path, timeout=0.5, isolation_level=None)
         except sqlite3.Error:
             return
         wal = Path(f"{self.path}-wal")
@@ -579,8 +685,7 @@ class SQLiteStore:
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                     if wal.exists() and wal.stat().st_size > WAL_LIMIT:
-                        # Under steady load the log may never be idle enough to start over: empty it
-                        # now, waiting at most 10 ms for readers (never blocking the bot's writes long).
+                        # Under steady load the log may never be idle enough to start over: empty it now.
                         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 except sqlite3.Error as exc:
                     log.debug("checkpoint skipped: %s", exc)
@@ -614,7 +719,7 @@ class SQLiteStore:
                 log.debug("no background checkpoints yet: %s", exc)  # the commit reports the trouble
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        if not self._pending:
+        if not self._pending and not self._committing:
             loop.call_soon(self._commit_pending)
         self._pending.append((key, Record(progress, rev + 1, seen, tuple(outbox)), progress.to_json(),
                               json.dumps(seen), json.dumps(outbox), tuple(events), reminders, future))
@@ -636,7 +741,7 @@ class SQLiteStore:
         return await self._async(self.delete_user_sync, user_id)
 
     async def purge(self, older_than_seconds: float) -> int:
-        return await self._async(self.purge_sync, older_than_seconds)
+        return await asyncio.get_running_loop().run_in_executor(self._slow, self.purge_sync, older_than_seconds)
 
     async def count(self) -> int:
         return await self._async(self.count_sync)
@@ -648,7 +753,7 @@ class SQLiteStore:
         await self._async(self.set_entry_post_sync, chat_id, message_id)
 
     async def move_chat(self, old_chat: int, new_chat: int) -> int:
-        return await self._async(self.move_chat_sync, old_chat, new_chat)
+        return await asyncio.get_running_loop().run_in_executor(self._slow, self.move_chat_sync, old_chat, new_chat)
 
     async def rows_after(self, after: str = "", limit: int = 500) -> list[Row]:
         return await self._async(self.rows_after_sync, after, limit)
