@@ -268,7 +268,7 @@ def test_a_reminder_comes_after_the_bot_was_killed_and_restarted(emulator, bot_p
     env = {"BOT_FLOWS": str(flows), "BOT_QUIET_HOURS": "off", "BOT_REMINDER_CHECK_SECONDS": "1"}
     bot = bot_process(extra_env=env)
     chat = Chat(emulator, 7101)
-    chat.send("double prélèvement")
+    chat.send("on m'a facturé deux fois")
     chat.wait_for("Quel service Cstream")
     for label, then in (("Cstream Vidéo", "Avez-vous déjà contacté"), ("Non, pas encore", "sourdes ou malentendantes"),
                         ("Non", "Comment cet argent a-t-il été pris"), ("Par carte bancaire", "Passez à l'écrit")):
