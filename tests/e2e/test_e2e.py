@@ -275,7 +275,7 @@ def test_a_reminder_comes_after_the_bot_was_killed_and_restarted(emulator, bot_p
         chat.press(label)
         chat.wait_for(then)
     chat.press("📮 Je l'envoie aujourd'hui")
-    chat.wait_for("je suis votre dossier")
+    chat.wait_for("votre dossier, courrier envoyé le")
     chat.press("Passer")
     chat.wait_for("Prochain rappel")
     bot.kill()
