@@ -8,6 +8,7 @@ the group limit stay). Nothing in bot/ changes.
 
     python -m bench.botproc run --webhook
 """
+import os
 import sys
 
 from bot.telegram.limits import ChatRateLimiter
@@ -18,4 +19,12 @@ ChatRateLimiter.__init__.__defaults__ = tuple(defaults)
 
 from bot.cli import main  # noqa: E402
 
+if os.environ.get("BENCH_PROFILE"):  # a folder: each process writes its cProfile stats there at exit
+    import cProfile
+    profile = cProfile.Profile()
+    try:
+        code = profile.runcall(main)
+    finally:
+        profile.dump_stats(os.path.join(os.environ["BENCH_PROFILE"], f"bot-{os.getpid()}.prof"))
+    sys.exit(code)
 sys.exit(main())
