@@ -229,6 +229,8 @@ class PostgresStore:
     async def _pool(self):
         loop = asyncio.get_running_loop()
         task = self._pools.get(loop)
+        if task is not None and task.done() and not task.cancelled() and task.exception() is None:
+            return task.result()  # open already (every call but the first ones)
         if task is None:  # the first caller opens it; the others on this loop wait for the same task
             task = self._pools[loop] = loop.create_task(self._create_pool())
         try:
@@ -251,8 +253,12 @@ class PostgresStore:
                             NewerSchema)
         try:
             pool = await self._pool()
-            async with pool.acquire(timeout=self.timeout) as conn:
-                result = await fn(conn)
+            # One deadline for waiting for a connection and the statements (each also has its own,
+            # command_timeout): asyncio.timeout is a timer, where acquire(timeout=...) would run
+            # the wait in a task of its own at every call.
+            async with asyncio.timeout(self.timeout):
+                async with pool.acquire() as conn:
+                    result = await fn(conn)
         except self._errors as exc:
             reason = " ".join(f"{type(exc).__name__}: {exc}".split())
             if self._trouble is None:
@@ -264,7 +270,6 @@ class PostgresStore:
             self._trouble = None
         return result
 
-    # -- asynchronous API (the bot) ------------------------------------------------------------
     # -- what this process last read or wrote --------------------------------------------------
     def _cached(self, name: str) -> tuple | None:
         with self._cache_lock:
