@@ -73,40 +73,75 @@ def since_day(since: str, today: date | None = None) -> str:
 
 
 def aggregate(pages, flows=None, since: str = "", flow: str | None = None) -> Stats:
-    """One pass over pages of event rows (id, *FIELDS); `flows` (a FlowSet) gives the labels."""
-    reached, answered, edges = defaultdict(set), defaultdict(set), defaultdict(set)
-    node_versions, flow_versions = defaultdict(set), defaultdict(set)
-    last, first_day, reason, time_to, followup = {}, {}, {}, {}, {}
-    outcome_seen, outcome_nodes = defaultdict(set), set()
-    said = understood = count = 0
-    seen_versions = set()
+    """One pass over pages of event rows (id, *FIELDS); `flows` (a FlowSet) gives the labels.
+
+    A million rows go through here, so the loop does as little per row as it can: each
+    conversation token becomes a small int the first time it is met, and the columns that take
+    few values (flow, version, kind, node, choice, understood, next, outcome, follow-up: the
+    row's middle, one slice) are looked up once per distinct combination, which holds the
+    sets the row's conversation joins and what it sets; per row there remain a few set adds
+    of an int. Everything keyed by conversation is filled in the order the rows come, as a
+    plain pass would, so ties in the tables come out in the same order."""
+    ids: dict[str, int] = {}                      # token -> conversation number
+    first_day: list[str] = []                     # by conversation number
+    last: dict[int, tuple] = {}                   # conversation -> (flow, next, outcome) of its last row
+    reason, time_to, followup = {}, {}, {}        # conversation -> ...
+    plans: dict[tuple, tuple] = {}                # the row's middle columns -> what the row does
+    reached, answered, edges, outcome_seen = {}, {}, {}, {}  # key -> set of conversation numbers
+    said_rows: dict[tuple, list] = {}             # (understood,) -> [rows]: the descriptions
+    count = 0
+
+    def plan_of(middle: tuple) -> tuple:
+        fl, version, kind, node, choice, und, nxt, outcome, fu = middle
+        reach = reached.setdefault((fl, nxt), set()) if nxt is not None else None
+        answer = edge = why = None
+        if kind == "answer":
+            answer = answered.setdefault((fl, node), set())
+            edge = edges.setdefault((fl, node, choice, nxt), set())
+            why = (fl, version, node, choice)
+        ended = outcome_seen.setdefault((fl, outcome), set()) if outcome is not None else None
+        said = said_rows.setdefault(und, [0]) if und is not None else None
+        plan = plans[middle] = (reach, answer, edge, why, (fl, nxt, outcome), ended, said, fu)
+        return plan
+
+    get_plan, get_id = plans.get, ids.get
     for page in pages:
         count += len(page)
-        for _, day, fl, version, kind, node, choice, und, nxt, outcome, fu, secs, token in page:
-            if token not in first_day:
-                first_day[token] = day
-            seen_versions.add((fl, version))
-            if nxt is not None:
-                reached[fl, nxt].add(token)
-                node_versions[fl, nxt].add(version)
-            if kind == "answer":
-                answered[fl, node].add(token)
-                edges[fl, node, choice, nxt].add(token)
-                if token not in reason:
-                    reason[token] = (fl, version, node, choice)
-            last[token] = (fl, nxt, outcome)
-            if outcome is not None:
-                outcome_seen[fl, outcome].add(token)
-                outcome_nodes.add((fl, outcome))
-                if token not in time_to:
-                    time_to[token] = secs
-            if und is not None:
-                said += 1
-                understood += und
+        for row in page:
+            token = row[12]
+            t = get_id(token)
+            if t is None:
+                t = ids[token] = len(first_day)
+                first_day.append(row[1])
+            middle = row[2:11]
+            reach, answer, edge, why, ends, ended, said, fu = get_plan(middle) or plan_of(middle)
+            if reach is not None:
+                reach.add(t)
+            if answer is not None:
+                answer.add(t)
+                edge.add(t)
+                if t not in reason:
+                    reason[t] = why
+            last[t] = ends
+            if ended is not None:
+                ended.add(t)
+                if t not in time_to:
+                    time_to[t] = row[11]
+            if said is not None:
+                said[0] += 1
             if fu is not None:
-                followup[token] = fu
-    for fl, version in seen_versions:
+                followup[t] = fu
+
+    said = sum(n for n, in said_rows.values())
+    understood = sum(und * n for und, (n,) in said_rows.items())
+    node_versions, flow_versions = defaultdict(set), defaultdict(set)
+    outcome_nodes = set()
+    for fl, version, kind, node, choice, und, nxt, outcome, fu in plans:
         flow_versions[fl].add(version)
+        if nxt is not None:
+            node_versions[fl, nxt].add(version)
+        if outcome is not None:
+            outcome_nodes.add((fl, outcome))
     abandoned = Counter((fl, nxt) for fl, nxt, outcome in last.values() if outcome is None and nxt is not None)
     labels = _Labels(flows)
     stats = Stats(since, flow, conversations=len(first_day), events=count, understood=(understood, said),
@@ -123,8 +158,8 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None) -> St
     stats.transitions = [{"flow": fl, "node": node, "choice": choice, "next": nxt, "people": len(tokens)}
                          for (fl, node, choice, nxt), tokens in sorted(edges.items(), key=lambda e: -len(e[1]))]
     weeks: dict[str, str] = {}
-    for token, (fl, version, node, choice) in reason.items():
-        day = first_day[token]
+    for t, (fl, version, node, choice) in reason.items():
+        day = first_day[t]
         week = weeks.get(day) or weeks.setdefault(day, "{}-W{:02d}".format(*date.fromisoformat(day).isocalendar()))
         stats.reasons.setdefault(week, Counter())[labels.choice(fl, version, node, choice)] += 1
     stats.reasons = dict(sorted(stats.reasons.items()))
