@@ -19,11 +19,13 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from operator import itemgetter
 from pathlib import Path
 
 from ..flow.model import tr
@@ -72,27 +74,36 @@ def since_day(since: str, today: date | None = None) -> str:
     return date.fromisoformat(since).isoformat()
 
 
-def aggregate(pages, flows=None, since: str = "", flow: str | None = None) -> Stats:
-    """One pass over pages of event rows (id, *FIELDS); `flows` (a FlowSet) gives the labels.
+def aggregate(pages, flows=None, since: str = "", flow: str | None = None, facts: bool = False) -> Stats:
+    """One pass over pages of event rows, (id, *FIELDS) (a store's `events`), or with `facts`
+    (id, seconds, token, FACTS as JSON text) (its `event_facts`); `flows` (a FlowSet) gives
+    the labels.
 
     A million rows go through here, so the loop does as little per row as it can: each
     conversation token becomes a small int the first time it is met, and the columns that take
-    few values (flow, version, kind, node, choice, understood, next, outcome, follow-up: the
-    row's middle, one slice) are looked up once per distinct combination, which holds the
-    sets the row's conversation joins and what it sets; per row there remain a few set adds
-    of an int. Everything keyed by conversation is filled in the order the rows come, as a
-    plain pass would, so ties in the tables come out in the same order."""
+    few values (FACTS: day, flow, version, kind, node, choice, understood, next, outcome,
+    follow-up) are looked at once per distinct combination, whose "plan" holds the sets the
+    row's conversation joins and what it records; per row there remain a few set adds of an
+    int. Everything keyed by conversation is filled in the order the rows come, as a plain pass
+    would, so ties in the tables come out in the same order."""
+    if facts:
+        token_at, seconds_at, key_of, values_of = 2, 1, itemgetter(3), json.loads
+    else:
+        token_at, seconds_at, key_of, values_of = 12, 11, itemgetter(slice(1, 11)), tuple
     ids: dict[str, int] = {}                      # token -> conversation number
     first_day: list[str] = []                     # by conversation number
     last: dict[int, tuple] = {}                   # conversation -> (flow, next, outcome) of its last row
     reason, time_to, followup = {}, {}, {}        # conversation -> ...
-    plans: dict[tuple, tuple] = {}                # the row's middle columns -> what the row does
+    plans: dict = {}                              # the row's FACTS -> what the row does
+    combinations: list[tuple] = []                # the FACTS values of each plan
     reached, answered, edges, outcome_seen = {}, {}, {}, {}  # key -> set of conversation numbers
-    said_rows: dict[tuple, list] = {}             # (understood,) -> [rows]: the descriptions
+    said_rows: dict = {}                          # understood (0 or 1) -> [rows]
     count = 0
 
-    def plan_of(middle: tuple) -> tuple:
-        fl, version, kind, node, choice, und, nxt, outcome, fu = middle
+    def plan_of(key) -> tuple:
+        values = values_of(key)
+        combinations.append(values)
+        day, fl, version, kind, node, choice, und, nxt, outcome, fu = values
         reach = reached.setdefault((fl, nxt), set()) if nxt is not None else None
         answer = edge = why = None
         if kind == "answer":
@@ -101,20 +112,20 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None) -> St
             why = (fl, version, node, choice)
         ended = outcome_seen.setdefault((fl, outcome), set()) if outcome is not None else None
         said = said_rows.setdefault(und, [0]) if und is not None else None
-        plan = plans[middle] = (reach, answer, edge, why, (fl, nxt, outcome), ended, said, fu)
+        plan = plans[key] = (day, reach, answer, edge, why, (fl, nxt, outcome), ended, said, fu)
         return plan
 
     get_plan, get_id = plans.get, ids.get
     for page in pages:
         count += len(page)
         for row in page:
-            token = row[12]
+            key = key_of(row)
+            day, reach, answer, edge, why, ends, ended, said, fu = get_plan(key) or plan_of(key)
+            token = row[token_at]
             t = get_id(token)
             if t is None:
                 t = ids[token] = len(first_day)
-                first_day.append(row[1])
-            middle = row[2:11]
-            reach, answer, edge, why, ends, ended, said, fu = get_plan(middle) or plan_of(middle)
+                first_day.append(day)
             if reach is not None:
                 reach.add(t)
             if answer is not None:
@@ -126,7 +137,7 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None) -> St
             if ended is not None:
                 ended.add(t)
                 if t not in time_to:
-                    time_to[t] = row[11]
+                    time_to[t] = row[seconds_at]
             if said is not None:
                 said[0] += 1
             if fu is not None:
@@ -136,7 +147,7 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None) -> St
     understood = sum(und * n for und, (n,) in said_rows.items())
     node_versions, flow_versions = defaultdict(set), defaultdict(set)
     outcome_nodes = set()
-    for fl, version, kind, node, choice, und, nxt, outcome, fu in plans:
+    for _, fl, version, kind, node, choice, und, nxt, outcome, fu in combinations:
         flow_versions[fl].add(version)
         if nxt is not None:
             node_versions[fl, nxt].add(version)
@@ -215,7 +226,10 @@ def shorten(text: str, width: int = 48) -> str:
 def collect(store, since: str = "30d", flow: str | None = None, flows=None, unrecognised: bool = True) -> Stats:
     """Read and aggregate a store's events (synchronous: run it off the event loop)."""
     day = since_day(since)
-    stats = aggregate(event_pages(store.events_sync, day, flow), flows, day, flow)
+    if hasattr(store, "event_facts_sync"):
+        stats = aggregate(event_pages(store.event_facts_sync, day, flow), flows, day, flow, facts=True)
+    else:
+        stats = aggregate(event_pages(store.events_sync, day, flow), flows, day, flow)
     if unrecognised:
         stats.unrecognised = store.unrecognised_sync(day, flow)
     return stats

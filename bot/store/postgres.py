@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..engine.progress import Progress
 from ..errors import Unreadable
 from ..ops.events import FIELDS, UNRECOGNISED_DAYS
-from .base import (EVENTS_PAGE, Conflict, ConversationKey, Record, Row, StoreUnavailable, event_rows, kept_texts,
+from .base import (EVENTS_PAGE, FACTS, Conflict, ConversationKey, Record, Row, StoreUnavailable, event_rows, kept_texts,
                    record_of)
 
 log = logging.getLogger(__name__)
@@ -380,6 +380,13 @@ class PostgresStore:
             "AND ($3::text IS NULL OR flow = $3) ORDER BY id LIMIT $4", after, since_day, flow, limit))
         return [tuple(row) for row in rows]
 
+    async def event_facts(self, since_day: str = "", flow: str | None = None, after: int = 0,
+                          limit: int = EVENTS_PAGE) -> list[tuple]:
+        rows = await self._run(lambda c: c.fetch(
+            f"SELECT id, seconds, token, json_build_array({', '.join(FACTS)})::text FROM events WHERE id > $1 "
+            "AND day >= $2 AND ($3::text IS NULL OR flow = $3) ORDER BY id LIMIT $4", after, since_day, flow, limit))
+        return [tuple(row) for row in rows]
+
     async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
         rows = await self._run(lambda c: c.fetch(
             "SELECT day, flow, node, text FROM unrecognised WHERE day >= $1 AND ($2::text IS NULL OR flow = $2) "
@@ -451,6 +458,10 @@ class PostgresStore:
     def events_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
                     limit: int = EVENTS_PAGE) -> list[tuple]:
         return self._sync(self.events, since_day, flow, after, limit)
+
+    def event_facts_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
+                         limit: int = EVENTS_PAGE) -> list[tuple]:
+        return self._sync(self.event_facts, since_day, flow, after, limit)
 
     def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
         return self._sync(self.unrecognised, since_day, flow)
