@@ -25,7 +25,6 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from operator import itemgetter
 from pathlib import Path
 
 from ..flow.model import tr
@@ -87,9 +86,10 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None, facts
     int. Everything keyed by conversation is filled in the order the rows come, as a plain pass
     would, so ties in the tables come out in the same order."""
     if facts:
-        token_at, seconds_at, key_of, values_of = 2, 1, itemgetter(3), json.loads
-    else:
-        token_at, seconds_at, key_of, values_of = 12, 11, itemgetter(slice(1, 11)), tuple
+        values_of = json.loads
+    else:  # the same loop over (id, seconds, token, FACTS as a tuple)
+        values_of = tuple
+        pages = ([(row[0], row[11], row[12], row[1:11]) for row in page] for page in pages)
     ids: dict[str, int] = {}                      # token -> conversation number
     first_day: list[str] = []                     # by conversation number
     last: dict[int, tuple] = {}                   # conversation -> (flow, next, outcome) of its last row
@@ -104,40 +104,37 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None, facts
         values = values_of(key)
         combinations.append(values)
         day, fl, version, kind, node, choice, und, nxt, outcome, fu = values
-        reach = reached.setdefault((fl, nxt), set()) if nxt is not None else None
-        answer = edge = why = None
+        reach = reached.setdefault((fl, nxt), set()).add if nxt is not None else None
+        answer = why = None
         if kind == "answer":
-            answer = answered.setdefault((fl, node), set())
-            edge = edges.setdefault((fl, node, choice, nxt), set())
+            answer = (answered.setdefault((fl, node), set()).add, edges.setdefault((fl, node, choice, nxt), set()).add)
             why = (fl, version, node, choice)
-        ended = outcome_seen.setdefault((fl, outcome), set()) if outcome is not None else None
+        ended = outcome_seen.setdefault((fl, outcome), set()).add if outcome is not None else None
         said = said_rows.setdefault(und, [0]) if und is not None else None
-        plan = plans[key] = (day, reach, answer, edge, why, (fl, nxt, outcome), ended, said, fu)
+        plan = plans[key] = (day, reach, answer, why, (fl, nxt, outcome), ended, said, fu)
         return plan
 
     get_plan, get_id = plans.get, ids.get
     for page in pages:
         count += len(page)
         for row in page:
-            key = key_of(row)
-            day, reach, answer, edge, why, ends, ended, said, fu = get_plan(key) or plan_of(key)
-            token = row[token_at]
-            t = get_id(token)
+            day, reach, answer, why, ends, ended, said, fu = get_plan(row[3]) or plan_of(row[3])
+            t = get_id(row[2])
             if t is None:
-                t = ids[token] = len(first_day)
+                t = ids[row[2]] = len(first_day)
                 first_day.append(day)
             if reach is not None:
-                reach.add(t)
+                reach(t)
             if answer is not None:
-                answer.add(t)
-                edge.add(t)
+                answer[0](t)
+                answer[1](t)
                 if t not in reason:
                     reason[t] = why
             last[t] = ends
             if ended is not None:
-                ended.add(t)
+                ended(t)
                 if t not in time_to:
-                    time_to[t] = row[seconds_at]
+                    time_to[t] = row[1]
             if said is not None:
                 said[0] += 1
             if fu is not None:

@@ -401,8 +401,9 @@ class SQLiteStore:
     def _events(self, columns: str, since_day: str, flow: str | None, after: int, limit: int) -> list[tuple]:
         if not self.path.exists():
             return []
-        query = f"SELECT {columns} FROM events WHERE id > ? AND day >= ?"
-        args: tuple = (after, since_day)
+        query, args = f"SELECT {columns} FROM events WHERE id > ?", (after,)
+        if since_day:  # every day is >= "": not compared row by row (a tenth of the time of a read)
+            query, args = query + " AND day >= ?", args + (since_day,)
         if flow:
             query, args = query + " AND flow = ?", args + (flow,)
         conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self.lock_timeout)
