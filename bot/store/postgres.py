@@ -1,9 +1,20 @@
 """PostgreSQL progress store: one row per conversation, shared by several bot processes.
 
-Same table, same semantics as the SQLite store (sqlite.py), without its group commit and its
-cache: other processes write the same rows, so every read goes to the database, and every
-save is a single compare-and-set statement (INSERT ... ON CONFLICT DO NOTHING for a new
-conversation, UPDATE ... WHERE rev = the revision read otherwise; no row touched: Conflict).
+Same table, same semantics as the SQLite store (sqlite.py), without its group commit: other
+processes write the same rows, so every read goes to the database. A handled step costs three
+round trips, each one statement: the load, the save, and emptying the outbox once shown.
+
+- The save is one statement, hence one transaction: the compare-and-set write of the row with
+  its outbox (INSERT ... ON CONFLICT DO NOTHING for a new conversation, UPDATE ... WHERE rev =
+  the revision read otherwise; no row touched: Conflict), and, in the same statement, the
+  step's events and kept descriptions, inserted only if the row was written (`_STEPS`).
+- The load sends the progress JSON (and `seen`) only when the row is not at the revision and
+  save time this process last read or wrote (a bounded LRU of parsed progress, `CACHE_SIZE`):
+  the database compares, so a step another process made, an erasure or a purge is always
+  seen; a process that handles a conversation's steps in a row parses nothing at each load.
+- A connection goes back to the pool as it is (no reset query, see `_keep_session`), and a
+  statement's connection is waited for under asyncio.timeout: one round trip per call, not two.
+  asyncpg prepares each statement once per connection and keeps it.
 
 - asyncpg, imported only here and only when a PostgreSQL URL is used. The connection pool is
   opened on first use (or by `await store.open()`), one per event loop: the bot's loop for
