@@ -148,6 +148,17 @@ def cmd_evaluate(args, settings: Settings) -> int:
     return 0
 
 
+def _clock_at(text: str):
+    """A clock that starts at `text` (Paris time) and runs from there."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+    start = datetime.fromisoformat(text.strip().replace("T", " "))
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=ZoneInfo("Europe/Paris"))
+    began = datetime.now(timezone.utc)
+    return lambda: start + (datetime.now(timezone.utc) - began)
+
+
 def cmd_chat(args, settings: Settings) -> int:
     from .console import run_console
     from .engine import Engine
@@ -162,8 +173,16 @@ def cmd_chat(args, settings: Settings) -> int:
             store.delete_sync(key)
         except StoreUnavailable:
             pass  # the conversation says the progress cannot be kept
+    clock = None
+    if getattr(args, "at", None):
+        try:
+            clock = _clock_at(args.at)
+        except ValueError:
+            print(f"--at {args.at!r}: expected a Paris date and time like \"2027-01-12 10:00\"", file=sys.stderr)
+            return 2
     try:
-        return run_console(Engine(flows, settings.keep_unrecognised), store, key, args.flow, args.lang)
+        return run_console(Engine(flows, settings.keep_unrecognised, settings.quiet_hours), store, key, args.flow,
+                           args.lang, **({"clock": clock} if clock else {}))
     except KeyboardInterrupt:
         print()
         return 0
@@ -305,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--user", help="whose progress to use (default: your login name)")
     p.add_argument("--fresh", action="store_true", help="forget the saved progress and start anew")
     p.add_argument("--no-store", action="store_true", help="keep nothing on disk")
+    p.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'", help="run as if it were then (Paris time): opening "
+                   "hours, dates, and the follow-up's reminders due by then, shown first")
     p.set_defaults(fn=cmd_chat)
     p = sub.add_parser("classify", help="which choice the free-text question maps TEXT to")
     p.add_argument("--flow", help="flow id or flow file (default: the default flow)")

@@ -11,7 +11,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Callable, TextIO
 
-from .engine import Commands, Engine, Reply, command_of
+from .engine import Commands, Engine, Reply, Turn, command_of
 from .engine.reply import card_lines
 from .errors import Conflict, StoreUnavailable
 from .locales import t
@@ -105,7 +105,9 @@ def run_console(engine: Engine, store: ProgressStore | None = None,
     record = session.load()
     progress = record.progress if record and (not flow_id or record.progress.flow == flow_id) else None
     now = clock()
-    turn = commands.run("start", flow_id or "", progress, lang, now)
+    due = engine.cases.remind(progress, now) if progress is not None else None
+    # A reminder due by now (--at) comes first, with its buttons, as Telegram would send it.
+    turn = Turn(*due) if due else commands.run("start", flow_id or "", progress, lang, now)
     prompt: Reply | None = None  # a question outside the flow (/oublier's) waiting for a typed answer
     line = None
     while True:
@@ -124,7 +126,7 @@ def run_console(engine: Engine, store: ProgressStore | None = None,
         show(render_text(turn.reply, lang))
         if turn.effect == "quit":
             return 0
-        prompt = turn.reply if turn.reply.kind == "forget" else None
+        prompt = turn.reply if turn.reply.kind in ("forget", "case") else None
         print("> ", end="", file=stdout, flush=True)
         line = stdin.readline()
         if not line:
@@ -137,7 +139,9 @@ def run_console(engine: Engine, store: ProgressStore | None = None,
         action, arg = command_of(line)
         now = clock()
         choice = Commands.typed_answer(prompt, line) if prompt is not None and action is None else None
-        if choice is not None:
+        if choice is not None and prompt.kind == "case" and progress is not None:
+            turn = Turn(*engine.choose(progress, choice, prompt.token, now))  # /suivi's, /rappels' buttons
+        elif choice is not None and prompt.kind == "forget":
             turn = commands.confirm_forget(choice, progress, lang, now)
         elif action is not None:
             turn = commands.run(action, arg, progress, lang, now, resume=RESUME if store is not None else None)

@@ -104,6 +104,8 @@ class Settings:
     start_retry_seconds: float = 60.0  # how long the store and the Bot API are retried at start
     env_file: Path | None = None     # the .env that was read, if any
     keep_unrecognised: bool = False  # BOT_KEEP_UNRECOGNISED=1: keep 30 days what the recogniser could not route
+    quiet_hours: tuple[int, int] | None = (21 * 60, 9 * 60)  # BOT_QUIET_HOURS=21:00-09:00 (Paris); "off": none
+    reminder_every: float = 30.0     # BOT_REMINDER_CHECK_SECONDS: how often due reminders are looked for
 
     @property
     def db_path(self) -> Path:
@@ -169,6 +171,14 @@ class Settings:
             problems.append(f"BOT_START_RETRY_SECONDS={retry!r}: expected seconds, 0 or more (e.g. 60)")
             start_retry = cls.start_retry_seconds
         health_port = read.integer("BOT_HEALTH_PORT", 0, 0, 65535, "a port")
+        from .engine.followup import parse_quiet
+        quiet_text = read.text("BOT_QUIET_HOURS", "21:00-09:00")
+        try:
+            quiet = parse_quiet(quiet_text)
+        except ValueError:
+            problems.append(f"BOT_QUIET_HOURS={quiet_text!r}: expected two times like 21:00-09:00, or off")
+            quiet = cls.quiet_hours
+        reminder_every = read.integer("BOT_REMINDER_CHECK_SECONDS", 30, 1, 3600, "a number of seconds")
         settings = cls(
             token=token,
             base_url=read.text("TELEGRAM_BASE_URL", cls.base_url),
@@ -192,6 +202,7 @@ class Settings:
             start_retry_seconds=start_retry,
             env_file=found,
             keep_unrecognised=read.choice("BOT_KEEP_UNRECOGNISED", "0", ("0", "1")) == "1",
+            quiet_hours=quiet, reminder_every=float(reminder_every),
         )
         if problems:
             raise SettingsError(problems)

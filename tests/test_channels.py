@@ -84,7 +84,7 @@ async def test_every_reply_stays_in_the_thread_where_the_member_wrote(bot, topic
     await alice.press("Cstream Vidéo")
     sent = [p for name, p in tg.calls if name in ("sendMessage", "editMessageText") and p.get("chat_id") == -100555]
     assert sent and all(p.get("message_thread_id") == 42 for p in sent if "message_id" not in p)
-    assert stored_answers(store, -100555, 6001) == {"problem": "billing", "service": "video"}
+    assert stored_answers(store, -100555, 6001) == {"problem": "billing", "service": "video", "paid_how": "unknown"}
 
 
 def stored_answers(store, chat, user):

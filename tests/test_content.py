@@ -1,14 +1,35 @@
 """The Cstream flow says what the checked facts say, and every seed fact is reachable."""
+from dataclasses import replace
+
 import pytest
 
-from bot.engine.reply import BACK, DETAIL, RESTART
+from bot.engine.followup import pending
+from bot.engine.reply import DETAIL
 from conftest import NOW, paris
 
 
 
+def followup_questions(engine, progress, reply, now, seen):
+    """At an outcome that offers to follow the case: the case opened today, then each of its
+    reminders' questions as it comes (once per problem, hearing and reminder, in `seen`)."""
+    if not any(b.id == "_case:today" for b in reply.buttons):
+        return []
+    opened, _ = engine.choose(progress, "_case:today", reply.token, now)
+    opened, _ = engine.choose(opened, "_case:skip", "case", now)
+    flow, out = engine.flows.get(progress.flow).flow, []
+    for reminder, due in pending(flow, opened.case, engine.cases.quiet):
+        key = (progress.answers.get("problem"), progress.answers.get("hearing"), reminder.id)
+        if key not in seen:
+            seen.add(key)
+            others = tuple(r.id for r in flow.followup.reminders if r.id != reminder.id)
+            out.append(engine.cases.remind(opened.with_(case=replace(opened.case, done=others)), due))
+    return out
+
+
 def all_outcomes(engine, now=NOW, lang="fr"):
-    """Walk every button path; return {outcome node: [(progress, reply, [its details])]}."""
-    found = {}
+    """Walk every button path, and the follow-up's questions; return {outcome node:
+    [(progress, reply, [its details])]}."""
+    found, seen = {}, set()
     stack = [engine.start(lang=lang, now=now)]
     while stack:
         progress, reply = stack.pop()
@@ -16,9 +37,10 @@ def all_outcomes(engine, now=NOW, lang="fr"):
             details = [engine.choose(progress, b.id, reply.token, now)[1] for b in reply.buttons
                        if b.id.startswith(DETAIL)]
             found.setdefault(progress.node, []).append((progress, reply, details))
+            stack += followup_questions(engine, progress, reply, now, seen)
             continue
         for button in reply.buttons:
-            if button.id not in (BACK, RESTART):
+            if not button.id.startswith("_"):
                 stack.append(engine.choose(progress, button.id, reply.token, now))
     return found
 
@@ -159,3 +181,74 @@ def test_open_now_line_follows_the_clock(engine):
     assert "Le 3979 ouvre demain à 8h30." in reply.now
     _, reply = engine.choose(progress, "no", engine.token(progress), paris(2026, 5, 1, 8, 45))
     assert "Le 3979 ouvre à 9h." in reply.now  # 1 May: holiday hours
+
+
+def _describe(engine, words, *answers, now=NOW):
+    """A description typed, then buttons: (progress, reply); a confirmation asked is accepted."""
+    progress, reply = engine.start(now=now)
+    progress, reply = engine.text(progress, words, now)
+    if reply.kind == "confirm":
+        progress, reply = engine.choose(progress, reply.buttons[0].id, reply.token, now)
+    for answer in answers:
+        progress, reply = engine.choose(progress, answer, reply.token, now)
+    return progress, reply
+
+
+@pytest.mark.parametrize("words,paid", [
+    ("on m'a prélevé deux fois ce mois-ci", "unknown"),        # « prélevé » is said of card payments too
+    ("Cstream m'a débité deux fois", "unknown"),
+    ("un double prélèvement ce mois-ci", "unknown"),
+    ("on m'a prélevé deux fois sur ma carte", "card"),
+    ("j'ai été débité deux fois par CB", "card"),
+    ("payé deux fois par carte bancaire", "card"),
+    ("deux prélèvements automatiques ce mois-ci", "debit"),
+    ("Cstream m'a débité deux fois par prélèvement", "debit"),
+    ("un prélèvement SEPA en double", "debit"),
+    ("on m'a prélevé 9,99 € sans mon accord", "not_agreed"),
+    ("I was charged twice by direct debit", "debit"),
+    ("I was debited twice", "unknown"),
+])
+def test_how_the_money_was_taken_is_read_from_the_description(engine, words, paid):
+    progress, reply = _describe(engine, words, "video", "no", "no")
+    assert progress.answers["problem"] == "billing" and progress.answers["paid_how"] == paid
+    assert "paid_how" not in [a.node for a in progress.path]  # the question was skipped
+    assert progress.node == ("write_now" if paid == "card" else "debit_when")
+
+
+def test_how_the_money_was_taken_is_asked_when_the_description_does_not_say(engine):
+    progress, reply = _describe(engine, "on m'a facturé deux fois ce mois-ci", "video", "no", "no")
+    assert progress.node == "paid_how"
+    for typed, paid in (("par prélèvement", "debit"), ("prélèvement", "debit"), ("CB", "card")):
+        answered, _ = engine.text(progress, typed, NOW)  # typed, not tapped: the question's own words decide
+        assert answered.answers["paid_how"] == paid, typed
+
+
+def test_a_payment_word_outside_a_billing_problem_changes_nothing(engine):
+    """How the money was taken only matters on billing paths: said elsewhere, it is ignored."""
+    start, reply = engine.start(now=NOW)
+    progress = start.with_(inferred=(("paid_how", "unknown", 0),))
+    for answer in ("unreachable", "video", "phone"):
+        progress, reply = engine.choose(progress, answer, reply.token, NOW)
+    assert progress.node == "write_now"
+    assert "mise en demeure dès le" in reply.text and "banque" not in reply.text
+    assert "banque" not in said(_detail(engine, progress, reply, "next"))
+
+
+@pytest.mark.parametrize("answers,outcome", [
+    (("written", "waiting"), "wait_answer"),
+    (("written", "no_answer", "under_year"), "mediator"),
+    (("written", "bad_answer", "over_year"), "too_late"),
+    (("written", "mediator_done"), "court"),
+])
+def test_people_who_already_wrote_get_the_bank_questions_on_billing(engine, answers, outcome):
+    progress, reply = _walk(engine, "billing", "video", *answers)
+    assert progress.node == "paid_how"
+    progress, reply = engine.choose(progress, "debit", reply.token, NOW)
+    assert progress.node == "debit_when"
+    progress, reply = engine.text(progress, "il y a trois jours", NOW)
+    assert progress.node == outcome
+    assert "« le remboursement du prélèvement SEPA » du lundi 23 novembre 2026 jusqu'au lundi 18 janvier 2027 inclus" \
+        in reply.text
+    assert "Révoquer le mandat" in said(_detail(engine, progress, reply, "next"))
+    progress, reply = _walk(engine, "requests", "video", *answers)  # not about money: no bank question
+    assert progress.node == outcome and "banque" not in reply.text

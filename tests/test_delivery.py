@@ -38,9 +38,9 @@ async def test_a_reply_lost_to_a_bot_api_error_is_shown_before_anything_else_is_
     assert "Quel service" not in camille.last_text
     await camille.send("Cstream Vidéo")             # typed as if answering what they never saw
     assert "Quel service Cstream est concerné" in camille.last_text  # they get the question first
-    assert stored(store, "private:8101").answers == {"problem": "billing"}  # and nothing is applied
+    assert stored(store, "private:8101").answers == {"problem": "billing", "paid_how": "unknown"}  # nothing applied
     await camille.press("Cstream Vidéo")             # now they answer it
-    assert stored(store, "private:8101").answers == {"problem": "billing", "service": "video"}
+    assert stored(store, "private:8101").answers == {"problem": "billing", "service": "video", "paid_how": "unknown"}
     assert store.count_undelivered_sync() == 0
 
 
@@ -71,7 +71,7 @@ async def test_a_redelivered_update_sends_its_reply_only_if_it_was_never_shown(b
     assert len(tg.calls_to("sendMessage")) == sends + 1 and "Quel service" in camille.last_text
     await camille.feed({"message": camille.message("double prélèvement")}, update_id=update_id)
     assert len(tg.calls_to("sendMessage")) == sends + 1  # shown now: a third delivery changes nothing
-    assert stored(store, "private:8301").answers == {"problem": "billing"}
+    assert stored(store, "private:8301").answers == {"problem": "billing", "paid_how": "unknown"}
 
 
 async def test_a_second_press_after_a_lost_reply_shows_it(bot):

@@ -222,7 +222,7 @@ def test_a_confirmation_whose_choice_was_renamed_shows_the_list(demo):
 
 def test_what_is_read_from_typed_text_is_kept_and_the_question_skipped(engine):
     progress, reply = engine.start(now=NOW)
-    progress, reply = engine.text(progress, "je suis malentendante et on m'a prélevé deux fois", NOW)
+    progress, reply = engine.text(progress, "je suis malentendante et on m'a facturé deux fois", NOW)
     assert [entry[:2] for entry in progress.inferred] == [("hearing", "yes")]
     for answer in ("video", "no", "debit"):
         progress, reply = engine.choose(progress, answer, reply.token, NOW)

@@ -12,7 +12,7 @@ from bot.engine.timeline import add_delay, due_dates, written_date
 from bot.flow.check import load_flow_text
 from bot.telegram.render import render
 from conftest import FLOWS, NOW, paris
-from test_content import _detail, _walk, all_outcomes, said
+from test_content import _detail, _walk, all_outcomes, followup_questions, said
 
 TIMES = {"weekday noon": NOW, "evening": paris(2026, 11, 26, 21, 30),
          "sunday": paris(2026, 11, 29, 19, 0), "christmas": paris(2026, 12, 25, 10, 0)}
@@ -37,11 +37,12 @@ def test_every_outcome_says_the_essentials_in_700_characters(walked, flow):
             assert "{" not in shown and "[…]" not in shown
 
 
-def test_every_detail_is_one_telegram_message(walked):
+def test_every_detail_is_one_telegram_message(walked, flow):
     lang, _, found = walked
     for node, replies in found.items():
         for _, reply, details in replies:
-            assert {b.id for b in reply.buttons if b.id.startswith(DETAIL)} >= {DETAIL + "sources"}
+            if flow.nodes[node].channels or flow.nodes[node].facts:  # what it states, it sources
+                assert {b.id for b in reply.buttons if b.id.startswith(DETAIL)} >= {DETAIL + "sources"}
             for detail in details:
                 messages = render(detail, lang, 1)
                 assert len(messages) == 1 and len(messages[0].html) <= 4096, (node, detail.text)
@@ -86,7 +87,7 @@ def test_one_timeline_everywhere(engine):
     letter = _detail(engine, progress, reply, "letter").document.content
     assert "dans un délai de 30 jours, soit au plus tard le samedi 26 décembre 2026" in letter
     assert "15 jours" not in letter and "deux mois" not in said(reply)
-    progress, reply = _walk(engine, "billing", "video", "written", "waiting")
+    progress, reply = _walk(engine, "billing", "video", "written", "waiting", "card")
     notice = _detail(engine, progress, reply, "letter").document.content
     assert "MISE EN DEMEURE" in notice and "dans un délai de 15 jours, soit au plus tard le vendredi 11 décembre 2026" in notice
 
@@ -96,7 +97,8 @@ def test_the_timeline_is_read_from_the_flow(flow):
     text = (FLOWS / "cstream.yaml").read_text(encoding="utf-8").replace("delay: 30 days", "delay: 20 days")
     edited, problems = load_flow_text(text)
     assert not [p for p in problems if not p.warning]
-    assert due_dates(edited.timeline, date(2026, 11, 26))["answer_due"] == date(2026, 12, 16)
+    sent = date(2026, 11, 26)  # the day the letter is sent (`from: letter_sent`)
+    assert due_dates(edited.timeline, sent, {"letter_sent": sent})["answer_due"] == date(2026, 12, 16)
     assert edited.timeline["mediator_from"].basis == "practice" and edited.timeline["mediator_until"].basis == "law"
 
 
@@ -180,7 +182,7 @@ def test_quoted_words_are_trimmed_at_a_word(engine):
     long = "on m'a prélevé deux fois " + "vraiment " * 60 + "FIN"
     progress, reply = engine.start(now=NOW)
     progress, reply = engine.text(progress, long, NOW)
-    for answer in ("video", "no", "no", "card"):
+    for answer in ("video", "no", "no", "unknown"):  # « prélevé »: how is not asked; the day is not known
         progress, reply = engine.choose(progress, answer, reply.token, NOW)
     content = _detail(engine, progress, reply, "letter").document.content
     quoted = re.search(r"« (.*) »", content).group(1)
@@ -198,11 +200,14 @@ def test_corrections_are_one_plain_sentence(flow):
 
 def test_a_deaf_person_gets_the_platform_first_on_every_outcome_and_never_the_phone_first(engine, flow):
     start, reply = engine.start(now=NOW)
-    stack, reached = [(start.with_(inferred=(("hearing", "yes"),)), reply)], set()
+    stack, reached, seen = [(start.with_(inferred=(("hearing", "yes"),)), reply)], set(), set()
     while stack:
         progress, reply = stack.pop()
         if reply.kind == "outcome":
             reached.add(progress.node)
+            stack += followup_questions(engine, progress, reply, NOW, seen)
+            if not flow.nodes[progress.node].channels:
+                continue  # the case closed: nobody to contact
             assert "3979" not in reply.text and "3979" not in (reply.now or ""), progress.node
             assert "téléphone" not in reply.text.lower()
             contacts = _detail(engine, progress, reply, "channels")
@@ -224,7 +229,10 @@ def test_billing_outcomes_with_a_date_stay_under_700_characters(engine, lang):
     for now in TIMES.values():
         for typed in ("il y a trois jours", "il y a cinq semaines", "le 1er septembre", "1 septembre 2025"):
             for start in (["billing", "video", "no", "yes"], ["billing", "video", "no", "no"],
-                          ["cancellation", "several", "signalconso"], ["billing", "books", "phone", "promised"]):
+                          ["cancellation", "several", "signalconso"], ["billing", "books", "phone", "promised"],
+                          ["billing", "video", "written", "waiting"], ["billing", "music", "written", "no_answer", "under_year"],
+                          ["cancellation", "books", "written", "bad_answer", "over_year"],
+                          ["billing", "video", "written", "mediator_done"]):
                 for paid in ("debit", "unknown", "not_agreed"):
                     progress, reply = engine.start(lang=lang, now=now)
                     for answer in start + [paid]:
@@ -235,7 +243,40 @@ def test_billing_outcomes_with_a_date_stay_under_700_characters(engine, lang):
                     shown = "\n\n".join(re.sub(r"<[^>]+>", "", m.html) for m in render(reply, lang, 1))
                     assert len(shown) <= 700, (start, paid, typed, len(shown), shown)
                     assert "{" not in shown and "[…]" not in shown
+                    if lang == "fr" and typed == "il y a trois jours":  # a bank route applies: it is shown
+                        assert "(13 mois, non vérifié)" in shown if paid == "not_agreed" else \
+                            "(8 semaines, non vérifié)" in shown, (start, paid, shown)
+                    if lang == "fr" and "inclus (8 semaines, non vérifié)" in shown:  # what to ask, what to keep
+                        assert "« le remboursement du prélèvement SEPA »" in shown, (start, paid, shown)
+                        assert "gardez le relevé et la référence du mandat" in shown, (start, paid, shown)
+                    if lang == "fr" and "inclus (13 mois, non vérifié)" in shown:
+                        assert "comme « opération non autorisée »" in shown, (start, paid, shown)
+                        assert "gardez le relevé qui le montre" in shown, (start, paid, shown)
                     for button in reply.buttons:
                         if button.id not in (BACK, RESTART):
                             detail = engine.choose(progress, button.id, reply.token, now)[1]
                             assert "[…]" not in "\n".join(t for _, t in detail.sections) + "\n".join(detail.facts)
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_a_deaf_person_who_already_wrote_or_reported_gets_the_bank_route_in_700_characters(engine, lang):
+    """Said deaf in the description (never asked), then the paths the hearing question does not
+    cover: a report to SignalConso, a written complaint. The accessible platform's open-now line
+    is the longest, and the bank route is added. (On a public holiday that line is longer still:
+    not covered here.)"""
+    for now in (TIMES["weekday noon"], TIMES["evening"], TIMES["sunday"], paris(2026, 11, 27, 21, 0)):
+        for typed in ("il y a trois jours", "il y a cinq semaines", "le 1er septembre", "1 septembre 2025"):
+            for start in (["cancellation", "several", "signalconso"], ["billing", "video", "written", "waiting"],
+                          ["billing", "music", "written", "no_answer", "under_year"],
+                          ["cancellation", "books", "written", "bad_answer", "over_year"],
+                          ["billing", "video", "written", "mediator_done"]):
+                for paid in ("debit", "unknown", "not_agreed"):
+                    progress, reply = engine.start(lang=lang, now=now)
+                    progress = progress.with_(inferred=(("hearing", "yes", 0),))
+                    for answer in start + [paid]:
+                        progress, reply = engine.choose(progress, answer, reply.token, now)
+                    progress, reply = engine.text(progress, typed, now)
+                    assert reply.kind == "outcome", (start, paid, typed)
+                    shown = "\n\n".join(re.sub(r"<[^>]+>", "", m.html) for m in render(reply, lang, 1))
+                    assert len(shown) <= 700, (start, paid, typed, len(shown), shown)
+                    assert "3979" not in shown

@@ -49,27 +49,48 @@ class Persona:
 
 
 PERSONAS = [
-    # Debited twice today, by direct debit: the bank's 8 weeks end
+    # Debited twice today, by direct debit, said when asked: the bank's 8 weeks end
     # after the answer the letter asks for (26 December), so the written complaint comes first.
-    Persona("double charge", ["on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore", "non",
+    Persona("double charge", ["Cstream m'a facturé deux fois ce mois-ci", "vidéo", "non pas encore", "non",
                               "par prélèvement", "aujourd'hui"],
             ["Passez à l'écrit", "au plus tard le samedi 26 décembre 2026",
-             "jusqu'au vendredi 26 novembre 2027 inclus",
-             "remboursement du prélèvement du jeudi 26 novembre 2026 " + until(TODAY + REFUND_WEEKS),
-             "(8 semaines, non vérifié)",
+             "Le plus rapide : demandez à votre banque « le remboursement du prélèvement SEPA » du jeudi "
+             "26 novembre 2026 " + until(TODAY + REFUND_WEEKS),
+             "(8 semaines, non vérifié)", "gardez le relevé et la référence du mandat",
              "👉 Le 3979 est ouvert maintenant, jusqu'à 21h."],
-            ["Votre situation", "15 jours", "D'abord", "13 mois"],
-            "la lettre", ["Je vous demande de me rembourser", "« on m'a prélevé deux fois ce mois-ci »",
+            ["Votre situation", "15 jours", "D'abord", "13 mois", "Si c'était"],
+            "la lettre", ["Je vous demande de me rembourser", "« Cstream m'a facturé deux fois ce mois-ci »",
                           "Objet : Réclamation - abonnement Cstream Vidéo"],
             ["au sujet du problème suivant"],
             order=["Passez à l'écrit", "Le plus rapide : demandez à votre banque"]),
+    # « prélevé » alone is said of card payments too: the question is skipped, and the bank
+    # route is given for the case it was a direct debit.
+    Persona("says « prélevé », which may be a card", ["on m'a prélevé deux fois ce mois-ci", "vidéo",
+                                                       "non pas encore", "non", "hier"],
+            ["Si c'était un prélèvement : demandez à votre banque « le remboursement du prélèvement SEPA » du "
+             "mercredi 25 novembre 2026 " + until(date(2026, 11, 25) + REFUND_WEEKS),
+             "gardez le relevé et la référence du mandat", "au plus tard le samedi 26 décembre 2026"],
+            ["Le plus rapide : demandez", "13 mois"],
+            "si ça ne marche pas", ["Votre banque : Si c'était un prélèvement, demandez à votre banque « le "
+                                    "remboursement du prélèvement SEPA »"]),
+    # The description says the card: no question on how the money was taken, no bank refund
+    # of a direct debit.
+    Persona("says the card in the description", ["j'ai été débité deux fois par CB", "music", "non pas encore", "non"],
+            ["Passez à l'écrit", "au plus tard le samedi 26 décembre 2026"],
+            ["prélèvement", "Quel jour", "contestez"]),
+    # An explicit direct debit in the description: the question is skipped, only the day is asked.
+    Persona("says « prélèvement automatique »", ["deux prélèvements automatiques Cstream ce mois-ci", "books",
+                                                "non pas encore", "non", "le 20 novembre"],
+            ["Le plus rapide : demandez à votre banque « le remboursement du prélèvement SEPA » du vendredi "
+             "20 novembre 2026 " + until(date(2026, 11, 20) + REFUND_WEEKS)],
+            ["Si c'était"]),
     # Debited twice a month ago by direct debit: the bank's deadline is nearer than the answer
     # asked from Cdiscount, so it comes first.
     Persona("direct debit twice, bank deadline first", ["Cstream m'a débité deux fois par prélèvement",
-                                                          "music", "non pas encore", "non", "par prélèvement", "le 26 octobre"],
-            ["D'abord, le plus rapide : demandez à votre banque le remboursement du prélèvement du lundi "
+                                                          "music", "non pas encore", "non", "le 26 octobre"],
+            ["D'abord, le plus rapide : demandez à votre banque « le remboursement du prélèvement SEPA » du lundi "
              "26 octobre 2026 " + until(date(2026, 10, 26) + REFUND_WEEKS), "(8 semaines, non vérifié)",
-             "au plus tard le samedi 26 décembre 2026"],
+             "gardez le relevé et la référence du mandat", "au plus tard le samedi 26 décembre 2026"],
             ["13 mois", "dès que possible"],
             "si ça ne marche pas", ["Gardez le relevé de compte qui le montre et le numéro (la référence) du mandat",
                                     "Révoquer le mandat arrête les prélèvements futurs, mais ne met pas fin à "
@@ -80,7 +101,8 @@ PERSONAS = [
     # A debit never agreed to, older than 8 weeks: not the refund, the 13-month contest.
     Persona("never agreed, older than 8 weeks", ["on m'a prélevé 9,99 € sans mon accord", "music",
                                                  "non pas encore", "non", "le 15 août"],
-            ["contestez-le auprès de votre banque " + until(date(2027, 9, 15)), "(13 mois, non vérifié)",
+            ["contestez-le auprès de votre banque comme « opération non autorisée » "
+             + until(date(2027, 9, 15)), "(13 mois, non vérifié)", "gardez le relevé qui le montre",
              "Ce paiement du samedi 15 août 2026", "au plus tard le samedi 26 décembre 2026"],
             ["remboursement du prélèvement", "L133"],
             "si ça ne marche pas", ["peut être contestée auprès de votre banque dans les 13 mois",
@@ -88,19 +110,36 @@ PERSONAS = [
     # How the money was taken is not known; « en novembre » counts from 1 November (errs early).
     Persona("payment method unknown", ["on m'a facturé deux fois", "vidéo", "non pas encore", "non",
                                        "je ne sais pas", "en novembre"],
-            ["Si c'était un prélèvement : demandez à votre banque le remboursement "
-             "du prélèvement du dimanche 1er novembre 2026 " + until(date(2026, 11, 1) + REFUND_WEEKS),
-             "au plus tard le samedi 26 décembre 2026"],
+            ["Si c'était un prélèvement : demandez à votre banque « le remboursement du prélèvement SEPA » "
+             "du dimanche 1er novembre 2026 " + until(date(2026, 11, 1) + REFUND_WEEKS),
+             "gardez le relevé et la référence du mandat", "au plus tard le samedi 26 décembre 2026"],
             ["13 mois"], order=["Passez à l'écrit", "Si c'était un prélèvement"]),
     # A report on SignalConso is not a complaint: the written complaint still goes out.
     Persona("already reported on SignalConso", ["on m'a facturé deux fois", "vidéo",
                                                 "j'ai fait un signalement sur SignalConso", "par carte bancaire"],
-            ["Envoyez aujourd'hui votre réclamation en recommandé", "au plus tard le samedi 26 décembre 2026",
-             "Un signalement SignalConso (l'entreprise peut y répondre) n'est pas une réclamation et ne "
-             "remplace pas l'écrit exigé par le médiateur."],
+            ["Un signalement SignalConso (l'entreprise peut y répondre) n'est pas une réclamation : envoyez "
+             "aujourd'hui l'écrit exigé par le médiateur en recommandé",
+             "au plus tard le samedi 26 décembre 2026"],
             ["remboursement du prélèvement", "contestez"],
             "si ça ne marche pas", ["SignalConso (DGCCRF) reçoit des signalements : ce n'est pas une réclamation ; "
                                     "l'entreprise est prévenue et peut répondre."]),
+    # Already wrote to Cdiscount, still waiting: the letter is not given again, the bank route is.
+    Persona("wrote already, direct debit", ["Cstream m'a débité deux fois par prélèvement", "vidéo", "par écrit",
+                                             "pas encore de réponse", "le 20 novembre"],
+            ["Votre courrier est récent", "mise en demeure",
+             "Le plus rapide : demandez à votre banque « le remboursement du prélèvement SEPA » du vendredi "
+             "20 novembre 2026 " + until(date(2026, 11, 20) + REFUND_WEEKS),
+             "gardez le relevé et la référence du mandat"],
+            ["Passez à l'écrit"],
+            "si ça ne marche pas", ["Révoquer le mandat arrête les prélèvements futurs"],
+            order=["Votre courrier est récent", "Le plus rapide"]),
+    # Wrote months ago about a charge never agreed to: the mediator, and the bank's 13 months.
+    Persona("wrote already, never agreed", ["on m'a prélevé 9,99 € sans mon accord", "music", "par écrit",
+                                            "pas de réponse depuis plus de 2 mois", "moins d'un an", "le 15 août"],
+            ["saisissez gratuitement le médiateur",
+             "contestez-le auprès de votre banque comme « opération non autorisée » "
+             + until(date(2027, 9, 15)), "(13 mois, non vérifié)"],
+            ["remboursement du prélèvement", "L133"]),
     Persona("wants to cancel", ["je veux résilier mon abonnement, comment faire ?", "music", "non"],
             ["fonction de résiliation en ligne", "résilier en trois clics", "si elle est proposée",
              "1er juin 2023", "au plus tard le samedi 26 décembre 2026"],
@@ -162,8 +201,10 @@ PERSONAS = [
             "la lettre", ["MISE EN DEMEURE", "je saisirai le conciliateur de justice, puis le tribunal compétent"],
             ["je saisirai le médiateur"]),
     Persona("written, refused", ["ils refusent de me rembourser le prélèvement en trop", "vidéo", "par écrit",
-                                 "un refus", "moins d'un an"],
-            ["saisir gratuitement le médiateur", "mise en demeure"], [],
+                                 "un refus", "moins d'un an", "je ne sais plus"],
+            ["saisissez gratuitement le médiateur", "mise en demeure",
+             "Si c'était un prélèvement, demandez au plus vite à votre banque « le remboursement du prélèvement SEPA »"],
+            [],
             "la lettre", ["Objet : MISE EN DEMEURE - abonnement Cstream Vidéo",
                           "« ils refusent de me rembourser le prélèvement en trop »"]),
     Persona("written recently", ["j'attends toujours une réponse à ma réclamation", "vidéo", "par écrit",
@@ -261,7 +302,7 @@ async def test_in_a_group_the_outcome_stays_short_with_the_way_to_private(bot):
     tg, app, _ = bot
     member = Person(tg, app, 6001, chat_id=-100900)
     await member.send(f"/start@{BOT_USERNAME}")
-    for words in ("on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore", "non", "par prélèvement"):
+    for words in ("on m'a prélevé deux fois ce mois-ci", "vidéo", "non pas encore", "non"):
         await member.send(words, reply_to_bot=True)
     before = len(member.seen)
     await member.send("hier", reply_to_bot=True)

@@ -209,11 +209,11 @@ async def test_the_telegram_front_end_runs_on_postgresql(tmp_path, flow, pg_sche
     camille = Person(tg, app, 5101)
     await camille.send("/start")
     await camille.send("double prélèvement")
-    assert (await store.load(ConversationKey.private(5101))).progress.answers == {"problem": "billing"}
+    assert (await store.load(ConversationKey.private(5101))).progress.answers == {"problem": "billing", "paid_how": "unknown"}
     await app.shutdown()
     store.close()  # as PTB's post_shutdown does, on the bot's loop
     again = store_in(pg_schema)  # the next start of the bot
-    assert (await again.load(ConversationKey.private(5101))).progress.answers == {"problem": "billing"}
+    assert (await again.load(ConversationKey.private(5101))).progress.answers == {"problem": "billing", "paid_how": "unknown"}
     await again.aclose()
 
 

@@ -19,7 +19,7 @@ from bot.store.base import event_pages
 from bot.store.sqlite import SQLiteStore
 from conftest import FLOWS, NOW
 
-SAID = "on m'a prélevé deux fois ce mois-ci"
+SAID = "on m'a facturé deux fois ce mois-ci"  # says nothing of how the money was taken: it is asked
 ODD = "zorglub quintessence farfelue"
 
 

@@ -83,7 +83,7 @@ async def test_duplicates_are_found_by_the_ids_seen_not_by_their_order(bot):
     camille = Person(tg, app, 5101)
     await camille.feed({"message": camille.message("/start")}, update_id=900_000)
     await camille.feed({"message": camille.message("double prélèvement")}, update_id=17)
-    assert stored(store, "private:5101").answers == {"problem": "billing"}
+    assert stored(store, "private:5101").answers == {"problem": "billing", "paid_how": "unknown"}
     sent = len(camille.seen)
     await camille.feed({"message": camille.message("double prélèvement")}, update_id=17)  # delivered twice
     assert len(camille.seen) == sent

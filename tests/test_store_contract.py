@@ -228,3 +228,46 @@ async def test_event_facts_are_the_events_in_another_form(any_store):
     assert [json.loads(f[3]) for f in facts] == [[r[1 + FIELDS.index(name)] for name in FACTS] for r in rows]
     assert facts[1][3] == facts[2][3] and facts[1][2] != facts[2][2]
     assert await any_store.event_facts("2026-11-27") == [] and len(await any_store.event_facts(after=facts[1][0])) == 2
+
+
+async def test_reminders_are_written_with_their_step_and_claimed_once(any_store):
+    """A step that plans reminders writes them in its transaction; a conflicting step writes
+    none; a due reminder is claimed by one process only, until its claim runs out."""
+    now = time.time()
+    await any_store.save(ALICE, P0, 0, reminders=[("answer_due", now - 10), ("later", now + 3600)])
+    with pytest.raises(Conflict):
+        await any_store.save(ALICE, P1, 0, reminders=[("other", now - 10)])
+    assert await any_store.reminders_of(ALICE) == [("answer_due", now - 10), ("later", now + 3600)]
+    first = await any_store.claim_reminders(now, "process-a", lease=60)
+    assert first == [(ALICE, "answer_due", now - 10)]
+    assert await any_store.claim_reminders(now, "process-b", lease=60) == []  # held by a
+    # process a died: once its claim has run out, b takes the reminder over
+    assert await any_store.claim_reminders(now + 61, "process-b", lease=60) == [(ALICE, "answer_due", now - 10)]
+    await any_store.finish_reminder(ALICE, "answer_due", now - 10)
+    assert await any_store.reminders_of(ALICE) == [("later", now + 3600)]
+    await any_store.postpone_reminder(ALICE, "later", now + 7200)
+    assert await any_store.reminders_of(ALICE) == [("later", now + 7200)]
+    await any_store.save(ALICE, P1, 1, reminders=[])  # the step that stops them
+    assert await any_store.reminders_of(ALICE) == []
+
+
+async def test_reminders_go_with_their_person(any_store):
+    now = time.time()
+    await any_store.save(ALICE, P0.with_(updated=1.0), 0, reminders=[("answer_due", now + 60)])
+    await any_store.save(BOB, P0, 0, reminders=[("answer_due", now + 60)])
+    assert await any_store.purge(0) == 0  # a conversation with reminders to come is kept
+    assert await any_store.delete_user(7001) == 1
+    assert await any_store.reminders_of(ALICE) == [] and len(await any_store.reminders_of(BOB)) == 1
+
+
+async def test_reminders_travel_with_a_copied_row(any_store, tmp_path):
+    """`store copy` brings each conversation's reminders to come with it."""
+    from bot.store.sqlite import SQLiteStore
+    source = SQLiteStore(tmp_path / "source.sqlite3")
+    source.save_sync(ALICE, P1, 0, reminders=[("answer_due", 1800000000.0)])
+    rows = source.rows_after_sync("", 10)
+    source.close()
+    assert await any_store.put_rows(rows) == 1
+    assert await any_store.reminders_of(ALICE) == [("answer_due", 1800000000.0)]
+    import json
+    assert json.loads((await any_store.rows_after("", 10))[0].reminders) == [["answer_due", 1800000000]]

@@ -43,7 +43,7 @@ async def test_outcome_carries_a_letter_and_the_open_now_line(bot):
     await camille.press("Cstream Vidéo")
     await camille.press("Non, pas encore")
     await camille.press("Non")
-    await camille.press("Par carte bancaire")
+    await camille.press("Je ne sais plus")  # « prélevé »: how the money was taken is not asked, only when
     assert "👉 Le 3979 est ouvert maintenant, jusqu'à 21h." in camille.last_text
     assert not any(m.document_bytes for m in camille.seen)  # the letter comes when asked for
     await camille.press("📄 La lettre")
@@ -173,7 +173,7 @@ async def test_group_members_have_their_own_progress(bot):
                                                       and f":{alice.id}:" in m.buttons[0][0]["callback_data"]))
     a = stored(store, "group:-100777:2001")
     b = stored(store, "group:-100777:2002")
-    assert a.answers == {"problem": "billing", "service": "music"}
+    assert a.answers == {"problem": "billing", "service": "music", "paid_how": "unknown"}
     assert b.answers == {"problem": "access", "service": "books"}
     # Group chatter not addressed to the bot is ignored.
     before = len(alice.seen)
@@ -205,7 +205,7 @@ async def test_group_progress_continues_in_private_through_the_deep_link(bot):
     private = Person(tg, app, 2021)
     await private.send("/start g-100779")
     assert "On continue ici, en privé" in private.last_text and "Quel service Cstream" in private.last_text
-    assert stored(store, "private:2021").answers == {"problem": "billing"}
+    assert stored(store, "private:2021").answers == {"problem": "billing", "paid_how": "unknown"}
     assert stored(store, "group:-100779:2021") is None
 
 
@@ -217,7 +217,7 @@ async def test_supergroup_migration_keeps_members_progress(bot):
     await alice.feed({"message": {**alice.message(None), "migrate_to_chat_id": -1004000}})
     assert stored(store, "group:-4000:2031") is None
     moved = stored(store, "group:-1004000:2031")
-    assert moved.answers == {"problem": "billing"}
+    assert moved.answers == {"problem": "billing", "paid_how": "unknown"}
 
 
 async def test_deep_link_opens_a_flow_and_start_resumes(bot):
@@ -255,8 +255,10 @@ async def test_command_menu_is_published_in_french_and_by_default(bot):
     menus = tg.calls_to("setMyCommands")
     french = next(m for m in menus if m.get("language_code") == "fr")
     default = next(m for m in menus if "language_code" not in m)
-    assert [c["command"] for c in french["commands"]] == ["start", "aide", "retour", "recommencer", "recap", "oublier"]
-    assert [c["command"] for c in default["commands"]] == ["start", "help", "back", "restart", "summary", "forget"]
+    assert [c["command"] for c in french["commands"]] == ["start", "aide", "retour", "recommencer", "recap", "suivi", "rappels",
+                                                              "oublier"]
+    assert [c["command"] for c in default["commands"]] == ["start", "help", "back", "restart", "summary", "case",
+                                                               "reminders", "forget"]
     assert french["commands"][4]["description"] == "Où j'en suis et mes réponses"
 
 

@@ -98,6 +98,6 @@ def test_two_terminals_on_the_same_person_never_crash(tmp_path, engine):
     code = run_console(engine, mine, key, stdin=Keyboard("double prélèvement\n1\n/recap\n"), stdout=out)
     text = out.getvalue()
     assert code == 0 and "avancé ailleurs" in text and "Traceback" not in text
-    assert other.load_sync(key).progress.answers == {"problem": "billing", "service": "music"}
+    assert other.load_sync(key).progress.answers == {"problem": "billing", "service": "music", "paid_how": "unknown"}
     assert "Cstream Music" in text.rsplit("Récapitulatif", 1)[1]  # the recap shows the other terminal's answer
     mine.close(), other.close()

@@ -11,7 +11,7 @@ from .engine import Engine, match_button
 from .progress import Progress
 from .reply import ERASE, FORGET_TOKEN, KEEP, Button, Reply
 
-ACTIONS = ("start", "help", "back", "restart", "summary", "forget", "quit")
+ACTIONS = ("start", "help", "back", "restart", "summary", "forget", "quit", "case", "reminders")
 
 
 def command_names() -> dict[str, str]:
@@ -78,6 +78,8 @@ class Commands:
             progress, reply = engine.start(None, lang, now)
             if action == "help":
                 reply.notices[:0] = [t(lang, "help"), t(lang, "commands_list")]
+            elif action in ("case", "reminders"):
+                reply.notices.insert(0, t(lang, "case_none"))
             elif action not in ("back", "restart", "summary"):
                 reply.notices.insert(0, t(lang, "unknown_command"))
             return Turn(progress, reply)
@@ -90,6 +92,10 @@ class Commands:
             progress, reply = engine.restart(progress, now)
         elif action == "summary":
             progress, reply = engine.summary(progress, now)
+        elif action == "case":
+            progress, reply = engine.cases.view(progress, now)
+        elif action == "reminders":
+            progress, reply = engine.cases.reminders_view(progress, now)
         else:  # unknown, or a command this person may not use
             progress, reply = engine.current(progress, now, t(progress.lang, "unknown_command"))
         return Turn(progress, reply)

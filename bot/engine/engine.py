@@ -20,6 +20,7 @@ from ..flow.model import DATE, Node, tr
 from ..flow.recognise import normalise, recognise, understand_answer, yes_or_no
 from ..locales import languages, t
 from .dates import read_date
+from .followup import CASE, CASE_TOKEN, QUIET, FollowUps
 from .infer import infer
 from .outcome import Outcomes, fill, label_of
 from .progress import MAX_TEXT, Answer, Progress, new_token
@@ -46,12 +47,14 @@ def _first_line(text: str) -> str:
 
 
 class Engine:
-    def __init__(self, flows: FlowSet, keep_unrecognised: bool = False):
+    def __init__(self, flows: FlowSet, keep_unrecognised: bool = False, quiet: tuple[int, int] | None = QUIET):
         """`keep_unrecognised`: descriptions the recogniser cannot route are kept 30 days for
-        the flow's authors (BOT_KEEP_UNRECOGNISED=1); the welcome then says so."""
+        the flow's authors (BOT_KEEP_UNRECOGNISED=1); the welcome then says so. `quiet`: the
+        hours no reminder is sent, in minutes since midnight (BOT_QUIET_HOURS; None: none)."""
         self.flows = flows
         self.outcomes = Outcomes()
         self.keep_unrecognised = keep_unrecognised
+        self.cases = FollowUps(self, quiet)
 
     # -- events --------------------------------------------------------------------------
     def start(self, flow_id: str | None = None, lang: str = "fr", now: datetime | None = None,
@@ -70,14 +73,17 @@ class Engine:
         return self._reply(machine, progress, now, welcome)
 
     def current(self, progress: Progress, now: datetime | None = None,
-                notice: str | None = None) -> tuple[Progress, Reply]:
-        """The current question again (after an unexpected input, a stale button, /aide...)."""
+                notice: str | None = None, before: list[str] | None = None) -> tuple[Progress, Reply]:
+        """The current question again (after an unexpected input, a stale button, /aide...),
+        after the notices `before` and `notice`."""
         machine, progress, notices = self._resolve(progress, now)
-        return self._reply(machine, progress, now, notices + ([notice] if notice else []))
+        return self._reply(machine, progress, now, (before or []) + notices + ([notice] if notice else []))
 
     def choose(self, progress: Progress, choice_id: str, token: str | None = None,
                now: datetime | None = None) -> tuple[Progress, Reply]:
         """A button press. A `token` from another question makes it stale: nothing changes."""
+        if choice_id.startswith(CASE) and (token in (None, CASE_TOKEN) or token == self.token(progress)):
+            return self.cases.choose(progress, choice_id, _now(now))  # the follow-up's buttons
         if token is not None and token != self.token(progress):
             return self.current(progress, now, t(progress.lang, "stale"))
         if choice_id == BACK:
@@ -109,6 +115,8 @@ class Engine:
         if not text:
             key = "empty_text" if node.kind == "text" else "date_unknown" if node.kind == "date" else "pick_a_button"
             return self._reply(machine, progress, now, notices + [t(lang, key)])
+        if progress.asking:  # the day the letter was sent, or its number (followup.py)
+            return self.cases.text(progress, text, _now(now))
         picked = match_button(self._buttons(node, progress, now), text)
         if picked is None and progress.pending:  # « oui » / « non » to « C'est bien ça ? »
             said = yes_or_no(text)
@@ -122,7 +130,7 @@ class Engine:
             if reading.day is None:
                 return self._reply(machine, progress, now, notices + [t(lang, f"date_{reading.problem}")])
             return self._advance(machine, progress, DATE, now, notices, typed=reading.day.isoformat())
-        told = infer(machine.flow, progress, text)
+        told = infer(machine.flow, progress, text, asking=node.id)
         if told is not progress and node.kind in ("text", "choice"):
             progress = told
             if node.id in progress.answers and node.kind == "choice":  # they answered this very question
@@ -152,7 +160,9 @@ class Engine:
         """Return to where the person came from (their own answers, not the file's order)."""
         machine, progress, notices = self._resolve(progress, now)
         lang = progress.lang
-        if progress.pending is not None:
+        if progress.asking:
+            progress = progress.with_(asking=None)
+        elif progress.pending is not None:
             progress = progress.with_(pending=None, draft=None, inferred=_before(progress.inferred, len(progress.path)))
         elif not progress.path:
             return self._reply(machine, progress, now, notices + [t(lang, "nothing_to_undo")])
@@ -163,7 +173,10 @@ class Engine:
         return self._reply(machine, progress, now, notices + [t(lang, "went_back")])
 
     def restart(self, progress: Progress, now: datetime | None = None) -> tuple[Progress, Reply]:
+        """A new conversation; a case still followed goes along (its reminders stay)."""
         fresh, reply = self.start(progress.flow, progress.lang, now)
+        if progress.case is not None and progress.case.open:
+            fresh = fresh.with_(case=progress.case)
         reply.notices.insert(0, t(progress.lang, "restarted"))
         return fresh, reply
 
@@ -244,16 +257,24 @@ class Engine:
         target = self._skip_known(machine, target, answers)
         new = progress.with_(node=target, path=progress.path + (Answer(node.id, choice_id, typed),),
                              pending=None, draft=None, updated=_now(now).timestamp())
+        new = self.cases.answered(machine.flow, new, node.id, choice_id, target, _now(now))
         new, reply = self._reply(machine, new, now, notices)
         reply.answer = label_of(node, choice_id, progress.lang, typed)
+        if machine.flow.followup and node.id in machine.flow.followup.asks:
+            reply.followup = choice_id
         return new, reply
 
     def _reply(self, machine: FlowMachine, progress: Progress, now, notices: list[str]) -> tuple[Progress, Reply]:
         flow, lang, now = machine.flow, progress.lang, _now(now)
         node = flow.nodes[progress.node]
+        if progress.asking:  # a follow-up question is waiting for its answer
+            return self.cases._ask(progress, f"case_ask_{progress.asking[5:]}", now)
         token, buttons = self.token(progress), self._buttons(node, progress, now)
         if node.is_outcome:
             reply = self.outcomes.reply(flow, node, progress, now, buttons, token)
+            told = self.cases.notice(flow, node.id, progress)
+            if told:
+                notices = notices + [told]
         elif progress.pending:
             ask = (t(lang, "confirm", label=buttons[0].label) if len(progress.pending) == 1
                    else t(lang, "confirm_many"))
@@ -280,18 +301,28 @@ class Engine:
     def _buttons(self, node: Node, progress: Progress, now: datetime | None = None) -> list[Button]:
         """The buttons shown at this point, in order (what a typed number or label refers to)."""
         lang = progress.lang
-        controls = [Button(BACK, t(lang, "back"))] if progress.path or progress.pending is not None else []
+        asked_by_reminder = machine_flow_asks(self.flows, progress, node.id)
+        controls = [Button(BACK, t(lang, "back"))] if (progress.path or progress.pending is not None) \
+            and not asked_by_reminder else []
         if node.kind == "info":
             return [Button("continue", t(lang, "continue"))] + controls
         if node.is_outcome:
             machine = self.flows.get(progress.flow, progress.version) or self.flows.get(progress.flow)
             details = self.outcomes.details(machine.flow, node, progress, _now(now))
+            offer = self.cases.buttons(progress) if self.cases.offers(machine.flow, node.id, progress) else []
             return ([Button(DETAIL + d, t(lang, f"detail_{d}")) for d in details]
-                    + controls + [Button(RESTART, t(lang, "restart"))])
+                    + offer + controls + [Button(RESTART, t(lang, "restart"))])
         if progress.pending:
             return ([Button(c, label_of(node, c, lang)) for c in progress.pending]
                     + [Button(SHOW_LIST, t(lang, "show_list"))] + controls)
         return [Button(c.id, tr(c.label, lang)) for c in self._choices(node, progress)] + controls
+
+
+def machine_flow_asks(flows: FlowSet, progress: Progress, node_id: str) -> bool:
+    """Whether this node is a follow-up reminder's question (no « Retour » there: it was not
+    reached from the previous question)."""
+    machine = flows.get(progress.flow, progress.version) or flows.get(progress.flow)
+    return bool(machine and machine.flow.followup and node_id in machine.flow.followup.asks)
 
 
 def _before(inferred: tuple, step: int) -> tuple:

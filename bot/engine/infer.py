@@ -20,9 +20,13 @@ def says(text: str, keyword: str) -> bool:
     return False
 
 
-def infer(flow: Flow, progress: Progress, text: str) -> Progress:
-    """`progress` with what `text` tells, by the flow's rules (unchanged when it tells nothing)."""
-    known, step = {entry[0] for entry in progress.inferred}, len(progress.path)
+def infer(flow: Flow, progress: Progress, text: str, asking: str | None = None) -> Progress:
+    """`progress` with what `text` tells, by the flow's rules (unchanged when it tells nothing).
+    The question being asked (`asking`) is answered by its own choices' words, not by a rule:
+    « prélèvement » typed in answer to « Comment ? » means the direct debit, whatever a rule
+    reading descriptions makes of the word; nor is a question already answered."""
+    known = {entry[0] for entry in progress.inferred} | {a.node for a in progress.path} | {asking}
+    step = len(progress.path)
     found = []
     for rule in flow.infer:
         if rule.node not in known and any(says(text, k) for k in rule.keywords):

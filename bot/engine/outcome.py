@@ -66,10 +66,22 @@ def shown(text: str, progress: Progress, french: bool = False) -> bool:
                for name, typed in PLACEHOLDER.findall(text) if typed)
 
 
-def given_dates(flow: Flow, progress: Progress) -> dict[str, date]:
-    """The dates given at the flow's date questions."""
-    return {a.node: date.fromisoformat(a.text) for a in progress.path
-            if a.choice == DATE and a.text and a.node in flow.nodes and flow.nodes[a.node].kind == "date"}
+def given_dates(flow: Flow, progress: Progress, today: date | None = None) -> dict[str, date]:
+    """The dates given at the flow's date questions, and the day the followed letter was sent
+    (the follow-up's date: today until the person says they sent it another day)."""
+    found = {a.node: date.fromisoformat(a.text) for a in progress.path
+             if a.choice == DATE and a.text and a.node in flow.nodes and flow.nodes[a.node].kind == "date"}
+    if flow.followup is not None:
+        sent = case_sent(progress)
+        if sent or today:
+            found[flow.followup.date] = sent or today
+    return found
+
+
+def case_sent(progress: Progress) -> date | None:
+    """The day the letter of the followed case was sent, if a case was opened."""
+    case = progress.case
+    return date.fromisoformat(case.sent) if case is not None and case.sent and case.state != "declined" else None
 
 
 def _today(flow: Flow, now: datetime | None) -> date:
@@ -82,7 +94,10 @@ def answers_of(flow: Flow, progress: Progress, now: datetime | None) -> dict[str
     entry counted from a date they gave (unknown, passed, nearer, open)."""
     if not any(d.start for d in flow.timeline.values()):
         return progress.answers
-    states = date_states(flow.timeline, _today(flow, now), given_dates(flow, progress))
+    today = _today(flow, now)
+    states = date_states(flow.timeline, today, given_dates(flow, progress, today))
+    if flow.followup is not None and case_sent(progress):
+        states[flow.followup.date] = DATE  # `when: {letter_sent: date}`: the case says when it was sent
     return {**progress.answers, **states}
 
 
@@ -106,13 +121,16 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | N
         kind, name = match.groups()
         if kind == "delay":
             return written_delay(flow.timeline[name], lang)
-        day = due_dates(flow.timeline, today, given_dates(flow, progress)).get(name)
+        day = due_dates(flow.timeline, today, given_dates(flow, progress, today)).get(name)
         return written_date(day, lang) if day else "[…]"
 
     def value(match: re.Match) -> str:
         name, typed = match.group(1), match.group(2)
         if name == "date":
             return long_date(today, lang)
+        if flow.followup is not None and name == flow.followup.date:
+            sent = case_sent(progress)
+            return written_date(sent, lang) if sent else "[…]"
         if typed and name in texts:
             return trimmed(texts[name])
         if name in answers and name in flow.nodes and answers[name] == DATE:
@@ -140,6 +158,7 @@ class Outcomes:
         """The outcome's short message (`which` None), or one of its details."""
         key = (flow.id, flow.version, node.id, which, len(progress.path), progress.lang,
                tuple(sorted(progress.answers.items())), int(now.timestamp() // 60),
+               tuple(b.id for b in buttons), progress.case and (progress.case.sent, progress.case.state),
                tuple(sorted(progress.texts.items())))
         found = self._cache.get(key)
         if found is None:

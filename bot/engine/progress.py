@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import NamedTuple
 
-SCHEMA = 3
+SCHEMA = 4
 MAX_TEXT = 500  # typed answers are kept (for the letter) but never longer than this
 
 
@@ -38,6 +38,8 @@ class Progress:
     # answers read from what was typed (the flow's `infer:`): (node, choice, number of answers
     # given when it was typed); going back before that step forgets them
     inferred: tuple[tuple, ...] = ()
+    case: "Case | None" = None   # the complaint followed over time (followup.py), once opened
+    asking: str | None = None    # a follow-up question outside the flow: "case_date" or "case_number"
 
     @cached_property
     def answers(self) -> dict[str, str]:
@@ -65,6 +67,8 @@ class Progress:
         data = {name: getattr(self, name) for name in _FIELDS}
         data["path"] = [list(answer) if answer.text else [answer.node, answer.choice] for answer in self.path]
         data["schema"] = SCHEMA
+        if self.case is not None:
+            data["case"] = self.case.to_data()
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -83,6 +87,8 @@ class Progress:
         if data.get("pending") is not None:
             data["pending"] = tuple(data["pending"])
         data["inferred"] = tuple(tuple(pair) for pair in data.get("inferred", ()))
+        if data.get("case") is not None:
+            data["case"] = Case.from_data(data["case"])
         return cls(**data)
 
 
@@ -107,6 +113,49 @@ def new_token() -> str:
     return secrets.token_hex(8)
 
 
-MIGRATIONS = [_schema_1_to_2, _schema_2_to_3]  # MIGRATIONS[n - 1] upgrades schema n to n + 1
+def _schema_3_to_4(data: dict) -> dict:
+    """Schema 4 adds the followed case and the follow-up question being asked: none yet."""
+    return data
+
+
+@dataclass(frozen=True)
+class Case:
+    """A complaint followed over time: which outcome opened it, the problem (the answer at the
+    flow's start), the day the letter was sent and its registered-letter number, where it
+    stands (open, closed, stopped), the reminders already sent or cancelled, a dated log for
+    the mediator's summary, and the answers that led to it (a reminder resumes from them).
+    No name, no address: the number and the dates only; /oublier erases it with the rest."""
+    id: str
+    outcome: str
+    reason: str
+    sent: str                       # ISO date
+    opened: float                   # epoch seconds: the reminders' time of day
+    number: str | None = None
+    state: str = "open"             # open | closed | stopped
+    done: tuple[str, ...] = ()      # reminder ids sent or cancelled
+    log: tuple[tuple[str, str], ...] = ()   # (ISO date, what happened), oldest first
+    answers: tuple[Answer, ...] = ()
+
+    @property
+    def open(self) -> bool:
+        return self.state == "open"
+
+    def to_data(self) -> dict:
+        data = {name: getattr(self, name) for name in _CASE_FIELDS}
+        data["answers"] = [list(a) if a.text else [a.node, a.choice] for a in self.answers]
+        data["log"] = [list(entry) for entry in self.log]
+        return data
+
+    @classmethod
+    def from_data(cls, data: dict) -> "Case":
+        data = {k: v for k, v in data.items() if k in _CASE_FIELDS}
+        data["answers"] = tuple(Answer(*a) for a in data.get("answers", ()))
+        data["log"] = tuple(tuple(entry) for entry in data.get("log", ()))
+        data["done"] = tuple(data.get("done", ()))
+        return cls(**data)
+
+
+_CASE_FIELDS = tuple(f.name for f in fields(Case))
+MIGRATIONS = [_schema_1_to_2, _schema_2_to_3, _schema_3_to_4]  # MIGRATIONS[n - 1] upgrades schema n to n + 1
 _FIELDS = tuple(f.name for f in fields(Progress))
 _FIELD_SET = frozenset(_FIELDS)

@@ -76,3 +76,4 @@ class Reply:
     node: str | None = None
     answer: str | None = None      # the label of the answer just taken (front ends echo it)
     typed: tuple[int, ...] = ()    # summary: the sections whose answer is the person's own words
+    followup: str | None = None    # the answer given to a follow-up reminder's question (for the events)

@@ -13,11 +13,14 @@ from datetime import date, timedelta
 from ..flow.model import Delay
 from ..locales import t, words
 
-UNITS = ("days", "weeks", "months", "years")
+UNITS = ("days", "weeks", "months", "years", "minutes", "seconds")
+SUB_DAY = {"minutes": 60, "seconds": 1}  # for test flows: a reminder a few seconds after the case opens
 
 
 def add_delay(day: date, amount: int, unit: str) -> date:
     """`day` plus `amount` days, months or years of the calendar (clamped to the month's end)."""
+    if unit in SUB_DAY:
+        return day  # within the day: the reminder's time carries it (followup.py)
     if unit in ("days", "weeks"):
         return day + timedelta(days=amount * (7 if unit == "weeks" else 1))
     months = amount * (12 if unit == "years" else 1)

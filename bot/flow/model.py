@@ -172,11 +172,40 @@ class Delay:
     practice (usual, not law) or letter (what our letter asks for)."""
     id: str
     amount: int
-    unit: str            # "days" | "weeks" | "months" | "years"
+    unit: str            # "days" | "weeks" | "months" | "years" (and "minutes", "seconds": test flows)
     basis: str
     after: str | None = None
     start: str | None = None        # `from:` a date question: counted from the date given there
     nearer_than: str | None = None  # its state is `nearer` when it falls on or before that entry
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A follow-up reminder: asked `before` (amount, unit) ahead of the date of timeline entry
+    `at`, counted from the day the letter was sent; `ask` is the choice question it puts."""
+    id: str
+    at: str
+    ask: str
+    before: tuple[int, str] | None = None
+    label: Text | None = None  # what falls due that day (« la réponse de Cdiscount est attendue »)
+
+
+@dataclass(frozen=True)
+class Followup:
+    """`followup:` which outcomes offer to follow the case, the name of the day the letter was
+    sent (timeline entries say `from:` it; {name} writes it), the reminders, and the nodes
+    whose reaching closes the case."""
+    date: str
+    opens: tuple[str, ...]
+    reminders: tuple[Reminder, ...]
+    closes: tuple[str, ...] = ()
+
+    def reminder(self, rid: str) -> Reminder | None:
+        return next((r for r in self.reminders if r.id == rid), None)
+
+    @property
+    def asks(self) -> frozenset[str]:
+        return frozenset(r.ask for r in self.reminders)
 
 
 @dataclass(frozen=True)
@@ -218,6 +247,7 @@ class Flow:
     infer: tuple[Inference, ...] = ()
     langs: tuple[str, ...] = field(default=("fr",))
     tap_limits: tuple[tuple[Condition, int], ...] = ()  # `tap_limits:` a higher limit on some paths
+    followup: Followup | None = None
 
     def taps_allowed(self, answers: dict[str, str]) -> int:
         """The tap limit for a path with these answers: the first `tap_limits` entry that holds."""

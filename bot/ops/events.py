@@ -43,6 +43,8 @@ def events_of(before: Progress | None, after: Progress | None, reply: Reply | No
     follow-up's result ('settled', 'mediator'...) when the step answered one."""
     if after is None or not after.token:
         return []
+    if followup is None and reply is not None:
+        followup = reply.followup
     outcome = after.node if reply is not None and reply.kind == "outcome" else None
     out: list[dict] = []
     if before is None or before.token != after.token:  # a new conversation (first message, /recommencer)

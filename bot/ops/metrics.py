@@ -26,6 +26,12 @@ class NullMetrics:
     def outcome(self, engine, progress) -> None:
         pass
 
+    class _Nothing:
+        def inc(self, *args) -> None:
+            pass
+
+    reminders = _Nothing()
+
 
 NO_METRICS = NullMetrics()
 
@@ -46,7 +52,7 @@ class Metrics:
                             registry=registry)
         self.outcomes = Counter("bot_outcomes", "Outcomes shown, by the problem the person described",
                                 ["reason"], registry=registry)
-        self.reminders = Counter("bot_reminders_sent", "Reminders sent (stays 0 until reminders exist)",
+        self.reminders = Counter("bot_reminders_sent", "Follow-up reminders put in the outbox",
                                  registry=registry)
         self.api_ok_at: float | None = None  # monotonic time of the last successful Bot API call
 

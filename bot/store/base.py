@@ -94,6 +94,7 @@ class Row:
     data: str
     seen: str
     outbox: str
+    reminders: str = "[]"  # the conversation's reminders to come: [[reminder id, due], ...]
 
 
 def record_of(data: str, rev: int, seen: str, outbox: str) -> Record | None:
@@ -141,12 +142,29 @@ class ProgressStore(Protocol):
         """The stored record, or None (never met, erased, or unreadable: see the log)."""
 
     async def save(self, key: ConversationKey, progress: Progress, rev: int,
-                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = ()) -> Record:
+                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = (),
+                   reminders: list | None = None) -> Record:
         """Store `progress`, its `outbox` and the step's `events` (dicts of bot/ops/events.py
         FIELDS) in one transaction if the stored record is still at `rev` (0: none stored
         yet), and return the record at `rev + 1`; raise Conflict otherwise (nothing written,
         events included), StoreUnavailable on trouble. An event carrying a `text` also keeps
-        that text in `unrecognised` under `key` (never in `events`)."""
+        that text in `unrecognised` under `key` (never in `events`). `reminders`, a list of
+        (reminder id, epoch seconds), replaces this conversation's reminders in the same
+        transaction (None leaves them as they are)."""
+
+    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple]:
+        """Reminders due by `now` that no live claim holds, claimed for `lease` seconds by
+        `owner`: (key, reminder id, due) each. Two processes never get the same row while a
+        claim lasts; once it has run out (its process died), another takes it over."""
+
+    async def finish_reminder(self, key: ConversationKey, reminder: str, due: float) -> None:
+        """Drop a claimed reminder that needs nothing sent (only the row still at `due`)."""
+
+    async def postpone_reminder(self, key: ConversationKey, reminder: str, due: float) -> None:
+        """Move a reminder to `due`, unclaimed (out of the quiet hours)."""
+
+    async def reminders_of(self, key: ConversationKey) -> list[tuple[str, float]]:
+        """This conversation's reminders to come: (reminder id, due), soonest first."""
 
     async def delivered(self, key: ConversationKey, rev: int) -> bool:
         """Empty the outbox of the record still at `rev` (its replies were shown, or refused
@@ -165,8 +183,9 @@ class ProgressStore(Protocol):
         descriptions kept from them."""
 
     async def purge(self, older_than_seconds: float) -> int:
-        """Erase the conversations untouched for that long (and the unrecognised descriptions
-        older than UNRECOGNISED_DAYS); events stay: they name no one."""
+        """Erase the conversations untouched for that long, unless they have reminders to come
+        (and the unrecognised descriptions older than UNRECOGNISED_DAYS); events stay: they
+        name no one."""
 
     async def move_chat(self, old_chat: int, new_chat: int) -> int:
         """A group became a supergroup: its members' records follow the new chat id."""

@@ -99,6 +99,18 @@ MIGRATIONS = [
     """CREATE TABLE IF NOT EXISTS entry_posts (
            chat_id    bigint PRIMARY KEY,
            message_id bigint NOT NULL);""",
+    # 5 (SQLite's 7): the follow-up's reminders still to come, written with the step that planned
+    #    them; a process claims a due one (FOR UPDATE SKIP LOCKED, then claimed_until) first.
+    """CREATE TABLE IF NOT EXISTS reminders (
+           key           text COLLATE "C" NOT NULL,
+           user_id       bigint,
+           reminder      text NOT NULL,
+           due           double precision NOT NULL,
+           claimed_until double precision NOT NULL DEFAULT 0,
+           claimed_by    text,
+           PRIMARY KEY (key, reminder));
+       CREATE INDEX IF NOT EXISTS reminders_due ON reminders(due);
+       CREATE INDEX IF NOT EXISTS reminders_user ON reminders(user_id);""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 MIGRATION_LOCK = 0x70726F67  # pg_advisory_xact_lock key ("prog"): one migrating process at a time
@@ -115,42 +127,53 @@ _PUT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, o
 
 # A step in one statement, so one round trip (a statement is its own transaction): the
 # compare-and-set write of the progress row and its outbox (`step`: a row, or none on a
-# conflict), then the step's events and kept descriptions, inserted only if `step` wrote its
-# row (they read its RETURNING). Parameters: $1 key, $2 user, $3 chat, $4 the revision read
-# (0: new), $5 now, $6 data, $7 seen, $8 outbox; the events as one array per column
-# ($9...$20, FIELDS order), the kept descriptions as arrays of day, flow, node and text.
+# conflict), then the step's events, kept descriptions and reminders, written only if `step`
+# wrote its row (they read its RETURNING). Parameters: $1 key, $2 user, $3 chat, $4 the
+# revision read (0: new), $5 now, $6 data, $7 seen, $8 outbox; then, when there are some, the
+# events as one array per column (FIELDS order), the kept descriptions as arrays of day, flow,
+# node and text, and the reminders as arrays of ids and due times (they replace the
+# conversation's: those not in the list are deleted, those in it written anew, unclaimed).
 _TYPES = {"understood": "smallint", "seconds": "integer"}
 _STEP_UPDATE = ("UPDATE progress SET rev = $4 + 1, updated = $5, data = $6, seen = $7::jsonb, outbox = $8::jsonb, "
                 "user_id = $2, chat_id = $3 WHERE key = $1 AND rev = $4 RETURNING rev")
 _STEP_INSERT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, outbox) "
                 "SELECT $1, $2, $3, 1, $5, $6, $7::jsonb, $8::jsonb WHERE $4::bigint = 0 "
                 "ON CONFLICT (key) DO NOTHING RETURNING rev")
-_STEP_EVENTS = (f"INSERT INTO events({', '.join(FIELDS)}) SELECT {', '.join(FIELDS)} FROM unnest("
-                + ", ".join(f"${9 + i}::{_TYPES.get(f, 'text')}[]" for i, f in enumerate(FIELDS))
-                + f") WITH ORDINALITY AS e({', '.join(FIELDS)}, n) WHERE EXISTS (SELECT FROM step) ORDER BY n")
-_N = 9 + len(FIELDS)
-_STEP_KEEP = ("INSERT INTO unrecognised(key, user_id, added, day, flow, node, text) SELECT $1, $2, $5, d, f, n, t "
-              f"FROM unnest(${_N}::text[], ${_N + 1}::text[], ${_N + 2}::text[], ${_N + 3}::text[]) AS k(d, f, n, t) "
-              "WHERE EXISTS (SELECT FROM step)")
 
 
-def _step_statement(new: bool, events: bool, kept: bool) -> str:
-    parts = [f"step AS ({_STEP_INSERT if new else _STEP_UPDATE})"]
+def _step_statement(new: bool, events: bool, kept: bool, reminders: bool) -> str:
+    parts, n = [f"step AS ({_STEP_INSERT if new else _STEP_UPDATE})"], 9
     if events:
-        parts.append(f"written AS ({_STEP_EVENTS})")
+        arrays = ", ".join(f"${n + i}::{_TYPES.get(f, 'text')}[]" for i, f in enumerate(FIELDS))
+        parts.append(f"written AS (INSERT INTO events({', '.join(FIELDS)}) SELECT {', '.join(FIELDS)} "
+                     f"FROM unnest({arrays}) WITH ORDINALITY AS e({', '.join(FIELDS)}, n) "
+                     "WHERE EXISTS (SELECT FROM step) ORDER BY n)")
+        n += len(FIELDS)
     if kept:
-        parts.append(f"kept AS ({_STEP_KEEP})")
+        parts.append("kept AS (INSERT INTO unrecognised(key, user_id, added, day, flow, node, text) "
+                     f"SELECT $1, $2, $5, d, f, n, t FROM unnest(${n}::text[], ${n + 1}::text[], ${n + 2}::text[], "
+                     f"${n + 3}::text[]) AS k(d, f, n, t) WHERE EXISTS (SELECT FROM step))")
+        n += 4
+    if reminders:  # two statements that touch different rows (the ones of a WITH see the same snapshot)
+        parts.append(f"gone AS (DELETE FROM reminders WHERE key = $1 AND reminder <> ALL(${n}::text[]) "
+                     "AND EXISTS (SELECT FROM step))")
+        parts.append("planned AS (INSERT INTO reminders(key, user_id, reminder, due) "
+                     f"SELECT $1, $2, r, d FROM unnest(${n}::text[], ${n + 1}::float8[]) AS p(r, d) "
+                     "WHERE EXISTS (SELECT FROM step) ON CONFLICT (key, reminder) DO UPDATE SET "
+                     "user_id = excluded.user_id, due = excluded.due, claimed_until = 0, claimed_by = NULL)")
     return f"WITH {', '.join(parts)} SELECT count(*) FROM step"
 
 
 # The few variants, built once (asyncpg prepares each once per connection and keeps it).
-_STEPS = {(new, events, kept): _step_statement(new, events, kept)
-          for new in (False, True) for events in (False, True) for kept in (False, True) if events or not kept}
+_STEPS = {(new, events, kept, reminders): _step_statement(new, events, kept, reminders)
+          for new in (False, True) for events in (False, True) for kept in (False, True)
+          for reminders in (False, True) if events or not kept}
 # A load sends the progress JSON only when it differs from the copy this process holds for
 # the same (rev, updated) (see PostgresStore.load), and `seen` with it.
 _LOAD = ("SELECT rev, updated, outbox, CASE WHEN rev = $2 AND updated = $3 THEN NULL ELSE data END, "
          "CASE WHEN rev = $2 AND updated = $3 THEN NULL ELSE seen END FROM progress WHERE key = $1")
 CACHE_SIZE = 10_000  # conversations whose last progress read or written is kept (an LRU)
+_PLAN = "INSERT INTO reminders(key, user_id, reminder, due) VALUES ($1, $2, $3, $4)"
 
 
 class NewerSchema(Exception):
@@ -325,7 +348,8 @@ class PostgresStore:
         return record
 
     async def save(self, key: ConversationKey, progress: Progress, rev: int,
-                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = ()) -> Record:
+                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = (),
+                   reminders: list | None = None) -> Record:
         name, now = str(key), time.time()
         args = [name, key.user, key.chat, rev, now, progress.to_json(), json.dumps(seen), json.dumps(outbox)]
         rows = event_rows(events)
@@ -334,7 +358,9 @@ class PostgresStore:
             args += [list(column) for column in zip(*rows)]
         if kept:
             args += [list(column) for column in zip(*kept)]
-        statement = _STEPS[rev == 0, bool(rows), bool(kept)]
+        if reminders is not None:
+            args += [[rid for rid, _ in reminders], [float(due) for _, due in reminders]]
+        statement = _STEPS[rev == 0, bool(rows), bool(kept), reminders is not None]
         try:
             written = await self._run(lambda c: c.fetchval(statement, *args), write=True)
         except StoreUnavailable:
@@ -374,6 +400,7 @@ class PostgresStore:
         async def erase(conn) -> int:
             async with conn.transaction():
                 await conn.execute(f"DELETE FROM unrecognised WHERE {column} = $1", value)
+                await conn.execute(f"DELETE FROM reminders WHERE {column} = $1", value)
                 return _rows(await conn.execute(f"DELETE FROM progress WHERE {column} = $1", value))
         return await self._run(erase, write=True)
 
@@ -381,8 +408,9 @@ class PostgresStore:
         cutoff = time.time() - older_than_seconds
         await self._run(lambda c: c.execute("DELETE FROM unrecognised WHERE added < $1",
                                             time.time() - UNRECOGNISED_DAYS * 86400), write=True)
-        return _rows(await self._run(lambda c: c.execute("DELETE FROM progress WHERE updated < $1", cutoff),
-                                     write=True))
+        return _rows(await self._run(lambda c: c.execute(
+            "DELETE FROM progress WHERE updated < $1 AND NOT EXISTS (SELECT 1 FROM reminders r WHERE r.key = progress.key)",
+            cutoff), write=True))
 
     async def events(self, since_day: str = "", flow: str | None = None, after: int = 0,
                      limit: int = EVENTS_PAGE) -> list[tuple]:
@@ -414,11 +442,37 @@ class PostgresStore:
                         await conn.execute("DELETE FROM progress WHERE key = $1", new_key)
                     await conn.execute("UPDATE progress SET key = $1, chat_id = $2 WHERE key = $3",
                                        new_key, new_chat, key)
+                    if new_key != key:
+                        await conn.execute("DELETE FROM reminders WHERE key = $1", new_key)
+                        await conn.execute("UPDATE reminders SET key = $1 WHERE key = $2", new_key, key)
                 return len(keys)
         return await self._run(move, write=True)
 
     async def count(self) -> int:
         return await self._run(lambda c: c.fetchval("SELECT count(*) FROM progress"))
+
+    # -- the follow-up's reminders (same meaning as in sqlite.py) ---------------------------
+    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple]:
+        """Claim due reminders nobody holds: the rows are locked while claimed (SKIP LOCKED: a
+        second process takes others, never the same), then held for `lease` seconds."""
+        rows = await self._run(lambda c: c.fetch(
+            "UPDATE reminders SET claimed_until = $1, claimed_by = $2 WHERE (key, reminder) IN ("
+            "SELECT key, reminder FROM reminders WHERE due <= $3 AND claimed_until < $3 ORDER BY due LIMIT $4 "
+            "FOR UPDATE SKIP LOCKED) RETURNING key, reminder, due", now + lease, owner, now, limit), write=True)
+        return [(ConversationKey.parse(row[0]), row[1], row[2]) for row in rows]
+
+    async def finish_reminder(self, key: ConversationKey, reminder: str, due: float) -> None:
+        await self._run(lambda c: c.execute("DELETE FROM reminders WHERE key = $1 AND reminder = $2 AND due = $3",
+                                            str(key), reminder, due), write=True)
+
+    async def postpone_reminder(self, key: ConversationKey, reminder: str, due: float) -> None:
+        await self._run(lambda c: c.execute("UPDATE reminders SET due = $1, claimed_until = 0, claimed_by = NULL "
+                                            "WHERE key = $2 AND reminder = $3", due, str(key), reminder), write=True)
+
+    async def reminders_of(self, key: ConversationKey) -> list[tuple[str, float]]:
+        rows = await self._run(lambda c: c.fetch("SELECT reminder, due FROM reminders WHERE key = $1 ORDER BY due",
+                                                 str(key)))
+        return [tuple(row) for row in rows]
 
     async def entry_post(self, chat_id: int) -> int | None:
         return await self._run(lambda c: c.fetchval("SELECT message_id FROM entry_posts WHERE chat_id = $1", chat_id))
@@ -430,8 +484,9 @@ class PostgresStore:
 
     async def rows_after(self, after: str = "", limit: int = 500) -> list[Row]:
         rows = await self._run(lambda c: c.fetch(
-            "SELECT key, rev, updated, data, seen, outbox FROM progress WHERE key > $1 ORDER BY key LIMIT $2",
-            after, limit))
+            "SELECT key, rev, updated, data, seen::text, outbox::text, COALESCE((SELECT json_agg(json_build_array("
+            "reminder, due))::text FROM reminders r WHERE r.key = progress.key), '[]') FROM progress "
+            "WHERE key > $1 ORDER BY key LIMIT $2", after, limit))
         return [Row(*row) for row in rows]
 
     async def put_rows(self, rows: list[Row]) -> int:
@@ -441,7 +496,15 @@ class PostgresStore:
         columns = ([r.key for r in rows], [k.user for k in keys], [k.chat for k in keys], [r.rev for r in rows],
                    [r.updated for r in rows], [r.data for r in rows], [r.seen for r in rows],
                    [r.outbox for r in rows])
-        return len(await self._run(lambda c: c.fetch(_PUT, *columns), write=True))
+        planned = [(r.key, k.user, rid, due) for r, k in zip(rows, keys) for rid, due in json.loads(r.reminders)]
+
+        async def put(conn) -> int:
+            async with conn.transaction():
+                written = [row[0] for row in await conn.fetch(_PUT, *columns)]
+                await conn.execute("DELETE FROM reminders WHERE key = ANY($1::text[])", written)
+                await conn.executemany(_PLAN, [p for p in planned if p[0] in set(written)])  # theirs come with them
+                return len(written)
+        return await self._run(put, write=True)
 
     # -- synchronous API (terminal, tools): the same coroutines on the private loop -----------------
     def _sync(self, method, *args):
@@ -463,8 +526,15 @@ class PostgresStore:
         return self._sync(self.load, key)
 
     def save_sync(self, key: ConversationKey, progress: Progress, rev: int,
-                  seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = ()) -> Record:
-        return self._sync(self.save, key, progress, rev, seen, outbox, events)
+                  seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = (),
+                  reminders: list | None = None) -> Record:
+        return self._sync(self.save, key, progress, rev, seen, outbox, events, reminders)
+
+    def claim_reminders_sync(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple]:
+        return self._sync(self.claim_reminders, now, owner, lease, limit)
+
+    def reminders_of_sync(self, key: ConversationKey) -> list[tuple[str, float]]:
+        return self._sync(self.reminders_of, key)
 
     def events_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
                     limit: int = EVENTS_PAGE) -> list[tuple]:

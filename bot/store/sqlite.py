@@ -96,6 +96,18 @@ MIGRATIONS = [
     """CREATE TABLE IF NOT EXISTS entry_posts (
            chat_id    INTEGER PRIMARY KEY,
            message_id INTEGER NOT NULL);""",
+    # 7: the follow-up's reminders still to come, one row each (engine/followup.py), written
+    #    with the step that planned them; a process claims a due one (claimed_until) first.
+    """CREATE TABLE IF NOT EXISTS reminders (
+           key           TEXT NOT NULL,
+           user_id       INTEGER,
+           reminder      TEXT NOT NULL,
+           due           REAL NOT NULL,
+           claimed_until REAL NOT NULL DEFAULT 0,
+           claimed_by    TEXT,
+           PRIMARY KEY (key, reminder));
+       CREATE INDEX IF NOT EXISTS reminders_due ON reminders(due);
+       CREATE INDEX IF NOT EXISTS reminders_user ON reminders(user_id);""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -111,6 +123,7 @@ _PUT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, o
         "WHERE progress.rev < excluded.rev")
 _EVENT = f"INSERT INTO events({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})"
 _KEEP = "INSERT INTO unrecognised(key, user_id, added, day, flow, node, text) VALUES (?,?,?,?,?,?,?)"
+_PLAN = "INSERT INTO reminders(key, user_id, reminder, due) VALUES (?,?,?,?)"
 CHECKPOINT_EVERY = 1.0  # seconds between background checkpoints
 CHUNK = 500             # rows a purge or a chat move changes per transaction
 WAL_LIMIT = 32 << 20    # bytes: past this, the checkpointer empties the write-ahead log
@@ -299,9 +312,10 @@ class SQLiteStore:
 
     @staticmethod
     def _write_one(conn: sqlite3.Connection, key: ConversationKey, rev: int, data: str, seen: str, outbox: str,
-                   now: float, events=()) -> bool:
+                   now: float, events=(), reminders=None) -> bool:
         """Compare-and-set: insert when `rev` is 0, else update the row still at `rev`; then,
-        only if it took, the step's events (the caller holds the transaction)."""
+        only if it took, the step's events and its reminders (a list replaces the rows of
+        this conversation; None leaves them) (the caller holds the transaction)."""
         if rev == 0:
             cur = conn.execute(_INSERT, (str(key), key.user, key.chat, 1, now, data, seen, outbox))
         else:
@@ -311,6 +325,9 @@ class SQLiteStore:
         if events:
             conn.executemany(_EVENT, event_rows(events))
             conn.executemany(_KEEP, [(str(key), key.user, now, *kept) for kept in kept_texts(events)])
+        if reminders is not None:
+            conn.execute("DELETE FROM reminders WHERE key = ?", (str(key),))
+            conn.executemany(_PLAN, [(str(key), key.user, rid, due) for rid, due in reminders])
         return True
 
     def _write_step(self, conn: sqlite3.Connection, *args) -> bool:
@@ -320,10 +337,10 @@ class SQLiteStore:
         return ok
 
     def save_sync(self, key: ConversationKey, progress: Progress, rev: int, seen: tuple[int, ...] = (),
-                  outbox: tuple = (), events: tuple = ()) -> Record:
+                  outbox: tuple = (), events: tuple = (), reminders: list | None = None) -> Record:
         try:
             ok = self._run(self._write_step, key, rev, progress.to_json(), json.dumps(seen), json.dumps(outbox),
-                           time.time(), tuple(events), write=True)
+                           time.time(), tuple(events), reminders, write=True)
         except StoreUnavailable:
             self._forget(str(key).__eq__)
             raise
@@ -360,6 +377,7 @@ class SQLiteStore:
 
         def erase(conn):
             conn.execute("DELETE FROM unrecognised WHERE key = ?", (str(key),))
+            conn.execute("DELETE FROM reminders WHERE key = ?", (str(key),))
             return conn.execute("DELETE FROM progress WHERE key = ?", (str(key),)).rowcount
         return self._run(erase, write=True)
 
@@ -372,19 +390,22 @@ class SQLiteStore:
         def erase(conn):
             erased = conn.execute("DELETE FROM progress WHERE user_id = ?", (user_id,)).rowcount
             conn.execute("DELETE FROM unrecognised WHERE user_id = ?", (user_id,))
+            conn.execute("DELETE FROM reminders WHERE user_id = ?", (user_id,))
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return erased
         return self._run(erase, write=True)
 
     def purge_sync(self, older_than_seconds: float) -> int:
         """Erase the conversations untouched for that long, a chunk per transaction: the write
-        lock is released between chunks, so the bot's own saves never wait long behind it."""
+        lock is released between chunks, so the bot's own saves never wait long behind it.
+        A conversation with reminders to come is kept: the person asked to be followed."""
         cutoff = time.time() - older_than_seconds
         self._forget()
         self._run(lambda c: c.execute("DELETE FROM unrecognised WHERE added < ?",
                                       (time.time() - UNRECOGNISED_DAYS * 86400,)), write=True)
         return self._in_chunks("DELETE FROM progress WHERE key IN "
-                               "(SELECT key FROM progress WHERE updated < ? LIMIT ?)", (cutoff,))
+                               "(SELECT key FROM progress WHERE updated < ? AND key NOT IN (SELECT key FROM reminders) "
+                               "LIMIT ?)", (cutoff,))
 
     def events_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
                     limit: int = EVENTS_PAGE) -> list[tuple]:
@@ -433,6 +454,7 @@ class SQLiteStore:
                 new_key = ConversationKey.parse(key).in_chat(new_chat)
                 conn.execute("UPDATE OR REPLACE progress SET key = ?, chat_id = ? WHERE key = ?",
                              (str(new_key), new_chat, key))
+                conn.execute("UPDATE OR REPLACE reminders SET key = ? WHERE key = ?", (str(new_key), key))
             conn.execute("COMMIT")
             return len(rows)
         return self._repeat(move)
@@ -450,6 +472,36 @@ class SQLiteStore:
                 return total
             time.sleep(0.001)  # let the event loop's commit take the lock between two chunks
 
+    # -- the follow-up's reminders ----------------------------------------------------------
+    def claim_reminders_sync(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple]:
+        """Claim up to `limit` reminders due by `now` that nobody holds (or whose holder's claim
+        ran out: it died): (key, reminder id, due) each, held by `owner` for `lease` seconds.
+        One transaction under SQLite's write lock: two processes never claim the same row."""
+        def claim(conn):
+            conn.execute("BEGIN IMMEDIATE")
+            rows = conn.execute(
+                "UPDATE reminders SET claimed_until = ?, claimed_by = ? WHERE rowid IN (SELECT rowid FROM reminders "
+                "WHERE due <= ? AND claimed_until < ? ORDER BY due LIMIT ?) RETURNING key, reminder, due",
+                (now + lease, owner, now, now, limit)).fetchall()
+            conn.execute("COMMIT")
+            return rows
+        return [(ConversationKey.parse(k), rid, due) for k, rid, due in self._run(claim, write=True)]
+
+    def finish_reminder_sync(self, key: ConversationKey, reminder: str, due: float) -> None:
+        """Drop a claimed reminder that needs nothing sent (the step that answered it replaced
+        the rows already; a row planned anew since, at another time, stays)."""
+        self._run(lambda c: c.execute("DELETE FROM reminders WHERE key = ? AND reminder = ? AND due = ?",
+                                      (str(key), reminder, due)), write=True)
+
+    def postpone_reminder_sync(self, key: ConversationKey, reminder: str, due: float) -> None:
+        """Move a reminder to a later time (out of the quiet hours), unclaimed."""
+        self._run(lambda c: c.execute("UPDATE reminders SET due = ?, claimed_until = 0, claimed_by = NULL "
+                                      "WHERE key = ? AND reminder = ?", (due, str(key), reminder)), write=True)
+
+    def reminders_of_sync(self, key: ConversationKey) -> list[tuple[str, float]]:
+        return [tuple(row) for row in self._run(lambda c: c.execute(
+            "SELECT reminder, due FROM reminders WHERE key = ? ORDER BY due", (str(key),)).fetchall())]
+
     def entry_post_sync(self, chat_id: int) -> int | None:
         row = self._run(lambda c: c.execute("SELECT message_id FROM entry_posts WHERE chat_id = ?", (chat_id,)).fetchone())
         return row[0] if row else None
@@ -464,7 +516,8 @@ class SQLiteStore:
 
     def rows_after_sync(self, after: str = "", limit: int = 500) -> list[Row]:
         rows = self._run(lambda c: c.execute(
-            "SELECT key, rev, updated, data, seen, outbox FROM progress WHERE key > ? ORDER BY key LIMIT ?",
+            "SELECT key, rev, updated, data, seen, outbox, (SELECT json_group_array(json_array(reminder, due)) "
+            "FROM reminders r WHERE r.key = progress.key) FROM progress WHERE key > ? ORDER BY key LIMIT ?",
             (after, limit)).fetchall())
         return [Row(*row) for row in rows]
 
@@ -474,8 +527,12 @@ class SQLiteStore:
             written = 0
             for row in rows:
                 key = ConversationKey.parse(row.key)
-                written += conn.execute(_PUT, (row.key, key.user, key.chat, row.rev, row.updated, row.data,
-                                               row.seen, row.outbox)).rowcount
+                took = conn.execute(_PUT, (row.key, key.user, key.chat, row.rev, row.updated, row.data,
+                                           row.seen, row.outbox)).rowcount
+                if took:  # its reminders come with it
+                    conn.execute("DELETE FROM reminders WHERE key = ?", (row.key,))
+                    conn.executemany(_PLAN, [(row.key, key.user, rid, due) for rid, due in json.loads(row.reminders)])
+                written += took
             conn.execute("COMMIT")
             return written
         keys = {row.key for row in rows}
@@ -498,8 +555,8 @@ class SQLiteStore:
     def _write_batch(self, conn: sqlite3.Connection, batch: list) -> list[bool]:
         now = time.time()
         conn.execute("BEGIN IMMEDIATE")
-        results = [self._write_one(conn, key, record.rev - 1, data, seen, outbox, now, events)
-                   for key, record, data, seen, outbox, events, _ in batch]
+        results = [self._write_one(conn, key, record.rev - 1, data, seen, outbox, now, events, reminders)
+                   for key, record, data, seen, outbox, events, reminders, _ in batch]
         conn.execute("COMMIT")
         return results
 
@@ -510,7 +567,7 @@ class SQLiteStore:
             outcomes = self._run(self._write_batch, batch, write=True)
         except StoreUnavailable as exc:
             outcomes = [exc] * len(batch)
-        for (key, record, _, _, _, _, future), ok in zip(batch, outcomes):
+        for (key, record, _, _, _, _, _, future), ok in zip(batch, outcomes):
             result = ok if isinstance(ok, Exception) else record if ok else Conflict(str(key))
             self._remember(str(key), None if isinstance(result, Exception) else result)
             if future.done():
@@ -558,7 +615,8 @@ class SQLiteStore:
         return self.load_sync(key)  # inline: see the module docstring
 
     async def save(self, key: ConversationKey, progress: Progress, rev: int,
-                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = ()) -> Record:
+                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = (),
+                   reminders: list | None = None) -> Record:
         if self._checkpointer is None:
             try:
                 self._start_checkpointer()
@@ -569,7 +627,7 @@ class SQLiteStore:
         if not self._pending:
             loop.call_soon(self._commit_pending)
         self._pending.append((key, Record(progress, rev + 1, seen, tuple(outbox)), progress.to_json(),
-                              json.dumps(seen), json.dumps(outbox), tuple(events), future))
+                              json.dumps(seen), json.dumps(outbox), tuple(events), reminders, future))
         return await future
 
     async def delivered(self, key: ConversationKey, rev: int) -> bool:
@@ -618,3 +676,15 @@ class SQLiteStore:
 
     async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
         return await self._async(self.unrecognised_sync, since_day, flow)
+
+    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple]:
+        return await self._async(self.claim_reminders_sync, now, owner, lease, limit)
+
+    async def finish_reminder(self, key: ConversationKey, reminder: str, due: float) -> None:
+        await self._async(self.finish_reminder_sync, key, reminder, due)
+
+    async def postpone_reminder(self, key: ConversationKey, reminder: str, due: float) -> None:
+        await self._async(self.postpone_reminder_sync, key, reminder, due)
+
+    async def reminders_of(self, key: ConversationKey) -> list[tuple[str, float]]:
+        return await self._async(self.reminders_of_sync, key)

@@ -5,7 +5,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
+import socket
 import warnings
 from collections import Counter
 
@@ -33,6 +35,9 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY = 10.0   # seconds between two delivery sweeps
 SWEEP_BATCH = 200    # conversations a sweep delivers at most
 SWEEP_AGE = 5.0      # seconds a reply waits in its outbox before the sweep sends it
+REMINDER_LEASE = 120.0  # seconds a process holds a claimed reminder before another may take it
+REMINDER_BATCH = 50     # reminders claimed per look
+OWNER = f"{socket.gethostname()}:{os.getpid()}"  # who holds a claim (for the operator reading the table)
 
 
 class ConversationOrder(BaseUpdateProcessor):
@@ -117,7 +122,7 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
                       rate_limiter: bool = True) -> Application:
     """The real Application. Tests pass a recording `request` and a store to run it offline."""
     store = store or open_store(settings)
-    engine = Engine(flows, keep_unrecognised=settings.keep_unrecognised)
+    engine = Engine(flows, keep_unrecognised=settings.keep_unrecognised, quiet=settings.quiet_hours)
     engine.warm_up()  # before serving: the first person served does not pay for it
     metrics = Metrics()
     frontend = TelegramFrontend(engine, CountedStore(store, metrics), settings.admin_ids,
@@ -141,6 +146,7 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
     if app.job_queue is not None:
         app.job_queue.run_repeating(_purge, interval=6 * 3600, first=60, name="purge")
         app.job_queue.run_repeating(_sweep, interval=SWEEP_EVERY, first=1, name="delivery")
+        app.job_queue.run_repeating(_reminders, interval=settings.reminder_every, first=2, name="reminders")
     return app
 
 
@@ -181,6 +187,20 @@ async def _sweep(context) -> None:
     if waiting:
         log.info("delivery sweep: %d conversation(s) had replies waiting; %d still wait",
                  len(waiting), await store.count_undelivered())
+
+
+async def _reminders(context) -> None:
+    """Send the follow-up reminders that came due: each claimed first (so that with several
+    processes on one database each goes out once), then handled under its conversation's
+    lock and sent through the outbox. A claim whose process died runs out after
+    REMINDER_LEASE and is taken over: a crash right after Telegram accepted a reminder may
+    repeat it once, never lose it."""
+    store, frontend = context.bot_data["store"], context.bot_data["frontend"]
+    order: ConversationOrder = context.application.update_processor
+    due = await store.claim_reminders(frontend.clock().timestamp(), OWNER, REMINDER_LEASE, REMINDER_BATCH)
+    for key, reminder, when in due:
+        async with order.holding(key):
+            await frontend.remind(context.bot, key, reminder, when)
 
 
 async def _purge(context) -> None:

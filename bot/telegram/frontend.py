@@ -18,6 +18,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from ..engine import Commands, Engine, Progress, Turn, command_of
+from ..engine.followup import CASE_TOKEN
 from ..engine.reply import FORGET_TOKEN
 from ..errors import Conflict, StoreUnavailable, Unreadable
 from ..flow.model import tr
@@ -44,6 +45,14 @@ def conversation_key(update: Update) -> ConversationKey | None:
     if chat.type == "private":
         return ConversationKey.private(chat.id)
     return ConversationKey.group(chat.id, user.id)
+
+
+def _opens_case(record: Record | None, turn: Turn) -> bool:
+    """Whether this step would start following a case (asked for the day or the number)."""
+    new = turn.progress.case if turn.progress is not None else None
+    old = record.progress.case if record is not None else None
+    return record is not None and new is not None and new.state != "declined" and new != old and \
+        (old is None or old.id != new.id)
 
 
 def _thread(message: Message) -> int | None:
@@ -197,6 +206,8 @@ class TelegramFrontend:
         """Save the step with what it must show (its outbox), then show it: a reply is never
         sent for a step not kept, and a step kept is shown, now or by a later retry."""
         chat, user = update.effective_chat, update.effective_user
+        if key.kind != "private" and _opens_case(record, turn):  # reminders go to private chats only
+            turn = Turn(*self.engine.current(record.progress, self.clock(), t(record.progress.lang, "case_private_only")))
         if key in self._restarted and turn.progress is not None:
             self._restarted.discard(key)
             turn.reply.notices.insert(0, t(turn.progress.lang, "record_unreadable"))
@@ -208,8 +219,8 @@ class TelegramFrontend:
         if retire and key in self._last_question:
             items.append(edit_item(*self._last_question.pop(key)))
         # The pressed message: marked with the answer taken, or its buttons removed; not for a
-        # detail, whose outcome keeps its buttons so that another detail can be opened.
-        if edit is not None and turn.reply.kind != "detail":
+        # detail or the follow-up, whose outcome keeps its buttons (another detail, the letter).
+        if edit is not None and turn.reply.kind not in ("detail", "case"):
             items.append(edit_item(edit.chat.id, edit.message_id, turn.reply.answer and
                                    f"{edit.text_html}\n\n✔ <b>{escape(turn.reply.answer)}</b>"))
         if turn.effect == "erase":
@@ -223,7 +234,10 @@ class TelegramFrontend:
         seen = record.seeing(update.update_id) if record else (update.update_id,)
         events = events_of(record.progress if record else None, turn.progress, turn.reply, self.clock(),
                            update.message.text if update.message else None, self.engine.keep_unrecognised)
-        saved = await self.store.save(key, progress, record.rev if record else 0, seen, tuple(items), events)
+        before = self.engine.cases.schedule(record.progress if record else None)
+        after = self.engine.cases.schedule(progress) if key.kind == "private" else []
+        saved = await self.store.save(key, progress, record.rev if record else 0, seen, tuple(items), events,
+                                      after if after != before else None)
         if turn.reply.kind == "outcome":
             self.metrics.outcome(self.engine, progress)
         await self.flush(context.bot, key, saved)
@@ -238,6 +252,7 @@ class TelegramFrontend:
             await self._show(bot, key, record.outbox)
         except Forbidden:
             log.info("chat %s blocked the bot; progress kept, the reply leaves the outbox", key.chat)
+            await self._blocked(key)
         except BadRequest as exc:
             log.warning("Telegram refused a reply for chat %s for good (%s); it leaves the outbox",
                         key.chat, type(exc).__name__)
@@ -246,6 +261,59 @@ class TelegramFrontend:
                         key.chat, type(exc).__name__)
             return
         await self.store.delivered(key, record.rev)
+
+    async def _blocked(self, key: ConversationKey) -> None:
+        """Telegram says the person blocked the bot: their case's reminders are cancelled."""
+        try:
+            record = await self.store.load(key)
+            if record is None or record.progress.case is None or not record.progress.case.open:
+                return
+            progress, _ = self.engine.cases.stop(record.progress, self.clock(), why="blocked")
+            await self.store.save(key, progress, record.rev, record.seen, (), (), [])
+            log.info("chat %s blocked the bot: its follow-up reminders are cancelled", key.chat)
+        except (Conflict, StoreUnavailable, Unreadable) as exc:
+            log.warning("could not cancel the reminders of chat %s (%s); the next one will try again",
+                        key.chat, type(exc).__name__)
+
+    # -- reminders ---------------------------------------------------------------------------
+    async def remind(self, bot, key: ConversationKey, reminder: str, due: float) -> None:
+        """A reminder this process claimed: put its question through the outbox, with the step
+        that marks it sent (and plans the next), or drop the row when nothing is to be sent."""
+        for _ in range(3):
+            try:
+                await self._remind(bot, key, reminder, due)
+                return
+            except Conflict:
+                continue  # the person answered meanwhile: read again
+            except StoreUnavailable:
+                return  # the claim runs out and the reminder is taken again later
+        log.warning("a conversation kept changing under a reminder; it will be tried again")
+
+    async def _remind(self, bot, key: ConversationKey, reminder: str, due: float) -> None:
+        record, now = await self._load(key), self.clock()
+        if record is None or key.kind != "private":
+            await self.store.finish_reminder(key, reminder, due)  # erased, or not a private chat
+            return
+        later = self.engine.cases.quiet_until(record.progress, now)
+        if later is not None:  # due while the bot was down, now in the quiet hours: at their end
+            await self.store.postpone_reminder(key, reminder, later.timestamp())
+            return
+        found = self.engine.cases.remind(record.progress, now)
+        if found is None:  # cancelled, answered, stopped, no longer in the flow, or now later
+            later = dict(self.engine.cases.schedule(record.progress)).get(reminder)
+            if later is not None and later > due:  # the flow's new version puts it later
+                await self.store.postpone_reminder(key, reminder, later)
+            else:
+                await self.store.finish_reminder(key, reminder, due)
+            return
+        progress, reply = found
+        items = plan(reply, progress.lang, key.chat, key.user, False, None, bot.username)
+        if key in self._last_question:  # the question on screen loses its buttons
+            items.append(edit_item(*self._last_question.pop(key)))
+        saved = await self.store.save(key, progress, record.rev, record.seen, tuple(record.outbox) + tuple(items), (),
+                                      self.engine.cases.schedule(progress))
+        self.metrics.reminders.inc()
+        await self.flush(bot, key, saved)
 
     async def _show(self, bot, key: ConversationKey, items) -> None:
         question = await deliver(bot, items)
@@ -282,11 +350,12 @@ class TelegramFrontend:
             await self._answer(query, t(lang, "invalid_button"))
             return
         progress = record.progress
-        if record.outbox and token != self.engine.token(progress) or record.handled(update.update_id):
+        current = token in (self.engine.token(progress), CASE_TOKEN)
+        if record.outbox and not current or record.handled(update.update_id):
             await self._answer(query)
             await self.flush(context.bot, key, record)  # the question they have not seen yet
             return
-        if token != self.engine.token(progress):
+        if not current:
             if self._is_double_press(progress, token, choice):
                 await self._answer(query)  # the same press twice: answered once
                 return

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass, field
 from html import escape as _escape
 
+from ..engine.followup import CASE
 from ..engine.reply import DETAIL, Reply, card_lines
 from ..locales import t
 
@@ -126,7 +127,7 @@ def render(reply: Reply, lang: str, owner: int, compact: bool = False,
     cut = len(reply.notices) + 1 if reply.kind == "outcome" and reply.now and reply.text else len(blocks)
     texts = (pack(blocks[:cut]) + pack(blocks[cut:])) or ["…"]
     rows = [[button(b.label, callback_data(reply.token, owner, b.id))] for b in reply.buttons
-            if not (compact and b.id.startswith(DETAIL))]
+            if not (compact and b.id.startswith((DETAIL, CASE)))]
     rows += [[button] for button in extra or []]
     out = [OutMessage(text) for text in texts]
     out[-1].buttons = rows

@@ -7,7 +7,7 @@ import urllib.error
 
 import pytest
 
-from harness import BotProcess, Chat, Emulator, missing_tools, post
+from harness import ROOT, BotProcess, Chat, Emulator, missing_tools, post
 
 pytestmark = pytest.mark.e2e
 
@@ -101,8 +101,8 @@ def test_sigkill_mid_flow_then_restart_continues_from_the_same_question(emulator
     bot_process()
     chat.wait_for("sourdes ou malentendantes", timeout=30)
     chat.press("Non")
-    chat.wait_for("Comment cet argent a-t-il été pris")
-    chat.press("Par carte bancaire")
+    chat.wait_for("Quel jour l'argent a-t-il été pris")  # « prélèvement »: how is not asked, only when
+    chat.press("Je ne sais plus")
     chat.wait_for("Passez à l'écrit")
 
 
@@ -132,8 +132,8 @@ def test_sigkill_after_every_step_loses_no_committed_step(emulator, bot_process)
     steps = [("send", "double prélèvement", "Quel service Cstream"),
              ("press", "Cstream Music", "Avez-vous déjà contacté"),
              ("press", "Oui, par téléphone", "Qu'a donné ce contact"),
-             ("press", "Pas de réponse, ou pas de suite", "Comment cet argent a-t-il été pris"),
-             ("press", "Par carte bancaire", "Passez à l'écrit")]
+             ("press", "Pas de réponse, ou pas de suite", "Quel jour l'argent a-t-il été pris"),
+             ("press", "Je ne sais plus", "Passez à l'écrit")]
     chat = Chat(emulator, 7101)
     bot = bot_process()
     for action, value, expected in steps:
@@ -253,3 +253,38 @@ def test_burst_with_random_kills_every_person_ends_on_the_question_shown(emulato
         for answer in progress["path"]:  # every stored answer was given to a question shown
             asked = flow.nodes[answer[0]].text["fr"].split("{")[0][:40]
             assert any(asked in t for t in texts), (chat.chat_id, answer)
+
+
+def test_a_reminder_comes_after_the_bot_was_killed_and_restarted(emulator, bot_process, tmp_path):
+    """A test flow whose first reminder falls 8 seconds after the case opens, quiet hours off:
+    the bot is killed with SIGKILL right after the case is opened, restarted after the due
+    time, and the reminder comes, once, whatever the time of day."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    text = (ROOT / "flows" / "cstream.yaml").read_text(encoding="utf-8")
+    text = text.replace("  answer_due:\n    delay: 30 days\n", "  answer_due:\n    delay: 8 seconds\n")
+    assert "delay: 8 seconds" in text
+    (flows / "cstream.yaml").write_text(text, encoding="utf-8")
+    env = {"BOT_FLOWS": str(flows), "BOT_QUIET_HOURS": "off", "BOT_REMINDER_CHECK_SECONDS": "1"}
+    bot = bot_process(extra_env=env)
+    chat = Chat(emulator, 7101)
+    chat.send("double prélèvement")
+    chat.wait_for("Quel service Cstream")
+    for label, then in (("Cstream Vidéo", "Avez-vous déjà contacté"), ("Non, pas encore", "sourdes ou malentendantes"),
+                        ("Non", "Comment cet argent a-t-il été pris"), ("Par carte bancaire", "Passez à l'écrit")):
+        chat.press(label)
+        chat.wait_for(then)
+    chat.press("📮 Je l'envoie aujourd'hui")
+    chat.wait_for("je suis votre dossier")
+    chat.press("Passer")
+    chat.wait_for("Prochain rappel")
+    bot.kill()
+    time.sleep(9)  # the reminder falls due while no bot runs
+    bot_process(extra_env=env)
+    reminder = chat.wait_for("Rappel de votre dossier", timeout=30)
+    assert "Avez-vous reçu une réponse" in reminder
+    chat.press("Non, toujours rien")
+    chat.wait_for("Sans réponse à votre courrier")
+    time.sleep(3)  # several more looks for due reminders
+    sent = [m for m in emulator.history() if "Rappel de votre dossier" in m.get("message", {}).get("text", "")]
+    assert len(sent) == 1

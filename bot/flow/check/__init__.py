@@ -14,6 +14,7 @@ from ..model import LANGS, Flow
 from ..yamlsrc import Located, Problem, load_located
 from . import content
 from . import timeline as timed
+from .followup import check_references as check_followup, followup as read_followup
 from .nodes import nodes as read_nodes
 from .reader import Reader
 from .structure import PLACEHOLDER, TIMED, longest_path, references, structure
@@ -61,7 +62,9 @@ def _build(r: Reader, data: Located, version: str, path: str) -> Flow | None:
     nodes = read_nodes(r, data)
     delays, infer = timed.timeline(r, data), timed.infer(r, data)
     tap_limits = timed.tap_limits(r, data)
-    references(r, nodes, channels, facts, sources, documents, delays)
+    follow = read_followup(r, data)
+    references(r, nodes, channels, facts, sources, documents, delays, follow)
+    check_followup(r, follow, nodes, delays, data)
     classify = r.scalar(data, "classify", "flow", required=False)
     if classify is None:
         classify = next((n.id for n in nodes.values() if n.kind == "text"), None)
@@ -70,7 +73,7 @@ def _build(r: Reader, data: Located, version: str, path: str) -> Flow | None:
     if start and start not in nodes:
         r.err(data.line_of("start"), f"flow: start node {start!r} does not exist")
     elif start and not r.failed:
-        structure(r, nodes, start, max_taps, data, tap_limits)
+        structure(r, nodes, start, max_taps, data, tap_limits, follow.asks if follow else ())
     if r.failed or not (flow_id and title and start):
         return None
     langs = tuple(sorted({lang for text, _, _ in r.uses.texts for lang in text}, key=LANGS.index))
@@ -80,7 +83,7 @@ def _build(r: Reader, data: Located, version: str, path: str) -> Flow | None:
         holiday_country=r.scalar(data, "holidays", "flow", required=False) or "FR",
         welcome=welcome, nodes=nodes, channels=channels, sources=sources, facts=facts,
         documents=documents, path=path, classify_node=classify, langs=langs, timeline=delays, infer=infer,
-        tap_limits=tap_limits)
+        tap_limits=tap_limits, followup=follow)
 
 
 __all__ = ["PLACEHOLDER", "TIMED", "load_flow", "load_flow_text", "longest_path"]

@@ -15,7 +15,9 @@ ID = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 FIELDS = {
     "flow": {"schema", "id", "title", "start", "max_taps", "timezone", "holidays", "welcome",
              "sources", "facts", "channels", "documents", "nodes", "classify", "timeline", "infer",
-             "tap_limits"},
+             "tap_limits", "followup"},
+    "followup": {"date", "opens", "reminders", "closes", "author_note"},
+    "reminder": {"id", "at", "before", "ask", "label", "author_note"},
     "tap_limit": {"when", "unless", "max_taps", "author_note"},
     "date": {"type", "text", "choices", "next", "author_note"},
     "choice": {"type", "text", "choices", "author_note"},
@@ -59,6 +61,7 @@ class Reader:
         self.file = filename
         self.problems: list[Problem] = []
         self.uses = Uses()
+        self.followup_lines: dict = {}
 
     def err(self, line: int, message: str) -> None:
         self.problems.append(Problem(self.file, line, message))

@@ -14,8 +14,9 @@ TIMED = re.compile(r"\{(date|delay)\.([a-z][a-z0-9_]*)\}")  # {date.answer_due},
 TAPS = {"choice": 1, "text": 2, "info": 1, "date": 1, "outcome": 0}
 
 
-def references(r: Reader, nodes, channels, facts, sources, documents, timeline=None) -> None:
+def references(r: Reader, nodes, channels, facts, sources, documents, timeline=None, followup=None) -> None:
     uses = r.uses
+    case_date = followup.date if followup else None
     for kind, used, known in (("target", uses.targets, nodes), ("channel", uses.channels, channels),
                               ("fact", uses.facts, facts), ("source", uses.sources, sources),
                               ("document", uses.documents, documents)):
@@ -23,10 +24,15 @@ def references(r: Reader, nodes, channels, facts, sources, documents, timeline=N
             if ref not in known:
                 r.err(line, f"{what}: unknown {kind} {ref!r}{suggest(ref, known)}")
     for node_id, line, what in uses.date_starts:
-        if node_id not in nodes or nodes[node_id].kind != "date":
-            r.err(line, f"{what}: from must name a date question, not {node_id!r}")
+        if node_id != case_date and (node_id not in nodes or nodes[node_id].kind != "date"):
+            r.err(line, f"{what}: from must name a date question, not {node_id!r} (or the followup's date)")
     for node_id, ids, line, what in uses.conditions:
         node = nodes.get(node_id)
+        if node_id == case_date:  # the day the letter was sent: `date` once the person gave it
+            for cid in ids:
+                if cid != "date":
+                    r.err(line, f"{what}: {node_id} (the followup's date) can only be tested for 'date', not {cid!r}")
+            continue
         if node is None and node_id in (timeline or {}) and timeline[node_id].start:
             for cid in ids:  # a delay counted from a date: unknown, passed, nearer or open
                 if cid not in DATE_STATES:
@@ -42,7 +48,7 @@ def references(r: Reader, nodes, channels, facts, sources, documents, timeline=N
     for text, line, what in uses.texts:
         for lang_text in text.values():
             for name, _ in PLACEHOLDER.findall(lang_text):
-                if name not in nodes and name != "date":
+                if name not in nodes and name not in ("date", case_date):
                     r.err(line, f"{what}: unknown placeholder {{{name}}} (use a node id or {{date}})")
             for kind, name in TIMED.findall(lang_text):
                 if name not in (timeline or {}):
@@ -51,10 +57,12 @@ def references(r: Reader, nodes, channels, facts, sources, documents, timeline=N
 
 
 def structure(r: Reader, nodes: dict[str, Node], start: str, max_taps: int, data: Located,
-              tap_limits=()) -> None:
-    """Unreachable nodes, nodes that cannot reach an outcome, and the tap limit."""
+              tap_limits=(), roots=()) -> None:
+    """Unreachable nodes, nodes that cannot reach an outcome, and the tap limit. `roots`: the
+    follow-up's questions, reached by a reminder rather than from the start."""
     edges = {nid: [route.target for route in node_routes(n)] for nid, n in nodes.items()}
-    seen, stack = {start}, [start]
+    seen = {start} | {nid for nid in roots if nid in nodes}
+    stack = list(seen)
     while stack:
         for nxt in edges[stack.pop()]:
             if nxt not in seen:
@@ -70,7 +78,8 @@ def structure(r: Reader, nodes: dict[str, Node], start: str, max_taps: int, data
                 changed = True
     for nid, node in nodes.items():
         if nid not in seen:
-            r.err(node.line, f"node {nid}: unreachable from the start node {start!r}")
+            r.err(node.line, f"node {nid}: unreachable from the start node {start!r}"
+                             + (" or a followup reminder" if roots else ""))
         elif nid not in good:
             r.err(node.line, f"node {nid}: no way from here leads to an outcome")
     if r.failed:

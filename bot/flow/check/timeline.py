@@ -16,7 +16,7 @@ from ..yamlsrc import Located
 from .reader import Reader
 
 BASES = ("law", "practice", "letter")
-_DELAY = re.compile(r"^\s*(\d{1,4})\s+(day|days|week|weeks|month|months|year|years)\s*$")
+_DELAY = re.compile(r"^\s*(\d{1,4})\s+(day|days|week|weeks|month|months|year|years|minute|minutes|second|seconds)\s*$")
 
 
 def timeline(r: Reader, data: Located) -> dict[str, Delay]:

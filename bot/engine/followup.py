@@ -1,0 +1,368 @@
+"""Following a complaint over time: the case, its reminders' dates, and what each step does.
+
+Pure like the rest of the engine: the clock is a parameter. A case lives in the person's
+progress record (`Progress.case`); the store keeps, beside it and in the same transaction,
+one row per reminder still to come (`schedule`), which the front end reads when due. When a
+reminder is due, `remind` puts its question (a choice question of the flow's `nodes:`) with
+the answers that led to the case; the answers lead on through the flow as usual.
+
+A reminder falls at the date of its timeline entry (`at`), counted from the day the letter
+was sent, minus its `before`, at the time of day the case was opened, moved out of the
+quiet hours (21:00-09:00 by default: to 09:00). Reminders already past when the case is
+opened are not planned. If several came due while the bot was down, only the latest is
+asked, once, saying it is late.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from ..flow.model import Flow, Reminder, tr
+from ..locales import t
+from .dates import read_date
+from .outcome import label_of
+from .progress import Case, Progress
+from .reply import Attachment, Button, Reply
+from .timeline import SUB_DAY, add_delay, due_dates, written_date
+
+CASE = "_case:"        # button ids of the follow-up: _case:today, _case:date, _case:no, _case:stop...
+CASE_TOKEN = "case"    # the token of /suivi's and /rappels' buttons: valid whatever question is on screen
+LATE = timedelta(hours=1)  # a reminder sent later than this after its time says it is late
+QUIET = (21 * 60, 9 * 60)  # minutes since midnight: no reminder from 21:00 to 09:00 (BOT_QUIET_HOURS)
+MAX_NUMBER = 40
+
+
+def quiet_until(moment: datetime, quiet: tuple[int, int] | None, tz: ZoneInfo) -> datetime | None:
+    """When the quiet hours around `moment` end (None: it is not in quiet hours)."""
+    if not quiet or quiet[0] == quiet[1]:
+        return None
+    local = moment.astimezone(tz)
+    minutes, (start, end) = local.hour * 60 + local.minute, quiet
+    inside = (minutes >= start or minutes < end) if start > end else start <= minutes < end
+    if not inside:
+        return None
+    day = local.date() + timedelta(days=1) if start > end and minutes >= start else local.date()
+    return datetime.combine(day, time(end // 60, end % 60), tz)
+
+
+def planned(flow: Flow, case: Case, quiet: tuple[int, int] | None) -> list[tuple[Reminder, datetime]]:
+    """Every reminder of the flow for this case with its time (aware), in the flow's order."""
+    follow, tz = flow.followup, ZoneInfo(flow.timezone)
+    if follow is None or not case.sent:
+        return []
+    sent = date.fromisoformat(case.sent)
+    opened = datetime.fromtimestamp(case.opened, tz)
+    dates = due_dates(flow.timeline, sent, {follow.date: sent})
+    out = []
+    for reminder in follow.reminders:
+        delay = flow.timeline.get(reminder.at)
+        if delay is None or reminder.at not in dates:
+            continue
+        if delay.unit in SUB_DAY and not delay.after:  # test flows: seconds after the case opened
+            due = opened + timedelta(seconds=delay.amount * SUB_DAY[delay.unit])
+        else:
+            day = dates[reminder.at]
+            if reminder.before:
+                day = add_delay(day, -reminder.before[0], reminder.before[1])
+            due = datetime.combine(day, opened.timetz().replace(tzinfo=None), tz)
+        out.append((reminder, quiet_until(due, quiet, tz) or due))
+    return out
+
+
+def pending(flow: Flow, case: Case | None, quiet) -> list[tuple[Reminder, datetime]]:
+    """The reminders still to come for an open case."""
+    if case is None or not case.open:
+        return []
+    return [(r, due) for r, due in planned(flow, case, quiet) if r.id not in case.done]
+
+
+class FollowUps:
+    """The follow-up side of the engine (`engine.cases`)."""
+
+    def __init__(self, engine, quiet: tuple[int, int] | None = QUIET):
+        self.engine = engine
+        self.quiet = quiet
+
+    # -- what the store keeps ------------------------------------------------------------
+    def schedule(self, progress: Progress | None) -> list[tuple[str, float]]:
+        """(reminder id, epoch seconds) of each reminder to come: the store's rows for this
+        conversation, written with the step that changed them."""
+        if progress is None or progress.case is None or not progress.case.open:
+            return []
+        flow = self._flow(progress)
+        return [(r.id, due.timestamp()) for r, due in pending(flow, progress.case, self.quiet)] if flow else []
+
+    def quiet_until(self, progress: Progress, now: datetime) -> datetime | None:
+        flow = self._flow(progress)
+        return quiet_until(now, self.quiet, ZoneInfo(flow.timezone)) if flow else None
+
+    # -- offering to follow, at an outcome -----------------------------------------------
+    def offers(self, flow: Flow, node_id: str, progress: Progress) -> bool:
+        follow, case = flow.followup, progress.case
+        if follow is None or node_id not in follow.opens or progress.asking:
+            return False
+        if case is None:
+            return True
+        if case.open:
+            return False
+        return not (case.state == "declined" and case.outcome == node_id and case.reason == self._reason(flow, progress))
+
+    def buttons(self, progress: Progress) -> list[Button]:
+        lang = progress.lang
+        if progress.asking == "case_date":
+            return [Button(CASE + "cancel", t(lang, "case_cancel"))]
+        if progress.asking == "case_number":
+            return [Button(CASE + "skip", t(lang, "case_skip"))]
+        return [Button(CASE + "today", t(lang, "case_today")), Button(CASE + "date", t(lang, "case_sent_on")),
+                Button(CASE + "no", t(lang, "case_no"))]
+
+    def notice(self, flow: Flow, node_id: str, progress: Progress) -> str | None:
+        """At an outcome that opens cases, while one is followed: say so (no second case)."""
+        case = progress.case
+        if flow.followup is None or node_id not in flow.followup.opens or case is None or not case.open:
+            return None
+        sent = written_date(date.fromisoformat(case.sent), progress.lang)
+        same = case.reason == self._reason(flow, progress)
+        return t(progress.lang, "case_open_same" if same else "case_open_other", sent=sent)
+
+    # -- the person's answers --------------------------------------------------------------
+    def choose(self, progress: Progress, choice: str, now: datetime) -> tuple[Progress, Reply]:
+        engine, lang, what = self.engine, progress.lang, choice[len(CASE):]
+        flow = self._flow(progress)
+        machine_node = flow.nodes.get(progress.node) if flow else None
+        if what in ("today", "date", "no"):
+            if flow is None or machine_node is None or not self.offers(flow, progress.node, progress):
+                return engine.current(progress, now, t(lang, "case_nothing_to_do"))
+            if what == "no":
+                declined = Case("", progress.node, self._reason(flow, progress), "", now.timestamp(), state="declined")
+                return engine.current(progress.with_(case=declined), now, t(lang, "case_declined"))
+            if what == "date":
+                return self._ask(progress.with_(asking="case_date"), "case_ask_date", now)
+            return self._open(flow, progress, self._today(flow, now), now)
+        if what == "cancel" and progress.asking == "case_date":
+            return engine.current(progress.with_(asking=None), now, t(lang, "case_declined"))
+        if what == "skip" and progress.asking == "case_number":
+            return self.view(progress.with_(asking=None), now)
+        if what == "stop":
+            return self.stop(progress, now)
+        if what == "file":
+            return self.summary_file(progress, now)
+        if what == "list":
+            return self.reminders_view(progress, now)
+        if what.startswith("drop:"):
+            return self._drop(progress, what[len("drop:"):], now)
+        return engine.current(progress, now, t(lang, "case_nothing_to_do"))
+
+    def text(self, progress: Progress, text: str, now: datetime) -> tuple[Progress, Reply]:
+        """A typed answer to a follow-up question: the day the letter was sent, or its number."""
+        from .engine import match_button
+        lang, flow = progress.lang, self._flow(progress)
+        picked = match_button(self.buttons(progress), text)
+        if picked is not None:
+            return self.choose(progress, picked, now)
+        if progress.asking == "case_date":
+            reading = read_date(text, self._today(flow, now))
+            if reading.day is None:
+                return self._ask(progress, f"date_{reading.problem}", now)
+            return self._open(flow, progress.with_(asking=None), reading.day, now)
+        number = re.sub(r"\s+", " ", text).strip()[:MAX_NUMBER]
+        if not re.fullmatch(r"[A-Za-z0-9 .\-/]{4,}", number) or not re.search(r"\d", number):
+            return self._ask(progress, "case_number_unclear", now)
+        case = replace(progress.case, number=number)
+        return self.view(progress.with_(asking=None, case=case), now, t(lang, "case_number_kept"))
+
+    def _open(self, flow: Flow, progress: Progress, sent: date, now: datetime) -> tuple[Progress, Reply]:
+        case = Case(secrets.token_hex(4), progress.node, self._reason(flow, progress), sent.isoformat(),
+                    now.timestamp(), log=((sent.isoformat(), "sent", progress.node, ""),),
+                    answers=progress.path)
+        passed = tuple(r.id for r, due in planned(flow, case, self.quiet) if due < now)  # too late to remind
+        progress = progress.with_(case=replace(case, done=passed), asking="case_number")
+        return self._ask(progress, "case_opened_ask_number", now, sent=written_date(sent, progress.lang))
+
+    def _ask(self, progress: Progress, key: str, now: datetime, **values) -> tuple[Progress, Reply]:
+        return progress, Reply("case", t(progress.lang, key, **values), buttons=self.buttons(progress),
+                               token=self.engine.token(progress), expects_text=True, node=progress.node)
+
+    def stop(self, progress: Progress, now: datetime, why: str = "stopped") -> tuple[Progress, Reply]:
+        case = progress.case
+        if case is None or not case.open:
+            return self.engine.current(progress, now, t(progress.lang, "case_none"))
+        today = self._today(self._flow(progress), now).isoformat()
+        case = replace(case, state="stopped", log=case.log + ((today, why, "", ""),))
+        return self.engine.current(progress.with_(case=case), now, t(progress.lang, "case_stopped"))
+
+    def _drop(self, progress: Progress, rid: str, now: datetime) -> tuple[Progress, Reply]:
+        case, flow = progress.case, self._flow(progress)
+        if case is None or not case.open or rid not in {r.id for r, _ in pending(flow, case, self.quiet)}:
+            return self.reminders_view(progress, now)
+        case = replace(case, done=case.done + (rid,))
+        return self.reminders_view(progress.with_(case=case), now, t(progress.lang, "case_reminder_dropped"))
+
+    # -- a reminder comes due --------------------------------------------------------------
+    def remind(self, progress: Progress, now: datetime) -> tuple[Progress, Reply] | None:
+        """The latest reminder due by `now`, as a question (those due before it are folded
+        into it); None when none is due (cancelled, answered, or the flow dropped it)."""
+        flow = self._flow(progress)
+        case = progress.case
+        due = [(r, when) for r, when in pending(flow, case, self.quiet) if when <= now] if flow else []
+        if not due:
+            return None
+        reminder, when = max(due, key=lambda item: item[1])
+        today = self._today(flow, now).isoformat()
+        case = replace(case, done=case.done + tuple(r.id for r, _ in due),
+                       log=case.log + ((today, "reminder", reminder.id, ""),))
+        moved = progress.with_(version=flow.version, node=reminder.ask, path=case.answers, pending=None, draft=None, asking=None,
+                               case=case, updated=now.timestamp())
+        notices = [t(progress.lang, "reminder_intro")]
+        if now - when > LATE:
+            notices.append(t(progress.lang, "reminder_late", day=written_date(when.astimezone(
+                ZoneInfo(flow.timezone)).date(), progress.lang)))
+        return self.engine.current(moved, now, None, notices)
+
+    def answered(self, flow: Flow, progress: Progress, node_id: str, choice: str, target: str,
+                 now: datetime) -> Progress:
+        """After an answer: a reminder's question answered goes in the case's log; reaching a
+        node of `closes` closes the case."""
+        case, follow = progress.case, flow.followup
+        if follow is None or case is None or not case.open:
+            return progress
+        today = self._today(flow, now).isoformat()
+        if node_id in follow.asks:
+            case = replace(case, log=case.log + ((today, "answer", node_id, choice),))
+        if target in follow.closes:
+            case = replace(case, state="closed", log=case.log + ((today, "closed", "", ""),))
+        return progress.with_(case=case)
+
+    # -- what the person sees: /suivi, /rappels, the file for the mediator ------------------
+    def view(self, progress: Progress, now: datetime, notice: str | None = None) -> tuple[Progress, Reply]:
+        lang, case, flow = progress.lang, progress.case, self._flow(progress)
+        if case is None or case.state in ("declined",) or flow is None:
+            return self.engine.current(progress, now, t(lang, "case_none"))
+        lines = [(t(lang, "case_reason"), self._reason_label(flow, case, lang)),
+                 (t(lang, "case_sent"), written_date(date.fromisoformat(case.sent), lang)
+                  + (f" — {t(lang, 'case_number', number=case.number)}" if case.number else ""))]
+        for reminder, _ in planned(flow, case, None):
+            day = self._at_date(flow, case, reminder)
+            if day is not None and reminder.label:
+                lines.append((written_date(day, lang), tr(reminder.label, lang)))
+        facts = [t(lang, f"case_state_{case.state}")]
+        upcoming = pending(flow, case, self.quiet)
+        if upcoming:
+            facts.append(t(lang, "case_next_reminder", when=self._when(upcoming[0][1], flow, lang)))
+        buttons = [Button(CASE + "file", t(lang, "case_file"))]
+        if case.open:
+            buttons += [Button(CASE + "list", t(lang, "case_reminders")), Button(CASE + "stop", t(lang, "case_stop"))]
+        return progress, Reply("case", t(lang, "case_title"), notices=[notice] if notice else [],
+                               sections=lines + self._log_lines(flow, case, lang), facts=facts,
+                               buttons=buttons, token=CASE_TOKEN, node=progress.node)
+
+    def reminders_view(self, progress: Progress, now: datetime, notice: str | None = None) -> tuple[Progress, Reply]:
+        lang, case, flow = progress.lang, progress.case, self._flow(progress)
+        upcoming = pending(flow, case, self.quiet) if flow else []
+        if not upcoming:
+            return self.engine.current(progress, now, t(lang, "reminders_none"), [notice] if notice else [])
+        lines = [(self._when(due, flow, lang), t(lang, "reminder_about", what=tr(r.label, lang) or r.id,
+                                                 day=written_date(self._at_date(flow, case, r), lang))
+                  if r.before else tr(r.label, lang) or r.id)  # ahead of its date: say which date
+                 for r, due in upcoming]
+        buttons = [Button(f"{CASE}drop:{r.id}", t(lang, "reminder_drop", day=written_date(
+            due.astimezone(ZoneInfo(flow.timezone)).date(), lang))) for r, due in upcoming]
+        buttons.append(Button(CASE + "stop", t(lang, "case_stop")))
+        return progress, Reply("case", t(lang, "reminders_title"), notices=[notice] if notice else [],
+                               sections=lines, buttons=buttons, token=CASE_TOKEN, node=progress.node)
+
+    def summary_file(self, progress: Progress, now: datetime) -> tuple[Progress, Reply]:
+        """The case for the mediator's form, always in French (the form is in French)."""
+        case, flow = progress.case, self._flow(progress)
+        if case is None or not case.sent or flow is None:
+            return self.engine.current(progress, now, t(progress.lang, "case_none"))
+        fr = "fr"
+        lines = [t(fr, "file_title", flow=tr(flow.title, fr)),
+                 t(fr, "file_made", day=written_date(self._today(flow, now), fr)), "",
+                 f"{t(fr, 'case_reason')} : {self._reason_label(flow, case, fr)}",
+                 f"{t(fr, 'case_sent')} : {written_date(date.fromisoformat(case.sent), fr)}"
+                 + (f" ({t(fr, 'case_number', number=case.number)})" if case.number else ""), "",
+                 t(fr, "file_answers")]
+        for answer in case.answers:
+            node = flow.nodes.get(answer.node)
+            if node is not None:
+                said = answer.text if answer.text and node.kind == "text" else label_of(node, answer.choice, fr, answer.text)
+                lines.append(f"- {question_of(tr(node.text, fr))} → {said}")
+        lines += ["", t(fr, "file_log")] + [f"- {day} : {text}" for day, text in self._log_lines(flow, case, fr)]
+        dates = [(written_date(day, fr), tr(r.label, fr)) for r, _ in planned(flow, case, None)
+                 if (day := self._at_date(flow, case, r)) is not None and r.label]
+        if dates:
+            lines += ["", t(fr, "file_dates")] + [f"- {day} : {label}" for day, label in dates]
+        content = "\n".join(lines) + "\n"
+        reply = Reply("case", t(progress.lang, "file_intro"), buttons=[Button(CASE + "list", t(progress.lang, "case_reminders"))]
+                      if case.open else [], token=CASE_TOKEN, node=progress.node,
+                      document=Attachment(t(progress.lang, "file_name_title"), "dossier-mediateur.txt", content))
+        return progress, reply
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _flow(self, progress: Progress) -> Flow | None:
+        machine = self.engine.flows.get(progress.flow)
+        return machine.flow if machine else None
+
+    @staticmethod
+    def _today(flow: Flow | None, now: datetime) -> date:
+        return now.astimezone(ZoneInfo(flow.timezone if flow else "Europe/Paris")).date()
+
+    @staticmethod
+    def _reason(flow: Flow, progress: Progress) -> str:
+        return progress.answers.get(flow.start, "")
+
+    @staticmethod
+    def _reason_label(flow: Flow, case: Case, lang: str) -> str:
+        node = flow.nodes.get(flow.start)
+        return label_of(node, case.reason, lang) if node and case.reason else "—"
+
+    @staticmethod
+    def _at_date(flow: Flow, case: Case, reminder: Reminder) -> date | None:
+        sent = date.fromisoformat(case.sent)
+        return due_dates(flow.timeline, sent, {flow.followup.date: sent}).get(reminder.at)
+
+    @staticmethod
+    def _when(moment: datetime, flow: Flow, lang: str) -> str:
+        local = moment.astimezone(ZoneInfo(flow.timezone))
+        return t(lang, "reminder_when", day=written_date(local.date(), lang), time=f"{local.hour}:{local.minute:02d}")
+
+    def _log_lines(self, flow: Flow, case: Case, lang: str) -> list[tuple[str, str]]:
+        out = []
+        for day, kind, a, b in case.log:
+            shown = written_date(date.fromisoformat(day), lang)
+            if kind == "answer" and a in flow.nodes:
+                text = t(lang, "log_answer", answer=label_of(flow.nodes[a], b, lang))
+            elif kind == "reminder":
+                reminder = flow.followup.reminder(a) if flow.followup else None
+                text = t(lang, "log_reminder", what=tr(reminder.label, lang) if reminder else a)
+            else:
+                text = t(lang, f"log_{kind}")
+            out.append((shown, text))
+        return out
+
+
+def question_of(text: str) -> str:
+    """A question's first sentence (up to its first question mark), for the summary."""
+    first = text.strip().splitlines()[0]
+    return first[:first.index("?") + 1] if "?" in first else first
+
+
+def parse_quiet(text: str) -> tuple[int, int] | None:
+    """'21:00-09:00' -> (1260, 540); 'off' or '' -> None; ValueError otherwise."""
+    text = (text or "").strip().lower()
+    if text in ("", "off", "none", "0"):
+        return None
+    match = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?", text)
+    if not match:
+        raise ValueError(text)
+    start_h, start_m, end_h, end_m = (int(g or 0) for g in match.groups())
+    if start_h > 23 or end_h > 23 or start_m > 59 or end_m > 59:
+        raise ValueError(text)
+    return start_h * 60 + start_m, end_h * 60 + end_m
+
+
+__all__ = ["CASE", "CASE_TOKEN", "FollowUps", "QUIET", "parse_quiet", "pending", "planned", "quiet_until"]

@@ -1,0 +1,93 @@
+"""`check` for the flow's `followup:` section: which outcomes offer to follow the case, the
+reminders (a timeline entry each, counted from the day the letter was sent, and the choice
+question asked then), and the nodes that close the case.
+
+    followup:
+      date: letter_sent            # the day the letter was sent: {letter_sent}, `from: letter_sent`
+      opens: [write_now]
+      reminders:
+        - id: answer_due
+          at: answer_due           # a timeline entry
+          ask: check_answer        # a choice question of `nodes:`
+          label: "la réponse de Cdiscount est attendue"
+        - id: last_month
+          at: mediator_until
+          before: 1 month
+          ask: check_last_month
+      closes: [case_settled]
+"""
+from __future__ import annotations
+
+from ..model import Delay, Followup, Node, Reminder
+from ..yamlsrc import Located
+from .reader import Reader, suggest
+from .timeline import _DELAY
+
+
+def followup(r: Reader, data: Located) -> Followup | None:
+    """Read the section; its references are checked by `check_references` once nodes are read."""
+    if data.get("followup") is None:
+        return None
+    entry = r.mapping(data.get("followup"), data.line_of("followup"), "followup", "followup")
+    if entry is None:
+        return None
+    name = r.scalar(entry, "date", "followup", "id")
+    opens = tuple(v for v, _ in r.items(entry, "opens", "followup"))
+    closes = tuple(v for v, _ in r.items(entry, "closes", "followup"))
+    if not opens:
+        r.err(entry.line, "followup: opens must list the outcomes after which the bot offers to follow the case")
+    reminders, seen = [], set()
+    for item, line in r.items(entry, "reminders", "followup", "reminder"):
+        rid = r.scalar(item, "id", "followup reminder", "id")
+        what = f"followup reminder {rid}"
+        at = r.scalar(item, "at", what, "id")
+        ask = r.scalar(item, "ask", what, "id")
+        label = r.scalar(item, "label", what, "text")
+        if label:
+            r.uses.texts.append((label, item.line_of("label"), what))
+        before = None
+        raw = r.scalar(item, "before", what, required=False)
+        if raw is not None:
+            match = _DELAY.match(raw)
+            if not match:
+                r.err(item.line_of("before"), f"{what}: before must be like \"1 month\" or \"15 days\", not {raw!r}")
+            else:
+                unit = match.group(2) if match.group(2).endswith("s") else match.group(2) + "s"
+                before = (int(match.group(1)), unit)
+        if rid in seen:
+            r.err(line, f"{what}: a second reminder with this id")
+        if rid and at and ask:
+            seen.add(rid)
+            reminders.append((Reminder(rid, at, ask, before, label), line))
+    if not reminders:
+        r.err(entry.line, "followup: needs reminders (at least one)")
+    if not name:
+        return None
+    found = Followup(name, opens, tuple(rem for rem, _ in reminders), closes)
+    r.followup_lines = {"entry": entry, "reminders": dict((rem.id, line) for rem, line in reminders)}
+    return found
+
+
+def check_references(r: Reader, found: Followup | None, nodes: dict[str, Node], timeline: dict[str, Delay],
+                     data: Located) -> None:
+    if found is None:
+        return
+    entry, lines = r.followup_lines["entry"], r.followup_lines["reminders"]
+    if found.date in nodes:
+        r.err(entry.line_of("date"), f"followup: date {found.date!r} is a node id; choose another name")
+    for nid in found.opens:
+        if nid not in nodes or not nodes[nid].is_outcome:
+            r.err(entry.line_of("opens"), f"followup: opens must list outcomes, not {nid!r}{suggest(nid, nodes)}")
+    for nid in found.closes:
+        if nid not in nodes:
+            r.err(entry.line_of("closes"), f"followup: closes names no node {nid!r}{suggest(nid, nodes)}")
+    for rem in found.reminders:
+        line = lines[rem.id]
+        if rem.at not in timeline:
+            r.err(line, f"followup reminder {rem.id}: at names no timeline entry {rem.at!r}{suggest(rem.at, timeline)}")
+        elif timeline[rem.at].start and timeline[rem.at].start != found.date:
+            r.err(line, f"followup reminder {rem.id}: {rem.at} is counted from {timeline[rem.at].start}, "
+                        f"not from the letter (reminders count from the day it was sent)")
+        if rem.ask not in nodes or nodes[rem.ask].kind != "choice":
+            r.err(line, f"followup reminder {rem.id}: ask must name a choice question, not {rem.ask!r}"
+                        f"{suggest(rem.ask, nodes)}")

@@ -1,0 +1,411 @@
+"""Following a case over time: the case opened at the end of the letter's outcome, reminders at
+the timeline's dates (a fake clock drives them), each answer moving the case along the flow,
+and the guarantees: restarts, several processes, quiet hours, blocked users, /oublier."""
+import asyncio
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from bot.engine import Engine
+from bot.flow.check import load_flow_text
+from bot.flow.files import FlowSet
+from bot.store import ConversationKey
+from bot.store.sqlite import SQLiteStore
+from bot.telegram.app import _reminders
+from conftest import FLOWS, NOW, make_bot, paris, stored
+from tg import BOT_USERNAME, Person
+
+TODAY = "📮 Je l'envoie aujourd'hui"
+SENT_ON = "📅 Je l'ai envoyée le…"
+INTRO = "🔔 Rappel de votre dossier"
+
+
+class Clock:
+    def __init__(self, now=NOW):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+async def to_the_letter(person: Person) -> None:
+    """A billing problem paid by card, not contacted yet, hearing fine: the written complaint."""
+    await person.send("on m'a prélevé deux fois ce mois-ci")
+    for label in ("Cstream Vidéo", "Non, pas encore", "Non", "Par carte bancaire"):
+        await person.press(label)
+    assert TODAY in person.last.labels
+
+
+async def run_reminders(app) -> None:
+    await _reminders(SimpleNamespace(bot_data=app.bot_data, bot=app.bot, application=app))
+
+
+def reminders_sent(tg, chat_id=None) -> list[str]:
+    return [p["text"] for name, p in tg.calls if name == "sendMessage" and INTRO in p.get("text", "")
+            and (chat_id is None or p["chat_id"] == chat_id)]
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+async def followed(tmp_path, flow, clock):
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), clock=clock)
+    yield tg, app, store
+    await app.shutdown()
+    store.close()
+
+
+async def test_the_whole_case_on_a_fake_clock(followed, clock):
+    """Letter sent today; thirty days later the reminder asks; « toujours rien » leads to the
+    mise en demeure with the case's dates filled in; the mediator's reminders are still planned."""
+    tg, app, store = followed
+    camille = Person(tg, app, 1001)
+    await to_the_letter(camille)
+    await camille.press(TODAY)
+    assert "courrier envoyé le jeudi 26 novembre 2026" in camille.last_text
+    await camille.send("1A 123 456 7890 1")
+    assert "recommandé n° 1A 123 456 7890 1" in camille.last_text
+    assert "jeudi 26 novembre 2026 à 12:00" not in camille.last_text  # the next reminder, not today
+    assert "Prochain rappel : samedi 26 décembre 2026 à 12:00." in camille.last_text
+
+    clock.now = NOW + timedelta(days=29)
+    await run_reminders(app)
+    assert reminders_sent(tg) == []  # not yet
+
+    clock.now = NOW + timedelta(days=30, minutes=1)
+    await run_reminders(app)
+    sent = reminders_sent(tg)
+    assert len(sent) == 1
+    assert "Votre courrier du jeudi 26 novembre 2026 demandait une réponse au plus tard le samedi 26 décembre 2026" in sent[0]
+    assert camille.last.labels == ["Oui, c'est réglé", "Oui, mais elle ne me convient pas", "Non, toujours rien"]
+    await run_reminders(app)
+    assert len(reminders_sent(tg)) == 1  # once
+
+    await camille.send("toujours rien")
+    text = camille.texts_since(-3)
+    assert "Sans réponse à votre courrier du jeudi 26 novembre 2026" in text
+    assert "au plus tard le dimanche 10 janvier 2027" in text  # the mise en demeure: sent today (26 December) + 15 days
+    assert "dès le mardi 26 janvier 2027" in text and "au plus tard le vendredi 26 novembre 2027" in text
+    progress = stored(store, "private:1001")
+    assert progress.node == "notice_now" and progress.case.open
+    assert [rid for rid, _ in store.reminders_of_sync(ConversationKey.private(1001))] == ["mediator_open", "last_month"]
+    from bot.ops.events import FIELDS
+    answered = [dict(zip(FIELDS, row[1:])) for row in store.events_sync() if row[1 + FIELDS.index("followup")]]
+    assert [(e["node"], e["followup"], e["next"]) for e in answered] == [("followup_answer", "nothing", "notice_now")]
+
+
+async def test_settled_closes_the_case_and_asks_once_if_it_helped(followed, clock):
+    tg, app, store = followed
+    camille = Person(tg, app, 1002)
+    await to_the_letter(camille)
+    await camille.press(TODAY)
+    await camille.press("Passer")
+    clock.now = NOW + timedelta(days=31)
+    await run_reminders(app)
+    await camille.press("Oui, c'est réglé")
+    assert "Le dossier est clos" in camille.last_text and camille.last.labels[:3] == ["Oui", "Un peu", "Non"]
+    assert stored(store, "private:1002").case.state == "closed"
+    assert store.reminders_of_sync(ConversationKey.private(1002)) == []
+    clock.now = NOW + timedelta(days=400)
+    await run_reminders(app)
+    assert len(reminders_sent(tg)) == 1
+
+
+async def test_a_date_typed_loosely_opens_the_case_from_that_day(followed, clock):
+    tg, app, store = followed
+    camille = Person(tg, app, 1003)
+    await to_the_letter(camille)
+    await camille.press(SENT_ON)
+    await camille.send("demain")
+    assert "Cette date est dans le futur" in camille.last_text
+    await camille.send("12/11/2023")
+    assert "plus de deux ans" in camille.last_text
+    await camille.send("le 3")
+    assert "courrier envoyé le mardi 3 novembre 2026" in camille.last_text
+    await camille.press("Passer")
+    # 3 November + 30 days = 3 December: the reminder is planned from the day it was sent
+    assert "Prochain rappel : jeudi 3 décembre 2026 à 12:00." in camille.last_text
+
+
+async def test_reaching_the_outcome_again_opens_no_second_case(followed):
+    tg, app, store = followed
+    camille = Person(tg, app, 1004)
+    await to_the_letter(camille)
+    await camille.press(TODAY)
+    await camille.press("Passer")
+    case = stored(store, "private:1004").case
+    await camille.send("/recommencer")
+    await to_the_letter_again(camille)
+    assert TODAY not in camille.last.labels
+    assert "Je suis déjà ce dossier (courrier envoyé le jeudi 26 novembre 2026)" in camille.texts_since(-2)
+    assert stored(store, "private:1004").case == case
+
+
+async def to_the_letter_again(person: Person) -> None:
+    await person.send("on m'a prélevé deux fois ce mois-ci")
+    for label in ("Cstream Vidéo", "Non, pas encore", "Non", "Par carte bancaire"):
+        await person.press(label)
+
+
+async def test_suivi_rappels_cancel_one_and_stop(followed, clock):
+    tg, app, store = followed
+    camille = Person(tg, app, 1005)
+    key = ConversationKey.private(1005)
+    await to_the_letter(camille)
+    await camille.press(TODAY)
+    await camille.press("Passer")
+    await camille.send("/rappels")
+    assert "samedi 26 décembre 2026 à 12:00" in camille.last_text
+    await camille.press("Annuler celui du samedi 26 décembre 2026")
+    assert "Ce rappel est annulé" in camille.last_text
+    assert [rid for rid, _ in store.reminders_of_sync(key)] == ["mediator_open", "last_month"]
+    await camille.send("/suivi")
+    assert "📁 Votre dossier" in camille.last_text and "Erreur de facturation" in camille.last_text
+    await camille.press("📄 Le résumé pour le médiateur")
+    file = next(m for m in reversed(camille.seen) if m.document_name == "dossier-mediateur.txt")
+    assert "Courrier envoyé le : jeudi 26 novembre 2026" in file.document
+    assert "Comment cet argent a-t-il été pris ? → Par carte bancaire" in file.document
+    await camille.press("⏹️ Arrêter le suivi")
+    assert "Le suivi est arrêté" in camille.texts_since(-2)
+    assert store.reminders_of_sync(key) == []
+    clock.now = NOW + timedelta(days=400)
+    await run_reminders(app)
+    assert reminders_sent(tg) == []
+
+
+async def test_a_restart_between_planning_and_the_due_time(tmp_path, flow, clock):
+    """The bot stops after the case is opened; a new process on the same file sends it, once."""
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), clock=clock)
+    camille = Person(tg, app, 1006)
+    await to_the_letter(camille)
+    await camille.press(TODAY)
+    await camille.press("Passer")
+    await app.shutdown()
+    store.close()
+    clock.now = NOW + timedelta(days=30, hours=1)
+    tg2, app2, store2 = await make_bot(tmp_path, FlowSet([flow]), clock=clock)
+    try:
+        await run_reminders(app2)
+        await run_reminders(app2)
+        assert len(reminders_sent(tg2, 1006)) == 1
+    finally:
+        await app2.shutdown()
+        store2.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_two_processes_racing_send_each_reminder_once(tmp_path, flow, clock, kind, request):
+    """Two bot processes on one database look for due reminders at the same moment: every
+    reminder goes out once (the Bot API calls are counted)."""
+    from conftest import PG_URL, postgres_schema
+    from bot.store.postgres import PostgresStore
+    async with (postgres_schema() if kind == "postgres" else _nothing()) as schema:
+        def open_one():
+            if kind == "sqlite":
+                return SQLiteStore(tmp_path / "shared.sqlite3", lock_timeout=5)
+            return PostgresStore(f"{PG_URL}?options=-csearch_path%3D{schema}")
+        tg_a, app_a, store_a = await make_bot(tmp_path, FlowSet([flow]), store=open_one(), clock=clock)
+        tg_b, app_b, store_b = await make_bot(tmp_path, FlowSet([flow]), store=open_one(), clock=clock)
+        people = [Person(tg_a, app_a, 2000 + i) for i in range(12)]
+        for person in people:
+            await to_the_letter(person)
+            await person.press(TODAY)
+            await person.press("Passer")
+        clock.now = NOW + timedelta(days=30, hours=1)
+        tg_b.order, tg_b.messages = tg_a.order, tg_a.messages  # both processes talk to one Telegram
+        await asyncio.gather(run_reminders(app_a), run_reminders(app_b), run_reminders(app_a), run_reminders(app_b))
+        sent = reminders_sent(tg_a) + reminders_sent(tg_b)
+        assert len(sent) == len(people)
+        assert sorted(p["chat_id"] for t in (tg_a, tg_b) for name, p in t.calls
+                      if name == "sendMessage" and INTRO in p["text"]) == [p.id for p in people]
+        for app, store in ((app_a, store_a), (app_b, store_b)):
+            await app.shutdown()
+            store.close()
+
+
+class _nothing:
+    async def __aenter__(self):
+        return None
+
+    async def __aexit__(self, *exc):
+        return False
+
+
+async def test_quiet_hours_move_reminders_to_nine(followed, clock):
+    """A case opened at 22:30 plans its reminders at 09:00; a reminder found due at night
+    (the bot was down) waits for 09:00 and then says it is late."""
+    tg, app, store = followed
+    clock.now = paris(2026, 11, 26, 22, 30)
+    camille = Person(tg, app, 1007)
+    await to_the_letter(camille)
+    await camille.press(TODAY)
+    await camille.press("Passer")
+    assert "Prochain rappel : dimanche 27 décembre 2026 à 9:00." in camille.last_text
+    clock.now = paris(2026, 12, 29, 3, 0)  # the bot was down on the day; now it is night
+    await run_reminders(app)
+    assert reminders_sent(tg) == []
+    clock.now = paris(2026, 12, 29, 9, 1)
+    await run_reminders(app)
+    sent = reminders_sent(tg)
+    assert len(sent) == 1 and "Ce rappel arrive en retard : il était prévu le dimanche 27 décembre 2026." in sent[0]
+
+
+async def test_a_blocked_user_has_their_reminders_cancelled(followed, clock):
+    tg, app, store = followed
+    camille = Person(tg, app, 1008)
+    key = ConversationKey.private(1008)
+    await to_the_letter(camille)
+    await camille.press(TODAY)
+    await camille.press("Passer")
+    clock.now = NOW + timedelta(days=31)
+    tg.fail_next.append(("sendMessage", 403, {"ok": False, "error_code": 403,
+                                              "description": "Forbidden: bot was blocked by the user"}))
+    await run_reminders(app)
+    assert stored(store, "private:1008").case.state == "stopped"
+    assert store.reminders_of_sync(key) == []
+    clock.now = NOW + timedelta(days=70)
+    await run_reminders(app)
+    assert len(reminders_sent(tg)) == 1  # the one Telegram refused, and nothing since
+
+
+async def test_oublier_erases_the_case_and_its_reminders(followed, clock):
+    tg, app, store = followed
+    camille = Person(tg, app, 1009)
+    key = ConversationKey.private(1009)
+    await to_the_letter(camille)
+    await camille.press(TODAY)
+    await camille.send("1A 123 456 7890 1")
+    await camille.send("/oublier")
+    await camille.press("Oui, tout effacer")
+    assert stored(store, "private:1009") is None and store.reminders_of_sync(key) == []
+    clock.now = NOW + timedelta(days=31)
+    await run_reminders(app)
+    assert reminders_sent(tg) == []
+
+
+async def test_a_reminder_follows_the_flow_version_of_its_day(tmp_path, flow, clock):
+    """The flow's reminder text changed between the case and its date: the new text is sent;
+    a reminder the new version dropped is not sent at all."""
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), clock=clock)
+    camille = Person(tg, app, 1010)
+    await to_the_letter(camille)
+    await camille.press(TODAY)
+    await camille.press("Passer")
+    await app.shutdown()
+    store.close()
+    text = (FLOWS / "cstream.yaml").read_text(encoding="utf-8").replace(
+        "Avez-vous reçu une réponse ?", "Cdiscount vous a-t-il répondu ?")
+    edited, problems = load_flow_text(text, "cstream.yaml")
+    assert edited is not None and edited.version != flow.version
+    clock.now = NOW + timedelta(days=31)
+    tg2, app2, store2 = await make_bot(tmp_path, FlowSet([edited]), clock=clock)
+    try:
+        await run_reminders(app2)
+        assert ["Cdiscount vous a-t-il répondu ?" in text for text in reminders_sent(tg2)] == [True]
+    finally:
+        await app2.shutdown()
+        store2.close()
+    dropped = text.replace("    - id: answer_due\n      at: answer_due\n", "    - id: answer_due\n      at: mediator_from\n")
+    later, _ = load_flow_text(dropped, "cstream.yaml")
+    tg3, app3, store3 = await make_bot(tmp_path, FlowSet([later]), clock=clock)
+    try:
+        clock.now = NOW + timedelta(days=45)
+        await run_reminders(app3)
+        assert reminders_sent(tg3) == []  # sent already under its old date: not again
+    finally:
+        await app3.shutdown()
+        store3.close()
+
+
+async def test_a_reminder_the_new_flow_version_puts_later_waits_for_its_new_date(tmp_path, flow, clock):
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), clock=clock)
+    camille = Person(tg, app, 1013)
+    await to_the_letter(camille)
+    await camille.press(TODAY)
+    await camille.press("Passer")
+    await app.shutdown()
+    store.close()
+    text = (FLOWS / "cstream.yaml").read_text(encoding="utf-8").replace(
+        "  answer_due:\n    delay: 30 days\n", "  answer_due:\n    delay: 40 days\n")
+    later, _ = load_flow_text(text, "cstream.yaml")
+    tg3, app3, store3 = await make_bot(tmp_path, FlowSet([later]), clock=clock)
+    try:
+        clock.now = NOW + timedelta(days=31)  # the row said day 30; the flow now says day 40
+        await run_reminders(app3)
+        assert reminders_sent(tg3) == []
+        clock.now = NOW + timedelta(days=40, minutes=1)
+        await run_reminders(app3)
+        assert len(reminders_sent(tg3)) == 1
+    finally:
+        await app3.shutdown()
+        store3.close()
+
+
+async def test_in_a_group_the_case_is_offered_in_private(tmp_path, flow, clock):
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), clock=clock)
+    try:
+        member = Person(tg, app, 1011, chat_id=-100500)
+        await member.send(f"/start@{BOT_USERNAME}")
+        await member.send("on m'a prélevé deux fois", reply_to_bot=True)
+        for label in ("Cstream Vidéo", "Non, pas encore", "Non", "Par carte bancaire"):
+            await member.press(label)
+        assert TODAY not in member.last.labels  # no reminders in a group
+        assert any("privé" in label for label in member.last.labels)
+    finally:
+        await app.shutdown()
+        store.close()
+
+
+def test_check_names_a_followup_mistake(flow):
+    text = (FLOWS / "cstream.yaml").read_text(encoding="utf-8")
+    broken, problems = load_flow_text(text.replace("      ask: followup_mediator\n", "      ask: mediatr\n"), "c.yaml")
+    assert broken is None
+    assert any("ask must name a choice question, not 'mediatr'" in p.message for p in problems)
+    broken, problems = load_flow_text(text.replace("  opens: [write_now]", "  opens: [contacted]"), "c.yaml")
+    assert any("opens must list outcomes, not 'contacted'" in p.message for p in problems)
+
+
+def test_engine_alone_keeps_time_a_parameter(flow):
+    """No clock inside: the same case, asked at two instants, answers for each."""
+    engine = Engine(FlowSet([flow]))
+    progress, reply = engine.start(now=NOW)
+    for answer in ("billing", "video", "no", "no", "card"):
+        progress, reply = engine.choose(progress, answer, reply.token, NOW)
+    progress, _ = engine.choose(progress, "_case:today", reply.token, NOW)
+    progress, _ = engine.choose(progress, "_case:skip", "case", NOW)
+    assert engine.cases.remind(progress, NOW + timedelta(days=29)) is None
+    later, reply = engine.cases.remind(progress, NOW + timedelta(days=30))
+    assert later.node == "followup_answer" and reply.notices == ["🔔 Rappel de votre dossier"]
+
+
+def test_the_terminal_runs_at_a_given_time_and_shows_the_reminder_first(cli):
+    """`chat --at`: the case opened on 26 November; run as if it were 28 December, the
+    reminder comes first with its buttons, and a button is picked by its number."""
+    opened = "on m'a prélevé deux fois\n1\n1\n2\n2\n5\n1A 123 456 7890 1\n"
+    code, out, _ = cli("chat", "--user", "camille", "--at", "2026-11-26 12:00", stdin=opened)
+    assert code == 0 and "courrier envoyé le jeudi 26 novembre 2026" in out
+    assert "Prochain rappel : samedi 26 décembre 2026 à 12:00." in out
+    code, out, _ = cli("chat", "--user", "camille", "--at", "2026-12-28 10:00", stdin="3\n")
+    first = out.split(">", 1)[0]
+    assert "🔔 Rappel de votre dossier" in first and "Ce rappel arrive en retard" in first
+    assert "1. Oui, c'est réglé" in first and "3. Non, toujours rien" in first
+    assert "Sans réponse à votre courrier du jeudi 26 novembre 2026" in out
+    code, out, _ = cli("chat", "--at", "yesterday")
+    assert code == 2
+
+
+async def test_the_outcome_keeps_its_letter_button_while_the_case_opens(followed):
+    tg, app, store = followed
+    camille = Person(tg, app, 1012)
+    await to_the_letter(camille)
+    outcome = camille.last
+    await camille.press(TODAY, message=outcome)
+    assert "📄 La lettre" in outcome.labels  # still there on the outcome
+    await camille.press("📄 La lettre", message=outcome)
+    assert any(m.document_name and m.document_name.endswith(".docx") for m in camille.seen)
+    await camille.send("Passer")
+    assert stored(store, "private:1012").case.open and stored(store, "private:1012").asking is None
