@@ -220,13 +220,52 @@ def shorten(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[:width - 1].rstrip() + "…"
 
 
+def prefetched(pages, depth: int = 2):
+    """The same pages, the next ones read on a thread while the caller works on this one: the
+    database's own work (SQLite steps its rows without the GIL; PostgreSQL answers over the
+    network) overlaps the aggregation. An error in the reading is raised here, in order."""
+    import queue
+    import threading
+    ready: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    done = object()
+
+    def read() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        ready.put((page, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put((done, None))
+        except BaseException as exc:  # handed over to the caller
+            ready.put((done, exc))
+
+    reader = threading.Thread(target=read, name="report-pages", daemon=True)
+    reader.start()
+    try:
+        while True:
+            page, error = ready.get()
+            if page is done:
+                if error is not None:
+                    raise error
+                return
+            yield page
+    finally:
+        stop.set()
+
+
 def collect(store, since: str = "30d", flow: str | None = None, flows=None, unrecognised: bool = True) -> Stats:
     """Read and aggregate a store's events (synchronous: run it off the event loop)."""
     day = since_day(since)
     if hasattr(store, "event_facts_sync"):
-        stats = aggregate(event_pages(store.event_facts_sync, day, flow), flows, day, flow, facts=True)
+        stats = aggregate(prefetched(event_pages(store.event_facts_sync, day, flow)), flows, day, flow, facts=True)
     else:
-        stats = aggregate(event_pages(store.events_sync, day, flow), flows, day, flow)
+        stats = aggregate(prefetched(event_pages(store.events_sync, day, flow)), flows, day, flow)
     if unrecognised:
         stats.unrecognised = store.unrecognised_sync(day, flow)
     return stats
