@@ -7,6 +7,9 @@ the same command line, with the limiter's overall rate set to none (per-chat 429
 the group limit stay). Nothing in bot/ changes.
 
     python -m bench.botproc run --webhook
+
+With BENCH_PROFILE=<folder> in its environment (bench/stores.py passes its own on), each
+process runs under cProfile and writes bot-<pid>.prof there when it exits.
 """
 import os
 import sys
