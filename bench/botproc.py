@@ -7,7 +7,11 @@ the same command line, with the limiter's overall rate set to none (per-chat 429
 the group limit stay). Nothing in bot/ changes.
 
     python -m bench.botproc run --webhook
+
+With BENCH_PROFILE=<folder> in its environment (bench/stores.py passes its own on), each
+process runs under cProfile and writes bot-<pid>.prof there when it exits.
 """
+import os
 import sys
 
 from bot.telegram.limits import ChatRateLimiter
@@ -18,4 +22,12 @@ ChatRateLimiter.__init__.__defaults__ = tuple(defaults)
 
 from bot.cli import main  # noqa: E402
 
+if os.environ.get("BENCH_PROFILE"):  # a folder: each process writes its cProfile stats there at exit
+    import cProfile
+    profile = cProfile.Profile()
+    try:
+        code = profile.runcall(main)
+    finally:
+        profile.dump_stats(os.path.join(os.environ["BENCH_PROFILE"], f"bot-{os.getpid()}.prof"))
+    sys.exit(code)
 sys.exit(main())

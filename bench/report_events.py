@@ -1,9 +1,10 @@
 """Benchmark: the report over 1,000,000 events (read in pages and aggregated), timed, and off the event loop.
 
-    .venv/bin/python -m bench.report_events [--events 1000000]
+    .venv/bin/python -m bench.report_events [--events 1000000] [--repeat 5]
 
 Inserts synthetic events (125,000 conversations of 8 steps) into a fresh SQLite store, then
-times `collect` (reading and aggregating) and the HTML rendering, and runs `collect` once more
+times `collect` (reading and aggregating; `--repeat` times, median and min-max, wall clock and
+this process's CPU) and the HTML rendering, and runs `collect` once more
 through asyncio.to_thread while the loop measures its own largest stall, as /stats does.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import asyncio
 import random
 import sqlite3
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -41,6 +43,13 @@ def fill(path: Path, events: int) -> None:
     conn.close()
 
 
+def spread(values: list[float]) -> str:
+    """The median, and min-max when there are several."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
 async def stall_while(coroutine) -> tuple[object, float]:
     """Await work started off the loop; return its result and the loop's largest delay meanwhile."""
     worst, task = 0.0, asyncio.create_task(coroutine)
@@ -54,6 +63,7 @@ async def stall_while(coroutine) -> tuple[object, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5, help="times the report is read and aggregated")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         store = SQLiteStore(Path(folder) / "bench.sqlite3")
@@ -61,14 +71,17 @@ def main() -> None:
         started = time.perf_counter()
         fill(store.path, args.events)
         print(f"inserted {args.events:,} events in {time.perf_counter() - started:.1f} s")
-        started = time.perf_counter()
-        stats = collect(store, "", None)
-        read = time.perf_counter() - started
+        walls, cpus = [], []
+        for _ in range(args.repeat):
+            started, cpu = time.perf_counter(), time.process_time()
+            stats = collect(store, "", None)
+            walls.append(time.perf_counter() - started)
+            cpus.append(time.process_time() - cpu)
         started = time.perf_counter()
         render_html(stats)
         drawn = time.perf_counter() - started
-        print(f"report over {stats.events:,} events ({stats.conversations:,} conversations): "
-              f"read and aggregated in {read:.2f} s, charts and page in {drawn:.2f} s")
+        print(f"report over {stats.events:,} events ({stats.conversations:,} conversations): read and aggregated "
+              f"in {spread(walls)} s (CPU {spread(cpus)} s; {args.repeat} runs), charts and page in {drawn:.2f} s")
         _, worst = asyncio.run(stall_while(asyncio.to_thread(collect, store, "", None)))
         print(f"the same on a thread (asyncio.to_thread): the loop's largest stall {worst * 1000:.0f} ms")
         url, flows = f"sqlite:///{store.path}", str(Path(__file__).resolve().parent.parent / "flows")

@@ -156,3 +156,70 @@ def test_tables_are_the_charts_numbers(tmp_path, versions):
     header, rows = tables(stats)["funnel"]
     assert header[:6] == ["flow", "node", "question", "reached", "answered", "abandoned"]
     assert rows[0][:6] == ["cstream", "problem", rows[0][2], 4, 3, 1] and rows[0][6] == 25.0
+
+
+def _plain_aggregate(pages):
+    """The report's numbers computed the plain way, row by row with tuple keys and sets of
+    tokens (what `aggregate` did before it was made faster): the reference it must match."""
+    from collections import Counter, defaultdict
+    reached, answered, edges = defaultdict(set), defaultdict(set), defaultdict(set)
+    last, first_day, reason, time_to, followup, outcome_seen = {}, {}, {}, {}, {}, defaultdict(set)
+    said = understood = count = 0
+    for page in pages:
+        count += len(page)
+        for _, day, fl, version, kind, node, choice, und, nxt, outcome, fu, secs, token in page:
+            first_day.setdefault(token, day)
+            if nxt is not None:
+                reached[fl, nxt].add(token)
+            if kind == "answer":
+                answered[fl, node].add(token)
+                edges[fl, node, choice, nxt].add(token)
+                reason.setdefault(token, (fl, version, node, choice))
+            last[token] = (fl, nxt, outcome)
+            if outcome is not None:
+                outcome_seen[fl, outcome].add(token)
+                time_to.setdefault(token, secs)
+            if und is not None:
+                said, understood = said + 1, understood + und
+            if fu is not None:
+                followup[token] = fu
+    abandoned = Counter((fl, nxt) for fl, nxt, outcome in last.values() if outcome is None and nxt is not None)
+    weeks = Counter((first_day[token], why) for token, why in reason.items())
+    return {"events": count, "conversations": len(first_day), "understood": (understood, said),
+            "durations": sorted(time_to.values()), "followups": list(Counter(followup.values()).items()),
+            "reached": {k: len(v) for k, v in reached.items() if k not in outcome_seen},
+            "answered": {k: len(v) for k, v in answered.items()}, "abandoned": dict(abandoned),
+            "edges": [(k, len(v)) for k, v in sorted(edges.items(), key=lambda e: -len(e[1]))],
+            "outcomes": [(k, len(v)) for k, v in sorted(outcome_seen.items(), key=lambda e: -len(e[1]))],
+            "reasons": list(weeks.items())}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_fast_aggregation_matches_the_plain_one(seed):
+    """Random events (several flows, versions, outcomes, follow-ups, interleaved conversations,
+    in pages): every number, and the order of ties, as the plain computation gives them."""
+    import random
+    from collections import Counter
+    rng = random.Random(seed)
+    nodes = ["problem", "service", "contacted", "hearing", "write_now", None]
+    rows = [(i + 1, f"2026-{rng.randint(10, 12)}-{rng.randint(10, 28)}", rng.choice(["cstream", "cstream", "other"]),
+             rng.choice(["v1", "v2"]), rng.choice(["start", "answer", "answer", "stay"]), rng.choice(nodes),
+             rng.choice(["a", "b", None]), rng.choice([None, None, 0, 1]), rng.choice(nodes),
+             rng.choice([None] * 6 + ["write_now", "mediator"]), rng.choice([None] * 8 + ["settled", "mediator"]),
+             rng.randint(0, 5000), f"t{rng.randint(0, 800)}") for i in range(8000)]
+    pages = [rows[i:i + 700] for i in range(0, len(rows), 700)]
+    want, stats = _plain_aggregate(pages), aggregate(pages)
+    assert (stats.events, stats.conversations, stats.understood) == (want["events"], want["conversations"],
+                                                                    want["understood"])
+    assert stats.durations == want["durations"] and list(stats.followups.items()) == want["followups"]
+    assert {(r["flow"], r["node"]): r["reached"] for r in stats.funnel} == want["reached"]
+    assert all(r["answered"] == want["answered"].get((r["flow"], r["node"]), 0) and
+               r["abandoned"] == want["abandoned"].get((r["flow"], r["node"]), 0) for r in stats.funnel)
+    assert [((r["flow"], r["node"], r["choice"], r["next"]), r["people"]) for r in stats.transitions] == want["edges"]
+    assert [((r["flow"], r["outcome"]), r["conversations"]) for r in stats.outcomes] == want["outcomes"]
+    by_week = Counter()
+    for (day, (fl, version, node, choice)), n in want["reasons"]:
+        from datetime import date
+        by_week["{}-W{:02d}".format(*date.fromisoformat(day).isocalendar()), choice] += n
+    assert {(week, reason): n for week, counts in stats.reasons.items() for reason, n in counts.items()} == \
+        dict(by_week)

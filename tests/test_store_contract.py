@@ -212,6 +212,24 @@ async def test_a_step_and_its_events_are_one_transaction(any_store):
     assert len(await any_store.events()) == 1
 
 
+async def test_event_facts_are_the_events_in_another_form(any_store):
+    """What the report reads: (id, seconds, token, FACTS as a JSON array), the same text for
+    the same facts, every value as `events` gives it."""
+    import json
+    from bot.ops.events import FIELDS
+    from bot.store.base import FACTS
+    assert FACTS == tuple(f for f in FIELDS if f not in ("seconds", "token"))
+    events = (_event(None, "problem", kind="start", choice=None), _event("problem", "service", understood=True),
+              _event("problem", "service", understood=True, token="t2", seconds=40),
+              _event("service", "écrit « ici »", understood=False, outcome="écrit « ici »", followup="settled"))
+    await any_store.save(ALICE, P0, 0, events=events)
+    rows, facts = await any_store.events(), await any_store.event_facts()
+    assert [(r[0], r[11], r[12]) for r in rows] == [f[:3] for f in facts]
+    assert [json.loads(f[3]) for f in facts] == [[r[1 + FIELDS.index(name)] for name in FACTS] for r in rows]
+    assert facts[1][3] == facts[2][3] and facts[1][2] != facts[2][2]
+    assert await any_store.event_facts("2026-11-27") == [] and len(await any_store.event_facts(after=facts[1][0])) == 2
+
+
 async def test_reminders_are_written_with_their_step_and_claimed_once(any_store):
     """A step that plans reminders writes them in its transaction; a conflicting step writes
     none; a due reminder is claimed by one process only, until its claim runs out."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import math
 import re
 from collections import Counter, defaultdict
@@ -72,41 +73,83 @@ def since_day(since: str, today: date | None = None) -> str:
     return date.fromisoformat(since).isoformat()
 
 
-def aggregate(pages, flows=None, since: str = "", flow: str | None = None) -> Stats:
-    """One pass over pages of event rows (id, *FIELDS); `flows` (a FlowSet) gives the labels."""
-    reached, answered, edges = defaultdict(set), defaultdict(set), defaultdict(set)
-    node_versions, flow_versions = defaultdict(set), defaultdict(set)
-    last, first_day, reason, time_to, followup = {}, {}, {}, {}, {}
-    outcome_seen, outcome_nodes = defaultdict(set), set()
-    said = understood = count = 0
-    seen_versions = set()
+def aggregate(pages, flows=None, since: str = "", flow: str | None = None, facts: bool = False) -> Stats:
+    """One pass over pages of event rows, (id, *FIELDS) (a store's `events`), or with `facts`
+    (id, seconds, token, FACTS as JSON text) (its `event_facts`); `flows` (a FlowSet) gives
+    the labels.
+
+    A million rows go through here, so the loop does as little per row as it can: each
+    conversation token becomes a small int the first time it is met, and the columns that take
+    few values (FACTS: day, flow, version, kind, node, choice, understood, next, outcome,
+    follow-up) are looked at once per distinct combination, whose "plan" holds the sets the
+    row's conversation joins and what it records; per row there remain a few set adds of an
+    int. Everything keyed by conversation is filled in the order the rows come, as a plain pass
+    would, so ties in the tables come out in the same order."""
+    if facts:
+        values_of = json.loads
+    else:  # the same loop over (id, seconds, token, FACTS as a tuple)
+        values_of = tuple
+        pages = ([(row[0], row[11], row[12], row[1:11]) for row in page] for page in pages)
+    ids: dict[str, int] = {}                      # token -> conversation number
+    first_day: list[str] = []                     # by conversation number
+    last: dict[int, tuple] = {}                   # conversation -> (flow, next, outcome) of its last row
+    reason, time_to, followup = {}, {}, {}        # conversation -> ...
+    plans: dict = {}                              # the row's FACTS -> what the row does
+    combinations: list[tuple] = []                # the FACTS values of each plan
+    reached, answered, edges, outcome_seen = {}, {}, {}, {}  # key -> set of conversation numbers
+    said_rows: dict = {}                          # understood (0 or 1) -> [rows]
+    count = 0
+
+    def plan_of(key) -> tuple:
+        values = values_of(key)
+        combinations.append(values)
+        day, fl, version, kind, node, choice, und, nxt, outcome, fu = values
+        reach = reached.setdefault((fl, nxt), set()).add if nxt is not None else None
+        answer = why = None
+        if kind == "answer":
+            answer = (answered.setdefault((fl, node), set()).add, edges.setdefault((fl, node, choice, nxt), set()).add)
+            why = (fl, version, node, choice)
+        ended = outcome_seen.setdefault((fl, outcome), set()).add if outcome is not None else None
+        said = said_rows.setdefault(und, [0]) if und is not None else None
+        plan = plans[key] = (day, reach, answer, why, (fl, nxt, outcome), ended, said, fu)
+        return plan
+
+    get_plan, get_id = plans.get, ids.get
     for page in pages:
         count += len(page)
-        for _, day, fl, version, kind, node, choice, und, nxt, outcome, fu, secs, token in page:
-            if token not in first_day:
-                first_day[token] = day
-            seen_versions.add((fl, version))
-            if nxt is not None:
-                reached[fl, nxt].add(token)
-                node_versions[fl, nxt].add(version)
-            if kind == "answer":
-                answered[fl, node].add(token)
-                edges[fl, node, choice, nxt].add(token)
-                if token not in reason:
-                    reason[token] = (fl, version, node, choice)
-            last[token] = (fl, nxt, outcome)
-            if outcome is not None:
-                outcome_seen[fl, outcome].add(token)
-                outcome_nodes.add((fl, outcome))
-                if token not in time_to:
-                    time_to[token] = secs
-            if und is not None:
-                said += 1
-                understood += und
+        for row in page:
+            day, reach, answer, why, ends, ended, said, fu = get_plan(row[3]) or plan_of(row[3])
+            t = get_id(row[2])
+            if t is None:
+                t = ids[row[2]] = len(first_day)
+                first_day.append(day)
+            if reach is not None:
+                reach(t)
+            if answer is not None:
+                answer[0](t)
+                answer[1](t)
+                if t not in reason:
+                    reason[t] = why
+            last[t] = ends
+            if ended is not None:
+                ended(t)
+                if t not in time_to:
+                    time_to[t] = row[1]
+            if said is not None:
+                said[0] += 1
             if fu is not None:
-                followup[token] = fu
-    for fl, version in seen_versions:
+                followup[t] = fu
+
+    said = sum(n for n, in said_rows.values())
+    understood = sum(und * n for und, (n,) in said_rows.items())
+    node_versions, flow_versions = defaultdict(set), defaultdict(set)
+    outcome_nodes = set()
+    for _, fl, version, kind, node, choice, und, nxt, outcome, fu in combinations:
         flow_versions[fl].add(version)
+        if nxt is not None:
+            node_versions[fl, nxt].add(version)
+        if outcome is not None:
+            outcome_nodes.add((fl, outcome))
     abandoned = Counter((fl, nxt) for fl, nxt, outcome in last.values() if outcome is None and nxt is not None)
     labels = _Labels(flows)
     stats = Stats(since, flow, conversations=len(first_day), events=count, understood=(understood, said),
@@ -123,8 +166,8 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None) -> St
     stats.transitions = [{"flow": fl, "node": node, "choice": choice, "next": nxt, "people": len(tokens)}
                          for (fl, node, choice, nxt), tokens in sorted(edges.items(), key=lambda e: -len(e[1]))]
     weeks: dict[str, str] = {}
-    for token, (fl, version, node, choice) in reason.items():
-        day = first_day[token]
+    for t, (fl, version, node, choice) in reason.items():
+        day = first_day[t]
         week = weeks.get(day) or weeks.setdefault(day, "{}-W{:02d}".format(*date.fromisoformat(day).isocalendar()))
         stats.reasons.setdefault(week, Counter())[labels.choice(fl, version, node, choice)] += 1
     stats.reasons = dict(sorted(stats.reasons.items()))
@@ -177,10 +220,52 @@ def shorten(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[:width - 1].rstrip() + "…"
 
 
+def prefetched(pages, depth: int = 2):
+    """The same pages, the next ones read on a thread while the caller works on this one: the
+    database's own work (SQLite steps its rows without the GIL; PostgreSQL answers over the
+    network) overlaps the aggregation. An error in the reading is raised here, in order."""
+    import queue
+    import threading
+    ready: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    done = object()
+
+    def read() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        ready.put((page, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put((done, None))
+        except BaseException as exc:  # handed over to the caller
+            ready.put((done, exc))
+
+    reader = threading.Thread(target=read, name="report-pages", daemon=True)
+    reader.start()
+    try:
+        while True:
+            page, error = ready.get()
+            if page is done:
+                if error is not None:
+                    raise error
+                return
+            yield page
+    finally:
+        stop.set()
+
+
 def collect(store, since: str = "30d", flow: str | None = None, flows=None, unrecognised: bool = True) -> Stats:
     """Read and aggregate a store's events (synchronous: run it off the event loop)."""
     day = since_day(since)
-    stats = aggregate(event_pages(store.events_sync, day, flow), flows, day, flow)
+    if hasattr(store, "event_facts_sync"):
+        stats = aggregate(prefetched(event_pages(store.event_facts_sync, day, flow)), flows, day, flow, facts=True)
+    else:
+        stats = aggregate(prefetched(event_pages(store.events_sync, day, flow)), flows, day, flow)
     if unrecognised:
         stats.unrecognised = store.unrecognised_sync(day, flow)
     return stats

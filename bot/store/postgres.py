@@ -1,9 +1,20 @@
 """PostgreSQL progress store: one row per conversation, shared by several bot processes.
 
-Same table, same semantics as the SQLite store (sqlite.py), without its group commit and its
-cache: other processes write the same rows, so every read goes to the database, and every
-save is a single compare-and-set statement (INSERT ... ON CONFLICT DO NOTHING for a new
-conversation, UPDATE ... WHERE rev = the revision read otherwise; no row touched: Conflict).
+Same table, same semantics as the SQLite store (sqlite.py), without its group commit: other
+processes write the same rows, so every read goes to the database. A handled step costs three
+round trips, each one statement: the load, the save, and emptying the outbox once shown.
+
+- The save is one statement, hence one transaction: the compare-and-set write of the row with
+  its outbox (INSERT ... ON CONFLICT DO NOTHING for a new conversation, UPDATE ... WHERE rev =
+  the revision read otherwise; no row touched: Conflict), and, in the same statement, the
+  step's events and kept descriptions, inserted only if the row was written (`_STEPS`).
+- The load sends the progress JSON (and `seen`) only when the row is not at the revision and
+  save time this process last read or wrote (a bounded LRU of parsed progress, `CACHE_SIZE`):
+  the database compares, so a step another process made, an erasure or a purge is always
+  seen; a process that handles a conversation's steps in a row parses nothing at each load.
+- A connection goes back to the pool as it is (no reset query, see `_keep_session`), and a
+  statement's connection is waited for under asyncio.timeout: one round trip per call, not two.
+  asyncpg prepares each statement once per connection and keeps it.
 
 - asyncpg, imported only here and only when a PostgreSQL URL is used. The connection pool is
   opened on first use (or by `await store.open()`), one per event loop: the bot's loop for
@@ -23,12 +34,13 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from urllib.parse import urlsplit, urlunsplit
 
 from ..engine.progress import Progress
 from ..errors import Unreadable
 from ..ops.events import FIELDS, UNRECOGNISED_DAYS
-from .base import (EVENTS_PAGE, Conflict, ConversationKey, Record, Row, StoreUnavailable, event_rows, kept_texts,
+from .base import (EVENTS_PAGE, FACTS, Conflict, ConversationKey, Record, Row, StoreUnavailable, event_rows, kept_texts,
                    record_of)
 
 log = logging.getLogger(__name__)
@@ -104,10 +116,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 MIGRATION_LOCK = 0x70726F67  # pg_advisory_xact_lock key ("prog"): one migrating process at a time
 
 _COLUMNS = "key, data, rev, seen, outbox"
-_INSERT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, outbox) "
-           "VALUES ($1, $2, $3, 1, $4, $5, $6::jsonb, $7::jsonb) ON CONFLICT (key) DO NOTHING")
-_UPDATE = ("UPDATE progress SET rev = $1, updated = $2, data = $3, seen = $4::jsonb, outbox = $5::jsonb, "
-           "user_id = $6, chat_id = $7 WHERE key = $8 AND rev = $9")
 # `store copy`: rows as they are (a batch in one statement), unless already there at the same
 # or a later revision; RETURNING lists the rows inserted or updated.
 _PUT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, outbox) "
@@ -117,9 +125,54 @@ _PUT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, o
         "rev = excluded.rev, updated = excluded.updated, data = excluded.data, seen = excluded.seen, "
         "outbox = excluded.outbox WHERE progress.rev < excluded.rev RETURNING key")
 
-_EVENT = (f"INSERT INTO events({', '.join(FIELDS)}) "
-          f"VALUES ({', '.join(f'${i}' for i in range(1, len(FIELDS) + 1))})")
-_KEEP = "INSERT INTO unrecognised(key, user_id, added, day, flow, node, text) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+# A step in one statement, so one round trip (a statement is its own transaction): the
+# compare-and-set write of the progress row and its outbox (`step`: a row, or none on a
+# conflict), then the step's events, kept descriptions and reminders, written only if `step`
+# wrote its row (they read its RETURNING). Parameters: $1 key, $2 user, $3 chat, $4 the
+# revision read (0: new), $5 now, $6 data, $7 seen, $8 outbox; then, when there are some, the
+# events as one array per column (FIELDS order), the kept descriptions as arrays of day, flow,
+# node and text, and the reminders as arrays of ids and due times (they replace the
+# conversation's: those not in the list are deleted, those in it written anew, unclaimed).
+_TYPES = {"understood": "smallint", "seconds": "integer"}
+_STEP_UPDATE = ("UPDATE progress SET rev = $4 + 1, updated = $5, data = $6, seen = $7::jsonb, outbox = $8::jsonb, "
+                "user_id = $2, chat_id = $3 WHERE key = $1 AND rev = $4 RETURNING rev")
+_STEP_INSERT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, outbox) "
+                "SELECT $1, $2, $3, 1, $5, $6, $7::jsonb, $8::jsonb WHERE $4::bigint = 0 "
+                "ON CONFLICT (key) DO NOTHING RETURNING rev")
+
+
+def _step_statement(new: bool, events: bool, kept: bool, reminders: bool) -> str:
+    parts, n = [f"step AS ({_STEP_INSERT if new else _STEP_UPDATE})"], 9
+    if events:
+        arrays = ", ".join(f"${n + i}::{_TYPES.get(f, 'text')}[]" for i, f in enumerate(FIELDS))
+        parts.append(f"written AS (INSERT INTO events({', '.join(FIELDS)}) SELECT {', '.join(FIELDS)} "
+                     f"FROM unnest({arrays}) WITH ORDINALITY AS e({', '.join(FIELDS)}, n) "
+                     "WHERE EXISTS (SELECT FROM step) ORDER BY n)")
+        n += len(FIELDS)
+    if kept:
+        parts.append("kept AS (INSERT INTO unrecognised(key, user_id, added, day, flow, node, text) "
+                     f"SELECT $1, $2, $5, d, f, n, t FROM unnest(${n}::text[], ${n + 1}::text[], ${n + 2}::text[], "
+                     f"${n + 3}::text[]) AS k(d, f, n, t) WHERE EXISTS (SELECT FROM step))")
+        n += 4
+    if reminders:  # two statements that touch different rows (the ones of a WITH see the same snapshot)
+        parts.append(f"gone AS (DELETE FROM reminders WHERE key = $1 AND reminder <> ALL(${n}::text[]) "
+                     "AND EXISTS (SELECT FROM step))")
+        parts.append("planned AS (INSERT INTO reminders(key, user_id, reminder, due) "
+                     f"SELECT $1, $2, r, d FROM unnest(${n}::text[], ${n + 1}::float8[]) AS p(r, d) "
+                     "WHERE EXISTS (SELECT FROM step) ON CONFLICT (key, reminder) DO UPDATE SET "
+                     "user_id = excluded.user_id, due = excluded.due, claimed_until = 0, claimed_by = NULL)")
+    return f"WITH {', '.join(parts)} SELECT count(*) FROM step"
+
+
+# The few variants, built once (asyncpg prepares each once per connection and keeps it).
+_STEPS = {(new, events, kept, reminders): _step_statement(new, events, kept, reminders)
+          for new in (False, True) for events in (False, True) for kept in (False, True)
+          for reminders in (False, True) if events or not kept}
+# A load sends the progress JSON only when it differs from the copy this process holds for
+# the same (rev, updated) (see PostgresStore.load), and `seen` with it.
+_LOAD = ("SELECT rev, updated, outbox, CASE WHEN rev = $2 AND updated = $3 THEN NULL ELSE data END, "
+         "CASE WHEN rev = $2 AND updated = $3 THEN NULL ELSE seen END FROM progress WHERE key = $1")
+CACHE_SIZE = 10_000  # conversations whose last progress read or written is kept (an LRU)
 _PLAN = "INSERT INTO reminders(key, user_id, reminder, due) VALUES ($1, $2, $3, $4)"
 
 
@@ -130,6 +183,14 @@ class NewerSchema(Exception):
 def _record(row) -> Record | None:
     """A row (key, data, rev, seen, outbox) as a Record, or None when it cannot be read."""
     return record_of(row[1], row[2], row[3], row[4])
+
+
+async def _keep_session(conn) -> None:
+    """A connection going back to the pool keeps its session as it is: asyncpg's default reset
+    (advisory locks, cursors, LISTEN, settings: a round trip at every release) has nothing to
+    undo here, since the store takes no session lock (only transaction ones), declares no
+    cursor, listens to nothing and SETs nothing. An open transaction is still rolled back
+    (asyncpg does that before calling this)."""
 
 
 def _rows(status: str) -> int:
@@ -179,13 +240,18 @@ class PostgresStore:
         self._thread_lock = threading.Lock()
         self._trouble: bool | None = None  # None: fine; else whether a write failed
         self._errors: tuple = ()
+        # key -> (rev, updated, progress) last read or written here: a load whose row is still at
+        # that rev and updated gets neither the JSON nor its parsing (checked by the database at
+        # every load, so another process's step, an erasure or a purge is always seen).
+        self._cache: OrderedDict[str, tuple[int, float, Progress, tuple]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     # -- the pool of the running loop --------------------------------------------------------
     async def _create_pool(self):
         import asyncpg
         pool = await asyncpg.create_pool(self.url, min_size=self.pool_min, max_size=self.pool_max,
                                          timeout=self.timeout, command_timeout=self.timeout,
-                                         server_settings=self.server_settings)
+                                         server_settings=self.server_settings, reset=_keep_session)
         try:
             async with pool.acquire() as conn:
                 await migrate(conn)
@@ -197,6 +263,8 @@ class PostgresStore:
     async def _pool(self):
         loop = asyncio.get_running_loop()
         task = self._pools.get(loop)
+        if task is not None and task.done() and not task.cancelled() and task.exception() is None:
+            return task.result()  # open already (every call but the first ones)
         if task is None:  # the first caller opens it; the others on this loop wait for the same task
             task = self._pools[loop] = loop.create_task(self._create_pool())
         try:
@@ -219,8 +287,12 @@ class PostgresStore:
                             NewerSchema)
         try:
             pool = await self._pool()
-            async with pool.acquire(timeout=self.timeout) as conn:
-                result = await fn(conn)
+            # One deadline for waiting for a connection and the statements (each also has its own,
+            # command_timeout): asyncio.timeout is a timer, where acquire(timeout=...) would run
+            # the wait in a task of its own at every call.
+            async with asyncio.timeout(self.timeout):
+                async with pool.acquire() as conn:
+                    result = await fn(conn)
         except self._errors as exc:
             reason = " ".join(f"{type(exc).__name__}: {exc}".split())
             if self._trouble is None:
@@ -232,13 +304,42 @@ class PostgresStore:
             self._trouble = None
         return result
 
+    # -- what this process last read or wrote --------------------------------------------------
+    def _cached(self, name: str) -> tuple | None:
+        with self._cache_lock:
+            found = self._cache.get(name)
+            if found is not None:
+                self._cache.move_to_end(name)
+            return found
+
+    def _remember(self, name: str, rev: int, updated: float, progress: Progress, seen: tuple) -> None:
+        with self._cache_lock:
+            self._cache[name] = (rev, updated, progress, seen)
+            self._cache.move_to_end(name)
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+
+    def _forget(self, name: str) -> None:
+        with self._cache_lock:
+            self._cache.pop(name, None)
+
     # -- asynchronous API (the bot) ------------------------------------------------------------
     async def load(self, key: ConversationKey) -> Record | None:
-        row = await self._run(lambda c: c.fetchrow(f"SELECT {_COLUMNS} FROM progress WHERE key = $1", str(key)))
+        name = str(key)
+        cached = self._cached(name)
+        rev, updated = (cached[0], cached[1]) if cached else (-1, -1.0)
+        row = await self._run(lambda c: c.fetchrow(_LOAD, name, rev, updated))
         if row is None:
+            self._forget(name)
             return None
-        record = _record(row)
-        if record is None:
+        rev, updated, outbox, data, seen = row
+        if data is None:  # unchanged since this process last read or wrote it: only the outbox may differ
+            return Record(cached[2], rev, cached[3], () if outbox == "[]" else tuple(json.loads(outbox)))
+        record = record_of(data, rev, seen, outbox)
+        if record is not None:
+            self._remember(name, rev, updated, record.progress, record.seen)
+        else:
+            self._forget(name)
             await self._run(lambda c: c.execute(
                 "WITH gone AS (DELETE FROM progress WHERE key = $1 RETURNING key, rev, data) "
                 "INSERT INTO unreadable(key, rev, data, set_aside) SELECT key, rev, data, $2 FROM gone",
@@ -249,31 +350,28 @@ class PostgresStore:
     async def save(self, key: ConversationKey, progress: Progress, rev: int,
                    seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = (),
                    reminders: list | None = None) -> Record:
-        data, seen_json, outbox_json, now = progress.to_json(), json.dumps(seen), json.dumps(outbox), time.time()
-        rows, kept = event_rows(events), [(str(key), key.user, now, *k) for k in kept_texts(events)]
-
-        async def write(conn) -> bool:
-            if rev == 0:
-                args = (_INSERT, str(key), key.user, key.chat, now, data, seen_json, outbox_json)
-            else:
-                args = (_UPDATE, rev + 1, now, data, seen_json, outbox_json, key.user, key.chat, str(key), rev)
-            if not rows and reminders is None:
-                return _rows(await conn.execute(*args)) == 1
-            async with conn.transaction():  # the step, its events and its reminders, or none
-                if _rows(await conn.execute(*args)) != 1:
-                    return False
-                if rows:
-                    await conn.executemany(_EVENT, rows)
-                if kept:
-                    await conn.executemany(_KEEP, kept)
-                if reminders is not None:
-                    await conn.execute("DELETE FROM reminders WHERE key = $1", str(key))
-                    if reminders:
-                        await conn.executemany(_PLAN, [(str(key), key.user, rid, due) for rid, due in reminders])
-            return True
-        if not await self._run(write, write=True):
-            raise Conflict(str(key))
-        return Record(progress, rev + 1, tuple(seen), tuple(outbox))
+        name, now = str(key), time.time()
+        args = [name, key.user, key.chat, rev, now, progress.to_json(), json.dumps(seen), json.dumps(outbox)]
+        rows = event_rows(events)
+        kept = kept_texts(events) if rows else []
+        if rows:  # one array per column
+            args += [list(column) for column in zip(*rows)]
+        if kept:
+            args += [list(column) for column in zip(*kept)]
+        if reminders is not None:
+            args += [[rid for rid, _ in reminders], [float(due) for _, due in reminders]]
+        statement = _STEPS[rev == 0, bool(rows), bool(kept), reminders is not None]
+        try:
+            written = await self._run(lambda c: c.fetchval(statement, *args), write=True)
+        except StoreUnavailable:
+            self._forget(name)
+            raise
+        if written != 1:
+            self._forget(name)
+            raise Conflict(name)
+        seen = tuple(seen)
+        self._remember(name, rev + 1, now, progress, seen)
+        return Record(progress, rev + 1, seen, tuple(outbox))
 
     async def delivered(self, key: ConversationKey, rev: int) -> bool:
         status = await self._run(lambda c: c.execute(
@@ -319,6 +417,13 @@ class PostgresStore:
         rows = await self._run(lambda c: c.fetch(
             f"SELECT id, {', '.join(FIELDS)} FROM events WHERE id > $1 AND day >= $2 "
             "AND ($3::text IS NULL OR flow = $3) ORDER BY id LIMIT $4", after, since_day, flow, limit))
+        return [tuple(row) for row in rows]
+
+    async def event_facts(self, since_day: str = "", flow: str | None = None, after: int = 0,
+                          limit: int = EVENTS_PAGE) -> list[tuple]:
+        rows = await self._run(lambda c: c.fetch(
+            f"SELECT id, seconds, token, json_build_array({', '.join(FACTS)})::text FROM events WHERE id > $1 "
+            "AND day >= $2 AND ($3::text IS NULL OR flow = $3) ORDER BY id LIMIT $4", after, since_day, flow, limit))
         return [tuple(row) for row in rows]
 
     async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
@@ -434,6 +539,10 @@ class PostgresStore:
     def events_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
                     limit: int = EVENTS_PAGE) -> list[tuple]:
         return self._sync(self.events, since_day, flow, after, limit)
+
+    def event_facts_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
+                         limit: int = EVENTS_PAGE) -> list[tuple]:
+        return self._sync(self.event_facts, since_day, flow, after, limit)
 
     def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
         return self._sync(self.unrecognised, since_day, flow)

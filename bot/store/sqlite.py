@@ -40,7 +40,7 @@ from pathlib import Path
 from ..engine.progress import Progress
 from ..errors import Unreadable
 from ..ops.events import FIELDS, UNRECOGNISED_DAYS
-from .base import (EVENTS_PAGE, Conflict, ConversationKey, Record, Row, StoreUnavailable, event_rows, kept_texts,
+from .base import (EVENTS_PAGE, FACTS, Conflict, ConversationKey, Record, Row, StoreUnavailable, event_rows, kept_texts,
                    record_of)
 
 log = logging.getLogger(__name__)
@@ -421,10 +421,20 @@ class SQLiteStore:
                     limit: int = EVENTS_PAGE) -> list[tuple]:
         """A page of events, read on a connection of its own: a report reading a million
         events never holds the lock the bot's reads take."""
+        return self._events(f"id, {', '.join(FIELDS)}", since_day, flow, after, limit)
+
+    def event_facts_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
+                         limit: int = EVENTS_PAGE) -> list[tuple]:
+        """The same page as (id, seconds, token, FACTS as one JSON array): 4 values a row to
+        make into Python objects instead of 13, a third of the time of reading them."""
+        return self._events(f"id, seconds, token, json_array({', '.join(FACTS)})", since_day, flow, after, limit)
+
+    def _events(self, columns: str, since_day: str, flow: str | None, after: int, limit: int) -> list[tuple]:
         if not self.path.exists():
             return []
-        query = f"SELECT id, {', '.join(FIELDS)} FROM events WHERE id > ? AND day >= ?"
-        args: tuple = (after, since_day)
+        query, args = f"SELECT {columns} FROM events WHERE id > ?", (after,)
+        if since_day:  # every day is >= "": not compared row by row (a tenth of the time of a read)
+            query, args = query + " AND day >= ?", args + (since_day,)
         if flow:
             query, args = query + " AND flow = ?", args + (flow,)
         conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self.lock_timeout)
@@ -764,6 +774,10 @@ class SQLiteStore:
     async def events(self, since_day: str = "", flow: str | None = None, after: int = 0,
                      limit: int = EVENTS_PAGE) -> list[tuple]:
         return await asyncio.to_thread(self.events_sync, since_day, flow, after, limit)
+
+    async def event_facts(self, since_day: str = "", flow: str | None = None, after: int = 0,
+                          limit: int = EVENTS_PAGE) -> list[tuple]:
+        return await asyncio.to_thread(self.event_facts_sync, since_day, flow, after, limit)
 
     async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
         return await self._async(self.unrecognised_sync, since_day, flow)
