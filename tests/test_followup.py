@@ -498,3 +498,21 @@ def test_recap_at_a_billing_outcome_and_at_the_date_prompt(flow):
     progress, _ = engine.choose(progress, "_case:date", reply.token, NOW)
     _, recap = engine.summary(progress, NOW)
     assert [b.label for b in recap.buttons] == ["Annuler"]
+
+
+def test_a_reminder_left_unanswered_can_be_answered_from_suivi(flow):
+    """The reminder came, the person went elsewhere (/recommencer): /suivi offers to answer it."""
+    engine = Engine(FlowSet([flow]))
+    progress, _ = opened_case(engine)
+    progress, _ = engine.choose(progress, "_case:skip", "case", NOW)
+    later = NOW + timedelta(days=31)
+    progress, _ = engine.cases.remind(progress, later)
+    progress, _ = engine.restart(progress, later)
+    _, view = engine.cases.view(progress, later)
+    assert view.buttons[0].label == "🔔 Répondre au dernier rappel"
+    progress, reply = engine.choose(progress, "_case:answer", "case", later)
+    assert progress.node == "followup_answer" and "Avez-vous reçu une réponse" in reply.text
+    progress, reply = engine.choose(progress, "nothing", reply.token, later)
+    assert progress.node == "notice_now"
+    _, view = engine.cases.view(progress, later)
+    assert "🔔 Répondre au dernier rappel" not in [b.label for b in view.buttons]

@@ -155,6 +155,8 @@ class FollowUps:
             return self.reminders_view(progress, now)
         if what.startswith("drop:"):
             return self._drop(progress, what[len("drop:"):], now)
+        if what == "answer":
+            return self._back_to_reminder(progress, now)
         return engine.current(progress, now, t(lang, "case_nothing_to_do"))
 
     def text(self, progress: Progress, text: str, now: datetime) -> tuple[Progress, Reply]:
@@ -206,8 +208,25 @@ class FollowUps:
         case, flow = progress.case, self._flow(progress)
         if case is None or not case.open or rid not in {r.id for r, _ in pending(flow, case, self.quiet)}:
             return self.reminders_view(progress, now)
-        case = replace(case, done=case.done + (rid,))
+        today = self._today(flow, now).isoformat()
+        case = replace(case, done=case.done + (rid,), log=case.log + ((today, "dropped", rid, ""),))
         return self.reminders_view(progress.with_(case=case), now, t(progress.lang, "case_reminder_dropped"))
+
+    def _unanswered(self, flow: Flow, progress: Progress) -> Reminder | None:
+        """The last reminder sent, if its question was left unanswered (and is not on screen)."""
+        case = progress.case
+        if case is None or not case.open or not case.log or case.log[-1][1] != "reminder" or flow.followup is None:
+            return None
+        reminder = flow.followup.reminder(case.log[-1][2])
+        return reminder if reminder is not None and progress.node != reminder.ask else None
+
+    def _back_to_reminder(self, progress: Progress, now: datetime) -> tuple[Progress, Reply]:
+        flow = self._flow(progress)
+        reminder = self._unanswered(flow, progress) if flow else None
+        if reminder is None:
+            return self.engine.current(progress, now, t(progress.lang, "case_nothing_to_do"))
+        return self.engine.current(progress.with_(version=flow.version, node=reminder.ask, path=progress.case.answers,
+                                                  pending=None, draft=None, asking=None))
 
     # -- a reminder comes due --------------------------------------------------------------
     def remind(self, progress: Progress, now: datetime) -> tuple[Progress, Reply] | None:
@@ -260,7 +279,8 @@ class FollowUps:
         upcoming = pending(flow, case, self.quiet)
         if upcoming:
             facts.append(t(lang, "case_next_reminder", when=self._when(upcoming[0][1], flow, lang)))
-        buttons = [Button(CASE + "file", t(lang, "case_file"))]
+        buttons = [Button(CASE + "answer", t(lang, "case_answer"))] if self._unanswered(flow, progress) else []
+        buttons.append(Button(CASE + "file", t(lang, "case_file")))
         if case.open:
             buttons += [Button(CASE + "list", t(lang, "case_reminders")), Button(CASE + "stop", t(lang, "case_stop"))]
         return progress, Reply("case", t(lang, "case_title"), notices=[notice] if notice else [],
@@ -356,9 +376,9 @@ class FollowUps:
             shown = written_date(date.fromisoformat(day), lang)
             if kind == "answer" and a in flow.nodes:
                 text = t(lang, "log_answer", answer=label_of(flow.nodes[a], b, lang))
-            elif kind == "reminder":
+            elif kind in ("reminder", "dropped"):
                 reminder = flow.followup.reminder(a) if flow.followup else None
-                text = t(lang, "log_reminder", what=tr(reminder.label, lang) if reminder else a)
+                text = t(lang, f"log_{kind}", what=tr(reminder.label, lang) if reminder else a)
             else:
                 text = t(lang, f"log_{kind}")
             out.append((shown, text))
