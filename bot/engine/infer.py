@@ -2,17 +2,25 @@
 in a description answers the hearing question, which is then not asked."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..flow.model import Flow
 from ..flow.recognise import normalise
 from .progress import Progress
 
 
-def says(text: str, keyword: str) -> bool:
-    """Whether the normalised words of `text` hold `keyword` (a word, `prefix*`, or a phrase)."""
-    words, wanted = normalise(text).split(), normalise(keyword.rstrip("*")).split()
+@lru_cache(maxsize=8192)
+def _wanted(keyword: str) -> tuple[list[str], bool]:
+    return normalise(keyword.rstrip("*")).split(), keyword.endswith("*")
+
+
+def says(text: str, keyword: str, words: list[str] | None = None) -> bool:
+    """Whether the normalised words of `text` (or `words`, already normalised) hold `keyword`
+    (a word, `prefix*`, or a phrase)."""
+    words = normalise(text).split() if words is None else words
+    wanted, prefix = _wanted(keyword)
     if not wanted:
         return False
-    prefix = keyword.endswith("*")
     for i in range(len(words) - len(wanted) + 1):
         head, last = words[i:i + len(wanted) - 1], words[i + len(wanted) - 1]
         if head == wanted[:-1] and (last.startswith(wanted[-1]) if prefix else last == wanted[-1]):
@@ -27,9 +35,9 @@ def infer(flow: Flow, progress: Progress, text: str, asking: str | None = None) 
     reading descriptions makes of the word; nor is a question already answered."""
     known = {entry[0] for entry in progress.inferred} | {a.node for a in progress.path} | {asking}
     step = len(progress.path)
-    found = []
+    found, words = [], normalise(text).split()
     for rule in flow.infer:
-        if rule.node not in known and any(says(text, k) for k in rule.keywords):
+        if rule.node not in known and any(says(text, k, words) for k in rule.keywords):
             known.add(rule.node)
             found.append((rule.node, rule.choice, step))
     if not found:
