@@ -259,3 +259,18 @@ def test_a_date_question_reads_a_typed_date_and_refuses_a_future_one(engine):
     assert back.node == "debit_when"
     done, reply = engine.text(back, "Je ne sais plus", NOW)  # the button's label, typed
     assert done.path[-1][:2] == ("debit_when", "unknown") and "Demandez au plus vite à votre banque" in reply.text
+
+
+def test_an_infer_rule_reads_its_keywords_as_words_prefixes_and_phrases(flow):
+    """The rules' compiled patterns (engine/infer.py) say what the keyword reader says, on the
+    labelled phrasings and on edge cases (a prefix, a phrase, a word inside another)."""
+    from bot.engine.infer import _rule_pattern, says
+    from bot.flow.recognise import normalise
+    from phrasings import HELD_OUT, PHRASINGS
+    texts = [text for text, _ in PHRASINGS + HELD_OUT] + ["prélevé sans mon accord", "par carte", "cartes", "encarté", "je suis sourde",
+                                         "sourdes", "prélèvement automatique", "cb", "abcb"]
+    for text in texts:
+        joined = " ".join(normalise(text).split())
+        for rule in flow.infer:
+            assert bool(_rule_pattern(rule.keywords).search(joined)) == any(says(text, k) for k in rule.keywords), \
+                (text, rule.node, rule.choice)

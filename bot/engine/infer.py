@@ -2,6 +2,7 @@
 in a description answers the hearing question, which is then not asked."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from ..flow.model import Flow
@@ -12,6 +13,18 @@ from .progress import Progress
 @lru_cache(maxsize=8192)
 def _wanted(keyword: str) -> tuple[list[str], bool]:
     return normalise(keyword.rstrip("*")).split(), keyword.endswith("*")
+
+
+@lru_cache(maxsize=1024)
+def _rule_pattern(keywords: tuple[str, ...]) -> re.Pattern:
+    """One pattern for a rule's keywords, over the normalised words joined by single spaces:
+    each keyword a whole word, a `prefix*` or a phrase, as `says` reads it."""
+    parts = []
+    for keyword in keywords:
+        wanted, prefix = _wanted(keyword)
+        if wanted:
+            parts.append(" ".join(map(re.escape, wanted)) + (r"\S*" if prefix else ""))
+    return re.compile(r"(?<!\S)(?:" + "|".join(parts) + r")(?!\S)") if parts else re.compile(r"(?!x)x")
 
 
 def says(text: str, keyword: str, words: list[str] | None = None) -> bool:
@@ -35,9 +48,9 @@ def infer(flow: Flow, progress: Progress, text: str, asking: str | None = None) 
     reading descriptions makes of the word; nor is a question already answered."""
     known = {entry[0] for entry in progress.inferred} | {a.node for a in progress.path} | {asking}
     step = len(progress.path)
-    found, words = [], normalise(text).split()
+    found, joined = [], " ".join(normalise(text).split())
     for rule in flow.infer:
-        if rule.node not in known and any(says(text, k, words) for k in rule.keywords):
+        if rule.node not in known and _rule_pattern(rule.keywords).search(joined):
             known.add(rule.node)
             found.append((rule.node, rule.choice, step))
     if not found:
