@@ -516,3 +516,15 @@ def test_a_reminder_left_unanswered_can_be_answered_from_suivi(flow):
     assert progress.node == "notice_now"
     _, view = engine.cases.view(progress, later)
     assert "🔔 Répondre au dernier rappel" not in [b.label for b in view.buttons]
+
+
+@pytest.mark.parametrize("change, message", [
+    (("      before: 1 month\n", "      before: 2 years\n"), "reaches back to the day the letter is sent or earlier"),
+    (("    - id: mediator_open\n", "    - id: answer_due\n"), "followup reminder answer_due: a second reminder with this id"),
+    (("    - id: mediator_open\n", "    - at: mediator_from\n"), "followup reminder #2: missing 'id'"),
+])
+def test_check_explains_a_broken_reminder(change, message):
+    text = (FLOWS / "cstream.yaml").read_text(encoding="utf-8")
+    assert change[0] in text
+    broken, problems = load_flow_text(text.replace(change[0], change[1], 1), "c.yaml")
+    assert broken is None and any(message in p.message for p in problems), [p.message for p in problems]

@@ -18,6 +18,8 @@ question asked then), and the nodes that close the case.
 """
 from __future__ import annotations
 
+from datetime import date
+
 from ..model import Delay, Followup, Node, Reminder
 from ..yamlsrc import Located
 from .reader import Reader, suggest
@@ -37,9 +39,9 @@ def followup(r: Reader, data: Located) -> Followup | None:
     if not opens:
         r.err(entry.line, "followup: opens must list the outcomes after which the bot offers to follow the case")
     reminders, seen = [], set()
-    for item, line in r.items(entry, "reminders", "followup", "reminder"):
-        rid = r.scalar(item, "id", "followup reminder", "id")
-        what = f"followup reminder {rid}"
+    for number, (item, line) in enumerate(r.items(entry, "reminders", "followup", "reminder"), 1):
+        rid = r.scalar(item, "id", f"followup reminder #{number}", "id")
+        what = f"followup reminder {rid or f'#{number}'}"
         at = r.scalar(item, "at", what, "id")
         ask = r.scalar(item, "ask", what, "id")
         label = r.scalar(item, "label", what, "text")
@@ -56,7 +58,7 @@ def followup(r: Reader, data: Located) -> Followup | None:
                 before = (int(match.group(1)), unit)
         if rid in seen:
             r.err(line, f"{what}: a second reminder with this id")
-        if rid and at and ask:
+        elif rid and at and ask:
             seen.add(rid)
             reminders.append((Reminder(rid, at, ask, before, label), line))
     if not reminders:
@@ -72,6 +74,7 @@ def check_references(r: Reader, found: Followup | None, nodes: dict[str, Node], 
                      data: Located) -> None:
     if found is None:
         return
+    from ...engine.timeline import add_delay, due_dates  # the calendar's arithmetic (pure)
     entry, lines = r.followup_lines["entry"], r.followup_lines["reminders"]
     if found.date in nodes:
         r.err(entry.line_of("date"), f"followup: date {found.date!r} is a node id; choose another name")
@@ -89,6 +92,12 @@ def check_references(r: Reader, found: Followup | None, nodes: dict[str, Node], 
         elif timeline[rem.at].start and timeline[rem.at].start != found.date:
             r.err(line, f"followup reminder {rem.id}: {rem.at} is counted from {timeline[rem.at].start}, "
                         f"not from the letter (reminders count from the day it was sent)")
+        elif rem.before and timeline[rem.at].unit not in ("minutes", "seconds"):
+            sample = date(2000, 1, 1)
+            day = due_dates(timeline, sample, {found.date: sample}).get(rem.at)
+            if day is not None and add_delay(day, -rem.before[0], rem.before[1]) <= sample:
+                r.err(line, f"followup reminder {rem.id}: before ({rem.before[0]} {rem.before[1]}) reaches back to "
+                            f"the day the letter is sent or earlier: it would never be sent")
         if rem.ask not in nodes or nodes[rem.ask].kind != "choice":
             r.err(line, f"followup reminder {rem.id}: ask must name a choice question, not {rem.ask!r}"
                         f"{'' if rem.ask in nodes else suggest(rem.ask, nodes)}")
