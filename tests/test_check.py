@@ -220,3 +220,13 @@ def test_outcome_details_and_channel_grammar_are_checked():
     assert flow is None and "detail must be one of letter, channels, next, sources" in problems[0].message
     flow, problems = load_flow_text(BASE.replace("    status: checked", "    status: checked\n    grammar: n"), "demo.yaml")
     assert flow is None and "grammar must be one of m, f, mpl, fpl" in problems[0].message
+
+
+def test_check_needs_neither_the_state_machine_library_nor_the_engine():
+    """`python -m bot check` is for flow authors: it loads YAML and the checker only."""
+    import subprocess
+    import sys
+    code = ("import sys, bot.flow.check as c; flow, _ = c.load_flow('flows/cstream.yaml'); "
+            "assert flow is not None; print('transitions' in sys.modules, 'bot.engine' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=FLOWS.parent, check=True)
+    assert out.stdout.split() == ["False", "False"]

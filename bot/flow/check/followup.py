@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from ..calendar import add_delay, due_dates
 from ..model import Delay, Followup, Node, Reminder
 from ..yamlsrc import Located
 from .reader import Reader, suggest
@@ -74,7 +75,6 @@ def check_references(r: Reader, found: Followup | None, nodes: dict[str, Node], 
                      data: Located) -> None:
     if found is None:
         return
-    from ...engine.timeline import add_delay, due_dates  # the calendar's arithmetic (pure)
     entry, lines = r.followup_lines["entry"], r.followup_lines["reminders"]
     if found.date in nodes:
         r.err(entry.line_of("date"), f"followup: date {found.date!r} is a node id; choose another name")
