@@ -8,10 +8,12 @@ Telegram (engine/commands.py). Reads plain lines, so it can be scripted:
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Callable, TextIO
 
 from .engine import Commands, Engine, Reply, Turn, command_of
+from .engine.followup import CASE_TOKEN
 from .engine.reply import card_lines
 from .errors import Conflict, StoreUnavailable
 from .locales import t
@@ -126,7 +128,9 @@ def run_console(engine: Engine, store: ProgressStore | None = None,
         show(render_text(turn.reply, lang))
         if turn.effect == "quit":
             return 0
-        prompt = turn.reply if turn.reply.kind in ("forget", "case") else None
+        # A prompt outside the flow takes the typed answer: /oublier's, and /suivi's or /rappels'
+        # views (not the follow-up's questions, whose typed answers the engine reads: « 3 » is a day).
+        prompt = turn.reply if turn.reply.kind == "forget" or turn.reply.token == CASE_TOKEN else None
         print("> ", end="", file=stdout, flush=True)
         line = stdin.readline()
         if not line:
@@ -143,6 +147,8 @@ def run_console(engine: Engine, store: ProgressStore | None = None,
             turn = Turn(*engine.choose(progress, choice, prompt.token, now))  # /suivi's, /rappels' buttons
         elif choice is not None and prompt.kind == "forget":
             turn = commands.confirm_forget(choice, progress, lang, now)
+        elif prompt is not None and prompt.kind == "case" and action is None and line.strip().isdigit():
+            turn = Turn(progress, replace(prompt, notices=[t(lang, "pick_a_button")]))  # a number not on the list
         elif action is not None:
             turn = commands.run(action, arg, progress, lang, now, resume=RESUME if store is not None else None)
         else:
