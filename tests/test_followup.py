@@ -528,3 +528,20 @@ def test_check_explains_a_broken_reminder(change, message):
     assert change[0] in text
     broken, problems = load_flow_text(text.replace(change[0], change[1], 1), "c.yaml")
     assert broken is None and any(message in p.message for p in problems), [p.message for p in problems]
+
+
+def test_a_reminder_never_takes_away_a_conversation_under_way(flow):
+    """Mid-way through another problem when the reminder comes: their place is kept; the
+    reminder's question comes with a button that takes them to it."""
+    engine = Engine(FlowSet([flow]))
+    progress, _ = opened_case(engine)
+    progress, _ = engine.choose(progress, "_case:skip", "case", NOW)
+    progress, reply = engine.restart(progress, NOW)
+    progress, reply = engine.choose(progress, "access", reply.token, NOW)  # another problem, under way
+    later = NOW + timedelta(days=31)
+    kept, reminder = engine.cases.remind(progress, later)
+    assert kept.node == progress.node and kept.path == progress.path  # nothing lost
+    assert "Avez-vous reçu une réponse" in reminder.text and "autre démarche" in " ".join(reminder.notices)
+    assert engine.cases.remind(kept, later) is None  # sent once
+    moved, question = engine.choose(kept, reminder.buttons[0].id, reminder.token, later)
+    assert moved.node == "followup_answer" and [b.id for b in question.buttons] == ["settled", "unsatisfied", "nothing"]

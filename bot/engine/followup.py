@@ -249,7 +249,22 @@ class FollowUps:
         if now - when > LATE and when.timestamp() > case.opened:  # not for a date already past at opening
             notices.append(t(progress.lang, "reminder_late", day=written_date(when.astimezone(
                 ZoneInfo(flow.timezone)).date(), progress.lang)))
-        return self.engine.current(moved, now, None, notices)
+        moved, reply = self.engine.current(moved, now, None, notices)
+        if self._busy(flow, progress):
+            # Mid-way through another conversation: their place is kept; the reminder's question
+            # is shown with one button that takes them to it (/suivi offers it too).
+            kept = progress.with_(case=case)
+            return kept, Reply("case", reply.text, notices=reply.notices + [t(progress.lang, "reminder_busy")],
+                               buttons=[Button(CASE + "answer", t(progress.lang, "case_answer"))],
+                               token=CASE_TOKEN, node=progress.node)
+        return moved, reply
+
+    @staticmethod
+    def _busy(flow: Flow, progress: Progress) -> bool:
+        """Whether the person is mid-way through a conversation (answers given, no outcome yet)."""
+        node = flow.nodes.get(progress.node)
+        return bool(progress.path) and node is not None and not node.is_outcome and \
+            progress.node not in flow.followup.asks and not progress.asking
 
     def answered(self, flow: Flow, progress: Progress, node_id: str, choice: str, target: str,
                  now: datetime) -> Progress:

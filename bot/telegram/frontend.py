@@ -308,7 +308,7 @@ class TelegramFrontend:
             return
         progress, reply = found
         items = plan(reply, progress.lang, key.chat, key.user, False, None, bot.username)
-        if key in self._last_question:  # the question on screen loses its buttons
+        if reply.kind != "case" and key in self._last_question:  # they were moved: the old question's buttons go
             items.append(edit_item(*self._last_question.pop(key)))
         saved = await self.store.save(key, progress, record.rev, record.seen, tuple(record.outbox) + tuple(items), (),
                                       self.engine.cases.schedule(progress))
