@@ -345,8 +345,9 @@ def main() -> None:
             row("longest stall of the idle loop, same process, nothing running (ms)",
                 fmt([r["stall_idle_ms"] for r in rs], 1), "", "", "--sections stalls")
             row("largest WAL (MB)", fmt([r["wal_largest_mb"] for r in rs], 1), "", "", "--sections stalls")
-            row("purge (s), move (s), report (s)",
-                " / ".join(fmt([r["background"][k] for r in rs], 2) for k in ("purge_s", "move_s", "report_s")), "",
+            row("purge (s), move (s), report (s), 200 reminders (s)",
+                " / ".join(fmt([r["background"].get(k, float("nan")) for r in rs], 2)
+                           for k in ("purge_s", "move_s", "report_s", "reminders_s")), "",
                 "", "--sections stalls")
     finally:
         if server is not None:

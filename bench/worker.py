@@ -10,7 +10,7 @@ takes `--in-flight` updates at once (its production setting, one conversation's 
 order); the baseline takes one at a time (ConversationHandler + PicklePersistence require it).
 With `--rate`, updates arrive at that rate instead (latency = arrival to last call answered).
 `--background` runs the bot's own background work during the run: ours purges the stored
-backlog, moves a group chat, draws a report; the baseline writes its pickle (its periodic save).
+backlog, moves a group chat, draws a report, sends 200 follow-up reminders come due; the baseline writes its pickle (its periodic save).
 A ticker on the event loop measures stalls, attributed to the garbage collector, the store
 (or background work: on-loop store calls, the baseline's save), or handling; the idle
 machine's own stalls are measured first, with nothing running.
@@ -223,6 +223,40 @@ def build(args, workdir: Path):
     return app, db
 
 
+REMINDERS = 200  # stored conversations whose follow-up reminder comes due during the run
+
+
+async def reminders_come_due(app, count: int) -> int:
+    """Give `count` stored private conversations a followed case whose first reminder is due now,
+    then run the bot's reminders job until none is left: what a morning of reminders costs."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+    from bot.engine.progress import Case
+    from bot.store import ConversationKey
+    from bot.telegram.app import _reminders
+    store, frontend = app.bot_data["store"], app.bot_data["frontend"]
+    now = frontend.clock()
+    sent = (now.date() - timedelta(days=40)).isoformat()
+    planted, after = 0, ""
+    while planted < count and (rows := await store.rows_after(after, 500)):
+        after = rows[-1].key
+        for row in rows:
+            key = ConversationKey.parse(row.key)
+            record = await store.load(key) if key.kind == "private" else None
+            if record is None or planted >= count:
+                continue
+            case = Case(f"b{planted}", "write_now", record.progress.answers.get("problem", ""), sent,
+                        now.timestamp() - 40 * 86400, answers=record.progress.path)
+            await store.save(key, record.progress.with_(case=case), record.rev, record.seen, record.outbox, (),
+                             [("answer_due", now.timestamp() - 60)])
+            planted += 1
+    before = frontend.metrics.reminders._value.get()
+    context = SimpleNamespace(bot_data=app.bot_data, bot=app.bot, application=app)
+    for _ in range(count // 50 + 2):  # the job claims 50 at a time
+        await _reminders(context)
+    return int(frontend.metrics.reminders._value.get() - before)
+
+
 async def background_work(app, db: Path | None, bot: str, causes: Causes) -> dict:
     """What the bot does besides answering, started during the measured run."""
     out = {}
@@ -241,6 +275,9 @@ async def background_work(app, db: Path | None, bot: str, causes: Causes) -> dic
         t = time.perf_counter()
         text, picture = await admin_summary_apart(f"sqlite:///{db}", str(REPO_FLOWS), "fr")
         out["report_s"], out["report_png_kb"] = time.perf_counter() - t, len(picture) / 1024
+        t = time.perf_counter()
+        out["reminders_sent"] = await reminders_come_due(app, REMINDERS)
+        out["reminders_s"] = time.perf_counter() - t
     else:
         t = time.perf_counter()
         await app.persistence.flush()  # its periodic save: the whole pickle, on the event loop
