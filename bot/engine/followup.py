@@ -8,9 +8,11 @@ the answers that led to the case; the answers lead on through the flow as usual.
 
 A reminder falls at the date of its timeline entry (`at`), counted from the day the letter
 was sent, minus its `before`, at the time of day the case was opened, moved out of the
-quiet hours (21:00-09:00 by default: to 09:00). Reminders already past when the case is
-opened are not planned. If several came due while the bot was down, only the latest is
-asked, once, saying it is late.
+quiet hours (21:00-09:00 by default: to 09:00). Of the dates already past when the case is
+opened (a letter sent weeks ago), the latest is asked at once. If several came due while the
+bot was down, only the latest is asked, once, saying it is late; none whose deadline is over
+(« il reste un mois » a year late). Someone mid-way through another conversation keeps their
+place: the reminder comes with a button to its question.
 """
 from __future__ import annotations
 
