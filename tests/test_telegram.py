@@ -15,9 +15,11 @@ async def test_private_path_from_free_text_to_the_mediator(bot):
     assert "Bonjour" in camille.last_text and "Quel est votre problème" in camille.last_text
     await camille.send("ma réclamation n'a jamais été traitée")
     assert "✔" not in camille.last_text and camille.last.labels[:2] == ["Cstream Vidéo", "Cstream Music"]
-    question = camille.last
+    question, shown = camille.last, len(camille.seen)
     await camille.press("Cstream Books")
-    assert "✔ <b>Cstream Books</b>" in question.text and question.buttons == []  # no stale buttons left
+    # The pressed question becomes the next one: the answer taken on top, the new buttons only.
+    assert question.text.startswith("✔ <b>Cstream Books</b>\n\n") and "Avez-vous déjà contacté" in question.text
+    assert "Cstream Books" not in question.labels and len(camille.seen) == shown  # no stale buttons left
     await camille.press("Oui, par écrit (courrier ou e-mail)")
     await camille.press("Pas de réponse depuis plus de 2 mois")
     before = len(camille.seen)

@@ -8,7 +8,7 @@ import logging
 from typing import Awaitable
 
 from telegram import InputFile
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from ..engine import Reply
 from ..letterfile import docx_bytes
@@ -88,10 +88,40 @@ def edit_item(chat_id: int, message_id: int, html: str | None = None) -> dict:
     return {"method": "editMessageText", "params": params, "quiet": True, "fallback": edit_item(chat_id, message_id)}
 
 
+def edit_into(chat_id: int, message_id: int, html: str, item: dict) -> dict:
+    """The pressed message edited in place into the next question (a planned sendMessage
+    `item`): `html` (the answer taken) above the question's text, the question's buttons in
+    place of the pressed ones. One call instead of an edit and a send. If Telegram refuses
+    the edit (the message too old to edit, deleted), the question is sent as a new
+    message instead (the "fallback"): the person always gets it, with working buttons."""
+    sent = item["params"]
+    text = f"{html}\n\n{sent['text']}"
+    params = {"chat_id": chat_id, "message_id": message_id, "text": text, "parse_mode": "HTML"}
+    if "http" in text:
+        params["link_preview_options"] = {"is_disabled": True}
+    if "reply_markup" in sent:
+        params["reply_markup"] = sent["reply_markup"]
+    return {"method": "editMessageText", "params": params, "refusable": True,
+            "question": bool(item.get("question")), "fallback": item}
+
+
+async def _refusable(call: Awaitable, params: dict):
+    """An edit Telegram may refuse (BadRequest): None then, for the fallback to show it."""
+    try:
+        return await call
+    except BadRequest as exc:
+        if "not modified" in str(exc).lower():
+            return {"message_id": params["message_id"]}  # already showing exactly this
+        log.debug("edit refused (%s); sending instead", type(exc).__name__)
+        return None
+
+
 async def deliver(bot, items) -> int | None:
     """Make the calls in order; return the id of the message carrying the question's
-    buttons. A quiet item's failure is ignored; any other raises (the caller keeps the
-    items in the outbox, or drops them when Telegram refuses them for good)."""
+    buttons, whichever call showed it (a message sent, an edit, or an edit's fallback). A
+    quiet item's failure is ignored, a refusable item's refusal sends its fallback instead;
+    any other failure raises (the caller keeps the items in the outbox, or drops them when
+    Telegram refuses them for good)."""
     question = None
     for item in items:
         params = dict(item["params"])
@@ -100,9 +130,13 @@ async def deliver(bot, items) -> int | None:
             data = base64.b64decode(doc["base64"]) if "base64" in doc else doc["content"].encode("utf-8")
             params["document"] = InputFile(data, filename=doc["filename"])
         call = bot.do_api_request(item["method"], api_kwargs=params)
-        result = await (quietly(call, f"calling {item['method']}") if item.get("quiet") else call)
+        if item.get("refusable"):
+            result = await _refusable(call, params)
+        else:
+            result = await (quietly(call, f"calling {item['method']}") if item.get("quiet") else call)
         if result is None and "fallback" in item:
-            await deliver(bot, [item["fallback"]])
+            # the fallback's question, when it carries one (the question sent anew)
+            question = await deliver(bot, [item["fallback"]]) or question
         if item.get("question") and isinstance(result, dict):
             question = result.get("message_id")
     return question
