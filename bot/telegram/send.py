@@ -33,7 +33,8 @@ def plan(reply: Reply, lang: str, chat_id: int, user_id: int, group: bool, reply
     """A reply as the Bot API calls that show it, in order, as JSON-ready items (they are
     saved in the outbox with the step): {"method", "params"}, plus "question": true on the
     message carrying the buttons, or "document": {...} for a file (its text in "content", or
-    a .docx in "base64")."""
+    a .docx in "base64"). A press's single-question reply is then turned into an edit of the
+    pressed message (`edit_into`: "refusable", its "fallback" the sendMessage planned here)."""
     extra = []
     if group and bot_username:
         link = f"https://t.me/{bot_username}?start=g{chat_id}"

@@ -170,13 +170,14 @@ def _stored_node(data_dir, key: str) -> str | None:
 
 @pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
 def test_killed_between_the_save_and_the_send_the_reply_still_comes(emulator, bot_process, tmp_path, webhook):
-    """The step is saved, its sendMessage hangs, the bot dies: after the restart the person
-    gets that reply (the outbox), and the step was applied once."""
+    """The step is saved, the call showing its reply hangs (the pressed question's edit into
+    the next one), the bot dies: after the restart the person gets that reply (the outbox),
+    and the step was applied once."""
     bot = bot_process(webhook=webhook)
     chat = Chat(emulator, 7301 + webhook)
     chat.send("double prélèvement")
     chat.wait_for("Quel service Cstream")
-    emulator.stall_next("sendMessage")
+    emulator.stall_next("editMessageText")
     chat.press("Cstream Vidéo")
     deadline = time.time() + 15
     while emulator.stalled() < 1 and time.time() < deadline:
