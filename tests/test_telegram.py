@@ -188,6 +188,18 @@ async def test_an_edit_already_made_is_not_sent_again(bot):
     assert tg.calls_to("editMessageReplyMarkup")[-1]["message_id"] == question.message_id
 
 
+async def test_a_press_on_the_summary_keeps_it_and_sends_the_question(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 1014)
+    await camille.send("double prélèvement")
+    await camille.send("/recap")
+    summary = camille.last
+    assert "Récapitulatif" in summary.text and "Cstream Vidéo" in summary.labels
+    await camille.press("Cstream Vidéo", message=summary)
+    assert "Récapitulatif" in summary.text and summary.text.endswith("✔ <b>Cstream Vidéo</b>") and summary.buttons == []
+    assert camille.last is not summary and "Avez-vous déjà contacté" in camille.last_text
+
+
 async def test_duplicate_update_is_handled_once(bot):
     tg, app, store = bot
     camille = Person(tg, app, 1007)

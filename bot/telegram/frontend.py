@@ -9,8 +9,10 @@ lock (app.py): load the record, skip an update already handled, ask the engine, 
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Callable
 
 from telegram import InlineQueryResultsButton, Message, Update
@@ -22,7 +24,7 @@ from ..engine.followup import CASE_TOKEN
 from ..engine.reply import FORGET_TOKEN
 from ..errors import Conflict, StoreUnavailable, Unreadable
 from ..flow.model import tr
-from ..locales import pick, t
+from ..locales import languages, pick, t
 from ..ops.events import events_of
 from ..ops.metrics import NO_METRICS
 from ..store import ConversationKey, ProgressStore, Record
@@ -68,6 +70,21 @@ def _in_place(key: ConversationKey, turn: Turn, items: list[dict]) -> bool:
     return key.kind == "private" and turn.reply.kind in IN_PLACE and bool(turn.reply.answer) \
         and bool(path) and path[-1].choice != "continue" \
         and len(items) == 1 and items[0]["method"] == "sendMessage"
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+@lru_cache(maxsize=1)
+def _summary_titles() -> frozenset[str]:
+    return frozenset(t(lang, "summary_title") for lang in languages())
+
+
+def _shows_summary(message: Message) -> bool:
+    """Whether a pressed message is a /recap summary (it carries the current question's
+    buttons): it stays as it is, marked with the answer, and the next question comes anew."""
+    titles = _summary_titles()
+    return any(_TAG.sub("", line).strip() in titles for line in (message.text or "").splitlines())
 
 
 def _thread(message: Message) -> int | None:
@@ -233,7 +250,7 @@ class TelegramFrontend:
         # cannot be sent, the person can still press again (and gets it then).
         if retire and key in self._last_question:
             items.append(edit_item(*self._last_question.pop(key)))
-        if edit is not None and _in_place(key, turn, items):
+        if edit is not None and _in_place(key, turn, items) and not _shows_summary(edit):
             # A press that leads to another plain question: the pressed message becomes it,
             # the answer taken on top (one edit instead of an edit and a new message).
             items = [edit_into(edit.chat.id, edit.message_id, f"✔ <b>{escape(turn.reply.answer)}</b>", items[0])]
