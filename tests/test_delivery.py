@@ -79,11 +79,12 @@ async def test_a_second_press_after_a_lost_reply_shows_it(bot):
     camille = Person(tg, app, 8401)
     await camille.send("double prélèvement")
     question = camille.last
-    tg.fail_next.append(ERROR_500)
+    tg.fail_next.append(("editMessageText", *ERROR_500[1:]))  # the edit into the next question fails
     await camille.press("Cstream Vidéo", message=question)
     assert stored(store, "private:8401").node == "contacted"
+    assert "Avez-vous déjà contacté" not in question.text and "Cstream Vidéo" in question.labels
     await camille.press("Cstream Vidéo", message=question)  # nothing came, so they press again
-    assert "Avez-vous déjà contacté" in camille.last_text
+    assert "Avez-vous déjà contacté" in camille.last_text and camille.last is question  # edited in place
     assert stored(store, "private:8401").node == "contacted"  # applied once
 
 

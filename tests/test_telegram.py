@@ -15,9 +15,11 @@ async def test_private_path_from_free_text_to_the_mediator(bot):
     assert "Bonjour" in camille.last_text and "Quel est votre problème" in camille.last_text
     await camille.send("ma réclamation n'a jamais été traitée")
     assert "✔" not in camille.last_text and camille.last.labels[:2] == ["Cstream Vidéo", "Cstream Music"]
-    question = camille.last
+    question, shown = camille.last, len(camille.seen)
     await camille.press("Cstream Books")
-    assert "✔ <b>Cstream Books</b>" in question.text and question.buttons == []  # no stale buttons left
+    # The pressed question becomes the next one: the answer taken on top, the new buttons only.
+    assert question.text.startswith("✔ <b>Cstream Books</b>\n\n") and "Avez-vous déjà contacté" in question.text
+    assert "Cstream Books" not in question.labels and len(camille.seen) == shown  # no stale buttons left
     await camille.press("Oui, par écrit (courrier ou e-mail)")
     await camille.press("Pas de réponse depuis plus de 2 mois")
     before = len(camille.seen)
@@ -120,6 +122,82 @@ async def test_double_press_advances_once_and_answers_once(bot):
     await camille.press("Cstream Vidéo", message=question, data=data)
     assert len(camille.seen) == sent
     assert stored(store, "private:1006").path[-1][:2] == ("service", "video")
+
+
+def _labels(markup: dict) -> list[str]:
+    return [b["text"] for row in markup["inline_keyboard"] for b in row]
+
+
+async def test_a_press_leading_to_a_question_costs_an_answer_and_one_edit(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 1011)
+    await camille.send("double prélèvement")
+    question, shown = camille.last, len(camille.seen)
+    before = len(tg.calls)
+    await camille.press("Cstream Vidéo", message=question)
+    assert [name for name, _ in tg.calls[before:]] == ["answerCallbackQuery", "editMessageText"]
+    edit = tg.calls[-1][1]
+    assert edit["message_id"] == question.message_id
+    assert edit["text"].startswith("✔ <b>Cstream Vidéo</b>\n\n") and "Avez-vous déjà contacté" in edit["text"]
+    assert _labels(edit["reply_markup"]) == question.labels and "Non, pas encore" in question.labels
+    assert len(camille.seen) == shown and store.count_undelivered_sync() == 0
+    before = len(tg.calls)
+    await camille.press("Non, pas encore", message=question)  # the edited question's buttons work
+    assert [name for name, _ in tg.calls[before:]] == ["answerCallbackQuery", "editMessageText"]
+    assert question.text.startswith("✔ <b>Non, pas encore</b>") and len(stored(store, "private:1011").path) == 3
+    await camille.send("Non")  # typed: a new message, and the question edited in place loses its buttons
+    assert question.buttons == [] and camille.last is not question and len(stored(store, "private:1011").path) == 4
+
+
+async def test_a_refused_edit_sends_the_question_anew_and_its_buttons_work(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 1012)
+    await camille.send("double prélèvement")
+    question = camille.last
+    refused = ("editMessageText", 400, {"ok": False, "error_code": 400, "description": "Bad Request: message can't be edited"})
+    tg.fail_next.append(refused)
+    before = len(tg.calls)
+    await camille.press("Cstream Vidéo", message=question)
+    assert [name for name, _ in tg.calls[before:]] == ["answerCallbackQuery", "editMessageText", "sendMessage"]
+    anew = camille.last
+    assert anew is not question and "Avez-vous déjà contacté" in anew.text and "Non, pas encore" in anew.labels
+    assert store.count_undelivered_sync() == 0
+    await camille.send("Non, pas encore")  # typed: the question sent anew is the one that loses its buttons
+    assert anew.buttons == [] and len(stored(store, "private:1012").path) == 3
+    tg.fail_next.append(refused)
+    await camille.press("Non", message=camille.last)
+    anew = camille.last
+    assert anew.labels and len(stored(store, "private:1012").path) == 4
+    await camille.press(anew.labels[0], message=anew)  # the buttons of a question sent anew work
+    assert len(stored(store, "private:1012").path) == 5
+
+
+async def test_an_edit_already_made_is_not_sent_again(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 1013)
+    await camille.send("double prélèvement")
+    question = camille.last
+    tg.fail_next.append(("editMessageText", 400, {"ok": False, "error_code": 400, "description":
+                         "Bad Request: message is not modified: specified new message content and reply markup "
+                         "are exactly the same as a current content and reply markup of the message"}))
+    before = len(tg.calls)
+    await camille.press("Cstream Vidéo", message=question)
+    assert [name for name, _ in tg.calls[before:]] == ["answerCallbackQuery", "editMessageText"]
+    assert store.count_undelivered_sync() == 0
+    await camille.send("Non, pas encore")  # the message it names still counts as the question shown
+    assert tg.calls_to("editMessageReplyMarkup")[-1]["message_id"] == question.message_id
+
+
+async def test_a_press_on_the_summary_keeps_it_and_sends_the_question(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 1014)
+    await camille.send("double prélèvement")
+    await camille.send("/recap")
+    summary = camille.last
+    assert "Récapitulatif" in summary.text and "Cstream Vidéo" in summary.labels
+    await camille.press("Cstream Vidéo", message=summary)
+    assert "Récapitulatif" in summary.text and summary.text.endswith("✔ <b>Cstream Vidéo</b>") and summary.buttons == []
+    assert camille.last is not summary and "Avez-vous déjà contacté" in camille.last_text
 
 
 async def test_duplicate_update_is_handled_once(bot):

@@ -9,8 +9,10 @@ lock (app.py): load the record, skip an update already handled, ask the engine, 
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Callable
 
 from telegram import InlineQueryResultsButton, Message, Update
@@ -22,13 +24,13 @@ from ..engine.followup import CASE_TOKEN
 from ..engine.reply import FORGET_TOKEN
 from ..errors import Conflict, StoreUnavailable, Unreadable
 from ..flow.model import tr
-from ..locales import pick, t
+from ..locales import languages, pick, t
 from ..ops.events import events_of
 from ..ops.metrics import NO_METRICS
 from ..store import ConversationKey, ProgressStore, Record
 from .render import OutMessage, escape, parse_callback
 from .publish import publish
-from .send import deliver, edit_item, plan, quietly, send
+from .send import deliver, edit_into, edit_item, plan, quietly, send
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,36 @@ def _opens_case(record: Record | None, turn: Turn) -> bool:
     old = record.progress.case if record is not None else None
     return record is not None and new is not None and new.state != "declined" and new != old and \
         (old is None or old.id != new.id)
+
+
+# Replies that are one plain question: what a pressed message can be edited into.
+IN_PLACE = frozenset({"choice", "text", "date", "confirm"})
+
+
+def _in_place(key: ConversationKey, turn: Turn, items: list[dict]) -> bool:
+    """Whether a press's reply can replace the pressed message: an answer taken to a question
+    (not an info message's « continue »: its text stays to be read), in a private chat (a
+    group's typed questions need ForceReply, which only a new message carries), and the reply
+    a single message (no outcome, no document)."""
+    path = turn.progress.path if turn.progress is not None else ()
+    return key.kind == "private" and turn.reply.kind in IN_PLACE and bool(turn.reply.answer) \
+        and bool(path) and path[-1].choice != "continue" \
+        and len(items) == 1 and items[0]["method"] == "sendMessage"
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+@lru_cache(maxsize=1)
+def _summary_titles() -> frozenset[str]:
+    return frozenset(t(lang, "summary_title") for lang in languages())
+
+
+def _shows_summary(message: Message) -> bool:
+    """Whether a pressed message is a /recap summary (it carries the current question's
+    buttons): it stays as it is, marked with the answer, and the next question comes anew."""
+    titles = _summary_titles()
+    return any(_TAG.sub("", line).strip() in titles for line in (message.text or "").splitlines())
 
 
 def _thread(message: Message) -> int | None:
@@ -218,9 +250,13 @@ class TelegramFrontend:
         # cannot be sent, the person can still press again (and gets it then).
         if retire and key in self._last_question:
             items.append(edit_item(*self._last_question.pop(key)))
+        if edit is not None and _in_place(key, turn, items) and not _shows_summary(edit):
+            # A press that leads to another plain question: the pressed message becomes it,
+            # the answer taken on top (one edit instead of an edit and a new message).
+            items = [edit_into(edit.chat.id, edit.message_id, f"✔ <b>{escape(turn.reply.answer)}</b>", items[0])]
         # The pressed message: marked with the answer taken, or its buttons removed; not for a
         # detail or the follow-up, whose outcome keeps its buttons (another detail, the letter).
-        if edit is not None and turn.reply.kind not in ("detail", "case"):
+        elif edit is not None and turn.reply.kind not in ("detail", "case"):
             items.append(edit_item(edit.chat.id, edit.message_id, turn.reply.answer and
                                    f"{edit.text_html}\n\n✔ <b>{escape(turn.reply.answer)}</b>"))
         if turn.effect == "erase":

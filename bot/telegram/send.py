@@ -8,7 +8,7 @@ import logging
 from typing import Awaitable
 
 from telegram import InputFile
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from ..engine import Reply
 from ..letterfile import docx_bytes
@@ -33,7 +33,8 @@ def plan(reply: Reply, lang: str, chat_id: int, user_id: int, group: bool, reply
     """A reply as the Bot API calls that show it, in order, as JSON-ready items (they are
     saved in the outbox with the step): {"method", "params"}, plus "question": true on the
     message carrying the buttons, or "document": {...} for a file (its text in "content", or
-    a .docx in "base64")."""
+    a .docx in "base64"). A press's single-question reply is then turned into an edit of the
+    pressed message (`edit_into`: "refusable", its "fallback" the sendMessage planned here)."""
     extra = []
     if group and bot_username:
         link = f"https://t.me/{bot_username}?start=g{chat_id}"
@@ -88,10 +89,40 @@ def edit_item(chat_id: int, message_id: int, html: str | None = None) -> dict:
     return {"method": "editMessageText", "params": params, "quiet": True, "fallback": edit_item(chat_id, message_id)}
 
 
+def edit_into(chat_id: int, message_id: int, html: str, item: dict) -> dict:
+    """The pressed message edited in place into the next question (a planned sendMessage
+    `item`): `html` (the answer taken) above the question's text, the question's buttons in
+    place of the pressed ones. One call instead of an edit and a send. If Telegram refuses
+    the edit (the message too old to edit, deleted), the question is sent as a new
+    message instead (the "fallback"): the person always gets it, with working buttons."""
+    sent = item["params"]
+    text = f"{html}\n\n{sent['text']}"
+    params = {"chat_id": chat_id, "message_id": message_id, "text": text, "parse_mode": "HTML"}
+    if "http" in text:
+        params["link_preview_options"] = {"is_disabled": True}
+    if "reply_markup" in sent:
+        params["reply_markup"] = sent["reply_markup"]
+    return {"method": "editMessageText", "params": params, "refusable": True,
+            "question": bool(item.get("question")), "fallback": item}
+
+
+async def _refusable(call: Awaitable, params: dict):
+    """An edit Telegram may refuse (BadRequest): None then, for the fallback to show it."""
+    try:
+        return await call
+    except BadRequest as exc:
+        if "not modified" in str(exc).lower():
+            return {"message_id": params["message_id"]}  # already showing exactly this
+        log.debug("edit refused (%s); sending instead", type(exc).__name__)
+        return None
+
+
 async def deliver(bot, items) -> int | None:
     """Make the calls in order; return the id of the message carrying the question's
-    buttons. A quiet item's failure is ignored; any other raises (the caller keeps the
-    items in the outbox, or drops them when Telegram refuses them for good)."""
+    buttons, whichever call showed it (a message sent, an edit, or an edit's fallback). A
+    quiet item's failure is ignored, a refusable item's refusal sends its fallback instead;
+    any other failure raises (the caller keeps the items in the outbox, or drops them when
+    Telegram refuses them for good)."""
     question = None
     for item in items:
         params = dict(item["params"])
@@ -100,9 +131,13 @@ async def deliver(bot, items) -> int | None:
             data = base64.b64decode(doc["base64"]) if "base64" in doc else doc["content"].encode("utf-8")
             params["document"] = InputFile(data, filename=doc["filename"])
         call = bot.do_api_request(item["method"], api_kwargs=params)
-        result = await (quietly(call, f"calling {item['method']}") if item.get("quiet") else call)
+        if item.get("refusable"):
+            result = await _refusable(call, params)
+        else:
+            result = await (quietly(call, f"calling {item['method']}") if item.get("quiet") else call)
         if result is None and "fallback" in item:
-            await deliver(bot, [item["fallback"]])
+            # the fallback's question, when it carries one (the question sent anew)
+            question = await deliver(bot, [item["fallback"]]) or question
         if item.get("question") and isinstance(result, dict):
             question = result.get("message_id")
     return question

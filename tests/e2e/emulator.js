@@ -3,7 +3,9 @@
 //  1. getMe gains is_bot;                        2. message dates in seconds, not milliseconds;
 //  3. callback queries gain chat_instance;        4. edits return the edited message;
 //  5. getUpdates honours offset and long-polls;   6. methods it lacks answer ok (sendDocument...);
-//  7. webhook delivery is retried until the bot answers, with the secret token header.
+//  7. webhook delivery is retried until the bot answers, with the secret token header;
+//  8. a message whose text is edited reaches the user's chat again (the user API's getUpdates
+//     gives it anew, same message id), as a Telegram client shows the change.
 // Also: `POST /failNext {method, status, body}` makes the next call of a method fail (429, 403...);
 // `POST /stallNext {method}` holds the next call of a method unanswered and undelivered (the bot
 // is then killed while it waits: a step saved and its reply never sent); `POST /stalled` counts them.
@@ -114,6 +116,7 @@ const extraRoutes = (app, server) => {
       }
       if (!body.reply_markup) body.reply_markup = {};  // no markup given: the buttons go
       stored.message = { ...stored.message, ...body };
+      if (method === 'editMessageText') stored.isRead = false;  // the chat sees the new text (8.)
       server.emit('EditedMessageText');
       res.json({ ok: true, result: botMessageJson(server, stored) });
     });

@@ -60,8 +60,13 @@ def test_polling_whole_path_from_free_text_to_the_mediator(emulator, bot_process
     bot = bot_process()
     chat = Chat(emulator, 5001)
     walk_to_mediator(chat)
-    edited = [m for m in emulator.history() if m.get("message", {}).get("text", "").endswith("✔ <b>Cstream Books</b>")]
+    # The pressed question became the next one, the chosen answer on top (edited in place)...
+    edited = [m for m in chat.received if (m.get("text") or "").startswith("✔ <b>Cstream Books</b>\n\n")
+              and "Avez-vous déjà contacté" in m["text"]]
     assert edited, "the answered question shows the chosen answer"
+    # ...and the last one, answered into the outcome, keeps its text with the answer below.
+    last = [m for m in emulator.history() if m.get("message", {}).get("text", "").endswith("✔ <b>Il y a moins d'un an</b>")]
+    assert last, "the question answered last shows the chosen answer"
     assert "e2e-test-token" not in bot.log.read_text()
     assert "jamais été traitée" not in bot.log.read_text()
 
@@ -165,13 +170,14 @@ def _stored_node(data_dir, key: str) -> str | None:
 
 @pytest.mark.parametrize("webhook", [False, True], ids=["polling", "webhook"])
 def test_killed_between_the_save_and_the_send_the_reply_still_comes(emulator, bot_process, tmp_path, webhook):
-    """The step is saved, its sendMessage hangs, the bot dies: after the restart the person
-    gets that reply (the outbox), and the step was applied once."""
+    """The step is saved, the call showing its reply hangs (the pressed question's edit into
+    the next one), the bot dies: after the restart the person gets that reply (the outbox),
+    and the step was applied once."""
     bot = bot_process(webhook=webhook)
     chat = Chat(emulator, 7301 + webhook)
     chat.send("double prélèvement")
     chat.wait_for("Quel service Cstream")
-    emulator.stall_next("sendMessage")
+    emulator.stall_next("editMessageText")
     chat.press("Cstream Vidéo")
     deadline = time.time() + 15
     while emulator.stalled() < 1 and time.time() < deadline:
