@@ -40,10 +40,12 @@ def free_port() -> int:
 # -- settings ------------------------------------------------------------------------------------
 def test_every_bad_setting_is_one_line_and_exit_2(cli):
     code, out, err = cli("run", env={"BOT_RETENTION_DAYS": "90d", "BOT_LOG_LEVEL": "LOUD",
-                                     "BOT_ADMIN_IDS": "12, bob", "BOT_WEBHOOK_SECRET": "pas de secret!"})
+                                     "BOT_ADMIN_IDS": "12, bob", "BOT_WEBHOOK_SECRET": "pas de secret!",
+                                     "BOT_QUIET_HOURS": "21h-9h"})
     lines = err.strip().splitlines()
     assert code == 2 and "Traceback" not in err
-    assert len(lines) == 4, lines
+    assert len(lines) == 5, lines
+    assert any("BOT_QUIET_HOURS='21h-9h'" in line and "21:00-09:00" in line for line in lines)
     assert any("BOT_RETENTION_DAYS='90d'" in line for line in lines)
     assert any("BOT_LOG_LEVEL='LOUD'" in line and "DEBUG" in line for line in lines)
     assert any("BOT_ADMIN_IDS: 'bob'" in line for line in lines)
@@ -54,6 +56,10 @@ def test_good_settings_are_read(monkeypatch):
     settings = Settings.from_env(None, environ={"BOT_ADMIN_IDS": "12, 34", "BOT_RETENTION_DAYS": "30",
                                                 "BOT_LOG_FORMAT": "JSON", "BOT_WEBHOOK_SECRET": "a_b-C9"})
     assert settings.admin_ids == {12, 34} and settings.retention_days == 30 and settings.log_format == "json"
+    assert settings.quiet_hours == (21 * 60, 9 * 60)  # the default
+    quiet = Settings.from_env(None, environ={"BOT_QUIET_HOURS": "22:30-8:00", "BOT_REMINDER_CHECK_SECONDS": "5"})
+    assert quiet.quiet_hours == (22 * 60 + 30, 8 * 60) and quiet.reminder_every == 5
+    assert Settings.from_env(None, environ={"BOT_QUIET_HOURS": "off"}).quiet_hours is None
 
 
 def test_env_file_given_and_paths_resolved_against_its_folder(tmp_path, monkeypatch):
