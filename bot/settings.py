@@ -43,6 +43,20 @@ def find_env_file(explicit: str | Path | None = None) -> Path | None:
     return None
 
 
+def parse_quiet(text: str) -> tuple[int, int] | None:
+    """'21:00-09:00' -> (1260, 540); 'off' or '' -> None; ValueError otherwise."""
+    text = (text or "").strip().lower()
+    if text in ("", "off", "none", "0"):
+        return None
+    match = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?", text)
+    if not match:
+        raise ValueError(text)
+    start_h, start_m, end_h, end_m = (int(g or 0) for g in match.groups())
+    if start_h > 23 or end_h > 23 or start_m > 59 or end_m > 59:
+        raise ValueError(text)
+    return start_h * 60 + start_m, end_h * 60 + end_m
+
+
 class _Reader:
     """Reads settings from a mapping and notes every problem instead of stopping at the first."""
 
@@ -171,7 +185,6 @@ class Settings:
             problems.append(f"BOT_START_RETRY_SECONDS={retry!r}: expected seconds, 0 or more (e.g. 60)")
             start_retry = cls.start_retry_seconds
         health_port = read.integer("BOT_HEALTH_PORT", 0, 0, 65535, "a port")
-        from .engine.followup import parse_quiet
         quiet_text = read.text("BOT_QUIET_HOURS", "21:00-09:00")
         try:
             quiet = parse_quiet(quiet_text)

@@ -408,18 +408,4 @@ def question_of(text: str) -> str:
     return first[:first.index("?") + 1] if "?" in first else first
 
 
-def parse_quiet(text: str) -> tuple[int, int] | None:
-    """'21:00-09:00' -> (1260, 540); 'off' or '' -> None; ValueError otherwise."""
-    text = (text or "").strip().lower()
-    if text in ("", "off", "none", "0"):
-        return None
-    match = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?\s*-\s*(\d{1,2})(?::(\d{2}))?", text)
-    if not match:
-        raise ValueError(text)
-    start_h, start_m, end_h, end_m = (int(g or 0) for g in match.groups())
-    if start_h > 23 or end_h > 23 or start_m > 59 or end_m > 59:
-        raise ValueError(text)
-    return start_h * 60 + start_m, end_h * 60 + end_m
-
-
-__all__ = ["CASE", "CASE_TOKEN", "FollowUps", "QUIET", "parse_quiet", "pending", "planned", "quiet_until"]
+__all__ = ["CASE", "CASE_TOKEN", "FollowUps", "QUIET", "pending", "planned", "quiet_until"]
