@@ -2,6 +2,7 @@
 the timeline's dates (a fake clock drives them), each answer moving the case along the flow,
 and the guarantees: restarts, several processes, quiet hours, blocked users, /oublier."""
 import asyncio
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -37,6 +38,24 @@ async def to_the_letter(person: Person) -> None:
     assert TODAY in person.last.labels
 
 
+async def followed_from_today(person: Person) -> None:
+    """To the letter, then « Je l'envoie aujourd'hui », no registered number."""
+    await to_the_letter(person)
+    await person.press(TODAY)
+    await person.press("Passer")
+
+
+@asynccontextmanager
+async def bot_running(tmp_path, flow, clock):
+    """One bot process on the data folder `tmp_path` (a restart: the next one on the same file)."""
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), clock=clock)
+    try:
+        yield tg, app, store
+    finally:
+        await app.shutdown()
+        store.close()
+
+
 async def run_reminders(app) -> None:
     await _reminders(SimpleNamespace(bot_data=app.bot_data, bot=app.bot, application=app))
 
@@ -53,10 +72,8 @@ def clock():
 
 @pytest.fixture
 async def followed(tmp_path, flow, clock):
-    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), clock=clock)
-    yield tg, app, store
-    await app.shutdown()
-    store.close()
+    async with bot_running(tmp_path, flow, clock) as bot:
+        yield bot
 
 
 async def test_the_whole_case_on_a_fake_clock(followed, clock):
@@ -101,9 +118,7 @@ async def test_the_whole_case_on_a_fake_clock(followed, clock):
 async def test_settled_closes_the_case_and_asks_once_if_it_helped(followed, clock):
     tg, app, store = followed
     camille = Person(tg, app, 1002)
-    await to_the_letter(camille)
-    await camille.press(TODAY)
-    await camille.press("Passer")
+    await followed_from_today(camille)
     clock.now = NOW + timedelta(days=31)
     await run_reminders(app)
     await camille.press("Oui, c'est réglé")
@@ -134,9 +149,7 @@ async def test_a_date_typed_loosely_opens_the_case_from_that_day(followed, clock
 async def test_reaching_the_outcome_again_opens_no_second_case(followed):
     tg, app, store = followed
     camille = Person(tg, app, 1004)
-    await to_the_letter(camille)
-    await camille.press(TODAY)
-    await camille.press("Passer")
+    await followed_from_today(camille)
     case = stored(store, "private:1004").case
     await camille.send("/recommencer")
     await to_the_letter_again(camille)
@@ -155,9 +168,7 @@ async def test_suivi_rappels_cancel_one_and_stop(followed, clock):
     tg, app, store = followed
     camille = Person(tg, app, 1005)
     key = ConversationKey.private(1005)
-    await to_the_letter(camille)
-    await camille.press(TODAY)
-    await camille.press("Passer")
+    await followed_from_today(camille)
     await camille.send("/rappels")
     assert "samedi 26 décembre 2026 à 12:00" in camille.last_text
     await camille.press("Annuler celui du samedi 26 décembre 2026")
@@ -179,22 +190,13 @@ async def test_suivi_rappels_cancel_one_and_stop(followed, clock):
 
 async def test_a_restart_between_planning_and_the_due_time(tmp_path, flow, clock):
     """The bot stops after the case is opened; a new process on the same file sends it, once."""
-    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), clock=clock)
-    camille = Person(tg, app, 1006)
-    await to_the_letter(camille)
-    await camille.press(TODAY)
-    await camille.press("Passer")
-    await app.shutdown()
-    store.close()
+    async with bot_running(tmp_path, flow, clock) as (tg, app, _):
+        await followed_from_today(Person(tg, app, 1006))
     clock.now = NOW + timedelta(days=30, hours=1)
-    tg2, app2, store2 = await make_bot(tmp_path, FlowSet([flow]), clock=clock)
-    try:
+    async with bot_running(tmp_path, flow, clock) as (tg2, app2, _):
         await run_reminders(app2)
         await run_reminders(app2)
         assert len(reminders_sent(tg2, 1006)) == 1
-    finally:
-        await app2.shutdown()
-        store2.close()
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
@@ -212,9 +214,7 @@ async def test_two_processes_racing_send_each_reminder_once(tmp_path, flow, cloc
         tg_b, app_b, store_b = await make_bot(tmp_path, FlowSet([flow]), store=open_one(), clock=clock)
         people = [Person(tg_a, app_a, 2000 + i) for i in range(12)]
         for person in people:
-            await to_the_letter(person)
-            await person.press(TODAY)
-            await person.press("Passer")
+            await followed_from_today(person)
         clock.now = NOW + timedelta(days=30, hours=1)
         tg_b.order, tg_b.messages = tg_a.order, tg_a.messages  # both processes talk to one Telegram
         await asyncio.gather(run_reminders(app_a), run_reminders(app_b), run_reminders(app_a), run_reminders(app_b))
@@ -241,9 +241,7 @@ async def test_quiet_hours_move_reminders_to_nine(followed, clock):
     tg, app, store = followed
     clock.now = paris(2026, 11, 26, 22, 30)
     camille = Person(tg, app, 1007)
-    await to_the_letter(camille)
-    await camille.press(TODAY)
-    await camille.press("Passer")
+    await followed_from_today(camille)
     assert "Prochain rappel : dimanche 27 décembre 2026 à 9:00." in camille.last_text
     clock.now = paris(2026, 12, 29, 3, 0)  # the bot was down on the day; now it is night
     await run_reminders(app)
@@ -258,9 +256,7 @@ async def test_a_blocked_user_has_their_reminders_cancelled(followed, clock):
     tg, app, store = followed
     camille = Person(tg, app, 1008)
     key = ConversationKey.private(1008)
-    await to_the_letter(camille)
-    await camille.press(TODAY)
-    await camille.press("Passer")
+    await followed_from_today(camille)
     clock.now = NOW + timedelta(days=31)
     tg.fail_next.append(("sendMessage", 403, {"ok": False, "error_code": 403,
                                               "description": "Forbidden: bot was blocked by the user"}))
@@ -290,64 +286,41 @@ async def test_oublier_erases_the_case_and_its_reminders(followed, clock):
 async def test_a_reminder_follows_the_flow_version_of_its_day(tmp_path, flow, clock):
     """The flow's reminder text changed between the case and its date: the new text is sent;
     a reminder the new version dropped is not sent at all."""
-    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), clock=clock)
-    camille = Person(tg, app, 1010)
-    await to_the_letter(camille)
-    await camille.press(TODAY)
-    await camille.press("Passer")
-    await app.shutdown()
-    store.close()
+    async with bot_running(tmp_path, flow, clock) as (tg, app, _):
+        await followed_from_today(Person(tg, app, 1010))
     text = (FLOWS / "cstream.yaml").read_text(encoding="utf-8").replace(
         "Avez-vous reçu une réponse ?", "Cdiscount vous a-t-il répondu ?")
     edited, problems = load_flow_text(text, "cstream.yaml")
     assert edited is not None and edited.version != flow.version
     clock.now = NOW + timedelta(days=31)
-    tg2, app2, store2 = await make_bot(tmp_path, FlowSet([edited]), clock=clock)
-    try:
+    async with bot_running(tmp_path, edited, clock) as (tg2, app2, _):
         await run_reminders(app2)
         assert ["Cdiscount vous a-t-il répondu ?" in text for text in reminders_sent(tg2)] == [True]
-    finally:
-        await app2.shutdown()
-        store2.close()
     dropped = text.replace("    - id: answer_due\n      at: answer_due\n", "    - id: answer_due\n      at: mediator_from\n")
     later, _ = load_flow_text(dropped, "cstream.yaml")
-    tg3, app3, store3 = await make_bot(tmp_path, FlowSet([later]), clock=clock)
-    try:
+    async with bot_running(tmp_path, later, clock) as (tg3, app3, _):
         clock.now = NOW + timedelta(days=45)
         await run_reminders(app3)
         assert reminders_sent(tg3) == []  # sent already under its old date: not again
-    finally:
-        await app3.shutdown()
-        store3.close()
 
 
 async def test_a_reminder_the_new_flow_version_puts_later_waits_for_its_new_date(tmp_path, flow, clock):
-    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), clock=clock)
-    camille = Person(tg, app, 1013)
-    await to_the_letter(camille)
-    await camille.press(TODAY)
-    await camille.press("Passer")
-    await app.shutdown()
-    store.close()
+    async with bot_running(tmp_path, flow, clock) as (tg, app, _):
+        await followed_from_today(Person(tg, app, 1013))
     text = (FLOWS / "cstream.yaml").read_text(encoding="utf-8").replace(
         "  answer_due:\n    delay: 30 days\n", "  answer_due:\n    delay: 40 days\n")
     later, _ = load_flow_text(text, "cstream.yaml")
-    tg3, app3, store3 = await make_bot(tmp_path, FlowSet([later]), clock=clock)
-    try:
+    async with bot_running(tmp_path, later, clock) as (tg3, app3, _):
         clock.now = NOW + timedelta(days=31)  # the row said day 30; the flow now says day 40
         await run_reminders(app3)
         assert reminders_sent(tg3) == []
         clock.now = NOW + timedelta(days=40, minutes=1)
         await run_reminders(app3)
         assert len(reminders_sent(tg3)) == 1
-    finally:
-        await app3.shutdown()
-        store3.close()
 
 
 async def test_in_a_group_the_case_is_offered_in_private(tmp_path, flow, clock):
-    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), clock=clock)
-    try:
+    async with bot_running(tmp_path, flow, clock) as (tg, app, _):
         member = Person(tg, app, 1011, chat_id=-100500)
         await member.send(f"/start@{BOT_USERNAME}")
         await member.send("on m'a facturé deux fois", reply_to_bot=True)
@@ -355,9 +328,6 @@ async def test_in_a_group_the_case_is_offered_in_private(tmp_path, flow, clock):
             await member.press(label)
         assert TODAY not in member.last.labels  # no reminders in a group
         assert any("privé" in label for label in member.last.labels)
-    finally:
-        await app.shutdown()
-        store.close()
 
 
 def test_check_names_a_followup_mistake(flow):
