@@ -320,7 +320,7 @@ async def test_a_reminder_the_new_flow_version_puts_later_waits_for_its_new_date
 
 
 async def test_in_a_group_the_case_is_offered_in_private(tmp_path, flow, clock):
-    async with bot_running(tmp_path, flow, clock) as (tg, app, _):
+    async with bot_running(tmp_path, flow, clock) as (tg, app, store):
         member = Person(tg, app, 1011, chat_id=-100500)
         await member.send(f"/start@{BOT_USERNAME}")
         await member.send("on m'a facturé deux fois", reply_to_bot=True)
@@ -328,6 +328,9 @@ async def test_in_a_group_the_case_is_offered_in_private(tmp_path, flow, clock):
             await member.press(label)
         assert TODAY not in member.last.labels  # no reminders in a group
         assert any("privé" in label for label in member.last.labels)
+        await member.send(TODAY, reply_to_bot=True)  # the offer typed anyway, by its label
+        assert "Le suivi avec rappels se fait en privé" in member.texts_since(-2)
+        assert stored(store, "group:-100500:1011").case is None
 
 
 def test_check_names_a_followup_mistake(flow):
