@@ -518,3 +518,16 @@ def test_a_reminder_never_takes_away_a_conversation_under_way(flow):
     assert engine.cases.remind(kept, later) is None  # sent once
     moved, question = engine.choose(kept, reminder.buttons[0].id, reminder.token, later)
     assert moved.node == "followup_answer" and [b.id for b in question.buttons] == ["settled", "unsatisfied", "nothing"]
+
+
+def test_an_empty_message_at_a_follow_up_question_says_what_is_expected(flow):
+    engine = Engine(FlowSet([flow]))
+    progress, _ = opened_case(engine)  # asked for the registered number
+    _, reply = engine.text(progress, "   ", NOW)
+    assert "numéro de recommandé" in " ".join(reply.notices)
+    progress, reply = engine.start(now=NOW)
+    for answer in ("billing", "video", "no", "no", "card"):
+        progress, reply = engine.choose(progress, answer, reply.token, NOW)
+    progress, _ = engine.choose(progress, "_case:date", reply.token, NOW)
+    _, reply = engine.text(progress, "", NOW)
+    assert "Je n'ai pas compris cette date" in " ".join(reply.notices) and progress.asking == "case_date"

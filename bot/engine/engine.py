@@ -113,7 +113,8 @@ class Engine:
         node = machine.flow.nodes[progress.node]
         text = clean_text(raw or "")
         if not text:
-            key = "empty_text" if node.kind == "text" else "date_unknown" if node.kind == "date" else "pick_a_button"
+            key = ("date_unknown" if progress.asking == "case_date" else "case_number_unclear" if progress.asking
+                   else "empty_text" if node.kind == "text" else "date_unknown" if node.kind == "date" else "pick_a_button")
             return self._reply(machine, progress, now, notices + [t(lang, key)])
         if progress.asking:  # the day the letter was sent, or its number (followup.py)
             return self.cases.text(progress, text, _now(now))
