@@ -43,12 +43,16 @@ class CannedRequest(BaseRequest):
         return 200, ANSWERS.get(url.rsplit("/", 1)[-1], TRUE)
 
 
-def serve(port: int) -> None:
-    """A loopback Bot API answering canned JSON (run in its own process)."""
+def serve(port: int, delay_ms: float = 0.0) -> None:
+    """A loopback Bot API answering canned JSON (run in its own process), each answer after
+    `delay_ms` (0: at once; more stands for a Bot API across a network)."""
+    import asyncio
     from aiohttp import web
 
     async def handle(request):
         await request.read()
+        if delay_ms:
+            await asyncio.sleep(delay_ms / 1000)
         return web.Response(body=ANSWERS.get(request.match_info["method"], TRUE), content_type="application/json")
 
     app = web.Application()
@@ -58,4 +62,4 @@ def serve(port: int) -> None:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.0)

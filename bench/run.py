@@ -14,11 +14,12 @@ Contenders, each in processes of its own, alternating within every round (the or
 Everyone gets the same stream (bench/workload.py: varied paths to varied outcomes, a part of
 the conversations continuing ones stored before the run) as raw JSON; time runs from the raw
 JSON to the last Bot API call of the update answered (parsing included) by a canned Bot API
-on loopback (`--port-base`: the only port this binds). Each figure: median and min-max over
+on loopback (`--port-base`: it binds that port and the next two, nothing else). Each figure: median and min-max over
 the rounds; a ratio whose ranges overlap is reported as "no difference".
 
 Sections: idle (RSS and each part's cost), offline (canned Bot API in process), throughput
-(saturated, loopback HTTP), latency (paced, with each bot's background work), stalls (ours
+(saturated, loopback HTTP), distant (saturated, the Bot API answering each call after
+`--api-delay-ms`, as across a network), latency (paced, with each bot's background work), stalls (ours
 with 1,000,000 stored and 500,000 to purge, paced, purge + chat move + report meanwhile).
 Results go to bench/results/latest.json (or `--out`).
 """
@@ -45,7 +46,7 @@ DATA_VERSION = 2           # bump when what prepare() writes changes
 GROUP_CHAT = -1001234      # a group whose members' conversations a chat move carries over
 GROUP_MEMBERS = 5000
 OLD_DAYS = 200             # the purge backlog's age (the bot keeps 90 days)
-SECTIONS = ("idle", "offline", "throughput", "latency", "stalls")
+SECTIONS = ("idle", "offline", "throughput", "distant", "latency", "stalls")
 
 
 # -- stored conversations ---------------------------------------------------------------------
@@ -122,9 +123,9 @@ def worker(args: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def canned_server(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "bench.canned", str(port)], cwd=ROOT, stdout=subprocess.PIPE,
-                            text=True)
+def canned_server(port: int, delay_ms: float = 0.0) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "bench.canned", str(port), str(delay_ms)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
     proc.stdout.readline()
     for _ in range(200):
         try:
@@ -231,7 +232,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=60, help="updates/s of the paced runs")
     parser.add_argument("--in-flight", type=int, default=32)
     parser.add_argument("--port-base", type=int, default=18_400,
-                        help="the canned Bot API listens on this port, the idle bot on the next: the only two bound")
+                        help="the canned Bot API listens on this port, the idle bot on the next, the distant "
+                             "Bot API on the one after: the only three bound")
+    parser.add_argument("--api-delay-ms", type=float, default=25,
+                        help="the distant section's Bot API answers each call after this long")
+    parser.add_argument("--distant-conversations", type=int, default=60, help="per distant run")
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--out", default=str(RESULTS / "latest.json"))
     parser.add_argument("--quick", action="store_true", help="1 round, small runs, small stores (a smoke run)")
@@ -243,6 +248,7 @@ def main() -> None:
         return
     if args.quick:
         args.rounds, args.conversations, args.paced_conversations, args.stall_conversations = 1, 40, 30, 30
+        args.distant_conversations = 10
         args.stored, args.stall_stored, args.rate = 2_000, 4_000, 100
     sections = args.sections.split(",")
     results: dict = {"machine": machine_info(), "args": vars(args), "runs": {}, "table": []}
@@ -311,6 +317,27 @@ def main() -> None:
                 compare(cpu["ours"], cpu["baseline-aiohttp"], higher_better=False), "--sections throughput")
             row("largest WAL during the saturated run", fmt([r["wal_largest_mb"] for r in runs["ours"]], 1) + " MB", "",
                 "", "--sections throughput")
+        if "distant" in sections:
+            far = f"http://127.0.0.1:{args.port_base + 2}"
+            print(f"distant: a Bot API answering each call after {args.api_delay_ms:.0f} ms, saturated, {args.stored} stored")
+            distant = canned_server(args.port_base + 2, args.api_delay_ms)
+            try:
+                names = ["ours", "baseline-aiohttp"]
+                runs = alternate(args.rounds, names, lambda name: worker(
+                    contender(name) + common(args.distant_conversations) + ["--api", far]))
+            finally:
+                distant.terminate()
+                distant.wait(10)
+            results["runs"]["distant"] = runs
+            ups = {k: [r["updates_per_s"] for r in v] for k, v in runs.items()}
+            row(f"updates/s, Bot API {args.api_delay_ms:.0f} ms away, ours ({args.in_flight} in flight) vs "
+                "baseline-aiohttp", fmt(ups["ours"]), fmt(ups["baseline-aiohttp"]),
+                compare(ups["ours"], ups["baseline-aiohttp"]), "--sections distant")
+            for key, label in (("p50_ms", "p50"), ("p99_ms", "p99")):
+                v = {k: [r[key] for r in rs] for k, rs in runs.items()}
+                row(f"{label} latency, Bot API {args.api_delay_ms:.0f} ms away, saturated (ms)", fmt(v["ours"], 1),
+                    fmt(v["baseline-aiohttp"], 1), compare(v["ours"], v["baseline-aiohttp"], higher_better=False),
+                    "--sections distant")
         if "latency" in sections:
             print(f"latency: updates arriving at {args.rate}/s over loopback HTTP, {args.stored} stored, "
                   "each bot's background work during the run")

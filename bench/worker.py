@@ -224,16 +224,15 @@ def build(args, workdir: Path):
 
 
 REMINDERS = 200  # stored conversations whose follow-up reminder comes due during the run
+BACKGROUND = ("purge", "move", "report", "reminders")  # ours' background work, in this order
 
 
-async def reminders_come_due(app, count: int) -> int:
-    """Give `count` stored private conversations a followed case whose first reminder is due now,
-    then run the bot's reminders job until none is left: what a morning of reminders costs."""
+async def plant_reminders(app, count: int) -> None:
+    """Give `count` stored private conversations a followed case whose first reminder is due
+    now (before the measured run: this is the harness's work, not the bot's)."""
     from datetime import timedelta
-    from types import SimpleNamespace
     from bot.engine.progress import Case
     from bot.store import ConversationKey
-    from bot.telegram.app import _reminders
     store, frontend = app.bot_data["store"], app.bot_data["frontend"]
     now = frontend.clock()
     sent = (now.date() - timedelta(days=40)).isoformat()
@@ -250,6 +249,16 @@ async def reminders_come_due(app, count: int) -> int:
             await store.save(key, record.progress.with_(case=case), record.rev, record.seen, record.outbox, (),
                              [("answer_due", now.timestamp() - 60)])
             planted += 1
+            if planted >= count:
+                return
+
+
+async def reminders_come_due(app, count: int) -> int:
+    """Run the bot's reminders job until none is left (`plant_reminders` made `count` due):
+    what a morning of reminders costs."""
+    from types import SimpleNamespace
+    from bot.telegram.app import _reminders
+    frontend = app.bot_data["frontend"]
     before = frontend.metrics.reminders._value.get()
     context = SimpleNamespace(bot_data=app.bot_data, bot=app.bot, application=app)
     for _ in range(count // 50 + 2):  # the job claims 50 at a time
@@ -257,8 +266,8 @@ async def reminders_come_due(app, count: int) -> int:
     return int(frontend.metrics.reminders._value.get() - before)
 
 
-async def background_work(app, db: Path | None, bot: str, causes: Causes) -> dict:
-    """What the bot does besides answering, started during the measured run."""
+async def background_work(app, db: Path | None, bot: str, causes: Causes, parts=BACKGROUND) -> dict:
+    """What the bot does besides answering, started during the measured run (ours: `parts`)."""
     out = {}
     started = time.perf_counter()
     if bot == "ours":
@@ -266,18 +275,22 @@ async def background_work(app, db: Path | None, bot: str, causes: Causes) -> dic
         from bot.ops.report import admin_summary_apart
         from bot.settings import REPO_FLOWS
         store = app.bot_data["store"]
-        t = time.perf_counter()
-        out["purged"] = await store.purge(RETENTION_DAYS * 86400)
-        out["purge_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        out["moved"] = await store.move_chat(GROUP_CHAT, GROUP_CHAT - 1_000_000_000_000)
-        out["move_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        text, picture = await admin_summary_apart(f"sqlite:///{db}", str(REPO_FLOWS), "fr")
-        out["report_s"], out["report_png_kb"] = time.perf_counter() - t, len(picture) / 1024
-        t = time.perf_counter()
-        out["reminders_sent"] = await reminders_come_due(app, REMINDERS)
-        out["reminders_s"] = time.perf_counter() - t
+        if "purge" in parts:
+            t = time.perf_counter()
+            out["purged"] = await store.purge(RETENTION_DAYS * 86400)
+            out["purge_s"] = time.perf_counter() - t
+        if "move" in parts:
+            t = time.perf_counter()
+            out["moved"] = await store.move_chat(GROUP_CHAT, GROUP_CHAT - 1_000_000_000_000)
+            out["move_s"] = time.perf_counter() - t
+        if "report" in parts:
+            t = time.perf_counter()
+            text, picture = await admin_summary_apart(f"sqlite:///{db}", str(REPO_FLOWS), "fr")
+            out["report_s"], out["report_png_kb"] = time.perf_counter() - t, len(picture) / 1024
+        if "reminders" in parts:
+            t = time.perf_counter()
+            out["reminders_sent"] = await reminders_come_due(app, REMINDERS)
+            out["reminders_s"] = time.perf_counter() - t
     else:
         t = time.perf_counter()
         await app.persistence.flush()  # its periodic save: the whole pickle, on the event loop
@@ -303,6 +316,8 @@ async def run(args) -> dict:
         if args.bot == "ours":
             from bot.store import ConversationKey
             await store.load(ConversationKey.console("warm-up"))  # open the database
+            if args.background and "reminders" in args.background_parts.split(","):
+                await plant_reminders(app, REMINDERS)
             store._commit_pending = causes.timed(store._commit_pending, "commit")
             store.load_sync = causes.timed(store.load_sync, "read")
         result = {"bot": args.bot, "client": args.client, "stored": args.stored, "ready_s": time.perf_counter() - T0,
@@ -342,7 +357,7 @@ async def run(args) -> dict:
             await asyncio.sleep(args.background_after)
             t = time.perf_counter()
             try:
-                return await background_work(app, db, args.bot, causes)
+                return await background_work(app, db, args.bot, causes, args.background_parts.split(","))
             finally:
                 bg_window = (t, time.perf_counter())
 
@@ -511,6 +526,8 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=32)
     parser.add_argument("--background", action="store_true")
     parser.add_argument("--background-after", type=float, default=0.3, help="seconds into the run")
+    parser.add_argument("--background-parts", default=",".join(BACKGROUND),
+                        help="ours' background work to run, of " + ", ".join(BACKGROUND))
     parser.add_argument("--idle-s", type=float, default=1.0, help="the idle loop's stalls, measured first")
     args = parser.parse_args()
     result = idle() if args.what == "idle" else asyncio.run(run(args))

@@ -1,4 +1,5 @@
 """What every progress store promises, run against each store (`any_store` in conftest)."""
+import asyncio
 import time
 
 import pytest
@@ -44,6 +45,13 @@ async def test_the_outbox_empties_only_for_the_revision_shown(any_store):
     assert not await any_store.delivered(BOB, 1)  # an older step's delivery: the new outbox stays
     assert (await any_store.load(BOB)).outbox == ({"say": "b2"},)
     assert [record.outbox for _, record in await any_store.undelivered()] == [({"say": "b2"},)]
+
+
+async def test_an_outbox_emptied_while_the_next_step_is_saved_keeps_the_new_outbox(any_store):
+    await any_store.save(ALICE, P0, 0, outbox=({"say": "a"},))
+    await asyncio.gather(any_store.delivered(ALICE, 1), any_store.save(ALICE, P1, 1, outbox=({"say": "a2"},)))
+    assert (await any_store.load(ALICE)).outbox == ({"say": "a2"},)
+    assert [record.outbox for _, record in await any_store.undelivered()] == [({"say": "a2"},)]
 
 
 async def test_erasing_a_person_erases_their_private_and_group_records(any_store):

@@ -121,12 +121,15 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | N
     lang = lang or progress.lang
     answers, texts = progress.answers, progress.texts
     today = now.astimezone(ZoneInfo(flow.timezone)).date()
+    due: dict[str, date] = {}  # the timeline's dates, computed at the first {date.x} only
 
     def timed(match: re.Match) -> str:
         kind, name = match.groups()
         if kind == "delay":
             return written_delay(flow.timeline[name], lang)
-        day = due_dates(flow.timeline, today, given_dates(flow, progress, today)).get(name)
+        if not due:
+            due.update(due_dates(flow.timeline, today, given_dates(flow, progress, today)) or {"": today})
+        day = due.get(name)
         return written_date(day, lang) if day else "[…]"
 
     def value(match: re.Match) -> str:

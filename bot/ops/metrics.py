@@ -7,8 +7,9 @@ when a step shows an outcome (by the problem the person described).
 """
 from __future__ import annotations
 
+import inspect
 import time
-from contextlib import asynccontextmanager
+from typing import Callable
 
 from ..errors import Conflict, StoreUnavailable
 
@@ -85,32 +86,31 @@ class Metrics:
 
 
 class CountedStore:
-    """A store that counts its unavailability and its conflicts, then raises them as before."""
+    """A store that counts its unavailability and its conflicts, then raises them as before.
+    Each async method's wrapper is made once (this sits on every store call of every update)
+    and looks the method up at each call."""
 
     def __init__(self, store, metrics: Metrics):
         self._store, self._metrics = store, metrics
+        self._wrappers: dict[str, Callable] = {}
 
     def __getattr__(self, name):
+        wrapper = self._wrappers.get(name)
+        if wrapper is not None:
+            return wrapper
         value = getattr(self._store, name)
-        if not name.startswith("_") and callable(value) and _is_async(value):
-            async def counted(*args, **kwargs):
-                async with self._counting():
-                    return await value(*args, **kwargs)
-            return counted
-        return value
+        if name.startswith("_") or not callable(value) or not inspect.iscoroutinefunction(value):
+            return value
+        store, metrics = self._store, self._metrics
 
-    @asynccontextmanager
-    async def _counting(self):
-        try:
-            yield
-        except Conflict:
-            self._metrics.conflicts.inc()
-            raise
-        except StoreUnavailable:
-            self._metrics.store_errors.inc()
-            raise
-
-
-def _is_async(fn) -> bool:
-    import inspect
-    return inspect.iscoroutinefunction(fn)
+        async def counted(*args, **kwargs):
+            try:
+                return await getattr(store, name)(*args, **kwargs)
+            except Conflict:
+                metrics.conflicts.inc()
+                raise
+            except StoreUnavailable:
+                metrics.store_errors.inc()
+                raise
+        self._wrappers[name] = counted
+        return counted

@@ -6,7 +6,8 @@ Rows are read when their conversation is next seen, never all at start.
   writer, and one indexed row costs tens of microseconds.
 - Saves from the bot are gathered while the previous commit runs (at least one turn of the
   event loop) and committed together in one transaction (group commit): a burst of updates
-  costs one commit, not one each. The commit runs on the event loop only when SQLite's write
+  costs one commit, not one each. An outbox emptied once Telegram showed it goes in the same
+  group commits (no commit, no thread of its own). The commit runs on the event loop only when SQLite's write
   lock is free (it then takes well under a millisecond); when anything holds it (a purge
   chunk, a chat move, a checkpoint), the store's writer thread commits and waits instead:
   only those steps wait, never the loop and everyone on it. In WAL mode with
@@ -122,6 +123,7 @@ _INSERT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen
            "ON CONFLICT(key) DO NOTHING")
 _UPDATE = ("UPDATE progress SET rev = ?, updated = ?, data = ?, seen = ?, outbox = ?, user_id = ?, chat_id = ? "
            "WHERE key = ? AND rev = ?")
+_EMPTIED = "UPDATE progress SET outbox = '[]' WHERE key = ? AND rev = ?"
 _COLUMNS = "key, data, rev, seen, outbox"
 # `store copy`: a row as it is, unless the key is already there at the same or a later revision.
 _PUT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, outbox) VALUES (?,?,?,?,?,?,?,?) "
@@ -168,7 +170,7 @@ class SQLiteStore:
         self._locks = {True: threading.Lock(), False: threading.Lock()}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")   # short writes
         self._slow = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-slow")    # purge, chat moves
-        self._pending: list = []      # saves waiting for the next commit
+        self._pending: list = []      # saves (and outboxes emptied) waiting for the next commit
         self._committing = False      # a commit is running on the writer thread
         self._checkpointer: threading.Thread | None = None
         self._closing = threading.Event()
@@ -362,15 +364,17 @@ class SQLiteStore:
         return record
 
     def delivered_sync(self, key: ConversationKey, rev: int) -> bool:
-        done = self._run(lambda c: c.execute("UPDATE progress SET outbox = '[]' WHERE key = ? AND rev = ?",
-                                             (str(key), rev)).rowcount, write=True) == 1
+        done = self._run(lambda c: c.execute(_EMPTIED, (str(key), rev)).rowcount, write=True) == 1
+        self._emptied(key, rev, done)
+        return done
+
+    def _emptied(self, key: ConversationKey, rev: int, done: bool) -> None:
         with self._cache_lock:
             cached = self._cache.get(str(key))
             if cached is not None and done and cached.rev == rev:
                 self._cache[str(key)] = Record(cached.progress, cached.rev, cached.seen, ())
             elif cached is not None and not done:
                 del self._cache[str(key)]
-        return done
 
     def undelivered_sync(self, limit: int = 100, older_than: float = 0.0) -> list[tuple[ConversationKey, Record]]:
         rows = self._run(lambda c: c.execute(
@@ -591,10 +595,18 @@ class SQLiteStore:
     def _write_batch(self, conn: sqlite3.Connection, batch: list) -> list[bool]:
         now = time.time()
         conn.execute("BEGIN IMMEDIATE")
-        results = [self._write_one(conn, key, record.rev - 1, data, seen, outbox, now, events, reminders)
-                   for key, record, data, seen, outbox, events, reminders, _ in batch]
+        results = [self._apply(conn, item, now) for item in batch]
         conn.execute("COMMIT")
         return results
+
+    def _apply(self, conn: sqlite3.Connection, item: tuple, now: float) -> bool:
+        """One item of a group commit: a step saved (compare-and-set), or an outbox emptied
+        once Telegram showed it (only if the row is still at that revision)."""
+        if len(item) == 3:
+            key, rev, _ = item
+            return conn.execute(_EMPTIED, (str(key), rev)).rowcount == 1
+        key, record, data, seen, outbox, events, reminders, _ = item
+        return self._write_one(conn, key, record.rev - 1, data, seen, outbox, now, events, reminders)
 
     def _commit_batch(self, batch: list) -> list:
         """On the writer thread: one transaction for the batch; each save's outcome."""
@@ -624,8 +636,7 @@ class SQLiteStore:
                 finally:
                     conn.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
                 now = time.time()
-                results = [self._write_one(conn, key, record.rev - 1, data, seen, outbox, now, events, reminders)
-                           for key, record, data, seen, outbox, events, reminders, _ in batch]
+                results = [self._apply(conn, item, now) for item in batch]
                 conn.execute("COMMIT")
                 return results
             except (sqlite3.Error, OSError):
@@ -671,8 +682,15 @@ class SQLiteStore:
             self._commit_pending()  # what came meanwhile: the next group
 
     def _settle(self, batch: list, outcomes: list) -> None:
-        for (key, record, _, _, _, _, _, future), ok in zip(batch, outcomes):
-            result = ok if isinstance(ok, Exception) else record if ok else Conflict(str(key))
+        for item, ok in zip(batch, outcomes):
+            key, future = item[0], item[-1]
+            if len(item) == 3:  # an outbox emptied: True, or False when the row moved on meanwhile
+                if not isinstance(ok, Exception):
+                    self._emptied(key, item[1], ok)
+                if not future.done():
+                    future.set_exception(ok) if isinstance(ok, Exception) else future.set_result(ok)
+                continue
+            result = ok if isinstance(ok, Exception) else item[1] if ok else Conflict(str(key))
             self._remember(str(key), None if isinstance(result, Exception) else result)
             if future.done():
                 continue
@@ -727,16 +745,21 @@ class SQLiteStore:
                 self._start_checkpointer()
             except (sqlite3.Error, OSError) as exc:
                 log.debug("no background checkpoints yet: %s", exc)  # the commit reports the trouble
+        return await self._queue(key, Record(progress, rev + 1, seen, tuple(outbox)), progress.to_json(),
+                                 json.dumps(seen), json.dumps(outbox), tuple(events), reminders)
+
+    async def delivered(self, key: ConversationKey, rev: int) -> bool:
+        """The outbox emptied, in the next group commit with the saves (no commit of its own)."""
+        return await self._queue(key, rev)
+
+    async def _queue(self, *item):
+        """Put an item in the next group commit and wait for its outcome."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self._pending and not self._committing:
             loop.call_soon(self._commit_pending)
-        self._pending.append((key, Record(progress, rev + 1, seen, tuple(outbox)), progress.to_json(),
-                              json.dumps(seen), json.dumps(outbox), tuple(events), reminders, future))
+        self._pending.append((*item, future))
         return await future
-
-    async def delivered(self, key: ConversationKey, rev: int) -> bool:
-        return await self._async(self.delivered_sync, key, rev)
 
     async def undelivered(self, limit: int = 100, older_than: float = 0.0) -> list[tuple[ConversationKey, Record]]:
         return await self._async(self.undelivered_sync, limit, older_than)

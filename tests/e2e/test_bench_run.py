@@ -13,30 +13,34 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_pair() -> int:
-    """A port whose next one is free too (the canned Bot API and the idle bot)."""
+def free_ports(n: int = 3) -> int:
+    """A port whose next n-1 are free too (the canned Bot API, the idle bot, the distant Bot API)."""
     for _ in range(50):
         with socket.socket() as a:
             a.bind(("127.0.0.1", 0))
             port = a.getsockname()[1]
-            with socket.socket() as b:
-                try:
-                    b.bind(("127.0.0.1", port + 1))
-                    return port
-                except OSError:
-                    continue
-    pytest.skip("no two consecutive free ports")
+            others = [socket.socket() for _ in range(n - 1)]
+            try:
+                for i, other in enumerate(others, 1):
+                    other.bind(("127.0.0.1", port + i))
+                return port
+            except OSError:
+                continue
+            finally:
+                for other in others:
+                    other.close()
+    pytest.skip(f"no {n} consecutive free ports")
 
 
 def test_bench_run_quick(tmp_path):
     pytest.importorskip("psutil")
     out = tmp_path / "latest.json"
     proc = subprocess.run([sys.executable, "-m", "bench.run", "--quick", "--out", str(out),
-                           "--port-base", str(free_pair())],
+                           "--port-base", str(free_ports())],
                           cwd=ROOT, capture_output=True, text=True, timeout=300, env=os.environ.copy())
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
-    assert set(results["runs"]) == {"idle", "offline", "throughput", "latency", "stalls"}
+    assert set(results["runs"]) == {"idle", "offline", "throughput", "distant", "latency", "stalls"}
     for section, runs in results["runs"].items():
         if section == "idle":
             assert all(mb > 0 for mb in runs["bot"])
