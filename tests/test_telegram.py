@@ -149,6 +149,19 @@ async def test_a_press_leading_to_a_question_costs_an_answer_and_one_edit(bot):
     assert question.buttons == [] and camille.last is not question and len(stored(store, "private:1011").path) == 4
 
 
+async def test_the_next_question_does_not_wait_for_the_spinner_to_stop(bot):
+    tg, app, store = bot
+    camille = Person(tg, app, 1013)
+    await camille.send("double prélèvement")
+    question = camille.last
+    tg.delay, before = 0.2, len(tg.timeline)  # each Bot API call takes 200 ms
+    await camille.press("Cstream Vidéo", message=question)
+    steps = tg.timeline[before:]
+    # The edit into the next question starts while answerCallbackQuery is still under way.
+    assert steps.index(("start", "editMessageText")) < steps.index(("end", "answerCallbackQuery"))
+    assert "Avez-vous déjà contacté" in question.text and store.count_undelivered_sync() == 0
+
+
 async def test_a_refused_edit_sends_the_question_anew_and_its_buttons_work(bot):
     tg, app, store = bot
     camille = Person(tg, app, 1012)

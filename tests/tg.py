@@ -58,6 +58,7 @@ class FakeTelegram(BaseRequest):
         self.in_flight: dict = {}  # chat id -> calls under way
         self.most_at_once = 0      # calls under way at the same time, at most (all chats)
         self.most_in_one_chat = 0  # ...and for one chat
+        self.timeline: list[tuple[str, str]] = []  # ("start" | "end", method), in the order they happened
         # Chats the bot can look up (getChat): id or @name -> chat JSON, and its rights there.
         self.chats: dict = {}
         self.rights: dict[int, dict] = {}
@@ -95,6 +96,13 @@ class FakeTelegram(BaseRequest):
                 for key, part in (request_data.multipart_data or {}).items():
                     params[key] = part
         self.calls.append((name, params))
+        self.timeline.append(("start", name))
+        try:
+            return await self._answer_after_delay(name, params)
+        finally:
+            self.timeline.append(("end", name))
+
+    async def _answer_after_delay(self, name: str, params: dict):
         if self.delay:
             chat = params.get("chat_id")
             self.in_flight[chat] = self.in_flight.get(chat, 0) + 1

@@ -8,6 +8,7 @@ lock (app.py): load the record, skip an update already handled, ask the engine, 
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections import OrderedDict
@@ -398,9 +399,14 @@ class TelegramFrontend:
             await self._answer(query, t(progress.lang, "stale_button"))
             turn = Turn(*self.engine.current(progress, self.clock()))
             return await self._step(update, context, key, record, turn, reply_to, edit=message, **here)
-        await self._answer(query)
-        turn = Turn(*self.engine.choose(progress, choice, token, self.clock()))
-        await self._step(update, context, key, record, turn, reply_to, edit=message, **here)
+        # The spinner is stopped while the step is worked out and saved, not before: the
+        # next question shows one Bot API round trip sooner.
+        answering = asyncio.ensure_future(self._answer(query))
+        try:
+            turn = Turn(*self.engine.choose(progress, choice, token, self.clock()))
+            await self._step(update, context, key, record, turn, reply_to, edit=message, **here)
+        finally:
+            await answering
 
     async def _answer(self, query, text: str | None = None, show_alert: bool = False) -> None:
         """Stop a button's spinner, once: an update handled again after a conflict must not

@@ -40,7 +40,7 @@ def test_bench_run_quick(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300, env=os.environ.copy())
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
-    assert set(results["runs"]) == {"idle", "offline", "throughput", "distant", "latency", "stalls"}
+    assert set(results["runs"]) == {"idle", "offline", "throughput", "distant", "distant-paced", "latency", "stalls"}
     for section, runs in results["runs"].items():
         if section == "idle":
             assert all(mb > 0 for mb in runs["bot"])
