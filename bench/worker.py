@@ -5,7 +5,8 @@
     python -m bench.worker idle      # idle RSS of the bot, and what each part of it costs
 
 What is timed, for both bots alike: from the raw update JSON (bytes) to the last Bot API call
-of that update answered: json.loads, PTB's Update.de_json, the handling, every call. Ours
+of that update answered: json.loads, the Update built (ours: its webhook's `parse_update`;
+the baseline: PTB's Update.de_json), the handling, every call. Ours
 takes `--in-flight` updates at once (its production setting, one conversation's updates in
 order); the baseline takes one at a time (ConversationHandler + PicklePersistence require it).
 With `--rate`, updates arrive at that rate instead (latency = arrival to last call answered).
@@ -303,6 +304,7 @@ async def background_work(app, db: Path | None, bot: str, causes: Causes, parts=
 async def run(args) -> dict:
     from telegram import Update
     from bench.workload import stream
+    from bot.telegram.incoming import parse_update
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
         raw = [json.dumps(u).encode() for u in stream(args.conversations, args.returning, args.bot)]
@@ -342,10 +344,11 @@ async def run(args) -> dict:
 
         async def one(i: int, arrival: float | None = None):
             start = time.perf_counter()
-            update = Update.de_json(json.loads(raw[i]), app.bot)
             if args.bot == "ours":
+                update = parse_update(raw[i], app.bot)  # as its webhook does
                 await app.update_processor.process_update(update, app.process_update(update))
             else:
+                update = Update.de_json(json.loads(raw[i]), app.bot)  # PTB's default
                 await app.process_update(update)
             end = calls.last.get(chats[i], time.perf_counter())
             latencies.append(end - (arrival if arrival is not None else start))

@@ -7,13 +7,13 @@ the update again. Health and metrics routes join this server (one for everything
 """
 from __future__ import annotations
 
-import json
 import logging
 from urllib.parse import urlparse
 
 from aiohttp import web
-from telegram import Update
 from telegram.ext import Application
+
+from .incoming import parse_update
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class WebhookServer:
         if len(body) > self.max_body:
             return web.Response(status=413)
         try:
-            update = Update.de_json(json.loads(body), self.application.bot)
+            update = parse_update(body, self.application.bot)
         except (ValueError, TypeError, KeyError, AttributeError):
             log.warning("the webhook received %d bytes that are not an update; ignored", len(body))
             return web.Response(status=400)
