@@ -687,8 +687,12 @@ class SQLiteStore:
             if len(item) == 3:  # an outbox emptied: True, or False when the row moved on meanwhile
                 if not isinstance(ok, Exception):
                     self._emptied(key, item[1], ok)
-                if not future.done():
-                    future.set_exception(ok) if isinstance(ok, Exception) else future.set_result(ok)
+                if future.done():
+                    continue
+                if isinstance(ok, Exception):
+                    future.set_exception(ok)
+                else:
+                    future.set_result(ok)
                 continue
             result = ok if isinstance(ok, Exception) else item[1] if ok else Conflict(str(key))
             self._remember(str(key), None if isinstance(result, Exception) else result)
