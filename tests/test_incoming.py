@@ -34,6 +34,9 @@ BUILT_HERE = {
     "a press with a minimal user": {"update_id": 5, "callback_query": {
         "id": "8828", "from": {"id": 502, "is_bot": False, "first_name": "Léo"}, "chat_instance": "-56",
         "data": "x", "message": {**QUESTION, "chat": {"id": 502, "type": "private"}}}},
+    "a press on a message too old for Telegram to show": {"update_id": 6, "callback_query": {
+        "id": "8830", "from": USER, "chat_instance": "-58", "data": "x",
+        "message": {"message_id": 3, "date": 0, "chat": PRIVATE}}},
     "a user with a field not known here (that user parsed by PTB)": {"update_id": 13, "message": {
         "message_id": 53, "date": 1790000100, "chat": PRIVATE, "from": {**USER, "has_main_web_app": False},
         "text": "bonjour"}},
@@ -100,3 +103,11 @@ def test_other_updates_are_ptbs_own_parse(name):
 def test_what_is_not_an_update_raises_as_ptb_does(body):
     with pytest.raises((ValueError, TypeError, KeyError, AttributeError)):
         parse_update(body, BOT)
+
+
+def test_a_bot_with_defaults_gets_ptbs_own_parse():
+    from datetime import timezone
+    from telegram.ext import Defaults, ExtBot
+    bot = ExtBot("123:abc", defaults=Defaults(tzinfo=timezone.utc))
+    raw = json.dumps(BUILT_HERE["a press"])
+    assert type(parse_update(raw, bot)) is Update

@@ -109,6 +109,8 @@ def parse_update(body: bytes | str, bot) -> Update:
     data = json.loads(body)
     if not isinstance(data, dict):
         raise TypeError("an update is a JSON object")
+    if getattr(bot, "defaults", None) is not None:  # PTB may then convert dates to their timezone
+        return Update.de_json(data, bot)
     keys = data.keys() - {"update_id"}
     if keys == {"message"} and isinstance(data["message"], dict):
         message = _message(data["message"], bot)
