@@ -685,17 +685,12 @@ class SQLiteStore:
         for item, ok in zip(batch, outcomes):
             key, future = item[0], item[-1]
             if len(item) == 3:  # an outbox emptied: True, or False when the row moved on meanwhile
+                result = ok
                 if not isinstance(ok, Exception):
                     self._emptied(key, item[1], ok)
-                if future.done():
-                    continue
-                if isinstance(ok, Exception):
-                    future.set_exception(ok)
-                else:
-                    future.set_result(ok)
-                continue
-            result = ok if isinstance(ok, Exception) else item[1] if ok else Conflict(str(key))
-            self._remember(str(key), None if isinstance(result, Exception) else result)
+            else:
+                result = ok if isinstance(ok, Exception) else item[1] if ok else Conflict(str(key))
+                self._remember(str(key), None if isinstance(result, Exception) else result)
             if future.done():
                 continue
             if isinstance(result, Exception):
