@@ -1,6 +1,8 @@
 """Updates built from raw JSON by the webhook's `parse_update` equal PTB's own parse, field
 by field, for the kinds it builds itself; everything else is PTB's parse itself."""
+import copy
 import json
+import pickle
 
 import pytest
 from telegram import Bot, Message, TelegramObject, Update
@@ -88,6 +90,7 @@ def test_the_updates_built_here_equal_ptbs_parse(name):
     assert ours.effective_chat == ptb.effective_chat and ours.effective_user.id == ptb.effective_user.id
     with pytest.raises(AttributeError):
         message.text = "changed"  # frozen, as PTB's are
+    assert copy.deepcopy(ours) == ptb and pickle.loads(pickle.dumps(ours)).to_dict() == ptb.to_dict()
 
 
 @pytest.mark.parametrize("name", PTB_PARSES)

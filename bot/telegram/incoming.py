@@ -63,6 +63,8 @@ _USER = _lean(User, User(0, "", False))
 _MESSAGE = _lean(Message, Message(0, _EPOCH, Chat(0, Chat.PRIVATE)))
 _PRESS = _lean(CallbackQuery, CallbackQuery("", User(0, "", False), ""))
 _UPDATE = _lean(Update, Update(0))
+# By name too, so that the objects pickle and copy as PTB's do.
+LeanUser, LeanMessage, LeanCallbackQuery, LeanUpdate = _USER[0], _MESSAGE[0], _PRESS[0], _UPDATE[0]
 
 
 def _build(kind, values: dict, id_attrs: tuple, bot):
