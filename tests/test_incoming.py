@@ -39,6 +39,8 @@ BUILT_HERE = {
     "a press on a message too old for Telegram to show": {"update_id": 6, "callback_query": {
         "id": "8830", "from": USER, "chat_instance": "-58", "data": "x",
         "message": {"message_id": 3, "date": 0, "chat": PRIVATE}}},
+    "nulls where fields are absent": {"update_id": 7, "message": {
+        "message_id": 44, "date": 1790000100, "chat": PRIVATE, "from": None, "text": "salut", "entities": None}},
     "a user with a field not known here (that user parsed by PTB)": {"update_id": 13, "message": {
         "message_id": 53, "date": 1790000100, "chat": PRIVATE, "from": {**USER, "has_main_web_app": False},
         "text": "bonjour"}},
@@ -87,10 +89,13 @@ def test_the_updates_built_here_equal_ptbs_parse(name):
     assert ours.to_dict() == ptb.to_dict() and ours == ptb
     message = ours.effective_message
     assert isinstance(message, Message) and message.text_html == ptb.effective_message.text_html
-    assert ours.effective_chat == ptb.effective_chat and ours.effective_user.id == ptb.effective_user.id
+    assert ours.effective_chat == ptb.effective_chat and ours.effective_user == ptb.effective_user
     with pytest.raises(AttributeError):
         message.text = "changed"  # frozen, as PTB's are
     assert copy.deepcopy(ours) == ptb and pickle.loads(pickle.dumps(ours)).to_dict() == ptb.to_dict()
+    found = {ptb: "ptb", ptb.effective_message: "m", ptb.effective_chat: "c", ptb.effective_user: "u"}
+    assert found[ours] == "ptb" and found[message] == "m" and found[ours.effective_chat] == "c"  # equal, same hash
+    assert ours.effective_user is None or found[ours.effective_user] == "u"
 
 
 @pytest.mark.parametrize("name", PTB_PARSES)

@@ -53,6 +53,8 @@ def _lean(cls, template):
     slots = [name for klass in cls.__mro__ for name in getattr(klass, "__slots__", ())]
     lean = type(f"Lean{cls.__name__}", (cls,), {
         "__doc__": f"A telegram.{cls.__name__} that stores only the fields present in its JSON.",
+        # hashed as PTB hashes its own (by class and ids), since the two compare equal
+        "__hash__": lambda self: hash((cls, self._id_attrs)) if self._id_attrs else object.__hash__(self),
         **{name: getattr(template, name) for name in slots if not name.startswith("_") and name != "api_kwargs"}})
     private = {name: getattr(template, name) for name in slots
                if name.startswith("_") and name not in ("_bot", "_frozen", "_id_attrs")}
@@ -95,9 +97,11 @@ def _message(data: dict, bot) -> Message | None:
         if field is None:
             return None
         name, convert = field
+        if value is None:  # null is absent: the class holds PTB's default (() for a list)
+            continue
         if key == "from":
             value = _user(value, bot)
-        elif convert is not None and value is not None:
+        elif convert is not None:
             value = convert(value, bot)
         values[name] = value
     if "message_id" not in values or "date" not in values or "chat" not in values:
@@ -120,7 +124,8 @@ def parse_update(body: bytes | str, bot) -> Update:
             return _build(_UPDATE, {"update_id": data["update_id"], "message": message}, (data["update_id"],), bot)
     elif keys == {"callback_query"} and isinstance(data["callback_query"], dict):
         press = data["callback_query"]
-        if press.keys() <= _PRESS_FIELDS and isinstance(press.get("message"), dict):
+        if press.keys() <= _PRESS_FIELDS and isinstance(press.get("message"), dict) \
+                and isinstance(press.get("from"), dict):
             message = _message(press["message"], bot)
             if message is not None:
                 query = _build(_PRESS, {"id": press["id"], "from_user": _user(press["from"], bot),
