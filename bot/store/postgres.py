@@ -414,16 +414,17 @@ class PostgresStore:
 
     async def events(self, since_day: str = "", flow: str | None = None, after: int = 0,
                      limit: int = EVENTS_PAGE) -> list[tuple]:
-        rows = await self._run(lambda c: c.fetch(
-            f"SELECT id, {', '.join(FIELDS)} FROM events WHERE id > $1 AND day >= $2 "
-            "AND ($3::text IS NULL OR flow = $3) ORDER BY id LIMIT $4", after, since_day, flow, limit))
-        return [tuple(row) for row in rows]
+        return await self._events(f"id, {', '.join(FIELDS)}", since_day, flow, after, limit)
 
     async def event_facts(self, since_day: str = "", flow: str | None = None, after: int = 0,
                           limit: int = EVENTS_PAGE) -> list[tuple]:
+        return await self._events(f"id, seconds, token, json_build_array({', '.join(FACTS)})::text",
+                                  since_day, flow, after, limit)
+
+    async def _events(self, columns: str, since_day: str, flow: str | None, after: int, limit: int) -> list[tuple]:
         rows = await self._run(lambda c: c.fetch(
-            f"SELECT id, seconds, token, json_build_array({', '.join(FACTS)})::text FROM events WHERE id > $1 "
-            "AND day >= $2 AND ($3::text IS NULL OR flow = $3) ORDER BY id LIMIT $4", after, since_day, flow, limit))
+            f"SELECT {columns} FROM events WHERE id > $1 AND day >= $2 "
+            "AND ($3::text IS NULL OR flow = $3) ORDER BY id LIMIT $4", after, since_day, flow, limit))
         return [tuple(row) for row in rows]
 
     async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
