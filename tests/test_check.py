@@ -83,7 +83,7 @@ BROKEN = [
     ("missing start node", edit(4, "start: begin"), 4, "start node 'begin' does not exist"),
     ("unknown placeholder", edit(31, "    text: Voilà {service}"), 31, "unknown placeholder {service}"),
     ("bad status", edit(17, "    status: sure"), 17, "status must be one of checked, unchecked, correction"),
-    ("from a choice question", edit(4, "start: ask\ntimeline:\n  refund: {delay: 8 weeks, from: ask, basis: law}"),
+    ("from a choice question", edit(4, "start: ask\ntimeline:\n  refund: {delay: 8 weeks, from: ask, basis: law, kind: deadline}"),
      6, "from must name a date question, not 'ask'"),
     ("tap limit of some paths", edit(4, "start: ask\nmax_taps: 3\ntap_limits:\n  - when: {ask: \"yes\"}\n    max_taps: 1")
      .replace("        next: done\n      - id: other", "        next: extra\n      - id: other")
@@ -103,8 +103,8 @@ DATED = BASE.replace("""  done:
     next: done
   done:
     type: outcome""").replace("        next: done\n      - id: other", "        next: when\n      - id: other").replace(
-    "start: ask", "start: ask\ntimeline:\n  answer_due: {delay: 30 days, basis: letter}\n"
-    "  refund: {delay: 8 weeks, from: when, nearer_than: answer_due, basis: law}")
+    "start: ask", "start: ask\ntimeline:\n  answer_due: {delay: 30 days, basis: letter, kind: company}\n"
+    "  refund: {delay: 8 weeks, from: when, nearer_than: answer_due, basis: law, kind: deadline}")
 
 
 def test_a_date_question_and_a_delay_counted_from_it_are_valid():
@@ -186,15 +186,17 @@ def test_the_authoring_guide_example_is_the_test_fixture_and_valid():
     assert problems == [] and flow.id == "demo" and set(flow.nodes) == {"problem", "contacted", "call", "write"}
 
 
-TIMELINE = "timeline:\n  answer_due: {delay: 30 days, basis: letter}\n"
+TIMELINE = "timeline:\n  answer_due: {delay: 30 days, basis: letter, kind: company}\n"
 
 
 @pytest.mark.parametrize("extra,line,message", [
-    ("timeline:\n  answer_due: {delay: 30 dayz, basis: letter}\n", 41, 'delay must be like "30 days"'),
-    ("timeline:\n  answer_due: {delay: 30 days, basis: habit}\n", 41, "basis must be one of law, practice, letter"),
-    ("timeline:\n  a: {delay: 1 day, basis: law, after: b}\n  b: {delay: 1 day, basis: law, after: a}\n", 41,
+    ("timeline:\n  answer_due: {delay: 30 dayz, basis: letter, kind: company}\n", 41, 'delay must be like "30 days"'),
+    ("timeline:\n  answer_due: {delay: 30 days, basis: habit, kind: company}\n", 41, "basis must be one of law, practice, letter"),
+    ("timeline:\n  a: {delay: 1 day, basis: law, kind: start, after: b}\n  b: {delay: 1 day, basis: law, kind: start, after: a}\n", 41,
      "its 'after' chain comes back to itself"),
-    ("timeline:\n  answer_due: {delay: 30 days, basis: letter, after: nothing}\n", 41, "after names no delay 'nothing'"),
+    ("timeline:\n  answer_due: {delay: 30 days, basis: letter, kind: company, after: nothing}\n", 41, "after names no delay 'nothing'"),
+    ("timeline:\n  answer_due: {delay: 30 days, basis: letter}\n", 41, "missing 'kind': deadline (the person must act by it)"),
+    ("timeline:\n  answer_due: {delay: 30 days, basis: letter, kind: theirs}\n", 41, "kind must be deadline"),
     ("infer:\n  - set: {hearing: \"yes\"}\n    keywords: [sourd]\n", 41, "condition on unknown node 'hearing'"),
     ("infer:\n  - set: {ask: maybe}\n    keywords: [sourd]\n", 41, "node ask has no choice 'maybe'"),
     ("infer:\n  - set: {ask: \"yes\"}\n", 40, "needs keywords"),

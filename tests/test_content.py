@@ -42,6 +42,8 @@ def all_outcomes(engine, now=NOW, lang="fr"):
         for button in reply.buttons:
             if not button.id.startswith("_"):
                 stack.append(engine.choose(progress, button.id, reply.token, now))
+        if reply.kind == "date":  # a day given, too: the dates counted from it (and their reminders)
+            stack.append(engine.text(progress, "hier", now))
     return found
 
 

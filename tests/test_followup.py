@@ -39,9 +39,12 @@ async def to_the_letter(person: Person) -> None:
 
 
 async def followed_from_today(person: Person) -> None:
-    """To the letter, then « Je l'envoie aujourd'hui », no registered number."""
-    await to_the_letter(person)
-    await person.press(TODAY)
+    """To the letter, then « Je l'envoie aujourd'hui » (or the day the post next opens), no
+    registered number."""
+    await person.send("on m'a facturé deux fois ce mois-ci")
+    for label in ("Cstream Vidéo", "Non, pas encore", "Non", "Par carte bancaire"):
+        await person.press(label)
+    await person.press(next(label for label in person.last.labels if label.startswith("📮")))
     await person.press("Passer")
 
 
@@ -87,13 +90,15 @@ async def test_the_whole_case_on_a_fake_clock(followed, clock):
     await camille.send("1A 123 456 7890 1")
     assert "recommandé n° 1A 123 456 7890 1" in camille.last_text
     assert "jeudi 26 novembre 2026 à 12:00" not in camille.last_text  # the next reminder, not today
-    assert "Prochain rappel : samedi 26 décembre 2026 à 12:00." in camille.last_text
-
-    clock.now = NOW + timedelta(days=29)
-    await run_reminders(app)
-    assert reminders_sent(tg) == []  # not yet
+    # the answer is asked for by 26 December: the reminder comes the day after, when the mise en
+    # demeure it advises can go (« dès le lendemain »), never on the due day itself
+    assert "Prochain rappel : dimanche 27 décembre 2026 à 12:00." in camille.last_text
 
     clock.now = NOW + timedelta(days=30, minutes=1)
+    await run_reminders(app)
+    assert reminders_sent(tg) == []  # not on the due day
+
+    clock.now = NOW + timedelta(days=31, minutes=1)
     await run_reminders(app)
     sent = reminders_sent(tg)
     assert len(sent) == 1
@@ -105,7 +110,8 @@ async def test_the_whole_case_on_a_fake_clock(followed, clock):
     await camille.send("toujours rien")
     text = camille.texts_since(-3)
     assert "Sans réponse à votre courrier du jeudi 26 novembre 2026" in text
-    assert "au plus tard le dimanche 10 janvier 2027" in text  # the mise en demeure: sent today (26 December) + 15 days
+    # Sunday 27 December: the mise en demeure goes « dès demain matin », Monday 28, + 15 days
+    assert "envoyée dès demain matin, elle exige une réponse au plus tard le mardi 12 janvier 2027" in text
     assert "dès le mardi 26 janvier 2027" in text and "au plus tard le vendredi 26 novembre 2027" in text
     progress = stored(store, "private:1001")
     assert progress.node == "notice_now" and progress.case.open
@@ -119,8 +125,11 @@ async def test_settled_closes_the_case_and_asks_once_if_it_helped(followed, cloc
     tg, app, store = followed
     camille = Person(tg, app, 1002)
     await followed_from_today(camille)
-    clock.now = NOW + timedelta(days=31)
+    clock.now = NOW + timedelta(days=32)
     await run_reminders(app)
+    await camille.press("Oui, c'est réglé")
+    assert "Je clos alors le dossier" in camille.last_text  # confirmed first: nothing closed yet
+    assert stored(store, "private:1002").case.open and store.reminders_of_sync(ConversationKey.private(1002))
     await camille.press("Oui, c'est réglé")
     assert "Le dossier est clos" in camille.last_text and camille.last.labels[:3] == ["Oui", "Un peu", "Non"]
     assert stored(store, "private:1002").case.state == "closed"
@@ -142,8 +151,8 @@ async def test_a_date_typed_loosely_opens_the_case_from_that_day(followed, clock
     await camille.send("le 3")
     assert "courrier envoyé le mardi 3 novembre 2026" in camille.last_text
     await camille.press("Passer")
-    # 3 November + 30 days = 3 December: the reminder is planned from the day it was sent
-    assert "Prochain rappel : jeudi 3 décembre 2026 à 12:00." in camille.last_text
+    # 3 November + 30 days = 3 December, the reminder the day after: from the day it was sent
+    assert "Prochain rappel : vendredi 4 décembre 2026 à 12:00." in camille.last_text
 
 
 async def test_reaching_the_outcome_again_opens_no_second_case(followed):
@@ -170,8 +179,8 @@ async def test_suivi_rappels_cancel_one_and_stop(followed, clock):
     key = ConversationKey.private(1005)
     await followed_from_today(camille)
     await camille.send("/rappels")
-    assert "samedi 26 décembre 2026 à 12:00" in camille.last_text
-    await camille.press("Annuler celui du samedi 26 décembre 2026")
+    assert "dimanche 27 décembre 2026 à 12:00" in camille.last_text
+    await camille.press("Annuler celui du dimanche 27 décembre 2026")
     assert "Ce rappel est annulé" in camille.last_text
     assert [rid for rid, _ in store.reminders_of_sync(key)] == ["mediator_open", "last_month"]
     await camille.send("/suivi")
@@ -192,7 +201,7 @@ async def test_a_restart_between_planning_and_the_due_time(tmp_path, flow, clock
     """The bot stops after the case is opened; a new process on the same file sends it, once."""
     async with bot_running(tmp_path, flow, clock) as (tg, app, _):
         await followed_from_today(Person(tg, app, 1006))
-    clock.now = NOW + timedelta(days=30, hours=1)
+    clock.now = NOW + timedelta(days=31, hours=1)
     async with bot_running(tmp_path, flow, clock) as (tg2, app2, _):
         await run_reminders(app2)
         await run_reminders(app2)
@@ -215,7 +224,7 @@ async def test_two_processes_racing_send_each_reminder_once(tmp_path, flow, cloc
         people = [Person(tg_a, app_a, 2000 + i) for i in range(12)]
         for person in people:
             await followed_from_today(person)
-        clock.now = NOW + timedelta(days=30, hours=1)
+        clock.now = NOW + timedelta(days=31, hours=1)
         tg_b.order, tg_b.messages = tg_a.order, tg_a.messages  # both processes talk to one Telegram
         await asyncio.gather(run_reminders(app_a), run_reminders(app_b), run_reminders(app_a), run_reminders(app_b))
         sent = reminders_sent(tg_a) + reminders_sent(tg_b)
@@ -241,15 +250,16 @@ async def test_quiet_hours_move_reminders_to_nine(followed, clock):
     tg, app, store = followed
     clock.now = paris(2026, 11, 26, 22, 30)
     camille = Person(tg, app, 1007)
-    await followed_from_today(camille)
-    assert "Prochain rappel : dimanche 27 décembre 2026 à 9:00." in camille.last_text
-    clock.now = paris(2026, 12, 29, 3, 0)  # the bot was down on the day; now it is night
+    await followed_from_today(camille)  # « Je l'envoie dès demain matin »: sent Friday 27 November
+    assert "courrier envoyé le vendredi 27 novembre 2026" in camille.texts_since(-2)
+    assert "Prochain rappel : mardi 29 décembre 2026 à 9:00." in camille.last_text  # 28 December, 22:30
+    clock.now = paris(2026, 12, 30, 3, 0)  # the bot was down on the day; now it is night
     await run_reminders(app)
     assert reminders_sent(tg) == []
-    clock.now = paris(2026, 12, 29, 9, 1)
+    clock.now = paris(2026, 12, 30, 9, 1)
     await run_reminders(app)
     sent = reminders_sent(tg)
-    assert len(sent) == 1 and "Ce rappel arrive en retard : il était prévu le dimanche 27 décembre 2026." in sent[0]
+    assert len(sent) == 1 and "Ce rappel arrive en retard : il était prévu le mardi 29 décembre 2026." in sent[0]
 
 
 async def test_a_blocked_user_has_their_reminders_cancelled(followed, clock):
@@ -296,7 +306,7 @@ async def test_a_reminder_follows_the_flow_version_of_its_day(tmp_path, flow, cl
     async with bot_running(tmp_path, edited, clock) as (tg2, app2, _):
         await run_reminders(app2)
         assert ["Cdiscount vous a-t-il répondu ?" in text for text in reminders_sent(tg2)] == [True]
-    dropped = text.replace("    - id: answer_due\n      at: answer_due\n", "    - id: answer_due\n      at: mediator_from\n")
+    dropped = text.replace("    - id: answer_due\n      at: formal_notice_from\n", "    - id: answer_due\n      at: mediator_from\n")
     later, _ = load_flow_text(dropped, "cstream.yaml")
     async with bot_running(tmp_path, later, clock) as (tg3, app3, _):
         clock.now = NOW + timedelta(days=45)
@@ -311,10 +321,10 @@ async def test_a_reminder_the_new_flow_version_puts_later_waits_for_its_new_date
         "  answer_due:\n    delay: 30 days\n", "  answer_due:\n    delay: 40 days\n")
     later, _ = load_flow_text(text, "cstream.yaml")
     async with bot_running(tmp_path, later, clock) as (tg3, app3, _):
-        clock.now = NOW + timedelta(days=31)  # the row said day 30; the flow now says day 40
+        clock.now = NOW + timedelta(days=32)  # the row said day 31; the flow now says day 41
         await run_reminders(app3)
         assert reminders_sent(tg3) == []
-        clock.now = NOW + timedelta(days=40, minutes=1)
+        clock.now = NOW + timedelta(days=41, minutes=1)
         await run_reminders(app3)
         assert len(reminders_sent(tg3)) == 1
 
@@ -339,7 +349,7 @@ def test_check_names_a_followup_mistake(flow):
     assert broken is None
     assert any("ask must name a choice question, not 'mediatr'" in p.message for p in problems)
     broken, problems = load_flow_text(text.replace("  opens: [write_now]", "  opens: [contacted]"), "c.yaml")
-    assert any("opens must list outcomes, not 'contacted'" in p.message for p in problems)
+    assert any("opens must name outcomes, not 'contacted'" in p.message for p in problems)
 
 
 def test_engine_alone_keeps_time_a_parameter(flow):
@@ -350,8 +360,8 @@ def test_engine_alone_keeps_time_a_parameter(flow):
         progress, reply = engine.choose(progress, answer, reply.token, NOW)
     progress, _ = engine.choose(progress, "_case:today", reply.token, NOW)
     progress, _ = engine.choose(progress, "_case:skip", "case", NOW)
-    assert engine.cases.remind(progress, NOW + timedelta(days=29)) is None
-    later, reply = engine.cases.remind(progress, NOW + timedelta(days=30))
+    assert engine.cases.remind(progress, NOW + timedelta(days=30)) is None
+    later, reply = engine.cases.remind(progress, NOW + timedelta(days=31))
     assert later.node == "followup_answer" and reply.notices == ["🔔 Rappel de votre dossier"]
 
 
@@ -361,7 +371,7 @@ def test_the_terminal_runs_at_a_given_time_and_shows_the_reminder_first(cli):
     opened = "on m'a facturé deux fois\n1\n1\n2\n2\n5\n1A 123 456 7890 1\n"
     code, out, _ = cli("chat", "--user", "camille", "--at", "2026-11-26 12:00", stdin=opened)
     assert code == 0 and "courrier envoyé le jeudi 26 novembre 2026" in out
-    assert "Prochain rappel : samedi 26 décembre 2026 à 12:00." in out
+    assert "Prochain rappel : dimanche 27 décembre 2026 à 12:00." in out
     code, out, _ = cli("chat", "--user", "camille", "--at", "2026-12-28 10:00", stdin="3\n")
     first = out.split(">", 1)[0]
     assert "🔔 Rappel de votre dossier" in first and "Ce rappel arrive en retard" in first
@@ -418,20 +428,23 @@ def test_a_letter_sent_long_ago_asks_at_once_whether_an_answer_came(flow):
     assert not any("en retard" in n for n in asked[1].notices)  # not late: the case is new
     progress, reply = opened_case(engine, "il y a 10 mois")  # everything but the last month is past
     assert "Toutes ses dates sont déjà passées" not in reply.text
-    progress, reply = opened_case(engine, "le 28/12/2024")
-    assert "Toutes ses dates sont déjà passées : aucun rappel n'est prévu" in reply.text
+    progress, reply = opened_case(engine, "il y a 12 mois")  # the mediator's year ends today: still asked
+    assert "Toutes ses dates sont déjà passées" not in reply.text and progress.case.open
 
 
-def test_the_outcome_and_the_letter_count_from_today_until_the_follow_up(flow):
-    """« Je l'ai envoyée le 3 »: the outcome on screen and its letter are about sending today;
-    the case's own dates (from the 3rd) show in /suivi and in the reminders' questions."""
+def test_once_the_letter_is_sent_every_date_counts_from_it(flow):
+    """« Je l'ai envoyée le 3 »: the outcome on screen, its letter and /suivi all count from the
+    3rd, and nothing says « envoyez aujourd'hui » of a letter already sent."""
     engine = Engine(FlowSet([flow]))
     progress, _ = opened_case(engine, "le 3")
     progress, _ = engine.choose(progress, "_case:skip", "case", NOW)
     _, outcome = engine.current(progress, NOW)
-    assert "samedi 26 décembre 2026" in outcome.text  # today + 30 days
+    assert "partie le mardi 3 novembre 2026" in outcome.text and "jeudi 3 décembre 2026" in outcome.text
+    assert "aujourd'hui" not in outcome.text and "samedi 26 décembre 2026" not in outcome.text
+    _, letter = engine.choose(progress, "_detail:letter", outcome.token, NOW)
+    assert "le 3 novembre 2026" in letter.document.content and "26 novembre 2026" not in letter.document.content
     _, case = engine.cases.view(progress, NOW)
-    assert ("jeudi 3 décembre 2026", "la réponse demandée par votre courrier est attendue") in case.sections
+    assert ("vendredi 4 décembre 2026", "la réponse demandée est en retard : la mise en demeure peut partir") in case.sections
 
 
 @pytest.mark.parametrize("typed, leads_to", [
@@ -494,7 +507,7 @@ def test_a_reminder_left_unanswered_can_be_answered_from_suivi(flow):
 @pytest.mark.parametrize("change, message", [
     (("      before: 1 month\n", "      before: 2 years\n"), "reaches back to the day the letter is sent or earlier"),
     (("    - id: mediator_open\n", "    - id: answer_due\n"), "followup reminder answer_due: a second reminder with this id"),
-    (("    - id: mediator_open\n", "    - at: mediator_from\n"), "followup reminder #2: missing 'id'"),
+    (("    - id: mediator_open\n", "    - at: mediator_from\n"), "followup reminder #3: missing 'id'"),
 ])
 def test_check_explains_a_broken_reminder(change, message):
     text = (FLOWS / "cstream.yaml").read_text(encoding="utf-8")

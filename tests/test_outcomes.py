@@ -52,8 +52,8 @@ def test_every_detail_is_one_telegram_message(walked, flow):
 def test_no_channel_is_declared_open_on_a_holiday_without_known_holiday_hours(engine):
     progress, reply = _walk(engine, "access", "video", "no", "yes", now=TIMES["christmas"])
     assert progress.node == "first_contact"
-    assert reply.now == ("La plateforme accessibilité : c'est un jour férié, et ses horaires ces jours-là ne sont "
-                         "pas connus. 👉 Les réseaux sociaux sont ouverts maintenant, jusqu'à 18h (horaires non confirmés).")
+    assert reply.now == ("La plateforme accessibilité : jour férié, horaires inconnus aujourd'hui. "
+                         "👉 Les réseaux sociaux sont ouverts maintenant, jusqu'à 18h (horaires non confirmés).")
     cards = _detail(engine, progress, reply, "channels", TIMES["christmas"]).cards
     assert cards[0].kind == "accessibility" and cards[0].status == "🟠 Jour férié : horaires inconnus aujourd'hui"
 

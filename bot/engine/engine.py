@@ -257,6 +257,9 @@ class Engine:
         target = machine.step(node.id, choice_id, answers)
         if target is None:
             return self._reply(machine, progress, now, notices + [t(progress.lang, "pick_a_button")])
+        if self._closes_case(machine.flow, progress, target) and progress.pending != (choice_id,):
+            # Closing a case drops every reminder, the mediator's last day included: asked first.
+            return self._reply(machine, progress.with_(pending=(choice_id,)), now, notices)
         target = self._skip_known(machine, target, answers)
         new = progress.with_(node=target, path=progress.path + (Answer(node.id, choice_id, typed),),
                              pending=None, draft=None, updated=_now(now).timestamp())
@@ -281,14 +284,30 @@ class Engine:
             if told:
                 notices = notices + [told]
         elif progress.pending:
-            ask = (t(lang, "confirm", label=buttons[0].label) if len(progress.pending) == 1
+            ask = (t(lang, "close_confirm", label=buttons[0].label) if self._confirms_closing(progress)
+                   else t(lang, "confirm", label=buttons[0].label) if len(progress.pending) == 1
                    else t(lang, "confirm_many"))
             reply = Reply("confirm", ask, buttons=buttons, token=token, node=node.id, expects_text=True)
         else:
-            reply = Reply(node.kind, fill(tr(node.text, lang), flow, progress, now), buttons=buttons,
+            reply = Reply(node.kind, fill(tr(node.text, lang), flow, progress, now, advise=True), buttons=buttons,
                           token=token, node=node.id, expects_text=node.kind in ("text", "date"))
         reply.notices[:0] = notices
         return progress, reply
+
+    @staticmethod
+    def _closes_case(flow, progress: Progress, target: str | None) -> bool:
+        """Whether going to `target` from a reminder's question would close an open case."""
+        follow, case = flow.followup, progress.case
+        return bool(follow and case and case.open and target in follow.closes and progress.node in follow.asks)
+
+    def _confirms_closing(self, progress: Progress) -> bool:
+        """Whether the confirmation on screen is the one asked before closing the case."""
+        if not progress.pending or len(progress.pending) != 1:
+            return False
+        machine = self.flows.get(progress.flow, progress.version) or self.flows.get(progress.flow)
+        choice = progress.pending[0]
+        return self._closes_case(machine.flow, progress,
+                                 machine.step(progress.node, choice, {**progress.answers, progress.node: choice}))
 
     @staticmethod
     def _skip_known(machine: FlowMachine, node_id: str, answers: dict[str, str]) -> str:
@@ -314,12 +333,13 @@ class Engine:
         if node.is_outcome:
             machine = self.flows.get(progress.flow, progress.version) or self.flows.get(progress.flow)
             details = self.outcomes.details(machine.flow, node, progress, _now(now))
-            offer = self.cases.buttons(progress) if self.cases.offers(machine.flow, node.id, progress) else []
+            offer = self.cases.buttons(progress, _now(now)) if self.cases.offers(machine.flow, node.id, progress) else []
             return ([Button(DETAIL + d, t(lang, f"detail_{d}")) for d in details]
                     + offer + controls + [Button(RESTART, t(lang, "restart"))])
         if progress.pending:
             return ([Button(c, label_of(node, c, lang)) for c in progress.pending]
-                    + [Button(SHOW_LIST, t(lang, "show_list"))] + controls)
+                    + [Button(SHOW_LIST, t(lang, "close_no" if self._confirms_closing(progress) else "show_list"))]
+                    + controls)
         return [Button(c.id, tr(c.label, lang)) for c in self._choices(node, progress)] + controls
 
 

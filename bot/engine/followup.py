@@ -22,13 +22,13 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from ..flow.model import Flow, Reminder, tr
+from ..flow.model import DATE, Flow, Reminder, tr
 from ..locales import t
 from .dates import read_date
 from .outcome import label_of
 from .progress import Case, Progress
 from .reply import Attachment, Button, Reply
-from .timeline import SUB_DAY, add_delay, due_dates, written_date
+from .timeline import SUB_DAY, add_delay, due_dates, posting_day, send_day_words, written_date
 
 CASE = "_case:"        # button ids of the follow-up: _case:today, _case:date, _case:no, _case:stop...
 CASE_TOKEN = "case"    # the token of /suivi's and /rappels' buttons: valid whatever question is on screen
@@ -50,18 +50,28 @@ def quiet_until(moment: datetime, quiet: tuple[int, int] | None, tz: ZoneInfo) -
     return datetime.combine(day, time(end // 60, end % 60), tz)
 
 
+def case_dates(flow: Flow, case: Case) -> dict[str, date]:
+    """The timeline's dates for this case: counted from the day the letter was sent, and from
+    the dates given at the flow's date questions on the way to it (the debit's day)."""
+    sent = date.fromisoformat(case.sent)
+    given = {a.node: date.fromisoformat(a.text) for a in case.answers
+             if a.choice == DATE and a.text and a.node in flow.nodes and flow.nodes[a.node].kind == "date"}
+    return due_dates(flow.timeline, sent, {**given, flow.followup.date: sent})
+
+
 def planned(flow: Flow, case: Case, quiet: tuple[int, int] | None) -> list[tuple[Reminder, datetime]]:
-    """Every reminder of the flow for this case with its time (aware), in the flow's order."""
+    """Every reminder of the flow for this case with its time (aware), in the flow's order; a
+    reminder whose condition does not hold on the case's answers, or whose date is unknown
+    (the debit's day not given), is left out."""
     follow, tz = flow.followup, ZoneInfo(flow.timezone)
     if follow is None or not case.sent:
         return []
-    sent = date.fromisoformat(case.sent)
     opened = datetime.fromtimestamp(case.opened, tz)
-    dates = due_dates(flow.timeline, sent, {follow.date: sent})
+    dates, choices = case_dates(flow, case), case.choices
     out = []
     for reminder in follow.reminders:
         delay = flow.timeline.get(reminder.at)
-        if delay is None or reminder.at not in dates:
+        if delay is None or reminder.at not in dates or not reminder.condition.holds(choices):
             continue
         if delay.unit in SUB_DAY and not delay.after:  # test flows: seconds after the case opened
             due = opened + timedelta(seconds=delay.amount * SUB_DAY[delay.unit])
@@ -104,7 +114,7 @@ class FollowUps:
     # -- offering to follow, at an outcome -----------------------------------------------
     def offers(self, flow: Flow, node_id: str, progress: Progress) -> bool:
         follow, case = flow.followup, progress.case
-        if follow is None or node_id not in follow.opens or progress.asking:
+        if follow is None or node_id not in follow.opens + follow.opens_sent or progress.asking:
             return False
         if case is None:
             return True
@@ -112,14 +122,22 @@ class FollowUps:
             return not pending(flow, case, self.quiet)
         return not (case.state == "declined" and case.outcome == node_id and case.reason == self._reason(flow, progress))
 
-    def buttons(self, progress: Progress) -> list[Button]:
+    def buttons(self, progress: Progress, now: datetime | None = None) -> list[Button]:
+        """The follow-up's buttons: while it asks something, its way out; at an outcome, the
+        offer (« Je l'envoie aujourd'hui », or the day the post next opens, unless the outcome
+        is about a letter already sent)."""
         lang = progress.lang
         if progress.asking == "case_date":
             return [Button(CASE + "cancel", t(lang, "case_cancel"))]
         if progress.asking == "case_number":
             return [Button(CASE + "skip", t(lang, "case_skip"))]
-        return [Button(CASE + "today", t(lang, "case_today")), Button(CASE + "date", t(lang, "case_sent_on")),
-                Button(CASE + "no", t(lang, "case_no"))]
+        offer = [Button(CASE + "date", t(lang, "case_sent_on")), Button(CASE + "no", t(lang, "case_no"))]
+        flow = self._flow(progress)
+        if flow is None or progress.node in flow.followup.opens_sent:
+            return offer
+        day, today = self._send_day(flow, now), self._today(flow, now)
+        label = t(lang, "case_today") if day == today else t(lang, "case_send_later", when=send_day_words(day, today, lang))
+        return [Button(CASE + "today", label)] + offer
 
     def notice(self, flow: Flow, node_id: str, progress: Progress) -> str | None:
         """At an outcome that opens cases, while one is followed: say so (no second case)."""
@@ -144,7 +162,9 @@ class FollowUps:
                 return engine.current(progress.with_(case=declined), now, t(lang, "case_declined"))
             if what == "date":
                 return self._ask(progress.with_(asking="case_date"), "case_ask_date", now)
-            return self._open(flow, progress, self._today(flow, now), now)
+            if progress.node in flow.followup.opens_sent:  # the letter is already sent: its day is asked
+                return engine.current(progress, now, t(lang, "case_nothing_to_do"))
+            return self._open(flow, progress, self._send_day(flow, now), now)
         if what == "cancel" and progress.asking == "case_date":
             return engine.current(progress.with_(asking=None), now, t(lang, "case_declined"))
         if what == "skip" and progress.asking == "case_number":
@@ -183,7 +203,13 @@ class FollowUps:
     def _open(self, flow: Flow, progress: Progress, sent: date, now: datetime) -> tuple[Progress, Reply]:
         case = Case(secrets.token_hex(4), progress.node, self._reason(flow, progress), sent.isoformat(),
                     now.timestamp(), log=((sent.isoformat(), "sent", progress.node, ""),),
-                    answers=progress.path)
+                    answers=progress.path, inferred=progress.inferred)
+        late = self._late(flow, case, now)
+        if late is not None:  # its last date is over (the mediator's year): no case, the route that remains
+            reminder, day = late
+            notice = t(progress.lang, "case_late", sent=written_date(sent, progress.lang),
+                       what=tr(reminder.label, progress.lang) or reminder.id, day=written_date(day, progress.lang))
+            return self.engine.current(progress.with_(asking=None, node=flow.followup.late, pending=None), now, notice)
         past = [r for r, due in sorted(planned(flow, case, self.quiet), key=lambda item: item[1]) if due < now]
         # Dates already past: the latest is asked at once (« Avez-vous reçu une réponse ? »), unless
         # its deadline itself is over (then any earlier question is as stale); the others are folded in.
@@ -191,8 +217,21 @@ class FollowUps:
         past = [r.id for r in past]
         case = replace(case, done=tuple(rid for rid in past if rid != keep))
         progress = progress.with_(case=case, asking="case_number")
-        key = "case_opened_ask_number" if pending(flow, case, self.quiet) else "case_opened_all_past"
+        key = ("case_opened_later" if sent > self._today(flow, now) else "case_opened_ask_number"
+               if pending(flow, case, self.quiet) else "case_opened_all_past")
         return self._ask(progress, key, now, sent=written_date(sent, progress.lang))
+
+    def _late(self, flow: Flow, case: Case, now: datetime) -> tuple[Reminder, date] | None:
+        """The flow's last reminder date (the mediator's last day) when it is already over for a
+        letter sent on `case.sent` and the flow has an outcome for that (`followup.late`)."""
+        if not flow.followup.late:
+            return None
+        dates = [(self._at_date(flow, case, r), r) for r, _ in planned(flow, case, None)]
+        dated = [(day, r) for day, r in dates if day is not None]
+        if not dated:
+            return None
+        day, reminder = max(dated, key=lambda item: item[0])
+        return (reminder, day) if day < self._today(flow, now) else None
 
     def _ask(self, progress: Progress, key: str, now: datetime, **values) -> tuple[Progress, Reply]:
         return progress, Reply("case", t(progress.lang, key, **values), buttons=self.buttons(progress),
@@ -246,7 +285,7 @@ class FollowUps:
         case = replace(case, done=case.done + tuple(r.id for r, _ in due),
                        log=case.log + ((today, "reminder", reminder.id, ""),))
         moved = progress.with_(version=flow.version, node=reminder.ask, path=case.answers, pending=None, draft=None, asking=None,
-                               case=case, updated=now.timestamp())
+                               case=case, updated=now.timestamp(), inferred=case.inferred or progress.inferred)
         notices = [t(progress.lang, "reminder_intro")]
         if now - when > LATE and when.timestamp() > case.opened:  # not for a date already past at opening
             notices.append(t(progress.lang, "reminder_late", day=written_date(when.astimezone(
@@ -379,8 +418,11 @@ class FollowUps:
 
     @staticmethod
     def _at_date(flow: Flow, case: Case, reminder: Reminder) -> date | None:
-        sent = date.fromisoformat(case.sent)
-        return due_dates(flow.timeline, sent, {flow.followup.date: sent}).get(reminder.at)
+        return case_dates(flow, case).get(reminder.at)
+
+    @staticmethod
+    def _send_day(flow: Flow, now: datetime | None) -> date:
+        return posting_day(now.astimezone(ZoneInfo(flow.timezone)), flow.holiday_country)
 
     @staticmethod
     def _when(moment: datetime, flow: Flow, lang: str) -> str:

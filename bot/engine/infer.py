@@ -6,6 +6,7 @@ import re
 from functools import lru_cache
 
 from ..flow.model import Flow
+from ..flow.negation import NEGATORS, clauses_of, negated
 from ..flow.recognise import normalise
 from .progress import Progress
 
@@ -41,6 +42,18 @@ def says(text: str, keyword: str, words: list[str] | None = None) -> bool:
     return False
 
 
+def _affirmed(pattern: re.Pattern, words: list[str], flags: list[bool]) -> bool:
+    """Whether a keyword is said, not denied: « je ne suis pas sourd » or « ni donné ma carte »
+    do not say « sourd » or « ma carte »; a keyword that holds a negation itself (« sans mon
+    accord ») is read as written."""
+    joined = " ".join(words)
+    for match in pattern.finditer(joined):
+        first = joined.count(" ", 0, match.start())
+        if not flags[first] or any(w in NEGATORS for w in match.group().split()):
+            return True
+    return False
+
+
 def infer(flow: Flow, progress: Progress, text: str, asking: str | None = None) -> Progress:
     """`progress` with what `text` tells, by the flow's rules (unchanged when it tells nothing).
     The question being asked (`asking`) is answered by its own choices' words, not by a rule:
@@ -48,9 +61,10 @@ def infer(flow: Flow, progress: Progress, text: str, asking: str | None = None) 
     reading descriptions makes of the word; nor is a question already answered."""
     known = {entry[0] for entry in progress.inferred} | {a.node for a in progress.path} | {asking}
     step = len(progress.path)
-    found, joined = [], " ".join(normalise(text).split())
+    found, pieces = [], [(words, negated(words)) for words in (normalise(p).split() for p in clauses_of(text)) if words]
     for rule in flow.infer:
-        if rule.node not in known and _rule_pattern(rule.keywords).search(joined):
+        if rule.node not in known and any(_affirmed(_rule_pattern(rule.keywords), words, flags)
+                                          for words, flags in pieces):
             known.add(rule.node)
             found.append((rule.node, rule.choice, step))
     if not found:

@@ -52,12 +52,13 @@ def now_line(channels: list[Channel], found: dict[str, OpenStatus], now: datetim
             soonest = (channel, state.next_open)
     said = [] if unknown or holiday else [t(lang, "now_none")] if soonest else []
     said += [t(lang, "now_unknown", name=_name(c, lang)) for c in unknown]
-    said += [t(lang, "now_holiday", name=_name(c, lang)) for c in holiday]
+    said += [t(lang, "now_holiday", name=_name(c, lang)) for c in holiday if not soonest or c is not soonest[0]]
     if soonest:
         channel, moment = soonest
         number = "pl" if channel.grammar.endswith("pl") else "sg"
-        said.append(t(lang, f"now_opens_{number}", name=_name(channel, lang),
-                      when=describe_moment(moment, now, lang), note=_note(channel, lang)))
+        key = f"now_holiday_opens_{number}" if channel in holiday else f"now_opens_{number}"  # one sentence for both
+        said.append(t(lang, key, name=_name(channel, lang), when=describe_moment(moment, now, lang),
+                      note=_note(channel, lang)))
     return " ".join(said) or None
 
 

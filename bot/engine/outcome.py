@@ -15,7 +15,8 @@ from ..locales import t, words
 from .nowline import card_status, now_line, states
 from .progress import Progress
 from .reply import Attachment, Button, ContactCard, Reply
-from .timeline import date_states, due_dates, written_date, written_delay
+from .timeline import (closed_advice, date_states, due_dates, posting_day, send_day_words, written_date,
+                       written_delay)
 
 CACHE_BYTES = 8 << 20  # outcomes kept, at most, in characters of text (they may quote what people typed)
 DETAILS = ("letter", "channels", "next", "sources")
@@ -66,32 +67,48 @@ def shown(text: str, progress: Progress, french: bool = False) -> bool:
                for name, typed in PLACEHOLDER.findall(text) if typed)
 
 
-def given_dates(flow: Flow, progress: Progress, today: date | None = None) -> dict[str, date]:
+def given_dates(flow: Flow, progress: Progress, send_day: date | None = None) -> dict[str, date]:
     """The dates given at the flow's date questions, and the day the followed letter was sent
-    (the follow-up's date: today until the person says they sent it another day)."""
+    (the follow-up's date: `send_day`, the day it can be posted, until the person says they
+    sent it)."""
     found = {a.node: date.fromisoformat(a.text) for a in progress.path
              if a.choice == DATE and a.text and a.node in flow.nodes and flow.nodes[a.node].kind == "date"}
     if flow.followup is not None:
         sent = case_sent(flow, progress)
-        if sent or today:
-            found[flow.followup.date] = sent or today
+        if sent or send_day:
+            found[flow.followup.date] = sent or send_day
     return found
 
 
 def case_sent(flow: Flow, progress: Progress) -> date | None:
-    """The day the followed letter was sent, once the person is in its follow-up (a reminder's
-    question asked or answered); before that, the letter an outcome asks for goes today."""
+    """The day the followed letter was sent: in its follow-up (a reminder's question asked or
+    answered) and at the outcome that opened the case, reached by the same answers, whenever the
+    person comes back to it. Elsewhere (another problem, no case) the letter is still to send."""
     case, follow = progress.case, flow.followup
     if case is None or not case.sent or case.state == "declined" or follow is None:
         return None
-    if progress.node not in follow.asks and not any(a.node in follow.asks for a in progress.path):
-        return None
-    return date.fromisoformat(case.sent)
+    if progress.node in follow.asks or any(a.node in follow.asks for a in progress.path) \
+            or (progress.node == case.outcome and tuple(progress.path) == tuple(case.answers)):
+        return date.fromisoformat(case.sent)
+    return None
+
+
+def _local(flow: Flow, now: datetime | None) -> datetime:
+    return (now or datetime.now(ZoneInfo("UTC"))).astimezone(ZoneInfo(flow.timezone))
 
 
 def _today(flow: Flow, now: datetime | None) -> date:
-    now = now or datetime.now(ZoneInfo("UTC"))
-    return now.astimezone(ZoneInfo(flow.timezone)).date()
+    return _local(flow, now).date()
+
+
+def send_day(flow: Flow, now: datetime | None) -> date:
+    """The day a letter written now can be posted (today, or the post's next open day)."""
+    return posting_day(_local(flow, now), flow.holiday_country)
+
+
+def letter_day(flow: Flow, progress: Progress, now: datetime | None) -> date:
+    """The date a letter bears: the day the followed letter was sent, else the day it can go."""
+    return case_sent(flow, progress) or send_day(flow, now)
 
 
 def answers_of(flow: Flow, progress: Progress, now: datetime | None) -> dict[str, str]:
@@ -100,7 +117,7 @@ def answers_of(flow: Flow, progress: Progress, now: datetime | None) -> dict[str
     if not any(d.start for d in flow.timeline.values()):
         return progress.answers
     today = _today(flow, now)
-    states = date_states(flow.timeline, today, given_dates(flow, progress, today))
+    states = date_states(flow.timeline, today, given_dates(flow, progress, send_day(flow, now)))
     if flow.followup is not None and case_sent(flow, progress):
         states[flow.followup.date] = DATE  # `when: {letter_sent: date}`: the case says when it was sent
     return {**progress.answers, **states}
@@ -114,28 +131,41 @@ def outcome_text(flow: Flow, node: Node, progress: Progress, now: datetime | Non
     return " ".join(tr(p.text, lang) for p in node.parts if p.condition.holds(answers) and shown(tr(p.text, lang), progress))
 
 
-def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | None = None) -> str:
+def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | None = None,
+         advise: bool = False) -> str:
     """Replace {node} with the answer (its `says` form, else its label), {node.text} with what
-    was typed there (trimmed), {date} with today's date, {date.x} with the timeline's date x
-    written out (« lundi 28 décembre 2026 ») and {delay.x} with its delay (« 30 jours »)."""
+    was typed there (trimmed), {date} with the letter's date (`letter_day`), {send_day} with
+    when to post it (« aujourd'hui », « dès demain matin »), {date.x} with the timeline's date x
+    written out (« lundi 28 décembre 2026 ») and {delay.x} with its delay (« 30 jours »).
+
+    Dates counted from today count from the day a letter written now can be posted. With
+    `advise`, a deadline of the person's (`kind: deadline`) that falls on a Saturday, Sunday or
+    public holiday gets one more sentence: act by the working day before."""
     lang = lang or progress.lang
     answers, texts = progress.answers, progress.texts
-    today = now.astimezone(ZoneInfo(flow.timezone)).date()
+    today, posted = _today(flow, now), send_day(flow, now)
     due: dict[str, date] = {}  # the timeline's dates, computed at the first {date.x} only
+    advice: list[str] = []
 
     def timed(match: re.Match) -> str:
         kind, name = match.groups()
         if kind == "delay":
             return written_delay(flow.timeline[name], lang)
         if not due:
-            due.update(due_dates(flow.timeline, today, given_dates(flow, progress, today)) or {"": today})
+            due.update(due_dates(flow.timeline, posted, given_dates(flow, progress, posted)) or {"": posted})
         day = due.get(name)
+        if day and advise and flow.timeline[name].kind == "deadline" and day >= today:
+            said = closed_advice(day, flow.holiday_country, lang)
+            if said and said not in advice:
+                advice.append(said)
         return written_date(day, lang) if day else "[…]"
 
     def value(match: re.Match) -> str:
         name, typed = match.group(1), match.group(2)
         if name == "date":
-            return long_date(today, lang)
+            return long_date(letter_day(flow, progress, now), lang)
+        if name == "send_day":
+            return send_day_words(posted, today, lang)
         if flow.followup is not None and name == flow.followup.date:
             sent = case_sent(flow, progress)
             return written_date(sent, lang) if sent else "[…]"
@@ -150,7 +180,8 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | N
             return label_of(flow.nodes[name], answers[name], lang)
         return "[…]"
 
-    return PLACEHOLDER.sub(value, TIMED.sub(timed, text))
+    filled = PLACEHOLDER.sub(value, TIMED.sub(timed, text))
+    return " ".join([filled, *advice]) if advice else filled
 
 
 class Outcomes:
@@ -195,13 +226,13 @@ class Outcomes:
         lang, answers = progress.lang, answers_of(flow, progress, now)
         channels = [flow.channels[r.id] for r in node.channels
                     if r.condition.holds(answers) and (r.detail or "channels") == "channels"]
-        return Reply("outcome", fill(outcome_text(flow, node, progress, now, lang), flow, progress, now),
+        return Reply("outcome", fill(outcome_text(flow, node, progress, now, lang), flow, progress, now, advise=True),
                      now=now_line(channels, states(flow, channels, now), now, lang),
                      footer=t(lang, "come_back"), buttons=buttons, token=token, node=node.id)
 
     def _detail(self, flow, node, progress, now, buttons, token, which) -> Reply:
         lang, answers = progress.lang, answers_of(flow, progress, now)
-        sections = [(tr(s.title, lang) or None, fill(tr(s.text, lang), flow, progress, now))
+        sections = [(tr(s.title, lang) or None, fill(tr(s.text, lang), flow, progress, now, advise=True))
                     for s in node.sections if s.condition.holds(answers) and s.detail == which
                     and shown(tr(s.text, lang), progress)]
         listed = [(flow.channels[r.id], r.detail or "channels") for r in node.channels if r.condition.holds(answers)]

@@ -135,15 +135,22 @@ class Case:
     done: tuple[str, ...] = ()      # reminder ids sent or cancelled
     log: tuple[tuple[str, str], ...] = ()   # (ISO date, what happened), oldest first
     answers: tuple[Answer, ...] = ()
+    inferred: tuple[tuple, ...] = ()  # the answers read from what was typed (Progress.inferred)
 
     @property
     def open(self) -> bool:
         return self.state == "open"
 
+    @property
+    def choices(self) -> dict[str, str]:
+        """The answers that led to the case by node, the inferred ones included."""
+        return {**{a.node: a.choice for a in self.answers}, **{e[0]: e[1] for e in self.inferred}}
+
     def to_data(self) -> dict:
         data = {name: getattr(self, name) for name in _CASE_FIELDS}
         data["answers"] = [list(a) if a.text else [a.node, a.choice] for a in self.answers]
         data["log"] = [list(entry) for entry in self.log]
+        data["inferred"] = [list(entry) for entry in self.inferred]
         return data
 
     @classmethod
@@ -152,6 +159,7 @@ class Case:
         data["answers"] = tuple(Answer(*a) for a in data.get("answers", ()))
         data["log"] = tuple(tuple(entry) for entry in data.get("log", ()))
         data["done"] = tuple(data.get("done", ()))
+        data["inferred"] = tuple(tuple(entry) for entry in data.get("inferred", ()))
         return cls(**data)
 
 

@@ -177,6 +177,7 @@ class Delay:
     after: str | None = None
     start: str | None = None        # `from:` a date question: counted from the date given there
     nearer_than: str | None = None  # its state is `nearer` when it falls on or before that entry
+    kind: str = "company"  # whose date it is: deadline (the person must act by it), start (from it on), company
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ class Reminder:
     ask: str
     before: tuple[int, str] | None = None
     label: Text | None = None  # what falls due that day (« la réponse de Cdiscount est attendue »)
+    condition: Condition = ALWAYS  # on the answers that led to the case (`when` / `unless`)
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,8 @@ class Followup:
     opens: tuple[str, ...]
     reminders: tuple[Reminder, ...]
     closes: tuple[str, ...] = ()
+    opens_sent: tuple[str, ...] = ()  # outcomes about a letter already sent: only « Je l'ai envoyée le… »
+    late: str | None = None  # the outcome for a letter whose last reminder's date is over when given
 
     def reminder(self, rid: str) -> Reminder | None:
         return next((r for r in self.reminders if r.id == rid), None)

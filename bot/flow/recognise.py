@@ -41,6 +41,7 @@ from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
 from .model import Choice
+from .negation import clauses_of, negated, restricted
 
 # -- decision thresholds (probabilities of the model) -------------------------------------
 SURE = 0.90          # the best choice is taken at this probability...
@@ -739,6 +740,25 @@ def _answer_words(text: str) -> list[str]:
     return _spell_out(normalise(text).split()[:MAX_WORDS])
 
 
+NOT = "~"  # a stem a negation covers is read as NOT + stem: « pas réglé » is not « réglé »
+
+
+def _polar_words(text: str) -> tuple[list[str], list[bool]]:
+    """The spelled-out words of an answer with, for each, whether a negation covers it; « ne …
+    que » (only part) adds the word « seulement »."""
+    words, flags = [], []
+    for piece in clauses_of(text[:MAX_CHARS]):
+        clause = _spell_out(normalise(piece).split())
+        if not clause:
+            continue
+        words += clause
+        flags += negated(clause)
+        if restricted(clause):
+            words.append("seulement")
+            flags.append(False)
+    return words[:MAX_WORDS], flags[:MAX_WORDS]
+
+
 def yes_or_no(text: str) -> str | None:
     """'yes' or 'no' when the answer opens with one of their usual forms ('ouais', 'pas encore', 'nope')."""
     words = _answer_words(text)
@@ -765,12 +785,15 @@ class _AnswerIndex:
             texts += [(k, "keyword") for k in c.recogniser.keywords]
             texts += [(e, "example") for e in c.recogniser.examples]
             for raw, kind in texts:
-                words = _learn_words(raw, surface, self.prefixes, 3)
-                stems = tuple(s for s in (self._stem(w) for w in words) if s)
+                _learn_words(raw, surface, self.prefixes, 3)
+                words, flags = _polar_words(raw.replace("*", ""))
+                stems = tuple(NOT + s if no else s for s, no in ((self._stem(w), f) for w, f in zip(words, flags)) if s)
                 if stems:
-                    phrases.append((stems, f"{kind} {raw!r}", tuple(stem(w) for w in words)))
+                    phrases.append((stems, f"{kind} {raw!r}",
+                                    tuple(NOT + stem(w) if no else stem(w) for w, no in zip(words, flags))))
             self.phrases.append(phrases)
         self.vocab = [frozenset(s for stems, _, _ in phrases for s in stems) for phrases in self.phrases]
+        self.plain = frozenset(s.lstrip(NOT) for v in self.vocab for s in v)
         self.speller = _Speller(surface)
         self.known = frozenset(surface)
 
@@ -782,15 +805,16 @@ class _AnswerIndex:
             return None
         return stem(word)
 
-    def read(self, words: list[str]) -> tuple[list[str], list[str]]:
-        """The telling stems of an answer, and every word's stem in order (for phrases)."""
+    def read(self, words: list[str], flags: list[bool]) -> tuple[list[str], list[str]]:
+        """The telling stems of an answer (NOT + stem where a negation covers it), and every
+        word's stem in order (for phrases)."""
         out, keys = [], []
-        for word in words[:MAX_FUZZY]:
+        for word, no in zip(words[:MAX_FUZZY], flags):
             s = self._stem(word)
             if s is None:
-                keys.append(stem(word))
+                keys.append(NOT + stem(word) if no else stem(word))
                 continue
-            if word not in self.known and not any(s in v for v in self.vocab):
+            if word not in self.known and s not in self.plain:
                 for n in range(len(word), 2, -1):
                     if word[:n] in self.prefixes:
                         s = self.prefixes[word[:n]]
@@ -799,8 +823,8 @@ class _AnswerIndex:
                     known = self.speller.correct(word)
                     if known is not None:
                         s = self._stem(known) or s
-            out.append(s)
-            keys.append(s)
+            out.append(NOT + s if no else s)
+            keys.append(out[-1])
         return out, keys
 
 
@@ -836,8 +860,7 @@ def understand_answer(text: str, choices: tuple[Choice, ...], lang: str = "fr",
     hits = [Hit(choices[i].id) for i in live]
     if not live:
         return Verdict(None, [], hits)
-    words = _answer_words(text)
-    tokens, keys = index.read(words)
+    tokens, keys = index.read(*_polar_words(text))
     said = yes_or_no(text)
     n = len(live)
     df: dict[str, int] = {}
@@ -875,6 +898,20 @@ def understand_answer(text: str, choices: tuple[Choice, ...], lang: str = "fr",
             hit.matched.append(best_why)
         # the choice's label in the person's language first, at equal score
         hit.score = round(hit.score, 3) + (0.001 if lang in choice.label else 0.0)
+    # A choice whose own words the answer negates (« ce n'est pas réglé » against « Oui, c'est
+    # réglé ») is ruled out: one choice left is the answer, two are offered to confirm.
+    denied = {choices[i].id for i in live
+              if any(s.startswith(NOT) and s[1:] in index.vocab[i] and s not in index.vocab[i] for s in present)}
+    if denied and len(denied) < n:
+        hits = [h for h in hits if h.choice not in denied] + [h for h in hits if h.choice in denied]
+        left = hits[:n - len(denied)]
+        left.sort(key=lambda h: -h.score)
+        if len(left) == 1:
+            return Verdict(left[0].choice, [left[0].choice], hits)
+        if left[0].score < ANSWER_SURE or left[0].score - left[1].score < ANSWER_MARGIN:
+            return Verdict(None, [h.choice for h in left[:2]] if len(left) == 2 or left[0].score >= ANSWER_MIN
+                           else [], hits)
+        return Verdict(left[0].choice, [left[0].choice], hits)
     hits.sort(key=lambda h: -h.score)
     scored = [h for h in hits if h.score >= ANSWER_MIN]
     if not scored:

@@ -4,7 +4,9 @@ question asked then), and the nodes that close the case.
 
     followup:
       date: letter_sent            # the day the letter was sent: {letter_sent}, `from: letter_sent`
-      opens: [write_now]
+      opens: [write_now]           # outcomes that offer « Je l'envoie aujourd'hui » / « … le… »
+      opens_sent: [wait_answer]    # outcomes about a letter already sent: « Je l'ai envoyée le… »
+      late: too_late               # shown when the letter given is past the last reminder's date
       reminders:
         - id: answer_due
           at: answer_due           # a timeline entry
@@ -14,6 +16,11 @@ question asked then), and the nodes that close the case.
           at: mediator_until
           before: 1 month
           ask: check_last_month
+        - id: bank
+          at: bank_refund_until    # counted from a date question: only when that date was given
+          before: 7 days
+          when: {paid_how: debit}  # on the answers that led to the case
+          ask: check_bank
       closes: [case_settled]
 """
 from __future__ import annotations
@@ -36,6 +43,8 @@ def followup(r: Reader, data: Located) -> Followup | None:
         return None
     name = r.scalar(entry, "date", "followup", "id")
     opens = tuple(v for v, _ in r.items(entry, "opens", "followup"))
+    opens_sent = tuple(v for v, _ in r.items(entry, "opens_sent", "followup")) if "opens_sent" in entry else ()
+    late = r.scalar(entry, "late", "followup", "id", required=False)
     closes = tuple(v for v, _ in r.items(entry, "closes", "followup"))
     if not opens:
         r.err(entry.line, "followup: opens must list the outcomes after which the bot offers to follow the case")
@@ -61,12 +70,12 @@ def followup(r: Reader, data: Located) -> Followup | None:
             r.err(line, f"{what}: a second reminder with this id")
         elif rid and at and ask:
             seen.add(rid)
-            reminders.append((Reminder(rid, at, ask, before, label), line))
+            reminders.append((Reminder(rid, at, ask, before, label, r.condition(item, what)), line))
     if not reminders:
         r.err(entry.line, "followup: needs reminders (at least one)")
     if not name:
         return None
-    found = Followup(name, opens, tuple(rem for rem, _ in reminders), closes)
+    found = Followup(name, opens, tuple(rem for rem, _ in reminders), closes, opens_sent, late)
     r.followup_lines = {"entry": entry, "reminders": dict((rem.id, line) for rem, line in reminders)}
     return found
 
@@ -78,9 +87,11 @@ def check_references(r: Reader, found: Followup | None, nodes: dict[str, Node], 
     entry, lines = r.followup_lines["entry"], r.followup_lines["reminders"]
     if found.date in nodes:
         r.err(entry.line_of("date"), f"followup: date {found.date!r} is a node id; choose another name")
-    for nid in found.opens:
-        if nid not in nodes or not nodes[nid].is_outcome:
-            r.err(entry.line_of("opens"), f"followup: opens must list outcomes, not {nid!r}"
+    for key, listed in (("opens", found.opens), ("opens_sent", found.opens_sent),
+                        ("late", (found.late,) if found.late else ())):
+        for nid in listed:
+            if nid not in nodes or not nodes[nid].is_outcome:
+                r.err(entry.line_of(key), f"followup: {key} must name outcomes, not {nid!r}"
                                           f"{'' if nid in nodes else suggest(nid, nodes)}")
     for nid in found.closes:
         if nid not in nodes:
@@ -89,9 +100,8 @@ def check_references(r: Reader, found: Followup | None, nodes: dict[str, Node], 
         line = lines[rem.id]
         if rem.at not in timeline:
             r.err(line, f"followup reminder {rem.id}: at names no timeline entry {rem.at!r}{suggest(rem.at, timeline)}")
-        elif timeline[rem.at].start and timeline[rem.at].start != found.date:
-            r.err(line, f"followup reminder {rem.id}: {rem.at} is counted from {timeline[rem.at].start}, "
-                        f"not from the letter (reminders count from the day it was sent)")
+        elif rem.before and timeline[rem.at].start and timeline[rem.at].start != found.date:
+            pass  # counted from a date the person gave (the debit's day): it comes if that date was given
         elif rem.before and timeline[rem.at].unit not in ("minutes", "seconds"):
             sample = date(2000, 1, 1)
             day = due_dates(timeline, sample, {found.date: sample}).get(rem.at)

@@ -9,6 +9,7 @@ from ..yamlsrc import Located
 from .reader import Reader, suggest
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)(\.text)?\}")
+BUILT_IN = ("date", "send_day")  # {date}: the letter's date; {send_day}: « aujourd'hui », « dès demain matin »…
 TIMED = re.compile(r"\{(date|delay)\.([a-z][a-z0-9_]*)\}")  # {date.answer_due}, {delay.formal_notice}
 # What a node kind costs in user actions at most (a text answer may need a confirmation tap).
 TAPS = {"choice": 1, "text": 2, "info": 1, "date": 1, "outcome": 0}
@@ -48,8 +49,8 @@ def references(r: Reader, nodes, channels, facts, sources, documents, timeline=N
     for text, line, what in uses.texts:
         for lang_text in text.values():
             for name, _ in PLACEHOLDER.findall(lang_text):
-                if name not in nodes and name not in ("date", case_date):
-                    r.err(line, f"{what}: unknown placeholder {{{name}}} (use a node id or {{date}})")
+                if name not in nodes and name not in (*BUILT_IN, case_date):
+                    r.err(line, f"{what}: unknown placeholder {{{name}}} (use a node id, {{date}} or {{send_day}})")
             for kind, name in TIMED.findall(lang_text):
                 if name not in (timeline or {}):
                     r.err(line, f"{what}: unknown placeholder {{{kind}.{name}}}: no {name!r} in timeline:"

@@ -1,8 +1,9 @@
 """`check` for the flow's `timeline:` (named delays) and `infer:` (answers read from typed text).
 
     timeline:
-      answer_due: {delay: 30 days, basis: letter}
-      mediator_from: {delay: 2 months, basis: practice, author_note: "usage, not law"}
+      answer_due: {delay: 30 days, basis: letter, kind: company}     # the company's date
+      mediator_from: {delay: 2 months, basis: practice, kind: start, author_note: "usage, not law"}
+      mediator_until: {delay: 1 year, basis: law, kind: deadline}    # the person must act by it
     infer:
       - set: {hearing: "yes"}
         keywords: ["sourd", "malentendant*", "deaf"]
@@ -16,6 +17,7 @@ from ..yamlsrc import Located
 from .reader import Reader
 
 BASES = ("law", "practice", "letter")
+KINDS = ("deadline", "start", "company")  # the person's deadline, a start date, the company's date
 _DELAY = re.compile(r"^\s*(\d{1,4})\s+(day|days|week|weeks|month|months|year|years|minute|minutes|second|seconds)\s*$")
 
 
@@ -29,6 +31,13 @@ def timeline(r: Reader, data: Located) -> dict[str, Delay]:
         basis = r.scalar(entry, "basis", what)
         if basis is not None and basis not in BASES:
             r.err(entry.line_of("basis"), f"{what}: basis must be one of {', '.join(BASES)}")
+        kind = r.scalar(entry, "kind", what, required=False)
+        if kind is None:
+            r.err(entry.line, f"{what}: missing 'kind': deadline (the person must act by it), "
+                              f"start (from it on) or company (the company's date)")
+        elif kind not in KINDS:
+            r.err(entry.line_of("kind"), f"{what}: kind must be deadline (the person must act by it), "
+                                         f"start (from it on) or company (the company's date), not {kind!r}")
         after = r.scalar(entry, "after", what, "id", required=False)
         start = r.scalar(entry, "from", what, "id", required=False)
         nearer = r.scalar(entry, "nearer_than", what, "id", required=False)
@@ -40,7 +49,8 @@ def timeline(r: Reader, data: Located) -> dict[str, Delay]:
             r.uses.date_starts.append((start, entry.line_of("from"), what))
         if match:
             unit = match.group(2) if match.group(2).endswith("s") else match.group(2) + "s"
-            out[name] = Delay(name, int(match.group(1)), unit, basis or "law", after, start, nearer)
+            out[name] = Delay(name, int(match.group(1)), unit, basis or "law", after, start, nearer,
+                              kind if kind in KINDS else "company")
     for name, delay in out.items():
         if delay.nearer_than and delay.nearer_than not in out:
             r.err(data["timeline"].line_of(name), f"delay {name}: nearer_than names no delay {delay.nearer_than!r}")
