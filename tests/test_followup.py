@@ -109,10 +109,10 @@ async def test_the_whole_case_on_a_fake_clock(followed, clock):
 
     await camille.send("toujours rien")
     text = camille.texts_since(-3)
-    assert "Sans réponse à votre courrier du jeudi 26 novembre 2026" in text
+    assert "Sans réponse au courrier du jeudi 26 novembre 2026" in text
     # Sunday 27 December: the mise en demeure goes « dès demain matin », Monday 28, + 15 days
     assert "envoyée dès demain matin, elle exige une réponse au plus tard le mardi 12 janvier 2027" in text
-    assert "dès le mardi 26 janvier 2027" in text and "au plus tard le vendredi 26 novembre 2027" in text
+    assert "rappel le mardi 26 janvier 2027" in text and "jusqu'au vendredi 26 novembre 2027" in text
     progress = stored(store, "private:1001")
     assert progress.node == "notice_now" and progress.case.open
     assert [rid for rid, _ in store.reminders_of_sync(ConversationKey.private(1001))] == ["mediator_open", "last_month"]
@@ -376,7 +376,7 @@ def test_the_terminal_runs_at_a_given_time_and_shows_the_reminder_first(cli):
     first = out.split(">", 1)[0]
     assert "🔔 Rappel de votre dossier" in first and "Ce rappel arrive en retard" in first
     assert "1. Oui, c'est réglé" in first and "3. Non, toujours rien" in first
-    assert "Sans réponse à votre courrier du jeudi 26 novembre 2026" in out
+    assert "Sans réponse au courrier du jeudi 26 novembre 2026" in out
     code, out, _ = cli("chat", "--at", "yesterday")
     assert code == 2
 

@@ -53,30 +53,30 @@ PERSONAS = [
     # after the answer the letter asks for (26 December), so the written complaint comes first.
     Persona("double charge", ["Cstream m'a facturé deux fois ce mois-ci", "vidéo", "non pas encore", "non",
                               "par prélèvement", "aujourd'hui"],
-            ["Passez à l'écrit", "au plus tard le samedi 26 décembre 2026",
+            ["Envoyez aujourd'hui votre réclamation écrite", "au plus tard le samedi 26 décembre 2026",
              "Le plus rapide : demandez à votre banque « le remboursement du prélèvement SEPA » du jeudi "
              "26 novembre 2026 " + until(TODAY + REFUND_WEEKS),
-             "(8 semaines, non vérifié)", "gardez le relevé et la référence du mandat",
+             "(8 semaines, non vérifié)",
              "👉 Le 3979 est ouvert maintenant, jusqu'à 21h."],
             ["Votre situation", "15 jours", "D'abord", "13 mois", "Si c'était"],
             "la lettre", ["Je vous demande de me rembourser", "« Cstream m'a facturé deux fois ce mois-ci »",
                           "Objet : Réclamation - abonnement Cstream Vidéo"],
             ["au sujet du problème suivant"],
-            order=["Passez à l'écrit", "Le plus rapide : demandez à votre banque"]),
+            order=["Envoyez aujourd'hui votre réclamation écrite", "Le plus rapide : demandez à votre banque"]),
     # « prélevé » alone is said of card payments too: the question is skipped, and the bank
     # route is given for the case it was a direct debit.
     Persona("says « prélevé », which may be a card", ["on m'a prélevé deux fois ce mois-ci", "vidéo",
                                                        "non pas encore", "non", "hier"],
             ["Si c'était un prélèvement : demandez à votre banque « le remboursement du prélèvement SEPA » du "
              "mercredi 25 novembre 2026 " + until(date(2026, 11, 25) + REFUND_WEEKS),
-             "gardez le relevé et la référence du mandat", "au plus tard le samedi 26 décembre 2026"],
+             "au plus tard le samedi 26 décembre 2026"],
             ["Le plus rapide : demandez", "13 mois"],
             "si ça ne marche pas", ["Votre banque : Si c'était un prélèvement, demandez à votre banque « le "
                                     "remboursement du prélèvement SEPA »"]),
     # The description says the card: no question on how the money was taken, no bank refund
     # of a direct debit.
     Persona("says the card in the description", ["j'ai été débité deux fois par CB", "music", "non pas encore", "non"],
-            ["Passez à l'écrit", "au plus tard le samedi 26 décembre 2026"],
+            ["Envoyez aujourd'hui votre réclamation écrite", "au plus tard le samedi 26 décembre 2026"],
             ["prélèvement", "Quel jour", "contestez"]),
     # An explicit direct debit in the description: the question is skipped, only the day is asked.
     Persona("says « prélèvement automatique »", ["deux prélèvements automatiques Cstream ce mois-ci", "books",
@@ -88,16 +88,16 @@ PERSONAS = [
     # asked from Cdiscount, so it comes first.
     Persona("direct debit twice, bank deadline first", ["Cstream m'a débité deux fois par prélèvement",
                                                           "music", "non pas encore", "non", "le 26 octobre"],
-            ["D'abord, le plus rapide : demandez à votre banque « le remboursement du prélèvement SEPA » du lundi "
+            ["D'abord, demandez à votre banque « le remboursement du prélèvement SEPA » du lundi "
              "26 octobre 2026 " + until(date(2026, 10, 26) + REFUND_WEEKS), "(8 semaines, non vérifié)",
-             "gardez le relevé et la référence du mandat", "au plus tard le samedi 26 décembre 2026"],
+             "au plus tard le samedi 26 décembre 2026"],
             ["13 mois", "dès que possible"],
             "si ça ne marche pas", ["Gardez le relevé de compte qui le montre et le numéro (la référence) du mandat",
                                     "Révoquer le mandat arrête les prélèvements futurs, mais ne met pas fin à "
                                     "l'abonnement : résiliez-le aussi",
                                     "dans les 8 semaines suivant le débit", "information non confirmée"],
             ["L133", "L133-25"],
-            order=["D'abord, le plus rapide", "Passez à l'écrit"]),
+            order=["D'abord, demandez", "Envoyez aujourd'hui votre réclamation écrite"]),
     # A debit never agreed to, older than 8 weeks: not the refund, the 13-month contest.
     Persona("never agreed, older than 8 weeks", ["on m'a prélevé 9,99 € sans mon accord", "music",
                                                  "non pas encore", "non", "le 15 août"],
@@ -112,38 +112,38 @@ PERSONAS = [
                                        "je ne sais pas", "en novembre"],
             ["Si c'était un prélèvement : demandez à votre banque « le remboursement du prélèvement SEPA » "
              "du dimanche 1er novembre 2026 " + until(date(2026, 11, 1) + REFUND_WEEKS),
-             "gardez le relevé et la référence du mandat", "au plus tard le samedi 26 décembre 2026"],
-            ["13 mois"], order=["Passez à l'écrit", "Si c'était un prélèvement"]),
+             "au plus tard le samedi 26 décembre 2026"],
+            ["13 mois"], order=["Envoyez aujourd'hui votre réclamation écrite", "Si c'était un prélèvement"]),
     # A report on SignalConso is not a complaint: the written complaint still goes out.
     Persona("already reported on SignalConso", ["on m'a facturé deux fois", "vidéo",
-                                                "j'ai fait un signalement sur SignalConso", "par carte bancaire"],
-            ["Un signalement SignalConso (l'entreprise peut y répondre) n'est pas une réclamation : envoyez "
-             "aujourd'hui l'écrit exigé par le médiateur en recommandé",
+                                                "j'ai fait un signalement sur SignalConso", "non",
+                                                "par carte bancaire"],
+            ["Un signalement SignalConso n'est pas une réclamation : envoyez aujourd'hui la vôtre en recommandé",
              "au plus tard le samedi 26 décembre 2026"],
             ["remboursement du prélèvement", "contestez"],
             "si ça ne marche pas", ["SignalConso (DGCCRF) reçoit des signalements : ce n'est pas une réclamation ; "
                                     "l'entreprise est prévenue et peut répondre."]),
     # Already wrote to Cdiscount, still waiting: the letter is not given again, the bank route is.
     Persona("wrote already, direct debit", ["Cstream m'a débité deux fois par prélèvement", "vidéo", "par écrit",
-                                             "pas encore de réponse", "le 20 novembre"],
-            ["Votre courrier est récent", "mise en demeure",
+                                             "pas encore de réponse", "non", "le 20 novembre"],
+            ["Courrier récent", "mise en demeure",
              "Le plus rapide : demandez à votre banque « le remboursement du prélèvement SEPA » du vendredi "
              "20 novembre 2026 " + until(date(2026, 11, 20) + REFUND_WEEKS),
-             "gardez le relevé et la référence du mandat"],
-            ["Passez à l'écrit"],
+],
+            ["Envoyez aujourd'hui votre réclamation écrite"],
             "si ça ne marche pas", ["Révoquer le mandat arrête les prélèvements futurs"],
-            order=["Votre courrier est récent", "Le plus rapide"]),
+            order=["Courrier récent", "Le plus rapide"]),
     # Wrote months ago about a charge never agreed to: the mediator, and the bank's 13 months.
     Persona("wrote already, never agreed", ["on m'a prélevé 9,99 € sans mon accord", "music", "par écrit",
                                             "pas de réponse depuis plus de 2 mois", "moins d'un an", "le 15 août"],
-            ["saisissez gratuitement le médiateur",
+            ["saisissez le médiateur, gratuit",
              "contestez-le auprès de votre banque comme « opération non autorisée » "
              + until(date(2027, 9, 15)), "(13 mois, non vérifié)"],
             ["remboursement du prélèvement", "L133"]),
     Persona("wants to cancel", ["je veux résilier mon abonnement, comment faire ?", "music", "non"],
             ["fonction de résiliation en ligne", "résilier en trois clics", "si elle est proposée",
              "1er juin 2023", "au plus tard le samedi 26 décembre 2026"],
-            ["n'a pas été prise en compte", "Passez maintenant à l'écrit"],
+            ["n'a pas été prise en compte", "Passez maintenant à l'écrit", "réclamation écrite"],
             "la lettre", ["Objet : Résiliation de mon abonnement Cstream Music",
                           "« je veux résilier mon abonnement, comment faire ? »"],
             ["n'a pas été prise en compte", "MISE EN DEMEURE"]),
@@ -151,7 +151,7 @@ PERSONAS = [
             ["Pour résilier ou changer d'offre", "si elle est proposée"], ["n'a pas été prise en compte"]),
     Persona("cancellation ignored", ["j'ai résilié il y a deux mois et l'abonnement est toujours actif",
                                      "vidéo", "non pas encore", "non", "par carte bancaire"],
-            ["Passez à l'écrit", "au plus tard le samedi 26 décembre 2026"],
+            ["Envoyez aujourd'hui votre réclamation écrite", "au plus tard le samedi 26 décembre 2026"],
             ["résilier en trois clics"],
             "la lettre", ["Cette demande n'a pas été prise en compte", "article L215-1-1"]),
     Persona("deaf, says so in the description", ["je suis sourde et je n'arrive plus à me connecter à mon compte",
@@ -166,11 +166,11 @@ PERSONAS = [
             "autres moyens de contact", ["🧏 Plateforme accessibilité"], ["📞"]),
     Persona("deaf on Christmas day", ["je suis sourd, on m'a facturé deux fois", "vidéo", "non pas encore",
                                       "je ne sais pas", "je ne sais plus"],
-            ["La plateforme accessibilité : c'est un jour férié",
+            ["La plateforme accessibilité : jour férié",
              "Les réseaux sociaux sont ouverts maintenant, jusqu'à 18h (horaires non confirmés)."],
             ["3979", "La plateforme accessibilité est ouverte"], now=CHRISTMAS),
     Persona("English speaker charged twice", ["I was charged twice this month", "video", "no", "no", "by card"],
-            ["send your complaint today", "by Saturday 26 December 2026",
+            ["Send your written complaint today", "by Saturday 26 December 2026",
              "👉 The 3979 phone line is open now, until 21:00."],
             ["Envoyez"],
             "the letter", ["The letter is in French because it goes to Cdiscount",
@@ -183,7 +183,7 @@ PERSONAS = [
     Persona("English speaker, deaf", ["I am deaf and I was charged twice", "video", "no", "by card"],
             ["👉 The accessibility platform is open now, until 17:00 (hours not confirmed)."], ["3979"], lang="en"),
     Persona("nobody answers the phone", ["personne ne répond jamais au téléphone", "vidéo", "par téléphone"],
-            ["Passez maintenant à l'écrit"], ["Le 3979 est ouvert"],
+            ["Envoyez aujourd'hui votre réclamation écrite"], ["Le 3979 est ouvert"],
             "autres moyens de contact", ["Espace client", "Un recommandé fait foi même sans réponse"], ["3979"]),
     Persona("written, unanswered for over two months", ["ma réclamation n'a jamais été traitée", "books",
                                                         "par écrit", "pas de réponse depuis plus de 2 mois",
@@ -202,15 +202,15 @@ PERSONAS = [
             ["je saisirai le médiateur"]),
     Persona("written, refused", ["ils refusent de me rembourser le prélèvement en trop", "vidéo", "par écrit",
                                  "un refus", "moins d'un an", "je ne sais plus"],
-            ["saisissez gratuitement le médiateur", "mise en demeure",
+            ["saisissez le médiateur, gratuit", "mise en demeure",
              "Si c'était un prélèvement, demandez au plus vite à votre banque « le remboursement du prélèvement SEPA »"],
             [],
             "la lettre", ["Objet : MISE EN DEMEURE - abonnement Cstream Vidéo",
                           "« ils refusent de me rembourser le prélèvement en trop »"]),
     Persona("written recently", ["j'attends toujours une réponse à ma réclamation", "vidéo", "par écrit",
-                                 "pas encore de réponse"],
-            ["Votre courrier est récent", "mise en demeure", "au plus tard le vendredi 11 décembre 2026",
-             "un usage, pas une règle"],
+                                 "pas encore de réponse", "non"],
+            ["Votre courrier est récent", "mise en demeure", "qui lui laisse 15 jours",
+             "Dites-moi quel jour il est parti", "(un usage)"],
             [], "la lettre", ["MISE EN DEMEURE", "dans un délai de 15 jours"]),
     Persona("mediator already failed", ["ma réclamation n'a jamais été traitée", "vidéo", "par écrit",
                                         "j'ai déjà saisi le médiateur"],
@@ -222,16 +222,16 @@ PERSONAS = [
             ["Aucun conseiller", "ouvert maintenant"], now=SUNDAY_NIGHT),
     Persona("no sound on All Saints' Day", ["pas de son sur Music", "oui", "music", "non pas encore", "non"],
             ["👉 Le 3979 est ouvert maintenant, jusqu'à 18h."], [], now=ALL_SAINTS),
-    Persona("chat gave nothing", ["je n'arrive plus à me connecter", "music", "par le chat", "pas de réponse"],
-            ["Passez maintenant à l'écrit"], [],
+    Persona("chat gave nothing", ["je n'arrive plus à me connecter", "music", "par le chat", "pas de réponse", "non"],
+            ["Envoyez aujourd'hui votre réclamation écrite"], [],
             "autres moyens de contact", ["Téléphone : 3979"], ["Espace client"]),
     Persona("a promise not kept", ["l'appli crashe au démarrage", "vidéo", "par téléphone",
                                    "on m'a promis une solution"],
-            ["Passez maintenant à l'écrit"], [],
+            ["Envoyez aujourd'hui votre réclamation écrite"], [],
             "la lettre", ["citez dans la lettre la date et la référence de cette promesse"]),
     Persona("SMS spelling, ignored cancellation", ["g resilier le 2 avril et chui tjr abonné", "vidéo",
                                                    "non", "non", "par carte"],
-            ["Passez à l'écrit"], ["résilier en trois clics"]),
+            ["Envoyez aujourd'hui votre réclamation écrite"], ["résilier en trois clics"]),
     Persona("badly handled request wants sources", ["ma demande est mal traitée", "vidéo", "non", "non"],
             ["Contactez d'abord le service client"], ["Votre situation"],
             "sources", ["non vérifiée", "vérifiée le 27/11/2026"], ["vérifié le", "l'article d'origine parlait"]),
@@ -307,7 +307,7 @@ async def test_in_a_group_the_outcome_stays_short_with_the_way_to_private(bot):
     before = len(member.seen)
     await member.send("hier", reply_to_bot=True)
     outcome = member.last
-    assert "Passez à l'écrit" in member.texts_since(before)
+    assert "Envoyez aujourd'hui votre réclamation écrite" in member.texts_since(before)
     assert "📄 Détails et modèle de lettre en privé" in outcome.labels
     assert not any(label.startswith(("📄 La lettre", "📇", "⏭️", "📚")) for label in outcome.labels)
     assert not any(m.document_bytes for m in member.seen)
