@@ -24,7 +24,8 @@ RESUME = "`python -m bot chat`"
 
 
 def render_text(reply: Reply, lang: str = "fr") -> str:
-    """A reply as plain text; its buttons numbered, since a number picks one."""
+    """A reply as plain text; its buttons numbered, since a number picks one (not where a date
+    is asked: there a number is a day)."""
     out: list[str] = list(reply.notices)
     if reply.answer:
         out.append(f"✔ {reply.answer}")
@@ -42,7 +43,10 @@ def render_text(reply: Reply, lang: str = "fr") -> str:
     if reply.sources:
         out.append(f"{t(lang, 'sources')} :\n" + "\n".join(f"  - {s}" for s in reply.sources))
     out.append(reply.footer or "")
-    out.append("\n".join(f"  {i}. {b.label}" for i, b in enumerate(reply.buttons, 1)))
+    if reply.days:  # a number typed here is a day of the month: the buttons are picked by their words
+        out.append("\n".join(f"  • {b.label}" for b in reply.buttons))
+    else:
+        out.append("\n".join(f"  {i}. {b.label}" for i, b in enumerate(reply.buttons, 1)))
     return "\n\n".join(part for part in out if part)
 
 

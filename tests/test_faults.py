@@ -64,7 +64,7 @@ async def test_conversations_run_at_the_same_time_and_each_one_in_order(bot):
 async def test_two_hundred_conversations_at_once_all_end_correct(bot):
     tg, app, store = bot
     people = [Person(tg, app, 10_000 + i) for i in range(200)]
-    path = ["on m'a prélevé deux fois", "1", "1", "2", "1"]  # billing, Vidéo, not contacted, not deaf, day unknown
+    path = ["on m'a prélevé deux fois", "1", "1", "2", "je ne sais plus"]  # billing, Vidéo, not contacted, not deaf, day unknown (a number there is a day)
     updates = [p.text_update(text) for text in path for p in people]  # interleaved
     await asyncio.gather(*(app.update_processor.process_update(u, app.process_update(u)) for u in updates))
     for person in people:

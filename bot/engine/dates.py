@@ -3,7 +3,11 @@
 
 A vague date is taken as its earliest day (« en novembre » is 1 November), so that deadlines
 counted from it err early. A date in the future, or more than two years back, is refused
-with the reason, for the person to be told in one sentence.
+with the reason, for the person to be told in one sentence. A day and month without a year
+that is still to come this year (« le 10 décembre » on 7 December) can only be last year's:
+it is read so, and `last_year` says it must be confirmed before it is used. A bare number is
+a day of this month, or of the last one if that day is still to come (« 3 », « le 2 de ce
+mois », « le 2 du mois dernier »).
 """
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ class DateReading:
     day: date | None
     problem: str | None = None
     vague: bool = False  # a month or a week rather than a day: the earliest day was taken
+    last_year: bool = False  # no year given, and this year's date is still to come: confirm it
 
 
 def _words(text: str) -> str:
@@ -62,13 +67,26 @@ def read_date(text: str, today: date) -> DateReading:
         return DateReading(None, "future")
     if day < _years_back(today, MAX_AGE_YEARS):
         return DateReading(None, "too_old")
-    return DateReading(day, None, vague)
+    said_year = re.search(r"\b\d{4}\b|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}\b|\b(an|ans|annee|year|years|dernier|derniere"
+                          r"|passe|passee|last|ago)\b", words)
+    guessed = day.year < today.year and not said_year and _this_year(day, today) is not None
+    return DateReading(day, None, vague, guessed)
+
+
+def _this_year(day: date, today: date) -> date | None:
+    """The same day and month this year, when it is still to come (then `day` was a guess)."""
+    same = _make(today.year, day.month, day.day)
+    return same if same is not None and same > today else None
 
 
 def _read(words: str, today: date) -> tuple[date | None, bool]:
     for phrase, back in sorted(_RELATIVE.items(), key=lambda kv: -len(kv[0])):
         if re.search(rf"\b{phrase}\b", words):
             return today - timedelta(days=back), False
+    of_last_month = re.search(r"\b(\d{1,2}) (?:du|de l|de le|of) (?:mois )?(?:dernier|passe|last month)\b", words)
+    if of_last_month:  # « le 2 du mois dernier »
+        previous = _months_back(today.replace(day=1), 1)
+        return _make(previous.year, previous.month, int(of_last_month.group(1))), False
     if re.search(r"\b(semaine (derniere|passee)|last week)\b", words):  # its Monday: errs early
         return today - timedelta(days=today.weekday() + 7), True
     if re.search(r"\b(mois (dernier|passe)|last month)\b", words):
@@ -103,10 +121,17 @@ def _read(words: str, today: date) -> tuple[date | None, bool]:
     if weekday is not None:
         back = (today.weekday() - _WEEKDAYS[weekday]) % 7 or 7  # the last such day before today
         return today - timedelta(days=back), False
-    day_only = re.search(r"(?:^|\ble\s+|\bthe\s+)(\d{1,2})$", words)  # « 3 », « envoyée le 3 »
+    day_only = re.search(r"(?:^|\ble\s+|\bthe\s+)(\d{1,2})(?:\s+(de ce mois(?: ci)?|du mois(?: en cours)?|ce mois(?: ci)?"
+                         r"|this month|of this month|du mois (?:dernier|passe)|de (?:l|le) mois (?:dernier|passe)"
+                         r"|last month|of last month))?$", words)  # « 3 », « envoyée le 3 », « le 2 de ce mois »
     if day_only:
-        d = int(day_only.group(1))
+        d, which = int(day_only.group(1)), day_only.group(2) or ""
+        if re.search(r"dernier|passe|last", which):
+            previous = _months_back(today.replace(day=1), 1)
+            return _make(previous.year, previous.month, d), False
         candidate = _make(today.year, today.month, d)
+        if which:  # « de ce mois »: this month's, even if still to come (then refused as future)
+            return candidate, False
         if candidate is None or candidate > today:
             previous = _months_back(today.replace(day=1), 1)
             candidate = _make(previous.year, previous.month, d)

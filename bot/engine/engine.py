@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import zlib
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from ..flow.files import FlowSet
 from ..flow.machine import FlowMachine
@@ -23,6 +23,7 @@ from .dates import read_date
 from .followup import CASE, CASE_TOKEN, QUIET, FollowUps
 from .infer import infer
 from .outcome import Outcomes, fill, label_of, outcome_text
+from .timeline import written_date
 from .progress import MAX_TEXT, Answer, Progress, new_token
 from .reply import BACK, DETAIL, RESTART, SHOW_LIST, Button, Reply
 
@@ -93,10 +94,15 @@ class Engine:
         machine, progress, notices = self._resolve(progress, now)
         if notices:  # the flow changed under them: show where they now are before any answer
             return self._reply(machine, progress, now, notices)
+        node = machine.flow.nodes[progress.node]
+        if node.kind == "date" and progress.pending == (DATE,):  # « le 10 décembre 2025, c'est bien ça ? »
+            if choice_id == DATE and progress.draft:
+                return self._advance(machine, progress, DATE, now, [], typed=progress.draft)
+            if choice_id == SHOW_LIST:
+                return self._reply(machine, progress.with_(pending=None, draft=None), now, [t(progress.lang, "date_other")])
         if choice_id == SHOW_LIST and progress.pending is not None:
             progress = progress.with_(pending=None)
             return self._reply(machine, progress, now, [t(progress.lang, "full_list")])
-        node = machine.flow.nodes[progress.node]
         if node.is_outcome and choice_id.startswith(DETAIL) and \
                 choice_id[len(DETAIL):] in self.outcomes.details(machine.flow, node, progress, _now(now)):
             return progress, self.outcomes.reply(machine.flow, node, progress, _now(now), self._buttons(node, progress, now),
@@ -118,7 +124,8 @@ class Engine:
             return self._reply(machine, progress, now, notices + [t(lang, key)])
         if progress.asking:  # the day the letter was sent, or its number (followup.py)
             return self.cases.text(progress, text, _now(now))
-        picked = match_button(self._buttons(node, progress, now), text)
+        day_number = node.kind == "date" and text.isdigit() and not progress.pending  # « 3 » is the 3rd, no button
+        picked = None if day_number else match_button(self._buttons(node, progress, now), text)
         if picked is None and progress.pending:  # « oui » / « non » to « C'est bien ça ? »
             said = yes_or_no(text)
             picked = progress.pending[0] if said == "yes" and len(progress.pending) == 1 else \
@@ -130,6 +137,8 @@ class Engine:
             reading = read_date(text, today)
             if reading.day is None:
                 return self._reply(machine, progress, now, notices + [t(lang, f"date_{reading.problem}")])
+            if reading.last_year:  # only last year's can be meant: asked before anything counts from it
+                return self._reply(machine, progress.with_(pending=(DATE,), draft=reading.day.isoformat()), now, notices)
             return self._advance(machine, progress, DATE, now, notices, typed=reading.day.isoformat())
         told = infer(machine.flow, progress, text, asking=node.id)
         if told is not progress and node.kind in ("text", "choice"):
@@ -283,6 +292,11 @@ class Engine:
             told = self.cases.notice(flow, node.id, progress)
             if told:
                 notices = notices + [told]
+        elif progress.pending == (DATE,) and node.kind == "date" and progress.draft:
+            day = date.fromisoformat(progress.draft)
+            reply = Reply("confirm", t(lang, "date_last_year", day=written_date(day, lang),
+                                       this_year=written_date(day.replace(year=day.year + 1), lang)),
+                          buttons=buttons, token=token, node=node.id, expects_text=True)
         elif progress.pending:
             ask = (t(lang, "close_confirm", label=buttons[0].label) if self._confirms_closing(progress)
                    else t(lang, "confirm", label=buttons[0].label) if len(progress.pending) == 1
@@ -290,7 +304,7 @@ class Engine:
             reply = Reply("confirm", ask, buttons=buttons, token=token, node=node.id, expects_text=True)
         else:
             reply = Reply(node.kind, fill(tr(node.text, lang), flow, progress, now, advise=True), buttons=buttons,
-                          token=token, node=node.id, expects_text=node.kind in ("text", "date"))
+                          token=token, node=node.id, expects_text=node.kind in ("text", "date"), days=node.kind == "date")
         reply.notices[:0] = notices
         return progress, reply
 
@@ -336,6 +350,9 @@ class Engine:
             offer = self.cases.buttons(progress, _now(now)) if self.cases.offers(machine.flow, node.id, progress) else []
             return ([Button(DETAIL + d, t(lang, f"detail_{d}")) for d in details]
                     + offer + controls + [Button(RESTART, t(lang, "restart"))])
+        if progress.pending == (DATE,) and node.kind == "date" and progress.draft:
+            day = written_date(date.fromisoformat(progress.draft), lang)
+            return [Button(DATE, t(lang, "date_yes", day=day)), Button(SHOW_LIST, t(lang, "date_no"))] + controls
         if progress.pending:
             return ([Button(c, label_of(node, c, lang)) for c in progress.pending]
                     + [Button(SHOW_LIST, t(lang, "close_no" if self._confirms_closing(progress) else "show_list"))]

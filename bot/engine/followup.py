@@ -23,6 +23,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..flow.model import DATE, Flow, Reminder, tr
+from ..flow.recognise import yes_or_no
 from ..locales import t
 from .dates import read_date
 from .outcome import label_of
@@ -127,6 +128,9 @@ class FollowUps:
         offer (« Je l'envoie aujourd'hui », or the day the post next opens, unless the outcome
         is about a letter already sent)."""
         lang = progress.lang
+        if progress.asking == "case_date" and progress.draft:  # a date that can only be last year's
+            return [Button(CASE + "sent_last_year", t(lang, "date_yes", day=written_date(date.fromisoformat(progress.draft), lang))),
+                    Button(CASE + "cancel", t(lang, "case_cancel"))]
         if progress.asking == "case_date":
             return [Button(CASE + "cancel", t(lang, "case_cancel"))]
         if progress.asking == "case_number":
@@ -166,7 +170,9 @@ class FollowUps:
                 return engine.current(progress, now, t(lang, "case_nothing_to_do"))
             return self._open(flow, progress, self._send_day(flow, now), now)
         if what == "cancel" and progress.asking == "case_date":
-            return engine.current(progress.with_(asking=None), now, t(lang, "case_declined"))
+            return engine.current(progress.with_(asking=None, draft=None), now, t(lang, "case_declined"))
+        if what == "sent_last_year" and progress.asking == "case_date" and progress.draft:
+            return self._open(flow, progress.with_(asking=None, draft=None), date.fromisoformat(progress.draft), now)
         if what == "skip" and progress.asking == "case_number":
             return self.view(progress.with_(asking=None), now)
         if what == "stop":
@@ -187,13 +193,19 @@ class FollowUps:
         lang, flow = progress.lang, self._flow(progress)
         picked = None if progress.asking == "case_date" and text.strip().isdigit() else \
             match_button(self.buttons(progress), text)  # at the date prompt, « 3 » is the 3rd
+        if picked is None and progress.asking == "case_date" and progress.draft and yes_or_no(text) == "yes":
+            picked = CASE + "sent_last_year"
         if picked is not None:
             return self.choose(progress, picked, now)
         if progress.asking == "case_date":
             reading = read_date(text, self._today(flow, now))
             if reading.day is None:
-                return self._ask(progress, f"date_{reading.problem}", now)
-            return self._open(flow, progress.with_(asking=None), reading.day, now)
+                return self._ask(progress.with_(draft=None), f"date_{reading.problem}", now)
+            if reading.last_year:  # « le 10 décembre » on 7 December: last year's, confirmed first
+                day = reading.day
+                return self._ask(progress.with_(draft=day.isoformat()), "date_last_year", now,
+                                 day=written_date(day, lang), this_year=written_date(day.replace(year=day.year + 1), lang))
+            return self._open(flow, progress.with_(asking=None, draft=None), reading.day, now)
         number = re.sub(r"\s+", " ", text).strip()
         if len(number) > MAX_NUMBER or not re.fullmatch(r"[A-Za-z0-9 .\-/]{4,}", number) or not re.search(r"\d", number):
             return self._ask(progress, "case_number_unclear", now)
@@ -235,7 +247,8 @@ class FollowUps:
 
     def _ask(self, progress: Progress, key: str, now: datetime, **values) -> tuple[Progress, Reply]:
         return progress, Reply("case", t(progress.lang, key, **values), buttons=self.buttons(progress),
-                               token=self.engine.token(progress), expects_text=True, node=progress.node)
+                               token=self.engine.token(progress), expects_text=True, node=progress.node,
+                               days=progress.asking == "case_date")
 
     def stop(self, progress: Progress, now: datetime, why: str = "stopped") -> tuple[Progress, Reply]:
         case = progress.case

@@ -71,6 +71,7 @@ class Reply:
     buttons: list[Button] = field(default_factory=list)
     token: str | None = None       # identifies the question the buttons belong to
     expects_text: bool = False
+    days: bool = False             # a date is asked: a bare number typed is a day, never a button
     document: Attachment | None = None
     footer: str | None = None      # said last: how to come back
     node: str | None = None
