@@ -111,7 +111,15 @@ def after_contacted(choice, data):
         return HEARING
     if choice == "written":
         return WRITTEN_RESULT
-    return None if data["problem"] == "unreachable" else RESULT
+    if data["problem"] == "unreachable":
+        return HEARING if choice in ("chat", "social") else None
+    return RESULT
+
+
+def after_result(choice, data):
+    """As the flow: after a chat or social-network contact the outcome would lead with the
+    phone, so the hearing question comes first."""
+    return HEARING if data["contacted"] in ("chat", "social") else None
 
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -128,9 +136,9 @@ def conversation() -> ConversationHandler:
             SERVICE: [CallbackQueryHandler(answer_then(SERVICE, "service", lambda c, d: CONTACTED))],
             CONTACTED: [CallbackQueryHandler(answer_then(CONTACTED, "contacted", after_contacted))],
             HEARING: [CallbackQueryHandler(answer_then(HEARING, "hearing", lambda c, d: None))],
-            RESULT: [CallbackQueryHandler(answer_then(RESULT, "result", lambda c, d: None))],
+            RESULT: [CallbackQueryHandler(answer_then(RESULT, "result", after_result))],
             WRITTEN_RESULT: [CallbackQueryHandler(answer_then(
-                WRITTEN_RESULT, "written_result", lambda c, d: None if c == "waiting" else WRITTEN_AGE))],
+                WRITTEN_RESULT, "written_result", lambda c, d: HEARING if c == "waiting" else WRITTEN_AGE))],
             WRITTEN_AGE: [CallbackQueryHandler(answer_then(WRITTEN_AGE, "written_age", lambda c, d: None))],
         },
         fallbacks=[CommandHandler("cancel", cancel)],

@@ -87,9 +87,13 @@ def baseline_next(node: str, choice: str, answers: dict) -> str | None:
             return "hearing"
         if choice == "written":
             return "written_result"
-        return None if answers["problem"] == "unreachable" else "result"
+        if answers["problem"] == "unreachable":
+            return "hearing" if choice in ("chat", "social") else None
+        return "result"
+    if node == "result":  # after a chat or social contact, the hearing question (the outcome leads with the phone)
+        return "hearing" if answers["contacted"] in ("chat", "social") else None
     if node == "written_result":
-        return None if choice == "waiting" else "written_age"
+        return "hearing" if choice == "waiting" else "written_age"
     return None
 
 

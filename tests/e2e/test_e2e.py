@@ -108,7 +108,7 @@ def test_sigkill_mid_flow_then_restart_continues_from_the_same_question(emulator
     chat.press("Non")
     chat.wait_for("Quel jour l'argent a-t-il été pris")  # « prélèvement »: how is not asked, only when
     chat.press("Je ne sais plus")
-    chat.wait_for("Passez à l'écrit")
+    chat.wait_for("votre réclamation écrite en recommandé")
 
 
 def test_webhook_mode_with_secret_token(emulator, bot_process):
@@ -138,7 +138,7 @@ def test_sigkill_after_every_step_loses_no_committed_step(emulator, bot_process)
              ("press", "Cstream Music", "Avez-vous déjà contacté"),
              ("press", "Oui, par téléphone", "Qu'a donné ce contact"),
              ("press", "Pas de réponse, ou pas de suite", "Quel jour l'argent a-t-il été pris"),
-             ("press", "Je ne sais plus", "Passez à l'écrit")]
+             ("press", "Je ne sais plus", "votre réclamation écrite en recommandé")]
     chat = Chat(emulator, 7101)
     bot = bot_process()
     for action, value, expected in steps:
@@ -269,7 +269,8 @@ def test_a_reminder_comes_after_the_bot_was_killed_and_restarted(emulator, bot_p
     flows.mkdir()
     text = (ROOT / "flows" / "cstream.yaml").read_text(encoding="utf-8")
     text = text.replace("  answer_due:\n    delay: 30 days\n", "  answer_due:\n    delay: 8 seconds\n")
-    assert "delay: 8 seconds" in text
+    text = text.replace("      at: formal_notice_from\n", "      at: answer_due\n")  # 8 seconds, not a day after
+    assert "delay: 8 seconds" in text and "      at: answer_due\n" in text
     (flows / "cstream.yaml").write_text(text, encoding="utf-8")
     env = {"BOT_FLOWS": str(flows), "BOT_QUIET_HOURS": "off", "BOT_REMINDER_CHECK_SECONDS": "1"}
     bot = bot_process(extra_env=env)
@@ -277,10 +278,10 @@ def test_a_reminder_comes_after_the_bot_was_killed_and_restarted(emulator, bot_p
     chat.send("on m'a facturé deux fois")
     chat.wait_for("Quel service Cstream")
     for label, then in (("Cstream Vidéo", "Avez-vous déjà contacté"), ("Non, pas encore", "sourdes ou malentendantes"),
-                        ("Non", "Comment cet argent a-t-il été pris"), ("Par carte bancaire", "Passez à l'écrit")):
+                        ("Non", "Comment cet argent a-t-il été pris"), ("Par carte bancaire", "votre réclamation écrite en recommandé")):
         chat.press(label)
         chat.wait_for(then)
-    chat.press("📮 Je l'envoie aujourd'hui")
+    chat.press(next(label for label in chat.labels() if label.startswith("📮")))  # today, or the post's next day
     chat.wait_for("votre dossier, courrier envoyé le")
     chat.press("Passer")
     chat.wait_for("Prochain rappel")
@@ -290,7 +291,7 @@ def test_a_reminder_comes_after_the_bot_was_killed_and_restarted(emulator, bot_p
     reminder = chat.wait_for("Rappel de votre dossier", timeout=30)
     assert "Avez-vous reçu une réponse" in reminder
     chat.press("Non, toujours rien")
-    chat.wait_for("Sans réponse à votre courrier")
+    chat.wait_for("Sans réponse au courrier")
     time.sleep(3)  # several more looks for due reminders
     sent = [m for m in emulator.history() if "Rappel de votre dossier" in m.get("message", {}).get("text", "")]
     assert len(sent) == 1

@@ -32,7 +32,7 @@ SECRET = "nginx-e2e-secret"
 PEOPLE = 50
 # What each person sends, and a fragment of the question that answers it.
 SERVICES = {"1": "video", "2": "music", "3": "books"}
-CONTACTS = {"2": "phone", "3": "chat"}
+CONTACTS = {"2": "phone", "5": "several"}  # after a chat alone, the hearing question would come first
 
 
 def unavailable(reason: str):
@@ -88,12 +88,12 @@ class People:
 
     def path(self, person: int) -> list[tuple[str, str, tuple | None]]:
         service = "123"[person % 3]
-        contact = "23"[person % 2]
+        contact = "25"[person % 2]
         return [("/start", "Quel est votre problème", None),
                 ("ma réclamation n'a jamais été traitée", "Quel service Cstream", ("problem", "requests")),
                 (service, "Avez-vous déjà contacté", ("service", SERVICES[service])),
                 (contact, "Qu'a donné ce contact", ("contacted", CONTACTS[contact])),
-                ("1", "Passez maintenant à l'écrit", ("result", "no_answer"))]
+                ("1", "votre réclamation écrite en recommandé", ("result", "no_answer"))]
 
     def update(self, person: int, text: str) -> dict:
         message = {"message_id": next(self.update_ids), "date": int(time.time()), "text": text,
