@@ -251,3 +251,47 @@ def test_the_wait_for_answer_outcome_does_not_contradict_itself(bot):
     progress, outcome = bot.current(progress, THURSDAY)
     text = outcome.text
     assert text.index("mercredi 16 décembre 2026") < text.index("jeudi 17 décembre 2026") < text.index("2027")
+
+
+# -- found by a tester who had not read the code -----------------------------------------------
+
+def test_the_mise_en_demeure_a_reminder_leads_to_is_dated_the_day_it_goes(bot):
+    progress, _ = followed(bot, now=paris(2026, 11, 10, 10, 0))
+    evening = paris(2026, 12, 11, 18, 30)  # the post is closed: it goes on Saturday 12 December
+    progress, _ = bot.cases.remind(progress, evening)
+    progress, reply = bot.text(progress, "toujours rien", evening)
+    assert "envoyée dès demain matin, elle exige une réponse au plus tard le dimanche 27 décembre 2026" in reply.text
+    letter = bot.choose(progress, DETAIL + "letter", reply.token, evening)[1].document.content
+    assert "le 12 décembre 2026" in letter and "soit au plus tard le dimanche 27 décembre 2026" in letter
+    assert "le 10 novembre 2026," not in letter.split("\n\n")[1]  # not dated like the first letter
+
+
+def test_a_case_whose_dates_have_all_passed_says_so(bot):
+    progress, _ = followed(bot, now=paris(2026, 11, 10, 10, 0))
+    later = paris(2027, 11, 12, 10, 0)
+    _, case = bot.cases.view(progress, later)
+    assert "Plus aucun rappel : les dates du dossier sont passées." in case.facts
+    assert not any("Prochain rappel" in fact for fact in case.facts)
+    _, outcome = bot.current(progress, later)
+    assert "le médiateur refusera ce dossier" in outcome.text and "peut être saisi" not in outcome.text
+
+
+@pytest.mark.parametrize("node, typed, meant", [
+    ("followup_answer", "ils ont remboursé qu'un mois sur les deux", "unsatisfied"),
+    ("followup_answer", "j'ai reçu que la moitié", "unsatisfied"),
+    ("followup_answer", "non", "nothing"),
+    ("followup_mediator", "pas vraiment, ils ont juste remboursé la moitié", "not_settled"),
+    ("written_age", "plus d'un an", "over_year"),
+])
+def test_short_and_spoken_answers(flow, node, typed, meant):
+    from bot.flow.recognise import understand_answer
+    assert understand_answer(typed, flow.nodes[node].choices).choice == meant
+
+
+def test_suivi_gives_the_working_day_before_a_deadline_on_a_closed_day(bot):
+    # debited Saturday 10 October 2026: the bank's 8 weeks end Saturday 5 December
+    progress, _ = followed(bot, now=paris(2026, 11, 10, 10, 0),
+                           path=("billing", "video", "no", "no", "debit", "le 10 octobre"))
+    _, case = bot.cases.view(progress, paris(2026, 11, 10, 10, 0))
+    line = dict((day, label) for day, label in case.sections if day)["samedi 5 décembre 2026"]
+    assert "agissez au plus tard le vendredi 4" in line

@@ -29,7 +29,7 @@ from .dates import read_date
 from .outcome import label_of
 from .progress import Case, Progress
 from .reply import Attachment, Button, Reply
-from .timeline import SUB_DAY, add_delay, due_dates, posting_day, send_day_words, written_date
+from .timeline import SUB_DAY, add_delay, closed_advice, due_dates, posting_day, send_day_words, written_date
 
 CASE = "_case:"        # button ids of the follow-up: _case:today, _case:date, _case:no, _case:stop...
 CASE_TOKEN = "case"    # the token of /suivi's and /rappels' buttons: valid whatever question is on screen
@@ -342,12 +342,17 @@ class FollowUps:
         lines = [(t(lang, "case_reason"), self._reason_label(flow, case, lang)),
                  (t(lang, "case_sent"), written_date(date.fromisoformat(case.sent), lang)
                   + (f" — {t(lang, 'case_number', number=case.number)}" if case.number else ""))]
-        lines += [(written_date(day, lang), label) for day, label in self._dated(flow, case, lang)]
+        today = self._today(flow, now)
+        for day, label, kind in self._dated(flow, case, lang):
+            advice = closed_advice(day, flow.holiday_country, lang) if kind == "deadline" and day >= today else None
+            lines.append((written_date(day, lang), f"{label}. {advice}" if advice else label))
         lines.append((None, t(lang, "case_history")))
         facts = [t(lang, f"case_state_{case.state}")]
-        upcoming = pending(flow, case, self.quiet)
+        upcoming = [(r, due) for r, due in pending(flow, case, self.quiet) if due > now and not self._over(flow, case, r, now)]
         if upcoming:
             facts.append(t(lang, "case_next_reminder", when=self._when(upcoming[0][1], flow, lang)))
+        elif case.open:
+            facts.append(t(lang, "case_all_past"))
         buttons = [Button(CASE + "answer", t(lang, "case_answer"))] if self._unanswered(flow, progress) else []
         buttons.append(Button(CASE + "file", t(lang, "case_file")))
         if case.open:
@@ -390,7 +395,7 @@ class FollowUps:
                 said = answer.text if answer.text and node.kind == "text" else label_of(node, answer.choice, fr, answer.text)
                 lines.append(f"- {question_of(tr(node.text, fr))} → {said}")
         lines += ["", t(fr, "file_log")] + [f"- {day} : {text}" for day, text in self._log_lines(flow, case, fr)]
-        dates = [(written_date(day, fr), label) for day, label in self._dated(flow, case, fr)]
+        dates = [(written_date(day, fr), label) for day, label, _ in self._dated(flow, case, fr)]
         if dates:
             lines += ["", t(fr, "file_dates")] + [f"- {day} : {label}" for day, label in dates]
         content = "\n".join(lines) + "\n"
@@ -417,10 +422,12 @@ class FollowUps:
         node = flow.nodes.get(flow.start)
         return label_of(node, case.reason, lang) if node and case.reason else "—"
 
-    def _dated(self, flow: Flow, case: Case, lang: str) -> list[tuple[date, str]]:
-        """The case's dates (each reminder's timeline date) with what falls due, in date order."""
-        found = [(self._at_date(flow, case, r), tr(r.label, lang)) for r, _ in planned(flow, case, None) if r.label]
-        return sorted((day, label) for day, label in found if day is not None)
+    def _dated(self, flow: Flow, case: Case, lang: str) -> list[tuple[date, str, str]]:
+        """The case's dates (each reminder's timeline date) with what falls due and whose date
+        it is (the timeline entry's kind), in date order."""
+        found = [(self._at_date(flow, case, r), tr(r.label, lang), flow.timeline[r.at].kind)
+                 for r, _ in planned(flow, case, None) if r.label]
+        return sorted(item for item in found if item[0] is not None)
 
     def _over(self, flow: Flow, case: Case, reminder: Reminder | None, now: datetime) -> bool:
         """A reminder that comes ahead of a deadline (`before`) whose deadline is over."""

@@ -107,8 +107,13 @@ def send_day(flow: Flow, now: datetime | None) -> date:
 
 
 def letter_day(flow: Flow, progress: Progress, now: datetime | None) -> date:
-    """The date a letter bears: the day the followed letter was sent, else the day it can go."""
-    return case_sent(flow, progress) or send_day(flow, now)
+    """The date a letter bears: at the outcome that opened the case, the day that letter was
+    sent; any other letter (the mise en demeure a reminder leads to) is a new one, dated the
+    day it can go."""
+    case = progress.case
+    if case is not None and progress.node == case.outcome and tuple(progress.path) == tuple(case.answers):
+        return case_sent(flow, progress) or send_day(flow, now)
+    return send_day(flow, now)
 
 
 def answers_of(flow: Flow, progress: Progress, now: datetime | None) -> dict[str, str]:

@@ -81,12 +81,23 @@ def _reach(words: list[str], flags: list[bool], at: int) -> int:
     return j
 
 
+# Spoken French drops « ne »: « remboursé qu'un mois », « j'ai reçu que la moitié ». A « que »
+# after a past participle and before a quantity says « only »; after these words it does not.
+_QUE_AFTER_NOT = frozenset("parce ce est bien pour sans avant apres depuis tandis lorsque puisque dit pense "
+                           "sais crois vois dire ainsi tant autant meme plus moins aussi alors si tel telle".split())
+_QUANTITY = frozenset("un une la le les des moitie partie quelques peu".split())
+
+
 def restricted(words: list[str]) -> bool:
-    """Whether a clause says « ne … que » (« on ne m'a remboursé que la moitié »): only part."""
+    """Whether a clause says « ne … que » (« on ne m'a remboursé que la moitié », « remboursé
+    qu'un mois sur deux »): only part."""
     for i, word in enumerate(words):
         if word in ("ne", "n"):
             close = next((j for j in range(i + 1, min(len(words), i + 6))
                           if words[j] in _CLOSERS or words[j] in ("que", "qu")), None)
             if close is not None and words[close] in ("que", "qu"):
                 return True
+        if word in ("que", "qu") and 0 < i < len(words) - 1 and words[i - 1] not in _QUE_AFTER_NOT \
+                and words[i - 1][-1:] in ("e", "i", "u", "s") and (words[i + 1] in _QUANTITY or words[i + 1].isdigit()):
+            return True
     return False

@@ -734,6 +734,11 @@ ANSWER_SURE = 1.0      # an answer is taken at this score...
 ANSWER_MARGIN = 0.5    # ...this far ahead of the next choice
 ANSWER_MIN = 0.3       # below this, nothing matches
 YES_NO_SCORE = 3.0     # a yes/no form at the start of the answer
+YES_NO_WORDS = {"yes": ["oui"], "no": ["non"]}  # a label opening with one of these answers yes or no
+
+
+def choice_label(choice: Choice, lang: str) -> str:
+    return choice.label.get(lang) or choice.label.get("fr") or next(iter(choice.label.values()), "")
 
 
 def _answer_words(text: str) -> list[str]:
@@ -788,7 +793,7 @@ class _AnswerIndex:
                 _learn_words(raw, surface, self.prefixes, 3)
                 words, flags = _polar_words(raw.replace("*", ""))
                 stems = tuple(NOT + s if no else s for s, no in ((self._stem(w), f) for w, f in zip(words, flags)) if s)
-                if stems:
+                if stems or len(words) >= 2:  # « plus d'un an »: no telling word, but a phrase in order
                     phrases.append((stems, f"{kind} {raw!r}",
                                     tuple(NOT + stem(w) if no else stem(w) for w, no in zip(words, flags))))
             self.phrases.append(phrases)
@@ -869,9 +874,14 @@ def understand_answer(text: str, choices: tuple[Choice, ...], lang: str = "fr",
             df[s] = df.get(s, 0) + 1
     present = set(tokens)
     bigrams = set(zip(tokens, tokens[1:]))
+    # « non » where no choice is called `no`: the one choice whose label opens with « Non » (« Non,
+    # toujours rien »), if only one does; « oui » likewise.
+    opening = {i for i in live if said is not None and
+               normalise(choice_label(choices[i], lang)).split()[:1] in (YES_NO_WORDS[said],)}
+    labelled = next(iter(opening)) if len(opening) == 1 and not any(choices[i].id == said for i in live) else None
     for hit, i in zip(hits, live):
         choice = choices[i]
-        if said is not None and choice.id == said:
+        if said is not None and (choice.id == said or i == labelled):
             hit.score += YES_NO_SCORE
             hit.matched.append(f"{said}: {text.strip()[:20]!r}")
         matched = present & index.vocab[i]
@@ -882,7 +892,7 @@ def understand_answer(text: str, choices: tuple[Choice, ...], lang: str = "fr",
                 hit.matched.append(s)
         best_bonus, best_why = 0.0, ""
         for stems, shown, sequence in index.phrases[i]:
-            if shown.startswith("label"):
+            if shown.startswith("label") and stems:
                 whole = set(stems) <= present          # the label's telling words, in any order
             else:                                       # a keyword or example: its words in order
                 whole = any(tuple(keys[j:j + len(sequence)]) == sequence for j in range(len(keys)))
