@@ -1,6 +1,6 @@
 """Benchmark: one process on SQLite vs one on PostgreSQL vs three on PostgreSQL behind nginx.
 
-    .venv/bin/python -m bench.stores --conversations 600   # 5 rounds (~9 minutes; README's figures)
+    .venv/bin/python -m bench.stores --conversations 600   # 5 rounds (~9 minutes; docs/operating.md's figures)
     .venv/bin/python -m bench.stores                       # 5 rounds, 1,000 conversations (~15 minutes)
     .venv/bin/python -m bench.stores --quick               # 1 round, 200 conversations (a smoke run)
 

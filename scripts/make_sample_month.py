@@ -1,4 +1,4 @@
-"""A month of scripted conversations through the real engine and store, then the report (the README's screenshot).
+"""A month of scripted conversations through the real engine and store, then the report (docs/operating.md's screenshot).
 
     .venv/bin/python scripts/make_sample_month.py --out docs/sample   # report.html, csv/, the store
 

@@ -252,7 +252,7 @@ async def _serve(app: Application, settings: Settings, webhook: bool) -> int:
         """Called by the Updater for each failed getUpdates; it retries unless told to stop."""
         if isinstance(exc, Conflict):
             log.error("another instance is polling with this token (Telegram answered 409 Conflict): stop it, or "
-                      "run several processes in webhook mode (`python -m bot run --webhook`, see README: "
+                      "run several processes in webhook mode (`python -m bot run --webhook`, see docs/operating.md: "
                       "Running in production)")
         elif isinstance(exc, InvalidToken):
             log.error("the Bot API refused the token (401 Unauthorized): check TELEGRAM_BOT_TOKEN")
