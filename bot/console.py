@@ -30,7 +30,7 @@ def render_text(reply: Reply, lang: str = "fr") -> str:
     if reply.answer:
         out.append(f"✔ {reply.answer}")
     out.append(reply.text)
-    out += [f"{title} : {text}" if title else text for title, text in reply.sections]
+    out += [f"{title}{t(lang, 'colon')} {text}" if title else text for title, text in reply.sections]
     out.append(reply.now or "")
     for card in reply.cards:
         lines = [text + (f" ({t(lang, 'unchecked')})" if card.unchecked else "") if role == "title"

@@ -278,6 +278,13 @@ def test_a_case_whose_dates_have_all_passed_says_so(bot):
 
 @pytest.mark.parametrize("node, typed, meant", [
     ("followup_answer", "ils ont remboursé qu'un mois sur les deux", "unsatisfied"),
+    ("followup_answer", "ils m'ont remboursé un mois sur deux", "unsatisfied"),
+    ("followup_answer", "ils ont remboursé un prélèvement mais pas l'autre", "unsatisfied"),
+    ("followup_answer", "ils disent qu'ils vont rembourser", "unsatisfied"),
+    ("followup_answer", "they refunded one month out of two", "unsatisfied"),
+    ("followup_answer", "not really", "nothing"),
+    ("followup_mediator", "oui mais non", "not_settled"),
+    ("hearing", "un peu, j'entends mal au téléphone", "yes"),
     ("followup_answer", "j'ai reçu que la moitié", "unsatisfied"),
     ("followup_answer", "non", "nothing"),
     ("followup_mediator", "pas vraiment, ils ont juste remboursé la moitié", "not_settled"),
@@ -295,3 +302,49 @@ def test_suivi_gives_the_working_day_before_a_deadline_on_a_closed_day(bot):
     _, case = bot.cases.view(progress, paris(2026, 11, 10, 10, 0))
     line = dict((day, label) for day, label in case.sections if day)["samedi 5 décembre 2026"]
     assert "agissez au plus tard le vendredi 4" in line
+
+
+@pytest.mark.parametrize("typed, today, day", [
+    ("fin septembre", (2024, 11, 15), "2024-09-20"),   # not the 1st: the bank's 8 weeks are not over
+    ("mi-octobre", (2024, 11, 15), "2024-10-10"),
+    ("late February", (2025, 3, 10), "2025-02-20"),
+    ("le 31", (2024, 12, 10), "2024-10-31"),           # November has no 31st
+    ("29 février", (2025, 3, 10), "2024-02-29"),
+    ("le 2", (2025, 1, 1), "2024-12-02"),              # a day alone is never asked about as last year's
+])
+def test_loose_dates_read_as_meant(flow, typed, today, day):
+    from bot.engine.dates import read_date
+    from datetime import date
+    reading = read_date(typed, date(*today))
+    assert reading.day == date.fromisoformat(day) and not reading.last_year, (typed, reading)
+
+
+def test_two_reminders_due_together_from_different_dates_are_both_asked(bot):
+    # letter sent 15 November 2024; debit 2 November: the answer-due reminder (16 December) and the
+    # bank's (21 December) both fall due while the person is away
+    start = paris(2024, 11, 15, 10, 0)
+    progress, _ = followed(bot, now=start, path=("billing", "video", "no", "no", "debit", "le 2"))
+    back = paris(2024, 12, 21, 12, 0)
+    first, reply = bot.cases.remind(progress, back)
+    assert first.node == "followup_bank"
+    kept, second = bot.cases.remind(first, back + timedelta(minutes=1))  # not lost, and not taking its place
+    assert kept.node == "followup_bank" and "Avez-vous reçu une réponse" in second.text
+    answered, _ = bot.text(kept, "pas encore", back)
+    moved, question = bot.choose(answered, second.buttons[0].id, second.token, back)
+    assert moved.node == "followup_answer"
+
+
+def test_a_reminder_late_the_same_day_says_its_time(bot):
+    progress, _ = followed(bot, now=paris(2026, 11, 26, 10, 0))
+    _, reply = bot.cases.remind(progress, paris(2026, 12, 27, 12, 0))  # due Sunday 27 December at 10:00
+    assert "Ce rappel arrive en retard : il était prévu à 10:00." in reply.notices
+
+
+def test_english_labels_have_no_french_space_before_colons(bot):
+    from bot.console import render_text
+    progress, reply = walk(bot, "billing", "video", "no", "no", "card", lang="en")
+    progress, _ = bot.choose(progress, "_case:today", reply.token, THURSDAY)
+    _, case = bot.cases.view(progress, THURSDAY)
+    shown = render_text(case, "en")
+    assert "Problem: " in shown and " :" not in shown
+    assert "Problème : " in render_text(bot.cases.view(progress.with_(lang="fr"), THURSDAY)[1], "fr")

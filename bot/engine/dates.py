@@ -67,7 +67,8 @@ def read_date(text: str, today: date) -> DateReading:
         return DateReading(None, "future")
     if day < _years_back(today, MAX_AGE_YEARS):
         return DateReading(None, "too_old")
-    said_year = re.search(r"\b\d{4}\b|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}\b|\b(an|ans|annee|year|years|dernier|derniere"
+    named_month = any(w in _MONTHS for w in words.split()) or re.search(r"\b\d{1,2}[/.\-]\d{1,2}\b", words)
+    said_year = not named_month or re.search(r"\b\d{4}\b|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}\b|\b(an|ans|annee|year|years|dernier|derniere"
                           r"|passe|passee|last|ago)\b", words)
     guessed = day.year < today.year and not said_year and _this_year(day, today) is not None
     return DateReading(day, None, vague, guessed)
@@ -116,7 +117,8 @@ def _read(words: str, today: date) -> tuple[date | None, bool]:
                                                                   or w.isdigit() and len(w) == 4))
     if month and month.group(1) in _MONTHS:
         m, y = _MONTHS[month.group(1)], month.group(2)
-        return (_make(int(y), m, 1) if y else _latest(today, m, 1)), True
+        first = _part_of_month(words)  # « fin septembre » is the 20th, « mi-octobre » the 10th: errs early, not a month
+        return (_make(int(y), m, first) if y else _latest(today, m, first)), True
     weekday = next((w for w in words.split() if w in _WEEKDAYS), None)
     if weekday is not None:
         back = (today.weekday() - _WEEKDAYS[weekday]) % 7 or 7  # the last such day before today
@@ -132,9 +134,10 @@ def _read(words: str, today: date) -> tuple[date | None, bool]:
         candidate = _make(today.year, today.month, d)
         if which:  # « de ce mois »: this month's, even if still to come (then refused as future)
             return candidate, False
-        if candidate is None or candidate > today:
-            previous = _months_back(today.replace(day=1), 1)
-            candidate = _make(previous.year, previous.month, d)
+        back = 1
+        while (candidate is None or candidate > today) and back <= 3 and 1 <= d <= 31:  # « le 31 » on 10 December:
+            previous = _months_back(today.replace(day=1), back)                    # 31 October, the last one
+            candidate, back = _make(previous.year, previous.month, d), back + 1
         return candidate, False
     return None, False
 
@@ -152,11 +155,21 @@ def _year(text: str) -> int:
 
 
 def _latest(today: date, month: int, day: int) -> date | None:
-    """The most recent such day not after today (« 3 novembre » in January is last year's)."""
-    candidate = _make(today.year, month, day)
-    if candidate is not None and candidate > today:
-        candidate = _make(today.year - 1, month, day)
-    return candidate
+    """The most recent such day not after today (« 3 novembre » in January is last year's;
+    « 29 février » the last one there was)."""
+    for year in range(today.year, today.year - 5, -1):
+        candidate = _make(year, month, day)
+        if candidate is not None and candidate <= today:
+            return candidate
+    return None
+
+
+_PARTS = ((r"\b(fin|fin de|late|end of)\b", 20), (r"\b(mi|milieu|mid|middle of)\b", 10))
+
+
+def _part_of_month(words: str) -> int:
+    """The first day a vague part of a month can mean: « fin » the 20th, « mi » the 10th, else the 1st."""
+    return next((day for pattern, day in _PARTS if re.search(pattern, words)), 1)
 
 
 def _years_back(day: date, n: int) -> date:

@@ -85,6 +85,18 @@ def planned(flow: Flow, case: Case, quiet: tuple[int, int] | None) -> list[tuple
     return out
 
 
+def _origin(flow: Flow, reminder: Reminder) -> str | None:
+    """The date a reminder's timeline entry counts from (the letter's, a date question's)."""
+    name, seen = reminder.at, set()
+    while name in flow.timeline and name not in seen:
+        seen.add(name)
+        delay = flow.timeline[name]
+        if delay.start or not delay.after:
+            return delay.start
+        name = delay.after
+    return None
+
+
 def pending(flow: Flow, case: Case | None, quiet) -> list[tuple[Reminder, datetime]]:
     """The reminders still to come for an open case."""
     if case is None or not case.open:
@@ -267,12 +279,23 @@ class FollowUps:
         return self.reminders_view(progress.with_(case=case), now, t(progress.lang, "case_reminder_dropped"))
 
     def _unanswered(self, flow: Flow, progress: Progress) -> Reminder | None:
-        """The last reminder sent, if its question was left unanswered (and is not on screen)."""
+        """The latest reminder sent whose question was left unanswered (and is not on screen)."""
         case = progress.case
-        if case is None or not case.open or not case.log or case.log[-1][1] != "reminder" or flow.followup is None:
+        if case is None or not case.open or flow.followup is None:
             return None
-        reminder = flow.followup.reminder(case.log[-1][2])
-        return reminder if reminder is not None and progress.node != reminder.ask else None
+        answered = set()
+        for _, kind, a, _ in reversed(case.log):
+            if kind == "answer":
+                answered.add(a)
+            elif kind == "reminder":
+                reminder = flow.followup.reminder(a)
+                if reminder is not None and reminder.ask in answered:
+                    break  # answered: the reminders before it are behind the person
+                if reminder is not None and progress.node != reminder.ask:
+                    return reminder
+            elif kind in ("closed", "stopped"):
+                break
+        return None
 
     def _back_to_reminder(self, progress: Progress, now: datetime) -> tuple[Progress, Reply]:
         flow = self._flow(progress)
@@ -289,20 +312,28 @@ class FollowUps:
         flow = self._flow(progress)
         case = progress.case
         due = [(r, when) for r, when in pending(flow, case, self.quiet) if when <= now] if flow else []
-        if not due:
+        # Reminders counted from the same date (the letter's, the debit's) fold into the latest of
+        # them; one whose deadline passed while the bot was down makes the earlier ones as stale.
+        # Reminders counted from another date are asked in their turn, never dropped.
+        groups: dict[str | None, list] = {}
+        for item in due:
+            groups.setdefault(_origin(flow, item[0]), []).append(item)
+        live = [max(items, key=lambda item: item[1]) for items in groups.values()]
+        live = [item for item in live if not self._over(flow, case, item[0], now)]
+        if not live:
             return None
-        reminder, when = max(due, key=lambda item: item[1])
-        if self._over(flow, case, reminder, now):  # its deadline passed while the bot was down:
-            return None                             # an earlier question would be as stale
+        reminder, when = max(live, key=lambda item: item[1])
         today = self._today(flow, now).isoformat()
-        case = replace(case, done=case.done + tuple(r.id for r, _ in due),
+        case = replace(case, done=case.done + tuple(r.id for r, _ in groups[_origin(flow, reminder)]),
                        log=case.log + ((today, "reminder", reminder.id, ""),))
         moved = progress.with_(version=flow.version, node=reminder.ask, path=case.answers, pending=None, draft=None, asking=None,
                                case=case, updated=now.timestamp(), inferred=case.inferred or progress.inferred)
         notices = [t(progress.lang, "reminder_intro")]
         if now - when > LATE and when.timestamp() > case.opened:  # not for a date already past at opening
-            notices.append(t(progress.lang, "reminder_late", day=written_date(when.astimezone(
-                ZoneInfo(flow.timezone)).date(), progress.lang)))
+            local = when.astimezone(ZoneInfo(flow.timezone))
+            notices.append(t(progress.lang, "reminder_late_today", time=f"{local.hour}:{local.minute:02d}")
+                           if local.date() == self._today(flow, now) else
+                           t(progress.lang, "reminder_late", day=written_date(local.date(), progress.lang)))
         moved, reply = self.engine.current(moved, now, None, notices)
         if self._busy(flow, progress):
             # Mid-way through another conversation: their place is kept; the reminder's question
@@ -316,7 +347,9 @@ class FollowUps:
     @staticmethod
     def _busy(flow: Flow, progress: Progress) -> bool:
         """Whether the person is mid-way through a conversation (answers given, no outcome yet)."""
-        node = flow.nodes.get(progress.node)
+        node, case = flow.nodes.get(progress.node), progress.case
+        if progress.node in flow.followup.asks and case is not None and case.log and case.log[-1][1] == "reminder":
+            return True  # another reminder's question is on screen, unanswered: it is not taken away
         return bool(progress.path) and node is not None and not node.is_outcome and \
             progress.node not in flow.followup.asks and not progress.asking
 

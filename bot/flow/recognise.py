@@ -772,6 +772,8 @@ def yes_or_no(text: str) -> str | None:
         words = words[1:]
     for form, answer in _YES_NO:
         if tuple(words[:len(form)]) == form:
+            if answer == "yes" and re.search(r"\b(?:mais|but) (?:non|no|not|pas)\b", " ".join(words)):
+                return None  # « oui mais non », "yes but no": neither
             return answer
     return None
 

@@ -79,7 +79,8 @@ def blocks_of(reply: Reply, lang: str, compact: bool = False) -> list[str]:
                                 + (f"« {unlinked(a)} »" if i in reply.typed else f"<b>{escape(a)}</b>" if q else escape(a))
                                 for i, (q, a) in enumerate(reply.sections)))
     else:
-        blocks += [f"<b>{escape(t)} :</b> {escape(s)}" if t else escape(s) for t, s in reply.sections]
+        colon = t(lang, "colon")  # « Problème : » in French, "Problem:" in English
+        blocks += [f"<b>{escape(title)}{colon}</b> {escape(s)}" if title else escape(s) for title, s in reply.sections]
     if reply.now:
         blocks.append(f"<b>{escape(reply.now)}</b>")
     if compact:
