@@ -507,7 +507,7 @@ def test_a_reminder_left_unanswered_can_be_answered_from_suivi(flow):
 @pytest.mark.parametrize("change, message", [
     (("      before: 1 month\n", "      before: 2 years\n"), "reaches back to the day the letter is sent or earlier"),
     (("    - id: mediator_open\n", "    - id: answer_due\n"), "followup reminder answer_due: a second reminder with this id"),
-    (("    - id: mediator_open\n", "    - at: mediator_from\n"), "followup reminder #3: missing 'id'"),
+    (("    - id: mediator_open\n", "    - at: mediator_from\n"), "followup reminder #4: missing 'id'"),
 ])
 def test_check_explains_a_broken_reminder(change, message):
     text = (FLOWS / "cstream.yaml").read_text(encoding="utf-8")

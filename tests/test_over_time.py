@@ -348,3 +348,18 @@ def test_english_labels_have_no_french_space_before_colons(bot):
     shown = render_text(case, "en")
     assert "Problem: " in shown and " :" not in shown
     assert "Problème : " in render_text(bot.cases.view(progress.with_(lang="fr"), THURSDAY)[1], "fr")
+
+
+def test_the_13_months_to_contest_a_payment_never_agreed_to_are_reminded(bot):
+    # debited 1 March 2026 without agreement, letter sent 26 November 2026: the refund's 8 weeks
+    # are long over; the 13 months to contest end Thursday 1 April 2027, reminded a week before
+    from dataclasses import replace
+    progress, _ = followed(bot, path=("billing", "video", "no", "no", "not_agreed", "1 mars 2026"))
+    letter_chain = ("answer_due", "mediator_open")  # answered by then: only the bank's dates are left
+    progress = progress.with_(case=replace(progress.case, done=progress.case.done + letter_chain))
+    assert bot.cases.remind(progress, paris(2027, 3, 24, 12, 0)) is None
+    progress, reply = bot.cases.remind(progress, paris(2027, 3, 25, 12, 1))
+    assert progress.node == "followup_contest" and "jeudi 1er avril 2027" in reply.text
+    progress, reply = bot.text(progress, "pas encore", paris(2027, 3, 25, 12, 1))
+    assert progress.node == "bank_now" and "Contestez dès maintenant" in reply.text
+    assert "remboursement du prélèvement" not in reply.text  # its 8 weeks are over
