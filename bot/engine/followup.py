@@ -26,10 +26,10 @@ from ..flow.model import DATE, Flow, Reminder, tr
 from ..flow.recognise import yes_or_no
 from ..locales import t
 from .dates import read_date
-from .outcome import label_of
+from .outcome import label_of, send_day
 from .progress import Case, Progress
 from .reply import Attachment, Button, Reply
-from .timeline import SUB_DAY, add_delay, closed_advice, due_dates, posting_day, send_day_words, written_date
+from .timeline import SUB_DAY, add_delay, closed_advice, due_dates, send_day_words, written_date
 
 CASE = "_case:"        # button ids of the follow-up: _case:today, _case:date, _case:no, _case:stop...
 CASE_TOKEN = "case"    # the token of /suivi's and /rappels' buttons: valid whatever question is on screen
@@ -151,7 +151,7 @@ class FollowUps:
         flow = self._flow(progress)
         if flow is None or progress.node in flow.followup.opens_sent:
             return offer
-        day, today = self._send_day(flow, now), self._today(flow, now)
+        day, today = send_day(flow, now), self._today(flow, now)
         label = t(lang, "case_today") if day == today else t(lang, "case_send_later", when=send_day_words(day, today, lang))
         return [Button(CASE + "today", label)] + offer
 
@@ -180,7 +180,7 @@ class FollowUps:
                 return self._ask(progress.with_(asking="case_date"), "case_ask_date", now)
             if progress.node in flow.followup.opens_sent:  # the letter is already sent: its day is asked
                 return engine.current(progress, now, t(lang, "case_nothing_to_do"))
-            return self._open(flow, progress, self._send_day(flow, now), now)
+            return self._open(flow, progress, send_day(flow, now), now)
         if what == "cancel" and progress.asking == "case_date":
             return engine.current(progress.with_(asking=None, draft=None), now, t(lang, "case_declined"))
         if what == "sent_last_year" and progress.asking == "case_date" and progress.draft:
@@ -473,9 +473,7 @@ class FollowUps:
     def _at_date(flow: Flow, case: Case, reminder: Reminder) -> date | None:
         return case_dates(flow, case).get(reminder.at)
 
-    @staticmethod
-    def _send_day(flow: Flow, now: datetime | None) -> date:
-        return posting_day(now.astimezone(ZoneInfo(flow.timezone)), flow.holiday_country)
+
 
     @staticmethod
     def _when(moment: datetime, flow: Flow, lang: str) -> str:

@@ -67,16 +67,16 @@ def shown(text: str, progress: Progress, french: bool = False) -> bool:
                for name, typed in PLACEHOLDER.findall(text) if typed)
 
 
-def given_dates(flow: Flow, progress: Progress, send_day: date | None = None) -> dict[str, date]:
+def given_dates(flow: Flow, progress: Progress, posted: date | None = None) -> dict[str, date]:
     """The dates given at the flow's date questions, and the day the followed letter was sent
-    (the follow-up's date: `send_day`, the day it can be posted, until the person says they
+    (the follow-up's date: `posted`, the day it can be posted, until the person says they
     sent it)."""
     found = {a.node: date.fromisoformat(a.text) for a in progress.path
              if a.choice == DATE and a.text and a.node in flow.nodes and flow.nodes[a.node].kind == "date"}
     if flow.followup is not None:
         sent = case_sent(flow, progress)
-        if sent or send_day:
-            found[flow.followup.date] = sent or send_day
+        if sent or posted:
+            found[flow.followup.date] = sent or posted
     return found
 
 
@@ -87,10 +87,15 @@ def case_sent(flow: Flow, progress: Progress) -> date | None:
     case, follow = progress.case, flow.followup
     if case is None or not case.sent or case.state == "declined" or follow is None:
         return None
-    if progress.node in follow.asks or any(a.node in follow.asks for a in progress.path) \
-            or (progress.node == case.outcome and tuple(progress.path) == tuple(case.answers)):
+    if progress.node in follow.asks or any(a.node in follow.asks for a in progress.path) or _opened_here(progress):
         return date.fromisoformat(case.sent)
     return None
+
+
+def _opened_here(progress: Progress) -> bool:
+    """Whether the person is at the outcome that opened their case, by the same answers."""
+    case = progress.case
+    return case is not None and progress.node == case.outcome and tuple(progress.path) == tuple(case.answers)
 
 
 def _local(flow: Flow, now: datetime | None) -> datetime:
@@ -110,10 +115,7 @@ def letter_day(flow: Flow, progress: Progress, now: datetime | None) -> date:
     """The date a letter bears: at the outcome that opened the case, the day that letter was
     sent; any other letter (the mise en demeure a reminder leads to) is a new one, dated the
     day it can go."""
-    case = progress.case
-    if case is not None and progress.node == case.outcome and tuple(progress.path) == tuple(case.answers):
-        return case_sent(flow, progress) or send_day(flow, now)
-    return send_day(flow, now)
+    return (_opened_here(progress) and case_sent(flow, progress)) or send_day(flow, now)
 
 
 def answers_of(flow: Flow, progress: Progress, now: datetime | None) -> dict[str, str]:

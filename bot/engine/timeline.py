@@ -39,7 +39,7 @@ def working_day_before(day: date, country: str) -> date:
 
 def closed_advice(day: date, country: str, lang: str) -> str | None:
     """For a deadline the person must meet: when it falls on a closed day, one sentence saying
-    to act by the working day before (« Le 25 décembre étant férié, agissez au plus tard le
+    to act by the working day before (« Le 25 décembre est férié : agissez au plus tard le
     vendredi 24. »); the deadline itself stays as computed."""
     why = closed(day, country)
     if why is None:

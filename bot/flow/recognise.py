@@ -734,7 +734,7 @@ ANSWER_SURE = 1.0      # an answer is taken at this score...
 ANSWER_MARGIN = 0.5    # ...this far ahead of the next choice
 ANSWER_MIN = 0.3       # below this, nothing matches
 YES_NO_SCORE = 3.0     # a yes/no form at the start of the answer
-YES_NO_WORDS = {"yes": ["oui"], "no": ["non"]}  # a label opening with one of these answers yes or no
+YES_NO_WORDS = {"yes": {"oui", "yes"}, "no": {"non", "no"}}  # a label opening with one of these says yes or no
 
 
 def choice_label(choice: Choice, lang: str) -> str:
@@ -879,7 +879,7 @@ def understand_answer(text: str, choices: tuple[Choice, ...], lang: str = "fr",
     # « non » where no choice is called `no`: the one choice whose label opens with « Non » (« Non,
     # toujours rien »), if only one does; « oui » likewise.
     opening = {i for i in live if said is not None and
-               normalise(choice_label(choices[i], lang)).split()[:1] in (YES_NO_WORDS[said],)}
+               normalise(choice_label(choices[i], lang)).partition(" ")[0] in YES_NO_WORDS[said]}
     labelled = next(iter(opening)) if len(opening) == 1 and not any(choices[i].id == said for i in live) else None
     for hit, i in zip(hits, live):
         choice = choices[i]
@@ -915,15 +915,12 @@ def understand_answer(text: str, choices: tuple[Choice, ...], lang: str = "fr",
     denied = {choices[i].id for i in live
               if any(s.startswith(NOT) and s[1:] in index.vocab[i] and s not in index.vocab[i] for s in present)}
     if denied and len(denied) < n:
-        hits = [h for h in hits if h.choice not in denied] + [h for h in hits if h.choice in denied]
-        left = hits[:n - len(denied)]
-        left.sort(key=lambda h: -h.score)
-        if len(left) == 1:
+        left = sorted((h for h in hits if h.choice not in denied), key=lambda h: -h.score)
+        hits = left + [h for h in hits if h.choice in denied]
+        if len(left) == 1 or (left[0].score >= ANSWER_SURE and left[0].score - left[1].score >= ANSWER_MARGIN):
             return Verdict(left[0].choice, [left[0].choice], hits)
-        if left[0].score < ANSWER_SURE or left[0].score - left[1].score < ANSWER_MARGIN:
-            return Verdict(None, [h.choice for h in left[:2]] if len(left) == 2 or left[0].score >= ANSWER_MIN
-                           else [], hits)
-        return Verdict(left[0].choice, [left[0].choice], hits)
+        return Verdict(None, [h.choice for h in left[:2]] if len(left) == 2 or left[0].score >= ANSWER_MIN else [],
+                       hits)
     hits.sort(key=lambda h: -h.score)
     scored = [h for h in hits if h.score >= ANSWER_MIN]
     if not scored:
