@@ -1,8 +1,9 @@
-"""`python -m bot COMMAND`: check, graph, chat, classify, evaluate, run, store, report (the project's command line)."""
+"""`python -m bot COMMAND`: check, graph, report, chat, classify, evaluate, run, post, store (the project's command line)."""
 from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -163,9 +164,19 @@ def cmd_chat(args, settings: Settings) -> int:
     from .console import run_console
     from .engine import Engine
     from .store import ConversationKey, StoreUnavailable, open_store
-    flows = _load(settings)
-    if flows is None:
-        return 1
+    if args.flow and Path(args.flow).suffix in (".yaml", ".yml"):  # an author trying their own file
+        flow = _flow_from(args.flow, settings)
+        if flow is None:
+            return 1
+        flows, args.flow = FlowSet([flow], flow.id), flow.id
+    else:
+        flows = _load(settings)
+        if flows is None:
+            return 1
+        if args.flow and flows.get(args.flow) is None:
+            print(f"chat --flow {args.flow}: no such flow; the flows loaded from {settings.flows} are: "
+                  f"{', '.join(flows.ids)} (or give a flow file: --flow path/to/flow.yaml)", file=sys.stderr)
+            return 2
     store = None if args.no_store else open_store(settings)
     key = ConversationKey.console(args.user or getpass.getuser())
     if args.fresh and store is not None:
@@ -247,6 +258,18 @@ def cmd_report(args, settings: Settings) -> int:
     """The operator's report: one self-contained HTML page, and/or the same tables as CSV."""
     from .ops.report import render_html, write_csv
     from .store import StoreUnavailable
+    if args.output:
+        try:
+            import matplotlib  # noqa: F401  (the page's charts)
+        except ImportError:
+            print('report: the HTML page draws its charts with matplotlib, not installed here: '
+                  'pip install -e ".[report]"', file=sys.stderr)
+            return 2
+    where = _store_place(settings)
+    if not settings.database_url and not settings.db_path.exists():
+        print(f"report: no progress store at {where}: nothing to report (set BOT_DATA_DIR or "
+              "BOT_DATABASE_URL to the bot's own)", file=sys.stderr)
+        return 1
     flows, _ = FlowSet.load([settings.flows], None)  # labels only: a flow with problems still names its nodes
     try:
         stats = _stats(settings, args.since, args.flow, flows)
@@ -259,8 +282,22 @@ def cmd_report(args, settings: Settings) -> int:
         print(f"wrote {args.output}")
     if args.csv:
         print(f"wrote {len(write_csv(stats, args.csv))} CSV files in {args.csv}")
-    print(f"{stats.conversations} conversations, {stats.events} events since {stats.since or 'the start'}")
+    print(f"{_count(stats.conversations, 'conversation')}, {_count(stats.events, 'event')} since "
+          f"{stats.since or 'the start'}, in {where}")
     return 0
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _store_place(settings: Settings) -> str:
+    """Where the store is, to say so: the SQLite file, or the PostgreSQL URL without its password."""
+    if not settings.database_url:
+        return str(settings.db_path)
+    from urllib.parse import urlsplit
+    url = urlsplit(settings.database_url)
+    return url._replace(netloc=url.netloc.rpartition("@")[2]).geturl() if url.password else settings.database_url
 
 
 def cmd_store_copy(args, settings: Settings) -> int:
@@ -296,12 +333,14 @@ def cmd_store_copy(args, settings: Settings) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and its options, each with a help text (`python -m bot COMMAND --help`)."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description="The complaint bot's command line. "
+                                     "`python -m bot COMMAND --help` shows one command's options.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("--env-file", metavar="PATH",
                         help="settings file to read (default: .env in the current folder, else beside the project)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("check", help="validate flow files: `file:line: problem`, exit 1 on any")
     p.add_argument("paths", nargs="*", help="flow files or folders (default: the flows folder)")
     p.set_defaults(fn=cmd_check)
@@ -319,8 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--csv", metavar="DIR", help="also write the tables as CSV files in DIR")
     p.set_defaults(fn=cmd_report)
     p = sub.add_parser("chat", help="the conversation in this terminal (resumes where you left off)")
-    p.add_argument("--flow", help="flow id (default: the default flow)")
-    p.add_argument("--lang", default="fr", choices=["fr", "en"])
+    p.add_argument("--flow", help="flow id or flow file (default: the default flow)")
+    p.add_argument("--lang", default="fr", choices=["fr", "en"], help="the interface's language (default fr)")
     p.add_argument("--user", help="whose progress to use (default: your login name)")
     p.add_argument("--fresh", action="store_true", help="forget the saved progress and start anew")
     p.add_argument("--no-store", action="store_true", help="keep nothing on disk")
@@ -331,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--flow", help="flow id or flow file (default: the default flow)")
     p.add_argument("--explain", action="store_true",
                    help="show which words, keywords, patterns and examples weighed")
-    p.add_argument("text", nargs="+")
+    p.add_argument("text", nargs="+", help="the message, as a person would type it")
     p.set_defaults(fn=cmd_classify)
     p = sub.add_parser("evaluate", help="how well the free-text question is understood: "
                                         "cross-validated accuracy on the flow's examples, confusion matrix")
@@ -356,18 +395,34 @@ def main(argv: list[str] | None = None) -> int:
                                      "or postgresql://user@host:5432/database. Conversations already in "
                                      "TARGET at the same or a later revision are skipped, so running it "
                                      "again copies nothing twice and finishes an interrupted copy.")
-    p.add_argument("source")
-    p.add_argument("target")
+    p.add_argument("source", help="store URL to copy from")
+    p.add_argument("target", help="store URL to copy to")
     p.add_argument("--batch", type=int, default=500, help="conversations per transaction (default 500)")
     p.set_defaults(fn=cmd_store_copy)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env(args.env_file or "auto")
     except SettingsError as exc:
         for problem in exc.problems:
             print(f"setting: {problem}", file=sys.stderr)
         return 2
-    return args.fn(args, settings)
+    if args.command in ("check", "run"):
+        for warning in settings.unknown:
+            print(f"warning: {warning}", file=sys.stderr)
+    try:
+        return args.fn(args, settings)
+    except BrokenPipeError:
+        # `python -m bot evaluate cstream | head`: the reader has gone; end quietly, as `cat` does,
+        # and keep Python from reporting the pipe again when it flushes stdout at exit.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
 
 
 def _version() -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -22,6 +22,8 @@ REPO_FLOWS = PROJECT / "flows" if (PROJECT / "flows").is_dir() else Path(__file_
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a webhook secret_token
 TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
+# BOT_* variables read by the test suite, not by the bot: never reported as unknown.
+TEST_ONLY = frozenset({"BOT_REQUIRE_POSTGRES", "BOT_TEST_POSTGRES_URL"})
 
 
 class SettingsError(BotError):
@@ -57,13 +59,26 @@ def parse_quiet(text: str) -> tuple[int, int] | None:
     return start_h * 60 + start_m, end_h * 60 + end_m
 
 
+def unknown_settings(env, known: set[str]) -> list[str]:
+    """One line per BOT_* variable the bot does not read, with the closest setting it does."""
+    import difflib
+    lines = []
+    for name in sorted(n for n in env if n.startswith("BOT_") and n not in known and n not in TEST_ONLY):
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        hint = f": did you mean {close[0]}?" if close else ": no setting has this name (see .env.example)"
+        lines.append(f"unknown setting {name}{hint}")
+    return lines
+
+
 class _Reader:
     """Reads settings from a mapping and notes every problem instead of stopping at the first."""
 
     def __init__(self, env, base: Path):
         self.env, self.base, self.problems = env, base, []
+        self.asked: set[str] = set()  # every name read: the others starting BOT_ are typos
 
     def text(self, name: str, default: str | None = None) -> str | None:
+        self.asked.add(name)
         value = (self.env.get(name) or "").strip()
         return value or default
 
@@ -120,6 +135,7 @@ class Settings:
     keep_unrecognised: bool = False  # BOT_KEEP_UNRECOGNISED=1: keep 30 days what the recogniser could not route
     quiet_hours: tuple[int, int] | None = (21 * 60, 9 * 60)  # BOT_QUIET_HOURS=21:00-09:00 (Paris); "off": none
     reminder_every: float = 30.0     # BOT_REMINDER_CHECK_SECONDS: how often due reminders are looked for
+    unknown: tuple[str, ...] = ()    # one warning per BOT_* variable no setting reads (a typo, most often)
 
     @property
     def db_path(self) -> Path:
@@ -219,4 +235,4 @@ class Settings:
         )
         if problems:
             raise SettingsError(problems)
-        return settings
+        return replace(settings, unknown=tuple(unknown_settings(env, read.asked)))

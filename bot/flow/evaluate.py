@@ -45,15 +45,25 @@ class Report:
                f"{self.sure} taken without confirmation, {self.sure_wrong} of them wrong"]
         labels = self.labels + sorted({g for _, g in self.confusion} - set(self.labels))
         width = max(len("expected \\ got"), *(len(x) for x in labels)) + 1
-        out.append("  " + "expected \\ got".ljust(width) + " ".join(x[:6].rjust(6) for x in labels))
+        cell = _column_width(labels)
+        out.append("  " + "expected \\ got".ljust(width) + " ".join(x[:cell].rjust(cell) for x in labels))
         for e in labels:
             if not any(k[0] == e for k in self.confusion):
                 continue
             cells = [self.confusion.get((e, g), 0) for g in labels]
-            out.append(f"  {e:<{width}}" + " ".join((str(c) if c else ".").rjust(6) for c in cells))
+            out.append(f"  {e:<{width}}" + " ".join((str(c) if c else ".").rjust(cell) for c in cells))
         for expected, got, text in self.wrong[:show_wrong]:
             out.append(f"  ✗ {expected} → {got}: {text[:110]}")
         return out
+
+
+def _column_width(labels: list[str]) -> int:
+    """The narrowest column (6 at least) at which every label's head is still its own:
+    « cancel » and « cancellation » need 7 (« cancel », « cancell »)."""
+    width = 6
+    while len({x[:width] for x in labels}) < len(labels) and width < max(map(len, labels)):
+        width += 1
+    return width
 
 
 def _label(choice_id: str | None) -> str:

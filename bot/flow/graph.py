@@ -90,9 +90,9 @@ def dot_graph(flow: Flow, stats=None):
     graph.node("_start", "Début", shape="plaintext", fontsize="12")
     graph.edge("_start", flow.start, arrowsize="0.8")
     for node in flow.nodes.values():
-        text = _wrap(re.sub(r"\{\w+\}", "…", tr(node.text).split("\n")[0]))
+        text = _wrap(re.sub(r"\{[\w.]+\}", "…", tr(node.text).split("\n")[0]))
         if node.is_outcome:
-            label = f"Issue : {text}"
+            label = f"Issue : {_wrap(node.name())}" + ("" if node.label else f"\n({node.id})")
             if stats is not None:
                 label += f"\n{reached.get(node.id, 0)} personne(s)"
             graph.node(node.id, label, shape="box", style="rounded,filled,bold", fillcolor="#e5f5e0",

@@ -1,6 +1,7 @@
 """The flow as plain, immutable data: what `flows/*.yaml` says once it has been checked."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -104,6 +105,7 @@ class Node:
     document: str | None = None             # outcomes
     line: int = 0
     parts: tuple[Section, ...] = ()         # outcomes whose text is a list of conditional parts
+    label: Text | None = None               # outcomes: what it recommends, in a few words (graph, report)
 
     def options(self) -> list[tuple[str, tuple[Route, ...]]]:
         """Every answer this node takes, with its routes: `continue` on an information step,
@@ -119,6 +121,13 @@ class Node:
 
     def choice(self, choice_id: str) -> Choice | None:
         return next((c for c in self.choices if c.id == choice_id), None)
+
+    def name(self, lang: str = "fr") -> str:
+        """What the graph and the report call it: an outcome's `label`, else the first line of
+        its text, placeholders shown as « … »."""
+        if self.label is not None:
+            return tr(self.label, lang)
+        return re.sub(r"\{[\w.]+\}", "…", tr(self.text, lang).strip().split("\n")[0])
 
 
 @dataclass(frozen=True)

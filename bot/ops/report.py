@@ -111,6 +111,7 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None, facts
             why = (fl, version, node, choice)
         ended = outcome_seen.setdefault((fl, outcome), set()).add if outcome is not None else None
         said = said_rows.setdefault(und, [0]) if und is not None else None
+        fu = (fl, version, node, fu) if fu is not None else None
         plan = plans[key] = (day, reach, answer, why, (fl, nxt, outcome), ended, said, fu)
         return plan
 
@@ -153,7 +154,8 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None, facts
     abandoned = Counter((fl, nxt) for fl, nxt, outcome in last.values() if outcome is None and nxt is not None)
     labels = _Labels(flows)
     stats = Stats(since, flow, conversations=len(first_day), events=count, understood=(understood, said),
-                  durations=sorted(time_to.values()), followups=Counter(followup.values()))
+                  durations=sorted(time_to.values()),
+                  followups=Counter(labels.result(*key) for key in followup.values()))
     for key in sorted(reached, key=lambda k: labels.order(*k)):
         fl, node = key
         if key in outcome_nodes or labels.is_outcome(fl, node):
@@ -207,8 +209,18 @@ class _Labels:
         return bool(found and found.is_outcome)
 
     def question(self, flow: str, node: str, versions=()) -> str:
+        """A question's text, or an outcome's label (what it recommends), shortened."""
         found = self._node(flow, node, versions)
-        return shorten(re.sub(r"\{\w+\}", "…", tr(found.text).strip().split("\n")[0])) if found else node
+        return shorten(found.name()) if found else node
+
+    def result(self, flow: str, version: str, node: str | None, choice: str) -> str:
+        """A follow-up's result by its answer's label (« C'est réglé »), not its id: the
+        label at that question, else at whichever question of the flow has that answer."""
+        found = self._node(flow, node, (version,)) if node else None
+        if found is None or found.choice(choice) is None:
+            current = self.flows.get(flow) if self.flows is not None else None
+            found = next((n for n in current.flow.nodes.values() if n.choice(choice)), None) if current else None
+        return self.choice(flow, version, found.id, choice) if found else choice
 
     def choice(self, flow: str, version: str, node: str, choice: str) -> str:
         found = self._node(flow, node, (version,))

@@ -56,9 +56,11 @@ def _node(r: Reader, node_id: str, raw, line: int) -> Node | None:
     document = r.scalar(data, "document", what, required=False)
     if document:
         r.uses.documents.append((document, data.line_of("document"), what))
+    label = r.scalar(data, "label", what, "text", required=False)
     return Node(node_id, kind, text, sections=sections(r, data, "sections", what),
                 channels=_refs(r, data, "channels", what, r.uses.channels),
-                facts=_refs(r, data, "facts", what, r.uses.facts), document=document, line=line, parts=parts)
+                facts=_refs(r, data, "facts", what, r.uses.facts), document=document, line=line, parts=parts,
+                label=label)
 
 
 def routes(r: Reader, owner: Located, what: str) -> tuple[Route, ...]:

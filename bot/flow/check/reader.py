@@ -23,7 +23,7 @@ FIELDS = {
     "choice": {"type", "text", "choices", "author_note"},
     "text": {"type", "text", "choices", "author_note"},
     "info": {"type", "text", "next", "author_note"},
-    "outcome": {"type", "text", "sections", "channels", "facts", "document", "author_note"},
+    "outcome": {"type", "label", "text", "sections", "channels", "facts", "document", "author_note"},
     "option": {"id", "label", "says", "next", "when", "unless", "keywords", "patterns", "examples", "author_note"},
     "route": {"next", "when", "unless"},
     "section": {"title", "text", "when", "unless", "detail"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..model import DATE_STATES, Node, Route
+from ..model import DATE_STATES, Node, Route, tr
 from ..yamlsrc import Located
 from .reader import Reader, suggest
 
@@ -83,8 +83,16 @@ def structure(r: Reader, nodes: dict[str, Node], start: str, max_taps: int, data
                              + (" or a followup reminder" if roots else ""))
         elif nid not in good:
             r.err(node.line, f"node {nid}: no way from here leads to an outcome")
+    named: dict[str, str] = {}
+    for nid, node in nodes.items():
+        if node.is_outcome and node.label is not None:
+            other = named.setdefault(tr(node.label), nid)
+            if other != nid:
+                r.err(node.line, f"node {nid}: label {tr(node.label)!r} is also {other}'s; "
+                                 "give each outcome its own (the graph and the report tell them apart by it)")
     if r.failed:
         return
+
     def allowed(answers: dict[str, str]) -> int:
         return next((n for cond, n in tap_limits if cond.holds(answers)), max_taps)
 

@@ -1,0 +1,127 @@
+"""The command line says the truth about itself: run as a user runs it (`python -m bot ...`)."""
+import argparse
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import DEMO, ROOT
+
+
+def test_chat_with_a_flow_not_loaded_exits_2_naming_the_flows_loaded(cli):
+    code, out, err = cli("chat", "--flow", "demo", "--no-store", stdin="1\n")
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "no such flow" in lines[0] and "cstream" in lines[0]
+
+
+def test_chat_with_a_flow_file_runs_that_flow(cli):
+    code, out, err = cli("chat", "--flow", DEMO, "--no-store", stdin="autre chose\n")
+    assert code == 0, err
+    assert out.startswith("Réclamation Démo\n\nQuel est votre problème ?") and "Cstream" not in out
+
+
+def test_an_unknown_bot_setting_is_named_with_the_closest_one(cli):
+    code, out, err = cli("check", env={"BOT_QUIET_HOUR": "off", "BOT_ZZZ": "1"})
+    assert code == 0
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: unknown setting BOT_QUIET_HOUR: did you mean BOT_QUIET_HOURS?",
+                        "warning: unknown setting BOT_ZZZ: no setting has this name (see .env.example)"]
+    code, out, err = cli("run", stdin="/quitter\n", tty=True, env={"BOT_DATA_DIRS": "x"})
+    assert code == 0 and "warning: unknown setting BOT_DATA_DIRS: did you mean BOT_DATA_DIR?" in err
+
+
+def test_an_unknown_setting_in_the_env_file_is_named_too(cli, tmp_path):
+    env = tmp_path / "my.env"
+    env.write_text("BOT_RETENTION_DAY=30\n", encoding="utf-8")
+    code, _, err = cli("--env-file", env, "check")
+    assert code == 0 and "unknown setting BOT_RETENTION_DAY: did you mean BOT_RETENTION_DAYS?" in err
+
+
+def test_known_settings_give_no_warning(cli):
+    code, _, err = cli("check", env={"BOT_QUIET_HOURS": "off", "BOT_LOG_LEVEL": "INFO"})
+    assert code == 0 and "warning" not in err
+
+
+def test_report_on_an_empty_data_folder_says_where_it_looked(cli, tmp_path):
+    code, out, err = cli("report")
+    assert code == 1 and out == ""
+    assert str(tmp_path / "data" / "progress.sqlite3") in err and err.count("\n") == 1
+    assert not (tmp_path / "data" / "progress.sqlite3").exists()  # looking creates nothing
+
+
+def _bot(*args: str, cwd, prelude: str = "", shell_tail: str = "") -> subprocess.CompletedProcess:
+    """`python -m bot ARGS` in a child process (`prelude`: Python run first), maybe piped."""
+    code = f"{prelude}; import sys; from bot.cli import main; sys.exit(main({list(args)!r}))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))}
+    env["BOT_DATA_DIR"] = str(cwd / "data")
+    command = f"{sys.executable} -c {code!r}{shell_tail}"
+    return subprocess.run(command, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_report_without_the_report_extra_says_which_to_install(tmp_path):
+    done = _bot("report", "-o", "r.html", cwd=tmp_path, prelude="import sys; sys.modules['matplotlib'] = None")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and 'pip install -e ".[report]"' in done.stderr
+
+
+@pytest.mark.parametrize("args", [("chat", "--no-store"), ("classify", "deux", "fois"), ("evaluate", "cstream")])
+def test_a_reader_that_leaves_early_ends_it_quietly(tmp_path, args):
+    """`python -m bot evaluate cstream | head -1`: the reader is gone before the output ends.
+    Here it is gone before the first line (closed at once), so the pipe breaks every time."""
+    child = subprocess.Popen([sys.executable, "-m", "bot", *args], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "BOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)})
+    child.stdout.close()
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=300) == 0
+    assert err == ""
+
+
+def test_help_lists_every_command_and_every_option_has_a_help_text(cli, capsys):
+    from bot.cli import build_parser
+    parser = build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
+    text = capsys.readouterr().out
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    parsers = [("", parser)] + list(sub.choices.items())
+    for name, p in list(parsers):
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += [(f"{name} {n}", q) for n, q in action.choices.items()]
+    for name, p in parsers:
+        if name and name.strip() in sub.choices:
+            assert f"    {name.strip()} " in text, f"--help does not list {name}"
+        missing += [f"{name}: {a.dest}" for a in p._actions
+                    if not isinstance(a, argparse._SubParsersAction) and not a.help]
+    assert set(sub.choices) >= {"check", "graph", "report", "chat", "classify", "evaluate", "run", "post", "store"}
+    assert missing == []
+
+
+def test_evaluate_gives_each_column_its_own_header(cli):
+    code, out, _ = cli("evaluate", "cstream")
+    assert code == 0
+    header = next(line for line in out.splitlines() if "expected \\ got" in line).split()[3:]
+    assert len(header) == len(set(header)) >= 8
+    assert "cancel" in header and any(h.startswith("cancel") and h != "cancel" for h in header)
+
+
+def test_the_graph_tells_every_outcome_apart(cli, tmp_path):
+    code, _, err = cli("graph", "cstream", "-o", tmp_path / "g.dot")
+    assert code == 0, err
+    import re
+    dot = (tmp_path / "g.dot").read_text("utf-8")
+    boxes = re.findall(r'label="Issue : ([^"]*)"', dot)
+    assert len(boxes) == 11 and len(set(boxes)) == 11
+    assert "Saisir le médiateur" in boxes and "Écrire en recommandé" in boxes
+
+
+def test_two_outcomes_with_one_label_are_refused(cli, tmp_path):
+    text = DEMO.read_text(encoding="utf-8").replace('label: "Écrire"', 'label: "Appeler"')
+    path = tmp_path / "twice.yaml"
+    path.write_text(text, encoding="utf-8")
+    code, out, _ = cli("check", path)
+    assert code == 1 and "label 'Appeler' is also call's" in out
