@@ -62,10 +62,15 @@ class _Session:
         if self.store is not None:
             try:
                 self.record = self.store.load_sync(self.key)
-            except StoreUnavailable:
-                self.show(t("fr", "not_saved_here"))
+            except StoreUnavailable as exc:
+                self.show(t("fr", "not_saved_setup" if exc.lasting else "not_saved_here"))
                 self.unsaved = True
         return self.record
+
+    @property
+    def kept(self) -> bool:
+        """Whether the person's place is saved now, so that quitting may promise it back."""
+        return self.store is not None and self.record is not None and not self.unsaved
 
     def save(self, progress, events=()) -> bool:
         """Keep the step and its events; False when the record moved on elsewhere (another terminal)."""
@@ -79,9 +84,9 @@ class _Session:
         except Conflict:
             self.record = self.store.load_sync(self.key)
             return False
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
             if not self.unsaved:
-                self.show(t(progress.lang, "not_saved_here"))
+                self.show(t(progress.lang, "not_saved_setup" if exc.lasting else "not_saved_here"))
             self.unsaved = True
             self.record = Record(progress, self.record.rev if self.record else 0)
         return True
@@ -90,8 +95,8 @@ class _Session:
         if self.store is not None:
             try:
                 self.store.delete_sync(self.key)
-            except StoreUnavailable:
-                self.show(t("fr", "temporary"))
+            except StoreUnavailable as exc:
+                self.show(t("fr", "not_erased_setup" if exc.lasting else "temporary"))
                 return
         self.record = None
 
@@ -153,7 +158,9 @@ def run_console(engine: Engine, store: ProgressStore | None = None,
             turn = commands.confirm_forget(choice, progress, lang, now)
         elif prompt is not None and prompt.kind == "case" and action is None and line.strip().isdigit():
             turn = Turn(progress, replace(prompt, notices=[t(lang, "pick_a_button")]))  # a number not on the list
-        elif action is not None:
-            turn = commands.run(action, arg, progress, lang, now, resume=RESUME if store is not None else None)
+        elif action == "quit" and store is not None and session.unsaved:
+            turn = Turn(None, Reply("notice", t(lang, "quit_unsaved")), "quit")
+        elif action is not None:  # « progression gardée » only when it is
+            turn = commands.run(action, arg, progress, lang, now, resume=RESUME if session.kept else None)
         else:
             turn = commands.text(progress, line, lang, now)

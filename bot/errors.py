@@ -14,7 +14,13 @@ class Conflict(StoreError):
 
 
 class StoreUnavailable(StoreError):
-    """The database cannot be read or written right now (locked, read-only, full...)."""
+    """The database cannot be read or written right now (locked, read-only, full...).
+    `lasting`: the cause is the set-up (a folder that cannot be created, a read-only file, a
+    role or database that does not exist), not a moment's trouble: trying again will not help."""
+
+    def __init__(self, reason: str = "", lasting: bool = False):
+        super().__init__(reason)
+        self.lasting = lasting
 
 
 class GraphError(BotError):

@@ -125,3 +125,39 @@ def test_two_outcomes_with_one_label_are_refused(cli, tmp_path):
     path.write_text(text, encoding="utf-8")
     code, out, _ = cli("check", path)
     assert code == 1 and "label 'Appeler' is also call's" in out
+
+
+def test_a_store_that_cannot_be_set_up_is_not_called_temporary_and_quitting_promises_nothing(cli, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    code, out, err = cli("chat", stdin="double prélèvement\n/quitter\n", env={"BOT_DATA_DIR": str(blocker / "data")})
+    assert code == 0
+    assert "temporaire" not in out and "n'est pas utilisable tel qu'il est réglé" in out
+    assert "gardée" not in out and out.rstrip().endswith("Votre progression n'a pas pu être enregistrée : "
+                                                         "elle ne sera pas reprise.")
+
+
+def test_after_forgetting_everything_quitting_promises_nothing(cli):
+    code, out, _ = cli("chat", stdin="double prélèvement\n/oublier\n1\n/quitter\n")
+    assert code == 0 and "tout ce que je gardais sur vous est effacé" in out
+    assert "Votre progression est gardée" not in out and out.rstrip().endswith("À bientôt !")
+    code, out, _ = cli("chat", stdin="double prélèvement\n/quitter\n")  # saved again: then it is promised
+    assert "Votre progression est gardée" in out
+
+
+def test_a_passing_store_trouble_is_called_temporary(engine):
+    import io
+
+    from bot.console import run_console
+    from bot.errors import StoreUnavailable
+
+    class Locked:
+        def load_sync(self, *args, **kwargs):
+            raise StoreUnavailable("OperationalError: database is locked")
+        save_sync = delete_sync = load_sync
+
+    out = io.StringIO()
+    assert run_console(engine, Locked(), stdin=io.StringIO("double prélèvement\n/quitter\n"), stdout=out) == 0
+    text = out.getvalue()
+    assert text.startswith("Un problème temporaire m'empêche d'enregistrer votre progression")
+    assert "Votre progression est gardée" not in text and "n'a pas pu être enregistrée" in text

@@ -109,7 +109,7 @@ def test_restart_and_summary(engine):
     progress, summary = engine.summary(state[0], NOW)
     assert summary.kind == "summary"
     assert summary.sections[0][1] == "je n'arrive plus à me connecter"
-    assert summary.sections[1] == ("Quel service Cstream est concerné ?", "Cstream Music")
+    assert summary.sections[1] == ("Service", "Cstream Music")  # the question's label, and the answer
     assert "Avez-vous déjà contacté" in summary.facts[0]
     progress, reply = engine.choose(progress, RESTART, summary.token, NOW)
     assert progress.path == () and progress.node == "problem" and "On recommence" in reply.notices[0]
@@ -274,3 +274,51 @@ def test_an_infer_rule_reads_its_keywords_as_words_prefixes_and_phrases(flow):
         for rule in flow.infer:
             assert bool(_rule_pattern(rule.keywords).search(joined)) == any(says(text, k) for k in rule.keywords), \
                 (text, rule.node, rule.choice)
+
+
+def _at_outcome(engine):
+    state = engine.start(now=NOW)
+    state = engine.text(state[0], "on m'a prélevé deux fois ce mois-ci", NOW)
+    for label in ("Cstream Vidéo", "Non, pas encore", "Non"):
+        state = press(engine, state, label, NOW)
+    state = engine.text(state[0], "le 20 novembre", NOW)  # the day of the debit
+    assert state[1].kind == "outcome"
+    return state
+
+
+def test_words_typed_after_the_outcome_get_one_line_and_its_buttons_not_the_outcome_again(engine):
+    from bot.ops.events import events_of
+    progress, outcome = _at_outcome(engine)
+    after, reply = engine.text(progress, "merci beaucoup", NOW)
+    assert reply.kind == "done" and reply.text.startswith("Votre parcours est terminé")
+    assert outcome.text not in reply.text and not reply.cards and not reply.sections and len(reply.text) < 200
+    assert labels(reply) == labels(outcome) and after.node == progress.node
+    events = events_of(progress, after, reply, NOW, "merci beaucoup", keep_text=True)
+    assert all(e["understood"] is None and "text" not in e for e in events)  # not a description misread
+    after, reply = engine.text(after, "1", NOW)  # its buttons still work, typed by number
+    assert reply.kind == "detail" and reply.document is not None
+
+
+def test_a_new_problem_typed_after_the_outcome_is_offered_as_a_new_conversation(engine):
+    progress, outcome = _at_outcome(engine)
+    offered, reply = engine.text(progress, "et SFR aussi m'a facturé deux fois", NOW)
+    assert reply.kind == "done" and "autre problème" in reply.text
+    assert labels(reply)[0] == "🆕 Oui, un autre problème" and labels(reply)[1:] == labels(outcome)
+    fresh, reply = engine.choose(offered, reply.buttons[0].id, reply.token, NOW)
+    assert fresh.token != progress.token and fresh.node == "service"  # the new words already answered
+    assert fresh.texts["problem"] == "et SFR aussi m'a facturé deux fois"
+    assert reply.notices[0].startswith("Nouvelle conversation") and reply.answer == "Erreur de facturation"
+    fresh, _ = engine.text(offered, "oui", NOW)  # « oui » says the same
+    assert fresh.node == "service" and fresh.token != progress.token
+    kept, reply = engine.text(offered, "merci", NOW)  # other words: the offer goes
+    assert "🆕 Oui, un autre problème" not in labels(reply) and kept.token == progress.token
+
+
+def test_recap_lists_each_answer_under_a_few_words_not_the_whole_question(engine):
+    progress, _ = _at_outcome(engine)
+    _, recap = engine.summary(progress, NOW)
+    assert recap.sections[:3] == [("Problème", "on m'a prélevé deux fois ce mois-ci"), ("Service", "Cstream Vidéo"),
+                                  ("Déjà contacté", "Non, pas encore")]
+    assert ("Argent pris le", "vendredi 20 novembre 2026") in recap.sections
+    assert all(len(title) <= 40 for title, _ in recap.sections)
+    assert recap.facts == ["Parcours terminé : Écrire en recommandé"]

@@ -480,7 +480,7 @@ def test_recap_at_a_billing_outcome_and_at_the_date_prompt(flow):
         progress, reply = engine.choose(progress, answer, reply.token, NOW)
     progress, reply = engine.text(progress, "le 20 novembre", NOW)
     _, recap = engine.summary(progress, NOW)
-    assert "{" not in recap.facts[0] and "vendredi 20 novembre 2026" in recap.facts[0]
+    assert recap.facts[0] == "Parcours terminé : Écrire en recommandé"  # the outcome's label, no {placeholders}
     progress, _ = engine.choose(progress, "_case:date", reply.token, NOW)
     _, recap = engine.summary(progress, NOW)
     assert [b.label for b in recap.buttons] == ["Annuler"]

@@ -25,7 +25,7 @@ from .infer import infer
 from .outcome import Outcomes, fill, label_of, outcome_text
 from .timeline import written_date
 from .progress import MAX_TEXT, Answer, Progress, new_token
-from .reply import BACK, DETAIL, RESTART, SHOW_LIST, Button, Reply
+from .reply import BACK, DETAIL, NEW_PROBLEM, RESTART, SHOW_LIST, Button, Reply
 
 MAX_INPUT = 4000  # longer messages are cut before matching
 _INVISIBLE = {"Cc", "Cf", "Co", "Cs", "Cn"}
@@ -91,6 +91,13 @@ class Engine:
             return self.back(progress, now)
         if choice_id == RESTART:
             return self.restart(progress, now)
+        if choice_id == NEW_PROBLEM:  # a new conversation that starts from the words typed at the outcome
+            fresh, reply = self.restart(progress, now)
+            if not progress.draft:
+                return fresh, reply
+            fresh, reply = self.text(fresh, progress.draft, now)
+            reply.notices.insert(0, t(progress.lang, "new_problem_opened"))
+            return fresh, reply
         machine, progress, notices = self._resolve(progress, now)
         if notices:  # the flow changed under them: show where they now are before any answer
             return self._reply(machine, progress, now, notices)
@@ -126,6 +133,8 @@ class Engine:
             return self.cases.text(progress, text, _now(now))
         day_number = node.kind == "date" and text.isdigit() and not progress.pending  # « 3 » is the 3rd, no button
         picked = None if day_number else match_button(self._buttons(node, progress, now), text)
+        if picked is None and node.is_outcome and progress.draft and yes_or_no(text) == "yes":
+            picked = NEW_PROBLEM  # « oui » to « Un autre problème ? »
         if picked is None and progress.pending:  # « oui » / « non » to « C'est bien ça ? »
             said = yes_or_no(text)
             picked = progress.pending[0] if said == "yes" and len(progress.pending) == 1 else \
@@ -145,9 +154,10 @@ class Engine:
             progress = told
             if node.id in progress.answers and node.kind == "choice":  # they answered this very question
                 return self._advance(machine, progress, progress.answers[node.id], now, notices)
+        if node.is_outcome:
+            return self._done(machine, progress, text, now, notices)
         if node.kind not in ("text", "choice"):
-            key = "outcome_done" if node.is_outcome else "pick_a_button"
-            return self._reply(machine, progress, now, notices + [t(lang, key)])
+            return self._reply(machine, progress, now, notices + [t(lang, "pick_a_button")])
         allowed = {c.id for c in self._choices(node, progress)}
         if node.kind == "choice":  # an answer to a button question, in the person's words
             verdict = understand_answer(text, node.choices, lang, allowed)
@@ -165,6 +175,19 @@ class Engine:
             return self._reply(machine, progress, now, notices)
         progress = progress.with_(pending=None, draft=kept)
         return self._reply(machine, progress, now, notices + [t(lang, "not_understood")])
+
+    def _done(self, machine: FlowMachine, progress: Progress, text: str, now, notices: list[str]):
+        """Words typed once the outcome is given: one line and its buttons, not the whole outcome
+        again. Words that describe a problem (« et SFR aussi… ») are offered as a new
+        conversation that starts from them (kept in `draft` until then)."""
+        lang, flow = progress.lang, machine.flow
+        asked = flow.nodes.get(flow.classify_node) if flow.classify_node else None
+        verdict = recognise(text, asked.choices) if asked is not None else None
+        new = verdict is not None and bool(verdict.choice or verdict.candidates)
+        progress = progress.with_(draft=text[:MAX_TEXT] if new else None)
+        node = flow.nodes[progress.node]
+        return progress, Reply("done", t(lang, "outcome_new" if new else "outcome_done"), notices=notices,
+                               buttons=self._buttons(node, progress, now), token=self.token(progress), node=node.id)
 
     def back(self, progress: Progress, now: datetime | None = None) -> tuple[Progress, Reply]:
         """Return to where the person came from (their own answers, not the file's order)."""
@@ -195,16 +218,15 @@ class Engine:
         machine, progress, notices = self._resolve(progress, now)
         lang, flow = progress.lang, machine.flow
         node_now = flow.nodes[progress.node]
-        lines = [(_first_line(tr(flow.nodes[a.node].text, lang)),
+        lines = [(flow.nodes[a.node].name(lang),  # what was asked in a few words, and the answer
                   label_of(flow.nodes[a.node], a.choice, lang, a.text) if a.choice == DATE
                   else a.text or label_of(flow.nodes[a.node], a.choice, lang)) for a in progress.path]
         status = "summary_done" if node_now.is_outcome else "summary_now"
-        said = outcome_text(flow, node_now, progress, now, lang) if node_now.is_outcome else tr(node_now.text, lang)
         return progress, Reply(
             kind="summary", text=t(lang, "summary_title"), notices=notices,
             sections=lines or [(None, t(lang, "summary_empty"))],
             typed=tuple(i for i, answer in enumerate(progress.path) if answer.text),
-            facts=[t(lang, status, text=_first_line(fill(said, flow, progress, _now(now))))],
+            facts=[t(lang, status, text=node_now.name(lang) if node_now.is_outcome else node_now.first_line(lang))],
             buttons=self.cases.buttons(progress) if progress.asking else self._buttons(node_now, progress, now),
             token=self.token(progress),
             expects_text=node_now.kind in ("text", "date") or bool(progress.pending), node=progress.node)
@@ -348,7 +370,8 @@ class Engine:
             machine = self.flows.get(progress.flow, progress.version) or self.flows.get(progress.flow)
             details = self.outcomes.details(machine.flow, node, progress, _now(now))
             offer = self.cases.buttons(progress, _now(now)) if self.cases.offers(machine.flow, node.id, progress) else []
-            return ([Button(DETAIL + d, t(lang, f"detail_{d}")) for d in details]
+            new = [Button(NEW_PROBLEM, t(lang, "new_problem"))] if progress.draft else []  # see _done
+            return (new + [Button(DETAIL + d, t(lang, f"detail_{d}")) for d in details]
                     + offer + controls + [Button(RESTART, t(lang, "restart"))])
         if progress.pending == (DATE,) and node.kind == "date" and progress.draft:
             day = written_date(date.fromisoformat(progress.draft), lang)

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 # Control buttons the engine adds; flow ids never start with "_".
 BACK, RESTART, SHOW_LIST = "_back", "_restart", "_list"
+NEW_PROBLEM = "_new"  # at an outcome: a new conversation from the words just typed
 DETAIL = "_detail:"  # "_detail:letter" opens an outcome's detail, and leaves the person where they are
 ERASE, KEEP = "_erase", "_keep"  # the answers to /oublier's confirmation
 FORGET_TOKEN = "forget"          # the token of that confirmation (it belongs to no question)
@@ -60,7 +61,8 @@ class Attachment:
 
 @dataclass
 class Reply:
-    kind: str                      # choice | text | info | outcome | detail | confirm | summary | forget | notice
+    kind: str                      # choice | text | info | outcome | done (words typed after it) | detail |
+                                   # confirm | summary | forget | notice | case
     text: str = ""
     notices: list[str] = field(default_factory=list)   # said before the content
     sections: list[tuple[str | None, str]] = field(default_factory=list)

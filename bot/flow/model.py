@@ -105,7 +105,8 @@ class Node:
     document: str | None = None             # outcomes
     line: int = 0
     parts: tuple[Section, ...] = ()         # outcomes whose text is a list of conditional parts
-    label: Text | None = None               # outcomes: what it recommends, in a few words (graph, report)
+    label: Text | None = None               # a few words: what an outcome recommends (graph, report), what a
+                                            # question asks (/recap)
 
     def options(self) -> list[tuple[str, tuple[Route, ...]]]:
         """Every answer this node takes, with its routes: `continue` on an information step,
@@ -123,11 +124,16 @@ class Node:
         return next((c for c in self.choices if c.id == choice_id), None)
 
     def name(self, lang: str = "fr") -> str:
-        """What the graph and the report call it: an outcome's `label`, else the first line of
-        its text, placeholders shown as « … »."""
-        if self.label is not None:
-            return tr(self.label, lang)
-        return re.sub(r"\{[\w.]+\}", "…", tr(self.text, lang).strip().split("\n")[0])
+        """What it is called in short: its `label`, else its text's first line (a question's
+        first sentence asking), placeholders shown as « … »."""
+        return tr(self.label, lang) if self.label is not None else self.first_line(lang)
+
+    def first_line(self, lang: str = "fr") -> str:
+        """Its text's first line, placeholders shown as « … »; for a question, up to its first
+        question mark (« Quel service Cstream est concerné ? »)."""
+        line = re.sub(r"\{[\w.]+\}", "…", tr(self.text, lang).strip().split("\n")[0])
+        asked = re.match(r".*?\?", line) if not self.is_outcome else None
+        return asked.group(0) if asked else line
 
 
 @dataclass(frozen=True)

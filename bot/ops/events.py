@@ -65,7 +65,8 @@ def events_of(before: Progress | None, after: Progress | None, reply: Reply | No
         out.append(event(after, now, "back", before.node, after.node))
         return out
     understood = None
-    if typed is not None and after.draft is not None and after.draft == clean_text(typed)[:MAX_TEXT]:
+    if typed is not None and after.draft is not None and after.draft == clean_text(typed)[:MAX_TEXT] \
+            and (reply is None or reply.kind != "done"):  # words after an outcome answer no question
         understood = bool(after.pending)  # candidates offered: understood; the full list shown: not
     if out and understood is None and followup is None:
         return out  # a start: no second event for the same step

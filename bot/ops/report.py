@@ -209,9 +209,11 @@ class _Labels:
         return bool(found and found.is_outcome)
 
     def question(self, flow: str, node: str, versions=()) -> str:
-        """A question's text, or an outcome's label (what it recommends), shortened."""
+        """A question's text (its first line), or an outcome's label (what it recommends), shortened."""
         found = self._node(flow, node, versions)
-        return shorten(found.name()) if found else node
+        if found is None:
+            return node
+        return shorten(found.name() if found.is_outcome else re.sub(r"\{[\w.]+\}", "…", tr(found.text).strip().split("\n")[0]))
 
     def result(self, flow: str, version: str, node: str | None, choice: str) -> str:
         """A follow-up's result by its answer's label (« C'est réglé »), not its id: the

@@ -298,7 +298,7 @@ class PostgresStore:
             if self._trouble is None:
                 log.error("progress store %s unavailable: %s", redact(self.url), reason)
                 self._trouble = write
-            raise StoreUnavailable(reason) from exc
+            raise StoreUnavailable(reason, lasting=_lasting(exc)) from exc
         if self._trouble is not None and (write or not self._trouble):
             log.warning("progress store %s works again", redact(self.url))
             self._trouble = None
@@ -598,3 +598,11 @@ class PostgresStore:
         except Exception:
             return  # it never opened
         await pool.close()
+
+
+def _lasting(exc: BaseException) -> bool:
+    """A cause in the set-up (a role, a password, a database that does not exist, a newer
+    schema), not a server restarting or a network moment: trying again will not help."""
+    import asyncpg
+    return isinstance(exc, (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidPasswordError,
+                            asyncpg.InvalidCatalogNameError, NewerSchema))

@@ -266,7 +266,9 @@ class SQLiteStore:
                     # again once the operator fixed the cause.
                     conn.close()
                     del self._conns[write]
-                raise StoreUnavailable(reason) from exc
+                # Locked or busy passes; a folder, a file or a schema that will not do does not.
+                passing = isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+                raise StoreUnavailable(reason, lasting=not passing) from exc
             if self._trouble is not None and (write or not self._trouble):
                 log.warning("progress store %s works again", self.path)
                 self._trouble = None

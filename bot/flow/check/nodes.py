@@ -44,19 +44,19 @@ def _node(r: Reader, node_id: str, raw, line: int) -> Node | None:
     else:
         text = r.scalar(data, "text", what, "text") or {"fr": ""}
         r.uses.texts.append((text, data.line_of("text"), what))
+    label = r.scalar(data, "label", what, "text", required=False)
     if kind in ("choice", "text"):
-        return Node(node_id, kind, text, choices=_choices(r, data, node_id, kind), line=line)
+        return Node(node_id, kind, text, choices=_choices(r, data, node_id, kind), line=line, label=label)
     if kind == "info":
-        return Node(node_id, kind, text, routes=routes(r, data, what), line=line)
+        return Node(node_id, kind, text, routes=routes(r, data, what), line=line, label=label)
     if kind == "date":  # a date typed leads to `next`; its choices are buttons for who cannot give one
         choices = _choices(r, data, node_id, kind)
         if any(c.id == "date" for c in choices):
             r.err(line, f"{what}: 'date' is the answer of a date typed: give the choice another id")
-        return Node(node_id, kind, text, choices=choices, routes=routes(r, data, what), line=line)
+        return Node(node_id, kind, text, choices=choices, routes=routes(r, data, what), line=line, label=label)
     document = r.scalar(data, "document", what, required=False)
     if document:
         r.uses.documents.append((document, data.line_of("document"), what))
-    label = r.scalar(data, "label", what, "text", required=False)
     return Node(node_id, kind, text, sections=sections(r, data, "sections", what),
                 channels=_refs(r, data, "channels", what, r.uses.channels),
                 facts=_refs(r, data, "facts", what, r.uses.facts), document=document, line=line, parts=parts,
