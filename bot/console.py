@@ -41,7 +41,7 @@ def render_text(reply: Reply, lang: str = "fr") -> str:
         out.append(f"──── {reply.document.title} ({reply.document.filename}) ────\n"
                    f"{reply.document.content.rstrip()}\n────")
     if reply.sources:
-        out.append(f"{t(lang, 'sources')} :\n" + "\n".join(f"  - {s}" for s in reply.sources))
+        out.append(f"{t(lang, 'sources')}{t(lang, 'colon')}\n" + "\n".join(f"  - {s}" for s in reply.sources))
     out.append(reply.footer or "")
     if reply.days:  # a number typed here is a day of the month: the buttons are picked by their words
         out.append("\n".join(f"  • {b.label}" for b in reply.buttons))

@@ -146,10 +146,12 @@ def test_notes_for_authors_never_reach_people(engine):
 def test_sources_say_checked_only_when_checked(engine, flow):
     progress, reply = _walk(engine, "requests", "books", "written", "no_answer", "under_year")
     sources = _detail(engine, progress, reply, "sources").sources
-    seed = next(line for line in sources if line.startswith(flow.sources["seed"].title))
-    assert seed.endswith("non vérifiée") and "vérifiée le" not in seed
-    law = next(line for line in sources if line.startswith(flow.sources["mediation_law"].title))
-    assert "vérifiée le 27/11/2026" in law
+    seed = next(line for line in sources if line.startswith(flow.sources["seed"].title["fr"]))
+    assert seed.endswith("non vérifié") and "vérifié le" not in seed  # « Article … non vérifié »
+    law = next(line for line in sources if line.startswith(flow.sources["mediation_law"].title["fr"]))
+    assert "vérifié le 27/11/2026" in law  # « Code … vérifié »
+    faq = next(line for line in sources if line.startswith("Page tierce"))
+    assert faq.endswith("non vérifiée")  # « Page … non vérifiée »
     facts = _detail(engine, progress, reply, "next").facts
     assert any(f.startswith("Correction : La médiation dure au plus 90 jours") for f in facts)
 
@@ -171,7 +173,7 @@ def test_the_letter_is_in_french_for_an_english_interface(engine):
         progress, reply = engine.choose(progress, answer, reply.token, NOW)
     assert reply.text.startswith("Send your written complaint today")
     letter = _detail(engine, progress, reply, "letter")
-    assert "The letter is in French because it goes to Cdiscount" in letter.sections[0][1]
+    assert "The letter is in French because it goes to a French company" in letter.sections[0][1]
     content = letter.document.content
     assert "Objet : Réclamation - abonnement Cstream Vidéo" in content and "samedi 26 décembre 2026" in content
     for english in ("Saturday", "December", "a billing error", "Several", "Dear"):

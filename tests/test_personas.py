@@ -173,7 +173,7 @@ PERSONAS = [
             ["Send your written complaint today", "by Saturday 26 December 2026",
              "👉 The 3979 phone line is open now, until 21:00."],
             ["Envoyez"],
-            "the letter", ["The letter is in French because it goes to Cdiscount",
+            "the letter", ["The letter is in French because it goes to a French company",
                            "Objet : Réclamation - abonnement Cstream Vidéo", "samedi 26 décembre 2026"],
             ["Saturday", "Dear", "a billing error", "« I was charged"], lang="en"),
     Persona("English speaker who wants to cancel", ["how do I cancel my Cstream subscription?", "books", "no"],
@@ -234,7 +234,10 @@ PERSONAS = [
             ["Envoyez aujourd'hui votre réclamation écrite"], ["résilier en trois clics"]),
     Persona("badly handled request wants sources", ["ma demande est mal traitée", "vidéo", "non", "non"],
             ["Contactez d'abord le service client"], ["Votre situation"],
-            "sources", ["non vérifiée", "vérifiée le 27/11/2026"], ["vérifié le", "l'article d'origine parlait"]),
+            "sources", ["FAQ Cdiscount (copie non datée), vérifiée le 27/11/2026", "(non daté), non vérifié\n",
+                        "R612-5, vérifié le 27/11/2026"],  # each agrees with its title
+            ["Article « Réclamation Cstream » à l'origine de ce parcours (non daté), non vérifiée",
+             "l'article d'origine parlait"]),
 ]
 
 

@@ -247,7 +247,8 @@ class Outcomes:
         channels = [c for c, where in listed if where == which]
         found = states(flow, channels, now)
         reply = Reply("detail", t(lang, f"detail_{which}_title"), sections=sections,
-                      cards=[_card(c, found.get(c.id), now, lang) for c in channels],
+                      cards=[_card(c, found.get(c.id), now, lang, lambda text: fill(text, flow, progress, now))
+                             for c in channels],
                       facts=[fill(_fact_line(f, lang), flow, progress, now) for f, where in facts if where == which],
                       buttons=buttons, token=token, node=node.id)
         if which == "sources":
@@ -282,9 +283,11 @@ def _sources(flow: Flow, items: list, lang: str) -> list[str]:
     lines = []
     for sid, checked in by_source.items():
         source = flow.sources[sid]
-        line = (t(lang, "source_checked", title=source.title, date=source.verified.strftime("%d/%m/%Y"))
-                if checked else t(lang, "source_unchecked", title=source.title))
-        lines.append(line + (f" : {source.url}" if source.url else ""))
+        title = tr(source.title, lang) + ("" if lang in source.title else t(lang, "in_french"))
+        line = (t(lang, f"source_checked_{source.grammar}", title=title,
+                  date=source.verified.strftime(t(lang, "short_date_format")))
+                if checked else t(lang, f"source_unchecked_{source.grammar}", title=title))
+        lines.append(line + (f"{t(lang, 'colon')} {source.url}" if source.url else ""))
     return lines
 
 
@@ -294,9 +297,10 @@ def _size(reply: Reply) -> int:
             + (len(reply.document.content) if reply.document else 0) + 200 * len(reply.cards) + 200)
 
 
-def _card(channel: Channel, state, now: datetime, lang: str) -> ContactCard:
+def _card(channel: Channel, state, now: datetime, lang: str, filled=lambda text: text) -> ContactCard:
+    """`filled` puts the person's answers in what to say (« parlez de votre abonnement {service} »)."""
     return ContactCard(
-        name=tr(channel.name, lang), kind=channel.kind, how=tr(channel.how, lang),
+        name=tr(channel.name, lang), kind=channel.kind, how=filled(tr(channel.how, lang)),
         details=channel.details, url=channel.url, email=channel.email,
         hours=tr(channel.hours.label, lang) if channel.hours else None,
         status=card_status(state, now, lang), note=tr(channel.note, lang) or None,

@@ -139,9 +139,10 @@ class Node:
 @dataclass(frozen=True)
 class Source:
     id: str
-    title: str
+    title: Text
     url: str | None
     verified: date
+    grammar: str = "m"  # agreement of its title in French: « Document … vérifié », « FAQ … vérifiée »
 
 
 @dataclass(frozen=True)

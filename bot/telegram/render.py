@@ -92,7 +92,7 @@ def blocks_of(reply: Reply, lang: str, compact: bool = False) -> list[str]:
     if reply.document and reply.kind == "detail":  # the letter, to copy and paste
         blocks.append(f"<pre>{escape(reply.document.content.rstrip())}</pre>")
     if reply.sources:
-        blocks.append(f"<i>{escape(t(lang, 'sources'))} :\n"
+        blocks.append(f"<i>{escape(t(lang, 'sources') + t(lang, 'colon'))}\n"
                       + "\n".join(f"– {escape(s)}" for s in reply.sources) + "</i>")
     if reply.footer:
         blocks.append(f"<b>{escape(reply.footer)}</b>")

@@ -29,8 +29,9 @@ def _source_ref(r: Reader, data: Located, what: str) -> str:
 
 
 def sources(r: Reader, data: Located) -> dict[str, Source]:
-    return {sid: Source(sid, r.scalar(entry, "title", what) or sid, r.scalar(entry, "url", what, required=False),
-                        r.scalar(entry, "verified", what, "date") or date.min)
+    return {sid: Source(sid, r.scalar(entry, "title", what, "text") or {"fr": sid},
+                        r.scalar(entry, "url", what, required=False),
+                        r.scalar(entry, "verified", what, "date") or date.min, _grammar(r, entry, what, "title"))
             for sid, entry, what in r.entries(data, "sources", "source")}
 
 
@@ -70,11 +71,13 @@ def channels(r: Reader, data: Located) -> dict[str, Channel]:
 GRAMMAR = ("m", "f", "mpl", "fpl")
 
 
-def _grammar(r: Reader, entry: Located, what: str) -> str:
+def _grammar(r: Reader, entry: Located, what: str, of: str = "short name") -> str:
     value = r.scalar(entry, "grammar", what, required=False) or "m"
     if value not in GRAMMAR:
+        example = ("« le chat » m, « la plateforme » f" if of == "short name"
+                   else "« Document … » m, « FAQ … » f, « Pages … » fpl")
         r.err(entry.line_of("grammar"), f"{what}: grammar must be one of {', '.join(GRAMMAR)} "
-                                        "(the agreement of its short name: « le chat » m, « la plateforme » f...)")
+                                        f"(the agreement of its {of}: {example}...)")
     return value
 
 

@@ -28,7 +28,7 @@ FIELDS = {
     "route": {"next", "when", "unless"},
     "section": {"title", "text", "when", "unless", "detail"},
     "ref": {"id", "when", "unless", "detail"},
-    "source": {"title", "url", "verified", "author_note"},
+    "source": {"title", "grammar", "url", "verified", "author_note"},
     "fact": {"text", "source", "verified", "status", "author_note"},
     "channel": {"kind", "name", "short", "grammar", "how", "details", "url", "email", "hours", "note",
                 "source", "verified", "status", "author_note"},
