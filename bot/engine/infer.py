@@ -70,3 +70,14 @@ def infer(flow: Flow, progress: Progress, text: str, asking: str | None = None) 
     if not found:
         return progress
     return progress.with_(inferred=progress.inferred + tuple(found))
+
+
+def said_in(texts, keywords: tuple[str, ...]) -> bool:
+    """Whether any of `texts` (what the person typed) says one of `keywords`, not denied:
+    « on m'a prélevé deux fois » says « deux fois »; « pas deux fois » does not."""
+    pattern = _rule_pattern(tuple(keywords))
+    for text in texts:
+        for words in (normalise(p).split() for p in clauses_of(text)):
+            if words and _affirmed(pattern, words, negated(words)):
+                return True
+    return False

@@ -12,6 +12,7 @@ from ..flow.check import PLACEHOLDER, TIMED
 from ..flow.model import DATE, Channel, Flow, Node, tr
 from ..flow.recognise import normalise
 from ..locales import t, words
+from .infer import said_in
 from .nowline import card_status, now_line, states
 from .progress import Progress
 from .reply import Attachment, Button, ContactCard, Reply
@@ -60,11 +61,57 @@ def in_french(text: str) -> bool:
     return sum(w in _FRENCH for w in words) >= sum(w in _ENGLISH for w in words)
 
 
+# Greetings and pleasantries around a description: never quoted as what happened.
+_GREETING = re.compile(r"^(?:(?:bonjour|bonsoir|salut|coucou|hello|hi|hey|good (?:morning|evening))"
+                       r"(?: (?:[aà] tous|[aà] toutes|tout le monde|madame|monsieur|everyone|all))?|madame,? monsieur|"
+                       r"dear sir or madam)\b[\s,.!:;-]*", re.I)
+_PLEASANTRY = re.compile(r"[\s,.!;-]*\b(?:merci(?: d'avance| par avance| beaucoup| bien| pour votre aide)?|"
+                         r"cordialement|bien cordialement|bonne (?:journee|journée|soiree|soirée)|svp|"
+                         r"s'il vous pla[iî]t|thanks?(?: you)?(?: in advance)?|regards|best regards)[\s.!]*$", re.I)
+
+
+def quotable(text: str) -> str:
+    """What a person typed, without the greetings and pleasantries around it: « Bonjour, on m'a
+    prélevé deux fois, merci » quotes « on m'a prélevé deux fois »; « bonjour » alone, nothing."""
+    text = " ".join(text.split())
+    while True:
+        shorter = _PLEASANTRY.sub("", _GREETING.sub("", text)).strip()
+        if shorter == text:
+            break
+        text = shorter
+    return text if len(re.findall(r"\w+", text)) >= 2 else ""
+
+
 def shown(text: str, progress: Progress, french: bool = False) -> bool:
-    """A text quoting what was typed at a node ({node.text}) is shown only when something was
-    (and, in a letter, only when it was written in French)."""
-    return all(name in progress.texts and (not french or in_french(progress.texts[name]))
-               for name, typed in PLACEHOLDER.findall(text) if typed)
+    """A text quoting what was typed at a node ({node.text}) is shown only when something worth
+    quoting was (more than a greeting), and, in a letter, only when it was written in French."""
+    for name, typed, _ in PLACEHOLDER.findall(text):
+        if typed:
+            said = quotable(progress.texts.get(name, ""))
+            if not said or (french and not in_french(said)):
+                return False
+    return True
+
+
+def holds(part, answers: dict[str, str], progress: Progress) -> bool:
+    """Whether a paragraph shows: its answers' condition, and the words it asks for (`said`)
+    or against (`unsaid`) in what the person typed."""
+    if not part.condition.holds(answers):
+        return False
+    typed = progress.texts.values()
+    return (not part.said or said_in(typed, part.said)) and not (part.unsaid and said_in(typed, part.unsaid))
+
+
+_AMOUNT = re.compile(r"(?<![\d.,])(\d{1,5}(?:[.,]\d{1,2})?) ?(?:€|euros?\b|eur\b)|€ ?(\d{1,5}(?:[.,]\d{1,2})?)", re.I)
+
+
+def amount_said(progress: Progress) -> str | None:
+    """The first sum of money the person typed, written the French way: « 12,99 »."""
+    for text in progress.texts.values():
+        found = _AMOUNT.search(text)
+        if found:
+            return (found.group(1) or found.group(2)).replace(".", ",")
+    return None
 
 
 def given_dates(flow: Flow, progress: Progress, posted: date | None = None) -> dict[str, date]:
@@ -135,7 +182,7 @@ def outcome_text(flow: Flow, node: Node, progress: Progress, now: datetime | Non
     if not node.parts:
         return tr(node.text, lang)
     answers = answers_of(flow, progress, now)
-    return " ".join(tr(p.text, lang) for p in node.parts if p.condition.holds(answers) and shown(tr(p.text, lang), progress))
+    return " ".join(tr(p.text, lang) for p in node.parts if holds(p, answers, progress) and shown(tr(p.text, lang), progress))
 
 
 def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | None = None,
@@ -168,16 +215,25 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | N
         return written_date(day, lang) if day else "[…]"
 
     def value(match: re.Match) -> str:
-        name, typed = match.group(1), match.group(2)
+        name, typed, unknown = match.group(1), match.group(2), match.group(3)
+        return known(name, typed) or f"[{unknown or '…'}]"  # {x|date}: « [date] » when nobody said
+
+    def known(name: str, typed: str | None) -> str | None:
         if name == "date":
             return long_date(letter_day(flow, progress, now), lang)
         if name == "send_day":
             return send_day_words(posted, today, lang)
+        if name == "amount":
+            return amount_said(progress)
+        if name == "letter_number":
+            return progress.case.number if case_sent(flow, progress) else None
         if flow.followup is not None and name == flow.followup.date:
             sent = case_sent(flow, progress)
-            return written_date(sent, lang) if sent else "[…]"
-        if typed and name in texts:
-            return trimmed(texts[name])
+            return written_date(sent, lang) if sent else None
+        if typed:
+            return trimmed(quotable(texts[name])) if quotable(texts.get(name, "")) else None
+        if name in flow.nodes and flow.nodes[name].kind == "date" and answers.get(name) != DATE:
+            return None  # « Je ne sais plus » is no date to write
         if name in answers and name in flow.nodes and answers[name] == DATE:
             return label_of(flow.nodes[name], DATE, lang, texts.get(name))
         if name in answers and name in flow.nodes:
@@ -185,7 +241,7 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | N
             if choice and choice.says:
                 return tr(choice.says, lang)
             return label_of(flow.nodes[name], answers[name], lang)
-        return "[…]"
+        return None
 
     filled = PLACEHOLDER.sub(value, TIMED.sub(timed, text))
     return " ".join([filled, *advice]) if advice else filled
@@ -204,7 +260,8 @@ class Outcomes:
         """The outcome's short message (`which` None), or one of its details."""
         key = (flow.id, flow.version, node.id, which, len(progress.path), progress.lang,
                tuple(sorted(progress.answers.items())), int(now.timestamp() // 60),
-               tuple(b.id for b in buttons), progress.case and (progress.case.sent, progress.case.state),
+               tuple(b.id for b in buttons),
+               progress.case and (progress.case.sent, progress.case.state, progress.case.number),
                tuple(sorted(progress.texts.items())))
         found = self._cache.get(key)
         if found is None:
@@ -220,7 +277,7 @@ class Outcomes:
     def details(flow: Flow, node: Node, progress: Progress, now: datetime | None) -> list[str]:
         """The details this outcome has something to show in, in order."""
         answers, found = answers_of(flow, progress, now), set()
-        found |= {s.detail for s in node.sections if s.condition.holds(answers) and shown(tr(s.text), progress)}
+        found |= {s.detail for s in node.sections if holds(s, answers, progress) and shown(tr(s.text), progress)}
         found |= {r.detail or "channels" for r in node.channels if r.condition.holds(answers)}
         found |= {r.detail or "sources" for r in node.facts if r.condition.holds(answers)}
         if node.channels or node.facts:
@@ -240,7 +297,7 @@ class Outcomes:
     def _detail(self, flow, node, progress, now, buttons, token, which) -> Reply:
         lang, answers = progress.lang, answers_of(flow, progress, now)
         sections = [(tr(s.title, lang) or None, fill(tr(s.text, lang), flow, progress, now, advise=True))
-                    for s in node.sections if s.condition.holds(answers) and s.detail == which
+                    for s in node.sections if holds(s, answers, progress) and s.detail == which
                     and shown(tr(s.text, lang), progress)]
         listed = [(flow.channels[r.id], r.detail or "channels") for r in node.channels if r.condition.holds(answers)]
         facts = [(flow.facts[r.id], r.detail or "sources") for r in node.facts if r.condition.holds(answers)]
@@ -264,7 +321,7 @@ def letter(flow: Flow, node: Node, progress: Progress, now: datetime) -> Attachm
     doc = flow.documents[node.document]
     answers = answers_of(flow, progress, now)
     parts = [fill(tr(p.text, "fr"), flow, progress, now, "fr") for p in doc.parts
-             if p.condition.holds(answers) and shown(tr(p.text, "fr"), progress, french=True)]
+             if holds(p, answers, progress) and shown(tr(p.text, "fr"), progress, french=True)]
     return Attachment(tr(doc.title, progress.lang), doc.filename, "\n\n".join(parts) + "\n")
 
 

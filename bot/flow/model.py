@@ -82,6 +82,8 @@ class Section:
     condition: Condition = ALWAYS
     title: Text | None = None
     detail: str = "next"   # outcomes: the detail it is shown in (letter, channels, next, sources)
+    said: tuple[str, ...] = ()    # shown only when the person's own words hold one of these keywords
+    unsaid: tuple[str, ...] = ()  # shown only when they hold none of these
 
 
 @dataclass(frozen=True)

@@ -134,8 +134,9 @@ def sections(r: Reader, data: Located, key: str, what: str) -> tuple[Section, ..
         text = r.scalar(part, "text", f"{what}: {key}", "text")
         if text:
             r.uses.texts.append((text, part.line_of("text"), what))
+            said, unsaid = (tuple(k for k, _ in r.items(part, key, what)) for key in ("said", "unsaid"))
             out.append(Section(text, r.condition(part, what), r.scalar(part, "title", what, "text", False),
-                               _detail(r, part, what) or "next"))
+                               _detail(r, part, what) or "next", said, unsaid))
     return tuple(out)
 
 

@@ -26,7 +26,7 @@ FIELDS = {
     "outcome": {"type", "label", "text", "sections", "channels", "facts", "document", "author_note"},
     "option": {"id", "label", "says", "next", "when", "unless", "keywords", "patterns", "examples", "author_note"},
     "route": {"next", "when", "unless"},
-    "section": {"title", "text", "when", "unless", "detail"},
+    "section": {"title", "text", "when", "unless", "detail", "said", "unsaid"},
     "ref": {"id", "when", "unless", "detail"},
     "source": {"title", "grammar", "url", "verified", "author_note"},
     "fact": {"text", "source", "verified", "status", "author_note"},

@@ -8,8 +8,11 @@ from ..model import DATE_STATES, Node, Route, tr
 from ..yamlsrc import Located
 from .reader import Reader, suggest
 
-PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)(\.text)?\}")
-BUILT_IN = ("date", "send_day")  # {date}: the letter's date; {send_day}: « aujourd'hui », « dès demain matin »…
+# {node}, {node.text}, and with what a letter shows when nobody said it: {debit_when|date} -> « [date] »
+PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)(\.text)?(?:\|([^{}|]*))?\}")
+# {date}: the letter's date; {send_day}: « aujourd'hui », « dès demain matin »…; {amount}: the first sum of
+# money the person typed (« 12,99 € »); {letter_number}: the followed letter's registered-mail number.
+BUILT_IN = ("date", "send_day", "amount", "letter_number")
 TIMED = re.compile(r"\{(date|delay)\.([a-z][a-z0-9_]*)\}")  # {date.answer_due}, {delay.formal_notice}
 # What a node kind costs in user actions at most (a text answer may need a confirmation tap).
 TAPS = {"choice": 1, "text": 2, "info": 1, "date": 1, "outcome": 0}
@@ -48,9 +51,10 @@ def references(r: Reader, nodes, channels, facts, sources, documents, timeline=N
                 r.err(line, f"{what}: node {node_id} has no choice {cid!r}{suggest(cid, known)}")
     for text, line, what in uses.texts:
         for lang_text in text.values():
-            for name, _ in PLACEHOLDER.findall(lang_text):
+            for name, _, _ in PLACEHOLDER.findall(lang_text):
                 if name not in nodes and name not in (*BUILT_IN, case_date):
-                    r.err(line, f"{what}: unknown placeholder {{{name}}} (use a node id, {{date}} or {{send_day}})")
+                    r.err(line, f"{what}: unknown placeholder {{{name}}} (use a node id, {{date}}, {{send_day}}, "
+                                "{amount} or {letter_number})")
             for kind, name in TIMED.findall(lang_text):
                 if name not in (timeline or {}):
                     r.err(line, f"{what}: unknown placeholder {{{kind}.{name}}}: no {name!r} in timeline:"
