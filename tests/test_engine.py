@@ -1,4 +1,6 @@
 """The engine as a user meets it: questions, typed answers, back, restart, summary, stale buttons."""
+import pytest
+
 from bot.engine import Engine
 from bot.flow.files import FlowSet
 from bot.flow.check import load_flow_text
@@ -322,3 +324,35 @@ def test_recap_lists_each_answer_under_a_few_words_not_the_whole_question(engine
     assert ("Argent pris le", "vendredi 20 novembre 2026") in recap.sections
     assert all(len(title) <= 40 for title, _ in recap.sections)
     assert recap.facts == ["Parcours terminé : Écrire en recommandé"]
+
+
+def test_english_words_in_a_french_conversation_get_one_offer_to_go_on_in_english(engine):
+    progress, _ = engine.start(now=NOW)  # the interface is French (the terminal's default)
+    progress, reply = engine.text(progress, "I was charged twice for my subscription", NOW)
+    assert reply.answer == "Erreur de facturation" and reply.text == "Quel service Cstream est concerné ?"
+    assert any(n.startswith("You are writing in English") for n in reply.notices)
+    assert labels(reply)[-1] == "🇬🇧 Continue in English" and labels(reply)[0] == "Cstream Vidéo"
+    switched, reply = engine.text(progress, str(len(reply.buttons)), NOW)  # its number, typed
+    assert switched.lang == "en" and reply.text == "Which Cstream service is it about?"
+    assert reply.notices == ["Let's go on in English."] and "🇬🇧 Continue in English" not in labels(reply)
+    # not taken: the offer goes with the answer, and is never made again
+    stayed, reply = engine.choose(progress, "video", reply.token, NOW)
+    assert stayed.lang == "fr" and "🇬🇧 Continue in English" not in labels(reply)
+    stayed, reply = engine.text(stayed, "no I have not contacted them yet", NOW)
+    assert not any("English" in n for n in reply.notices) and "🇬🇧 Continue in English" not in labels(reply)
+
+
+def test_french_words_in_an_english_conversation_get_the_offer_of_french(engine):
+    progress, _ = engine.start(lang="en", now=NOW)
+    progress, reply = engine.text(progress, "je veux résilier mon abonnement", NOW)
+    assert "Vous écrivez en français : voulez-vous continuer en français ?" in reply.notices
+    progress, reply = engine.choose(progress, reply.buttons[-1].id, reply.token, NOW)
+    assert progress.lang == "fr" and reply.text == "Quel service Cstream est concerné ?"
+
+
+@pytest.mark.parametrize("typed", ["video", "ok", "Cstream Music", "prélèvement", "3"])
+def test_words_that_tell_no_language_get_no_offer(engine, typed):
+    progress, _ = engine.start(now=NOW)
+    progress, reply = engine.text(progress, "on m'a prélevé deux fois", NOW)
+    progress, reply = engine.text(progress, typed, NOW)
+    assert not any(b.id.startswith("_lang:") for b in reply.buttons) and progress.lang_offer == ""

@@ -25,7 +25,8 @@ from .infer import infer
 from .outcome import Outcomes, fill, label_of, outcome_text
 from .timeline import written_date
 from .progress import MAX_TEXT, Answer, Progress, new_token
-from .reply import BACK, DETAIL, NEW_PROBLEM, RESTART, SHOW_LIST, Button, Reply
+from .language import written_in
+from .reply import BACK, DETAIL, LANG, NEW_PROBLEM, RESTART, SHOW_LIST, Button, Reply
 
 MAX_INPUT = 4000  # longer messages are cut before matching
 _INVISIBLE = {"Cc", "Cf", "Co", "Cs", "Cn"}
@@ -91,6 +92,9 @@ class Engine:
             return self.back(progress, now)
         if choice_id == RESTART:
             return self.restart(progress, now)
+        if choice_id.startswith(LANG) and choice_id[len(LANG):] in languages():
+            return self.current(progress.with_(lang=choice_id[len(LANG):]), now,
+                                t(choice_id[len(LANG):], "lang_switched"))
         if choice_id == NEW_PROBLEM:  # a new conversation that starts from the words typed at the outcome
             fresh, reply = self.restart(progress, now)
             if not progress.draft:
@@ -120,7 +124,23 @@ class Engine:
         return self._advance(machine, progress, choice_id, now, [])
 
     def text(self, progress: Progress, raw: str, now: datetime | None = None) -> tuple[Progress, Reply]:
-        """A typed message: a number or label of a shown answer, or a description to recognise."""
+        """A typed message: a number or label of a shown answer, or a description to recognise.
+        Words clearly in another language the flow speaks get, once, the offer to go on in it."""
+        other = written_in(raw or "") if not progress.lang_offer else None
+        progress, reply = self._text(progress, raw, now)
+        if other is None or other == progress.lang or not self._speaks(progress, other):
+            return progress, reply
+        progress = progress.with_(lang_offer=f"{other}:{len(progress.path)}:{progress.node}")
+        reply.notices = reply.notices + [t(other, "lang_offer")]  # new lists: a reply may be a cached one's copy
+        reply.buttons = reply.buttons + [Button(LANG + other, t(other, "lang_switch"))]
+        return progress, reply
+
+    def _speaks(self, progress: Progress, lang: str) -> bool:
+        """Whether the flow has its texts in `lang` (French always: it is the flows' own)."""
+        machine = self.flows.get(progress.flow, progress.version) or self.flows.get(progress.flow)
+        return lang in languages() and (lang == "fr" or lang in machine.flow.nodes[machine.flow.start].text)
+
+    def _text(self, progress: Progress, raw: str, now: datetime | None = None) -> tuple[Progress, Reply]:
         machine, progress, notices = self._resolve(progress, now)
         lang = progress.lang
         node = machine.flow.nodes[progress.node]
@@ -360,6 +380,13 @@ class Engine:
 
     def _buttons(self, node: Node, progress: Progress, now: datetime | None = None) -> list[Button]:
         """The buttons shown at this point, in order (what a typed number or label refers to)."""
+        lang = progress.lang
+        offered, _, where = progress.lang_offer.partition(":")  # the offer to go on in another language,
+        offer = ([Button(LANG + offered, t(offered, "lang_switch"))]  # where it was made, while unanswered
+                 if offered and offered != lang and where == f"{len(progress.path)}:{node.id}" else [])
+        return self._question_buttons(node, progress, now) + offer
+
+    def _question_buttons(self, node: Node, progress: Progress, now: datetime | None = None) -> list[Button]:
         lang = progress.lang
         asked_by_reminder = machine_flow_asks(self.flows, progress, node.id)
         controls = [Button(BACK, t(lang, "back"))] if (progress.path or progress.pending is not None) \

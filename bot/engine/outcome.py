@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from ..flow.check import PLACEHOLDER, TIMED
 from ..flow.model import DATE, Channel, Flow, Node, tr
-from ..flow.recognise import normalise
 from ..locales import t, words
 from .infer import said_in
+from .language import in_french
 from .nowline import card_status, now_line, states
 from .progress import Progress
 from .reply import Attachment, Button, ContactCard, Reply
@@ -45,20 +45,6 @@ def trimmed(text: str, limit: int = QUOTE) -> str:
         return text
     cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:.")
     return cut + " …"
-
-
-# Frequent words of each language, to tell a French description from an English one.
-_FRENCH = frozenset("je j me m mon ma mes le la les l un une des de du d et est pas ne n que qu qui on a au "
-                    "aux sur pour avec ce ca c il elle plus mais deux fois depuis".split())
-_ENGLISH = frozenset("i my me the a an is was to and of it in on have has not for but with this that my "
-                     "can t don cannot twice since".split())
-
-
-def in_french(text: str) -> bool:
-    """Whether typed words read as French rather than English (a letter to a French company
-    quotes nothing in another language)."""
-    words = normalise(text).split()
-    return sum(w in _FRENCH for w in words) >= sum(w in _ENGLISH for w in words)
 
 
 # Greetings and pleasantries around a description: never quoted as what happened.

@@ -40,6 +40,9 @@ class Progress:
     inferred: tuple[tuple, ...] = ()
     case: "Case | None" = None   # the complaint followed over time (followup.py), once opened
     asking: str | None = None    # a follow-up question outside the flow: "case_date" or "case_number"
+    # the other language offered to someone who wrote it, once: "en:<answers given>:<node>", the
+    # point where it was offered (its button shows there only); "" while never offered
+    lang_offer: str = ""
 
     @cached_property
     def answers(self) -> dict[str, str]:

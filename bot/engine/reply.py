@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 # Control buttons the engine adds; flow ids never start with "_".
 BACK, RESTART, SHOW_LIST = "_back", "_restart", "_list"
 NEW_PROBLEM = "_new"  # at an outcome: a new conversation from the words just typed
+LANG = "_lang:"       # "_lang:en": go on in that language (offered to someone who writes it)
 DETAIL = "_detail:"  # "_detail:letter" opens an outcome's detail, and leaves the person where they are
 ERASE, KEEP = "_erase", "_keep"  # the answers to /oublier's confirmation
 FORGET_TOKEN = "forget"          # the token of that confirmation (it belongs to no question)
