@@ -223,3 +223,20 @@ def test_the_fast_aggregation_matches_the_plain_one(seed):
         by_week["{}-W{:02d}".format(*date.fromisoformat(day).isocalendar()), choice] += n
     assert {(week, reason): n for week, counts in stats.reasons.items() for reason, n in counts.items()} == \
         dict(by_week)
+
+
+def test_outcomes_and_follow_up_results_are_named_by_their_labels(tmp_path, engine, versions):
+    """What each outcome recommends (« Écrire en recommandé »), and a follow-up answer's label
+    (« Non, toujours rien »), never their ids."""
+    v1, v2 = versions
+    store = SQLiteStore(tmp_path / "p.sqlite3")
+    scripted(store, v1, v2)
+    key = ConversationKey.console("f")
+    progress, reply = engine.start(now=NOW)
+    record = store.save_sync(key, progress, 0, events=events_of(None, progress, reply, NOW))
+    asked = progress.with_(node="followup_answer")
+    store.save_sync(key, asked, record.rev, events=events_of(progress, asked, reply, NOW, followup="nothing"))
+    stats = collect(store, "", None, FlowSet([v1, v2, engine.flows.get("cstream").flow]))
+    store.close()
+    assert [r["label"] for r in stats.outcomes] == ["Écrire en recommandé"]
+    assert dict(stats.followups) == {"Non, toujours rien": 1}
