@@ -192,8 +192,9 @@ def cmd_chat(args, settings: Settings) -> int:
             print(f"--at {args.at!r}: expected a Paris date and time like \"2027-01-12 10:00\"", file=sys.stderr)
             return 2
     try:
+        resume = "`python -m bot chat" + (f" --user {args.user}" if args.user else "") + "`"
         return run_console(Engine(flows, settings.keep_unrecognised, settings.quiet_hours), store, key, args.flow,
-                           args.lang, **({"clock": clock} if clock else {}))
+                           args.lang, resume=resume, **({"clock": clock} if clock else {}))
     except KeyboardInterrupt:
         print()
         return 0

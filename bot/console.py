@@ -91,20 +91,24 @@ class _Session:
             self.record = Record(progress, self.record.rev if self.record else 0)
         return True
 
-    def erase(self) -> None:
+    def erase(self, lang: str) -> str | None:
+        """Erase everything kept on this person; what to say instead of « C'est fait » when
+        the store could not do it (None: done)."""
         if self.store is not None:
             try:
                 self.store.delete_sync(self.key)
             except StoreUnavailable as exc:
-                self.show(t("fr", "not_erased_setup" if exc.lasting else "temporary"))
-                return
+                return t(lang, "not_erased_setup" if exc.lasting else "not_erased")
         self.record = None
+        return None
 
 
 def run_console(engine: Engine, store: ProgressStore | None = None,
                 key: ConversationKey = ConversationKey.console("default"), flow_id: str | None = None,
                 lang: str = "fr", stdin: TextIO | None = None, stdout: TextIO | None = None,
-                clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> int:
+                clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), resume: str = RESUME) -> int:
+    """The conversation on `stdin`/`stdout` until end of input or /quitter. `resume` is the
+    command that comes back to it (« `python -m bot chat --user alice` »)."""
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     echo = not stdin.isatty()
     commands = Commands(engine)
@@ -122,8 +126,11 @@ def run_console(engine: Engine, store: ProgressStore | None = None,
     prompt: Reply | None = None  # a question outside the flow (/oublier's) waiting for a typed answer
     line = None
     while True:
+        before = session.record.progress if session.record else None
         if turn.effect == "erase":
-            session.erase()
+            failed = session.erase(lang)
+            if failed:  # nothing was erased: say so, never « C'est fait »
+                turn = Turn(None, Reply("notice", failed))
         events = events_of(session.record.progress if session.record else None, turn.progress, turn.reply, now,
                            line, engine.keep_unrecognised)
         if turn.progress is not None and not session.save(turn.progress, events):
@@ -134,7 +141,13 @@ def run_console(engine: Engine, store: ProgressStore | None = None,
             continue
         if turn.progress is not None:
             lang = turn.progress.lang
-        show(render_text(turn.reply, lang))
+        reply = turn.reply
+        if not session.kept and reply.footer:  # « /start reprend ici » promises a place kept
+            reply = replace(reply, footer=None)
+        if store is None and turn.progress is not None and turn.progress.case is not None and (
+                before is None or before.case is None):  # a case opened with nothing kept (--no-store)
+            reply = replace(reply, notices=reply.notices + [t(lang, "case_not_kept")])
+        show(render_text(reply, lang))
         if turn.effect == "quit":
             return 0
         # A prompt outside the flow takes the typed answer: /oublier's, and /suivi's or /rappels'
@@ -161,6 +174,6 @@ def run_console(engine: Engine, store: ProgressStore | None = None,
         elif action == "quit" and store is not None and session.unsaved:
             turn = Turn(None, Reply("notice", t(lang, "quit_unsaved")), "quit")
         elif action is not None:  # « progression gardée » only when it is
-            turn = commands.run(action, arg, progress, lang, now, resume=RESUME if session.kept else None)
+            turn = commands.run(action, arg, progress, lang, now, resume=resume if session.kept else None)
         else:
             turn = commands.text(progress, line, lang, now)

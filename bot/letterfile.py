@@ -27,13 +27,15 @@ def docx_bytes(text: str, language: str = "fr-FR") -> bytes:
     style.font.name, style.font.size = "Calibri", Pt(11)
     style.paragraph_format.space_after = Pt(0)
     style.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-    run_properties = style.element.get_or_add_rPr()
-    lang = run_properties.find(qn("w:lang"))
-    if lang is None:
-        lang = OxmlElement("w:lang")
-        run_properties.append(lang)
-    for attribute in ("w:val", "w:eastAsia", "w:bidi"):
-        lang.set(qn(attribute), language)
+    defaults = document.styles.element.find(qn("w:docDefaults"))
+    for run_properties in [style.element.get_or_add_rPr()] + (
+            defaults.findall(f"{qn('w:rPrDefault')}/{qn('w:rPr')}") if defaults is not None else []):
+        lang = run_properties.find(qn("w:lang"))
+        if lang is None:
+            lang = OxmlElement("w:lang")
+            run_properties.append(lang)
+        for attribute in ("w:val", "w:eastAsia", "w:bidi"):
+            lang.set(qn(attribute), language)
     document.core_properties.language = language
     for line in text.rstrip("\n").split("\n"):
         document.add_paragraph(line)

@@ -161,3 +161,43 @@ def test_a_passing_store_trouble_is_called_temporary(engine):
     text = out.getvalue()
     assert text.startswith("Un problème temporaire m'empêche d'enregistrer votre progression")
     assert "Votre progression est gardée" not in text and "n'a pas pu être enregistrée" in text
+
+
+def test_a_failed_erase_never_says_it_is_done(cli, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    code, out, _ = cli("chat", stdin="double prélèvement\n/oublier\n1\n/quitter\n",
+                       env={"BOT_DATA_DIR": str(blocker / "data")})
+    assert code == 0 and "Rien n'a été effacé" in out and "C'est fait" not in out
+
+
+def test_a_database_url_that_cannot_be_used_is_a_set_up_problem_not_a_crash(cli):
+    code, out, err = cli("chat", stdin="/quitter\n", env={"BOT_DATABASE_URL": "postgresql://u@127.0.0.1:99999/x"})
+    assert code == 0 and "Traceback" not in err
+    assert "n'est pas utilisable tel qu'il est réglé" in out and "temporaire" not in out
+
+
+def test_nothing_kept_means_no_promise_to_come_back(cli):
+    script = "on m'a prélevé deux fois\nvidéo\nnon\nnon\nle 20 novembre\n📮 Je l'envoie aujourd'hui\n/quitter\n"
+    code, out, _ = cli("chat", "--no-store", "--at", "2026-11-26 12:00", stdin=script)
+    assert code == 0 and "/start reprend ici" not in out
+    assert "Sans enregistrement (--no-store), ce suivi s'arrête quand vous quittez" in out
+    code, out, _ = cli("chat", "--at", "2026-11-26 12:00", stdin=script)  # kept: promised
+    assert "/start reprend ici" in out and "Sans enregistrement" not in out
+
+
+def test_the_way_back_names_the_user(cli):
+    _, out, _ = cli("chat", "--user", "alice", stdin="double prélèvement\n/quitter\n")
+    assert "`python -m bot chat --user alice` pour reprendre" in out
+
+
+def test_a_date_is_not_taken_for_a_registered_letter_number(engine):
+    from conftest import NOW
+    progress, reply = engine.start(now=NOW)
+    for answer in ("billing", "video", "no", "no", "card"):
+        progress, reply = engine.choose(progress, answer, reply.token, NOW)
+    progress, reply = engine.choose(progress, "_case:today", reply.token, NOW)
+    asked, reply = engine.text(progress, "le 3 novembre", NOW)
+    assert asked.case.number is None and "Je n'ai pas reconnu un numéro de recommandé" in reply.text
+    kept, _ = engine.text(progress, "1A 123 456 7890 1", NOW)
+    assert kept.case.number == "1A 123 456 7890 1"

@@ -107,3 +107,20 @@ def test_the_word_file_is_a_french_a4_letter_with_justified_paragraphs(bot):
     assert normal.paragraph_format.alignment == WD_ALIGN_PARAGRAPH.JUSTIFY
     assert normal.element.rPr.find(qn("w:lang")).get(qn("w:val")) == "fr-FR"
     assert [p.text for p in document.paragraphs] == content.rstrip("\n").split("\n")
+
+
+@pytest.mark.parametrize("problem,demand", [
+    ("billing", "de me rembourser la somme indûment prélevée"),
+    ("cancellation", "de confirmer la résiliation de mon abonnement à la date de ma demande"),
+    ("access", "de rétablir mon accès au service"),
+    ("requests", "de [votre demande précise]"),
+])
+def test_the_mise_en_demeure_demands_what_the_problem_calls_for(bot, problem, demand):
+    progress, reply = bot.start(now=NOW)
+    for answer in (problem, "video", "written", "no_answer", "under_year"):
+        progress, reply = bot.choose(progress, answer, reply.token, NOW)
+        if progress.node == "paid_how":  # asked on the billing paths
+            progress, reply = bot.choose(progress, "card", reply.token, NOW)
+    assert reply.kind == "outcome", (progress.node, reply.text)
+    content = bot.choose(progress, DETAIL + "letter", reply.token, NOW)[1].document.content
+    assert f"je vous mets en demeure {demand}" in content and "[demande précise :" not in content

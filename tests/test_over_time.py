@@ -363,3 +363,29 @@ def test_the_13_months_to_contest_a_payment_never_agreed_to_are_reminded(bot):
     progress, reply = bot.text(progress, "pas encore", paris(2027, 3, 25, 12, 1))
     assert progress.node == "bank_now" and "Contestez dès maintenant" in reply.text
     assert "remboursement du prélèvement" not in reply.text  # its 8 weeks are over
+
+
+# -- a month given for a day -----------------------------------------------------------------
+
+def test_a_month_given_for_the_debit_day_is_asked_which_day_before_any_deadline(bot):
+    """« en octobre » on 7 December: counted from 1 October, the bank's 8 weeks would be « over »
+    while a debit on the 20th can be refunded until 15 December. The day is asked first."""
+    now = paris(2026, 12, 7, 10, 0)
+    progress, reply = walk(bot, "billing", "video", "no", "no", "debit", now=now)
+    progress, reply = bot.text(progress, "en octobre", now)
+    assert progress.node == "debit_when" and reply.kind == "confirm" and "Quel jour exactement, en octobre 2026" in reply.text
+    assert [b.label for b in reply.buttons][:2] == ["Compter à partir du jeudi 1er octobre 2026", "Je ne sais plus"]
+    day, outcome = bot.text(progress, "20", now)  # a bare number: that day of October
+    assert day.texts["debit_when"] == "2026-10-20" and "jusqu'au mardi 15 décembre 2026 inclus" in outcome.text
+    typed, _ = bot.text(progress, "le 12 octobre", now)
+    assert typed.texts["debit_when"] == "2026-10-12"
+    kept, outcome = bot.choose(progress, reply.buttons[0].id, reply.token, now)  # the earliest, knowingly
+    assert kept.texts["debit_when"] == "2026-10-01"
+    unknown, outcome = bot.choose(progress, "unknown", reply.token, now)
+    assert unknown.answers["debit_when"] == "unknown" and "2026-10-01" not in str(unknown.texts)
+
+
+def test_a_day_is_taken_at_once(bot):
+    progress, reply = walk(bot, "billing", "video", "no", "no", "debit", now=paris(2026, 12, 7, 10, 0))
+    progress, reply = bot.text(progress, "le 20 octobre", paris(2026, 12, 7, 10, 0))
+    assert reply.kind == "outcome" and progress.texts["debit_when"] == "2026-10-20"

@@ -110,7 +110,8 @@ PERSONAS = [
                                     "ne met pas fin à l'abonnement"], ["L133"]),
     # How the money was taken is not known; « en novembre » counts from 1 November (errs early).
     Persona("payment method unknown", ["on m'a facturé deux fois", "vidéo", "non pas encore", "non",
-                                       "je ne sais pas", "en novembre"],
+                                       "je ne sais pas", "en novembre",  # the day is asked; the 1st, knowingly
+                                       "Compter à partir du dimanche 1er novembre 2026"],
             ["Si c'était un prélèvement : demandez à votre banque « le remboursement du prélèvement SEPA » "
              "du dimanche 1er novembre 2026 " + until(date(2026, 11, 1) + REFUND_WEEKS),
              "au plus tard le samedi 26 décembre 2026"],

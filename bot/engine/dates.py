@@ -44,7 +44,7 @@ class DateReading:
     (not a date), 'future' or 'too_old' (the bot says so in one sentence)."""
     day: date | None
     problem: str | None = None
-    vague: bool = False  # a month or a week rather than a day: the earliest day was taken
+    vague: str = ""  # "week", "month" or "year" given rather than a day: its earliest day was taken
     last_year: bool = False  # no year given, and this year's date is still to come: confirm it
 
 
@@ -83,46 +83,46 @@ def _this_year(day: date, today: date) -> date | None:
 def _read(words: str, today: date) -> tuple[date | None, bool]:
     for phrase, back in sorted(_RELATIVE.items(), key=lambda kv: -len(kv[0])):
         if re.search(rf"\b{phrase}\b", words):
-            return today - timedelta(days=back), False
+            return today - timedelta(days=back), ""
     of_last_month = re.search(r"\b(\d{1,2}) (?:du|de l|de le|of) (?:mois )?(?:dernier|passe|last month)\b", words)
     if of_last_month:  # « le 2 du mois dernier »
         previous = _months_back(today.replace(day=1), 1)
-        return _make(previous.year, previous.month, int(of_last_month.group(1))), False
+        return _make(previous.year, previous.month, int(of_last_month.group(1))), ""
     if re.search(r"\b(semaine (derniere|passee)|last week)\b", words):  # its Monday: errs early
-        return today - timedelta(days=today.weekday() + 7), True
+        return today - timedelta(days=today.weekday() + 7), "week"
     if re.search(r"\b(mois (dernier|passe)|last month)\b", words):
-        return _months_back(today.replace(day=1), 1), True
+        return _months_back(today.replace(day=1), 1), "month"
     ago = re.search(r"\b(?:il y a|y a|ca fait|cela fait|depuis)\s+(\d+|\w+)\s+(\w+)|\b(\d+|\w+)\s+(\w+)\s+ago\b", words)
     if ago:
         amount, unit = (ago.group(1), ago.group(2)) if ago.group(1) else (ago.group(3), ago.group(4))
         n = int(amount) if amount.isdigit() else _WORD_NUMBERS.get(amount)
         if n is not None and unit in _UNITS:
-            return today - timedelta(days=n * _UNITS[unit]), unit not in ("jour", "jours", "day", "days")
+            return today - timedelta(days=n * _UNITS[unit]), "" if unit in ("jour", "jours", "day", "days") else "week"
         if n is not None and unit in _MONTH_UNITS:
-            return _months_back(today, n), True
+            return _months_back(today, n), "month"
         if n is not None and unit in _YEAR_UNITS:
-            return _years_back(today, n), True
+            return _years_back(today, n), "year"
     iso = re.search(r"\b(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})\b", words)
     if iso:
-        return _make(int(iso.group(1)), int(iso.group(2)), int(iso.group(3))), False
+        return _make(int(iso.group(1)), int(iso.group(2)), int(iso.group(3))), ""
     numeric = re.search(r"\b(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{2,4}))?\b", words)
     if numeric:
         d, m, y = int(numeric.group(1)), int(numeric.group(2)), numeric.group(3)
-        return (_make(_year(y), m, d) if y else _latest(today, m, d)), False
+        return (_make(_year(y), m, d) if y else _latest(today, m, d)), ""
     named = re.search(r"\b(\d{1,2})\s+([a-z]+)(?:\s+(\d{4}))?\b", words)
     if named and named.group(2) in _MONTHS:
         d, m, y = int(named.group(1)), _MONTHS[named.group(2)], named.group(3)
-        return (_make(int(y), m, d) if y else _latest(today, m, d)), False
+        return (_make(int(y), m, d) if y else _latest(today, m, d)), ""
     month = re.search(r"\b([a-z]+)(?:\s+(\d{4}))?\b", " ".join(w for w in words.split() if w in _MONTHS
                                                                   or w.isdigit() and len(w) == 4))
     if month and month.group(1) in _MONTHS:
         m, y = _MONTHS[month.group(1)], month.group(2)
         first = _part_of_month(words)  # « fin septembre » is the 20th, « mi-octobre » the 10th: errs early, not a month
-        return (_make(int(y), m, first) if y else _latest(today, m, first)), True
+        return (_make(int(y), m, first) if y else _latest(today, m, first)), "month"
     weekday = next((w for w in words.split() if w in _WEEKDAYS), None)
     if weekday is not None:
         back = (today.weekday() - _WEEKDAYS[weekday]) % 7 or 7  # the last such day before today
-        return today - timedelta(days=back), False
+        return today - timedelta(days=back), ""
     day_only = re.search(r"(?:^|\ble\s+|\bthe\s+)(\d{1,2})(?:\s+(de ce mois(?: ci)?|du mois(?: en cours)?|ce mois(?: ci)?"
                          r"|this month|of this month|du mois (?:dernier|passe)|de (?:l|le) mois (?:dernier|passe)"
                          r"|last month|of last month))?$", words)  # « 3 », « envoyée le 3 », « le 2 de ce mois »
@@ -130,16 +130,16 @@ def _read(words: str, today: date) -> tuple[date | None, bool]:
         d, which = int(day_only.group(1)), day_only.group(2) or ""
         if re.search(r"dernier|passe|last", which):
             previous = _months_back(today.replace(day=1), 1)
-            return _make(previous.year, previous.month, d), False
+            return _make(previous.year, previous.month, d), ""
         candidate = _make(today.year, today.month, d)
         if which:  # « de ce mois »: this month's, even if still to come (then refused as future)
-            return candidate, False
+            return candidate, ""
         back = 1
         while (candidate is None or candidate > today) and back <= 3 and 1 <= d <= 31:  # « le 31 » on 10 December:
             previous = _months_back(today.replace(day=1), back)                    # 31 October, the last one
             candidate, back = _make(previous.year, previous.month, d), back + 1
-        return candidate, False
-    return None, False
+        return candidate, ""
+    return None, ""
 
 
 def _make(year: int, month: int, day: int) -> date | None:

@@ -23,12 +23,13 @@ from .dates import read_date
 from .followup import CASE, CASE_TOKEN, QUIET, FollowUps
 from .infer import infer
 from .outcome import Outcomes, fill, label_of, outcome_text
-from .timeline import written_date
+from .timeline import written_date, written_month
 from .progress import MAX_TEXT, Answer, Progress, new_token
 from .language import written_in
 from .reply import BACK, DETAIL, LANG, NEW_PROBLEM, RESTART, SHOW_LIST, Button, Reply
 
 MAX_INPUT = 4000  # longer messages are cut before matching
+VAGUE = "vague"   # pending (DATE, VAGUE): a month given for a day (« en octobre »), its day asked once
 _INVISIBLE = {"Cc", "Cf", "Co", "Cs", "Cn"}
 
 
@@ -106,7 +107,7 @@ class Engine:
         if notices:  # the flow changed under them: show where they now are before any answer
             return self._reply(machine, progress, now, notices)
         node = machine.flow.nodes[progress.node]
-        if node.kind == "date" and progress.pending == (DATE,):  # « le 10 décembre 2025, c'est bien ça ? »
+        if node.kind == "date" and progress.pending in ((DATE,), (DATE, VAGUE)):  # « le 10 décembre 2025 ? »
             if choice_id == DATE and progress.draft:
                 return self._advance(machine, progress, DATE, now, [], typed=progress.draft)
             if choice_id == SHOW_LIST:
@@ -151,6 +152,10 @@ class Engine:
             return self._reply(machine, progress, now, notices + [t(lang, key)])
         if progress.asking:  # the day the letter was sent, or its number (followup.py)
             return self.cases.text(progress, text, _now(now))
+        if progress.pending == (DATE, VAGUE) and text.isascii() and text.isdigit():  # « 12 » after « en octobre »
+            month = date.fromisoformat(progress.draft)
+            text = f"{text}/{month.month}/{month.year}" if 1 <= int(text) <= 31 else text
+            progress = progress.with_(pending=None)
         day_number = node.kind == "date" and text.isdigit() and not progress.pending  # « 3 » is the 3rd, no button
         picked = None if day_number else match_button(self._buttons(node, progress, now), text)
         if picked is None and node.is_outcome and progress.draft and yes_or_no(text) == "yes":
@@ -168,6 +173,9 @@ class Engine:
                 return self._reply(machine, progress, now, notices + [t(lang, f"date_{reading.problem}")])
             if reading.last_year:  # only last year's can be meant: asked before anything counts from it
                 return self._reply(machine, progress.with_(pending=(DATE,), draft=reading.day.isoformat()), now, notices)
+            if reading.vague == "month" and progress.pending != (DATE, VAGUE):  # « en octobre »: which day, once
+                return self._reply(machine, progress.with_(pending=(DATE, VAGUE), draft=reading.day.isoformat()),
+                                   now, notices)
             return self._advance(machine, progress, DATE, now, notices, typed=reading.day.isoformat())
         told = infer(machine.flow, progress, text, asking=node.id)
         if told is not progress and node.kind in ("text", "choice"):
@@ -334,6 +342,11 @@ class Engine:
             told = self.cases.notice(flow, node.id, progress)
             if told:
                 notices = notices + [told]
+        elif progress.pending == (DATE, VAGUE) and node.kind == "date" and progress.draft:
+            day = date.fromisoformat(progress.draft)
+            reply = Reply("confirm", t(lang, "date_vague", month=written_month(day, lang),
+                                       day=written_date(day, lang)),
+                          buttons=buttons, token=token, node=node.id, expects_text=True, days=True)
         elif progress.pending == (DATE,) and node.kind == "date" and progress.draft:
             day = date.fromisoformat(progress.draft)
             reply = Reply("confirm", t(lang, "date_last_year", day=written_date(day, lang),
@@ -403,6 +416,10 @@ class Engine:
         if progress.pending == (DATE,) and node.kind == "date" and progress.draft:
             day = written_date(date.fromisoformat(progress.draft), lang)
             return [Button(DATE, t(lang, "date_yes", day=day)), Button(SHOW_LIST, t(lang, "date_no"))] + controls
+        if progress.pending == (DATE, VAGUE) and node.kind == "date" and progress.draft:
+            day = written_date(date.fromisoformat(progress.draft), lang)
+            return ([Button(DATE, t(lang, "date_vague_keep", day=day))]
+                    + [Button(c.id, tr(c.label, lang)) for c in self._choices(node, progress)] + controls)
         if progress.pending:
             return ([Button(c, label_of(node, c, lang)) for c in progress.pending]
                     + [Button(SHOW_LIST, t(lang, "close_no" if self._confirms_closing(progress) else "show_list"))]

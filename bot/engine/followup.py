@@ -219,7 +219,9 @@ class FollowUps:
                                  day=written_date(day, lang), this_year=written_date(day.replace(year=day.year + 1), lang))
             return self._open(flow, progress.with_(asking=None, draft=None), reading.day, now)
         number = re.sub(r"\s+", " ", text).strip()
-        if len(number) > MAX_NUMBER or not re.fullmatch(r"[A-Za-z0-9 .\-/]{4,}", number) or not re.search(r"\d", number):
+        # A registered-mail number is mostly digits (« 1A 123 456 7890 1 »): « le 3 novembre » is not one
+        if len(number) > MAX_NUMBER or not re.fullmatch(r"[A-Za-z0-9 .\-/]{4,}", number) \
+                or len(re.findall(r"\d", number)) < 5:
             return self._ask(progress, "case_number_unclear", now)
         case = replace(progress.case, number=number)
         return self.view(progress.with_(asking=None, case=case), now, t(lang, "case_number_kept"))

@@ -104,6 +104,11 @@ def written_date(day: date, lang: str) -> str:
              month=words(lang, "months")[day.month - 1], year=day.year)
 
 
+def written_month(day: date, lang: str) -> str:
+    """'octobre 2026', 'October 2026': the month a vague date was given for."""
+    return f"{words(lang, 'months')[day.month - 1]} {day.year}"
+
+
 def written_delay(delay: Delay, lang: str) -> str:
     """'30 jours', '2 mois', '1 an' (the catalogue's words for the unit, singular or plural)."""
     return t(lang, f"{delay.unit}_{'one' if delay.amount == 1 else 'many'}", n=delay.amount)

@@ -176,6 +176,10 @@ CACHE_SIZE = 10_000  # conversations whose last progress read or written is kept
 _PLAN = "INSERT INTO reminders(key, user_id, reminder, due) VALUES ($1, $2, $3, $4)"
 
 
+class BadURL(Exception):
+    """BOT_DATABASE_URL cannot be connected to as written (a port out of range...)."""
+
+
 class NewerSchema(Exception):
     """The database was migrated by a newer bot than this one."""
 
@@ -249,9 +253,12 @@ class PostgresStore:
     # -- the pool of the running loop --------------------------------------------------------
     async def _create_pool(self):
         import asyncpg
-        pool = await asyncpg.create_pool(self.url, min_size=self.pool_min, max_size=self.pool_max,
-                                         timeout=self.timeout, command_timeout=self.timeout,
-                                         server_settings=self.server_settings, reset=_keep_session)
+        try:
+            pool = await asyncpg.create_pool(self.url, min_size=self.pool_min, max_size=self.pool_max,
+                                             timeout=self.timeout, command_timeout=self.timeout,
+                                             server_settings=self.server_settings, reset=_keep_session)
+        except (ValueError, OverflowError) as exc:  # « port must be 0-65535 », a malformed URL
+            raise BadURL(f"{type(exc).__name__}: {exc}") from exc
         try:
             async with pool.acquire() as conn:
                 await migrate(conn)
@@ -284,7 +291,7 @@ class PostgresStore:
         if not self._errors:
             import asyncpg
             self._errors = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError,
-                            NewerSchema)
+                            NewerSchema, BadURL)
         try:
             pool = await self._pool()
             # One deadline for waiting for a connection and the statements (each also has its own,
@@ -605,4 +612,4 @@ def _lasting(exc: BaseException) -> bool:
     schema), not a server restarting or a network moment: trying again will not help."""
     import asyncpg
     return isinstance(exc, (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidPasswordError,
-                            asyncpg.InvalidCatalogNameError, NewerSchema))
+                            asyncpg.InvalidCatalogNameError, NewerSchema, BadURL))
