@@ -38,7 +38,7 @@ def render_text(reply: Reply, lang: str = "fr") -> str:
         out.append("\n".join(lines))
     out.append("\n".join(f"• {fact}" for fact in reply.facts))
     if reply.document:
-        out.append(f"──── {reply.document.title} ({reply.document.filename}) ────\n"
+        out.append(f"──── {reply.document.title} — {reply.document.filename} ────\n"
                    f"{reply.document.content.rstrip()}\n────")
     if reply.sources:
         out.append(f"{t(lang, 'sources')}{t(lang, 'colon')}\n" + "\n".join(f"  - {s}" for s in reply.sources))

@@ -389,3 +389,14 @@ def test_a_day_is_taken_at_once(bot):
     progress, reply = walk(bot, "billing", "video", "no", "no", "debit", now=paris(2026, 12, 7, 10, 0))
     progress, reply = bot.text(progress, "le 20 octobre", paris(2026, 12, 7, 10, 0))
     assert reply.kind == "outcome" and progress.texts["debit_when"] == "2026-10-20"
+
+
+def test_planned_reminders_are_listed_in_date_order_and_each_button_says_which(bot):
+    progress, _ = followed(bot, path=("billing", "video", "no", "no", "debit", "le 4 novembre"))
+    _, view = bot.cases.reminders_view(progress, THURSDAY)
+    days = [title for title, _ in view.sections]
+    labels = [b.label for b in view.buttons]
+    assert len(labels) == len(set(labels))  # no two buttons read the same
+    from bot.engine.followup import pending
+    due = sorted(d for _, d in pending(bot.flows.get("cstream").flow, progress.case, bot.cases.quiet) if d > THURSDAY)
+    assert days == [bot.cases._when(d, bot.flows.get("cstream").flow, "fr") for d in due]

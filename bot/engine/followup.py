@@ -398,16 +398,18 @@ class FollowUps:
 
     def reminders_view(self, progress: Progress, now: datetime, notice: str | None = None) -> tuple[Progress, Reply]:
         lang, case, flow = progress.lang, progress.case, self._flow(progress)
-        upcoming = [(r, due) for r, due in pending(flow, case, self.quiet)
-                    if due > now and not self._over(flow, case, r, now)] if flow else []
+        upcoming = sorted(((r, due) for r, due in pending(flow, case, self.quiet)
+                           if due > now and not self._over(flow, case, r, now)), key=lambda item: item[1]) if flow else []
         if not upcoming:
             return self.engine.current(progress, now, t(lang, "reminders_none"), [notice] if notice else [])
         lines = [(self._when(due, flow, lang), t(lang, "reminder_about", what=tr(r.label, lang) or r.id,
                                                  day=written_date(self._at_date(flow, case, r), lang))
                   if r.before else tr(r.label, lang) or r.id)  # ahead of its date: say which date
                  for r, due in upcoming]
-        buttons = [Button(f"{CASE}drop:{r.id}", t(lang, "reminder_drop", day=written_date(
-            due.astimezone(ZoneInfo(flow.timezone)).date(), lang))) for r, due in upcoming]
+        days = [written_date(due.astimezone(ZoneInfo(flow.timezone)).date(), lang) for _, due in upcoming]
+        buttons = [Button(f"{CASE}drop:{r.id}", t(lang, "reminder_drop", day=day) if days.count(day) == 1
+                          else t(lang, "reminder_drop_which", day=day, what=tr(r.label, lang) or r.id))
+                   for (r, _), day in zip(upcoming, days)]  # two the same day: each named
         buttons.append(Button(CASE + "stop", t(lang, "case_stop")))
         return progress, Reply("case", t(lang, "reminders_title"), notices=[notice] if notice else [],
                                sections=lines, buttons=buttons, token=CASE_TOKEN, node=progress.node)
