@@ -14,8 +14,9 @@ PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)(\.text)?(?:\|([^{}|]*))?\}")
 # money the person typed (« 12,99 € »); {letter_number}: the followed letter's registered-mail number.
 BUILT_IN = ("date", "send_day", "amount", "letter_number")
 TIMED = re.compile(r"\{(date|delay)\.([a-z][a-z0-9_]*)\}")  # {date.answer_due}, {delay.formal_notice}
-# What a node kind costs in user actions at most (a text answer may need a confirmation tap).
-TAPS = {"choice": 1, "text": 2, "info": 1, "date": 1, "outcome": 0}
+# What a node kind costs in user actions at most (a text answer may need a confirmation tap; a
+# date given as a month, « en octobre », is asked which day).
+TAPS = {"choice": 1, "text": 2, "info": 1, "date": 2, "outcome": 0}
 
 
 def references(r: Reader, nodes, channels, facts, sources, documents, timeline=None, followup=None) -> None:
