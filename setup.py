@@ -18,6 +18,8 @@ class BuildWithFlows(build_py):
         for file in Path(__file__).resolve().parent.joinpath("flows").iterdir():
             if file.suffix in (".yaml", ".yml", ".md"):
                 shutil.copy2(file, target / file.name)
+            elif file.is_dir() and file.name == "directory":  # companies, sectors, mediators, problems
+                shutil.copytree(file, target / file.name, dirs_exist_ok=True)
 
 
 setup(cmdclass={"build_py": BuildWithFlows})

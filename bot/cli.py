@@ -25,10 +25,15 @@ def _load(settings: Settings):
 def cmd_check(args, settings: Settings) -> int:
     paths = args.paths or [settings.flows]
     files = flow_files(paths)
-    if not files:
+    if not files and not any(Path(p).name == "directory" for p in paths):
         print(f"{', '.join(map(str, paths))}: no flow file (*.yaml) found")
         return 1
     failed = False
+    for folder in [Path(p) / "directory" for p in paths if Path(p).is_dir()] + \
+            [Path(p) for p in paths if Path(p).is_dir() and Path(p).name == "directory"]:
+        if folder.is_dir():
+            failed |= _check_directory(folder)
+    files = [f for f in files if f.parent.name != "directory"]
     for file in files:
         flow, problems = load_flow(file)
         for problem in problems:
@@ -40,6 +45,33 @@ def cmd_check(args, settings: Settings) -> int:
                   f"{outcomes} outcomes, at most {taps} taps to an outcome")
         failed |= any(not p.warning for p in problems)
     return 1 if failed else 0
+
+
+def _check_directory(folder: Path) -> bool:
+    """`check` on the directory of companies, sectors and mediators; True when it has errors."""
+    from .flow.directory import load_directory
+    directory, problems = load_directory(folder)
+    for problem in problems:
+        print(problem)
+    if directory is not None:
+        print(f"{folder}: ok — directory: {len(directory.companies)} companies, {len(directory.sectors)} sectors, "
+              f"{len(directory.mediators)} mediators, {len(directory.problems)} kinds of problem")
+    return directory is None
+
+
+def _router(settings: Settings):
+    """The company-sector-problem recogniser of the flows folder's directory, or None (said why)."""
+    from .flow.directory import load_directory
+    from .flow.route import Router
+    directory, problems = load_directory(Path(settings.flows) / "directory")
+    if directory is None:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return None
+    flows, _ = FlowSet.load([settings.flows], None)
+    machine = flows.get(directory.from_flow) if directory.from_flow else None
+    lent = machine.flow.nodes[machine.flow.classify_node].choices if machine and machine.flow.classify_node else ()
+    return Router(directory, lent)
 
 
 def _flow_from(arg: str, settings: Settings):
@@ -89,6 +121,18 @@ def cmd_graph(args, settings: Settings) -> int:
 
 def cmd_classify(args, settings: Settings) -> int:
     from .flow.recognise import explain, recognise
+    if args.route:
+        router = _router(settings)
+        if router is None:
+            return 1
+        found = router.route(" ".join(args.text))
+        print(found.line())
+        if found.country != "FR":
+            print(f"  country: {found.country}")
+        if args.explain:
+            print("why:")
+            print("\n".join(f"  {line}" for line in found.why))
+        return 0
     if args.flow and Path(args.flow).suffix in (".yaml", ".yml"):
         flow = _flow_from(args.flow, settings)
         if flow is None:
@@ -123,6 +167,11 @@ def cmd_classify(args, settings: Settings) -> int:
 
 def cmd_evaluate(args, settings: Settings) -> int:
     from .flow.evaluate import cross_validate, evaluate, read_tsv
+    if args.route:
+        return _evaluate_route(args, settings)
+    if not args.flow:
+        print("evaluate: give a flow (a file or an id), or --route with --tsv", file=sys.stderr)
+        return 2
     flow = _flow_from(args.flow, settings)
     if flow is None:
         return 1
@@ -146,6 +195,26 @@ def cmd_evaluate(args, settings: Settings) -> int:
             return 1
         print()
         print("\n".join(evaluate(node.choices, items).lines(f"{tsv}", args.show_wrong)))
+    return 0
+
+
+def _evaluate_route(args, settings: Settings) -> int:
+    """Company, sector and problem against labelled lines (company, sector, problem, message)."""
+    from .flow.evaluate import read_route_tsv, route_report
+    router = _router(settings)
+    if router is None:
+        return 1
+    if not args.tsv:
+        print("evaluate --route: give --tsv FILE (columns company, sector, problem, message)", file=sys.stderr)
+        return 2
+    for tsv in args.tsv:
+        try:
+            rows = read_route_tsv(tsv, args.half)
+        except (OSError, ValueError) as exc:
+            print(f"{tsv}: {exc}", file=sys.stderr)
+            return 1
+        print("\n".join(route_report(router, rows, f"{tsv}" + (f" ({args.half} half)" if args.half else ""),
+                                      args.show_wrong)))
     return 0
 
 
@@ -371,12 +440,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flow", help="flow id or flow file (default: the default flow)")
     p.add_argument("--explain", action="store_true",
                    help="show which words, keywords, patterns and examples weighed")
+    p.add_argument("--route", action="store_true", help="any company: print company<TAB>sector<TAB>problem "
+                   "(the directory's slugs, `unknown`, or `-` when it is no consumer problem)")
     p.add_argument("text", nargs="+", help="the message, as a person would type it")
     p.set_defaults(fn=cmd_classify)
     p = sub.add_parser("evaluate", help="how well the free-text question is understood: "
                                         "cross-validated accuracy on the flow's examples, confusion matrix")
-    p.add_argument("flow", help="a flow file or a flow id")
-    p.add_argument("--tsv", action="append", help="also score a labelled file (label<TAB>message); repeatable")
+    p.add_argument("flow", nargs="?", help="a flow file or a flow id (not with --route)")
+    p.add_argument("--tsv", action="append", help="also score a labelled file (label<TAB>message; with --route "
+                                                  "company<TAB>sector<TAB>problem<TAB>message); repeatable")
+    p.add_argument("--route", action="store_true", help="score company, sector and problem (any company) "
+                                                        "on the --tsv files")
+    p.add_argument("--half", choices=["dev", "held-out"], help="with --route: only the even (dev) or odd "
+                                                               "(held-out) lines of each file")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     p.add_argument("--node", help="the question (default: the flow's free-text question)")
     p.add_argument("--show-wrong", type=int, default=0, metavar="N", help="list up to N misread messages")

@@ -115,3 +115,44 @@ def evaluate(choices: tuple[Choice, ...], items) -> Report:
         got, sure = _predict(model, text)
         report.add(tuple(_label(e) for e in expected), got, sure, text)
     return report
+
+
+ROUTE_COLUMNS = ("company", "sector", "problem", "message")
+
+
+def read_route_tsv(path: str | Path, half: str | None = None) -> list[tuple[tuple[str, ...], ...]]:
+    """Lines of company, sector, problem (each maybe `a|b`: either counts) and message; a first
+    line naming the columns is skipped. `half`: 'dev' keeps the even lines (0, 2, …),
+    'held-out' the odd ones, so that one file gives a part to build on and a part to judge by."""
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        cells = line.split("\t")
+        if len(cells) != 4:
+            raise ValueError(f"expected {len(ROUTE_COLUMNS)} tab-separated columns: {line[:60]!r}")
+        if tuple(c.strip() for c in cells) == ROUTE_COLUMNS:
+            continue
+        rows.append(tuple(tuple(c.strip().split("|")) for c in cells[:3]) + ((cells[3].strip(),),))
+    if half is not None:
+        rows = rows[0 if half == "dev" else 1::2]
+    return rows
+
+
+def route_report(router, rows, title: str, show_wrong: int = 0) -> list[str]:
+    """Accuracy of each of company, sector and problem, and the problem's confusion matrix."""
+    right = [0, 0, 0]
+    problems = Report(sorted({p for row in rows for p in row[2]} | {"none"}))
+    wrong = []
+    for company, sector, problem, (text,) in rows:
+        got = router.route(text)
+        hits = [got.company in company, got.sector in sector, got.problem in problem]
+        right = [r + h for r, h in zip(right, hits)]
+        problems.add(problem, got.problem, True, text)
+        if not all(hits):
+            wrong.append(f"  ✗ {'/'.join(company)} {'/'.join(sector)} {'/'.join(problem)} → {got.line()}: {text[:100]}")
+    n = len(rows) or 1
+    out = [f"{title}: {len(rows)} messages; company {right[0] / n:.1%}, sector {right[1] / n:.1%}, "
+           f"problem {right[2] / n:.1%}"]
+    out += problems.lines("  problem", 0)[1:]
+    return out + wrong[:show_wrong]

@@ -1,0 +1,140 @@
+"""Which company, sector and problem a first message speaks of (`python -m bot classify --route`).
+
+- The company: the directory's aliases, as whole words (longest first: « orange bleue » is the
+  gym, not the operator); a misspelling of a long alias (one letter, two from nine letters)
+  when the word is no common word; never fuzzily for a short alias (« free », « sncb »), so
+  SNCB stays SNCB. A company outside France is found as itself, with its country.
+- The sector: the company's; else the sector whose words the message holds most (« ma box »:
+  telecom, « mon colis »: delivery); else unknown.
+- The problem: the directory's problem kinds (problems.yaml), recognised like a flow's
+  free-text question, with the Cstream flow's examples lent to the same kinds. An ignored
+  cancellation followed by a charge is `cancellation`. `none` (not a consumer problem) makes
+  company and sector `-`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rapidfuzz.distance import Levenshtein
+
+from .directory import Company, Directory
+from .model import Choice, Recogniser
+from .recognise import normalise, recognise
+
+NOT_A_PROBLEM = "none"
+LONGEST_ALIAS = 4  # words
+# Words a misspelt company name must never be read from (« orage » is no « orange »).
+COMMON = frozenset("""orage large parti partie party dossier banque compte contre encore toujours jamais
+    chose choses livre livres ordre offre offres forfait merci bonjour service services client clients
+    commande commandes cartes carte rapide rapport depuis facture factures enfin autre autres alors
+    quand comme apres avant notre votre leurs entre lettre heure heures""".split())
+
+
+@dataclass(frozen=True)
+class Route:
+    company: str          # a directory slug, `unknown` or `-`
+    sector: str           # a sector slug, `unknown` or `-`
+    problem: str          # a problem kind, or `none`
+    country: str = "FR"
+    why: list[str] = field(default_factory=list, compare=False)
+
+    def line(self) -> str:
+        return f"{self.company}\t{self.sector}\t{self.problem}"
+
+
+class Router:
+    def __init__(self, directory: Directory, lent: tuple[Choice, ...] = ()):
+        """`lent`: a flow's free-text question choices whose keywords and examples the same
+        problem kinds borrow (the Cstream flow's)."""
+        self.directory = directory
+        self.exact: dict[tuple[str, ...], Company] = {}
+        self.fuzzy: list[tuple[str, Company]] = []
+        for company in directory.companies.values():
+            for alias, short in company.aliases:
+                self.exact[tuple(alias.split())] = company
+                # misspelt: long names only, every word of them long (« la poste » ~ « la pose » never)
+                if not short and len(alias) >= 6 and min(map(len, alias.split())) >= 4:
+                    self.fuzzy.append((alias, company))
+        by_id = {c.id: c for c in lent}
+        self.problems = tuple(_merged(c, by_id.get(c.id)) for c in directory.problems)
+        self.sector_words = {sid: tuple(tuple(normalise(k).split()) for k in sector.keywords)
+                             for sid, sector in directory.sectors.items()}
+
+    def company(self, words: list[str], why: list[str]) -> Company | None:
+        """The longest alias named, exactly or misspelt (« cdisount stream » is Cstream, not
+        Cdiscount: the two-word alias is looked for before the one-word ones)."""
+        for size in range(LONGEST_ALIAS, 0, -1):
+            for i in range(len(words) - size + 1):
+                found = self.exact.get(tuple(words[i:i + size]))
+                if found is not None:
+                    why.append(f"company: « {' '.join(words[i:i + size])} » is an alias of {found.id}")
+                    return found
+            for alias, company in self.fuzzy:
+                if alias.count(" ") + 1 != size:
+                    continue
+                allowed = 2 if len(alias) >= 9 else 1
+                for i in range(len(words) - size + 1):
+                    said = " ".join(words[i:i + size])
+                    if len(said) < 5 or (size == 1 and said in COMMON) or abs(len(alias) - len(said)) > allowed:
+                        continue
+                    if Levenshtein.distance(said, alias) <= allowed:
+                        why.append(f"company: « {said} » reads as {company.id} ({alias}, misspelt)")
+                        return company
+        return None
+
+    def sector(self, words: list[str], why: list[str]) -> str:
+        joined = f" {' '.join(words)} "
+        counts = {sid: sum(len(k) * joined.count(f" {' '.join(k)} ") for k in keys)  # « fournisseur d electricite »
+                  for sid, keys in self.sector_words.items()}                         # weighs three
+        best = max(counts.values(), default=0)
+        leaders = [sid for sid, n in counts.items() if n == best]
+        if best == 0 or len(leaders) > 1:
+            why.append("sector: no sector's words" if best == 0 else f"sector: a tie between {', '.join(leaders)}")
+            return "unknown"
+        why.append(f"sector: {leaders[0]} ({best} of its words)")
+        return leaders[0]
+
+    def route(self, text: str) -> Route:
+        why: list[str] = []
+        verdict = recognise(text, self.problems)
+        # The kind the words speak for most, even when a flow would ask to confirm it; `none`
+        # only when it is that kind (nothing here is shown to a person: the flow confirms).
+        problem = verdict.choice or (verdict.hits[0].choice if verdict.hits and verdict.hits[0].score > 0
+                                     else NOT_A_PROBLEM)
+        why.append(f"problem: {problem}" + (" (sure)" if verdict.choice else " (most likely)"))
+        if problem == NOT_A_PROBLEM:
+            return Route("-", "-", NOT_A_PROBLEM, why=why)
+        words = normalise(text).split()
+        company = self.company(words, why)
+        if company is None:
+            named = _named(text)
+            why.append(f"company: « {named} » is named, not in the directory" if named else "company: none named")
+            return Route(named or "unknown", self.sector(words, why), problem, why=why)
+        sector = company.sector
+        why.append(f"sector: {company.id}'s ({sector})")
+        return Route(company.id, sector, problem, company.country, why)
+
+
+# « chez Zoomtel », « via Hopla », « avec Kiloo »: a name after these, capitalised, is a company's.
+_NAMED = re.compile(r"\b(?i:chez|via|avec|aupr[eè]s de|de chez|with|from)\s+([A-Z][\w&'.-]*[A-Za-z0-9](?:\s+[A-Z][\w&'.-]*)?)")
+_NOT_NAMES = frozenset("je j il elle on nous vous ils elles moi lui eux le la les un une mon ma mes leur ce "
+                       "cette monsieur madame paris france internet".split())
+
+
+def _named(text: str) -> str | None:
+    """The name of a company the directory does not know, normalised (lowercase, hyphens)."""
+    for match in _NAMED.finditer(text):
+        name = "-".join(normalise(match.group(1)).split())
+        if name and name.split("-")[0] not in _NOT_NAMES:
+            return name
+    return None
+
+
+def _merged(own: Choice, lent: Choice | None) -> Choice:
+    if lent is None:
+        return own
+    mine, theirs = own.recogniser, lent.recogniser
+    return Choice(own.id, own.label, (), recogniser=Recogniser(
+        mine.keywords + tuple(k for k in theirs.keywords if k not in mine.keywords),
+        mine.patterns + theirs.patterns, mine.examples + theirs.examples))

@@ -1,0 +1,123 @@
+"""Any company, part 1: the directory (companies, sectors, mediators) is checked data, and a
+first message is read as company, sector and problem (`classify --route`)."""
+import shutil
+
+import pytest
+
+from bot.flow.directory import load_directory
+from bot.flow.files import FlowSet
+from bot.flow.route import Router
+from conftest import FLOWS
+
+DIRECTORY = FLOWS / "directory"
+
+
+@pytest.fixture(scope="module")
+def router():
+    directory, problems = load_directory(DIRECTORY)
+    assert directory is not None, problems
+    flows, _ = FlowSet.load([FLOWS], "cstream")
+    flow = flows.get("cstream").flow
+    return Router(directory, flow.nodes[flow.classify_node].choices)
+
+
+def test_check_passes_on_the_directory(cli):
+    code, out, _ = cli("check")
+    assert code == 0 and "directory: " in out and " companies, " in out
+
+
+def test_every_fact_is_sourced_with_a_status_and_a_date():
+    directory, _ = load_directory(DIRECTORY)
+    facts = [m.fact for m in directory.mediators.values()] + [s.fact for s in directory.sectors.values()] + \
+            [f for c in directory.companies.values() for f in (c.mediator, c.address, c.phone) if f is not None]
+    assert len(facts) > 40
+    for fact in facts:
+        assert fact.source in directory.sources and fact.status in ("checked", "secondary", "unverified")
+        assert fact.verified.year >= 2026
+
+
+@pytest.mark.parametrize("change,message", [
+    ("  sfr: {name: SFR, aliases: [sfr,", "  sfr: {name: SFR, aliases: [orange, sfr,"),
+    ("sector: telecom,\n         mediator: {id: telecom, source: jechange, status: secondary",
+     "sector: telecomm,\n         mediator: {id: telecom, source: jechange, status: secondary"),
+    ("status: secondary, verified: 2026-12-07}}\n  sfr:", "status: maybe, verified: 2026-12-07}}\n  sfr:"),
+    ("mediator: {id: telecom, source: jechange, status: secondary, verified: 2026-12-07}}\n  sfr",
+     "mediator: {id: telecom, source: nowhere, status: secondary, verified: 2026-12-07}}\n  sfr"),
+])
+def test_check_refuses_a_broken_directory(cli, tmp_path, change, message):
+    folder = tmp_path / "directory"
+    shutil.copytree(DIRECTORY, folder)
+    companies = folder / "companies.yaml"
+    text = companies.read_text(encoding="utf-8")
+    assert change in text
+    companies.write_text(text.replace(change, message, 1), encoding="utf-8")
+    code, out, _ = cli("check", folder)
+    assert code == 1
+    expected = {"orange": "alias 'orange' is also", "telecomm": "no sector 'telecomm' (did you mean 'telecom'?)",
+                "maybe": "status must be one of checked, secondary, unverified", "nowhere": "no source 'nowhere'"}
+    assert any(word in message and hint in out for word, hint in expected.items()), out
+
+
+def test_a_step_needs_a_delay_like_one_month(cli, tmp_path):
+    folder = tmp_path / "directory"
+    shutil.copytree(DIRECTORY, folder)
+    sectors = folder / "sectors.yaml"
+    sectors.write_text(sectors.read_text(encoding="utf-8").replace("wait: 1 month, direct_after: 2 months",
+                                                                   "wait: un mois, direct_after: 2 months", 1),
+                       encoding="utf-8")
+    code, out, _ = cli("check", folder)
+    assert code == 1 and "a delay is like \"1 month\"" in out
+
+
+@pytest.mark.parametrize("text,company,sector", [
+    ("Spotify m'a prélevé deux fois ce mois-ci", "spotify", "streaming-subscription"),
+    ("Comment je résilie Netflix ?", "netflix", "streaming-subscription"),
+    ("bouyges me facture deux fois ma bbox", "bouygues", "telecom"),
+    ("ma commande cdisount n'est jamais arrivée", "cdiscount", "ecommerce"),
+    ("l'appli sncf connect plante au paiement", "sncf", "rail"),
+    ("Cdiscount stream me prélève encore alors que j'ai résilié", "cstream", "streaming-subscription"),
+    ("Basic Fit refuse de résilier mon abonnement", "basic-fit", "gym-club"),
+    ("L'Orange Bleue me prélève encore après ma résiliation", "l-orange-bleue", "gym-club"),
+    ("ma box redémarre toute seule tous les soirs", "unknown", "telecom"),
+    ("mon colis est marqué livré mais je ne l'ai jamais reçu", "unknown", "delivery"),
+    ("Chez Zoomtel on m'a facturé deux fois la box", "zoomtel", "telecom"),
+])
+def test_company_and_sector_are_read_from_the_first_message(router, text, company, sector):
+    found = router.route(text)
+    assert (found.company, found.sector) == (company, sector), found.why
+
+
+@pytest.mark.parametrize("text,company,country", [
+    ("La SNCB a supprimé mon train sans rien rembourser", "sncb", "BE"),
+    ("Proximus me facture du hors forfait", "proximus", "BE"),
+    ("Swisscom me facture deux fois", "swisscom", "CH"),
+    ("Vidéotron coupe internet tous les soirs", "videotron", "CA"),
+])
+def test_a_company_outside_france_is_itself_never_a_french_one(router, text, company, country):
+    found = router.route(text)
+    assert (found.company, found.country) == (company, country) and found.company not in ("sncf", "free", "orange")
+
+
+@pytest.mark.parametrize("text", ["Qui regarde le match ce soir ?", "bonne année à tous 🎉",
+                                  "Vous me conseillez quelle box pour un studio ?"])
+def test_a_message_that_is_no_consumer_problem_is_dashes_and_none(router, text):
+    assert router.route(text).line() == "-\t-\tnone"
+
+
+def test_classify_route_prints_company_sector_problem_first(cli):
+    code, out, _ = cli("classify", "--route", "--explain", "Spotify m'a prélevé deux fois")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "spotify\tstreaming-subscription\tbilling"
+    assert any("company: « spotify » is an alias of spotify" in line for line in lines)
+
+
+def test_evaluate_route_reports_each_column(cli, tmp_path):
+    tsv = tmp_path / "route.tsv"
+    tsv.write_text("company\tsector\tproblem\tmessage\n"
+                   "spotify\tstreaming-subscription\tbilling\tSpotify m'a prélevé deux fois\n"
+                   "netflix\tstreaming-subscription\tcancel|billing\tComment je résilie Netflix ?\n"
+                   "-\t-\tnone\tbonne année à tous\n", encoding="utf-8")
+    code, out, _ = cli("evaluate", "--route", "--tsv", tsv)
+    assert code == 0 and out.startswith(f"{tsv}: 3 messages; company 100.0%, sector 100.0%, problem 100.0%")
+    code, out, _ = cli("evaluate", "--route", "--tsv", tsv, "--half", "held-out")
+    assert out.startswith(f"{tsv} (held-out half): 1 messages")
