@@ -121,3 +121,15 @@ def test_evaluate_route_reports_each_column(cli, tmp_path):
     assert code == 0 and out.startswith(f"{tsv}: 3 messages; company 100.0%, sector 100.0%, problem 100.0%")
     code, out, _ = cli("evaluate", "--route", "--tsv", tsv, "--half", "held-out")
     assert out.startswith(f"{tsv} (held-out half): 1 messages")
+
+
+@pytest.mark.parametrize("text", [
+    "résilié depuis septembre, pourtant prélevé ce mois-ci encore",
+    "Abonnement résilié le 3 mars, et le 5 avril on m'a prélevé comme si de rien n'était",
+    "I cancelled in May, they still charged me in June",
+])
+def test_a_cancellation_followed_by_a_charge_is_an_ignored_cancellation_in_cstream_too(flow, router, text):
+    from bot.flow.recognise import recognise
+    verdict = recognise(text, flow.nodes[flow.classify_node].choices)
+    assert (verdict.choice or verdict.candidates[0]) == "cancellation", verdict.hits[:2]
+    assert router.route(text).problem == "cancellation"
