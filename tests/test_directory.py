@@ -133,3 +133,23 @@ def test_a_cancellation_followed_by_a_charge_is_an_ignored_cancellation_in_cstre
     verdict = recognise(text, flow.nodes[flow.classify_node].choices)
     assert (verdict.choice or verdict.candidates[0]) == "cancellation", verdict.hits[:2]
     assert router.route(text).problem == "cancellation"
+
+
+@pytest.mark.parametrize("typed,company", [("Bouygues", "bouygues"), ("c'est Free", "free"), ("je ne sais pas", "unknown"),
+                                           ("chez Zoomtel", "zoomtel"), ("euh, SFR je crois", "sfr"), ("aucune idée", "unknown")])
+def test_a_company_asked_afterwards_is_read_from_a_typed_answer(router, typed, company):
+    assert router.company_answer(typed) == company
+
+
+def test_a_sector_fact_is_worded_as_its_status_says():
+    directory, _ = load_directory(DIRECTORY)
+    facts = [f for s in directory.sectors.values() for f in s.facts]
+    assert len(facts) >= 8
+    for fact in facts:
+        text = fact.value
+        if fact.status == "secondary":
+            assert "non vérifié" in text["fr"] and "not checked" in text["en"], text
+        else:
+            assert fact.status == "checked" and "non vérifié" not in text["fr"]
+    air = " ".join(f.value["fr"] for f in directory.sectors["air"].facts)
+    assert "7 février 2026" in air and "Conseil d'État" in air and "avant la publication du décret" in air

@@ -26,8 +26,9 @@ FIELDS = {
     "problem": {"label", "keywords", "patterns", "examples", "author_note"},
     "source": {"title", "url", "verified", "author_note"},
     "mediator": {"name", "url", "how", "address", "members", "source", "status", "verified", "author_note"},
-    "sector": {"name", "keywords", "mediator", "steps", "mediator_within", "no_mediation", "source", "status",
-               "verified", "author_note"},
+    "sector": {"name", "keywords", "mediator", "steps", "mediator_within", "no_mediation", "facts", "source",
+               "status", "verified", "author_note"},
+    "sector_fact": {"text", "source", "status", "verified", "author_note"},
     "step": {"to", "wait", "direct_after", "address"},
     "company": {"name", "aliases", "sector", "country", "mediator", "address", "phone", "activities", "flow",
                 "author_note"},
@@ -80,6 +81,7 @@ class Sector:
     fact: Sourced
     mediator_within: str | None = None
     no_mediation: bool = False
+    facts: tuple[Sourced, ...] = ()  # rules that decide an answer there: a Sourced whose value is a Text
 
 
 @dataclass(frozen=True)
@@ -235,11 +237,17 @@ class _Reader:
             self.err(file, entry.line, f"{what}: needs steps (the written complaint first)")
         if entry.get("mediator"):
             self.refs.append((file, entry.line_of("mediator"), "mediator", str(entry["mediator"]), what))
+        facts = []
+        for i, fact in enumerate(entry.get("facts") or ()):
+            if self.fields(file, fact, "sector_fact", f"{what}: fact {i + 1}"):
+                if not fact.get("text"):
+                    self.err(file, fact.line, f"{what}: fact {i + 1} needs its text")
+                facts.append(self.sourced(file, fact, f"{what}: fact {i + 1}", _text(fact.get("text"))))
         self.directory.sectors[sid] = Sector(
             sid, _text(entry.get("name")) if entry.get("name") else {"fr": self._missing(file, entry, what, "name")},
             keywords, entry.get("mediator"), tuple(steps), self.sourced(file, entry, what, sid),
             self.delay(file, entry.line_of("mediator_within"), entry.get("mediator_within"), what),
-            bool(entry.get("no_mediation")))
+            bool(entry.get("no_mediation")), tuple(facts))
 
     def company(self, file: str, cid: str, entry: Located) -> None:
         what = f"company {cid}"

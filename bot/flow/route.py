@@ -95,6 +95,17 @@ class Router:
         why.append(f"sector: {leaders[0]} ({best} of its words)")
         return leaders[0]
 
+    def company_answer(self, text: str) -> str | None:
+        """A typed answer to « Quelle entreprise ? »: « Bouygues », « c'est Free » give its slug,
+        « je ne sais pas » gives `unknown`; None when nothing is recognised."""
+        words = normalise(text).split()
+        if _DONT_KNOW.search(" ".join(words)):
+            return "unknown"
+        found = self.company(words, [])
+        if found is not None:
+            return found.id
+        return _named(text) or (words[-1] if len(words) == 1 and len(words[0]) >= 3 else None)
+
     def route(self, text: str) -> Route:
         why: list[str] = []
         verdict = recognise(text, self.problems)
@@ -116,6 +127,7 @@ class Router:
         return Route(company.id, sector, problem, company.country, why)
 
 
+_DONT_KNOW = re.compile(r"\b(je (ne )?sais (pas|plus)|j sais pas|aucune idee|sais pas|not sure|don t know|no idea)\b")
 # « chez Zoomtel », « via Hopla », « avec Kiloo »: a name after these, capitalised, is a company's.
 _NAMED = re.compile(r"\b(?i:chez|via|avec|aupr[eè]s de|de chez|with|from)\s+([A-Z][\w&'.-]*[A-Za-z0-9](?:\s+[A-Z][\w&'.-]*)?)")
 _NOT_NAMES = frozenset("je j il elle on nous vous ils elles moi lui eux le la les un une mon ma mes leur ce "
