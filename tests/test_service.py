@@ -308,6 +308,7 @@ def test_the_wheel_carries_the_flows(tmp_path):
     wheel, = tmp_path.glob("complaint_bot-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "bot/flows_data/cstream.yaml" in names and "bot/locales/fr.yaml" in names and "bot/ops/health.py" in names
+    assert "bot/flows_data/directory/companies.yaml" in names  # the directory of companies too
     # Installed (not editable), it finds its flows from any folder: `python -m bot check`.
     target, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -321,7 +322,7 @@ def test_the_wheel_carries_the_flows(tmp_path):
                               "sys.argv = ['bot', 'check']; runpy.run_module('bot', run_name='__main__')"],
                              cwd=elsewhere, env=env, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
-    assert "flows_data/cstream.yaml: ok" in checked.stdout
+    assert "flows_data/cstream.yaml: ok" in checked.stdout and "flows_data/directory: ok" in checked.stdout
 
 
 def test_the_systemd_unit_is_valid():
