@@ -201,3 +201,16 @@ def test_a_date_is_not_taken_for_a_registered_letter_number(engine):
     assert asked.case.number is None and "Je n'ai pas reconnu un numéro de recommandé" in reply.text
     kept, _ = engine.text(progress, "1A 123 456 7890 1", NOW)
     assert kept.case.number == "1A 123 456 7890 1"
+
+
+def test_the_readme_terminal_example_prints_what_the_readme_shows(cli):
+    import re
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = re.search(r'printf "([^"]+)" \| \.venv/bin/python -m bot chat --no-store --at "([^"]+)"', readme)
+    shown = re.search(r"```text\n(> hier\n.*?)```", readme, re.S).group(1)
+    code, out, _ = cli("chat", "--no-store", "--at", command.group(2),
+                       stdin=command.group(1).encode().decode("unicode_escape").encode("latin-1").decode("utf-8"))
+    assert code == 0
+    said = out[out.index("> hier"):]
+    assert [line.rstrip() for line in said.splitlines()][:len(shown.splitlines())] == \
+        [line.rstrip() for line in shown.splitlines()]

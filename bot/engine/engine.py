@@ -22,7 +22,7 @@ from ..locales import languages, t
 from .dates import read_date
 from .followup import CASE, CASE_TOKEN, QUIET, FollowUps
 from .infer import infer
-from .outcome import Outcomes, fill, label_of, outcome_text
+from .outcome import Outcomes, fill, label_of
 from .timeline import written_date, written_month
 from .progress import MAX_TEXT, Answer, Progress, new_token
 from .language import written_in
@@ -44,9 +44,6 @@ def clean_text(text: str) -> str:
 def _now(now: datetime | None) -> datetime:
     return now or datetime.now(timezone.utc)
 
-
-def _first_line(text: str) -> str:
-    return text.strip().split("\n", 1)[0]
 
 
 class Engine:

@@ -16,7 +16,7 @@ from pathlib import Path
 from .check.reader import suggest
 from .model import Choice, Recogniser, Text
 from .recognise import normalise
-from .yamlsrc import Located, LocatedList, Problem, load_located
+from .yamlsrc import Located, Problem, load_located
 
 STATUSES = ("checked", "secondary", "unverified")
 DELAY = re.compile(r"^(\d{1,3}) (day|days|week|weeks|month|months|year|years)$")
