@@ -82,7 +82,9 @@ def _flow_from(arg: str, settings: Settings):
         flows = _load(settings)
         machine = flows and flows.get(arg)
         if machine is None:
-            print(f"no flow {arg!r}", file=sys.stderr)
+            if flows is not None:
+                print(f"no flow {arg!r}; the flows loaded from {settings.flows} are: {', '.join(flows.ids)} "
+                      "(or give a flow file)", file=sys.stderr)
             return None
         return machine.flow
     for problem in problems:
@@ -143,7 +145,8 @@ def cmd_classify(args, settings: Settings) -> int:
             return 1
         machine = flows.get(args.flow or flows.default)
         if machine is None:
-            print(f"no flow {args.flow!r}", file=sys.stderr)
+            print(f"no flow {args.flow!r}; the flows loaded from {settings.flows} are: {', '.join(flows.ids)} "
+                  "(or give a flow file)", file=sys.stderr)
             return 1
         flow = machine.flow
     if flow.classify_node is None:

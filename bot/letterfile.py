@@ -9,6 +9,7 @@ when the bot starts: most processes serve for hours before anyone asks for one."
 from __future__ import annotations
 
 import io
+import re
 
 
 def docx_bytes(text: str, language: str = "fr-FR") -> bytes:
@@ -38,7 +39,14 @@ def docx_bytes(text: str, language: str = "fr-FR") -> bytes:
             lang.set(qn(attribute), language)
     document.core_properties.language = language
     for line in text.rstrip("\n").split("\n"):
-        document.add_paragraph(line)
+        document.add_paragraph(_no_break(line) if language.startswith("fr") else line)
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+def _no_break(line: str) -> str:
+    """French spacing that never breaks: a no-break space before « : ; ? ! » and « € », and
+    inside « … » (a line never starts with a colon or a euro sign)."""
+    line = re.sub(r" ([:;?!€»])", "\u00a0\\1", line)
+    return re.sub(r"« ", "«\u00a0", line)

@@ -214,3 +214,23 @@ def test_the_readme_terminal_example_prints_what_the_readme_shows(cli):
     said = out[out.index("> hier"):]
     assert [line.rstrip() for line in said.splitlines()][:len(shown.splitlines())] == \
         [line.rstrip() for line in shown.splitlines()]
+
+
+@pytest.mark.parametrize("args", [("graph", "nope", "-o", "x.mmd"), ("classify", "--flow", "nope", "deux fois"),
+                                  ("evaluate", "nope")])
+def test_every_command_given_an_unknown_flow_names_the_flows_loaded(cli, args):
+    code, out, err = cli(*args)
+    assert code == 1 and "no flow 'nope'; the flows loaded from" in err and "cstream" in err
+
+
+def test_report_says_what_since_takes(cli):
+    cli("chat", stdin="double prélèvement\n/quitter\n")  # a store to read
+    code, _, err = cli("report", "--since", "hier")
+    assert code == 1 and "--since 'hier': expected a number of days like 30d" in err and "isoformat" not in err
+
+
+def test_a_correction_reads_in_french_typography(engine):
+    from bot.engine.outcome import _fact_line
+    flow = engine.flows.get("cstream").flow
+    fact = next(f for f in flow.facts.values() if f.status == "correction")
+    assert _fact_line(fact, "fr").startswith("Correction : ") and _fact_line(fact, "fr")[13].islower()

@@ -153,7 +153,7 @@ def test_sources_say_checked_only_when_checked(engine, flow):
     faq = next(line for line in sources if line.startswith("Page tierce"))
     assert faq.endswith("non vérifiée")  # « Page … non vérifiée »
     facts = _detail(engine, progress, reply, "next").facts
-    assert any(f.startswith("Correction : La médiation dure au plus 90 jours") for f in facts)
+    assert any(f.startswith("Correction : la médiation dure au plus 90 jours") for f in facts)
 
 
 def test_mediator_card_says_fevad_coverage_is_unchecked_and_unconfirmed_contacts_come_after(engine):

@@ -193,7 +193,7 @@ PERSONAS = [
             ["vous pouvez saisir gratuitement le médiateur de la consommation", "au plus tard 1 an après",
              "mise en demeure", "au plus tard le vendredi 11 décembre 2026"],
             ["Europa", "deux mois"],
-            "si ça ne marche pas", ["Correction : La médiation dure au plus 90 jours", "5 000 €",
+            "si ça ne marche pas", ["Correction : la médiation dure au plus 90 jours", "5 000 €",
                                     "le conciliateur de justice est gratuit", "tribunal"], ["Europa est"]),
     Persona("written over a year ago", ["ma réclamation n'a jamais été traitée", "books", "par écrit",
                                         "pas de réponse depuis plus de 2 mois", "l'année dernière"],

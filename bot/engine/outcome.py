@@ -313,8 +313,9 @@ def letter(flow: Flow, node: Node, progress: Progress, now: datetime) -> Attachm
 
 def _fact_line(fact, lang: str) -> str:
     text = tr(fact.text, lang)
-    if fact.status == "correction":
-        return t(lang, "correction", text=text)
+    if fact.status == "correction":  # « Correction : la médiation… »: no capital after a French colon
+        lowered = text[:1].lower() + text[1:] if lang == "fr" and text[1:2].islower() else text
+        return t(lang, "correction", text=lowered)
     return text + (f" ({t(lang, 'unchecked')})" if fact.status == "unchecked" else "")
 
 

@@ -70,7 +70,11 @@ def since_day(since: str, today: date | None = None) -> str:
     if since[:-1].isdigit() and since[-1] in "dD":
         today = today or datetime.now(timezone.utc).date()
         return (today - timedelta(days=int(since[:-1]) - 1)).isoformat()
-    return date.fromisoformat(since).isoformat()
+    try:
+        return date.fromisoformat(since).isoformat()
+    except ValueError:
+        raise ValueError(f"--since {since!r}: expected a number of days like 30d, a date like 2026-11-01, "
+                         "or '' for everything") from None
 
 
 def aggregate(pages, flows=None, since: str = "", flow: str | None = None, facts: bool = False) -> Stats:
