@@ -51,7 +51,7 @@ async def test_outcome_carries_a_letter_and_the_open_now_line(bot):
     await camille.press("📄 La lettre")
     letter = next(m for m in reversed(camille.seen) if m.document_bytes)
     assert letter.document_name == "reclamation-cstream.docx"
-    text = "\n".join(p.text for p in docx.Document(io.BytesIO(letter.document_bytes)).paragraphs)
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(letter.document_bytes)).paragraphs).replace("\u00a0", " ")
     assert "Objet : Réclamation - abonnement Cstream Vidéo" in text
     assert "« on m'a prélevé deux fois ce mois-ci »" in text  # their own words
     assert any("Objet : Réclamation - abonnement Cstream Vidéo" in m.text and "<pre>" in m.text
