@@ -61,17 +61,13 @@ def _check_directory(folder: Path) -> bool:
 
 def _router(settings: Settings):
     """The company-sector-problem recogniser of the flows folder's directory, or None (said why)."""
-    from .flow.directory import load_directory
-    from .flow.route import Router
-    directory, problems = load_directory(Path(settings.flows) / "directory")
-    if directory is None:
+    from .flow.route import load_router
+    flows, _ = FlowSet.load([settings.flows], None)
+    router, problems = load_router(settings.flows, flows)
+    if router is None:
         for problem in problems:
             print(problem, file=sys.stderr)
-        return None
-    flows, _ = FlowSet.load([settings.flows], None)
-    machine = flows.get(directory.from_flow) if directory.from_flow else None
-    lent = machine.flow.nodes[machine.flow.classify_node].choices if machine and machine.flow.classify_node else ()
-    return Router(directory, lent)
+    return router
 
 
 def _flow_from(arg: str, settings: Settings):
@@ -265,7 +261,9 @@ def cmd_chat(args, settings: Settings) -> int:
             return 2
     try:
         resume = "`python -m bot chat" + (f" --user {args.user}" if args.user else "") + "`"
-        return run_console(Engine(flows, settings.keep_unrecognised, settings.quiet_hours), store, key, args.flow,
+        from .flow.route import load_router
+        router, _ = load_router(settings.flows, flows)  # another company named: its general route
+        return run_console(Engine(flows, settings.keep_unrecognised, settings.quiet_hours, router), store, key, args.flow,
                            args.lang, resume=resume, **({"clock": clock} if clock else {}))
     except KeyboardInterrupt:
         print()

@@ -7,7 +7,7 @@ import pytest
 from bot.flow.directory import load_directory
 from bot.flow.files import FlowSet
 from bot.flow.route import Router
-from conftest import FLOWS
+from conftest import FLOWS, NOW
 
 DIRECTORY = FLOWS / "directory"
 
@@ -153,3 +153,61 @@ def test_a_sector_fact_is_worded_as_its_status_says():
             assert fact.status == "checked" and "non vérifié" not in text["fr"]
     air = " ".join(f.value["fr"] for f in directory.sectors["air"].facts)
     assert "7 février 2026" in air and "Conseil d'État" in air and "avant la publication du décret" in air
+
+
+# -- the Cstream flow, told about another company ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def routed(flow):
+    from bot.engine import Engine
+    from bot.flow.route import load_router
+    flows = FlowSet([flow])
+    router, problems = load_router(FLOWS, flows)
+    assert router is not None, problems
+    return Engine(flows, router=router)
+
+
+def _first(engine, text, lang="fr"):
+    progress, _ = engine.start(lang=lang, now=NOW)
+    return engine.text(progress, text, NOW)
+
+
+def test_another_companys_charge_gets_its_general_route_not_cstreams_questions(routed):
+    progress, reply = _first(routed, "Spotify m'a prélevé deux fois ce mois-ci")
+    assert progress.node == "problem" and not progress.path  # no Cstream question asked
+    said = " ".join(reply.notices)
+    assert said.startswith("Vous parlez de Spotify") and "réclamation écrite au service clients" in said
+    assert "economie.gouv.fr/mediation-conso" in said and "Cdiscount SA" not in said and "3979" not in said
+    progress, reply = routed.text(progress, "en fait c'est Cstream qui m'a prélevé deux fois", NOW)
+    assert progress.node == "service" and reply.answer == "Erreur de facturation"  # then the flow goes on
+
+
+
+def test_a_telecom_operator_gets_its_second_level_and_its_mediator_with_the_status(routed):
+    _, reply = _first(routed, "SFR me facture deux fois ma box")
+    said = " ".join(reply.notices)
+    assert "au service consommateurs (son adresse est sur votre contrat ou votre facture)" in said
+    assert "Sans aucune réponse à votre première réclamation en 2 mois" in said
+    assert "Médiateur des communications électroniques (mediation-telecom.org), non vérifié pour SFR" in said
+
+
+def test_a_cdiscount_order_is_no_cstream_problem_but_a_cdiscount_charge_may_be(routed):
+    progress, reply = _first(routed, "ma commande Cdiscount (un frigo) n'est jamais arrivée")
+    assert progress.node == "problem" and "Vous parlez de Cdiscount" in " ".join(reply.notices)
+    assert "Cdiscount SA, 120-126 quai de Bacalan, 33300 Bordeaux" in " ".join(reply.notices)
+    for text in ("Cdiscount m'a prélevé deux fois", "Cstream m'a prélevé deux fois", "on m'a prélevé deux fois"):
+        progress, reply = _first(routed, text)
+        assert progress.node == "service" and not any(n.startswith("Vous parlez") for n in reply.notices)
+
+
+def test_a_company_whose_customers_are_not_in_france_gets_no_french_route(routed):
+    _, reply = _first(routed, "Proximus me facture deux fois")
+    said = " ".join(reply.notices)
+    assert "une entreprise de Belgique" in said and "médiateur de la consommation" not in said
+    _, reply = _first(routed, "Proximus charged me twice", lang="en")
+    assert "a company in Belgium" in " ".join(reply.notices)
+
+
+def test_the_terminal_gives_the_general_route(cli):
+    code, out, _ = cli("chat", "--no-store", stdin="EDF me facture une régularisation énorme\n")
+    assert code == 0 and "Vous parlez d'EDF" in out and "Médiateur du groupe EDF (mediateur.edf.fr)" in out

@@ -21,6 +21,7 @@ from ..flow.recognise import normalise, recognise, understand_answer, yes_or_no
 from ..locales import languages, t
 from .dates import read_date
 from .followup import CASE, CASE_TOKEN, QUIET, FollowUps
+from .general import general_route
 from .infer import infer
 from .outcome import Outcomes, fill, label_of
 from .timeline import written_date, written_month
@@ -47,11 +48,15 @@ def _now(now: datetime | None) -> datetime:
 
 
 class Engine:
-    def __init__(self, flows: FlowSet, keep_unrecognised: bool = False, quiet: tuple[int, int] | None = QUIET):
+    def __init__(self, flows: FlowSet, keep_unrecognised: bool = False, quiet: tuple[int, int] | None = QUIET,
+                 router=None):
         """`keep_unrecognised`: descriptions the recogniser cannot route are kept 30 days for
         the flow's authors (BOT_KEEP_UNRECOGNISED=1); the welcome then says so. `quiet`: the
-        hours no reminder is sent, in minutes since midnight (BOT_QUIET_HOURS; None: none)."""
+        hours no reminder is sent, in minutes since midnight (BOT_QUIET_HOURS; None: none).
+        `router` (bot/flow/route.py): a first description about another company than the
+        flow's gets that company's general route, not the flow's questions."""
         self.flows = flows
+        self.router = router
         self.outcomes = Outcomes()
         self.keep_unrecognised = keep_unrecognised
         self.cases = FollowUps(self, quiet)
@@ -174,6 +179,10 @@ class Engine:
                 return self._reply(machine, progress.with_(pending=(DATE, VAGUE), draft=reading.day.isoformat()),
                                    now, notices)
             return self._advance(machine, progress, DATE, now, notices, typed=reading.day.isoformat())
+        if node.id == machine.flow.classify_node and not progress.pending and self.router is not None:
+            elsewhere = self._other_company(machine.flow, text, lang)
+            if elsewhere:  # « Spotify m'a prélevé deux fois » to the Cstream flow
+                return self._reply(machine, progress.with_(draft=None), now, notices + [elsewhere])
         told = infer(machine.flow, progress, text, asking=node.id)
         if told is not progress and node.kind in ("text", "choice"):
             progress = told
@@ -200,6 +209,22 @@ class Engine:
             return self._reply(machine, progress, now, notices)
         progress = progress.with_(pending=None, draft=kept)
         return self._reply(machine, progress, now, notices + [t(lang, "not_understood")])
+
+    def _other_company(self, flow, text: str, lang: str) -> str | None:
+        """The general route when the words name a company this flow is not about: not its own
+        (Cstream), nor the company it belongs to (Cdiscount) unless the words are of another
+        sector (« ma commande Cdiscount », a parcel, is no Cstream problem)."""
+        found = self.router.route(text)
+        company = self.router.directory.companies.get(found.company)
+        if company is None or company.flow == flow.id:
+            return None
+        ours = [self.router.directory.companies[c] for c in company.activities.values()
+                if c in self.router.directory.companies]
+        if any(c.flow == flow.id for c in ours):
+            said = self.router.sector(normalise(text).split(), [])
+            if said in ("unknown",) + tuple(c.sector for c in ours if c.flow == flow.id):
+                return None
+        return general_route(self.router.directory, company, lang, tr(flow.title, lang))
 
     def _done(self, machine: FlowMachine, progress: Progress, text: str, now, notices: list[str]):
         """Words typed once the outcome is given: one line and its buttons, not the whole outcome

@@ -30,8 +30,8 @@ FIELDS = {
                "status", "verified", "author_note"},
     "sector_fact": {"text", "source", "status", "verified", "author_note"},
     "step": {"to", "wait", "direct_after", "address"},
-    "company": {"name", "aliases", "sector", "country", "mediator", "address", "phone", "activities", "flow",
-                "author_note"},
+    "company": {"name", "aliases", "sector", "country", "market", "mediator", "address", "phone", "activities",
+                "flow", "author_note"},
     "alias": {"alias", "short"},
     "fact": {"id", "lines", "number", "for", "source", "status", "verified"},
 }
@@ -54,10 +54,10 @@ class Sourced:
 
 @dataclass(frozen=True)
 class Step:
-    to: str                       # « service clients », « service consommateurs »
+    to: Text                      # whom one writes, with its preposition: « au service clients »
     wait: str                     # how long the company has at this step: « 1 month »
     direct_after: str | None = None  # no answer at all in this long: the next step may be skipped
-    address: str | None = None
+    address: Text | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ class Company:
     phone: Sourced | None = None
     activities: dict = field(default_factory=dict)  # activity -> a sector or a company id
     flow: str | None = None       # a richer flow of its own (Cstream)
+    market: str = "FR"            # where its customers are: outside France, the French route does not apply
 
 
 @dataclass
@@ -231,8 +232,9 @@ class _Reader:
                 line = step.line
                 if not step.get("to") or not step.get("wait"):
                     self.err(file, line, f"{what}: step {i + 1} needs 'to' (who) and 'wait' (their delay)")
-                steps.append(Step(str(step.get("to") or ""), self.delay(file, line, step.get("wait"), what) or "",
-                                  self.delay(file, line, step.get("direct_after"), what), step.get("address")))
+                steps.append(Step(_text(step.get("to")), self.delay(file, line, step.get("wait"), what) or "",
+                                  self.delay(file, line, step.get("direct_after"), what),
+                                  _text(step["address"]) if step.get("address") else None))
         if not steps:
             self.err(file, entry.line, f"{what}: needs steps (the written complaint first)")
         if entry.get("mediator"):
@@ -288,9 +290,12 @@ class _Reader:
         activities = dict(entry.get("activities") or {})
         for activity, target in activities.items():
             self.refs.append((file, entry.line_of("activities"), "activity", str(target), f"{what}: {activity}"))
+        market = str(entry.get("market") or "FR")
+        if not COUNTRY.match(market):
+            self.err(file, entry.line_of("market"), f"{what}: market is a two-letter code (BE, CH, CA...)")
         self.directory.companies[cid] = Company(cid, str(entry.get("name") or cid), tuple(aliases), sector, country,
                                                 facts.get("mediator"), facts.get("address"), facts.get("phone"),
-                                                activities, entry.get("flow"))
+                                                activities, entry.get("flow"), market)
 
     def resolve(self) -> None:
         d = self.directory

@@ -150,3 +150,18 @@ def _merged(own: Choice, lent: Choice | None) -> Choice:
     return Choice(own.id, own.label, (), recogniser=Recogniser(
         mine.keywords + tuple(k for k in theirs.keywords if k not in mine.keywords),
         mine.patterns + theirs.patterns, mine.examples + theirs.examples))
+
+
+def load_router(folder, flows) -> tuple[Router | None, list]:
+    """The router of a flows folder's directory (`folder/directory`), its problem kinds lent
+    the examples of the flow the directory names (`from_flow`); (None, problems) when the
+    directory is missing or does not check."""
+    from pathlib import Path
+
+    from .directory import load_directory
+    directory, problems = load_directory(Path(folder) / "directory")
+    if directory is None:
+        return None, problems
+    machine = flows.get(directory.from_flow) if directory.from_flow else None
+    lent = machine.flow.nodes[machine.flow.classify_node].choices if machine and machine.flow.classify_node else ()
+    return Router(directory, lent), problems

@@ -122,7 +122,9 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
                       rate_limiter: bool = True) -> Application:
     """The real Application. Tests pass a recording `request` and a store to run it offline."""
     store = store or open_store(settings)
-    engine = Engine(flows, keep_unrecognised=settings.keep_unrecognised, quiet=settings.quiet_hours)
+    from ..flow.route import load_router
+    router, _ = load_router(settings.flows, flows)  # a first message about another company: its general route
+    engine = Engine(flows, keep_unrecognised=settings.keep_unrecognised, quiet=settings.quiet_hours, router=router)
     engine.warm_up()  # before serving: the first person served does not pay for it
     metrics = Metrics()
     frontend = TelegramFrontend(engine, CountedStore(store, metrics), settings.admin_ids,
