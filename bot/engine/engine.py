@@ -293,6 +293,8 @@ class Engine:
                 self._reply(machine, Progress(flow_id, machine.flow.version, node.id), now, [])
                 if node.kind == "text":
                     recognise("warm up", node.choices)
+        if self.router is not None:
+            self.router.route("warm up")  # the problem kinds' model
 
     def token(self, progress: Progress) -> str:
         """Identifies the question on screen: a press carrying another token is stale."""
