@@ -188,7 +188,7 @@ def test_a_telecom_operator_gets_its_second_level_and_its_mediator_with_the_stat
     said = " ".join(reply.notices)
     assert "au service consommateurs (son adresse est sur votre contrat ou votre facture)" in said
     assert "Sans aucune réponse à votre première réclamation en 2 mois" in said
-    assert "Médiateur des communications électroniques (mediation-telecom.org), non vérifié pour SFR" in said
+    assert "Médiateur des communications électroniques, mediation-telecom.org, non vérifié pour SFR" in said
 
 
 def test_a_cdiscount_order_is_no_cstream_problem_but_a_cdiscount_charge_may_be(routed):
@@ -210,4 +210,36 @@ def test_a_company_whose_customers_are_not_in_france_gets_no_french_route(routed
 
 def test_the_terminal_gives_the_general_route(cli):
     code, out, _ = cli("chat", "--no-store", stdin="EDF me facture une régularisation énorme\n")
-    assert code == 0 and "Vous parlez d'EDF" in out and "Médiateur du groupe EDF (mediateur.edf.fr)" in out
+    assert code == 0 and "Vous parlez d'EDF" in out and "Médiateur du groupe EDF, mediateur.edf.fr" in out
+
+
+@pytest.mark.parametrize("text", ["par quel canal contacter le service client Cstream ?",
+                                  "l'écran devient orange quand je lance une vidéo Cstream",
+                                  "ma banque me dit que Cdiscount m'a prélevé deux fois"])
+def test_a_common_word_or_the_bank_does_not_take_a_cstream_problem_elsewhere(routed, text):
+    _, reply = _first(routed, text)
+    assert not any(n.startswith("Vous parlez") for n in reply.notices)
+
+
+def test_a_common_word_names_no_company_but_a_capital_or_its_sector_words_do(router):
+    assert router.route("mon boulanger m'a vendu du pain rassis").company != "boulanger"
+    assert router.route("Boulanger refuse de reprendre mon lave-linge").company == "boulanger"
+    assert router.route("ma livebox orange ne marche plus").company == "orange"
+    assert router.route("canal+ continue de me prélever alors que j'ai résilié").company == "canal-plus"
+
+
+def test_the_route_says_only_what_the_words_call_for_and_what_the_sources_say(routed):
+    said = " ".join(_first(routed, "amende RATP alors que j'avais mon pass navigo")[1].notices)
+    assert "2 mois de l'infraction" in said and "SNCF" not in said
+    said = " ".join(_first(routed, "ENGIE me facture une régularisation énorme")[1].notices)
+    assert "au service Consommateurs national" in said and "Médiateur national de l'énergie" in said
+    said = " ".join(_first(routed, "TotalEnergies m'a prélevé trop")[1].notices)
+    assert "Médiateur national de l'énergie" in said and "ne prend que ses membres" not in said
+    said = " ".join(_first(routed, "ma livebox Orange ne marche plus")[1].notices)
+    assert "Mobile" not in said  # the mobile address is not for a livebox
+    said = " ".join(_first(routed, "Veolia me facture une fuite")[1].notices)
+    assert "Médiation de l'eau, mediation-eau.fr (non vérifié), ne prend que ses membres" in said
+    said = " ".join(_first(routed, "SFR")[1].notices)  # a name alone
+    assert said.startswith("Vous parlez de SFR")
+    said = " ".join(_first(routed, "Ryanair a annulé mon vol")[1].notices)
+    assert "hors de France" not in said  # no source gives its seat

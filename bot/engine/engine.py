@@ -215,16 +215,21 @@ class Engine:
         (Cstream), nor the company it belongs to (Cdiscount) unless the words are of another
         sector (« ma commande Cdiscount », a parcel, is no Cstream problem)."""
         found = self.router.route(text)
-        company = self.router.directory.companies.get(found.company)
+        words = normalise(text).split()
+        named = found.company
+        if found.problem == "none" and len(words) <= 3:  # « SFR », « SFR ?? »: a name alone is a complaint here
+            company = self.router.company(words, [], text)
+            named = company.id if company else named
+        company = self.router.directory.companies.get(named)
         if company is None or company.flow == flow.id:
             return None
         ours = [self.router.directory.companies[c] for c in company.activities.values()
                 if c in self.router.directory.companies]
-        if any(c.flow == flow.id for c in ours):
-            said = self.router.sector(normalise(text).split(), [])
-            if said in ("unknown",) + tuple(c.sector for c in ours if c.flow == flow.id):
+        if any(c.flow == flow.id for c in ours):  # Cdiscount: Cstream's unless the words are of another sector
+            said = self.router.sector(words, [])  # (the bank is how the money was taken, not another purchase)
+            if said in ("unknown", "bank") + tuple(c.sector for c in ours if c.flow == flow.id):
                 return None
-        return general_route(self.router.directory, company, lang, tr(flow.title, lang))
+        return general_route(self.router.directory, company, lang, tr(flow.title, lang), text)
 
     def _done(self, machine: FlowMachine, progress: Progress, text: str, now, notices: list[str]):
         """Words typed once the outcome is given: one line and its buttons, not the whole outcome

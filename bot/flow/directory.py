@@ -28,11 +28,11 @@ FIELDS = {
     "mediator": {"name", "url", "how", "address", "members", "source", "status", "verified", "author_note"},
     "sector": {"name", "keywords", "mediator", "steps", "mediator_within", "no_mediation", "facts", "source",
                "status", "verified", "author_note"},
-    "sector_fact": {"text", "source", "status", "verified", "author_note"},
+    "sector_fact": {"text", "said", "source", "status", "verified", "author_note"},
     "step": {"to", "wait", "direct_after", "address"},
-    "company": {"name", "aliases", "sector", "country", "market", "mediator", "address", "phone", "activities",
-                "flow", "author_note"},
-    "alias": {"alias", "short"},
+    "company": {"name", "short", "aliases", "sector", "country", "market", "mediator", "address", "phone",
+                "activities", "steps", "facts", "flow", "author_note"},
+    "alias": {"alias", "short", "capital"},
     "fact": {"id", "lines", "number", "for", "source", "status", "verified"},
 }
 
@@ -46,6 +46,7 @@ class Sourced:
     status: str
     verified: date
     scope: str | None = None  # « le mobile »: what the address is for
+    said: tuple[str, ...] = ()  # sector facts: shown when the person's words hold one of these
 
     @property
     def stated(self) -> bool:
@@ -55,7 +56,7 @@ class Sourced:
 @dataclass(frozen=True)
 class Step:
     to: Text                      # whom one writes, with its preposition: « au service clients »
-    wait: str                     # how long the company has at this step: « 1 month »
+    wait: str | None              # how long the company has at this step: « 1 month » (None: no delay sourced)
     direct_after: str | None = None  # no answer at all in this long: the next step may be skipped
     address: Text | None = None
 
@@ -97,6 +98,10 @@ class Company:
     activities: dict = field(default_factory=dict)  # activity -> a sector or a company id
     flow: str | None = None       # a richer flow of its own (Cstream)
     market: str = "FR"            # where its customers are: outside France, the French route does not apply
+    short: str | None = None      # its name in a sentence, with its article: « la SNCF », « le Crédit Agricole »
+    steps: tuple = ()             # its own steps when they differ from its sector's (ENGIE's two levels)
+    capitals: frozenset = frozenset()  # aliases that are common words too (« orange »): see Router.company
+    facts: tuple = ()             # rules of its own, shown when the words call for them (`said`: a fine)
 
 
 @dataclass
@@ -226,36 +231,49 @@ class _Reader:
         keywords = tuple(str(k) for k in entry.get("keywords") or ())
         if not keywords:
             self.err(file, entry.line, f"{what}: needs keywords (how people name it)")
-        steps = []
-        for i, step in enumerate(entry.get("steps") or ()):
-            if self.fields(file, step, "step", f"{what}: step {i + 1}"):
-                line = step.line
-                if not step.get("to") or not step.get("wait"):
-                    self.err(file, line, f"{what}: step {i + 1} needs 'to' (who) and 'wait' (their delay)")
-                steps.append(Step(_text(step.get("to")), self.delay(file, line, step.get("wait"), what) or "",
-                                  self.delay(file, line, step.get("direct_after"), what),
-                                  _text(step["address"]) if step.get("address") else None))
+        steps = self.steps(file, entry, what)
         if not steps:
             self.err(file, entry.line, f"{what}: needs steps (the written complaint first)")
         if entry.get("mediator"):
             self.refs.append((file, entry.line_of("mediator"), "mediator", str(entry["mediator"]), what))
+        facts = self.facts(file, entry, what)
+        self.directory.sectors[sid] = Sector(
+            sid, _text(entry.get("name")) if entry.get("name") else {"fr": self._missing(file, entry, what, "name")},
+            keywords, entry.get("mediator"), tuple(steps), self.sourced(file, entry, what, sid),
+            self.delay(file, entry.line_of("mediator_within"), entry.get("mediator_within"), what),
+            bool(entry.get("no_mediation")), facts)
+
+    def facts(self, file: str, entry: Located, what: str) -> tuple[Sourced, ...]:
+        """A sector's or a company's facts: text, maybe `said` keywords, source, status, date."""
         facts = []
         for i, fact in enumerate(entry.get("facts") or ()):
             if self.fields(file, fact, "sector_fact", f"{what}: fact {i + 1}"):
                 if not fact.get("text"):
                     self.err(file, fact.line, f"{what}: fact {i + 1} needs its text")
-                facts.append(self.sourced(file, fact, f"{what}: fact {i + 1}", _text(fact.get("text"))))
-        self.directory.sectors[sid] = Sector(
-            sid, _text(entry.get("name")) if entry.get("name") else {"fr": self._missing(file, entry, what, "name")},
-            keywords, entry.get("mediator"), tuple(steps), self.sourced(file, entry, what, sid),
-            self.delay(file, entry.line_of("mediator_within"), entry.get("mediator_within"), what),
-            bool(entry.get("no_mediation")), tuple(facts))
+                found = self.sourced(file, fact, f"{what}: fact {i + 1}", _text(fact.get("text")))
+                facts.append(Sourced(found.value, found.source, found.status, found.verified,
+                                     said=tuple(str(k) for k in fact.get("said") or ())))
+        return tuple(facts)
+
+    def steps(self, file: str, entry: Located, what: str) -> tuple[Step, ...]:
+        steps = []
+        for i, step in enumerate(entry.get("steps") or ()):
+            if self.fields(file, step, "step", f"{what}: step {i + 1}"):
+                line = step.line
+                if not step.get("to"):
+                    self.err(file, line, f"{what}: step {i + 1} needs 'to' (whom one writes to)")
+                steps.append(Step(_text(step.get("to")), self.delay(file, line, step.get("wait"), what),
+                                  self.delay(file, line, step.get("direct_after"), what),
+                                  _text(step["address"]) if step.get("address") else None))
+        return tuple(steps)
 
     def company(self, file: str, cid: str, entry: Located) -> None:
         what = f"company {cid}"
-        aliases = []
+        aliases, capitals = [], set()
         for item in entry.get("aliases") or ():
             raw, short = (item.get("alias"), bool(item.get("short"))) if isinstance(item, dict) else (item, False)
+            if isinstance(item, dict) and item.get("capital"):
+                capitals.add(normalise(str(raw or "")))
             if isinstance(item, Located):
                 self.fields(file, item, "alias", f"{what}: alias")
             alias = normalise(str(raw or ""))
@@ -295,7 +313,9 @@ class _Reader:
             self.err(file, entry.line_of("market"), f"{what}: market is a two-letter code (BE, CH, CA...)")
         self.directory.companies[cid] = Company(cid, str(entry.get("name") or cid), tuple(aliases), sector, country,
                                                 facts.get("mediator"), facts.get("address"), facts.get("phone"),
-                                                activities, entry.get("flow"), market)
+                                                activities, entry.get("flow"), market, entry.get("short"),
+                                                self.steps(file, entry, what), frozenset(capitals),
+                                                self.facts(file, entry, what))
 
     def resolve(self) -> None:
         d = self.directory

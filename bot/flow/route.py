@@ -54,21 +54,27 @@ class Router:
             for alias, short in company.aliases:
                 self.exact[tuple(alias.split())] = company
                 # misspelt: long names only, every word of them long (« la poste » ~ « la pose » never)
-                if not short and len(alias) >= 6 and min(map(len, alias.split())) >= 4:
+                if not short and alias not in company.capitals and len(alias) >= 6 and min(map(len, alias.split())) >= 4:
                     self.fuzzy.append((alias, company))
         by_id = {c.id: c for c in lent}
         self.problems = tuple(_merged(c, by_id.get(c.id)) for c in directory.problems)
         self.sector_words = {sid: tuple(tuple(normalise(k).split()) for k in sector.keywords)
                              for sid, sector in directory.sectors.items()}
 
-    def company(self, words: list[str], why: list[str]) -> Company | None:
+    def company(self, words: list[str], why: list[str], text: str = "") -> Company | None:
         """The longest alias named, exactly or misspelt (« cdisount stream » is Cstream, not
-        Cdiscount: the two-word alias is looked for before the one-word ones)."""
+        Cdiscount: the two-word alias is looked for before the one-word ones). An alias that is a
+        common word too (« orange », « free ») names the company only written with a capital in
+        `text`, or beside its sector's words (« ma livebox orange »)."""
         for size in range(LONGEST_ALIAS, 0, -1):
             for i in range(len(words) - size + 1):
+                said = " ".join(words[i:i + size])
                 found = self.exact.get(tuple(words[i:i + size]))
+                if found is not None and said in found.capitals and not self._named_as_such(said, found, words, text):
+                    why.append(f"company: « {said} » here is a common word, not {found.id}")
+                    continue
                 if found is not None:
-                    why.append(f"company: « {' '.join(words[i:i + size])} » is an alias of {found.id}")
+                    why.append(f"company: « {said} » is an alias of {found.id}")
                     return found
             for alias, company in self.fuzzy:
                 if alias.count(" ") + 1 != size:
@@ -82,6 +88,13 @@ class Router:
                         why.append(f"company: « {said} » reads as {company.id} ({alias}, misspelt)")
                         return company
         return None
+
+    def _named_as_such(self, alias: str, company: Company, words: list[str], text: str) -> bool:
+        capitalised = any(normalise(w) == alias and w[:1].isupper() for w in re.findall(r"[\w'-]+", text)) \
+            or re.search(rf"\b{re.escape(alias)}\s*\+", text.lower()) is not None  # « canal+ »
+        joined = f" {' '.join(words)} "
+        beside = any(f" {' '.join(k)} " in joined for k in self.sector_words.get(company.sector, ()))
+        return capitalised or beside
 
     def sector(self, words: list[str], why: list[str]) -> str:
         joined = f" {' '.join(words)} "
@@ -101,7 +114,7 @@ class Router:
         words = normalise(text).split()
         if _DONT_KNOW.search(" ".join(words)):
             return "unknown"
-        found = self.company(words, [])
+        found = self.company(words, [], text)
         if found is not None:
             return found.id
         return _named(text) or (words[-1] if len(words) == 1 and len(words[0]) >= 3 else None)
@@ -117,7 +130,7 @@ class Router:
         if problem == NOT_A_PROBLEM:
             return Route("-", "-", NOT_A_PROBLEM, why=why)
         words = normalise(text).split()
-        company = self.company(words, why)
+        company = self.company(words, why, text)
         if company is None:
             named = _named(text)
             why.append(f"company: « {named} » is named, not in the directory" if named else "company: none named")

@@ -182,6 +182,20 @@ class Chat:
         texts = "\n---\n".join((m.get("text") or "")[:200] for m in self.received[-5:])
         raise AssertionError(f"no message with {fragment!r} within {timeout}s; last ones:\n{texts}")
 
+    def wait_for_label(self, prefix: str, timeout: float = 15) -> str:
+        """Collect the bot's new messages until a button labelled `prefix`… is shown: an outcome
+        comes in several messages, its buttons on the last, which may arrive after its text."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = next((label for label in self.labels() if label.startswith(prefix)), None)
+            if found is not None:
+                return found
+            result = post(f"{self.emu.url}/getUpdates", {"token": TOKEN, "chatId": self.chat_id})["result"]
+            for item in result:
+                self.received.append({**item["message"], "_id": item["messageId"]})
+            time.sleep(0.1)
+        raise AssertionError(f"no button {prefix!r}… within {timeout}s; shown: {self.labels()}")
+
     def bot_message_to_reply_to(self) -> dict:
         message = self.received[-1]
         return {"message_id": message["_id"], "date": int(time.time()), "chat": self._base()["chat"],

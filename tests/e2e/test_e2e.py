@@ -281,7 +281,7 @@ def test_a_reminder_comes_after_the_bot_was_killed_and_restarted(emulator, bot_p
                         ("Non", "Comment cet argent a-t-il été pris"), ("Par carte bancaire", "votre réclamation écrite en recommandé")):
         chat.press(label)
         chat.wait_for(then)
-    chat.press(next(label for label in chat.labels() if label.startswith("📮")))  # today, or the post's next day
+    chat.press(chat.wait_for_label("📮"))  # today, or the post's next day
     chat.wait_for("votre dossier, courrier envoyé le")
     chat.press("Passer")
     chat.wait_for("Prochain rappel")
