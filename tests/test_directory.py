@@ -243,3 +243,13 @@ def test_the_route_says_only_what_the_words_call_for_and_what_the_sources_say(ro
     assert said.startswith("Vous parlez de SFR")
     said = " ".join(_first(routed, "Ryanair a annulé mon vol")[1].notices)
     assert "hors de France" not in said  # no source gives its seat
+
+
+@pytest.mark.parametrize("text", [
+    "depuis la mise à jour de mon iPhone l'appli cstrem refuse mes identifiants",
+    "ma fille a tapé un mauvais code sur la tablette Samsung et le compte familial est verrouillé",
+    "sur le site cdiscount le lecteur vidéo reste gris quand j'appuie sur lecture",
+])
+def test_a_cstream_problem_that_names_a_device_or_cdiscount_stays_in_the_cstream_flow(routed, text):
+    _, reply = _first(routed, text)
+    assert not any(n.startswith("Vous parlez") for n in reply.notices)

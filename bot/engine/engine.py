@@ -223,6 +223,11 @@ class Engine:
         company = self.router.directory.companies.get(named)
         if company is None or company.flow == flow.id:
             return None
+        own = [c.id for c in self.router.directory.companies.values() if c.flow == flow.id]
+        if any(self.router.names(words, text, c) for c in own):  # « l'appli cstrem sur mon iphone »: ours
+            return None
+        if company.sector == "tech-product" and found.problem not in ("defect", "delivery", "sales"):
+            return None  # « la tablette Samsung » where the account is blocked: the device is not the problem
         ours = [self.router.directory.companies[c] for c in company.activities.values()
                 if c in self.router.directory.companies]
         if any(c.flow == flow.id for c in ours):  # Cdiscount: Cstream's unless the words are of another sector

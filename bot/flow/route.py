@@ -89,6 +89,17 @@ class Router:
                         return company
         return None
 
+    def names(self, words: list[str], text: str, company_id: str) -> bool:
+        """Whether the words name this company anywhere (exactly or misspelt), not only first."""
+        target = self.directory.companies.get(company_id)
+        if target is None:
+            return False
+        solo = Router.__new__(Router)
+        solo.directory, solo.sector_words = self.directory, self.sector_words
+        solo.exact = {k: c for k, c in self.exact.items() if c is target}
+        solo.fuzzy = [(a, c) for a, c in self.fuzzy if c is target]
+        return solo.company(words, [], text) is not None
+
     def _named_as_such(self, alias: str, company: Company, words: list[str], text: str) -> bool:
         capitalised = any(normalise(w) == alias and w[:1].isupper() for w in re.findall(r"[\w'-]+", text)) \
             or re.search(rf"\b{re.escape(alias)}\s*\+", text.lower()) is not None  # « canal+ »
