@@ -249,7 +249,25 @@ def test_the_route_says_only_what_the_words_call_for_and_what_the_sources_say(ro
     "depuis la mise à jour de mon iPhone l'appli cstrem refuse mes identifiants",
     "ma fille a tapé un mauvais code sur la tablette Samsung et le compte familial est verrouillé",
     "sur le site cdiscount le lecteur vidéo reste gris quand j'appuie sur lecture",
+    "Ma box Free coupe Cstream toutes les deux minutes",
 ])
 def test_a_cstream_problem_that_names_a_device_or_cdiscount_stays_in_the_cstream_flow(routed, text):
     _, reply = _first(routed, text)
     assert not any(n.startswith("Vous parlez") for n in reply.notices)
+
+
+@pytest.mark.parametrize("added,message", [
+    ("companies: [a, b]\n", "companies must be a mapping of id"),
+    ("companies:\n  x: {name: X, aliases: xx, sector: telecom}\n", "aliases must be a list"),
+    ("companies:\n  x: {name: X, aliases: [xx], sector: telecom, steps: 3}\n", "steps must be a list"),
+    ("companies:\n  x: {name: X, aliases: [xx], sector: telecom, activities: [a]}\n", "activities must be a mapping"),
+    ("problems:\n  p: {keywords: 3}\n", "keywords must be a list"),
+    ("mediators:\n  m: {name: M, address: 3, how: t, source: jechange, status: checked, verified: 2026-12-07}\n",
+     "address must be a list"),
+])
+def test_a_malformed_directory_file_gets_one_line_not_a_traceback(cli, tmp_path, added, message):
+    folder = tmp_path / "directory"
+    shutil.copytree(DIRECTORY, folder)
+    (folder / "zz.yaml").write_text("schema: 1\n" + added, encoding="utf-8")
+    code, out, _ = cli("check", folder)
+    assert code == 1 and f"{folder / 'zz.yaml'}:" in out and message in out

@@ -13,27 +13,27 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from .check.reader import suggest
+from .check.reader import Reader, suggest
 from .model import Choice, Recogniser, Text
 from .recognise import normalise
-from .yamlsrc import Located, Problem, load_located
+from .yamlsrc import Located, LocatedList, Problem, load_located
 
 STATUSES = ("checked", "secondary", "unverified")
 DELAY = re.compile(r"^(\d{1,3}) (day|days|week|weeks|month|months|year|years)$")
 COUNTRY = re.compile(r"^[A-Z]{2}$")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")  # « basic-fit », « sp_f14373 »
 FIELDS = {
     "file": {"schema", "sources", "mediators", "sectors", "companies", "problems", "from_flow"},
     "problem": {"label", "keywords", "patterns", "examples", "author_note"},
     "source": {"title", "url", "verified", "author_note"},
     "mediator": {"name", "url", "how", "address", "members", "source", "status", "verified", "author_note"},
-    "sector": {"name", "keywords", "mediator", "steps", "mediator_within", "no_mediation", "facts", "source",
-               "status", "verified", "author_note"},
-    "sector_fact": {"text", "said", "source", "status", "verified", "author_note"},
+    "sector": {"name", "keywords", "mediator", "steps", "no_mediation", "facts", "source", "status", "verified",
+               "author_note"},
     "step": {"to", "wait", "direct_after", "address"},
     "company": {"name", "short", "aliases", "sector", "country", "market", "mediator", "address", "phone",
                 "activities", "steps", "facts", "flow", "author_note"},
     "alias": {"alias", "short", "capital"},
-    "fact": {"id", "lines", "number", "for", "source", "status", "verified"},
+    "fact": {"id", "lines", "number", "for", "text", "said", "source", "status", "verified", "author_note"},
 }
 
 
@@ -80,7 +80,6 @@ class Sector:
     mediator: str | None
     steps: tuple[Step, ...]
     fact: Sourced
-    mediator_within: str | None = None
     no_mediation: bool = False
     facts: tuple[Sourced, ...] = ()  # rules that decide an answer there: a Sourced whose value is a Text
 
@@ -126,208 +125,193 @@ def load_directory(folder: str | Path) -> tuple[Directory | None, list[Problem]]
     files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
     if not files:
         return None, [Problem(str(folder), 0, "no directory file (*.yaml) found")]
-    reader = _Reader()
+    reader, problems = _Reader(), []
     for path in files:
         try:
             data, found = load_located(path.read_text(encoding="utf-8"), str(path))
         except (OSError, UnicodeDecodeError) as exc:
-            reader.problems.append(Problem(str(path), 0, f"cannot read the file: {exc}"))
+            problems.append(Problem(str(path), 0, f"cannot read the file: {exc}"))
             continue
-        reader.problems += found
+        problems += found
+        r = _FileReader(str(path))
         if isinstance(data, Located):
-            reader.file(str(path), data)
-    reader.resolve()
-    failed = any(not p.warning for p in reader.problems)
-    return (None if failed else reader.directory), sorted(reader.problems, key=lambda p: (p.file, p.line))
+            reader.file(r, data)
+        elif data is not None:
+            r.err(1, "a directory file is a mapping (schema:, sources:, companies: ...)")
+        problems += r.problems
+    problems += reader.resolve()
+    failed = any(not p.warning for p in problems)
+    return (None if failed else reader.directory), sorted(problems, key=lambda p: (p.file, p.line))
+
+
+class _FileReader(Reader):
+    """The flows' checked reader (line numbers, types, « did you mean »), with the directory's
+    fields, and its ids: slugs with hyphens (« basic-fit »)."""
+    fields, owner = FIELDS, "directory file"
+
+    def ident(self, value, line: int, what: str) -> str | None:
+        if isinstance(value, str) and SLUG.match(value):
+            return value
+        self.err(line, f"{what}: id {value!r} must be lower-case letters, digits, hyphens and _")
+        return None
 
 
 class _Reader:
+    """What every file of the folder adds to one directory; references checked at the end."""
+
     def __init__(self):
-        self.directory, self.problems = Directory(), []
-        self.refs: list[tuple[str, int, str, str, str]] = []  # (file, line, kind, id, what)
+        self.directory = Directory()
+        self.refs: list[tuple[_FileReader, int, str, str, str]] = []  # (reader, line, kind, id, what)
         self.alias_owner: dict[str, str] = {}
 
-    def err(self, file: str, line: int, message: str) -> None:
-        self.problems.append(Problem(file, line, message))
-
-    def fields(self, file: str, data: Located, kind: str, what: str) -> bool:
-        if not isinstance(data, Located):
-            self.err(file, getattr(data, "line", 0), f"{what} must be a mapping (key: value lines)")
-            return False
-        for key in data:
-            if key not in FIELDS[kind]:
-                self.err(file, data.line_of(key), f"{what}: unknown field {key!r}{suggest(key, FIELDS[kind])}")
-        return True
-
-    def file(self, file: str, data: Located) -> None:
-        self.fields(file, data, "file", "directory file")
+    def file(self, r: _FileReader, data: Located) -> None:
+        r.mapping(data, 1, "directory file", "file")
         if data.get("schema") != 1:
-            self.err(file, data.line_of("schema"), "schema must be 1")
-        for sid, entry in (data.get("sources") or {}).items():
-            if self.fields(file, entry, "source", f"source {sid}"):
-                if not entry.get("title") or not isinstance(entry.get("verified"), date):
-                    self.err(file, entry.line, f"source {sid}: needs a title and verified: YYYY-MM-DD")
-                known = self.directory.sources.get(sid)
-                if known is not None and known.get("title") != entry.get("title"):
-                    self.err(file, entry.line, f"source {sid}: another file gives it another title")
+            r.err(data.line_of("schema"), "schema must be 1")
+        for sid, entry, what in r.entries(data, "sources", "source"):
+            title = r.scalar(entry, "title", what, "text")
+            r.scalar(entry, "verified", what, "date")
+            known = self.directory.sources.get(sid)
+            if known is not None and known.get("title") != entry.get("title"):
+                r.err(entry.line, f"{what}: another file gives it another title")
+            if title:
                 self.directory.sources[sid] = dict(entry)
-        for mid, entry in (data.get("mediators") or {}).items():
-            if self.fields(file, entry, "mediator", f"mediator {mid}"):
-                self.directory.mediators[mid] = Mediator(
-                    mid, str(entry.get("name") or self._missing(file, entry, f"mediator {mid}", "name")),
-                    entry.get("url"), _text(entry.get("how")), tuple(entry.get("address") or ()),
-                    entry.get("members"), self.sourced(file, entry, f"mediator {mid}", mid))
-        for sid, entry in (data.get("sectors") or {}).items():
-            if self.fields(file, entry, "sector", f"sector {sid}"):
-                self.sector(file, sid, entry)
-        for cid, entry in (data.get("companies") or {}).items():
-            if self.fields(file, entry, "company", f"company {cid}"):
-                self.company(file, cid, entry)
-        if data.get("from_flow"):
-            self.directory.from_flow = str(data["from_flow"])
-        for pid, entry in (data.get("problems") or {}).items():
-            if self.fields(file, entry, "problem", f"problem {pid}"):
-                self.problem(file, pid, entry)
+        for mid, entry, what in r.entries(data, "mediators", "mediator"):
+            self.directory.mediators[mid] = Mediator(
+                mid, r.scalar(entry, "name", what) or "", r.scalar(entry, "url", what, required=False),
+                r.scalar(entry, "how", what, "text") or {"fr": ""},
+                tuple(line for line, _ in r.items(entry, "address", what)),
+                r.scalar(entry, "members", what, required=False), self.sourced(r, entry, what, mid))
+        for sid, entry, what in r.entries(data, "sectors", "sector"):
+            self.sector(r, sid, entry, what)
+        for cid, entry, what in r.entries(data, "companies", "company"):
+            self.company(r, cid, entry, what)
+        from_flow = r.scalar(data, "from_flow", "directory file", required=False)
+        if from_flow:
+            self.directory.from_flow = from_flow
+        for pid, entry, what in r.entries(data, "problems", "problem"):
+            self.problem(r, pid, entry, what)
 
-    def problem(self, file: str, pid: str, entry: Located) -> None:
-        patterns = tuple(str(x) for x in entry.get("patterns") or ())
+    def problem(self, r: _FileReader, pid: str, entry: Located, what: str) -> None:
+        patterns = tuple(pattern for pattern, _ in r.items(entry, "patterns", what))
         for pattern in patterns:
             try:
                 re.compile(pattern)
             except re.error as exc:
-                self.err(file, entry.line_of("patterns"), f"problem {pid}: pattern {pattern!r}: {exc}")
-        recogniser = Recogniser(tuple(str(x) for x in entry.get("keywords") or ()), patterns,
-                                tuple(str(x) for x in entry.get("examples") or ()))
+                r.err(entry.line_of("patterns"), f"{what}: pattern {pattern!r}: {exc}")
+        recogniser = Recogniser(tuple(k for k, _ in r.items(entry, "keywords", what)), patterns,
+                                tuple(e for e, _ in r.items(entry, "examples", what)))
         if recogniser.empty:
-            self.err(file, entry.line, f"problem {pid}: needs keywords or examples")
-        self.directory.problems += (Choice(pid, _text(entry.get("label") or pid), (), recogniser=recogniser),)
+            r.err(entry.line, f"{what}: needs keywords or examples")
+        label = r.scalar(entry, "label", what, "text", required=False) or {"fr": pid}
+        self.directory.problems += (Choice(pid, label, (), recogniser=recogniser),)
 
-    def _missing(self, file: str, entry: Located, what: str, key: str) -> str:
-        self.err(file, entry.line, f"{what}: missing {key!r}")
-        return ""
+    def sourced(self, r: _FileReader, entry: Located, what: str, value) -> Sourced:
+        status = r.scalar(entry, "status", what)
+        if status is not None and status not in STATUSES:
+            r.err(entry.line_of("status"), f"{what}: status must be one of {', '.join(STATUSES)}")
+        verified = r.scalar(entry, "verified", what, "date")
+        source = r.scalar(entry, "source", what)
+        if source:
+            self.refs.append((r, entry.line_of("source"), "source", source, what))
+        return Sourced(value, source or "", status if status in STATUSES else "unverified", verified or date.min,
+                       r.scalar(entry, "for", what, required=False),
+                       tuple(k for k, _ in r.items(entry, "said", what)))
 
-    def sourced(self, file: str, entry: Located, what: str, value) -> Sourced:
-        status, verified, source = entry.get("status"), entry.get("verified"), entry.get("source")
-        if status not in STATUSES:
-            self.err(file, entry.line_of("status"), f"{what}: status must be one of {', '.join(STATUSES)}")
-        if not isinstance(verified, date):
-            self.err(file, entry.line_of("verified"), f"{what}: verified must be the day it was checked (YYYY-MM-DD)")
-        if not source:
-            self.err(file, entry.line, f"{what}: missing 'source'")
-        else:
-            self.refs.append((file, entry.line_of("source"), "source", str(source), what))
-        return Sourced(value, str(source or ""), str(status or "unverified"),
-                       verified if isinstance(verified, date) else date.min, entry.get("for"))
+    def delay(self, r: _FileReader, entry: Located, key: str, what: str) -> str | None:
+        value = r.scalar(entry, key, what, required=False)
+        if value is not None and not DELAY.match(value):
+            r.err(entry.line_of(key), f"{what}: a delay is like \"1 month\" or \"2 months\", not {value!r}")
+        return value
 
-    def delay(self, file: str, line: int, value, what: str) -> str | None:
-        if value is None:
-            return None
-        if not DELAY.match(str(value)):
-            self.err(file, line, f"{what}: a delay is like \"1 month\" or \"2 months\", not {value!r}")
-        return str(value)
-
-    def sector(self, file: str, sid: str, entry: Located) -> None:
-        what = f"sector {sid}"
-        keywords = tuple(str(k) for k in entry.get("keywords") or ())
+    def sector(self, r: _FileReader, sid: str, entry: Located, what: str) -> None:
+        keywords = tuple(k for k, _ in r.items(entry, "keywords", what))
         if not keywords:
-            self.err(file, entry.line, f"{what}: needs keywords (how people name it)")
-        steps = self.steps(file, entry, what)
+            r.err(entry.line, f"{what}: needs keywords (how people name it)")
+        steps = self.steps(r, entry, what)
         if not steps:
-            self.err(file, entry.line, f"{what}: needs steps (the written complaint first)")
-        if entry.get("mediator"):
-            self.refs.append((file, entry.line_of("mediator"), "mediator", str(entry["mediator"]), what))
-        facts = self.facts(file, entry, what)
+            r.err(entry.line, f"{what}: needs steps (the written complaint first)")
+        mediator = r.scalar(entry, "mediator", what, required=False)
+        if mediator:
+            self.refs.append((r, entry.line_of("mediator"), "mediator", mediator, what))
         self.directory.sectors[sid] = Sector(
-            sid, _text(entry.get("name")) if entry.get("name") else {"fr": self._missing(file, entry, what, "name")},
-            keywords, entry.get("mediator"), tuple(steps), self.sourced(file, entry, what, sid),
-            self.delay(file, entry.line_of("mediator_within"), entry.get("mediator_within"), what),
-            bool(entry.get("no_mediation")), facts)
+            sid, r.scalar(entry, "name", what, "text") or {"fr": sid}, keywords, mediator, steps,
+            self.sourced(r, entry, what, sid), entry.get("no_mediation") is True, self.facts(r, entry, what))
 
-    def facts(self, file: str, entry: Located, what: str) -> tuple[Sourced, ...]:
+    def facts(self, r: _FileReader, entry: Located, what: str) -> tuple[Sourced, ...]:
         """A sector's or a company's facts: text, maybe `said` keywords, source, status, date."""
-        facts = []
-        for i, fact in enumerate(entry.get("facts") or ()):
-            if self.fields(file, fact, "sector_fact", f"{what}: fact {i + 1}"):
-                if not fact.get("text"):
-                    self.err(file, fact.line, f"{what}: fact {i + 1} needs its text")
-                found = self.sourced(file, fact, f"{what}: fact {i + 1}", _text(fact.get("text")))
-                facts.append(Sourced(found.value, found.source, found.status, found.verified,
-                                     said=tuple(str(k) for k in fact.get("said") or ())))
-        return tuple(facts)
+        return tuple(self.sourced(r, fact, f"{what}: fact {i + 1}",
+                                  r.scalar(fact, "text", f"{what}: fact {i + 1}", "text") or {"fr": ""})
+                     for i, (fact, _) in enumerate(r.items(entry, "facts", what, "fact")))
 
-    def steps(self, file: str, entry: Located, what: str) -> tuple[Step, ...]:
-        steps = []
-        for i, step in enumerate(entry.get("steps") or ()):
-            if self.fields(file, step, "step", f"{what}: step {i + 1}"):
-                line = step.line
-                if not step.get("to"):
-                    self.err(file, line, f"{what}: step {i + 1} needs 'to' (whom one writes to)")
-                steps.append(Step(_text(step.get("to")), self.delay(file, line, step.get("wait"), what),
-                                  self.delay(file, line, step.get("direct_after"), what),
-                                  _text(step["address"]) if step.get("address") else None))
-        return tuple(steps)
+    def steps(self, r: _FileReader, entry: Located, what: str) -> tuple[Step, ...]:
+        return tuple(Step(r.scalar(step, "to", f"{what}: step {i + 1}", "text") or {"fr": ""},
+                          self.delay(r, step, "wait", what), self.delay(r, step, "direct_after", what),
+                          r.scalar(step, "address", f"{what}: step {i + 1}", "text", required=False))
+                     for i, (step, _) in enumerate(r.items(entry, "steps", what, "step")))
 
-    def company(self, file: str, cid: str, entry: Located) -> None:
-        what = f"company {cid}"
+    def company(self, r: _FileReader, cid: str, entry: Located, what: str) -> None:
         aliases, capitals = [], set()
-        for item in entry.get("aliases") or ():
-            raw, short = (item.get("alias"), bool(item.get("short"))) if isinstance(item, dict) else (item, False)
-            if isinstance(item, dict) and item.get("capital"):
-                capitals.add(normalise(str(raw or "")))
+        raw_aliases = entry.get("aliases")
+        if not isinstance(raw_aliases, LocatedList):
+            r.err(entry.line_of("aliases"), f"{what}: aliases must be a list (the names people type)")
+            raw_aliases = []
+        for i, item in enumerate(raw_aliases):
+            line = raw_aliases.line_of(i)
             if isinstance(item, Located):
-                self.fields(file, item, "alias", f"{what}: alias")
-            alias = normalise(str(raw or ""))
-            if not alias:
-                self.err(file, entry.line_of("aliases"), f"{what}: an empty alias")
+                r.mapping(item, line, f"{what}: alias", "alias")
+                raw, short, capital = item.get("alias"), item.get("short") is True, item.get("capital") is True
+            else:
+                raw, short, capital = item, False, False
+            if isinstance(raw, bool) or not isinstance(raw, (str, int)) or not normalise(str(raw)):
+                r.err(line, f"{what}: an alias is a name in quotes, not {raw!r}")
                 continue
+            alias = normalise(str(raw))
             owner = self.alias_owner.setdefault(alias, cid)
             if owner != cid:
-                self.err(file, entry.line_of("aliases"), f"{what}: alias {alias!r} is also {owner}'s")
+                r.err(line, f"{what}: alias {alias!r} is also {owner}'s")
             aliases.append((alias, short))
-        if not aliases:
-            self.err(file, entry.line, f"{what}: needs aliases (the names people type)")
-        country = str(entry.get("country") or "FR")
-        if not COUNTRY.match(country):
-            self.err(file, entry.line_of("country"), f"{what}: country is a two-letter code (BE, CH, CA...)")
-        sector = str(entry.get("sector") or self._missing(file, entry, what, "sector"))
-        self.refs.append((file, entry.line_of("sector"), "sector", sector, what))
+            if capital:
+                capitals.add(alias)
+        if raw_aliases == [] and isinstance(entry.get("aliases"), LocatedList):
+            r.err(entry.line, f"{what}: needs aliases (the names people type)")
+        country, market = (r.scalar(entry, key, what, required=False) or "FR" for key in ("country", "market"))
+        for key, code in (("country", country), ("market", market)):
+            if not COUNTRY.match(code):
+                r.err(entry.line_of(key), f"{what}: {key} is a two-letter code (BE, CH, CA...)")
+        sector = r.scalar(entry, "sector", what) or ""
+        self.refs.append((r, entry.line_of("sector"), "sector", sector, what))
         facts = {}
-        for key in ("mediator", "address", "phone"):
-            value = entry.get(key)
+        for key, shown in (("mediator", "id"), ("address", "lines"), ("phone", "number")):
+            if key not in entry:
+                continue
+            value = r.mapping(entry[key], entry.line_of(key), f"{what}: {key}", "fact")
             if value is None:
                 continue
-            if self.fields(file, value, "fact", f"{what}: {key}"):
-                shown = value.get({"mediator": "id", "address": "lines", "phone": "number"}[key])
-                if shown is None:
-                    self.err(file, value.line, f"{what}: {key} needs its "
-                                               f"{ {'mediator': 'id', 'address': 'lines', 'phone': 'number'}[key]}")
-                if key == "mediator":
-                    self.refs.append((file, value.line_of("id"), "mediator", str(shown), what))
-                facts[key] = self.sourced(file, value, f"{what}: {key}",
-                                          tuple(shown) if isinstance(shown, list) else shown)
-        activities = dict(entry.get("activities") or {})
-        for activity, target in activities.items():
-            self.refs.append((file, entry.line_of("activities"), "activity", str(target), f"{what}: {activity}"))
-        market = str(entry.get("market") or "FR")
-        if not COUNTRY.match(market):
-            self.err(file, entry.line_of("market"), f"{what}: market is a two-letter code (BE, CH, CA...)")
-        self.directory.companies[cid] = Company(cid, str(entry.get("name") or cid), tuple(aliases), sector, country,
-                                                facts.get("mediator"), facts.get("address"), facts.get("phone"),
-                                                activities, entry.get("flow"), market, entry.get("short"),
-                                                self.steps(file, entry, what), frozenset(capitals),
-                                                self.facts(file, entry, what))
+            if key == "address":
+                said = tuple(line for line, _ in r.items(value, "lines", f"{what}: address")) or None
+            else:
+                said = r.scalar(value, shown, f"{what}: {key}")
+            if not said:
+                r.err(value.line, f"{what}: {key} needs its {shown}")
+            if key == "mediator" and said:
+                self.refs.append((r, value.line_of("id"), "mediator", said, what))
+            facts[key] = self.sourced(r, value, f"{what}: {key}", said)
+        activities = r.mapping(entry["activities"], entry.line_of("activities"), f"{what}: activities") \
+            if "activities" in entry else None
+        for activity, target in (activities or {}).items():
+            self.refs.append((r, activities.line_of(activity), "activity", str(target), f"{what}: {activity}"))
+        self.directory.companies[cid] = Company(
+            cid, r.scalar(entry, "name", what) or cid, tuple(aliases), sector, country, facts.get("mediator"),
+            facts.get("address"), facts.get("phone"), dict(activities or {}),
+            r.scalar(entry, "flow", what, required=False), market, r.scalar(entry, "short", what, required=False),
+            self.steps(r, entry, what), frozenset(capitals), self.facts(r, entry, what))
 
-    def resolve(self) -> None:
+    def resolve(self) -> list[Problem]:
+        """The references to sources, mediators, sectors and companies that no file defines."""
         d = self.directory
-        known = {"source": d.sources, "mediator": d.mediators, "sector": d.sectors}
-        for file, line, kind, ref, what in self.refs:
-            pool = {**d.sectors, **d.companies} if kind == "activity" else known[kind]
-            if ref not in pool:
-                self.err(file, line, f"{what}: no {kind if kind != 'activity' else 'sector or company'} "
-                                     f"{ref!r}{suggest(ref, pool)}")
-
-
-def _text(value) -> Text:
-    if isinstance(value, dict):
-        return {str(k): str(v) for k, v in value.items()}
-    return {"fr": str(value or "")}
+        known = {"source": d.sources, "mediator": d.mediators, "sector": d.sectors,
+                 "activity": {**d.sectors, **d.companies}}
+        return [Problem(r.file, line, f"{what}: no {'sector or company' if kind == 'activity' else kind} "
+                                      f"{ref!r}{suggest(ref, known[kind])}")
+                for r, line, kind, ref, what in self.refs if ref not in known[kind]]

@@ -61,7 +61,7 @@ class Router:
         self.sector_words = {sid: tuple(tuple(normalise(k).split()) for k in sector.keywords)
                              for sid, sector in directory.sectors.items()}
 
-    def company(self, words: list[str], why: list[str], text: str = "") -> Company | None:
+    def company(self, words: list[str], why: list[str], text: str = "", only: Company | None = None) -> Company | None:
         """The longest alias named, exactly or misspelt (« cdisount stream » is Cstream, not
         Cdiscount: the two-word alias is looked for before the one-word ones). An alias that is a
         common word too (« orange », « free ») names the company only written with a capital in
@@ -70,6 +70,8 @@ class Router:
             for i in range(len(words) - size + 1):
                 said = " ".join(words[i:i + size])
                 found = self.exact.get(tuple(words[i:i + size]))
+                if only is not None and found is not only:  # `only`: is this one named anywhere?
+                    continue
                 if found is not None and said in found.capitals and not self._named_as_such(said, found, words, text):
                     why.append(f"company: « {said} » here is a common word, not {found.id}")
                     continue
@@ -77,7 +79,7 @@ class Router:
                     why.append(f"company: « {said} » is an alias of {found.id}")
                     return found
             for alias, company in self.fuzzy:
-                if alias.count(" ") + 1 != size:
+                if alias.count(" ") + 1 != size or (only is not None and company is not only):
                     continue
                 allowed = 2 if len(alias) >= 9 else 1
                 for i in range(len(words) - size + 1):
@@ -92,13 +94,7 @@ class Router:
     def names(self, words: list[str], text: str, company_id: str) -> bool:
         """Whether the words name this company anywhere (exactly or misspelt), not only first."""
         target = self.directory.companies.get(company_id)
-        if target is None:
-            return False
-        solo = Router.__new__(Router)
-        solo.directory, solo.sector_words = self.directory, self.sector_words
-        solo.exact = {k: c for k, c in self.exact.items() if c is target}
-        solo.fuzzy = [(a, c) for a, c in self.fuzzy if c is target]
-        return solo.company(words, [], text) is not None
+        return target is not None and self.company(words, [], text, only=target) is not None
 
     def _named_as_such(self, alias: str, company: Company, words: list[str], text: str) -> bool:
         capitalised = any(normalise(w) == alias and w[:1].isupper() for w in re.findall(r"[\w'-]+", text)) \

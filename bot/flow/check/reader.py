@@ -57,6 +57,9 @@ class Uses:
 
 
 class Reader:
+    fields = FIELDS  # the fields each kind of mapping may hold (the directory's reader has its own)
+    owner = "flow"   # what a problem about a whole section is said of
+
     def __init__(self, filename: str):
         self.file = filename
         self.problems: list[Problem] = []
@@ -80,8 +83,8 @@ class Reader:
             self.err(line, f"{what} must be a mapping (key: value lines)")
             return None
         for key in value if kind else ():
-            if key not in FIELDS[kind]:
-                self.err(value.line_of(key), f"{what}: unknown field {key!r}{suggest(key, FIELDS[kind])}")
+            if key not in self.fields[kind]:
+                self.err(value.line_of(key), f"{what}: unknown field {key!r}{suggest(key, self.fields[kind])}")
         return value
 
     def named(self, data: Located, key: str, required: bool = False):
@@ -89,10 +92,10 @@ class Reader:
         value = data.get(key)
         if value is None:
             if required:
-                self.err(data.line, f"flow: missing {key!r}")
+                self.err(data.line, f"{self.owner}: missing {key!r}")
             return []
         if not isinstance(value, Located):
-            self.err(data.line_of(key), f"flow: {key} must be a mapping of id: ...")
+            self.err(data.line_of(key), f"{self.owner}: {key} must be a mapping of id: ...")
             return []
         return [(name, raw, value.line_of(name)) for name, raw in value.items()
                 if self.ident(name, value.line_of(name), key)]
