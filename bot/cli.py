@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from .flow.check import load_flow, longest_path
+from .flow.check import longest_path
+from .flow.files import load_flow_file as load_flow
 from .flow.files import FlowSet, flow_files
 from .settings import Settings, SettingsError
 

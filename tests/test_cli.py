@@ -179,10 +179,10 @@ def test_a_database_url_that_cannot_be_used_is_a_set_up_problem_not_a_crash(cli)
 
 def test_nothing_kept_means_no_promise_to_come_back(cli):
     script = "on m'a prélevé deux fois\nvidéo\nnon\nnon\nle 20 novembre\n📮 Je l'envoie aujourd'hui\n/quitter\n"
-    code, out, _ = cli("chat", "--no-store", "--at", "2026-11-26 12:00", stdin=script)
+    code, out, _ = cli("chat", "--flow", "cstream", "--no-store", "--at", "2026-11-26 12:00", stdin=script)
     assert code == 0 and "/start reprend ici" not in out
     assert "Sans enregistrement (--no-store), ce suivi s'arrête quand vous quittez" in out
-    code, out, _ = cli("chat", "--at", "2026-11-26 12:00", stdin=script)  # kept: promised
+    code, out, _ = cli("chat", "--flow", "cstream", "--at", "2026-11-26 12:00", stdin=script)  # kept: promised
     assert "/start reprend ici" in out and "Sans enregistrement" not in out
 
 
@@ -207,11 +207,11 @@ def test_the_readme_terminal_example_prints_what_the_readme_shows(cli):
     import re
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     command = re.search(r'printf "([^"]+)" \| \.venv/bin/python -m bot chat --no-store --at "([^"]+)"', readme)
-    shown = re.search(r"```text\n(> hier\n.*?)```", readme, re.S).group(1)
+    shown = re.search(r"```text\n(> .*?)```", readme, re.S).group(1)
     code, out, _ = cli("chat", "--no-store", "--at", command.group(2),
                        stdin=command.group(1).encode().decode("unicode_escape").encode("latin-1").decode("utf-8"))
     assert code == 0
-    said = out[out.index("> hier"):]
+    said = out[out.index(shown.splitlines()[0]):]
     assert [line.rstrip() for line in said.splitlines()][:len(shown.splitlines())] == \
         [line.rstrip() for line in shown.splitlines()]
 

@@ -209,8 +209,15 @@ def test_a_company_whose_customers_are_not_in_france_gets_no_french_route(routed
 
 
 def test_the_terminal_gives_the_general_route(cli):
-    code, out, _ = cli("chat", "--no-store", stdin="EDF me facture une régularisation énorme\n")
+    """Without the general flow (the Cstream file alone), another company gets its route in a
+    few sentences; with it (the default), its whole flow, EDF's mediator by name."""
+    code, out, _ = cli("chat", "--flow", str(FLOWS / "cstream.yaml"), "--no-store",
+                       stdin="EDF me facture une régularisation énorme\n")
     assert code == 0 and "Vous parlez d'EDF" in out and "Médiateur du groupe EDF, mediateur.edf.fr" in out
+    code, out, _ = cli("chat", "--no-store", "--at", "2026-11-28 08:20",
+                       stdin="EDF me facture une régularisation énorme\noui\nprélèvement\nnon\n3\n")
+    assert code == 0 and "Écrivez aujourd'hui au service clients d'EDF" in out
+    assert "Médiateur du groupe EDF, mediateur.edf.fr" in out and "Cstream" not in out
 
 
 @pytest.mark.parametrize("text", ["par quel canal contacter le service client Cstream ?",

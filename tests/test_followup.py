@@ -369,7 +369,7 @@ def test_the_terminal_runs_at_a_given_time_and_shows_the_reminder_first(cli):
     """`chat --at`: the case opened on 26 November; run as if it were 28 December, the
     reminder comes first with its buttons, and a button is picked by its number."""
     opened = "on m'a facturé deux fois\n1\n1\n2\n2\n5\n1A 123 456 7890 1\n"
-    code, out, _ = cli("chat", "--user", "camille", "--at", "2026-11-26 12:00", stdin=opened)
+    code, out, _ = cli("chat", "--flow", "cstream", "--user", "camille", "--at", "2026-11-26 12:00", stdin=opened)
     assert code == 0 and "courrier envoyé le jeudi 26 novembre 2026" in out
     assert "Prochain rappel : dimanche 27 décembre 2026 à 12:00." in out
     code, out, _ = cli("chat", "--user", "camille", "--at", "2026-12-28 10:00", stdin="3\n")

@@ -9,7 +9,7 @@ from conftest import FLOWS
 
 def test_scripted_chat_reaches_the_mediator(cli):
     script = "ma réclamation n'a jamais été traitée\n3\nOui, par écrit (courrier ou e-mail)\n2\n1\n"
-    code, out, err = cli("chat", "--no-store", stdin=script)
+    code, out, err = cli("chat", "--flow", "cstream", "--no-store", stdin=script)
     assert code == 0, err
     assert "✔ Ma demande est mal traitée" in out and "✔ Cstream Books" in out
     assert "vous pouvez saisir gratuitement le médiateur de la consommation" in out
@@ -17,13 +17,13 @@ def test_scripted_chat_reaches_the_mediator(cli):
 
 
 def test_chat_resumes_after_quitting(cli):
-    _, first, _ = cli("chat", "--user", "alice", stdin="double prélèvement\n1\n/quitter\n")
+    _, first, _ = cli("chat", "--flow", "cstream", "--user", "alice", stdin="double prélèvement\n1\n/quitter\n")
     assert "Votre progression est gardée" in first
     _, second, _ = cli("chat", "--user", "alice", stdin="/recap\n")
     assert second.startswith("Reprenons où vous en étiez.\n\nAvez-vous déjà contacté")
     assert "Cstream Vidéo" in second  # in the summary
     _, other, _ = cli("chat", "--user", "bob", stdin="")
-    assert "Quel est votre problème avec Cstream" in other
+    assert "Décrivez votre problème et l'entreprise en une phrase" in other  # the default: any company
 
 
 def test_chat_commands_back_restart_help(cli):
@@ -62,7 +62,7 @@ def test_run_without_token_falls_back_to_the_terminal(cli):
     code, out, err = cli("run", stdin="/quitter\n", tty=True)
     assert code == 0
     assert "No TELEGRAM_BOT_TOKEN" in err and len(err.strip().splitlines()) == 1
-    assert "Quel est votre problème avec Cstream" in out
+    assert "Décrivez votre problème et l'entreprise en une phrase" in out
 
 
 def test_run_without_token_and_without_a_terminal_exits_with_one_line(cli):

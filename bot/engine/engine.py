@@ -16,12 +16,12 @@ from ..flow.files import FlowSet
 from ..flow.machine import FlowMachine
 from zoneinfo import ZoneInfo
 
-from ..flow.model import DATE, Node, tr
+from ..flow.model import COMPANY, DATE, Node, tr
 from ..flow.recognise import normalise, recognise, understand_answer, yes_or_no
 from ..locales import languages, t
 from .dates import read_date
 from .followup import CASE, CASE_TOKEN, QUIET, FollowUps
-from .general import general_route
+from .general import UNKNOWN, general_route
 from .infer import infer
 from .outcome import Outcomes, fill, label_of
 from .timeline import written_date, written_month
@@ -121,7 +121,8 @@ class Engine:
                 choice_id[len(DETAIL):] in self.outcomes.details(machine.flow, node, progress, _now(now)):
             return progress, self.outcomes.reply(machine.flow, node, progress, _now(now), self._buttons(node, progress, now),
                                                  self.token(progress), choice_id[len(DETAIL):])
-        available = {"continue"} if node.kind == "info" else {c.id for c in self._choices(node, progress)}
+        available = {"continue"} if node.kind == "info" else {UNKNOWN} if node.kind == COMPANY \
+            else {c.id for c in self._choices(node, progress)}
         if choice_id not in available:
             return self._reply(machine, progress, now, [t(progress.lang, "pick_a_button")])
         return self._advance(machine, progress, choice_id, now, [])
@@ -179,9 +180,20 @@ class Engine:
                 return self._reply(machine, progress.with_(pending=(DATE, VAGUE), draft=reading.day.isoformat()),
                                    now, notices)
             return self._advance(machine, progress, DATE, now, notices, typed=reading.day.isoformat())
-        if node.id == machine.flow.classify_node and not progress.pending and self.router is not None:
-            elsewhere = self._other_company(machine.flow, text, lang)
-            if elsewhere:  # « Spotify m'a prélevé deux fois » to the Cstream flow
+        if node.kind == COMPANY:
+            return self._company_named(machine, progress, text, now, notices)
+        on_directory = machine.flow.directory is not None and self.router is not None
+        if node.id == machine.flow.classify_node and not progress.pending and on_directory:
+            progress, told = self._described(machine, progress, text, now)
+            if told is not None:  # not a consumer problem, or a company with its own flow (Cstream)
+                told.notices[:0] = notices
+                return progress, told
+        elif node.id == machine.flow.classify_node and not progress.pending and self.router is not None:
+            general = next((f for f in self.flows.ids if self.flows.get(f).flow.directory is not None), None)
+            elsewhere = self._other_company(machine.flow, text, lang, general is not None)
+            if elsewhere is True:  # « Spotify m'a prélevé deux fois » to the Cstream flow: the general flow's
+                return self._handover(progress, general, text, now, notices)
+            if elsewhere:  # no general flow loaded: the company's route in a few sentences
                 return self._reply(machine, progress.with_(draft=None), now, notices + [elsewhere])
         told = infer(machine.flow, progress, text, asking=node.id)
         if told is not progress and node.kind in ("text", "choice"):
@@ -204,16 +216,95 @@ class Engine:
         kept = text[:MAX_TEXT]
         if verdict.choice:
             return self._advance(machine, progress, verdict.choice, now, notices, typed=kept)
-        if verdict.candidates:
-            progress = progress.with_(pending=tuple(verdict.candidates), draft=kept)
+        candidates = verdict.candidates or (  # on the directory: the kind the words lean to most, to confirm
+            [verdict.hits[0].choice] if on_directory and verdict.hits and verdict.hits[0].score > 0 else [])
+        if candidates:
+            progress = progress.with_(pending=tuple(candidates), draft=kept)
             return self._reply(machine, progress, now, notices)
         progress = progress.with_(pending=None, draft=kept)
         return self._reply(machine, progress, now, notices + [t(lang, "not_understood")])
 
-    def _other_company(self, flow, text: str, lang: str) -> str | None:
-        """The general route when the words name a company this flow is not about: not its own
-        (Cstream), nor the company it belongs to (Cdiscount) unless the words are of another
-        sector (« ma commande Cdiscount », a parcel, is no Cstream problem)."""
+    def _described(self, machine: FlowMachine, progress: Progress, text: str, now) -> tuple[Progress, Reply | None]:
+        """A first description to a flow on the directory: the company and sector it names are
+        kept as answers (their questions skipped); a company with a flow of its own (Cstream) is
+        handed to that flow; words that are no consumer problem get one line on what the bot
+        does (Reply). Otherwise (progress with what was read, None): the problem is recognised."""
+        found = self.router.route(text)
+        words = normalise(text).split()
+        company = self.router.company(words, [], text) if found.problem == "none" else \
+            self.router.directory.companies.get(found.company)
+        if found.problem == "none" and company is None and not any(w.isdigit() for w in words):
+            return progress, self._reply(machine, progress, now, [t(progress.lang, "not_a_problem")])[1]
+        own = self._own_flow(company, words, text)
+        if own is not None and own != machine.flow.id:
+            return self._handover(progress, own, text, now, [])
+        if company is not None and company.market != "FR":  # Swisscom, Bell: the French route is not theirs
+            said = general_route(self.router.directory, company, progress.lang, tr(machine.flow.title, progress.lang))
+            return progress, self._reply(machine, progress, now, [said])[1]
+        step, known = len(progress.path), progress.answers
+        node = next(n.id for n in machine.flow.nodes.values() if n.kind == COMPANY)
+        read = []
+        said = company.id if company is not None else (found.company if found.company not in ("unknown", "-") else None)
+        if said and node not in known:
+            read.append((node, said, step))
+        sector = company.sector if company is not None else (found.sector if found.sector not in ("unknown", "-")
+                                                              else self.router.sector(words, []))
+        if sector in machine.flow.directory.sectors and "sector" not in known:
+            read.append(("sector", sector, step))
+        return (progress.with_(inferred=progress.inferred + tuple(read)) if read else progress), None
+
+    def _company_named(self, machine: FlowMachine, progress: Progress, text: str, now, notices: list[str]):
+        """An answer to « Quelle entreprise ? »: a directory id, `unknown`, or the name of a
+        company the directory does not know (as typed, in a few words)."""
+        words = normalise(text).split()
+        said = self.router.company_answer(text) if self.router is not None else None
+        if said is None and 0 < len(words) <= 4:
+            said = "-".join(words)
+        if said is None:
+            return self._reply(machine, progress, now, notices + [t(progress.lang, "company_not_understood")])
+        company = self.router.directory.companies.get(said) if self.router is not None else None
+        problem = progress.texts.get(machine.flow.classify_node or "", "")
+        own = self._own_flow(company, words, text)
+        if own is not None and own != machine.flow.id:  # « Cstream »: its own flow, from the problem typed
+            return self._handover(progress, own, problem or text, now, notices)
+        return self._advance(machine, progress, said, now, notices, typed=text[:MAX_TEXT])
+
+    def _own_flow(self, company, words: list[str], text: str) -> str | None:
+        """The loaded flow a company has of its own (Cstream): the company's, or one of its
+        activities' when the words are of that activity's sector (« mon abonnement Cdiscount
+        en streaming »), or when they name it anywhere."""
+        if self.router is None:
+            return None
+        directory = self.router.directory
+        for cid, entry in directory.companies.items():
+            if entry.flow and self.flows.get(entry.flow) and self.router.names(words, text, cid):
+                return entry.flow
+        if company is None:
+            return None
+        if company.flow and self.flows.get(company.flow):
+            return company.flow
+        for cid in company.activities.values():
+            entry = directory.companies.get(cid)
+            if entry and entry.flow and self.flows.get(entry.flow) and self.router.sector(words, []) == entry.sector:
+                return entry.flow
+        return None
+
+    def _handover(self, progress: Progress, flow_id: str, text: str, now, notices: list[str]):
+        """A new conversation in another flow, started from the words typed (a case still
+        followed goes along)."""
+        fresh, _ = self.start(flow_id, progress.lang, now, token=progress.token)
+        if progress.case is not None and progress.case.open:
+            fresh = fresh.with_(case=progress.case)
+        fresh, reply = self.text(fresh, text, now) if text else self.current(fresh, now)
+        title = tr(self.flows.get(flow_id).flow.title, progress.lang)
+        reply.notices[:0] = notices + [t(progress.lang, "handover", flow=title)]
+        return fresh, reply
+
+    def _other_company(self, flow, text: str, lang: str, general: bool = False) -> str | bool | None:
+        """When the words name a company this flow is not about (not its own, Cstream, nor the
+        company it belongs to, Cdiscount, unless the words are of another sector: « ma commande
+        Cdiscount », a parcel, is no Cstream problem): True when a `general` flow can take it,
+        else the company's general route in a few sentences."""
         found = self.router.route(text)
         words = normalise(text).split()
         named = found.company
@@ -234,7 +325,7 @@ class Engine:
             said = self.router.sector(words, [])  # (the bank is how the money was taken, not another purchase)
             if said in ("unknown", "bank") + tuple(c.sector for c in ours if c.flow == flow.id):
                 return None
-        return general_route(self.router.directory, company, lang, tr(flow.title, lang), text)
+        return True if general else general_route(self.router.directory, company, lang, tr(flow.title, lang), text)
 
     def _done(self, machine: FlowMachine, progress: Progress, text: str, now, notices: list[str]):
         """Words typed once the outcome is given: one line and its buttons, not the whole outcome
@@ -289,7 +380,7 @@ class Engine:
             facts=[t(lang, status, text=node_now.name(lang) if node_now.is_outcome else node_now.first_line(lang))],
             buttons=self.cases.buttons(progress) if progress.asking else self._buttons(node_now, progress, now),
             token=self.token(progress),
-            expects_text=node_now.kind in ("text", "date") or bool(progress.pending), node=progress.node)
+            expects_text=node_now.kind in ("text", "date", COMPANY) or bool(progress.pending), node=progress.node)
 
     def help(self, progress: Progress, now: datetime | None = None) -> tuple[Progress, Reply]:
         return self.current(progress, now, t(progress.lang, "help"))
@@ -327,6 +418,7 @@ class Engine:
             here = Progress(flow.id, "", node, tuple(path), inferred=progress.inferred)
             kind = flow.nodes[node].kind
             fits = answer.node == node and (answer.choice == "continue" if kind == "info"
+                                            else bool(answer.choice) if kind == COMPANY
                                             else kind == "date" and answer.choice == DATE and bool(answer.text)
                                             or any(c.id == answer.choice for c in self._choices(flow.nodes[node], here)))
             target = fits and machine.step(node, answer.choice, {**here.answers, node: answer.choice})
@@ -345,7 +437,11 @@ class Engine:
     def _advance(self, machine: FlowMachine, progress: Progress, choice_id: str, now,
                  notices: list[str], typed: str | None = None) -> tuple[Progress, Reply]:
         node = machine.flow.nodes[progress.node]
-        typed = (typed or progress.draft) if node.kind == "text" else typed if node.kind == "date" else None
+        typed = (typed or progress.draft) if node.kind == "text" else typed if node.kind in ("date", COMPANY) else None
+        if node.kind == COMPANY:  # the company's sector, unless the words already said one
+            company = machine.flow.directory.companies.get(choice_id)
+            if company is not None and "sector" not in progress.answers:
+                progress = progress.with_(inferred=progress.inferred + (("sector", company.sector, len(progress.path)),))
         answers = {**progress.answers, node.id: choice_id}
         target = machine.step(node.id, choice_id, answers)
         if target is None:
@@ -393,7 +489,8 @@ class Engine:
             reply = Reply("confirm", ask, buttons=buttons, token=token, node=node.id, expects_text=True)
         else:
             reply = Reply(node.kind, fill(tr(node.text, lang), flow, progress, now, advise=True), buttons=buttons,
-                          token=token, node=node.id, expects_text=node.kind in ("text", "date"), days=node.kind == "date")
+                          token=token, node=node.id, expects_text=node.kind in ("text", "date", COMPANY),
+                          days=node.kind == "date")
         reply.notices[:0] = notices
         return progress, reply
 
@@ -416,7 +513,7 @@ class Engine:
     def _skip_known(machine: FlowMachine, node_id: str, answers: dict[str, str]) -> str:
         """Past the questions already answered by what the person typed (`infer:`)."""
         seen = set()
-        while node_id in answers and node_id not in seen and machine.flow.nodes[node_id].kind == "choice":
+        while node_id in answers and node_id not in seen and machine.flow.nodes[node_id].kind in ("choice", COMPANY):
             seen.add(node_id)
             node_id = machine.step(node_id, answers[node_id], answers) or node_id
         return node_id
@@ -440,6 +537,8 @@ class Engine:
             and not asked_by_reminder else []
         if node.kind == "info":
             return [Button("continue", t(lang, "continue"))] + controls
+        if node.kind == COMPANY:
+            return [Button(UNKNOWN, t(lang, "company_unknown"))] + controls
         if node.is_outcome:
             machine = self.flows.get(progress.flow, progress.version) or self.flows.get(progress.flow)
             details = self.outcomes.details(machine.flow, node, progress, _now(now))

@@ -29,6 +29,7 @@ from .dates import read_date
 from .outcome import label_of, send_day
 from .progress import Case, Progress
 from .reply import Attachment, Button, Reply
+from .general import timeline_of
 from .timeline import SUB_DAY, add_delay, closed_advice, due_dates, send_day_words, written_date
 
 CASE = "_case:"        # button ids of the follow-up: _case:today, _case:date, _case:no, _case:stop...
@@ -57,7 +58,7 @@ def case_dates(flow: Flow, case: Case) -> dict[str, date]:
     sent = date.fromisoformat(case.sent)
     given = {a.node: date.fromisoformat(a.text) for a in case.answers
              if a.choice == DATE and a.text and a.node in flow.nodes and flow.nodes[a.node].kind == "date"}
-    return due_dates(flow.timeline, sent, {**given, flow.followup.date: sent})
+    return due_dates(timeline_of(flow, case.choices), sent, {**given, flow.followup.date: sent})
 
 
 def planned(flow: Flow, case: Case, quiet: tuple[int, int] | None) -> list[tuple[Reminder, datetime]]:
@@ -69,9 +70,9 @@ def planned(flow: Flow, case: Case, quiet: tuple[int, int] | None) -> list[tuple
         return []
     opened = datetime.fromtimestamp(case.opened, tz)
     dates, choices = case_dates(flow, case), case.choices
-    out = []
+    out, timeline = [], timeline_of(flow, choices)
     for reminder in follow.reminders:
-        delay = flow.timeline.get(reminder.at)
+        delay = timeline.get(reminder.at)
         if delay is None or reminder.at not in dates or not reminder.condition.holds(choices):
             continue
         if delay.unit in SUB_DAY and not delay.after:  # test flows: seconds after the case opened

@@ -7,9 +7,12 @@ terms of sale must name. A sector's facts are added when the person's words call
 (`said`: a fine, a cancelled flight)."""
 from __future__ import annotations
 
-from ..flow.directory import Company, Directory
-from ..flow.model import tr
+from dataclasses import replace
+
+from ..flow.directory import Company, Directory, Step
+from ..flow.model import COMPANY, Delay, Flow, tr
 from ..locales import t
+from ..flow.recognise import normalise
 from .infer import said_in
 
 _UNITS = {"fr": {"day": "jour", "days": "jours", "week": "semaine", "weeks": "semaines", "month": "mois",
@@ -106,3 +109,128 @@ def _host(url: str | None) -> str:
     """The address to type, short enough for a phone: « ratp.fr/mediateur », « sncf.com »."""
     bare = (url or "").removeprefix("https://").removeprefix("http://").removeprefix("www.").rstrip("/")
     return bare if len(bare) <= 32 else bare.split("/")[0]
+
+
+# -- a flow on the directory (`directory: true`: flows/general.yaml) -------------------------------
+UNKNOWN = "unknown"  # the company answer of « je ne sais pas »
+# Where the European Consumer Centre France helps with a trader: the EU, Iceland and Norway (not the UK).
+EEA = frozenset("AT BE BG CY CZ DE DK EE ES FI GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK IS NO".split())
+DEFAULT_WAIT = "2 months"
+
+
+def company_of(flow: Flow, answers: dict[str, str]) -> tuple[str | None, Company | None]:
+    """The company answer (a directory id, `unknown`, or the name of one it does not know) and
+    the directory's entry for it."""
+    node = next((n.id for n in flow.nodes.values() if n.kind == COMPANY), None)
+    said = answers.get(node) if node else None
+    return said, (flow.directory.companies.get(said) if flow.directory is not None and said else None)
+
+
+def steps_of(flow: Flow, answers: dict[str, str]) -> tuple[Step, ...]:
+    """The written steps before the mediator: the company's own, else its sector's."""
+    _, company = company_of(flow, answers)
+    sector = flow.directory.sectors.get(company.sector if company else answers.get("sector", ""))
+    return (company.steps if company and company.steps else ()) or (sector.steps if sector else ())
+
+
+def timeline_of(flow: Flow, answers: dict[str, str]) -> dict[str, Delay]:
+    """The flow's timeline for these answers: an entry with `step: N` takes the wait of the
+    company's step N when its sector gives one (telecom: 1 month), `step: all` every step's wait
+    added up (when the mediator may be asked); otherwise its own `delay`."""
+    if flow.directory is None or not any(d.step or d.steps for d in flow.timeline.values()):
+        return flow.timeline
+    waits = [_delay(step.wait) for step in steps_of(flow, answers) if step.wait]
+    out = {}
+    for name, delay in flow.timeline.items():
+        if delay.step and delay.step <= len(waits):
+            delay = replace(delay, amount=waits[delay.step - 1][0], unit=waits[delay.step - 1][1])
+        elif delay.steps and waits and len({unit for _, unit in waits}) == 1:
+            delay = replace(delay, amount=sum(n for n, _ in waits), unit=waits[0][1])
+        out[name] = delay
+    return out
+
+
+def _delay(wait: str) -> tuple[int, str]:
+    amount, _, unit = wait.partition(" ")
+    return int(amount), unit if unit.endswith("s") else unit + "s"
+
+
+def route_parts(flow: Flow, answers: dict[str, str], texts: dict[str, str], lang: str) -> dict[str, str]:
+    """What {route.x} says for the company named (flows/README.md lists them): its name, whom
+    to write to first and how long they have, the later steps, the mediator, the address."""
+    directory = flow.directory
+    said, company = company_of(flow, answers)
+    sector = directory.sectors.get(company.sector if company else answers.get("sector", ""))
+    typed = " ".join(texts.values())
+    if company is not None:
+        name, of = _called(company, lang)
+    elif said and said != UNKNOWN:  # a name the directory does not know: as the person wrote it
+        name = _typed_name(texts.get(next(n.id for n in flow.nodes.values() if n.kind == COMPANY), ""), said)
+        of = name if lang != "fr" else (f"d'{name}" if name[:1].upper() in "AEIOUYÉÈÊÀÂÎÔÛH" else f"de {name}")
+    else:
+        name, of = t(lang, "route_the_company"), t(lang, "route_of_the_company")
+    steps = steps_of(flow, answers)
+    first = steps[0] if steps else None
+    address = company.address if company is not None else None
+    if address is not None and address.scope not in (None, "le siège", "les deux niveaux") \
+            and not said_in([typed], (address.scope.split()[-1],)):
+        address = None
+    lines = tuple(address.value) if address is not None and address.stated else ()
+    then = [t(lang, "route_then", to=tr(step.to, lang) + (f" ({tr(step.address, lang)})" if step.address else ""),
+              wait=delay_words(step.wait or DEFAULT_WAIT, lang)) for step in steps[1:]]
+    if first is not None and first.direct_after and len(steps) > 1:
+        then.append(t(lang, "route_direct", wait=delay_words(first.direct_after, lang)))
+    if sector is not None and sector.no_mediation:
+        mediator, mediator_name = t(lang, "route_no_mediation"), ""
+    elif company is not None:
+        mediator = _mediator(directory, company, sector, name, lang)
+        found = directory.mediator_of(company)
+        named = company.mediator is not None and company.mediator.stated
+        mediator_name = "" if found is None or (found.members and not named) else found.name
+        if named and company.mediator.status == "secondary" and mediator_name:
+            mediator_name += f" ({t(lang, 'route_not_checked')})"
+    elif sector is not None and sector.mediator in directory.mediators:
+        found = directory.mediators[sector.mediator]
+        key = "route_sector_members" if found.members else "route_sector_mediator"
+        mediator = t(lang, key, mediator=found.name, url=_host(found.url), list=OFFICIAL_LIST,
+                     caveat=_caveat(found.fact, lang))
+        mediator_name = "" if found.members else found.name  # members only: theirs may be another
+    else:
+        mediator, mediator_name = t(lang, "route_terms_mediator", list=OFFICIAL_LIST), ""
+    facts = [tr(f.value, lang) for f in (company.facts if company else ()) + (sector.facts if sector else ())
+             if f.stated and f.said and said_in([typed], f.said)]
+    phone = company.phone if company is not None else None
+    contact = []
+    if lines:
+        key = "route_head_office" if address.scope == "le siège" else "route_address"
+        notes = [n for n in ((address.scope if key == "route_address" else None),
+                             t(lang, "route_not_checked") if address.status == "secondary" else None) if n]
+        contact.append(t(lang, key, address=", ".join(lines), caveat=f" ({', '.join(notes)})" if notes else ""))
+    if phone is not None and phone.stated:
+        contact.append(t(lang, "route_phone", number=phone.value, caveat=_caveat(phone, lang)))
+    named = mediator_name or t(lang, "route_mediator_of_terms")
+    after = (t(lang, "route_after_steps", to=tr(steps[1].to, lang), wait=delay_words(steps[1].wait or DEFAULT_WAIT, lang),
+               mediator=named) if len(steps) > 1 else t(lang, "route_after", mediator=named))
+    country = company.country if company is not None else "FR"
+    abroad = "" if country == "FR" else t(lang, "route_cec" if country in EEA else "route_outside_eu", name=name)
+    return {
+        "contact": " ".join(contact), "abroad": abroad, "after": after,
+        "company": name, "company_of": of,
+        "first": tr(first.to, lang) if first else t(lang, "route_customer_service"),
+        "wait": delay_words(first.wait if first and first.wait else DEFAULT_WAIT, lang),
+        "then": " ".join(then), "mediator": mediator,
+        "mediator_name": mediator_name or t(lang, "route_mediator_of_terms"),
+        "address": ", ".join(lines) if lines else t(lang, "route_address_unknown"),
+        "address_lines": "\n".join(lines) if lines else t("fr", "route_address_blank"),
+        "phone": phone.value if phone is not None and phone.stated else "",
+        "fact": facts[0] if facts else "",
+        "sector": tr(sector.name, lang) if sector else "",
+    }
+
+
+def _typed_name(typed: str, said: str) -> str:
+    """« Zoomtel » as typed (« c'est Zoomtel » keeps the name), else the id capitalised."""
+    for word in typed.replace("'", " ").split():
+        if normalise(word) == said.split("-")[0] and word[:1].isupper():
+            return " ".join([word] + said.split("-")[1:]).strip()
+    return " ".join(part.capitalize() for part in said.split("-"))

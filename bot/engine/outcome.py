@@ -8,9 +8,10 @@ from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from ..flow.check import PLACEHOLDER, TIMED
-from ..flow.model import DATE, Channel, Flow, Node, tr
+from ..flow.check import PLACEHOLDER, ROUTE, TIMED
+from ..flow.model import COMPANY, DATE, Channel, Flow, Node, tr
 from ..locales import t, words
+from .general import route_parts, timeline_of
 from .infer import said_in
 from .language import in_french
 from .nowline import card_status, now_line, states
@@ -25,9 +26,12 @@ QUOTE = 300  # the person's own words are quoted up to this many characters
 
 
 def label_of(node: Node, choice_id: str, lang: str, typed: str | None = None) -> str:
-    """How an answer reads on its button (a date given: the date written out)."""
+    """How an answer reads on its button (a date given: the date written out; a company: what
+    was typed, or its id)."""
     if choice_id == "continue":
         return t(lang, "continue")
+    if node.kind == COMPANY:
+        return typed or choice_id
     if node.kind == "date" and choice_id == DATE:
         return written_date(date.fromisoformat(typed), lang) if typed else "[…]"
     choice = node.choice(choice_id)
@@ -157,7 +161,7 @@ def answers_of(flow: Flow, progress: Progress, now: datetime | None) -> dict[str
     if not any(d.start for d in flow.timeline.values()):
         return progress.answers
     today = _today(flow, now)
-    states = date_states(flow.timeline, today, given_dates(flow, progress, send_day(flow, now)))
+    states = date_states(timeline_of(flow, progress.answers), today, given_dates(flow, progress, send_day(flow, now)))
     if flow.followup is not None and case_sent(flow, progress):
         states[flow.followup.date] = DATE  # `when: {letter_sent: date}`: the case says when it was sent
     return {**progress.answers, **states}
@@ -186,15 +190,17 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | N
     today, posted = _today(flow, now), send_day(flow, now)
     due: dict[str, date] = {}  # the timeline's dates, computed at the first {date.x} only
     advice: list[str] = []
+    timeline = timeline_of(flow, answers)
+    route = route_parts(flow, answers, texts, lang) if flow.directory is not None and "{route." in text else {}
 
     def timed(match: re.Match) -> str:
         kind, name = match.groups()
         if kind == "delay":
-            return written_delay(flow.timeline[name], lang)
+            return written_delay(timeline[name], lang)
         if not due:
-            due.update(due_dates(flow.timeline, posted, given_dates(flow, progress, posted)) or {"": posted})
+            due.update(due_dates(timeline, posted, given_dates(flow, progress, posted)) or {"": posted})
         day = due.get(name)
-        if day and advise and flow.timeline[name].kind == "deadline" and day >= today:
+        if day and advise and timeline[name].kind == "deadline" and day >= today:
             said = closed_advice(day, flow.holiday_country, lang)
             if said and said not in advice:
                 advice.append(said)
@@ -218,6 +224,8 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | N
             return written_date(sent, lang) if sent else None
         if typed:
             return trimmed(quotable(texts[name])) if quotable(texts.get(name, "")) else None
+        if name in flow.nodes and flow.nodes[name].kind == COMPANY:
+            return route_parts(flow, answers, texts, lang)["company"] if flow.directory is not None else None
         if name in flow.nodes and flow.nodes[name].kind == "date" and answers.get(name) != DATE:
             return None  # « Je ne sais plus » is no date to write
         if name in answers and name in flow.nodes and answers[name] == DATE:
@@ -229,6 +237,8 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | N
             return label_of(flow.nodes[name], answers[name], lang)
         return None
 
+    if route:  # a part that says nothing here (no later step, no address known) leaves no gap
+        text = re.sub(r"[ \t]{2,}", " ", ROUTE.sub(lambda m: route.get(m.group(1), ""), text)).strip()
     filled = PLACEHOLDER.sub(value, TIMED.sub(timed, text))
     return " ".join([filled, *advice]) if advice else filled
 
@@ -263,7 +273,8 @@ class Outcomes:
     def details(flow: Flow, node: Node, progress: Progress, now: datetime | None) -> list[str]:
         """The details this outcome has something to show in, in order."""
         answers, found = answers_of(flow, progress, now), set()
-        found |= {s.detail for s in node.sections if holds(s, answers, progress) and shown(tr(s.text), progress)}
+        found |= {s.detail for s in node.sections if holds(s, answers, progress) and shown(tr(s.text), progress)
+                  and _says_something(flow, s, progress, now)}
         found |= {r.detail or "channels" for r in node.channels if r.condition.holds(answers)}
         found |= {r.detail or "sources" for r in node.facts if r.condition.holds(answers)}
         if node.channels or node.facts:
@@ -285,6 +296,7 @@ class Outcomes:
         sections = [(tr(s.title, lang) or None, fill(tr(s.text, lang), flow, progress, now, advise=True))
                     for s in node.sections if holds(s, answers, progress) and s.detail == which
                     and shown(tr(s.text, lang), progress)]
+        sections = [(title, text) for title, text in sections if text.strip()]  # {route.contact}: none known
         listed = [(flow.channels[r.id], r.detail or "channels") for r in node.channels if r.condition.holds(answers)]
         facts = [(flow.facts[r.id], r.detail or "sources") for r in node.facts if r.condition.holds(answers)]
         channels = [c for c, where in listed if where == which]
@@ -300,6 +312,15 @@ class Outcomes:
             reply.sections.insert(0, (None, t(lang, "letter_intro")))
             reply.document = letter(flow, node, progress, now)
         return reply
+
+
+def _says_something(flow: Flow, section, progress: Progress, now: datetime | None) -> bool:
+    """Whether a section has text once filled: one made only of {route.x} may say nothing (no
+    address known, a company in France)."""
+    text = tr(section.text)
+    if flow.directory is None or ROUTE.sub("", text).strip():
+        return True
+    return bool(fill(text, flow, progress, now or datetime.now(ZoneInfo("UTC"))).strip())
 
 
 def letter(flow: Flow, node: Node, progress: Progress, now: datetime) -> Attachment:

@@ -1,11 +1,72 @@
 """Finding flow files and keeping every compiled flow version the bot knows (`FlowSet`)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from .check import load_flow
-from .model import Flow
+from .directory import Directory, load_directory
+from .model import COMPANY, Flow
 from .yamlsrc import Problem
+
+SECTOR_NODE = "sector"  # on the directory: the question whose choices are the sectors (skipped when known)
+
+
+def load_flow_file(path: str | Path, directories: dict | None = None) -> tuple[Flow | None, list[Problem]]:
+    """`load_flow`, and for a flow that says `directory: true` the directory of its folder
+    (`<folder>/directory`) attached and checked against it: every kind of problem is a choice of
+    its text question, every sector a choice of its `sector` question. `directories` caches the
+    folders read (one load for every flow of a folder)."""
+    flow, problems = load_flow(path)
+    if flow is None or not flow.uses_directory:
+        return flow, problems
+    folder = str(Path(path).parent / "directory")
+    if directories is None or folder not in directories:
+        found = load_directory(folder)
+        if directories is not None:
+            directories[folder] = found
+    directory, found_problems = found if directories is None else directories[folder]
+    problems = problems + [p for p in found_problems if not p.warning]
+    if directory is None:
+        return None, problems + [Problem(flow.path, 1, f"flow {flow.id!r}: its directory {folder} does not load")]
+    wrong = _against(flow, directory)
+    return (None if wrong else lend(replace(flow, directory=directory))), problems + wrong
+
+
+def lend(flow: Flow, other: Flow | None = None) -> Flow:
+    """A flow on the directory, its text question's choices recognised with the words and
+    examples of the directory's kinds of the same id (problems.yaml), and of the flow those
+    lend from (`from_flow`: the Cstream flow), when given."""
+    from .route import merged_choice
+    theirs = {c.id: c for c in other.nodes[other.classify_node].choices} if other and other.classify_node else {}
+    kinds = {k.id: merged_choice(k, theirs.get(k.id)) for k in flow.directory.problems}
+    node = flow.nodes[flow.classify_node]
+    choices = tuple(replace(c, recogniser=merged_choice(c, kinds[c.id]).recogniser) if c.id in kinds else c
+                    for c in node.choices)
+    return replace(flow, nodes={**flow.nodes, node.id: replace(node, choices=choices)})
+
+
+def _against(flow: Flow, directory: Directory) -> list[Problem]:
+    """What a flow on the directory must hold for the directory's answers to be its own."""
+    out = []
+    if not any(n.kind == COMPANY for n in flow.nodes.values()):
+        out.append(Problem(flow.path, 1, "a flow on the directory asks which company: add a node of type company"))
+    classify = flow.nodes.get(flow.classify_node or "")
+    have = {c.id for c in classify.choices} if classify else set()
+    for kind in directory.problems:
+        if kind.id != "none" and kind.id not in have:
+            out.append(Problem(flow.path, classify.line if classify else 1,
+                               f"node {flow.classify_node}: no choice {kind.id!r} (a kind of problem of the directory)"))
+    sector = flow.nodes.get(SECTOR_NODE)
+    if sector is None or sector.kind != "choice":
+        out.append(Problem(flow.path, 1, "a flow on the directory has a choice question `sector` (skipped when "
+                                         "the company or the words tell it)"))
+    else:
+        have = {c.id for c in sector.choices}
+        for sid in directory.sectors:
+            if sid not in have:
+                out.append(Problem(flow.path, sector.line, f"node sector: no choice {sid!r} (a sector of the directory)"))
+    return out
 
 
 def flow_files(paths: list[str | Path]) -> list[Path]:
@@ -46,12 +107,15 @@ class FlowSet:
     def load(cls, paths: list[str | Path], default: str | None = None) -> tuple["FlowSet", list[Problem]]:
         """Load every flow file of the given files and folders; any problem means none is used."""
         files = flow_files(paths)
-        flows, problems = [], []
+        flows, problems, directories = [], [], {}
         for file in files:
-            flow, found = load_flow(file)
+            flow, found = load_flow_file(file, directories)
             problems.extend(p for p in found if not p.warning)
             if flow:
                 flows.append(flow)
+        by_id = {f.id: f for f in flows}  # a flow on the directory also borrows the words of its `from_flow`
+        flows = [lend(f, by_id[f.directory.from_flow]) if f.directory is not None and f.directory.from_flow in by_id
+                 else f for f in flows]
         ids = [f.id for f in flows]
         for flow in flows:
             if ids.count(flow.id) > 1:

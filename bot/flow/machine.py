@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from transitions import Machine, Transition
 
-from .model import Condition, Flow
+from .model import COMPANY, Condition, Flow
 
 
 class _StateOnlyTransition(Transition):
@@ -67,7 +67,10 @@ class FlowMachine:
                                send_event=True, ignore_invalid_triggers=True)
 
     def step(self, node: str, choice_id: str, answers: dict[str, str]) -> str | None:
-        """The node reached from `node` by `choice_id` given `answers` (including this one)."""
+        """The node reached from `node` by `choice_id` given `answers` (including this one). A
+        company question takes any company's id (its one trigger: `choose_company`)."""
+        if self.flow.nodes[node].kind == COMPANY:
+            choice_id = COMPANY
         event = self.machine.events.get(trigger_name(choice_id))
         if event is None:
             return None

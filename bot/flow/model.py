@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 # A text in several languages; "fr" is always present.
+COMPANY = "company"  # the node kind that asks which company, and its one trigger (flows on the directory)
 DATE = "date"  # the answer id of a date question answered with a date (its text holds it, ISO)
 DATE_STATES = ("unknown", "passed", "nearer", "open")  # of a timeline entry counted from a date
 Text = dict[str, str]
@@ -97,7 +98,7 @@ class Ref:
 @dataclass(frozen=True)
 class Node:
     id: str
-    kind: str  # "choice" | "text" | "info" | "date" | "outcome"
+    kind: str  # "choice" | "text" | "info" | "date" | "company" | "outcome"
     text: Text
     choices: tuple[Choice, ...] = ()
     routes: tuple[Route, ...] = ()          # info nodes: where "Continuer" goes; date nodes: where a date leads
@@ -115,6 +116,8 @@ class Node:
         the choices, and `date` (a date typed) on a date question."""
         if self.kind == "info":
             return [("continue", self.routes)]
+        if self.kind == COMPANY:  # any company's name leads to `next` (its id is the answer kept)
+            return [(COMPANY, self.routes)]
         found = [(c.id, c.routes) for c in self.choices]
         return found + [(DATE, self.routes)] if self.kind == "date" else found
 
@@ -196,6 +199,9 @@ class Delay:
     start: str | None = None        # `from:` a date question: counted from the date given there
     nearer_than: str | None = None  # its state is `nearer` when it falls on or before that entry
     kind: str = "company"  # whose date it is: deadline (the person must act by it), start (from it on), company
+    step: int | None = None  # a flow on the directory: the wait of the company's route step N (1: the first
+                             # written complaint), when its sector gives one; `amount unit` otherwise
+    steps: bool = False      # `step: all`: every step's wait added up (when the mediator may be asked)
 
 
 @dataclass(frozen=True)
@@ -270,6 +276,9 @@ class Flow:
     langs: tuple[str, ...] = field(default=("fr",))
     tap_limits: tuple[tuple[Condition, int], ...] = ()  # `tap_limits:` a higher limit on some paths
     followup: Followup | None = None
+    uses_directory: bool = False
+    directory: object = None  # `directory: true`: the companies, sectors and mediators (flow/directory.py),
+                              # attached by files.load_flow_file; texts may then say {route.x}
 
     def taps_allowed(self, answers: dict[str, str]) -> int:
         """The tap limit for a path with these answers: the first `tap_limits` entry that holds."""

@@ -57,7 +57,7 @@ class Router:
                 if not short and alias not in company.capitals and len(alias) >= 6 and min(map(len, alias.split())) >= 4:
                     self.fuzzy.append((alias, company))
         by_id = {c.id: c for c in lent}
-        self.problems = tuple(_merged(c, by_id.get(c.id)) for c in directory.problems)
+        self.problems = tuple(merged_choice(c, by_id.get(c.id)) for c in directory.problems)
         self.sector_words = {sid: tuple(tuple(normalise(k).split()) for k in sector.keywords)
                              for sid, sector in directory.sectors.items()}
 
@@ -163,11 +163,12 @@ def _named(text: str) -> str | None:
     return None
 
 
-def _merged(own: Choice, lent: Choice | None) -> Choice:
+def merged_choice(own: Choice, lent: Choice | None) -> Choice:
+    """`own` with `lent`'s keywords, patterns and examples added (the same kind, said elsewhere)."""
     if lent is None:
         return own
     mine, theirs = own.recogniser, lent.recogniser
-    return Choice(own.id, own.label, (), recogniser=Recogniser(
+    return Choice(own.id, own.label, own.routes, recogniser=Recogniser(
         mine.keywords + tuple(k for k in theirs.keywords if k not in mine.keywords),
         mine.patterns + theirs.patterns, mine.examples + theirs.examples))
 
@@ -179,7 +180,8 @@ def load_router(folder, flows) -> tuple[Router | None, list]:
     from pathlib import Path
 
     from .directory import load_directory
-    directory, problems = load_directory(Path(folder) / "directory")
+    attached = next((m.flow.directory for m in map(flows.get, flows.ids) if m.flow.directory is not None), None)
+    directory, problems = (attached, []) if attached is not None else load_directory(Path(folder) / "directory")
     if directory is None:
         return None, problems
     machine = flows.get(directory.from_flow) if directory.from_flow else None

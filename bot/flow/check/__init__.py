@@ -17,7 +17,7 @@ from . import timeline as timed
 from .followup import check_references as check_followup, followup as read_followup
 from .nodes import nodes as read_nodes
 from .reader import Reader
-from .structure import PLACEHOLDER, TIMED, longest_path, references, structure
+from .structure import PLACEHOLDER, ROUTE, TIMED, longest_path, references, structure
 
 SCHEMA_VERSIONS = (1,)
 
@@ -63,7 +63,13 @@ def _build(r: Reader, data: Located, version: str, path: str) -> Flow | None:
     delays, infer = timed.timeline(r, data), timed.infer(r, data)
     tap_limits = timed.tap_limits(r, data)
     follow = read_followup(r, data)
-    references(r, nodes, channels, facts, sources, documents, delays, follow)
+    uses_directory = data.get("directory", False)
+    if not isinstance(uses_directory, bool):
+        r.err(data.line_of("directory"), "flow: directory is true (the flow uses flows/directory) or false")
+        uses_directory = False
+    if not uses_directory and any(n.kind == "company" for n in nodes.values()):
+        r.err(data.line_of("nodes"), "flow: a company question needs the directory (directory: true at the top)")
+    references(r, nodes, channels, facts, sources, documents, delays, follow, uses_directory)
     check_followup(r, follow, nodes, delays, data)
     classify = r.scalar(data, "classify", "flow", required=False)
     if classify is None:
@@ -83,7 +89,7 @@ def _build(r: Reader, data: Located, version: str, path: str) -> Flow | None:
         holiday_country=r.scalar(data, "holidays", "flow", required=False) or "FR",
         welcome=welcome, nodes=nodes, channels=channels, sources=sources, facts=facts,
         documents=documents, path=path, classify_node=classify, langs=langs, timeline=delays, infer=infer,
-        tap_limits=tap_limits, followup=follow)
+        tap_limits=tap_limits, followup=follow, uses_directory=uses_directory)
 
 
-__all__ = ["PLACEHOLDER", "TIMED", "load_flow", "load_flow_text", "longest_path"]
+__all__ = ["PLACEHOLDER", "ROUTE", "TIMED", "load_flow", "load_flow_text", "longest_path"]

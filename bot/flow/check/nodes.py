@@ -8,7 +8,7 @@ from ..model import ALWAYS, Choice, Node, Recogniser, Ref, Route, Section
 from ..yamlsrc import Located
 from .reader import Reader
 
-NODE_KINDS = ("choice", "text", "info", "date", "outcome")
+NODE_KINDS = ("choice", "text", "info", "date", "company", "outcome")
 # What the recogniser's patterns see: lower case, no accents, words split by single spaces.
 _ESCAPE = re.compile(r"\\.")
 _NEVER_SEEN = re.compile(r"[A-Z'’-]|[^\x00-\x7f]")
@@ -47,7 +47,7 @@ def _node(r: Reader, node_id: str, raw, line: int) -> Node | None:
     label = r.scalar(data, "label", what, "text", required=False)
     if kind in ("choice", "text"):
         return Node(node_id, kind, text, choices=_choices(r, data, node_id, kind), line=line, label=label)
-    if kind == "info":
+    if kind in ("info", "company"):  # Continue, or any company's name, leads to `next`
         return Node(node_id, kind, text, routes=routes(r, data, what), line=line, label=label)
     if kind == "date":  # a date typed leads to `next`; its choices are buttons for who cannot give one
         choices = _choices(r, data, node_id, kind)

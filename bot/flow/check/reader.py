@@ -11,11 +11,12 @@ from ..model import ALWAYS, LANGS, Condition, Text
 from ..yamlsrc import Located, LocatedList, Problem
 
 ID = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
+CHOICE_ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")  # choices may be the directory's sectors (« gym-club »)
 
 FIELDS = {
     "flow": {"schema", "id", "title", "start", "max_taps", "timezone", "holidays", "welcome",
              "sources", "facts", "channels", "documents", "nodes", "classify", "timeline", "infer",
-             "tap_limits", "followup"},
+             "tap_limits", "followup", "directory"},
     "followup": {"date", "opens", "opens_sent", "late", "reminders", "closes", "author_note"},
     "reminder": {"id", "at", "before", "ask", "label", "when", "unless", "author_note"},
     "tap_limit": {"when", "unless", "max_taps", "author_note"},
@@ -23,6 +24,7 @@ FIELDS = {
     "choice": {"type", "label", "text", "choices", "author_note"},
     "text": {"type", "label", "text", "choices", "author_note"},
     "info": {"type", "label", "text", "next", "author_note"},
+    "company": {"type", "label", "text", "next", "author_note"},
     "outcome": {"type", "label", "text", "sections", "channels", "facts", "document", "author_note"},
     "option": {"id", "label", "says", "next", "when", "unless", "keywords", "patterns", "examples", "author_note"},
     "route": {"next", "when", "unless"},
@@ -32,7 +34,7 @@ FIELDS = {
     "fact": {"text", "source", "verified", "status", "author_note"},
     "channel": {"kind", "name", "short", "grammar", "how", "details", "url", "email", "hours", "note",
                 "source", "verified", "status", "author_note"},
-    "delay": {"delay", "basis", "kind", "after", "from", "nearer_than", "author_note"},
+    "delay": {"delay", "basis", "kind", "after", "from", "nearer_than", "step", "author_note"},
     "inference": {"set", "keywords", "author_note"},
     "document": {"title", "filename", "parts"},
 }
@@ -140,9 +142,9 @@ class Reader:
             self.err(line, f"{what}: id was read as the YAML boolean {str(value).lower()}; "
                            "put it in quotes, e.g. id: \"no\"")
             return None
-        if not isinstance(value, str) or not ID.match(value):
-            self.err(line, f"{what}: id {value!r} must be lower-case letters, digits and _ "
-                           "(starting with a letter, 24 characters at most)")
+        if not isinstance(value, str) or not CHOICE_ID.match(value):
+            self.err(line, f"{what}: id {value!r} must be lower-case letters, digits, _ and - "
+                           "(starting with a letter, 32 characters at most)")
             return None
         return value
 

@@ -14,12 +14,19 @@ PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)(\.text)?(?:\|([^{}|]*))?\}")
 # money the person typed (« 12,99 € »); {letter_number}: the followed letter's registered-mail number.
 BUILT_IN = ("date", "send_day", "amount", "letter_number")
 TIMED = re.compile(r"\{(date|delay)\.([a-z][a-z0-9_]*)\}")  # {date.answer_due}, {delay.formal_notice}
+# A flow on the directory (`directory: true`): what its route says of the company named, built by
+# bot/engine/general.py: {route.company} « SFR », « la SNCF »; {route.first} whom to write first
+# (« au service clients »); {route.then} the later steps; {route.mediator} the mediator sentence...
+ROUTE = re.compile(r"\{route\.([a-z_]+)\}")
+ROUTE_PARTS = ("company", "company_of", "first", "wait", "then", "mediator", "mediator_name", "address",
+               "address_lines", "phone", "fact", "sector", "contact", "abroad", "after")
 # What a node kind costs in user actions at most (a text answer may need a confirmation tap; a
 # date given as a month, « en octobre », is asked which day).
-TAPS = {"choice": 1, "text": 2, "info": 1, "date": 2, "outcome": 0}
+TAPS = {"choice": 1, "text": 2, "info": 1, "date": 2, "company": 2, "outcome": 0}
 
 
-def references(r: Reader, nodes, channels, facts, sources, documents, timeline=None, followup=None) -> None:
+def references(r: Reader, nodes, channels, facts, sources, documents, timeline=None, followup=None,
+               directory: bool = False) -> None:
     uses = r.uses
     case_date = followup.date if followup else None
     for kind, used, known in (("target", uses.targets, nodes), ("channel", uses.channels, channels),
@@ -56,6 +63,11 @@ def references(r: Reader, nodes, channels, facts, sources, documents, timeline=N
                 if name not in nodes and name not in (*BUILT_IN, case_date):
                     r.err(line, f"{what}: unknown placeholder {{{name}}} (use a node id, {{date}}, {{send_day}}, "
                                 "{amount} or {letter_number})")
+            for name in ROUTE.findall(lang_text):
+                if not directory:
+                    r.err(line, f"{what}: {{route.{name}}} needs the directory (directory: true at the top)")
+                elif name not in ROUTE_PARTS:
+                    r.err(line, f"{what}: unknown placeholder {{route.{name}}}{suggest(name, ROUTE_PARTS)}")
             for kind, name in TIMED.findall(lang_text):
                 if name not in (timeline or {}):
                     r.err(line, f"{what}: unknown placeholder {{{kind}.{name}}}: no {name!r} in timeline:"

@@ -47,10 +47,19 @@ def timeline(r: Reader, data: Located) -> dict[str, Delay]:
             r.err(entry.line_of("nearer_than"), f"{what}: nearer_than needs 'from' (a date question)")
         if start:
             r.uses.date_starts.append((start, entry.line_of("from"), what))
+        step = entry.get("step")  # on the directory: the wait of the company's route step N, or of all
+        if step is not None and not (step == "all" or isinstance(step, int) and not isinstance(step, bool)
+                                     and 1 <= step <= 9):
+            r.err(entry.line_of("step"), f"{what}: step must be a step number (1: the first written complaint) "
+                                         f"or all (every step's wait added up), not {step!r}")
+            step = None
+        if step is not None and "directory" not in data:
+            r.err(entry.line_of("step"), f"{what}: step needs the directory (directory: true at the top)")
         if match:
             unit = match.group(2) if match.group(2).endswith("s") else match.group(2) + "s"
             out[name] = Delay(name, int(match.group(1)), unit, basis or "law", after, start, nearer,
-                              kind if kind in KINDS else "company")
+                              kind if kind in KINDS else "company", step if isinstance(step, int) else None,
+                              step == "all")
     for name, delay in out.items():
         if delay.nearer_than and delay.nearer_than not in out:
             r.err(data["timeline"].line_of(name), f"delay {name}: nearer_than names no delay {delay.nearer_than!r}")
