@@ -313,13 +313,19 @@ def cmd_post(args, settings: Settings) -> int:
     flows = _load(settings)
     if flows is None:
         return 1
-    flow = (flows.get(args.flow) or flows.get(flows.default)).flow
+    machine = flows.get(args.flow or flows.default)
+    if machine is None:
+        print(f"no flow {args.flow!r}; the flows loaded from {settings.flows} are: {', '.join(flows.ids)}",
+              file=sys.stderr)
+        return 1
+    flow = machine.flow
 
     async def post() -> str:
         store = open_store(settings)
         try:
             async with Bot(settings.token, base_url=settings.base_url, request=_bot_request()) as bot:
-                return await publish(bot, store, args.chat, tr(flow.title, args.lang), flow.id, args.lang)
+                return await publish(bot, store, args.chat, tr(flow.title, args.lang), flow.id, args.lang,
+                                     flow.directory is not None)
         finally:
             store.close()
     print(asyncio.run(post()))
@@ -465,7 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("post", help="publish the entry post in a channel or group (as /publier)")
     p.add_argument("chat", help="@channelname or the chat's numeric id; the bot must be an administrator there")
     p.add_argument("--lang", default="fr", choices=["fr", "en"], help="the post's language")
-    p.add_argument("--flow", help="flow id its button opens (default: the default flow)")
+    p.add_argument("--flow", help="flow id its button opens (default: the default flow, any company; "
+                                  "`cstream` for Cstream's own post)")
     p.set_defaults(fn=cmd_post)
     p = sub.add_parser("store", help="progress store tools: `store copy SOURCE TARGET`")
     store = p.add_subparsers(dest="store_command", required=True)

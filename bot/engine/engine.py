@@ -21,7 +21,7 @@ from ..flow.recognise import normalise, recognise, understand_answer, yes_or_no
 from ..locales import languages, t
 from .dates import read_date
 from .followup import CASE, CASE_TOKEN, QUIET, FollowUps
-from .general import UNKNOWN, general_route
+from .general import OTHER, UNKNOWN, general_route
 from .infer import infer
 from .outcome import Outcomes, fill, label_of
 from .timeline import written_date, written_month
@@ -30,6 +30,7 @@ from .language import written_in
 from .reply import BACK, DETAIL, LANG, NEW_PROBLEM, RESTART, SHOW_LIST, Button, Reply
 
 MAX_INPUT = 4000  # longer messages are cut before matching
+NAMED = "named"   # an inferred answer's mark: the company or sector the words named (the report counts them)
 VAGUE = "vague"   # pending (DATE, VAGUE): a month given for a day (« en octobre »), its day asked once
 _INVISIBLE = {"Cc", "Cf", "Co", "Cs", "Cn"}
 
@@ -244,25 +245,27 @@ class Engine:
         step, known = len(progress.path), progress.answers
         node = next(n.id for n in machine.flow.nodes.values() if n.kind == COMPANY)
         read = []
-        said = company.id if company is not None else (found.company if found.company not in ("unknown", "-") else None)
+        said = company.id if company is not None else (OTHER if found.company not in ("unknown", "-") else None)
         if said and node not in known:
-            read.append((node, said, step))
+            read.append((node, said, step, NAMED))
         sector = company.sector if company is not None else (found.sector if found.sector not in ("unknown", "-")
                                                               else self.router.sector(words, []))
         if sector in machine.flow.directory.sectors and "sector" not in known:
-            read.append(("sector", sector, step))
+            read.append(("sector", sector, step, NAMED))
         return (progress.with_(inferred=progress.inferred + tuple(read)) if read else progress), None
 
     def _company_named(self, machine: FlowMachine, progress: Progress, text: str, now, notices: list[str]):
-        """An answer to « Quelle entreprise ? »: a directory id, `unknown`, or the name of a
-        company the directory does not know (as typed, in a few words)."""
+        """An answer to « Quelle entreprise ? »: a directory id, `unknown`, or `other` for a
+        company the directory does not know (its name is what was typed, kept as the answer's
+        text; events and reports only ever see `other`)."""
         words = normalise(text).split()
         said = self.router.company_answer(text) if self.router is not None else None
         if said is None and 0 < len(words) <= 4:
-            said = "-".join(words)
+            said = OTHER
         if said is None:
             return self._reply(machine, progress, now, notices + [t(progress.lang, "company_not_understood")])
         company = self.router.directory.companies.get(said) if self.router is not None else None
+        said = said if company is not None or said == UNKNOWN else OTHER
         problem = progress.texts.get(machine.flow.classify_node or "", "")
         own = self._own_flow(company, words, text)
         if own is not None and own != machine.flow.id:  # « Cstream »: its own flow, from the problem typed
@@ -441,7 +444,7 @@ class Engine:
         if node.kind == COMPANY:  # the company's sector, unless the words already said one
             company = machine.flow.directory.companies.get(choice_id)
             if company is not None and "sector" not in progress.answers:
-                progress = progress.with_(inferred=progress.inferred + (("sector", company.sector, len(progress.path)),))
+                progress = progress.with_(inferred=progress.inferred + (("sector", company.sector, len(progress.path), NAMED),))
         answers = {**progress.answers, node.id: choice_id}
         target = machine.step(node.id, choice_id, answers)
         if target is None:

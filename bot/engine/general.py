@@ -7,12 +7,13 @@ terms of sale must name. A sector's facts are added when the person's words call
 (`said`: a fine, a cancelled flight)."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from ..flow.directory import Company, Directory, Step
 from ..flow.model import COMPANY, Delay, Flow, tr
 from ..locales import t
-from ..flow.recognise import normalise
+from ..flow.route import named_as_typed
 from .infer import said_in
 
 _UNITS = {"fr": {"day": "jour", "days": "jours", "week": "semaine", "weeks": "semaines", "month": "mois",
@@ -113,6 +114,7 @@ def _host(url: str | None) -> str:
 
 # -- a flow on the directory (`directory: true`: flows/general.yaml) -------------------------------
 UNKNOWN = "unknown"  # the company answer of « je ne sais pas »
+OTHER = "other"      # a company the directory does not know: its name is what was typed
 # Where the European Consumer Centre France helps with a trader: the EU, Iceland and Norway (not the UK).
 EEA = frozenset("AT BE BG CY CZ DE DK EE ES FI GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK IS NO".split())
 DEFAULT_WAIT = "2 months"
@@ -164,8 +166,8 @@ def route_parts(flow: Flow, answers: dict[str, str], texts: dict[str, str], lang
     typed = " ".join(texts.values())
     if company is not None:
         name, of = _called(company, lang)
-    elif said and said != UNKNOWN:  # a name the directory does not know: as the person wrote it
-        name = _typed_name(texts.get(next(n.id for n in flow.nodes.values() if n.kind == COMPANY), ""), said)
+    elif said == OTHER and _other_name(flow, texts):  # a name the directory does not know: as written
+        name = _other_name(flow, texts)
         of = name if lang != "fr" else (f"d'{name}" if name[:1].upper() in "AEIOUYÉÈÊÀÂÎÔÛH" else f"de {name}")
     else:
         name, of = t(lang, "route_the_company"), t(lang, "route_of_the_company")
@@ -228,9 +230,15 @@ def route_parts(flow: Flow, answers: dict[str, str], texts: dict[str, str], lang
     }
 
 
-def _typed_name(typed: str, said: str) -> str:
-    """« Zoomtel » as typed (« c'est Zoomtel » keeps the name), else the id capitalised."""
-    for word in typed.replace("'", " ").split():
-        if normalise(word) == said.split("-")[0] and word[:1].isupper():
-            return " ".join([word] + said.split("-")[1:]).strip()
-    return " ".join(part.capitalize() for part in said.split("-"))
+def _other_name(flow: Flow, texts: dict[str, str]) -> str | None:
+    """The name of a company the directory does not know: typed at the company question (« c'est
+    Zoomtel »: « Zoomtel »), else named in the description (« chez Zoomtel »)."""
+    node = next(n.id for n in flow.nodes.values() if n.kind == COMPANY)
+    typed = texts.get(node, "")
+    if typed:
+        found = named_as_typed(typed) or _PREFIX.sub("", typed).strip(" .!?,;")
+        return (found[:1].upper() + found[1:])[:40] if found else None
+    return next((n for n in map(named_as_typed, texts.values()) if n), None)
+
+
+_PREFIX = re.compile(r"^\s*(?:c'est|c’est|it's|it is|chez|avec|with|l'entreprise|la société|la societe)\s+", re.I)

@@ -74,6 +74,8 @@ def condition_text(flow: Flow, condition: Condition) -> str:
 def _options(node: Node):
     if node.kind == "info":
         return [("continue", "Continuer", node.routes)]
+    if node.kind == "company":
+        return [("company", "son nom", node.routes)]
     dated = [("date", "une date", node.routes)] if node.kind == "date" else []
     return [(c.id, tr(c.label), c.routes) for c in node.choices] + dated
 

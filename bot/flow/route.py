@@ -156,10 +156,17 @@ _NOT_NAMES = frozenset("je j il elle on nous vous ils elles moi lui eux le la le
 
 def _named(text: str) -> str | None:
     """The name of a company the directory does not know, normalised (lowercase, hyphens)."""
+    found = named_as_typed(text)
+    return "-".join(normalise(found).split()) if found else None
+
+
+def named_as_typed(text: str) -> str | None:
+    """The name of a company the directory does not know, as written (« chez Zoomtel »:
+    « Zoomtel »)."""
     for match in _NAMED.finditer(text):
-        name = "-".join(normalise(match.group(1)).split())
-        if name and name.split("-")[0] not in _NOT_NAMES:
-            return name
+        name = normalise(match.group(1)).split()
+        if name and name[0] not in _NOT_NAMES:
+            return match.group(1)
     return None
 
 

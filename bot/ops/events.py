@@ -16,12 +16,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..engine import Progress, Reply, clean_text
+from ..engine.engine import NAMED
 from ..engine.progress import MAX_TEXT
 
 # The stored columns of an event, in order (the stores' `events` table, the report's rows).
 FIELDS = ("day", "flow", "version", "kind", "node", "choice", "understood", "next", "outcome", "followup",
           "seconds", "token")
-KINDS = ("start", "answer", "back", "stay")  # stay: help, summary, a question repeated, not understood...
+KINDS = ("start", "answer", "back", "stay", "read")  # stay: help, summary, a question repeated, not
+# understood...; read: the company and sector a description named (the general flow's skipped questions)
 UNRECOGNISED_DAYS = 30
 
 
@@ -43,6 +45,9 @@ def events_of(before: Progress | None, after: Progress | None, reply: Reply | No
     follow-up's result ('settled', 'mediator'...) when the step answered one."""
     if after is None or not after.token:
         return []
+    known = set() if before is None or before.token != after.token else {e[:2] for e in before.inferred}
+    read = [event(after, now, "read", entry[0], after.node, entry[1])  # the company and sector named
+            for entry in after.inferred if entry[3:] == (NAMED,) and tuple(entry[:2]) not in known]
     if followup is None and reply is not None:
         followup = reply.followup
     outcome = after.node if reply is not None and reply.kind == "outcome" else None
@@ -60,7 +65,7 @@ def events_of(before: Progress | None, after: Progress | None, reply: Reply | No
             out.append(event(after, now, "answer", answer.node, reached, answer.choice,
                              understood=True if said else None, outcome=outcome if last else None,
                              followup=followup if last else None))
-        return out
+        return out + read
     if grown < 0:
         out.append(event(after, now, "back", before.node, after.node))
         return out
@@ -69,10 +74,10 @@ def events_of(before: Progress | None, after: Progress | None, reply: Reply | No
             and (reply is None or reply.kind != "done"):  # words after an outcome answer no question
         understood = bool(after.pending)  # candidates offered: understood; the full list shown: not
     if out and understood is None and followup is None:
-        return out  # a start: no second event for the same step
+        return out + read  # a start: no second event for the same step
     item = event(after, now, "stay", after.node, after.node, understood=understood, outcome=outcome,
                  followup=followup)
     if understood is False and keep_text:
         item["text"] = after.draft
     out.append(item)
-    return out
+    return out + read

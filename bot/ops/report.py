@@ -44,6 +44,8 @@ class Stats:
     durations: list[int] = field(default_factory=list)     # seconds to the first outcome, sorted
     followups: Counter = field(default_factory=Counter)
     understood: tuple[int, int] = (0, 0)                   # (understood, descriptions)
+    companies: Counter = field(default_factory=Counter)    # the company named (flows on the directory) -> conversations
+    sectors: Counter = field(default_factory=Counter)      # its sector -> conversations
     unrecognised: list[tuple] = field(default_factory=list)
 
     @property
@@ -101,6 +103,7 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None, facts
     plans: dict = {}                              # the row's FACTS -> what the row does
     combinations: list[tuple] = []                # the FACTS values of each plan
     reached, answered, edges, outcome_seen = {}, {}, {}, {}  # key -> set of conversation numbers
+    named: dict = {}                              # (flow, node, choice) answered or read -> conversations
     said_rows: dict = {}                          # understood (0 or 1) -> [rows]
     count = 0
 
@@ -111,8 +114,11 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None, facts
         reach = reached.setdefault((fl, nxt), set()).add if nxt is not None else None
         answer = why = None
         if kind == "answer":
-            answer = (answered.setdefault((fl, node), set()).add, edges.setdefault((fl, node, choice, nxt), set()).add)
+            answer = (answered.setdefault((fl, node), set()).add, edges.setdefault((fl, node, choice, nxt), set()).add,
+                      named.setdefault((fl, node, choice), set()).add)
             why = (fl, version, node, choice)
+        elif kind == "read":  # an answer read from a description: counts where it was said, not as a step
+            answer = (None, None, named.setdefault((fl, node, choice), set()).add)
         ended = outcome_seen.setdefault((fl, outcome), set()).add if outcome is not None else None
         said = said_rows.setdefault(und, [0]) if und is not None else None
         fu = (fl, version, node, fu) if fu is not None else None
@@ -131,10 +137,12 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None, facts
             if reach is not None:
                 reach(t)
             if answer is not None:
-                answer[0](t)
-                answer[1](t)
-                if t not in reason:
-                    reason[t] = why
+                answer[2](t)
+                if why is not None:
+                    answer[0](t)
+                    answer[1](t)
+                    if t not in reason:
+                        reason[t] = why
             last[t] = ends
             if ended is not None:
                 ended(t)
@@ -177,6 +185,10 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None, facts
         week = weeks.get(day) or weeks.setdefault(day, "{}-W{:02d}".format(*date.fromisoformat(day).isocalendar()))
         stats.reasons.setdefault(week, Counter())[labels.choice(fl, version, node, choice)] += 1
     stats.reasons = dict(sorted(stats.reasons.items()))
+    for (fl, node, choice), tokens in named.items():  # companies and sectors, each conversation once
+        what = labels.named(fl, node)
+        if what is not None:
+            getattr(stats, what)[labels.entry(fl, what, choice)] += len(tokens)
     stats.outcomes = sorted(({"flow": fl, "outcome": node, "label": labels.question(fl, node, node_versions[fl, node]),
                               "conversations": len(tokens)} for (fl, node), tokens in outcome_seen.items()),
                             key=lambda row: -row["conversations"])
@@ -189,6 +201,28 @@ class _Labels:
 
     def __init__(self, flows):
         self.flows = flows
+
+    def named(self, flow: str, node: str) -> str | None:
+        """`companies` at a flow's company question, `sectors` at its sector question (by their
+        ids when the flow is not known)."""
+        found = self._node(flow, node)
+        if (found.kind if found is not None else node) == "company":
+            return "companies"
+        return "sectors" if node == "sector" and (found is None or self._directory(flow) is not None) else None
+
+    def entry(self, flow: str, what: str, choice: str) -> str:
+        """A company or sector by its name in the directory; `other` (a company it does not
+        know) and `unknown` said so."""
+        directory = self._directory(flow)
+        table = (directory.companies if what == "companies" else directory.sectors) if directory else {}
+        if choice in table:
+            name = table[choice].name
+            return name if isinstance(name, str) else name.get("fr", choice)
+        return {"other": "autre (hors annuaire)", "unknown": "inconnue"}.get(choice, choice)
+
+    def _directory(self, flow: str):
+        machine = self.flows.get(flow) if self.flows is not None else None
+        return machine.flow.directory if machine is not None else None
 
     def _node(self, flow: str, node: str, versions=()):
         if self.flows is None:
@@ -307,6 +341,8 @@ def tables(stats: Stats) -> dict[str, tuple[list[str], list[list]]]:
                      [[r["flow"], r["outcome"], r["label"], r["conversations"]] for r in stats.outcomes]),
         "time_to_outcome": (["conversations", "median_seconds", "p90_seconds"], [[len(stats.durations), med, p90]]),
         "followups": (["result", "conversations"], [[k, n] for k, n in stats.followups.most_common()]),
+        "companies": (["company", "conversations"], [[k, n] for k, n in stats.companies.most_common()]),
+        "sectors": (["sector", "conversations"], [[k, n] for k, n in stats.sectors.most_common()]),
         "understood": (["descriptions", "understood", "share_pct"],
                        [[said, ok, round(100 * ok / said, 1) if said else None]]),
         "unrecognised": (["text", "times", "last_day", "flow", "node"], _grouped(stats.unrecognised)),
@@ -474,6 +510,15 @@ def charts(stats: Stats) -> list[tuple[str, str, str]]:
         ("Descriptions comprises", "Part des problèmes décrits en mots que l'assistant a su orienter.",
          _svg(plt, _understood(plt, stats))),
     ]
+    if stats.companies or stats.sectors:  # the general flow was used: which companies, which sectors
+        top = stats.companies.most_common(15)
+        out += [("Entreprises", "Les entreprises nommées (parcours toutes entreprises), par conversation : "
+                 "les 15 premières.", _svg(plt, _barh(plt, [k for k, _ in top], [n for _, n in top], COLOURS["outcome"],
+                                                      "Aucune entreprise nommée sur la période"))),
+                ("Secteurs", "Le secteur de chaque conversation du parcours toutes entreprises.",
+                 _svg(plt, _barh(plt, [k for k, _ in stats.sectors.most_common()],
+                                 [n for _, n in stats.sectors.most_common()], COLOURS["answered"],
+                                 "Aucun secteur sur la période")))]
     return out
 
 
@@ -523,7 +568,8 @@ def render_html(stats: Stats, title: str = "Rapport de l'assistant réclamation"
              f"{' — flow ' + html.escape(stats.flow) if stats.flow else ''} · {stats.events} évènements</p>",
              '<div class="kpi">' + "".join(f"<div><b>{html.escape(str(v))}</b>{html.escape(k)}</div>"
                                            for k, v in kpis) + "</div>"]
-    names = ["funnel", "reasons_by_week", "outcomes", "time_to_outcome", "followups", "understood"]
+    names = ["funnel", "reasons_by_week", "outcomes", "time_to_outcome", "followups", "understood", "companies",
+             "sectors"]
     for (heading, lead, svg), name in zip(charts(stats), names):
         parts.append(f'<section class="chart" id="{name}"><h2>{html.escape(heading)}</h2>'
                      f'<p class="lead">{html.escape(lead)}</p><figure>{svg}</figure>'

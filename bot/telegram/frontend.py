@@ -165,14 +165,19 @@ class TelegramFrontend:
         await self._converse(update, context, message, action, arg)
 
     async def _publish(self, bot, user, target: str) -> str:
-        """/publier @canal: the entry post of the default flow, for the bot's admins only."""
+        """/publier @canal [flow]: the entry post of a flow (the default one: any company), for
+        the bot's admins only."""
         lang = user_lang(user)
         if user.id not in self.admin_ids:
             return t(lang, "publish_not_allowed")
         if not target:
             return t(lang, "publish_usage")
-        flow = self.engine.flows.get(self.engine.flows.default).flow
-        return await publish(bot, self.store, target.split()[0], tr(flow.title, lang), flow.id, lang)
+        where, *which = target.split()
+        machine = self.engine.flows.get(which[0] if which else self.engine.flows.default)
+        if machine is None:
+            return t(lang, "publish_unknown_flow", flow=which[0], flows=", ".join(self.engine.flows.ids))
+        flow = machine.flow
+        return await publish(bot, self.store, where, tr(flow.title, lang), flow.id, lang, flow.directory is not None)
 
     async def _stats(self, bot, message: Message, lang: str, group: bool) -> None:
         """/stats, admins only: the last 30 days in a paragraph, and the funnel as a picture,

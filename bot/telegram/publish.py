@@ -12,9 +12,11 @@ from ..store import ProgressStore
 log = logging.getLogger(__name__)
 
 
-async def publish(bot, store: ProgressStore, target: str | int, title: str, flow_id: str, lang: str = "fr") -> str:
+async def publish(bot, store: ProgressStore, target: str | int, title: str, flow_id: str, lang: str = "fr",
+                  any_company: bool = False) -> str:
     """Publish (or update) the entry post of a flow in `target` (@name or id); return the
-    sentence that tells the admin what happened, a refusal included."""
+    sentence that tells the admin what happened, a refusal included. `any_company`: the flow is
+    the general one (« Un problème avec une entreprise ? »), not one company's."""
     try:  # plain dicts: only a few fields are needed
         chat = await bot.do_api_request("getChat", api_kwargs={"chat_id": target})
         me = await bot.do_api_request("getChatMember", api_kwargs={"chat_id": chat["id"], "user_id": bot.id})
@@ -26,7 +28,7 @@ async def publish(bot, store: ProgressStore, target: str | int, title: str, flow
         return t(lang, "publish_not_admin", chat=name)
     if chat.get("type") == "channel" and not (creator or me.get("can_post_messages")):
         return t(lang, "publish_cannot_post", chat=name)
-    text = t(lang, "entry_post", title=title)
+    text = t(lang, "entry_post_any") if any_company else t(lang, "entry_post", title=title)
     start = f"https://t.me/{bot.username}?start={flow_id}"
     markup = {"inline_keyboard": [[{"text": t(lang, "entry_button"), "url": start}]]}
     existing = await store.entry_post(chat_id)
