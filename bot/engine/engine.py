@@ -23,7 +23,7 @@ from .dates import read_date
 from .followup import CASE, CASE_TOKEN, QUIET, FollowUps
 from .general import OTHER, UNKNOWN, general_route
 from .infer import infer
-from .outcome import Outcomes, fill, label_of
+from .outcome import Outcomes, answers_of, fill, label_of
 from .timeline import written_date, written_month
 from .progress import MAX_TEXT, Answer, Progress, new_token
 from .language import written_in
@@ -419,16 +419,18 @@ class Engine:
         node, path = flow.start, []
         for answer in progress.path:  # replay the answers while they still fit
             here = Progress(flow.id, "", node, tuple(path), inferred=progress.inferred)
+            known = answers_of(flow, here.with_(path=here.path + (answer,)), now) if flow.routes_on_dates \
+                else {**here.answers, node: answer.choice}
             kind = flow.nodes[node].kind
             fits = answer.node == node and (answer.choice == "continue" if kind == "info"
                                             else bool(answer.choice) if kind == COMPANY
                                             else kind == "date" and answer.choice == DATE and bool(answer.text)
                                             or any(c.id == answer.choice for c in self._choices(flow.nodes[node], here)))
-            target = fits and machine.step(node, answer.choice, {**here.answers, node: answer.choice})
+            target = fits and machine.step(node, answer.choice, known)
             if not target:
                 break
             path.append(answer)
-            node = self._skip_known(machine, target, {**here.answers, answer.node: answer.choice})
+            node = self._skip_known(machine, target, known)
         same = node == progress.node and len(path) == len(progress.path)
         # A confirmation still stands only if the choices it offers still exist.
         pending = progress.pending if same and progress.pending and \
@@ -446,6 +448,9 @@ class Engine:
             if company is not None and "sector" not in progress.answers:
                 progress = progress.with_(inferred=progress.inferred + (("sector", company.sector, len(progress.path), NAMED),))
         answers = {**progress.answers, node.id: choice_id}
+        if machine.flow.routes_on_dates:  # `next` may test a delay counted from a date given (this one)
+            given = progress.with_(path=progress.path + (Answer(node.id, choice_id, typed),))
+            answers = {**answers_of(machine.flow, given, now), node.id: choice_id}
         target = machine.step(node.id, choice_id, answers)
         if target is None:
             return self._reply(machine, progress, now, notices + [t(progress.lang, "pick_a_button")])

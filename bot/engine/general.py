@@ -115,6 +115,7 @@ def _host(url: str | None) -> str:
 # -- a flow on the directory (`directory: true`: flows/general.yaml) -------------------------------
 UNKNOWN = "unknown"  # the company answer of « je ne sais pas »
 OTHER = "other"      # a company the directory does not know: its name is what was typed
+SELLER = "seller"    # the question that tells a private seller from a professional one on a platform
 # Where the European Consumer Centre France helps with a trader: the EU, Iceland and Norway (not the UK).
 EEA = frozenset("AT BE BG CY CZ DE DK EE ES FI GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK IS NO".split())
 DEFAULT_WAIT = "2 months"
@@ -132,7 +133,15 @@ def steps_of(flow: Flow, answers: dict[str, str]) -> tuple[Step, ...]:
     """The written steps before the mediator: the company's own, else its sector's."""
     _, company = company_of(flow, answers)
     sector = flow.directory.sectors.get(company.sector if company else answers.get("sector", ""))
+    if _professional(sector, answers):
+        return ()  # a professional seller on a platform between people, or the platform: its customer service
     return (company.steps if company and company.steps else ()) or (sector.steps if sector else ())
+
+
+def _professional(sector, answers: dict[str, str]) -> bool:
+    """On a platform between private people (Vinted), a dispute with a professional seller or
+    with the platform itself: a consumer dispute after all (`seller:` pro or platform)."""
+    return sector is not None and sector.no_mediation and answers.get(SELLER) in ("pro", "platform")
 
 
 def timeline_of(flow: Flow, answers: dict[str, str]) -> dict[str, Delay]:
@@ -164,7 +173,9 @@ def route_parts(flow: Flow, answers: dict[str, str], texts: dict[str, str], lang
     said, company = company_of(flow, answers)
     sector = directory.sectors.get(company.sector if company else answers.get("sector", ""))
     typed = " ".join(texts.values())
-    if company is not None:
+    if answers.get(SELLER) == "pro" and sector is not None and sector.no_mediation:
+        name, of, company = t(lang, "route_the_seller"), t(lang, "route_of_the_seller"), None  # not the platform
+    elif company is not None:
         name, of = _called(company, lang)
     elif said == OTHER and _other_name(flow, texts):  # a name the directory does not know: as written
         name = _other_name(flow, texts)
@@ -182,7 +193,7 @@ def route_parts(flow: Flow, answers: dict[str, str], texts: dict[str, str], lang
               wait=delay_words(step.wait or DEFAULT_WAIT, lang)) for step in steps[1:]]
     if first is not None and first.direct_after and len(steps) > 1:
         then.append(t(lang, "route_direct", wait=delay_words(first.direct_after, lang)))
-    if sector is not None and sector.no_mediation:
+    if sector is not None and sector.no_mediation and not _professional(sector, answers):
         mediator, mediator_name = t(lang, "route_no_mediation"), ""
     elif company is not None:
         mediator = _mediator(directory, company, sector, name, lang)
@@ -217,6 +228,8 @@ def route_parts(flow: Flow, answers: dict[str, str], texts: dict[str, str], lang
     abroad = "" if country == "FR" else t(lang, "route_cec" if country in EEA else "route_outside_eu", name=name)
     return {
         "contact": " ".join(contact), "abroad": abroad, "after": after,
+        "addressee": name if company is not None or said == OTHER and _other_name(flow, texts)
+        and answers.get(SELLER) != "pro" else t(lang, "route_addressee_blank"),
         "company": name, "company_of": of,
         "first": tr(first.to, lang) if first else t(lang, "route_customer_service"),
         "wait": delay_words(first.wait if first and first.wait else DEFAULT_WAIT, lang),

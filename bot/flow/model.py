@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 # A text in several languages; "fr" is always present.
 COMPANY = "company"  # the node kind that asks which company, and its one trigger (flows on the directory)
@@ -279,6 +280,14 @@ class Flow:
     uses_directory: bool = False
     directory: object = None  # `directory: true`: the companies, sectors and mediators (flow/directory.py),
                               # attached by files.load_flow_file; texts may then say {route.x}
+
+    @cached_property
+    def routes_on_dates(self) -> bool:
+        """Whether a `next` tests a delay counted from a date given (`when: {withdrawal_until:
+        passed}`): moving on then needs the states of those delays, not only the answers."""
+        dated = {name for name, delay in self.timeline.items() if delay.start}
+        return any(name in dated for node in self.nodes.values() for _, routes in node.options()
+                   for route in routes for name, _ in route.condition.when + route.condition.unless)
 
     def taps_allowed(self, answers: dict[str, str]) -> int:
         """The tap limit for a path with these answers: the first `tap_limits` entry that holds."""
