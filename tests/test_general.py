@@ -57,11 +57,12 @@ def test_sfr_billed_twice_gets_telecoms_two_levels_the_mediator_and_a_letter_to_
     assert progress.node == "write_first" and progress.answers["company"] == "sfr"
     assert "sector" not in [a.node for a in progress.path]  # read from the message, not asked
     text = reply.text
-    assert "au service clients de SFR" in text and "1 mois pour répondre : jusqu'au samedi 26 décembre 2026" in text
+    assert "au service clients de SFR" in text and "Délai de réponse : 1 mois, jusqu'au samedi 26 décembre 2026" in text
     assert text.index("service consommateurs") < text.index("Médiateur des communications électroniques")
     assert "8 semaines" in text  # a direct debit: the bank route
     letter = detail(engine, progress, reply, "letter").document.content
     assert letter.splitlines()[4] == "SFR" and "au plus tard le samedi 26 décembre 2026" in letter
+    assert "je m'adresserai à votre service consommateurs, puis au médiateur" in letter  # telecom's next level
     steps = said(detail(engine, progress, reply, "next"))
     assert "service consommateurs (son adresse est sur votre contrat ou votre facture)" in steps
     assert "Cstream" not in everything(engine, progress, reply) and "Cdiscount" not in everything(engine, progress, reply)
@@ -108,10 +109,11 @@ def test_withdrawal_counts_fourteen_days_from_receipt_and_a_shop_has_none(engine
     assert progress.node == "no_withdrawal" and "aucun droit légal de rétractation" in reply.text
 
 
-def test_a_scam_gets_the_bank_and_the_police_never_a_letter(engine):
+def test_a_scam_gets_the_bank_and_the_police_never_a_letter_to_the_scammer(engine):
     progress, reply = talk(engine, "je me suis fait arnaquer par un faux acheteur sur Leboncoin, 250 € perdus")
     assert progress.node == "scam" and "opposition" in reply.text and "plainte" in reply.text
-    assert not any(b.id == DETAIL + "letter" for b in reply.buttons)
+    letter = detail(engine, progress, reply, "letter").document.content  # to the bank, contesting the payments
+    assert "[Votre banque" in letter and "non autorisées" in letter and "Leboncoin" not in letter
 
 
 def test_a_private_seller_is_no_consumer_dispute_but_the_platform_is(engine):
@@ -121,6 +123,48 @@ def test_a_private_seller_is_no_consumer_dispute_but_the_platform_is(engine):
     progress, reply = talk(engine, "un vendeur Vinted m'a envoyé un pull troué", "#platform", "#no")
     assert progress.node == "write_first" and "au service clients de Vinted" in reply.text
     assert "Centre européen des consommateurs" in said(detail(engine, progress, reply, "next"))  # Vinted: Lithuania
+
+
+@pytest.mark.parametrize("message,company", [
+    ("acheté un iphone 13 a un particulier sur leboncoin, l'écran est fissuré", "leboncoin"),
+    ("mon manteau Vinted n'est jamais arrivé, Mondial Relay a perdu le colis", "vinted"),
+    ("mon iPhone acheté chez Darty ne s'allume plus", "darty")])
+def test_the_complaint_is_against_the_seller_not_the_brand_or_the_carrier(engine, message, company):
+    progress, _ = talk(engine, message)
+    assert progress.answers["company"] == company
+
+
+def test_a_doorstep_sale_gets_its_fourteen_days_from_the_signature(engine):
+    progress, reply = talk(engine, "un commercial est venu chez ma mère, elle a signé pour des panneaux solaires, "
+                                   "on peut annuler ?")
+    if progress.node == "company":
+        progress, reply = engine.text(progress, "c'est Soleo Energie", THURSDAY)
+    if progress.node == "sector":
+        progress, reply = engine.choose(progress, "housing-works", reply.token, THURSDAY)
+    if progress.node == "where_bought":
+        progress, reply = engine.choose(progress, "away", reply.token, THURSDAY)
+    progress, reply = engine.text(progress, "mardi dernier", THURSDAY)
+    assert progress.node == "withdraw_now" and "jusqu'au mardi 8 décembre 2026 inclus" in reply.text  # 24 Nov + 14
+    assert "aucun paiement ne peut être exigé avant 7 jours" in reply.text
+    assert "l'entreprise de l'entreprise" not in reply.text
+
+
+def test_a_flight_cancelled_gets_the_regulation_in_its_letter(engine):
+    progress, reply = talk(engine, "Air France a annulé mon vol la veille et ne propose qu'un avoir", "#other", "#no")
+    assert progress.node == "write_first" and "261/2004" in reply.text
+    letter = detail(engine, progress, reply, "letter").document.content
+    assert "règlement (CE) n° 261/2004" in letter and letter.splitlines()[4] == "Air France"
+
+
+def test_an_unpaid_bill_is_not_sent_to_the_bank(engine):
+    progress, reply = talk(engine, "EDF me facture une régularisation énorme", "#billing", "#not_paid", "#no")
+    assert "banque" not in reply.text
+    assert "rectifier ma facture" in detail(engine, progress, reply, "letter").document.content
+
+
+def test_i_do_not_know_the_company_reads_as_such(engine):
+    progress, reply = talk(engine, "on m'a facturé des frais de dossier", "#billing", "#unknown")
+    assert reply.answer == "Je ne sais pas" and "de l'entreprise de l'entreprise" not in reply.text
 
 
 def test_a_company_not_in_the_directory_keeps_its_name_and_its_sectors_route(engine):

@@ -13,6 +13,7 @@ from dataclasses import replace
 from ..flow.directory import Company, Directory, Step
 from ..flow.model import COMPANY, Delay, Flow, tr
 from ..locales import t
+from ..flow.recognise import normalise
 from ..flow.route import named_as_typed
 from .infer import said_in
 
@@ -222,14 +223,25 @@ def route_parts(flow: Flow, answers: dict[str, str], texts: dict[str, str], lang
     if phone is not None and phone.stated:
         contact.append(t(lang, "route_phone", number=phone.value, caveat=_caveat(phone, lang)))
     named = mediator_name or t(lang, "route_mediator_of_terms")
+    to = tr(first.to, lang) if first else t(lang, "route_customer_service")
+    known = company is not None or (said == OTHER and _other_name(flow, texts) and answers.get(SELLER) != "pro")
+    if not known:  # « au service clients », « à l'entreprise »: no name to add
+        write_to = to
+    elif normalise(to) in ("a l entreprise", "to the company"):
+        write_to = t(lang, "route_to_name", name=name)  # « à Sunpower »
+    elif normalise(to).startswith(("au service", "to customer service", "to the water service")):
+        write_to = f"{to} {of}" if lang == "fr" else f"{to} of {name}"  # « au service clients de SFR »
+    else:
+        write_to = f"{to} ({name})"  # « au club (Basic-Fit) », « à votre conseiller, puis au service réclamations (LCL) »
+    letter_next = t("fr", "route_letter_then_mediator") if len(steps) > 1 else t("fr", "route_letter_mediator")
     after = (t(lang, "route_after_steps", to=tr(steps[1].to, lang), wait=delay_words(steps[1].wait or DEFAULT_WAIT, lang),
                mediator=named) if len(steps) > 1 else t(lang, "route_after", mediator=named))
     country = company.country if company is not None else "FR"
     abroad = "" if country == "FR" else t(lang, "route_cec" if country in EEA else "route_outside_eu", name=name)
     return {
         "contact": " ".join(contact), "abroad": abroad, "after": after,
-        "addressee": name if company is not None or said == OTHER and _other_name(flow, texts)
-        and answers.get(SELLER) != "pro" else t(lang, "route_addressee_blank"),
+        "addressee": company.name if company is not None else name if known else t(lang, "route_addressee_blank"),
+        "write_to": write_to, "letter_next": letter_next,
         "company": name, "company_of": of,
         "first": tr(first.to, lang) if first else t(lang, "route_customer_service"),
         "wait": delay_words(first.wait if first and first.wait else DEFAULT_WAIT, lang),

@@ -30,8 +30,8 @@ def label_of(node: Node, choice_id: str, lang: str, typed: str | None = None) ->
     was typed, or its id)."""
     if choice_id == "continue":
         return t(lang, "continue")
-    if node.kind == COMPANY:
-        return typed or choice_id
+    if node.kind == COMPANY:  # what was typed; « Je ne sais pas » pressed
+        return typed or t(lang, "company_unknown" if choice_id == "unknown" else "route_the_company")
     if node.kind == "date" and choice_id == DATE:
         return written_date(date.fromisoformat(typed), lang) if typed else "[…]"
     choice = node.choice(choice_id)

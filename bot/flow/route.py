@@ -66,6 +66,27 @@ class Router:
         Cdiscount: the two-word alias is looked for before the one-word ones). An alias that is a
         common word too (« orange », « free ») names the company only written with a capital in
         `text`, or beside its sector's words (« ma livebox orange »)."""
+        return next(self._named_in(words, why, text, only), None)
+
+    def counterpart(self, words: list[str], why: list[str], text: str, problem: str) -> Company | None:
+        """The company the complaint is against, when several are named: not the brand of the
+        device (« un iPhone acheté sur Leboncoin »: Leboncoin), nor the carrier of a parcel bought
+        elsewhere (« colis Vinted perdu par Mondial Relay »: Vinted), unless it is the only one."""
+        found = []
+        for company in self._named_in(words, why, text):
+            if company not in found:
+                found.append(company)
+        if len(found) > 1:
+            kept = [c for c in found if c.sector != "tech-product"] or found
+            if problem in ("delivery", "defect", "withdrawal", "other"):
+                kept = [c for c in kept if c.sector != "delivery"] or kept
+            if kept[0] is not found[0]:
+                why.append(f"company: {kept[0].id}, not {found[0].id} (the brand or the carrier)")
+            return kept[0]
+        return found[0] if found else None
+
+    def _named_in(self, words: list[str], why: list[str], text: str = "", only: Company | None = None):
+        """Every company named, longest aliases first (see `company`)."""
         for size in range(LONGEST_ALIAS, 0, -1):
             for i in range(len(words) - size + 1):
                 said = " ".join(words[i:i + size])
@@ -77,7 +98,7 @@ class Router:
                     continue
                 if found is not None:
                     why.append(f"company: « {said} » is an alias of {found.id}")
-                    return found
+                    yield found
             for alias, company in self.fuzzy:
                 if alias.count(" ") + 1 != size or (only is not None and company is not only):
                     continue
@@ -88,8 +109,7 @@ class Router:
                         continue
                     if Levenshtein.distance(said, alias) <= allowed:
                         why.append(f"company: « {said} » reads as {company.id} ({alias}, misspelt)")
-                        return company
-        return None
+                        yield company
 
     def names(self, words: list[str], text: str, company_id: str) -> bool:
         """Whether the words name this company anywhere (exactly or misspelt), not only first."""
@@ -137,7 +157,7 @@ class Router:
         if problem == NOT_A_PROBLEM:
             return Route("-", "-", NOT_A_PROBLEM, why=why)
         words = normalise(text).split()
-        company = self.company(words, why, text)
+        company = self.counterpart(words, why, text, problem)
         if company is None:
             named = _named(text)
             why.append(f"company: « {named} » is named, not in the directory" if named else "company: none named")
