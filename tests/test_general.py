@@ -316,3 +316,18 @@ def test_a_group_member_gets_the_general_flow_from_start(engine):
     """What /start opens by default (private chat and groups): any company."""
     progress, reply = engine.start(None, now=paris(2026, 11, 26, 9, 0))
     assert progress.flow == "general" and "Décrivez votre problème et l'entreprise" in reply.text
+
+
+def test_a_transport_fine_gets_its_two_months_from_its_day(engine):
+    progress, reply = talk(engine, "le contrôleur RATP m'a mis une amende alors que j'avais mon pass Navigo",
+                           "#other", "le 20 novembre", "#no")
+    assert progress.node == "write_first" and "au plus tard le mercredi 20 janvier 2027" in reply.text
+    letter = detail(engine, progress, reply, "letter").document.content
+    assert "Le vendredi 20 novembre 2026, j'ai reçu un procès-verbal" in letter and letter.splitlines()[4] == "RATP"
+
+
+def test_the_sources_name_where_the_sectors_route_and_its_mediator_come_from(engine):
+    progress, reply = talk(engine, "SFR me facture deux fois ma box, j'ai appelé 3 fois", "#card")
+    sources = detail(engine, progress, reply, "sources").sources
+    assert any(line.startswith("service-public.fr F14373") and "vérifié le 07/12/2026" in line for line in sources)
+    assert any(line.startswith("jechange.fr") and "non vérifié" in line for line in sources)  # SFR's mediator

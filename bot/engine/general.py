@@ -267,3 +267,27 @@ def _other_name(flow: Flow, texts: dict[str, str]) -> str | None:
 
 
 _PREFIX = re.compile(r"^\s*(?:c'est|c’est|it's|it is|chez|avec|with|l'entreprise|la société|la societe)\s+", re.I)
+
+
+def route_sources(flow: Flow, answers: dict[str, str], lang: str) -> list[str]:
+    """The directory's sources behind what {route.x} said (the sector's steps, the mediator, the
+    company's address or phone), one line each, « vérifié le … » only when checked there."""
+    directory = flow.directory
+    _, company = company_of(flow, answers)
+    sector = directory.sectors.get(company.sector if company else answers.get("sector", ""))
+    mediator = directory.mediator_of(company) if company is not None else \
+        directory.mediators.get(sector.mediator) if sector is not None and sector.mediator else None
+    shown = [sector.fact if sector else None, mediator.fact if mediator else None]
+    if company is not None:
+        shown += [company.mediator, company.address, company.phone]
+    lines, seen = [], set()
+    for fact in shown:
+        if fact is None or not fact.stated or fact.source in seen or fact.source not in directory.sources:
+            continue
+        seen.add(fact.source)
+        entry = directory.sources[fact.source]
+        title = str(entry.get("title", fact.source)) + ("" if lang == "fr" else t(lang, "in_french"))
+        line = (t(lang, "source_checked_m", title=title, date=fact.verified.strftime(t(lang, "short_date_format")))
+                if fact.status == "checked" else t(lang, "source_unchecked_m", title=title))
+        lines.append(line + (f"{t(lang, 'colon')} {entry['url']}" if entry.get("url") else ""))
+    return lines

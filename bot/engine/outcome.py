@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from ..flow.check import PLACEHOLDER, ROUTE, TIMED
 from ..flow.model import COMPANY, DATE, Channel, Flow, Node, tr
 from ..locales import t, words
-from .general import route_parts, timeline_of
+from .general import route_parts, route_sources, timeline_of
 from .infer import said_in
 from .language import in_french
 from .nowline import card_status, now_line, states
@@ -308,6 +308,8 @@ class Outcomes:
                       buttons=buttons, token=token, node=node.id)
         if which == "sources":
             reply.sources = _sources(flow, [c for c, _ in listed] + [f for f, _ in facts], lang)
+            if flow.directory is not None:  # and those of what the directory said of this company
+                reply.sources += route_sources(flow, answers, lang)
         if which == "letter" and node.document:
             reply.sections.insert(0, (None, t(lang, "letter_intro")))
             reply.document = letter(flow, node, progress, now)
