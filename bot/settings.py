@@ -116,7 +116,7 @@ class Settings:
     base_file_url: str = "https://api.telegram.org/file/bot"
     data_dir: Path = Path("data")
     flows: Path = REPO_FLOWS
-    default_flow: str | None = "general"
+    default_flow: str | None = None  # None: the flow on the directory (any company), else the first
     log_level: str = "INFO"
     log_format: str = "text"         # or "json": one JSON object per line
     admin_ids: frozenset[int] = field(default_factory=frozenset)
@@ -214,7 +214,7 @@ class Settings:
             base_file_url=read.text("TELEGRAM_BASE_FILE_URL", cls.base_file_url),
             data_dir=read.path("BOT_DATA_DIR", "data"),
             flows=read.path("BOT_FLOWS", str(REPO_FLOWS)),
-            default_flow=read.text("BOT_DEFAULT_FLOW", "general"),
+            default_flow=read.text("BOT_DEFAULT_FLOW", "") or None,
             log_level=read.choice("BOT_LOG_LEVEL", "INFO", LOG_LEVELS),
             log_format=read.choice("BOT_LOG_FORMAT", "text", ("text", "json")),
             admin_ids=frozenset(admin_ids),

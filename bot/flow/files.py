@@ -85,7 +85,9 @@ class FlowSet:
         self._current: dict[str, FlowMachine] = {}
         for flow in flows:
             self.add(flow)
-        self.default = default or next(iter(self._current), None)
+        # the default: the one named, else the flow on the directory (any company), else the first
+        self.default = default or next((i for i, m in self._current.items() if m.flow.directory is not None),
+                                       next(iter(self._current), None))
 
     def add(self, flow: Flow):
         from .machine import FlowMachine  # here: `check` needs only the YAML loader

@@ -78,7 +78,9 @@ class BotProcess:
     def __init__(self, emulator: Emulator, data_dir: Path, webhook: bool = False, extra_env: dict | None = None):
         self.log = data_dir / f"bot-{time.time_ns()}.log"
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": f"{emulator.url}/bot",
-               "BOT_DATA_DIR": str(data_dir), "BOT_LOG_LEVEL": "INFO", **(extra_env or {})}
+               "BOT_DATA_DIR": str(data_dir), "BOT_LOG_LEVEL": "INFO",
+               "BOT_DEFAULT_FLOW": "cstream",  # these tests drive the Cstream flow's questions
+               **(extra_env or {})}
         args = [sys.executable, "-m", "bot", "run"]
         if webhook:
             self.webhook_port = free_port()

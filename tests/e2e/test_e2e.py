@@ -94,6 +94,32 @@ def test_group_with_two_members(emulator, bot_process, tmp_path):
     assert bob_answers == {"problem": "access", "service": "books"}
 
 
+def test_any_company_in_private_and_in_a_group(emulator, bot_process, tmp_path):
+    """The default flow as shipped: a plain /start asks for the problem and the company; SFR's
+    route, its second level and its mediator; in a group, a parcel's seller, not Cstream."""
+    bot_process(extra_env={"BOT_DEFAULT_FLOW": ""})
+    camille = Chat(emulator, 8101)
+    camille.send("/start")
+    camille.wait_for("Décrivez votre problème et l'entreprise en une phrase")
+    camille.send("SFR me facture deux fois ma box, j'ai appelé 3 fois")
+    camille.wait_for("Comment cet argent a-t-il été pris")
+    camille.press("Par carte bancaire")
+    text = camille.wait_for("au service clients de SFR")
+    assert "service consommateurs" in text and "Médiateur des communications électroniques" in text
+    assert "Cstream" not in text
+    alice = Chat(emulator, 8102, chat_id=-100810, name="Alice")
+    alice.send("/start@TestNameBot")
+    alice.wait_for("Ou choisissez")
+    alice.send("mon colis Amazon est marqué livré mais je ne l'ai jamais reçu", reply_to=alice.bot_message_to_reply_to())
+    alice.wait_for("Qu'est-il arrivé à la livraison")
+    alice.press("Perdue, ou « livrée » sans que je l'aie reçue")
+    alice.wait_for("Où en êtes-vous avec Amazon")
+    alice.press("Je ne l'ai pas encore contactée")
+    alice.wait_for("C'est au vendeur de livrer, pas au transporteur")
+    rows = dict(sqlite3.connect(tmp_path / "progress.sqlite3").execute("SELECT key, data FROM progress"))
+    assert json.loads(rows["group:-100810:8102"])["flow"] == "general"
+
+
 def test_sigkill_mid_flow_then_restart_continues_from_the_same_question(emulator, bot_process):
     bot = bot_process()
     chat = Chat(emulator, 7001)
