@@ -145,7 +145,7 @@ def idle_bot(api: str, port: int, settle: float = 3.0) -> float:
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": "123:bench", "TELEGRAM_BASE_URL": f"{api}/bot",
            "BOT_WEBHOOK_SECRET": "bench-secret", "BOT_WEBHOOK_LISTEN": "127.0.0.1", "BOT_WEBHOOK_PORT": str(port),
            "BOT_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook", "BOT_DATA_DIR": str(folder),
-           "BOT_LOG_LEVEL": "WARNING"}
+           "BOT_LOG_LEVEL": "WARNING", "BOT_DEFAULT_FLOW": "cstream"}  # the stream is the Cstream flow's
     env.pop("BOT_DATABASE_URL", None)
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run", "--webhook"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=open(folder / "bot.log", "w"))

@@ -177,7 +177,8 @@ class Setup:
         count = 3 if self.kind == "pg3" else 1
         self.ports = [free_port() for _ in range(count)]
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": f"{self.api.url}/bot",
-               "BOT_WEBHOOK_SECRET": SECRET, "BOT_WEBHOOK_LISTEN": "127.0.0.1", "BOT_LOG_LEVEL": "INFO"}
+               "BOT_WEBHOOK_SECRET": SECRET, "BOT_WEBHOOK_LISTEN": "127.0.0.1", "BOT_LOG_LEVEL": "INFO",
+               "BOT_DEFAULT_FLOW": "cstream"}  # the stream is the Cstream flow's
         if self.kind != "sqlite1":
             name = f"bench_{uuid.uuid4().hex[:10]}"
             await pg_admin(f'CREATE DATABASE "{name}"')

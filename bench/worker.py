@@ -215,7 +215,7 @@ def build(args, workdir: Path):
     from bot.store.sqlite import SQLiteStore
     from bot.telegram.app import build_application
     db = private_copy(data_name("ours", args.stored), workdir)
-    flows, _ = FlowSet.load([REPO_FLOWS])
+    flows, _ = FlowSet.load([REPO_FLOWS], "cstream")
     settings = Settings(token=TOKEN, data_dir=workdir, base_url=base_url or Settings.base_url,
                         retention_days=RETENTION_DAYS)
     # No rate limiter: it enforces Telegram's quotas (30 messages/s), which would measure Telegram.
@@ -480,7 +480,7 @@ def idle() -> dict:
     def flows():
         from bot.flow.files import FlowSet
         from bot.settings import REPO_FLOWS
-        holder["flows"] = FlowSet.load([REPO_FLOWS])[0]
+        holder["flows"] = FlowSet.load([REPO_FLOWS], "cstream")[0]
     part("flows loaded (state machines, recognisers)", flows)
 
     def app():

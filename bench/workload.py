@@ -32,7 +32,7 @@ def _press(user: int, data: str, message_id: int) -> dict:
 
 def conversations(n: int, bot: str) -> list[list[dict]]:
     """Per conversation, its updates (JSON) in order. `bot` picks the callback data format."""
-    engine = Engine(FlowSet.load([REPO_FLOWS])[0]) if bot == "ours" else None
+    engine = Engine(FlowSet.load([REPO_FLOWS], "cstream")[0]) if bot == "ours" else None
     result = []
     for i in range(n):
         user = FIRST_USER + i
@@ -105,7 +105,7 @@ class Walker:
     """Walks our engine and the baseline's routing side by side; a walk both agree on is kept."""
 
     def __init__(self):
-        self.engine = Engine(FlowSet.load([REPO_FLOWS])[0])
+        self.engine = Engine(FlowSet.load([REPO_FLOWS], "cstream")[0])
 
     def stored_progress(self, template: int):
         """The progress of a stored conversation: problem and service answered, at `contacted`."""

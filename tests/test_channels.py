@@ -56,6 +56,29 @@ async def test_an_unknown_chat_and_a_stranger_are_refused(bot):
     assert not [m for m in tg.order if m.chat_id == CHANNEL["id"]]
 
 
+async def test_the_entry_post_for_any_company_and_a_flows_own(tmp_path):
+    """With every flow loaded (as shipped), /publier posts the entry for any company; naming a
+    flow posts that flow's own; an unknown flow is named back with those there are."""
+    from bot.flow.files import FlowSet
+    from conftest import FLOWS, make_bot
+    flows, _ = FlowSet.load([FLOWS])
+    tg, app, store = await make_bot(tmp_path, flows)
+    try:
+        a_channel(tg, status="administrator", can_post_messages=True, can_edit_messages=True)
+        admin = Person(tg, app, ADMIN)
+        await admin.send("/publier @conso_entraide")
+        [post] = [m for m in tg.order if m.chat_id == CHANNEL["id"]]
+        assert post.text.startswith("Un problème avec une entreprise ?") and "Cstream" not in post.text
+        assert post.buttons[0][0]["url"] == f"https://t.me/{BOT_USERNAME}?start=general"
+        await admin.send("/publier @conso_entraide cstream")
+        assert "Réclamation Cstream (Cdiscount)" in tg.calls_to("editMessageText")[-1]["text"]
+        await admin.send("/publier @conso_entraide netflix")
+        assert admin.last_text == "Je ne connais pas le parcours « netflix ». Parcours disponibles : cstream, general."
+    finally:
+        await app.shutdown()
+        store.close()
+
+
 def test_publishing_from_the_terminal(cli, monkeypatch, tmp_path):
     """`python -m bot post CHAT` does the same as /publier, for an operator at a terminal."""
     from tg import FakeTelegram
