@@ -303,10 +303,10 @@ def test_the_report_counts_the_companies_and_sectors_named(engine, flows):
 def test_check_refuses_a_flow_on_the_directory_that_misses_a_sector(tmp_path):
     (tmp_path / "directory").symlink_to(FLOWS / "directory")
     text = (FLOWS / "general.yaml").read_text("utf-8")
-    broken = re.sub(r"\n      - \{id: gym-club,[^\n]*", "", text)
+    broken = re.sub(r"\n      - \{id: streaming-subscription,[^\n]*", "", text)
     (tmp_path / "general.yaml").write_text(broken, "utf-8")
     flow, problems = load_flow_file(tmp_path / "general.yaml")
-    assert flow is None and any("no choice 'gym-club' (a sector of the directory)" in p.message for p in problems)
+    assert flow is None and any("no choice 'streaming-subscription' (a sector of the directory)" in p.message for p in problems)
     (tmp_path / "plain.yaml").write_text(text.replace("directory: true\n", ""), "utf-8")
     flow, problems = load_flow_file(tmp_path / "plain.yaml")
     assert flow is None and any("needs the directory" in p.message for p in problems)
