@@ -173,86 +173,105 @@ def route_parts(flow: Flow, answers: dict[str, str], texts: dict[str, str], lang
     directory = flow.directory
     said, company = company_of(flow, answers)
     sector = directory.sectors.get(company.sector if company else answers.get("sector", ""))
-    typed = " ".join(texts.values())
-    if answers.get(SELLER) == "pro" and sector is not None and sector.no_mediation:
-        name, of, company = t(lang, "route_the_seller"), t(lang, "route_of_the_seller"), None  # not the platform
-    elif company is not None:
-        name, of = _called(company, lang)
-    elif said == OTHER and _other_name(flow, texts):  # a name the directory does not know: as written
-        name = _other_name(flow, texts)
-        of = name if lang != "fr" else (f"d'{name}" if name[:1].upper() in "AEIOUYÉÈÊÀÂÎÔÛH" else f"de {name}")
-    else:
-        name, of = t(lang, "route_the_company"), t(lang, "route_of_the_company")
+    name, of, company, known = _names(flow, answers, texts, said, company, sector, lang)
     steps = steps_of(flow, answers)
     first = steps[0] if steps else None
-    address = company.address if company is not None else None
-    if address is not None and address.scope not in (None, "le siège", "les deux niveaux") \
-            and not said_in([typed], (address.scope.split()[-1],)):
-        address = None
-    lines = tuple(address.value) if address is not None and address.stated else ()
     then = [t(lang, "route_then", to=tr(step.to, lang) + (f" ({tr(step.address, lang)})" if step.address else ""),
               wait=delay_words(step.wait or DEFAULT_WAIT, lang)) for step in steps[1:]]
     if first is not None and first.direct_after and len(steps) > 1:
         then.append(t(lang, "route_direct", wait=delay_words(first.direct_after, lang)))
+    mediator, mediator_name = _mediator_parts(directory, company, sector, answers, name, lang)
+    named = mediator_name or t(lang, "route_mediator_of_terms")
+    typed = " ".join(texts.values())
+    lines, contact = _contact(company, typed, lang)
+    facts = [tr(f.value, lang) for f in (company.facts if company else ()) + (sector.facts if sector else ())
+             if f.stated and f.said and said_in([typed], f.said)]
+    to = tr(first.to, lang) if first else t(lang, "route_customer_service")
+    country = company.country if company is not None else "FR"
+    return {
+        "company": name, "company_of": of, "write_to": _write_to(to, name, of, known, lang),
+        "first": to, "wait": delay_words(first.wait if first and first.wait else DEFAULT_WAIT, lang),
+        "then": " ".join(then),
+        "after": (t(lang, "route_after_steps", to=tr(steps[1].to, lang),
+                    wait=delay_words(steps[1].wait or DEFAULT_WAIT, lang), mediator=named)
+                  if len(steps) > 1 else t(lang, "route_after", mediator=named)),
+        "mediator": mediator, "mediator_name": named,
+        "letter_next": t("fr", "route_letter_then_mediator" if len(steps) > 1 else "route_letter_mediator"),
+        "contact": " ".join(contact),
+        "address": ", ".join(lines) if lines else t(lang, "route_address_unknown"),
+        "address_lines": "\n".join(lines) if lines else t("fr", "route_address_blank"),
+        "addressee": company.name if company is not None else name if known else t(lang, "route_addressee_blank"),
+        "phone": company.phone.value if company is not None and company.phone and company.phone.stated else "",
+        "fact": facts[0] if facts else "",
+        "abroad": "" if country == "FR" else t(lang, "route_cec" if country in EEA else "route_outside_eu", name=name),
+        "sector": tr(sector.name, lang) if sector else "",
+    }
+
+
+def _names(flow: Flow, answers, texts, said, company, sector, lang: str):
+    """(name, « of » name, the company the route is about, whether it has a name): a
+    professional seller on a platform between people is « le vendeur », not the platform."""
+    if answers.get(SELLER) == "pro" and sector is not None and sector.no_mediation:
+        return t(lang, "route_the_seller"), t(lang, "route_of_the_seller"), None, False
+    if company is not None:
+        return (*_called(company, lang), company, True)
+    typed = _other_name(flow, texts) if said == OTHER else None
+    if typed:  # a name the directory does not know: as written
+        of = typed if lang != "fr" else (f"d'{typed}" if typed[:1].upper() in "AEIOUYÉÈÊÀÂÎÔÛH" else f"de {typed}")
+        return typed, of, None, True
+    return t(lang, "route_the_company"), t(lang, "route_of_the_company"), None, False
+
+
+def _mediator_parts(directory: Directory, company, sector, answers, name: str, lang: str) -> tuple[str, str]:
+    """The mediator in a sentence, and its name alone ("" when no source names one for it: a
+    sector's mediator that takes its members only is not named for a company not listed)."""
     if sector is not None and sector.no_mediation and not _professional(sector, answers):
-        mediator, mediator_name = t(lang, "route_no_mediation"), ""
-    elif company is not None:
-        mediator = _mediator(directory, company, sector, name, lang)
+        return t(lang, "route_no_mediation"), ""
+    if company is not None:
         found = directory.mediator_of(company)
         named = company.mediator is not None and company.mediator.stated
         mediator_name = "" if found is None or (found.members and not named) else found.name
         if named and company.mediator.status == "secondary" and mediator_name:
             mediator_name += f" ({t(lang, 'route_not_checked')})"
-    elif sector is not None and sector.mediator in directory.mediators:
+        return _mediator(directory, company, sector, name, lang), mediator_name
+    if sector is not None and sector.mediator in directory.mediators:
         found = directory.mediators[sector.mediator]
         key = "route_sector_members" if found.members else "route_sector_mediator"
-        mediator = t(lang, key, mediator=found.name, url=_host(found.url), list=OFFICIAL_LIST,
-                     caveat=_caveat(found.fact, lang))
-        mediator_name = "" if found.members else found.name  # members only: theirs may be another
-    else:
-        mediator, mediator_name = t(lang, "route_terms_mediator", list=OFFICIAL_LIST), ""
-    facts = [tr(f.value, lang) for f in (company.facts if company else ()) + (sector.facts if sector else ())
-             if f.stated and f.said and said_in([typed], f.said)]
-    phone = company.phone if company is not None else None
+        return (t(lang, key, mediator=found.name, url=_host(found.url), list=OFFICIAL_LIST,
+                  caveat=_caveat(found.fact, lang)), "" if found.members else found.name)
+    return t(lang, "route_terms_mediator", list=OFFICIAL_LIST), ""
+
+
+def _contact(company, typed: str, lang: str) -> tuple[tuple[str, ...], list[str]]:
+    """The sourced address lines (an address for one scope, « le mobile », only when the words
+    speak of it) and the sentences giving them and the phone."""
+    address = company.address if company is not None else None
+    if address is not None and address.scope not in (None, "le siège", "les deux niveaux") \
+            and not said_in([typed], (address.scope.split()[-1],)):
+        address = None
+    lines = tuple(address.value) if address is not None and address.stated else ()
     contact = []
     if lines:
         key = "route_head_office" if address.scope == "le siège" else "route_address"
         notes = [n for n in ((address.scope if key == "route_address" else None),
                              t(lang, "route_not_checked") if address.status == "secondary" else None) if n]
         contact.append(t(lang, key, address=", ".join(lines), caveat=f" ({', '.join(notes)})" if notes else ""))
+    phone = company.phone if company is not None else None
     if phone is not None and phone.stated:
         contact.append(t(lang, "route_phone", number=phone.value, caveat=_caveat(phone, lang)))
-    named = mediator_name or t(lang, "route_mediator_of_terms")
-    to = tr(first.to, lang) if first else t(lang, "route_customer_service")
-    known = company is not None or (said == OTHER and _other_name(flow, texts) and answers.get(SELLER) != "pro")
-    if not known:  # « au service clients », « à l'entreprise »: no name to add
-        write_to = to
-    elif normalise(to) in ("a l entreprise", "to the company"):
-        write_to = t(lang, "route_to_name", name=name)  # « à Sunpower »
-    elif normalise(to).startswith(("au service", "to customer service", "to the water service")):
-        write_to = f"{to} {of}" if lang == "fr" else f"{to} of {name}"  # « au service clients de SFR »
-    else:
-        write_to = f"{to} ({name})"  # « au club (Basic-Fit) », « à votre conseiller, puis au service réclamations (LCL) »
-    letter_next = t("fr", "route_letter_then_mediator") if len(steps) > 1 else t("fr", "route_letter_mediator")
-    after = (t(lang, "route_after_steps", to=tr(steps[1].to, lang), wait=delay_words(steps[1].wait or DEFAULT_WAIT, lang),
-               mediator=named) if len(steps) > 1 else t(lang, "route_after", mediator=named))
-    country = company.country if company is not None else "FR"
-    abroad = "" if country == "FR" else t(lang, "route_cec" if country in EEA else "route_outside_eu", name=name)
-    return {
-        "contact": " ".join(contact), "abroad": abroad, "after": after,
-        "addressee": company.name if company is not None else name if known else t(lang, "route_addressee_blank"),
-        "write_to": write_to, "letter_next": letter_next,
-        "company": name, "company_of": of,
-        "first": tr(first.to, lang) if first else t(lang, "route_customer_service"),
-        "wait": delay_words(first.wait if first and first.wait else DEFAULT_WAIT, lang),
-        "then": " ".join(then), "mediator": mediator,
-        "mediator_name": mediator_name or t(lang, "route_mediator_of_terms"),
-        "address": ", ".join(lines) if lines else t(lang, "route_address_unknown"),
-        "address_lines": "\n".join(lines) if lines else t("fr", "route_address_blank"),
-        "phone": phone.value if phone is not None and phone.stated else "",
-        "fact": facts[0] if facts else "",
-        "sector": tr(sector.name, lang) if sector else "",
-    }
+    return lines, contact
+
+
+def _write_to(to: str, name: str, of: str, known: bool, lang: str) -> str:
+    """Whom to write to, with the company's name where it reads: « au service clients de SFR »,
+    « à Sunpower », « au club (Basic-Fit) »; without a name, the step alone."""
+    if not known:
+        return to
+    if normalise(to) in ("a l entreprise", "to the company"):
+        return t(lang, "route_to_name", name=name)
+    if normalise(to).startswith(("au service", "to customer service", "to the water service")):
+        return f"{to} {of}" if lang == "fr" else f"{to} of {name}"
+    return f"{to} ({name})"
 
 
 def _other_name(flow: Flow, texts: dict[str, str]) -> str | None:
