@@ -331,3 +331,11 @@ def test_the_sources_name_where_the_sectors_route_and_its_mediator_come_from(eng
     sources = detail(engine, progress, reply, "sources").sources
     assert any(line.startswith("service-public.fr F14373") and "vérifié le 07/12/2026" in line for line in sources)
     assert any(line.startswith("jechange.fr") and "non vérifié" in line for line in sources)  # SFR's mediator
+
+
+def test_someone_living_outside_france_is_told_what_the_bot_covers(engine):
+    progress, reply = talk(engine, "j'habite en Belgique et Amazon ne m'a jamais livré mon colis")
+    assert "je ne connais que le droit français de la consommation" in " ".join(reply.notices)
+    assert progress.node == "delivery_what"  # and the conversation goes on
+    progress, reply = talk(engine, "Amazon ne m'a jamais livré mon colis")
+    assert not any("hors de France" in n for n in reply.notices)

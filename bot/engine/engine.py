@@ -21,7 +21,7 @@ from ..flow.recognise import normalise, recognise, understand_answer, yes_or_no
 from ..locales import languages, t
 from .dates import read_date
 from .followup import CASE, CASE_TOKEN, QUIET, FollowUps
-from .general import OTHER, UNKNOWN, general_route
+from .general import OTHER, UNKNOWN, general_route, lives_abroad
 from .infer import infer
 from .outcome import Outcomes, answers_of, fill, label_of
 from .timeline import written_date, written_month
@@ -189,6 +189,8 @@ class Engine:
             if told is not None:  # not a consumer problem, or a company with its own flow (Cstream)
                 told.notices[:0] = notices
                 return progress, told
+            if lives_abroad(text):  # « j'habite en Belgique »: what the bot covers, said once, then on
+                notices = notices + [t(lang, "consumer_abroad")]
         elif node.id == machine.flow.classify_node and not progress.pending and self.router is not None:
             general = next((f for f in self.flows.ids if self.flows.get(f).flow.directory is not None), None)
             elsewhere = self._other_company(machine.flow, text, lang, general is not None)

@@ -120,6 +120,13 @@ SELLER = "seller"    # the question that tells a private seller from a professio
 # Where the European Consumer Centre France helps with a trader: the EU, Iceland and Norway (not the UK).
 EEA = frozenset("AT BE BG CY CZ DE DK EE ES FI GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK IS NO".split())
 DEFAULT_WAIT = "2 months"
+_ABROAD = re.compile(r"\b(?:j'habite|j’habite|je vis|je réside|je reside|i live|we live)\s+(?:en|au|aux|à|a|in)\s+"
+                     r"(?:belgique|suisse|canada|qu[ée]bec|luxembourg|monaco|belgium|switzerland)\b", re.I)
+
+
+def lives_abroad(text: str) -> bool:
+    """Whether a description says the person lives outside France (« j'habite en Belgique »)."""
+    return _ABROAD.search(text) is not None
 
 
 def company_of(flow: Flow, answers: dict[str, str]) -> tuple[str | None, Company | None]:
