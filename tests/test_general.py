@@ -99,11 +99,11 @@ def test_a_year_old_purchase_said_in_the_message_is_not_asked_again(engine):
 
 def test_withdrawal_counts_fourteen_days_from_receipt_and_a_shop_has_none(engine):
     progress, reply = talk(engine, "je veux me rétracter d'un canapé commandé en ligne chez Conforama", "#ecommerce",
-                           "le 20 novembre")
+                           "#no", "le 20 novembre")
     assert progress.node == "withdraw_now" and "jusqu'au vendredi 4 décembre 2026 inclus" in reply.text
     assert "Conforama" in reply.text
     progress, reply = talk(engine, "je veux me rétracter d'un canapé commandé en ligne chez Conforama", "#ecommerce",
-                           "le 2 novembre")
+                           "#no", "le 2 novembre")
     assert progress.node == "withdraw_late"
     progress, reply = talk(engine, "je voudrais rendre la télé achetée en magasin chez Boulanger, droit de rétractation ?")
     assert progress.node == "no_withdrawal" and "aucun droit légal de rétractation" in reply.text
@@ -339,3 +339,67 @@ def test_someone_living_outside_france_is_told_what_the_bot_covers(engine):
     assert progress.node == "delivery_what"  # and the conversation goes on
     progress, reply = talk(engine, "Amazon ne m'a jamais livré mon colis")
     assert not any("hors de France" in n for n in reply.notices)
+
+
+def test_a_late_order_is_followed_on_its_notices_fifteen_days_then_ended(engine):
+    progress = _open_case(engine, "ma commande Fnac n'est toujours pas livrée, 3 semaines de retard", "#late", "#no")
+    assert engine.cases.remind(progress, paris(2026, 12, 11, 12, 30)) is None  # the notice's last day
+    progress, reply = engine.cases.remind(progress, paris(2026, 12, 12, 12, 30))
+    assert progress.node == "followup_delivered" and "jusqu'au vendredi 11 décembre 2026" in reply.text
+    progress, reply = engine.choose(progress, "not_settled", reply.token, paris(2026, 12, 12, 12, 31))
+    assert progress.node == "end_order"
+    letter = detail(engine, progress, reply, "letter", paris(2026, 12, 12, 12, 31)).document.content
+    assert "je mets fin au contrat" in letter and "jeudi 26 novembre 2026" in letter  # the notice's day
+
+
+def test_a_return_not_refunded_asks_for_the_refund_not_a_withdrawal(engine):
+    progress, reply = talk(engine, "j'ai renvoyé une enceinte sur Amazon le 28 octobre et je ne suis toujours pas remboursé")
+    if progress.node != "contacted":  # read as a withdrawal, or to confirm
+        progress, reply = engine.choose(progress, "withdrawal", reply.token, THURSDAY)
+    assert progress.answers.get("withdrawn") == "yes" and progress.node == "contacted"
+    progress, reply = engine.choose(progress, "no", reply.token, THURSDAY)
+    letter = detail(engine, progress, reply, "letter").document.content
+    assert "Je n'ai toujours pas été remboursé(e)" in letter and "je vous notifie ma rétractation" not in letter
+
+
+def test_a_tacit_renewal_without_a_reminder_can_be_ended_at_any_time(engine):
+    progress, reply = talk(engine, "Canal+ a reconduit tacitement mon abonnement sans m'envoyer de rappel", "#card", "#no")
+    assert "L215-1" in reply.text
+    letter = detail(engine, progress, reply, "letter").document.content
+    assert "article L215-1" in letter and "dans le respect du préavis" not in letter
+
+
+def test_a_wrong_company_can_be_corrected_at_the_next_question(engine):
+    progress, reply = talk(engine, "ma commande Darty n'est jamais arrivée")
+    assert progress.answers["company"] == "darty"
+    progress, reply = engine.text(progress, "non c'est Boulanger", THURSDAY)
+    assert progress.answers["company"] == "boulanger" and "Boulanger" in reply.notices[-1]
+    assert progress.node == "delivery_what"
+
+
+def test_a_number_out_of_range_is_not_guessed(engine):
+    progress, reply = talk(engine, "mon colis Amazon est marqué livré mais je ne l'ai jamais reçu")
+    same, reply = engine.text(progress, "7", THURSDAY)
+    assert same.node == progress.node and "numéro de 1 à" in reply.notices[-1]
+
+
+def test_a_private_seller_gets_a_hidden_defect_letter(engine):
+    progress, reply = talk(engine, "acheté un vélo à un particulier sur leboncoin, le cadre est fissuré")
+    if progress.pending:
+        progress, reply = engine.choose(progress, progress.pending[0], reply.token, THURSDAY)
+    progress, reply = engine.choose(progress, "private", reply.token, THURSDAY)
+    assert progress.node == "private_seller"
+    letter = detail(engine, progress, reply, "letter").document.content
+    assert "garantie des vices cachés (articles 1641 et suivants du Code civil)" in letter
+    assert "Vinted" not in said(detail(engine, progress, reply, "sources"))
+
+
+def test_a_company_named_in_a_long_answer_keeps_its_name(engine):
+    progress, reply = talk(engine, "un démarcheur a fait signer un contrat de pompe à chaleur à ma mère",
+                           "c'est marqué Eco Renov France sur le bon de commande")
+    assert progress.answers["company"] == "other"
+    if progress.node == "sector":
+        progress, reply = engine.choose(progress, "housing-works", reply.token, THURSDAY)
+    assert progress.node == "received_when"  # a canvasser: signed at home, the 14 days asked
+    progress, reply = engine.text(progress, "mardi dernier", THURSDAY)
+    assert progress.node == "withdraw_now" and "Envoyez votre rétractation à Eco Renov France" in reply.text

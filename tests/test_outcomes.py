@@ -173,7 +173,7 @@ def test_the_letter_is_in_french_for_an_english_interface(engine):
         progress, reply = engine.choose(progress, answer, reply.token, NOW)
     assert reply.text.startswith("Send your written complaint today")
     letter = _detail(engine, progress, reply, "letter")
-    assert "The letter is in French because it goes to a French company" in letter.sections[0][1]
+    assert "The letter is in French: it relies on French consumer law" in letter.sections[0][1]
     content = letter.document.content
     assert "Objet : Réclamation - abonnement Cstream Vidéo" in content and "samedi 26 décembre 2026" in content
     for english in ("Saturday", "December", "a billing error", "Several", "Dear"):

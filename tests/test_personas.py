@@ -175,7 +175,7 @@ PERSONAS = [
             ["Send your written complaint today", "by Saturday 26 December 2026",
              "👉 The 3979 phone line is open now, until 21:00."],
             ["Envoyez"],
-            "the letter", ["The letter is in French because it goes to a French company",
+            "the letter", ["The letter is in French: it relies on French consumer law",
                            "Objet : Réclamation - abonnement Cstream Vidéo", "samedi 26 décembre 2026"],
             ["Saturday", "Dear", "a billing error", "« I was charged"], lang="en"),
     Persona("English speaker who wants to cancel", ["how do I cancel my Cstream subscription?", "books", "no"],

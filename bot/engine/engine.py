@@ -21,7 +21,8 @@ from ..flow.recognise import normalise, recognise, understand_answer, yes_or_no
 from ..locales import languages, t
 from .dates import read_date
 from .followup import CASE, CASE_TOKEN, QUIET, FollowUps
-from .general import OTHER, UNKNOWN, general_route, lives_abroad
+from ..flow.route import capitalised_name
+from .general import OTHER, UNKNOWN, derived, general_route, lives_abroad
 from .infer import infer
 from .outcome import Outcomes, answers_of, fill, label_of
 from .timeline import written_date, written_month
@@ -170,6 +171,9 @@ class Engine:
                 SHOW_LIST if said == "no" else None
         if picked is not None:
             return self.choose(progress, picked, None, now)
+        if text.isascii() and text.isdigit() and node.kind != "date" and not node.is_outcome:  # « 7 » of 3 buttons
+            return self._reply(machine, progress, now, notices + [t(lang, "number_out_of_range",
+                                                                    n=len(self._buttons(node, progress, now)))])
         if node.kind == "date":  # a date typed, read relative to today in the flow's time zone
             today = _now(now).astimezone(ZoneInfo(machine.flow.timezone)).date()
             reading = read_date(text, today)
@@ -214,6 +218,11 @@ class Engine:
                 return self._advance(machine, progress, verdict.choice, now, notices)
             if verdict.candidates:
                 return self._reply(machine, progress.with_(pending=tuple(verdict.candidates)), now, notices)
+            corrected = self._company_corrected(machine, progress, text) if on_directory else None
+            if corrected is not None:  # « non c'est la Redoute »: the company read first was wrong
+                name = self.router.directory.companies[corrected.answers["company"]].name \
+                    if corrected.answers["company"] in self.router.directory.companies else text
+                return self._reply(machine, corrected, now, notices + [t(lang, "company_corrected", name=name)])
             return self._reply(machine, progress, now, notices + [t(lang, "pick_a_button")])
         verdict = recognise(text, node.choices, allowed)
         kept = text[:MAX_TEXT]
@@ -262,7 +271,7 @@ class Engine:
         text; events and reports only ever see `other`)."""
         words = normalise(text).split()
         said = self.router.company_answer(text) if self.router is not None else None
-        if said is None and 0 < len(words) <= 4:
+        if said is None and (0 < len(words) <= 4 or capitalised_name(text)):  # « c'est marqué Eco Renov France… »
             said = OTHER
         if said is None:
             return self._reply(machine, progress, now, notices + [t(progress.lang, "company_not_understood")])
@@ -273,6 +282,19 @@ class Engine:
         if own is not None and own != machine.flow.id:  # « Cstream »: its own flow, from the problem typed
             return self._handover(progress, own, problem or text, now, notices)
         return self._advance(machine, progress, said, now, notices, typed=text[:MAX_TEXT])
+
+    def _company_corrected(self, machine: FlowMachine, progress: Progress, text: str) -> Progress | None:
+        """`progress` with another company, when words not understood at a question name one
+        (« non, c'est la Redoute ») and the first was read from the description, not answered."""
+        node = next(n.id for n in machine.flow.nodes.values() if n.kind == COMPANY)
+        read = [e for e in progress.inferred if e[0] == node and e[3:] == (NAMED,)]
+        said = self.router.company_answer(text)
+        company = self.router.directory.companies.get(said or "")
+        if not read or company is None or company.id == read[0][1]:
+            return None
+        kept = tuple(e for e in progress.inferred if e[0] not in (node, "sector"))
+        step = read[0][2]
+        return progress.with_(inferred=kept + ((node, company.id, step, NAMED), ("sector", company.sector, step, NAMED)))
 
     def _own_flow(self, company, words: list[str], text: str) -> str | None:
         """The loaded flow a company has of its own (Cstream): the company's, or one of its
@@ -421,8 +443,8 @@ class Engine:
         node, path = flow.start, []
         for answer in progress.path:  # replay the answers while they still fit
             here = Progress(flow.id, "", node, tuple(path), inferred=progress.inferred)
-            known = answers_of(flow, here.with_(path=here.path + (answer,)), now) if flow.routes_on_dates \
-                else {**here.answers, node: answer.choice}
+            known = answers_of(flow, here.with_(path=here.path + (answer,)), now) \
+                if flow.routes_on_dates or flow.directory is not None else {**here.answers, node: answer.choice}
             kind = flow.nodes[node].kind
             fits = answer.node == node and (answer.choice == "continue" if kind == "info"
                                             else bool(answer.choice) if kind == COMPANY
@@ -450,7 +472,8 @@ class Engine:
             if company is not None and "sector" not in progress.answers:
                 progress = progress.with_(inferred=progress.inferred + (("sector", company.sector, len(progress.path), NAMED),))
         answers = {**progress.answers, node.id: choice_id}
-        if machine.flow.routes_on_dates:  # `next` may test a delay counted from a date given (this one)
+        if machine.flow.routes_on_dates or machine.flow.directory is not None:
+            # `next` may test a delay counted from a date given (this one), or the company's route
             given = progress.with_(path=progress.path + (Answer(node.id, choice_id, typed),))
             answers = {**answers_of(machine.flow, given, now), node.id: choice_id}
         target = machine.step(node.id, choice_id, answers)
@@ -528,9 +551,13 @@ class Engine:
             node_id = machine.step(node_id, answers[node_id], answers) or node_id
         return node_id
 
-    @staticmethod
-    def _choices(node: Node, progress: Progress):
-        return [c for c in node.choices if c.condition.holds(progress.answers)]
+    def _choices(self, node: Node, progress: Progress):
+        """The choices shown: those whose condition holds (on the directory, `levels` too)."""
+        answers = progress.answers
+        if any(not c.condition.always for c in node.choices):
+            machine = self.flows.get(progress.flow, progress.version) or self.flows.get(progress.flow)
+            answers = derived(machine.flow, answers) if machine is not None else answers
+        return [c for c in node.choices if c.condition.holds(answers)]
 
     def _buttons(self, node: Node, progress: Progress, now: datetime | None = None) -> list[Button]:
         """The buttons shown at this point, in order (what a typed number or label refers to)."""

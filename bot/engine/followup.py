@@ -29,7 +29,7 @@ from .dates import read_date
 from .outcome import label_of, send_day
 from .progress import Case, Progress
 from .reply import Attachment, Button, Reply
-from .general import timeline_of
+from .general import derived, route_parts, timeline_of
 from .timeline import SUB_DAY, add_delay, closed_advice, due_dates, send_day_words, written_date
 
 CASE = "_case:"        # button ids of the follow-up: _case:today, _case:date, _case:no, _case:stop...
@@ -69,7 +69,7 @@ def planned(flow: Flow, case: Case, quiet: tuple[int, int] | None) -> list[tuple
     if follow is None or not case.sent:
         return []
     opened = datetime.fromtimestamp(case.opened, tz)
-    dates, choices = case_dates(flow, case), case.choices
+    dates, choices = case_dates(flow, case), derived(flow, case.choices)
     out, timeline = [], timeline_of(flow, choices)
     for reminder in follow.reminders:
         delay = timeline.get(reminder.at)
@@ -424,6 +424,7 @@ class FollowUps:
         lines = [t(fr, "file_title", flow=tr(flow.title, fr)),
                  t(fr, "file_made", day=written_date(self._today(flow, now), fr)), "",
                  f"{t(fr, 'case_reason')} : {self._reason_label(flow, case, fr)}",
+                 *self._route_lines(flow, case),
                  f"{t(fr, 'case_sent')} : {written_date(date.fromisoformat(case.sent), fr)}"
                  + (f" ({t(fr, 'case_number', number=case.number)})" if case.number else ""), "",
                  t(fr, "file_answers")]
@@ -431,7 +432,7 @@ class FollowUps:
             node = flow.nodes.get(answer.node)
             if node is not None:
                 said = answer.text if answer.text and node.kind == "text" else label_of(node, answer.choice, fr, answer.text)
-                lines.append(f"- {question_of(tr(node.text, fr))} → {said}")
+                lines.append(f"- {node.name(fr) if node.label else question_of(tr(node.text, fr))} → {said}")
         lines += ["", t(fr, "file_log")] + [f"- {day} : {text}" for day, text in self._log_lines(flow, case, fr)]
         dates = [(written_date(day, fr), label) for day, label, _ in self._dated(flow, case, fr)]
         if dates:
@@ -441,6 +442,14 @@ class FollowUps:
                       if case.open else [], token=CASE_TOKEN, node=progress.node,
                       document=Attachment(t(progress.lang, "file_name_title"), "dossier-mediateur.txt", content))
         return progress, reply
+
+    @staticmethod
+    def _route_lines(flow: Flow, case: Case) -> list[str]:
+        """On a flow for any company: the company and the mediator the file is for."""
+        if flow.directory is None:
+            return []
+        route = route_parts(flow, case.choices, {a.node: a.text for a in case.answers if a.text}, "fr")
+        return [f"{t('fr', 'file_company')} : {route['addressee']}", f"{t('fr', 'file_mediator')} : {route['mediator_name']}"]
 
     # -- helpers -----------------------------------------------------------------------------
     def _flow(self, progress: Progress) -> Flow | None:

@@ -14,7 +14,7 @@ from ..flow.directory import Company, Directory, Step
 from ..flow.model import COMPANY, Delay, Flow, tr
 from ..locales import t
 from ..flow.recognise import normalise
-from ..flow.route import named_as_typed
+from ..flow.route import capitalised_name, named_as_typed
 from .infer import said_in
 
 _UNITS = {"fr": {"day": "jour", "days": "jours", "week": "semaine", "weeks": "semaines", "month": "mois",
@@ -146,6 +146,17 @@ def steps_of(flow: Flow, answers: dict[str, str]) -> tuple[Step, ...]:
     return (company.steps if company and company.steps else ()) or (sector.steps if sector else ())
 
 
+LEVELS = "levels"  # a derived answer conditions may test: `two` when the company's route has a second written level
+
+
+def derived(flow: Flow, answers: dict[str, str]) -> dict[str, str]:
+    """`answers` with what the directory says of them: `levels`, how many written steps come
+    before the mediator (telecom, ENGIE: two), so that `when: {levels: two}` reads in any flow."""
+    if flow.directory is None:
+        return answers
+    return {**answers, LEVELS: "two" if len(steps_of(flow, answers)) > 1 else "one"}
+
+
 def _professional(sector, answers: dict[str, str]) -> bool:
     """On a platform between private people (Vinted), a dispute with a professional seller or
     with the platform itself: a consumer dispute after all (`seller:` pro or platform)."""
@@ -191,6 +202,9 @@ def route_parts(flow: Flow, answers: dict[str, str], texts: dict[str, str], lang
     named = mediator_name or t(lang, "route_mediator_of_terms")
     typed = " ".join(texts.values())
     lines, contact = _contact(company, typed, lang)
+    addressee = company.name if company is not None else name if known else t(lang, "route_addressee_blank")
+    if lines and normalise(lines[0]).startswith(normalise(addressee)):  # « Bouygues Telecom – Service Clients »
+        addressee, lines = lines[0], lines[1:]
     facts = [tr(f.value, lang) for f in (company.facts if company else ()) + (sector.facts if sector else ())
              if f.stated and f.said and said_in([typed], f.said)]
     to = tr(first.to, lang) if first else t(lang, "route_customer_service")
@@ -207,9 +221,9 @@ def route_parts(flow: Flow, answers: dict[str, str], texts: dict[str, str], lang
         "contact": " ".join(contact),
         "address": ", ".join(lines) if lines else t(lang, "route_address_unknown"),
         "address_lines": "\n".join(lines) if lines else t("fr", "route_address_blank"),
-        "addressee": company.name if company is not None else name if known else t(lang, "route_addressee_blank"),
+        "addressee": addressee,
         "phone": company.phone.value if company is not None and company.phone and company.phone.stated else "",
-        "fact": facts[0] if facts else "",
+        "fact": facts[0] if facts else "", "facts": " ".join(facts),
         "abroad": "" if country == "FR" else t(lang, "route_cec" if country in EEA else "route_outside_eu", name=name),
         "sector": tr(sector.name, lang) if sector else "",
     }
@@ -287,7 +301,8 @@ def _other_name(flow: Flow, texts: dict[str, str]) -> str | None:
     node = next(n.id for n in flow.nodes.values() if n.kind == COMPANY)
     typed = texts.get(node, "")
     if typed:
-        found = named_as_typed(typed) or _PREFIX.sub("", typed).strip(" .!?,;")
+        plain = _PREFIX.sub("", typed).strip(" .!?,;")
+        found = named_as_typed(typed) or capitalised_name(typed) or (plain if len(plain.split()) <= 4 else None)
         return (found[:1].upper() + found[1:])[:40] if found else None
     return next((n for n in map(named_as_typed, texts.values()) if n), None)
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from ..flow.check import PLACEHOLDER, ROUTE, TIMED
 from ..flow.model import COMPANY, DATE, Channel, Flow, Node, tr
 from ..locales import t, words
-from .general import route_parts, route_sources, timeline_of
+from .general import derived, route_parts, route_sources, timeline_of
 from .infer import said_in
 from .language import in_french
 from .nowline import card_status, now_line, states
@@ -158,13 +158,14 @@ def letter_day(flow: Flow, progress: Progress, now: datetime | None) -> date:
 def answers_of(flow: Flow, progress: Progress, now: datetime | None) -> dict[str, str]:
     """The answers conditions test in an outcome: the person's, and the state of each timeline
     entry counted from a date they gave (unknown, passed, nearer, open)."""
+    answers = derived(flow, progress.answers)  # on the directory: `levels` too
     if not any(d.start for d in flow.timeline.values()):
-        return progress.answers
+        return answers
     today = _today(flow, now)
     states = date_states(timeline_of(flow, progress.answers), today, given_dates(flow, progress, send_day(flow, now)))
     if flow.followup is not None and case_sent(flow, progress):
         states[flow.followup.date] = DATE  # `when: {letter_sent: date}`: the case says when it was sent
-    return {**progress.answers, **states}
+    return {**answers, **states}
 
 
 def outcome_text(flow: Flow, node: Node, progress: Progress, now: datetime | None, lang: str) -> str:
@@ -308,12 +309,20 @@ class Outcomes:
                       buttons=buttons, token=token, node=node.id)
         if which == "sources":
             reply.sources = _sources(flow, [c for c, _ in listed] + [f for f, _ in facts], lang)
-            if flow.directory is not None:  # and those of what the directory said of this company
-                reply.sources += route_sources(flow, answers, lang)
+            if flow.directory is not None and _says_route(node):  # and those of what the directory said
+                titles = {line.split(",")[0] for line in reply.sources}
+                reply.sources += [line for line in route_sources(flow, answers, lang)
+                                  if line.split(",")[0] not in titles]
         if which == "letter" and node.document:
             reply.sections.insert(0, (None, t(lang, "letter_intro")))
             reply.document = letter(flow, node, progress, now)
         return reply
+
+
+def _says_route(node: Node) -> bool:
+    """Whether an outcome says anything the directory gave ({route.x})."""
+    return any("{route." in text for part in node.parts + node.sections for text in part.text.values()) or \
+        any("{route." in text for text in node.text.values())
 
 
 def _says_something(flow: Flow, section, progress: Progress, now: datetime | None) -> bool:

@@ -180,6 +180,21 @@ def _named(text: str) -> str | None:
     return "-".join(normalise(found).split()) if found else None
 
 
+_CAPITALISED = re.compile(r"\b[A-Z][\w&'.-]*[A-Za-z0-9](?:\s+[A-Z][\w&'.-]*[A-Za-z0-9]){0,3}")
+
+
+def capitalised_name(text: str) -> str | None:
+    """A run of capitalised words that is no common word (« c'est marqué Eco Renov France sur
+    le bon de commande »: « Eco Renov France »); the sentence's first word only with another."""
+    for match in _CAPITALISED.finditer(text):
+        found = match.group()
+        if match.start() == 0 or text[:match.start()].rstrip().endswith((".", "!", "?")):
+            found = found.split(None, 1)[1] if " " in found else ""  # « Bonjour », « Mon colis »
+        if found and normalise(found).split()[0] not in _NOT_NAMES and normalise(found) not in COMMON:
+            return found
+    return None
+
+
 def named_as_typed(text: str) -> str | None:
     """The name of a company the directory does not know, as written (« chez Zoomtel »:
     « Zoomtel »)."""

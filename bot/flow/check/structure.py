@@ -19,7 +19,7 @@ TIMED = re.compile(r"\{(date|delay)\.([a-z][a-z0-9_]*)\}")  # {date.answer_due},
 # (« au service clients »); {route.then} the later steps; {route.mediator} the mediator sentence...
 ROUTE = re.compile(r"\{route\.([a-z_]+)\}")
 ROUTE_PARTS = ("company", "company_of", "first", "wait", "then", "mediator", "mediator_name", "address",
-               "address_lines", "phone", "fact", "sector", "contact", "abroad", "after", "addressee", "write_to", "letter_next")
+               "address_lines", "phone", "fact", "sector", "contact", "abroad", "after", "addressee", "write_to", "letter_next", "facts")
 # What a node kind costs in user actions at most (a text answer may need a confirmation tap; a
 # date given as a month, « en octobre », is asked which day).
 TAPS = {"choice": 1, "text": 2, "info": 1, "date": 2, "company": 2, "outcome": 0}
@@ -50,8 +50,15 @@ def references(r: Reader, nodes, channels, facts, sources, documents, timeline=N
                 if cid not in DATE_STATES:
                     r.err(line, f"{what}: delay {node_id} is {', '.join(DATE_STATES)}, not {cid!r}")
             continue
+        if node is None and directory and node_id == "levels":  # derived from the company's route
+            for cid in ids:
+                if cid not in ("one", "two"):
+                    r.err(line, f"{what}: levels (the written steps before the mediator) is one or two, not {cid!r}")
+            continue
         if node is None:
             r.err(line, f"{what}: condition on unknown node {node_id!r}{suggest(node_id, nodes)}")
+            continue
+        if node.kind == "company":  # any company's id (`when: {company: vinted}`)
             continue
         known = {choice for choice, _ in node.options()}
         for cid in ids:
