@@ -403,3 +403,12 @@ def test_a_company_named_in_a_long_answer_keeps_its_name(engine):
     assert progress.node == "received_when"  # a canvasser: signed at home, the 14 days asked
     progress, reply = engine.text(progress, "mardi dernier", THURSDAY)
     assert progress.node == "withdraw_now" and "Envoyez votre rétractation à Eco Renov France" in reply.text
+
+
+def test_the_mediators_file_names_the_company_and_its_mediator(engine):
+    progress = _open_case(engine, "SFR me facture deux fois ma box, j'ai appelé", "#card")
+    _, reply = engine.cases.summary_file(progress, THURSDAY)
+    content = reply.document.content
+    assert "Entreprise : SFR" in content and "Médiateur : Médiateur des communications électroniques" in content
+    assert "- Où en êtes-vous avec SFR ? → J'ai appelé ou écrit sur le chat" in content
+    assert "{" not in content and "Décrivez votre problème" not in content

@@ -26,7 +26,7 @@ from ..flow.model import DATE, Flow, Reminder, tr
 from ..flow.recognise import yes_or_no
 from ..locales import t
 from .dates import read_date
-from .outcome import label_of, send_day
+from .outcome import fill, label_of, send_day
 from .progress import Case, Progress
 from .reply import Attachment, Button, Reply
 from .general import derived, route_parts, timeline_of
@@ -428,11 +428,21 @@ class FollowUps:
                  f"{t(fr, 'case_sent')} : {written_date(date.fromisoformat(case.sent), fr)}"
                  + (f" ({t(fr, 'case_number', number=case.number)})" if case.number else ""), "",
                  t(fr, "file_answers")]
+        asked = Progress(flow.id, flow.version, progress.node, case.answers, inferred=case.inferred or ())
         for answer in case.answers:
             node = flow.nodes.get(answer.node)
             if node is not None:
                 said = answer.text if answer.text and node.kind == "text" else label_of(node, answer.choice, fr, answer.text)
-                lines.append(f"- {node.name(fr) if node.label else question_of(tr(node.text, fr))} → {said}")
+                text = tr(node.text, fr)  # the question (its label when it asks none: « Problème »)
+                question = question_of(text) if "?" in text.strip().splitlines()[0] else node.name(fr)
+                lines.append(f"- {fill(question, flow, asked, now, fr)} → {said}")
+        on_path = {a.node for a in case.answers}
+        for node_id, choice, *_ in case.inferred or ():  # read from the description (« j'ai appelé 3 fois »)
+            node = flow.nodes.get(node_id)
+            if node is not None and node_id not in on_path and node.kind == "choice" and node_id != "sector" \
+                    and "?" in tr(node.text, fr):
+                lines.append(f"- {fill(question_of(tr(node.text, fr)), flow, asked, now, fr)} → "
+                             f"{label_of(node, choice, fr)}")
         lines += ["", t(fr, "file_log")] + [f"- {day} : {text}" for day, text in self._log_lines(flow, case, fr)]
         dates = [(written_date(day, fr), label) for day, label, _ in self._dated(flow, case, fr)]
         if dates:
