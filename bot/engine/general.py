@@ -218,7 +218,7 @@ def route_parts(flow: Flow, answers: dict[str, str], texts: dict[str, str], lang
                   if len(steps) > 1 else t(lang, "route_after", mediator=named)),
         "mediator": mediator, "mediator_name": named,
         "letter_next": t("fr", "route_letter_then_mediator" if len(steps) > 1 else "route_letter_mediator"),
-        "contact": " ".join(contact),
+        "contact": " ".join(contact) or t(lang, "route_contact_unknown"),
         "address": ", ".join(lines) if lines else t(lang, "route_address_unknown"),
         "address_lines": "\n".join(lines) if lines else t("fr", "route_address_blank"),
         "addressee": addressee,
