@@ -207,7 +207,7 @@ def test_a_company_whose_customers_are_elsewhere_is_told_the_french_route_is_not
 
 def test_english_speakers_get_it_in_english_and_the_letter_in_french(engine):
     progress, reply = talk(engine, "My Amazon parcel says delivered but I never received it", "#lost", "#no", lang="en")
-    assert progress.node == "write_first" and "Write today to customer service of Amazon" in reply.text
+    assert progress.node == "write_first" and "Write today to Amazon's customer service" in reply.text
     letter = detail(engine, progress, reply, "letter", THURSDAY).document.content
     assert "Madame, Monsieur" in letter
 
@@ -321,7 +321,8 @@ def test_a_group_member_gets_the_general_flow_from_start(engine):
 def test_a_transport_fine_gets_its_two_months_from_its_day(engine):
     progress, reply = talk(engine, "le contrôleur RATP m'a mis une amende alors que j'avais mon pass Navigo",
                            "#other", "le 20 novembre", "#no")
-    assert progress.node == "write_first" and "au plus tard le mercredi 20 janvier 2027" in reply.text
+    assert progress.node == "write_first" and "Dernier jour : le mercredi 20 janvier 2027" in reply.text
+    assert "RATP se conteste dans les 2 mois" in reply.text and "SNCF" not in reply.text
     letter = detail(engine, progress, reply, "letter").document.content
     assert "Le vendredi 20 novembre 2026, j'ai reçu un procès-verbal" in letter and letter.splitlines()[4] == "RATP"
 
@@ -412,3 +413,25 @@ def test_the_mediators_file_names_the_company_and_its_mediator(engine):
     assert "Entreprise : SFR" in content and "Médiateur : Médiateur des communications électroniques" in content
     assert "- Où en êtes-vous avec SFR ? → J'ai appelé ou écrit sur le chat" in content
     assert "{" not in content and "Décrivez votre problème" not in content
+
+
+def test_a_return_fee_is_no_return_made_and_a_long_name_is_kept_whole(engine):
+    progress, reply = talk(engine, "Commandé un canapé sur le site de maisons du monde, reçu vendredi, il rentre pas "
+                                   "dans le salon. je veux le renvoyer mais ils disent frais de retour 120€ a ma charge ??",
+                           "Maisons du Monde", "#no", "vendredi")
+    assert progress.node == "withdraw_now" and "jusqu'au vendredi 4 décembre 2026 inclus" in reply.text
+    assert "rétractation à Maisons du Monde" in reply.text
+
+
+def test_the_second_level_has_its_own_letter_and_date(engine):
+    progress, reply = talk(engine, "Orange me facture deux fois ma livebox", "#card", "#written", "le 10 octobre")
+    assert progress.node == "write_second"
+    letter = detail(engine, progress, reply, "letter").document.content
+    assert "Orange – Service consommateurs" in letter and "au plus tard le samedi 26 décembre 2026" in letter
+
+
+def test_a_company_is_corrected_where_a_no_would_answer_the_question(engine):
+    progress, reply = talk(engine, "mon lave linge darty est en panne au bout d'un an")
+    assert progress.node == "contacted"
+    progress, reply = engine.text(progress, "non c'est Boulanger", THURSDAY)
+    assert progress.answers["company"] == "boulanger" and progress.node == "contacted"

@@ -213,16 +213,15 @@ class Engine:
             return self._reply(machine, progress, now, notices + [t(lang, "pick_a_button")])
         allowed = {c.id for c in self._choices(node, progress)}
         if node.kind == "choice":  # an answer to a button question, in the person's words
+            corrected = self._company_corrected(machine, progress, text) if on_directory else None
+            if corrected is not None:  # « non c'est Boulanger »: the company read first was wrong
+                name = self.router.directory.companies[corrected.answers["company"]].name
+                return self._reply(machine, corrected, now, notices + [t(lang, "company_corrected", name=name)])
             verdict = understand_answer(text, node.choices, lang, allowed)
             if verdict.choice:
                 return self._advance(machine, progress, verdict.choice, now, notices)
             if verdict.candidates:
                 return self._reply(machine, progress.with_(pending=tuple(verdict.candidates)), now, notices)
-            corrected = self._company_corrected(machine, progress, text) if on_directory else None
-            if corrected is not None:  # « non c'est la Redoute »: the company read first was wrong
-                name = self.router.directory.companies[corrected.answers["company"]].name \
-                    if corrected.answers["company"] in self.router.directory.companies else text
-                return self._reply(machine, corrected, now, notices + [t(lang, "company_corrected", name=name)])
             return self._reply(machine, progress, now, notices + [t(lang, "pick_a_button")])
         verdict = recognise(text, node.choices, allowed)
         kept = text[:MAX_TEXT]
@@ -288,6 +287,8 @@ class Engine:
         (« non, c'est la Redoute ») and the first was read from the description, not answered."""
         node = next(n.id for n in machine.flow.nodes.values() if n.kind == COMPANY)
         read = [e for e in progress.inferred if e[0] == node and e[3:] == (NAMED,)]
+        if not read or len(normalise(text).split()) > 6:  # a short correction, not an answer naming it
+            return None
         said = self.router.company_answer(text)
         company = self.router.directory.companies.get(said or "")
         if not read or company is None or company.id == read[0][1]:

@@ -440,7 +440,7 @@ class FollowUps:
         for node_id, choice, *_ in case.inferred or ():  # read from the description (« j'ai appelé 3 fois »)
             node = flow.nodes.get(node_id)
             if node is not None and node_id not in on_path and node.kind == "choice" and node_id != "sector" \
-                    and "?" in tr(node.text, fr):
+                    and choice != "unknown" and "?" in tr(node.text, fr):  # « prélevé » says no more than that
                 lines.append(f"- {fill(question_of(tr(node.text, fr)), flow, asked, now, fr)} → "
                              f"{label_of(node, choice, fr)}")
         lines += ["", t(fr, "file_log")] + [f"- {day} : {text}" for day, text in self._log_lines(flow, case, fr)]

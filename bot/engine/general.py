@@ -291,7 +291,7 @@ def _write_to(to: str, name: str, of: str, known: bool, lang: str) -> str:
     if normalise(to) in ("a l entreprise", "to the company"):
         return t(lang, "route_to_name", name=name)
     if normalise(to).startswith(("au service", "to customer service", "to the water service")):
-        return f"{to} {of}" if lang == "fr" else f"{to} of {name}"
+        return f"{to} {of}" if lang == "fr" else f"to {name}'s {to.removeprefix('to ')}"
     return f"{to} ({name})"
 
 
@@ -301,8 +301,8 @@ def _other_name(flow: Flow, texts: dict[str, str]) -> str | None:
     node = next(n.id for n in flow.nodes.values() if n.kind == COMPANY)
     typed = texts.get(node, "")
     if typed:
-        plain = _PREFIX.sub("", typed).strip(" .!?,;")
-        found = named_as_typed(typed) or capitalised_name(typed) or (plain if len(plain.split()) <= 4 else None)
+        plain = _PREFIX.sub("", typed).strip(" .!?,;")  # « Maisons du Monde », « Auto Plus »: whole
+        found = named_as_typed(typed) or (plain if len(plain.split()) <= 4 else None) or capitalised_name(typed)
         return (found[:1].upper() + found[1:])[:40] if found else None
     return next((n for n in map(named_as_typed, texts.values()) if n), None)
 
