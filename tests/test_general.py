@@ -435,3 +435,12 @@ def test_a_company_is_corrected_where_a_no_would_answer_the_question(engine):
     assert progress.node == "contacted"
     progress, reply = engine.text(progress, "non c'est Boulanger", THURSDAY)
     assert progress.answers["company"] == "boulanger" and progress.node == "contacted"
+
+
+def test_a_carrier_named_for_an_order_sends_the_claim_to_the_seller(engine):
+    progress, reply = talk(engine, "la poste m'a rien livré, c'était une commande sur la redoute", "#delivery", "#lost",
+                           "#no")
+    assert "écrivez aujourd'hui au vendeur (le site où vous avez commandé)" in reply.text
+    assert "celui que nomment les conditions générales du vendeur ; pour un envoi confié vous-même" in reply.text
+    letter = detail(engine, progress, reply, "letter").document.content
+    assert letter.splitlines()[4].startswith("[Le vendeur : le site où vous avez commandé")
