@@ -273,8 +273,12 @@ def test_every_outcome_fits_in_700_characters_for_many_companies(engine):
                     assert "{" not in shown and "[…]" not in shown, shown
                     for b in reply.buttons:
                         if b.id.startswith(DETAIL):
-                            text = said(detail(engine, progress, reply, b.id[len(DETAIL):]))
+                            shown_detail = detail(engine, progress, reply, b.id[len(DETAIL):])
+                            text = said(shown_detail)
                             assert "{" not in text and "route." not in text
+                            if shown_detail.document is not None:  # a whole letter: its heading and its close
+                                content = shown_detail.document.content
+                                assert "Objet :" in content and content.count("Madame, Monsieur") == 2, content
                     continue
                 for button in reply.buttons:
                     if not button.id.startswith("_"):
