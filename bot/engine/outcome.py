@@ -27,7 +27,7 @@ QUOTE = 300  # the person's own words are quoted up to this many characters
 
 def label_of(node: Node, choice_id: str, lang: str, typed: str | None = None) -> str:
     """How an answer reads on its button (a date given: the date written out; a company: what
-    was typed, or its id)."""
+    was typed, or « Je ne sais pas »)."""
     if choice_id == "continue":
         return t(lang, "continue")
     if node.kind == COMPANY:  # what was typed; « Je ne sais pas » pressed
@@ -335,7 +335,7 @@ def _says_something(flow: Flow, section, progress: Progress, now: datetime | Non
 
 
 def letter(flow: Flow, node: Node, progress: Progress, now: datetime) -> Attachment:
-    """The outcome's letter, always in French: it goes to a French company."""
+    """The outcome's letter, always in French: it relies on French consumer law."""
     doc = flow.documents[node.document]
     answers = answers_of(flow, progress, now)
     parts = [fill(tr(p.text, "fr"), flow, progress, now, "fr") for p in doc.parts
