@@ -196,7 +196,7 @@ class Engine:
             if lives_abroad(text):  # « j'habite en Belgique »: what the bot covers, said once, then on
                 notices = notices + [t(lang, "consumer_abroad")]
         elif node.id == machine.flow.classify_node and not progress.pending and self.router is not None:
-            general = next((f for f in self.flows.ids if self.flows.get(f).flow.directory is not None), None)
+            general = self.flows.general
             elsewhere = self._other_company(machine.flow, text, lang, general is not None)
             if elsewhere is True:  # « Spotify m'a prélevé deux fois » to the Cstream flow: the general flow's
                 return self._handover(progress, general, text, now, notices)

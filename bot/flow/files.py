@@ -7,6 +7,7 @@ from pathlib import Path
 from .check import load_flow
 from .directory import Directory, load_directory
 from .model import COMPANY, Flow
+from .route import merged_choice
 from .yamlsrc import Problem
 
 SECTOR_NODE = "sector"  # on the directory: the question whose choices are the sectors (skipped when known)
@@ -20,12 +21,10 @@ def load_flow_file(path: str | Path, directories: dict | None = None) -> tuple[F
     flow, problems = load_flow(path)
     if flow is None or not flow.uses_directory:
         return flow, problems
-    folder = str(Path(path).parent / "directory")
-    if directories is None or folder not in directories:
-        found = load_directory(folder)
-        if directories is not None:
-            directories[folder] = found
-    directory, found_problems = found if directories is None else directories[folder]
+    folder, cache = str(Path(path).parent / "directory"), directories if directories is not None else {}
+    if folder not in cache:
+        cache[folder] = load_directory(folder)
+    directory, found_problems = cache[folder]
     problems = problems + [p for p in found_problems if not p.warning]
     if directory is None:
         return None, problems + [Problem(flow.path, 1, f"flow {flow.id!r}: its directory {folder} does not load")]
@@ -37,7 +36,6 @@ def lend(flow: Flow, other: Flow | None = None) -> Flow:
     """A flow on the directory, its text question's choices recognised with the words and
     examples of the directory's kinds of the same id (problems.yaml), and of the flow those
     lend from (`from_flow`: the Cstream flow), when given."""
-    from .route import merged_choice
     theirs = {c.id: c for c in other.nodes[other.classify_node].choices} if other and other.classify_node else {}
     kinds = {k.id: merged_choice(k, theirs.get(k.id)) for k in flow.directory.problems}
     node = flow.nodes[flow.classify_node]
@@ -86,8 +84,7 @@ class FlowSet:
         for flow in flows:
             self.add(flow)
         # the default: the one named, else the flow on the directory (any company), else the first
-        self.default = default or next((i for i, m in self._current.items() if m.flow.directory is not None),
-                                       next(iter(self._current), None))
+        self.default = default or self.general or next(iter(self._current), None)
 
     def add(self, flow: Flow):
         from .machine import FlowMachine  # here: `check` needs only the YAML loader
@@ -100,6 +97,11 @@ class FlowSet:
         if version is not None:
             return self._versions.get((flow_id, version))
         return self._current.get(flow_id)
+
+    @property
+    def general(self) -> str | None:
+        """The id of the flow on the directory (any company), if one is loaded."""
+        return next((i for i, m in self._current.items() if m.flow.directory is not None), None)
 
     @property
     def ids(self) -> list[str]:

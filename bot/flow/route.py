@@ -222,7 +222,7 @@ def load_router(folder, flows) -> tuple[Router | None, list]:
     from pathlib import Path
 
     from .directory import load_directory
-    attached = next((m.flow.directory for m in map(flows.get, flows.ids) if m.flow.directory is not None), None)
+    attached = flows.get(flows.general).flow.directory if flows.general else None
     directory, problems = (attached, []) if attached is not None else load_directory(Path(folder) / "directory")
     if directory is None:
         return None, problems
