@@ -129,7 +129,8 @@ class Settings:
     webhook_port: int = 8443
     webhook_secret: str | None = None
     health_listen: str = "127.0.0.1"
-    health_port: int | None = None   # polling mode: serve /healthz, /readyz, /metrics there
+    health_port: int | None = None   # polling mode: serve /healthz, /readyz (and /metrics) there
+    metrics_token: str | None = None  # /metrics served only with this bearer token (unset: not served)
     start_retry_seconds: float = 60.0  # how long the store and the Bot API are retried at start
     env_file: Path | None = None     # the .env that was read, if any
     keep_unrecognised: bool = False  # BOT_KEEP_UNRECOGNISED=1: keep 30 days what the recogniser could not route
@@ -228,6 +229,7 @@ class Settings:
             webhook_secret=secret,
             health_listen=read.text("BOT_HEALTH_LISTEN", "127.0.0.1"),
             health_port=health_port or None,
+            metrics_token=read.text("BOT_METRICS_TOKEN", "") or None,
             start_retry_seconds=start_retry,
             env_file=found,
             keep_unrecognised=read.choice("BOT_KEEP_UNRECOGNISED", "0", ("0", "1")) == "1",

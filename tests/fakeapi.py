@@ -12,21 +12,29 @@ ME = {"id": 666, "is_bot": True, "first_name": "Test", "username": "TestNameBot"
 
 
 class FakeBotApi:
-    def __init__(self, answers: dict | None = None):
-        """`answers`: method -> (HTTP status, JSON body)."""
+    def __init__(self, answers: dict | None = None, updates: list | None = None):
+        """`answers`: method -> (HTTP status, JSON body). `updates`: what getUpdates gives, as
+        Telegram does: those from the offset asked for on (an update stays until confirmed)."""
         self.answers = {"getMe": (200, {"ok": True, "result": ME}), **(answers or {})}
+        self.updates = list(updates or [])
         self.calls: list[str] = []
         api = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 method = self.path.rsplit("/", 1)[-1]
                 api.calls.append(method)
                 status, body = api.answers.get(method, (200, {"ok": True, "result": True}))
                 if method == "getUpdates" and status == 200 and "getUpdates" not in api.answers:
-                    time.sleep(0.3)
-                    body = {"ok": True, "result": []}
+                    try:
+                        offset = json.loads(raw or b"{}").get("offset") or 0
+                    except ValueError:
+                        offset = 0
+                    waiting = [u for u in api.updates if u["update_id"] >= offset]
+                    if not waiting:
+                        time.sleep(0.3)
+                    body = {"ok": True, "result": waiting}
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -182,8 +182,6 @@ async def test_the_webhook_checks_the_secret_before_reading_and_caps_the_body(bo
         update = json.dumps({"update_id": 4242, "message": camille.message("/start")}).encode()
         head = ("POST /hooks/telegram HTTP/1.1\r\nHost: x\r\nX-Telegram-Bot-Api-Secret-Token: s3cret\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(update)}\r\n")
-        assert await _raw_request(port, head, update) == 200
-        assert (await app.update_queue.get()).update_id == 4242  # queued for handling after the 200
         wrong_path = head.replace("/hooks/telegram", "/telegram")
         assert await _raw_request(port, wrong_path, update) == 404  # the full path of the URL is served
     finally:

@@ -117,7 +117,7 @@ def test_a_refused_token_is_one_line_and_never_printed(tmp_path):
     assert code == 1
     assert "SERVICE-secret-token" not in output and "Traceback" not in output
     errors = [line for line in output.splitlines() if " ERROR " in line]
-    assert len(errors) == 1 and errors[0].endswith("check TELEGRAM_BOT_TOKEN"), output
+    assert len(errors) == 1 and "refused the token (it answered « Unauthorized »)" in errors[0], output
 
 
 def test_an_unexpected_error_is_logged_with_the_token_redacted(monkeypatch, capsys, flow):
@@ -183,9 +183,9 @@ def test_a_second_poller_gets_one_line_about_webhook_mode(tmp_path):
 
 
 # -- health, readiness, metrics ------------------------------------------------------------------
-def get(url: str) -> tuple[int, str]:
+def get(url: str, headers: dict | None = None) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -195,7 +195,7 @@ def test_polling_mode_serves_health_on_its_own_port(tmp_path):
     api, port = FakeBotApi(), free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))},
            "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": api.url, "BOT_DATA_DIR": str(tmp_path / "data"),
-           "BOT_HEALTH_PORT": str(port), "BOT_LOG_FORMAT": "json"}
+           "BOT_HEALTH_PORT": str(port), "BOT_LOG_FORMAT": "json", "BOT_METRICS_TOKEN": "scrape-me"}
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -208,7 +208,8 @@ def test_polling_mode_serves_health_on_its_own_port(tmp_path):
                 time.sleep(0.1)
         assert (status, body) == (200, "ok\n")
         assert get(f"http://127.0.0.1:{port}/readyz") == (200, "ready\n")
-        status, metrics = get(f"http://127.0.0.1:{port}/metrics")
+        assert get(f"http://127.0.0.1:{port}/metrics")[0] == 401  # what people do: for the operator only
+        status, metrics = get(f"http://127.0.0.1:{port}/metrics", {"Authorization": "Bearer scrape-me"})
         assert status == 200 and "bot_reminders_sent_total 0.0" in metrics and "bot_messages_sent_total" in metrics
     finally:
         proc.terminate()
@@ -216,7 +217,7 @@ def test_polling_mode_serves_health_on_its_own_port(tmp_path):
     assert proc.returncode == 0
     lines = [json.loads(line) for line in output.splitlines()]  # every line is one JSON object
     assert {"time", "level", "logger", "message"} <= lines[0].keys()
-    assert any("serving /healthz" in line["message"] for line in lines)
+    assert any("serving /healthz and /readyz and /metrics" in line["message"] for line in lines)
 
 
 async def test_the_webhook_server_serves_health_readiness_and_metrics(bot, tmp_path):
@@ -234,7 +235,7 @@ async def test_the_webhook_server_serves_health_readiness_and_metrics(bot, tmp_p
     metrics = app.bot_data["metrics"]
     port = free_port()
     server = WebhookServer(app, "https://bot.example.org/hook", "s3cret", "127.0.0.1", port,
-                           health=Health(store, app.bot, metrics))
+                           health=Health(store, app.bot, metrics, metrics_token="scrape-me"))
     await server.start()
     try:
         async with aiohttp.ClientSession() as http:
@@ -242,7 +243,10 @@ async def test_the_webhook_server_serves_health_readiness_and_metrics(bot, tmp_p
                 assert r.status == 200
             async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
                 assert r.status == 200 and await r.text() == "ready\n"  # getMe answered (FakeTelegram)
-            async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
+            for wrong in ({}, {"Authorization": "Bearer guess"}):
+                async with http.get(f"http://127.0.0.1:{port}/metrics", headers=wrong) as r:
+                    assert r.status == 401
+            async with http.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": "Bearer scrape-me"}) as r:
                 text = await r.text()
             store.close()
             (tmp_path / "progress.sqlite3").unlink()
@@ -358,3 +362,54 @@ async def test_messages_sent_and_the_last_bot_api_answer_are_counted_by_the_clie
     finally:
         await request.shutdown()
         api.close()
+
+
+def test_a_404_at_start_says_what_was_answered(tmp_path):
+    api = FakeBotApi({"getMe": (404, {"ok": False, "error_code": 404, "description": "Not Found"})})
+    try:
+        code, output = run_bot(tmp_path, {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": api.url})
+    finally:
+        api.close()
+    errors = [line for line in output.splitlines() if " ERROR " in line]
+    assert code == 1 and len(errors) == 1 and "it answered « Not Found »" in errors[0] and "401" not in output
+
+
+def test_a_malformed_get_me_answer_is_retried_not_a_traceback(tmp_path):
+    api = FakeBotApi({"getMe": (200, {"ok": True, "result": {"unexpected": "shape"}})})
+    try:
+        code, output = run_bot(tmp_path, {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": api.url,
+                                          "BOT_START_RETRY_SECONDS": "2.5"})
+    finally:
+        api.close()
+    tries = [line for line in output.splitlines() if "Bot API (getMe): try" in line]
+    assert code == 1 and len(tries) >= 2 and "Traceback" not in output, output
+    assert "not starting: Bot API (getMe): still failing" in output and "not a bot" in output
+
+
+def test_an_update_that_cannot_be_read_is_skipped_once_in_polling_mode(tmp_path):
+    """A sender without is_bot and first_name (a schema change, a self-hosted Bot API): the
+    poller moves past it, logs it once by size, and answers the update after it."""
+    poison = {"update_id": 900, "message": {"message_id": 1, "date": 1700000000, "text": "3 rue des Lilas",
+                                            "chat": {"id": 42, "type": "private"}, "from": {"id": 42}}}
+    good = {"update_id": 901, "message": {"message_id": 2, "date": 1700000000, "text": "/start",
+                                          "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+                                          "chat": {"id": 43, "type": "private", "first_name": "B"},
+                                          "from": {"id": 43, "is_bot": False, "first_name": "B"}}}
+    api = FakeBotApi(updates=[poison, good])
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))},
+           "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": api.url, "BOT_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 20
+        while "sendMessage" not in api.calls and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=15)[0]
+        api.close()
+    assert "sendMessage" in api.calls  # the update after it was answered
+    fetches = api.calls.count("getUpdates")
+    assert fetches < 10, fetches  # no loop on the same batch
+    assert "Lilas" not in output and output.count("cannot be read") == 1, output

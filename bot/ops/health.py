@@ -3,11 +3,14 @@
 
 /healthz: the process answers (alive). /readyz: the store answers a cheap query and the Bot
 API answered recently (getMe at start, then any successful call; asked again when older than
-a minute); 503 with the reason otherwise. /metrics: Prometheus text format.
+a minute); 503 with the reason otherwise. Neither says anything about anyone. /metrics:
+Prometheus text format, only with BOT_METRICS_TOKEN set and sent as a bearer token (404
+without the setting, 401 without the token): it counts what people do.
 """
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 
@@ -19,8 +22,9 @@ CHECK_TIMEOUT = 3.0
 
 
 class Health:
-    def __init__(self, store, bot, metrics):
+    def __init__(self, store, bot, metrics, metrics_token: str | None = None):
         self.store, self.bot, self.metrics = store, bot, metrics
+        self.metrics_token = metrics_token
 
     def add_routes(self, server: web.Application) -> None:
         server.router.add_get("/healthz", self.healthz)
@@ -54,6 +58,11 @@ class Health:
         return True
 
     async def serve_metrics(self, request: web.Request) -> web.Response:
+        if not self.metrics_token:
+            return web.Response(status=404)
+        sent = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(sent.encode(), f"Bearer {self.metrics_token}".encode()):
+            return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
         body, content_type = self.metrics.exposition()
         return web.Response(body=body, headers={"Content-Type": content_type})
 
@@ -71,7 +80,8 @@ class HealthServer:
         self._runner = web.AppRunner(server, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.listen, self.port).start()
-        log.info("serving /healthz, /readyz and /metrics on %s:%s", self.listen, self.port)
+        log.info("serving /healthz and /readyz%s on %s:%s", " and /metrics" if self.health.metrics_token else "",
+                 self.listen, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:

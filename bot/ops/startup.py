@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from telegram.error import InvalidToken, NetworkError, RetryAfter
+from telegram.error import InvalidToken, TelegramError
 
 from ..errors import BotError, StoreUnavailable
 
@@ -24,13 +24,16 @@ class StartupFailed(BotError):
     """What the bot needs at start is still missing once the retries are spent (or for good)."""
 
 
-async def retry(what: str, attempt, budget: float, retryable: tuple, first_delay: float = 1.0):
-    """`await attempt()` until it works; a `retryable` failure is logged (one line per try) and
-    tried again after 1, 2, 4... (at most 30) seconds while `budget` seconds last."""
+async def retry(what: str, attempt, budget: float, retryable: tuple, first_delay: float = 1.0, stop: tuple = ()):
+    """`await attempt()` until it works; a `retryable` failure (but those in `stop`, raised at
+    once) is logged (one line per try) and tried again after 1, 2, 4... (at most 30) seconds
+    while `budget` seconds last."""
     deadline, delay, tries = time.monotonic() + budget, first_delay, 1
     while True:
         try:
             return await attempt()
+        except stop:
+            raise
         except retryable as exc:
             reason = " ".join(f"{type(exc).__name__}: {exc}".split()) if str(exc) else type(exc).__name__
             left = deadline - time.monotonic()
@@ -64,9 +67,22 @@ async def check_store(store, budget: float) -> None:
     await retry("progress store", attempt, budget, (StoreUnavailable,))
 
 
+class _Unreadable(TelegramError):
+    """getMe answered something that is not a bot's description."""
+
+
 async def check_bot_api(bot, budget: float) -> None:
-    """getMe answers (this initialises the bot). A refused token raises StartupFailed at once."""
+    """getMe answers (this initialises the bot). A refused token (401, or 404: the URL names no
+    bot) raises StartupFailed at once; anything else (no network, a 5xx, an answer that is not
+    a bot's description) is retried like the store."""
+    async def attempt():
+        try:
+            await bot.initialize()
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            raise _Unreadable(f"getMe answered something that is not a bot ({type(exc).__name__})") from None
     try:
-        await retry("Bot API (getMe)", bot.initialize, budget, (NetworkError, RetryAfter))
-    except InvalidToken:
-        raise StartupFailed("the Bot API refused the token (401 Unauthorized): check TELEGRAM_BOT_TOKEN") from None
+        await retry("Bot API (getMe)", attempt, budget, (TelegramError,), stop=(InvalidToken,))
+    except InvalidToken as exc:
+        said = exc.__cause__.message if isinstance(exc.__cause__, TelegramError) else exc.message  # 401 or 404
+        raise StartupFailed(f"the Bot API refused the token (it answered « {said} »): check TELEGRAM_BOT_TOKEN "
+                            "and TELEGRAM_BASE_URL") from None

@@ -12,7 +12,7 @@ import warnings
 from collections import Counter
 
 from telegram import BotCommand, BotCommandScopeDefault, Update
-from telegram.error import Conflict, InvalidToken, TelegramError
+from telegram.error import Conflict, TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, TypeHandler
 from telegram.request import BaseRequest
 
@@ -28,6 +28,8 @@ from ..settings import Settings
 from ..store import ConversationKey, open_store
 from .frontend import TelegramFrontend, conversation_key
 from .limits import ChatRateLimiter
+from .poller import Poller
+from .receipts import Receipts
 from .request import AiohttpRequest
 from .webhook import WebhookServer
 
@@ -126,14 +128,15 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
     router, _ = load_router(settings.flows, flows)  # a first message about another company: its general route
     engine = Engine(flows, keep_unrecognised=settings.keep_unrecognised, quiet=settings.quiet_hours, router=router)
     engine.warm_up()  # before serving: the first person served does not pay for it
-    metrics = Metrics()
+    metrics, receipts = Metrics(), Receipts()
     frontend = TelegramFrontend(engine, CountedStore(store, metrics), settings.admin_ids,
                                 **({"clock": clock} if clock else {}),
-                                stats_source=(settings.store_url, str(settings.flows)))
+                                stats_source=(settings.store_url, str(settings.flows)), receipts=receipts)
     frontend.metrics = metrics
     builder = (ApplicationBuilder().token(settings.token or "0:offline")
                .base_url(settings.base_url).base_file_url(settings.base_file_url)
                .concurrent_updates(ConversationOrder())
+               .updater(None)  # poller.py fetches the updates (acknowledging only what is kept)
                .post_init(_post_init).post_shutdown(_post_shutdown))
     if rate_limiter:
         builder = builder.rate_limiter(ChatRateLimiter())
@@ -142,7 +145,7 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
         get_updates_request = AiohttpRequest(connection_pool_size=1, on_response=metrics.api_response)
     builder = builder.request(request).get_updates_request(get_updates_request or request)
     app = builder.build()
-    app.bot_data.update(store=store, frontend=frontend, settings=settings, metrics=metrics)
+    app.bot_data.update(store=store, frontend=frontend, settings=settings, metrics=metrics, receipts=receipts)
     app.add_handler(TypeHandler(Update, metrics.timed(frontend.on_update)))
     app.add_error_handler(frontend.on_error)
     if app.job_queue is not None:
@@ -243,27 +246,25 @@ async def _serve(app: Application, settings: Settings, webhook: bool) -> int:
         await app.bot.shutdown()
         store.close()
         raise
-    health = Health(store, app.bot, app.bot_data["metrics"])
+    health = Health(store, app.bot, app.bot_data["metrics"], settings.metrics_token)
     if webhook:
         server = WebhookServer(app, settings.webhook_url, settings.webhook_secret, settings.webhook_listen,
                                settings.webhook_port, health=health)
     else:
         server = HealthServer(health, settings.health_listen, settings.health_port) if settings.health_port else None
 
-    def polling_error(exc: TelegramError) -> None:
-        """Called by the Updater for each failed getUpdates; it retries unless told to stop."""
+    def polling_failed(exc: TelegramError) -> None:
+        """getUpdates failed in a way retrying cannot mend."""
         if isinstance(exc, Conflict):
             log.error("another instance is polling with this token (Telegram answered 409 Conflict): stop it, or "
                       "run several processes in webhook mode (`python -m bot run --webhook`, see docs/operating.md: "
                       "Running in production)")
-        elif isinstance(exc, InvalidToken):
-            log.error("the Bot API refused the token (401 Unauthorized): check TELEGRAM_BOT_TOKEN")
         else:
-            log.warning("getting updates failed (%s); retrying", type(exc).__name__)
-            return
+            log.error("the Bot API refused the token (it answered %s): check TELEGRAM_BOT_TOKEN", exc.message)
         code[0] = 1
         stop.set()
 
+    poller = None if webhook else Poller(app, app.bot_data["receipts"], polling_failed)
     await app.initialize()
     try:
         await _post_init(app)
@@ -274,18 +275,11 @@ async def _serve(app: Application, settings: Settings, webhook: bool) -> int:
             await app.bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
                                       allowed_updates=Update.ALL_TYPES)
         else:
-            log.info("polling for updates")
-            await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, error_callback=polling_error)
+            await poller.start()
         await stop.wait()
     finally:
-        if app.updater is not None and app.updater.running:
-            updater_log = logging.getLogger("telegram.ext.Updater")
-            if code[0]:  # its last getUpdates, to confirm what was fetched, fails the same way: said once
-                updater_log.disabled = True
-            try:
-                await app.updater.stop()
-            finally:
-                updater_log.disabled = False
+        if poller is not None:
+            await poller.stop()
         if server is not None:
             await server.stop()
         if app.running:

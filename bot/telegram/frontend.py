@@ -31,6 +31,7 @@ from ..ops.metrics import NO_METRICS
 from ..store import ConversationKey, ProgressStore, Record
 from .render import OutMessage, escape, parse_callback
 from .publish import publish
+from .receipts import Receipts
 from .send import deliver, edit_into, edit_item, plan, quietly, send
 
 log = logging.getLogger(__name__)
@@ -98,8 +99,9 @@ class TelegramFrontend:
 
     def __init__(self, engine: Engine, store: ProgressStore, admin_ids=frozenset(),
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 stats_source: tuple[str, str] = ("", "")):
+                 stats_source: tuple[str, str] = ("", ""), receipts: Receipts | None = None):
         self.engine = engine
+        self.receipts = receipts or Receipts()  # what the webhook and the poller acknowledge
         self.commands = Commands(engine)
         self.store = store
         self.admin_ids = frozenset(admin_ids)
@@ -110,21 +112,41 @@ class TelegramFrontend:
         self._answered_queries: OrderedDict[str, None] = OrderedDict()   # callback queries answered
         self._answered_prompts: OrderedDict[tuple[int, int], None] = OrderedDict()  # /oublier prompts
         self._restarted: set[ConversationKey] = set()  # unreadable records replaced by a new start
+        self._told_away: set[ConversationKey] = set()  # told the store is away, not yet saved since
 
     # -- entry point ---------------------------------------------------------------------
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        for _ in range(3):
-            try:
-                await self._dispatch(update, context)
+        """Handle an update; its receipt says whether it was kept (receipts.py): refused when
+        the store is away, so that Telegram sends it again and it is applied once it is back."""
+        try:
+            for _ in range(3):
+                try:
+                    await self._dispatch(update, context)
+                    return
+                except Conflict:
+                    # Another process moved this conversation on since we read it. Nothing was sent
+                    # yet (progress is saved before replying): handle the update again, fresh.
+                    continue
+                except StoreUnavailable:
+                    self.receipts.refused(update.update_id)
+                    await self._store_away(update, context)
+                    return
+            self.receipts.refused(update.update_id)
+            log.warning("a conversation kept changing under this update; it is left for Telegram to send again")
+        finally:
+            self.receipts.kept(update.update_id)  # handled, nothing to keep (or kept already)
+
+    async def _store_away(self, update: Update, context) -> None:
+        """Say once per conversation that the answer is delayed (a press is always answered:
+        its spinner must stop); said again only after a step of theirs was saved since."""
+        key = conversation_key(update)
+        if update.callback_query is None:
+            if key in self._told_away:
                 return
-            except Conflict:
-                # Another process moved this conversation on since we read it. Nothing was sent
-                # yet (progress is saved before replying): handle the update again, fresh.
-                continue
-            except StoreUnavailable:
-                await self._tell(update, context, "temporary")  # true: nothing was saved
-                return
-        log.warning("a conversation kept changing under this update; it was dropped")
+            if len(self._told_away) > 10_000:
+                self._told_away.clear()
+            self._told_away.add(key)
+        await self._tell(update, context, "temporary")
 
     async def _dispatch(self, update: Update, context) -> None:
         if update.inline_query:
@@ -280,6 +302,8 @@ class TelegramFrontend:
         after = self.engine.cases.schedule(progress) if key.kind == "private" else []
         saved = await self.store.save(key, progress, record.rev if record else 0, seen, tuple(items), events,
                                       after if after != before else None)
+        self.receipts.kept(update.update_id)  # Telegram may forget it now: the outbox shows the reply
+        self._told_away.discard(key)
         if turn.reply.kind == "outcome":
             self.metrics.outcome(self.engine, progress)
         await self.flush(context.bot, key, saved)

@@ -112,7 +112,11 @@ def _message(data: dict, bot) -> Message | None:
 def parse_update(body: bytes | str, bot) -> Update:
     """The Update in a webhook body (raises ValueError, TypeError, KeyError or
     AttributeError when it is not one, as `Update.de_json` does)."""
-    data = json.loads(body)
+    return update_of(json.loads(body), bot)
+
+
+def update_of(data, bot) -> Update:
+    """The Update of an update's decoded JSON (a webhook body, an item of getUpdates)."""
     if not isinstance(data, dict):
         raise TypeError("an update is a JSON object")
     if getattr(bot, "defaults", None) is not None:  # PTB may then convert dates to their timezone

@@ -153,7 +153,7 @@ def test_three_processes_behind_nginx_one_killed_lose_nothing(tmp_path, database
     ports, listen = [free_port() for _ in range(3)], free_port()
     public = f"http://127.0.0.1:{listen}{PATH}"
     env = {"BOT_DATABASE_URL": database, "BOT_WEBHOOK_URL": public, "BOT_WEBHOOK_SECRET": SECRET,
-           "BOT_WEBHOOK_LISTEN": "127.0.0.1"}
+           "BOT_WEBHOOK_LISTEN": "127.0.0.1", "BOT_METRICS_TOKEN": "scrape"}
     processes: list[BotProcess] = []
 
     def start(i: int) -> BotProcess:
@@ -198,7 +198,8 @@ def test_three_processes_behind_nginx_one_killed_lose_nothing(tmp_path, database
                     await people.read(person)
                 handled = {}
                 for bot in (bots[0], bots[2], restarted):
-                    async with http.get(f"http://127.0.0.1:{bot.webhook_port}/metrics") as r:
+                    async with http.get(f"http://127.0.0.1:{bot.webhook_port}/metrics",
+                                        headers={"Authorization": "Bearer scrape"}) as r:
                         text = await r.text()
                     handled[bot.webhook_port] = sum(float(v) for v in re.findall(r'^bot_updates_total\{[^}]*\} (\S+)',
                                                                                   text, re.M))
