@@ -251,9 +251,13 @@ async def test_reminders_are_written_with_their_step_and_claimed_once(any_store)
     assert await any_store.claim_reminders(now, "process-b", lease=60) == []  # held by a
     # process a died: once its claim has run out, b takes the reminder over
     assert await any_store.claim_reminders(now + 61, "process-b", lease=60) == [(ALICE, "answer_due", now - 10)]
-    await any_store.finish_reminder(ALICE, "answer_due", now - 10)
+    # decided on an old copy of the conversation (it is at revision 1): nothing changes
+    assert not await any_store.finish_reminder(ALICE, "answer_due", now - 10, rev=0)
+    assert not await any_store.postpone_reminder(ALICE, "later", now + 7200, rev=2)
+    assert await any_store.reminders_of(ALICE) == [("answer_due", now - 10), ("later", now + 3600)]
+    assert await any_store.finish_reminder(ALICE, "answer_due", now - 10, rev=1)
     assert await any_store.reminders_of(ALICE) == [("later", now + 3600)]
-    await any_store.postpone_reminder(ALICE, "later", now + 7200)
+    assert await any_store.postpone_reminder(ALICE, "later", now + 7200, rev=1)
     assert await any_store.reminders_of(ALICE) == [("later", now + 7200)]
     await any_store.save(ALICE, P1, 1, reminders=[])  # the step that stops them
     assert await any_store.reminders_of(ALICE) == []
@@ -279,3 +283,20 @@ async def test_reminders_travel_with_a_copied_row(any_store, tmp_path):
     assert await any_store.reminders_of(ALICE) == [("answer_due", 1800000000.0)]
     import json
     assert json.loads((await any_store.rows_after("", 10))[0].reminders) == [["answer_due", 1800000000]]
+
+
+async def test_the_question_shown_is_kept_for_every_process(any_store):
+    await any_store.save(ALICE, P0, 0, outbox=({"say": "q1"},))
+    assert (await any_store.load(ALICE)).question is None
+    assert await any_store.delivered(ALICE, 1, question=501)
+    assert (await any_store.load(ALICE)).question == 501
+    saved = await any_store.save(ALICE, P1, 1, outbox=({"say": "q2"},))
+    assert saved.question == 501 and (await any_store.load(ALICE)).question == 501  # until the next is shown
+    assert await any_store.delivered(ALICE, 2, question=502)
+    assert (await any_store.load(ALICE)).question == 502
+
+
+async def test_a_prompt_is_answered_once(any_store):
+    assert await any_store.answer_once(-100, 77)
+    assert not await any_store.answer_once(-100, 77)
+    assert await any_store.answer_once(-100, 78)

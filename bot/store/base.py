@@ -67,11 +67,14 @@ class Record:
     """A stored conversation: the progress, the revision compare-and-set checks, the update
     ids a front end already handled for it (the newest last), and its outbox: what the
     person must still be shown, saved with the step that produced it, emptied once Telegram
-    confirmed it (a list of JSON-ready items whose form is the front end's business)."""
+    confirmed it (a list of JSON-ready items whose form is the front end's business); and the
+    id of the message showing its last question, set when an outbox is delivered, so that
+    any process can retire that question's buttons and tell it from another message."""
     progress: Progress
     rev: int = 0
     seen: tuple[int, ...] = ()
     outbox: tuple = ()
+    question: int | None = None
 
     def handled(self, update_id: int) -> bool:
         return update_id in self.seen
@@ -97,11 +100,11 @@ class Row:
     reminders: str = "[]"  # the conversation's reminders to come: [[reminder id, due], ...]
 
 
-def record_of(data: str, rev: int, seen: str, outbox: str) -> Record | None:
+def record_of(data: str, rev: int, seen: str, outbox: str, question: int | None = None) -> Record | None:
     """A stored row as a Record; None, logged, when it cannot be read (the store then sets it
     aside in its `unreadable` table and raises Unreadable)."""
     try:
-        return Record(Progress.from_json(data), rev, tuple(json.loads(seen)), tuple(json.loads(outbox)))
+        return Record(Progress.from_json(data), rev, tuple(json.loads(seen)), tuple(json.loads(outbox)), question)
     except (ValueError, TypeError, KeyError, AttributeError):
         log.error("an unreadable progress record was set aside (table `unreadable`); its conversation starts again")
         return None
@@ -157,18 +160,21 @@ class ProgressStore(Protocol):
         `owner`: (key, reminder id, due) each. Two processes never get the same row while a
         claim lasts; once it has run out (its process died), another takes it over."""
 
-    async def finish_reminder(self, key: ConversationKey, reminder: str, due: float) -> None:
-        """Drop a claimed reminder that needs nothing sent (only the row still at `due`)."""
+    async def finish_reminder(self, key: ConversationKey, reminder: str, due: float, rev: int) -> bool:
+        """Drop a claimed reminder that needs nothing sent (only the row still at `due`), if
+        the conversation is still at `rev` (0: no record), the revision the decision was made
+        on; False otherwise (nothing dropped: decide again on the newer record)."""
 
-    async def postpone_reminder(self, key: ConversationKey, reminder: str, due: float) -> None:
-        """Move a reminder to `due`, unclaimed (out of the quiet hours)."""
+    async def postpone_reminder(self, key: ConversationKey, reminder: str, due: float, rev: int) -> bool:
+        """Move a reminder to `due`, unclaimed (out of the quiet hours), on the same condition."""
 
     async def reminders_of(self, key: ConversationKey) -> list[tuple[str, float]]:
         """This conversation's reminders to come: (reminder id, due), soonest first."""
 
-    async def delivered(self, key: ConversationKey, rev: int) -> bool:
+    async def delivered(self, key: ConversationKey, rev: int, question: int | None = None) -> bool:
         """Empty the outbox of the record still at `rev` (its replies were shown, or refused
-        for good); False when the record moved on meanwhile (its new outbox stays)."""
+        for good) and note the message now showing its question (`Record.question`); False
+        when the record moved on meanwhile (its new outbox stays)."""
 
     async def undelivered(self, limit: int = 100, older_than: float = 0.0) -> list[tuple[ConversationKey, Record]]:
         """Records whose outbox is not empty, saved at least `older_than` seconds ago, oldest
@@ -191,6 +197,10 @@ class ProgressStore(Protocol):
         """A group became a supergroup: its members' records follow the new chat id."""
 
     async def count(self) -> int: ...
+
+    async def answer_once(self, chat_id: int, message_id: int) -> bool:
+        """True the first time a prompt message (/oublier's) is answered, False after: pressed
+        twice, in one process or two, it is applied once (remembered a day)."""
 
     async def entry_post(self, chat_id: int) -> int | None:
         """The message id of the bot's entry post in that chat (/publier), if it made one."""

@@ -111,11 +111,21 @@ MIGRATIONS = [
            PRIMARY KEY (key, reminder));
        CREATE INDEX IF NOT EXISTS reminders_due ON reminders(due);
        CREATE INDEX IF NOT EXISTS reminders_user ON reminders(user_id);""",
+    # 6 (SQLite's 8): the message showing the conversation's last question (Record.question),
+    #    and the /oublier prompts answered in the last day (answered once, whichever process).
+    """ALTER TABLE progress ADD COLUMN IF NOT EXISTS question bigint;
+       CREATE TABLE IF NOT EXISTS answered (
+           chat_id    bigint NOT NULL,
+           message_id bigint NOT NULL,
+           at         double precision NOT NULL,
+           PRIMARY KEY (chat_id, message_id));""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 MIGRATION_LOCK = 0x70726F67  # pg_advisory_xact_lock key ("prog"): one migrating process at a time
 
-_COLUMNS = "key, data, rev, seen, outbox"
+_COLUMNS = "key, data, rev, seen, outbox, question"
+# A reminder's row changes only if the conversation is still at the revision it was decided on.
+_AT_REV = "COALESCE((SELECT rev FROM progress WHERE key = $1), 0) = $4"
 # `store copy`: rows as they are (a batch in one statement), unless already there at the same
 # or a later revision; RETURNING lists the rows inserted or updated.
 _PUT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, outbox) "
@@ -171,7 +181,8 @@ _STEPS = {(new, events, kept, reminders): _step_statement(new, events, kept, rem
 # A load sends the progress JSON only when it differs from the copy this process holds for
 # the same (rev, updated) (see PostgresStore.load), and `seen` with it.
 _LOAD = ("SELECT rev, updated, outbox, CASE WHEN rev = $2 AND updated = $3 THEN NULL ELSE data END, "
-         "CASE WHEN rev = $2 AND updated = $3 THEN NULL ELSE seen END FROM progress WHERE key = $1")
+         "CASE WHEN rev = $2 AND updated = $3 THEN NULL ELSE seen END, question FROM progress WHERE key = $1")
+ANSWERED_SECONDS = 86400  # how long an answered /oublier prompt is remembered
 CACHE_SIZE = 10_000  # conversations whose last progress read or written is kept (an LRU)
 _PLAN = "INSERT INTO reminders(key, user_id, reminder, due) VALUES ($1, $2, $3, $4)"
 
@@ -185,8 +196,8 @@ class NewerSchema(Exception):
 
 
 def _record(row) -> Record | None:
-    """A row (key, data, rev, seen, outbox) as a Record, or None when it cannot be read."""
-    return record_of(row[1], row[2], row[3], row[4])
+    """A row (key, data, rev, seen, outbox, question) as a Record, or None when it cannot be read."""
+    return record_of(row[1], row[2], row[3], row[4], row[5])
 
 
 async def _keep_session(conn) -> None:
@@ -249,6 +260,8 @@ class PostgresStore:
         # every load, so another process's step, an erasure or a purge is always seen).
         self._cache: OrderedDict[str, tuple[int, float, Progress, tuple]] = OrderedDict()
         self._cache_lock = threading.Lock()
+        # key -> the question read at its last load (a save leaves that column as it was)
+        self._questions: dict[str, int | None] = {}
 
     # -- the pool of the running loop --------------------------------------------------------
     async def _create_pool(self):
@@ -339,10 +352,16 @@ class PostgresStore:
         if row is None:
             self._forget(name)
             return None
-        rev, updated, outbox, data, seen = row
+        rev, updated, outbox, data, seen, question = row
+        if question is not None:
+            self._questions[name] = question
+            if len(self._questions) > CACHE_SIZE:
+                del self._questions[next(iter(self._questions))]
+        else:
+            self._questions.pop(name, None)
         if data is None:  # unchanged since this process last read or wrote it: only the outbox may differ
-            return Record(cached[2], rev, cached[3], () if outbox == "[]" else tuple(json.loads(outbox)))
-        record = record_of(data, rev, seen, outbox)
+            return Record(cached[2], rev, cached[3], () if outbox == "[]" else tuple(json.loads(outbox)), question)
+        record = record_of(data, rev, seen, outbox, question)
         if record is not None:
             self._remember(name, rev, updated, record.progress, record.seen)
         else:
@@ -378,11 +397,12 @@ class PostgresStore:
             raise Conflict(name)
         seen = tuple(seen)
         self._remember(name, rev + 1, now, progress, seen)
-        return Record(progress, rev + 1, seen, tuple(outbox))
+        return Record(progress, rev + 1, seen, tuple(outbox), self._questions.get(name))
 
-    async def delivered(self, key: ConversationKey, rev: int) -> bool:
+    async def delivered(self, key: ConversationKey, rev: int, question: int | None = None) -> bool:
         status = await self._run(lambda c: c.execute(
-            "UPDATE progress SET outbox = '[]' WHERE key = $1 AND rev = $2", str(key), rev), write=True)
+            "UPDATE progress SET outbox = '[]', question = $3 WHERE key = $1 AND rev = $2", str(key), rev, question),
+            write=True)
         return _rows(status) == 1
 
     async def undelivered(self, limit: int = 100, older_than: float = 0.0) -> list[tuple[ConversationKey, Record]]:
@@ -415,6 +435,8 @@ class PostgresStore:
         cutoff = time.time() - older_than_seconds
         await self._run(lambda c: c.execute("DELETE FROM unrecognised WHERE added < $1",
                                             time.time() - UNRECOGNISED_DAYS * 86400), write=True)
+        await self._run(lambda c: c.execute("DELETE FROM answered WHERE at < $1", time.time() - ANSWERED_SECONDS),
+                        write=True)
         return _rows(await self._run(lambda c: c.execute(
             "DELETE FROM progress WHERE updated < $1 AND NOT EXISTS (SELECT 1 FROM reminders r WHERE r.key = progress.key)",
             cutoff), write=True))
@@ -469,18 +491,29 @@ class PostgresStore:
             "FOR UPDATE SKIP LOCKED) RETURNING key, reminder, due", now + lease, owner, now, limit), write=True)
         return [(ConversationKey.parse(row[0]), row[1], row[2]) for row in rows]
 
-    async def finish_reminder(self, key: ConversationKey, reminder: str, due: float) -> None:
-        await self._run(lambda c: c.execute("DELETE FROM reminders WHERE key = $1 AND reminder = $2 AND due = $3",
-                                            str(key), reminder, due), write=True)
+    async def finish_reminder(self, key: ConversationKey, reminder: str, due: float, rev: int) -> bool:
+        status = await self._run(lambda c: c.execute(
+            f"DELETE FROM reminders WHERE key = $1 AND reminder = $2 AND due = $3 AND {_AT_REV}",
+            str(key), reminder, due, rev), write=True)
+        return _rows(status) == 1
 
-    async def postpone_reminder(self, key: ConversationKey, reminder: str, due: float) -> None:
-        await self._run(lambda c: c.execute("UPDATE reminders SET due = $1, claimed_until = 0, claimed_by = NULL "
-                                            "WHERE key = $2 AND reminder = $3", due, str(key), reminder), write=True)
+    async def postpone_reminder(self, key: ConversationKey, reminder: str, due: float, rev: int) -> bool:
+        status = await self._run(lambda c: c.execute(
+            "UPDATE reminders SET due = $3, claimed_until = 0, claimed_by = NULL WHERE key = $1 AND reminder = $2 "
+            f"AND {_AT_REV}", str(key), reminder, due, rev), write=True)
+        return _rows(status) == 1
 
     async def reminders_of(self, key: ConversationKey) -> list[tuple[str, float]]:
         rows = await self._run(lambda c: c.fetch("SELECT reminder, due FROM reminders WHERE key = $1 ORDER BY due",
                                                  str(key)))
         return [tuple(row) for row in rows]
+
+    async def answer_once(self, chat_id: int, message_id: int) -> bool:
+        """True the first time a prompt message is answered, False after (kept a day)."""
+        status = await self._run(lambda c: c.execute(
+            "INSERT INTO answered(chat_id, message_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            chat_id, message_id, time.time()), write=True)
+        return _rows(status) == 1
 
     async def entry_post(self, chat_id: int) -> int | None:
         return await self._run(lambda c: c.fetchval("SELECT message_id FROM entry_posts WHERE chat_id = $1", chat_id))

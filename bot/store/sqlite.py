@@ -116,6 +116,14 @@ MIGRATIONS = [
            PRIMARY KEY (key, reminder));
        CREATE INDEX IF NOT EXISTS reminders_due ON reminders(due);
        CREATE INDEX IF NOT EXISTS reminders_user ON reminders(user_id);""",
+    # 8: the message showing the conversation's last question (Record.question), and the
+    #    /oublier prompts answered in the last day (answered once, whichever process).
+    """ALTER TABLE progress ADD COLUMN question INTEGER;
+       CREATE TABLE IF NOT EXISTS answered (
+           chat_id    INTEGER NOT NULL,
+           message_id INTEGER NOT NULL,
+           at         REAL NOT NULL,
+           PRIMARY KEY (chat_id, message_id));""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -123,8 +131,12 @@ _INSERT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen
            "ON CONFLICT(key) DO NOTHING")
 _UPDATE = ("UPDATE progress SET rev = ?, updated = ?, data = ?, seen = ?, outbox = ?, user_id = ?, chat_id = ? "
            "WHERE key = ? AND rev = ?")
-_EMPTIED = "UPDATE progress SET outbox = '[]' WHERE key = ? AND rev = ?"
-_COLUMNS = "key, data, rev, seen, outbox"
+_EMPTIED = "UPDATE progress SET outbox = '[]', question = ? WHERE key = ? AND rev = ?"
+_COLUMNS = "key, data, rev, seen, outbox, question"
+# What a cached record is checked against at each load: another process may have written it.
+_CHECK = "SELECT rev, outbox = '[]', question FROM progress WHERE key = ?"
+# A reminder's row changes only if the conversation is still at the revision it was decided on.
+_AT_REV = "COALESCE((SELECT rev FROM progress WHERE key = ?), 0) = ?"
 # `store copy`: a row as it is, unless the key is already there at the same or a later revision.
 _PUT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, outbox) VALUES (?,?,?,?,?,?,?,?) "
         "ON CONFLICT(key) DO UPDATE SET user_id = excluded.user_id, chat_id = excluded.chat_id, rev = excluded.rev, "
@@ -133,6 +145,7 @@ _PUT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, o
 _EVENT = f"INSERT INTO events({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})"
 _KEEP = "INSERT INTO unrecognised(key, user_id, added, day, flow, node, text) VALUES (?,?,?,?,?,?,?)"
 _PLAN = "INSERT INTO reminders(key, user_id, reminder, due) VALUES (?,?,?,?)"
+ANSWERED_SECONDS = 86400  # how long an answered /oublier prompt is remembered
 CHECKPOINT_EVERY = 1.0  # seconds between background checkpoints
 CHUNK = 500             # rows a purge or a chat move changes in its first transaction
 CHUNK_SECONDS = 0.005   # then as many as fit in this (20 rows at least, 5,000 at most)
@@ -153,8 +166,8 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def _record(row) -> Record | None:
-    """A row (key, data, rev, seen, outbox) as a Record, or None when it cannot be read."""
-    return record_of(row[1], row[2], row[3], row[4])
+    """A row (key, data, rev, seen, outbox, question) as a Record, or None when it cannot be read."""
+    return record_of(row[1], row[2], row[3], row[4], row[5])
 
 
 class SQLiteStore:
@@ -293,13 +306,17 @@ class SQLiteStore:
 
     # -- synchronous API (terminal, tools, and the async API's worker) ---------------------
     def load_sync(self, key: ConversationKey) -> Record | None:
+        """The record; a cached one only once checked against the file (its revision, whether
+        its outbox is empty, its question): another process may share the file."""
         name = str(key)
         with self._cache_lock:
             cached = self._cache.get(name)
             if cached is not None:
                 self._cache.move_to_end(name)
         if cached is not None:
-            return cached
+            found = self._run(lambda c: c.execute(_CHECK, (name,)).fetchone())
+            if found is not None and found == (cached.rev, not cached.outbox, cached.question):
+                return cached
         record = self._read(name)
         self._remember(name, record)
         return record
@@ -361,20 +378,26 @@ class SQLiteStore:
         if not ok:
             self._forget(str(key).__eq__)
             raise Conflict(str(key))
-        record = Record(progress, rev + 1, seen, tuple(outbox))
+        record = Record(progress, rev + 1, seen, tuple(outbox), self._question_of(key))
         self._remember(str(key), record)
         return record
 
-    def delivered_sync(self, key: ConversationKey, rev: int) -> bool:
-        done = self._run(lambda c: c.execute(_EMPTIED, (str(key), rev)).rowcount, write=True) == 1
-        self._emptied(key, rev, done)
+    def _question_of(self, key: ConversationKey) -> int | None:
+        """The question a save leaves as it was (saves do not write that column)."""
+        with self._cache_lock:
+            cached = self._cache.get(str(key))
+        return cached.question if cached is not None else None
+
+    def delivered_sync(self, key: ConversationKey, rev: int, question: int | None = None) -> bool:
+        done = self._run(lambda c: c.execute(_EMPTIED, (question, str(key), rev)).rowcount, write=True) == 1
+        self._emptied(key, rev, done, question)
         return done
 
-    def _emptied(self, key: ConversationKey, rev: int, done: bool) -> None:
+    def _emptied(self, key: ConversationKey, rev: int, done: bool, question: int | None) -> None:
         with self._cache_lock:
             cached = self._cache.get(str(key))
             if cached is not None and done and cached.rev == rev:
-                self._cache[str(key)] = Record(cached.progress, cached.rev, cached.seen, ())
+                self._cache[str(key)] = Record(cached.progress, cached.rev, cached.seen, (), question)
             elif cached is not None and not done:
                 del self._cache[str(key)]
 
@@ -419,6 +442,8 @@ class SQLiteStore:
         self._forget()
         self._run(lambda c: c.execute("DELETE FROM unrecognised WHERE added < ?",
                                       (time.time() - UNRECOGNISED_DAYS * 86400,)), write=True)
+        self._run(lambda c: c.execute("DELETE FROM answered WHERE at < ?", (time.time() - ANSWERED_SECONDS,)),
+                  write=True)
         return self._in_chunks("DELETE FROM progress WHERE key IN "
                                "(SELECT key FROM progress WHERE updated < ? AND key NOT IN (SELECT key FROM reminders) "
                                "LIMIT ?)", (cutoff,))
@@ -528,20 +553,29 @@ class SQLiteStore:
             return rows
         return [(ConversationKey.parse(k), rid, due) for k, rid, due in self._run(claim, write=True)]
 
-    def finish_reminder_sync(self, key: ConversationKey, reminder: str, due: float) -> None:
+    def finish_reminder_sync(self, key: ConversationKey, reminder: str, due: float, rev: int) -> bool:
         """Drop a claimed reminder that needs nothing sent (the step that answered it replaced
-        the rows already; a row planned anew since, at another time, stays)."""
-        self._run(lambda c: c.execute("DELETE FROM reminders WHERE key = ? AND reminder = ? AND due = ?",
-                                      (str(key), reminder, due)), write=True)
+        the rows already; a row planned anew since, at another time, stays), only if the
+        conversation is still at `rev`: a decision made on an old copy changes nothing."""
+        return self._run(lambda c: c.execute(
+            f"DELETE FROM reminders WHERE key = ? AND reminder = ? AND due = ? AND {_AT_REV}",
+            (str(key), reminder, due, str(key), rev)).rowcount, write=True) == 1
 
-    def postpone_reminder_sync(self, key: ConversationKey, reminder: str, due: float) -> None:
-        """Move a reminder to a later time (out of the quiet hours), unclaimed."""
-        self._run(lambda c: c.execute("UPDATE reminders SET due = ?, claimed_until = 0, claimed_by = NULL "
-                                      "WHERE key = ? AND reminder = ?", (due, str(key), reminder)), write=True)
+    def postpone_reminder_sync(self, key: ConversationKey, reminder: str, due: float, rev: int) -> bool:
+        """Move a reminder to a later time (out of the quiet hours), unclaimed, on the same condition."""
+        return self._run(lambda c: c.execute(
+            f"UPDATE reminders SET due = ?, claimed_until = 0, claimed_by = NULL WHERE key = ? AND reminder = ? "
+            f"AND {_AT_REV}", (due, str(key), reminder, str(key), rev)).rowcount, write=True) == 1
 
     def reminders_of_sync(self, key: ConversationKey) -> list[tuple[str, float]]:
         return [tuple(row) for row in self._run(lambda c: c.execute(
             "SELECT reminder, due FROM reminders WHERE key = ? ORDER BY due", (str(key),)).fetchall())]
+
+    def answer_once_sync(self, chat_id: int, message_id: int) -> bool:
+        """True the first time a prompt message is answered, False after (kept a day)."""
+        return self._run(lambda c: c.execute("INSERT INTO answered(chat_id, message_id, at) VALUES (?, ?, ?) "
+                                             "ON CONFLICT DO NOTHING", (chat_id, message_id, time.time())).rowcount,
+                         write=True) == 1
 
     def entry_post_sync(self, chat_id: int) -> int | None:
         row = self._run(lambda c: c.execute("SELECT message_id FROM entry_posts WHERE chat_id = ?", (chat_id,)).fetchone())
@@ -604,9 +638,9 @@ class SQLiteStore:
     def _apply(self, conn: sqlite3.Connection, item: tuple, now: float) -> bool:
         """One item of a group commit: a step saved (compare-and-set), or an outbox emptied
         once Telegram showed it (only if the row is still at that revision)."""
-        if len(item) == 3:
-            key, rev, _ = item
-            return conn.execute(_EMPTIED, (str(key), rev)).rowcount == 1
+        if len(item) == 4:
+            key, rev, question, _ = item
+            return conn.execute(_EMPTIED, (question, str(key), rev)).rowcount == 1
         key, record, data, seen, outbox, events, reminders, _ = item
         return self._write_one(conn, key, record.rev - 1, data, seen, outbox, now, events, reminders)
 
@@ -686,10 +720,10 @@ class SQLiteStore:
     def _settle(self, batch: list, outcomes: list) -> None:
         for item, ok in zip(batch, outcomes):
             key, future = item[0], item[-1]
-            if len(item) == 3:  # an outbox emptied: True, or False when the row moved on meanwhile
+            if len(item) == 4:  # an outbox emptied: True, or False when the row moved on meanwhile
                 result = ok
                 if not isinstance(ok, Exception):
-                    self._emptied(key, item[1], ok)
+                    self._emptied(key, item[1], ok, item[2])
             else:
                 result = ok if isinstance(ok, Exception) else item[1] if ok else Conflict(str(key))
                 self._remember(str(key), None if isinstance(result, Exception) else result)
@@ -746,12 +780,13 @@ class SQLiteStore:
                 self._start_checkpointer()
             except (sqlite3.Error, OSError) as exc:
                 log.debug("no background checkpoints yet: %s", exc)  # the commit reports the trouble
-        return await self._queue(key, Record(progress, rev + 1, seen, tuple(outbox)), progress.to_json(),
+        return await self._queue(key, Record(progress, rev + 1, seen, tuple(outbox), self._question_of(key)),
+                                 progress.to_json(),
                                  json.dumps(seen), json.dumps(outbox), tuple(events), reminders)
 
-    async def delivered(self, key: ConversationKey, rev: int) -> bool:
+    async def delivered(self, key: ConversationKey, rev: int, question: int | None = None) -> bool:
         """The outbox emptied, in the next group commit with the saves (no commit of its own)."""
-        return await self._queue(key, rev)
+        return await self._queue(key, rev, question)
 
     async def _queue(self, *item):
         """Put an item in the next group commit and wait for its outcome."""
@@ -783,6 +818,9 @@ class SQLiteStore:
     async def entry_post(self, chat_id: int) -> int | None:
         return await self._async(self.entry_post_sync, chat_id)
 
+    async def answer_once(self, chat_id: int, message_id: int) -> bool:
+        return await self._async(self.answer_once_sync, chat_id, message_id)
+
     async def set_entry_post(self, chat_id: int, message_id: int) -> None:
         await self._async(self.set_entry_post_sync, chat_id, message_id)
 
@@ -809,11 +847,11 @@ class SQLiteStore:
     async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple]:
         return await self._async(self.claim_reminders_sync, now, owner, lease, limit)
 
-    async def finish_reminder(self, key: ConversationKey, reminder: str, due: float) -> None:
-        await self._async(self.finish_reminder_sync, key, reminder, due)
+    async def finish_reminder(self, key: ConversationKey, reminder: str, due: float, rev: int) -> bool:
+        return await self._async(self.finish_reminder_sync, key, reminder, due, rev)
 
-    async def postpone_reminder(self, key: ConversationKey, reminder: str, due: float) -> None:
-        await self._async(self.postpone_reminder_sync, key, reminder, due)
+    async def postpone_reminder(self, key: ConversationKey, reminder: str, due: float, rev: int) -> bool:
+        return await self._async(self.postpone_reminder_sync, key, reminder, due, rev)
 
     async def reminders_of(self, key: ConversationKey) -> list[tuple[str, float]]:
         return await self._async(self.reminders_of_sync, key)

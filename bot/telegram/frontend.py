@@ -89,6 +89,23 @@ def _shows_summary(message: Message) -> bool:
     return any(_TAG.sub("", line).strip() in titles for line in (message.text or "").splitlines())
 
 
+def _not_theirs(key: ConversationKey, record: Record | None, message: Message, user_id: int, prompt: bool) -> bool:
+    """In a group, whether a pressed message is not the presser's conversation's question:
+    another member's message pressed with data made up to carry the presser's id, or an old
+    question of theirs. Nothing is applied then, and the message is not edited. The question
+    on record (`Record.question`) decides; an /oublier prompt (`prompt`), never on record,
+    and a question not delivered yet must at least answer the presser's own message."""
+    if key.kind != "group":
+        return False
+    if not prompt and record is not None and record.question is not None:
+        return message.message_id != record.question
+    replied = message.reply_to_message
+    asker = replied.from_user if replied is not None else None
+    if prompt:
+        return asker is None or asker.id != user_id
+    return asker is not None and not asker.is_bot and asker.id != user_id
+
+
 def _thread(message: Message) -> int | None:
     """The forum topic or comment thread a group message belongs to (replies go there too)."""
     return message.message_thread_id if message.chat.type != "private" else None
@@ -107,10 +124,9 @@ class TelegramFrontend:
         self.admin_ids = frozenset(admin_ids)
         self.clock = clock
         self.stats_source = stats_source  # (store URL, flows folder) that /stats reads from
-        # Last question message per conversation, to retire its buttons once answered by text.
-        self._last_question: OrderedDict[ConversationKey, tuple[int, int]] = OrderedDict()
-        self._answered_queries: OrderedDict[str, None] = OrderedDict()   # callback queries answered
-        self._answered_prompts: OrderedDict[tuple[int, int], None] = OrderedDict()  # /oublier prompts
+        # Callback queries this process answered: an update handled again after a conflict does
+        # not answer twice (another process's second answer is refused by Telegram, quietly).
+        self._answered_queries: OrderedDict[str, None] = OrderedDict()
         self._restarted: set[ConversationKey] = set()  # unreadable records replaced by a new start
         self._told_away: set[ConversationKey] = set()  # told the store is away, not yet saved since
 
@@ -276,8 +292,8 @@ class TelegramFrontend:
         items = plan(turn.reply, lang, chat.id, user.id, chat.type != "private", reply_to, context.bot.username, thread)
         # Then the answered question loses its buttons: after the reply, so that if the reply
         # cannot be sent, the person can still press again (and gets it then).
-        if retire and key in self._last_question:
-            items.append(edit_item(*self._last_question.pop(key)))
+        if retire and record is not None and record.question is not None:
+            items.append(edit_item(key.chat, record.question))
         if edit is not None and _in_place(key, turn, items) and not _shows_summary(edit):
             # A press that leads to another plain question: the pressed message becomes it,
             # the answer taken on top (one edit instead of an edit and a new message).
@@ -289,11 +305,9 @@ class TelegramFrontend:
                                    f"{edit.text_html}\n\n✔ <b>{escape(turn.reply.answer)}</b>"))
         if turn.effect == "erase":
             await self.store.delete_user(user.id)
-            for mine in [k for k in self._last_question if k.user == user.id]:
-                del self._last_question[mine]
             log.info("a person erased their data")
         if progress is None:  # nothing kept about this person: nothing to show again later
-            await self._show(context.bot, key, items)
+            await deliver(context.bot, items)
             return
         seen = record.seeing(update.update_id) if record else (update.update_id,)
         events = events_of(record.progress if record else None, turn.progress, turn.reply, self.clock(),
@@ -314,8 +328,11 @@ class TelegramFrontend:
         nobody stays stuck behind it; any other failure leaves it for the next retry."""
         if not record.outbox:
             return
+        question = record.question
         try:
-            await self._show(bot, key, record.outbox)
+            shown = await deliver(bot, record.outbox)
+            retired = any(item["params"].get("message_id") == question for item in record.outbox)
+            question = shown if shown is not None else None if retired else question
         except Forbidden:
             log.info("chat %s blocked the bot; progress kept, the reply leaves the outbox", key.chat)
             await self._blocked(key)
@@ -326,7 +343,7 @@ class TelegramFrontend:
             log.warning("a saved step's reply is not shown yet in chat %s (%s); it will be sent again",
                         key.chat, type(exc).__name__)
             return
-        await self.store.delivered(key, record.rev)
+        await self.store.delivered(key, record.rev, question)
 
     async def _blocked(self, key: ConversationKey) -> None:
         """Telegram says the person blocked the bot: their case's reminders are cancelled."""
@@ -357,34 +374,36 @@ class TelegramFrontend:
 
     async def _remind(self, bot, key: ConversationKey, reminder: str, due: float) -> None:
         record, now = await self._load(key), self.clock()
+        rev = record.rev if record is not None else 0
+
+        async def decided(done: bool) -> None:
+            """A reminder is dropped or moved only against the revision it was decided on: a
+            process holding an old copy changes nothing, and decides again on the new one."""
+            if not done:
+                raise Conflict(str(key))
         if record is None or key.kind != "private":
-            await self.store.finish_reminder(key, reminder, due)  # erased, or not a private chat
+            await decided(await self.store.finish_reminder(key, reminder, due, rev))  # erased, or not private
             return
         later = self.engine.cases.quiet_until(record.progress, now)
         if later is not None:  # due while the bot was down, now in the quiet hours: at their end
-            await self.store.postpone_reminder(key, reminder, later.timestamp())
+            await decided(await self.store.postpone_reminder(key, reminder, later.timestamp(), rev))
             return
         found = self.engine.cases.remind(record.progress, now)
         if found is None:  # cancelled, answered, stopped, no longer in the flow, or now later
             later = dict(self.engine.cases.schedule(record.progress)).get(reminder)
             if later is not None and later > due:  # the flow's new version puts it later
-                await self.store.postpone_reminder(key, reminder, later)
+                await decided(await self.store.postpone_reminder(key, reminder, later, rev))
             else:
-                await self.store.finish_reminder(key, reminder, due)
+                await decided(await self.store.finish_reminder(key, reminder, due, rev))
             return
         progress, reply = found
         items = plan(reply, progress.lang, key.chat, key.user, False, None, bot.username)
-        if reply.kind != "case" and key in self._last_question:  # they were moved: the old question's buttons go
-            items.append(edit_item(*self._last_question.pop(key)))
+        if reply.kind != "case" and record.question is not None:  # they were moved: the old question's buttons go
+            items.append(edit_item(key.chat, record.question))
         saved = await self.store.save(key, progress, record.rev, record.seen, tuple(record.outbox) + tuple(items), (),
                                       self.engine.cases.schedule(progress))
         self.metrics.reminders.inc()
         await self.flush(bot, key, saved)
-
-    async def _show(self, bot, key: ConversationKey, items) -> None:
-        question = await deliver(bot, items)
-        if question is not None:
-            self._remember(key, key.chat, question)
 
     # -- buttons -------------------------------------------------------------------------
     async def _on_press(self, update: Update, context) -> None:
@@ -403,13 +422,13 @@ class TelegramFrontend:
         reply_to = message.message_id if message.chat.type != "private" else None
         here = {"thread": _thread(message)}
         record = await self._load(key)
+        if _not_theirs(key, record, message, user.id, prompt=token == FORGET_TOKEN):
+            await self._answer(query, t(lang, "stale_button"))  # nothing applied, the message left as it is
+            return
         if token == FORGET_TOKEN:
             await self._answer(query)
-            if (message.chat.id, message.message_id) in self._answered_prompts:
-                return  # the same confirmation pressed twice
-            self._answered_prompts[(message.chat.id, message.message_id)] = None
-            if len(self._answered_prompts) > 1000:
-                self._answered_prompts.popitem(last=False)
+            if not await self.store.answer_once(message.chat.id, message.message_id):
+                return  # the same confirmation pressed twice (in this process or another)
             turn = self.commands.confirm_forget(choice, record.progress if record else None, lang, self.clock())
             return await self._step(update, context, key, record, turn, reply_to, edit=message, **here)
         if record is None:  # a button from before an erasure, or forged: nothing to create
@@ -453,13 +472,6 @@ class TelegramFrontend:
         last = progress.path[-1]
         before = progress.with_(node=last.node, path=progress.path[:-1], pending=None, draft=None)
         return last.choice == choice and self.engine.token(before) == token
-
-    def _remember(self, key: ConversationKey, chat_id: int, message_id: int) -> None:
-        """The last question shown per conversation, to retire its buttons once answered by text."""
-        self._last_question[key] = (chat_id, message_id)
-        self._last_question.move_to_end(key)
-        while len(self._last_question) > 50_000:
-            self._last_question.popitem(last=False)
 
     async def _tell(self, update: Update, context, key: str) -> None:
         chat = update.effective_chat
