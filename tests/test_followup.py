@@ -544,3 +544,40 @@ def test_an_empty_message_at_a_follow_up_question_says_what_is_expected(flow):
     progress, _ = engine.choose(progress, "_case:date", reply.token, NOW)
     _, reply = engine.text(progress, "", NOW)
     assert "Je n'ai pas compris cette date" in " ".join(reply.notices) and progress.asking == "case_date"
+
+
+async def test_a_killed_claim_holder_loses_no_reminder_to_a_process_with_old_copies(tmp_path, flow, clock):
+    """Two processes on one SQLite file. Process B met these people first (it holds copies of
+    their records from before their case); process A took them to the letter, then claimed
+    their reminders and was killed before sending any. Once the claim runs out, B sends every
+    one: its old copies are checked against the file, and a reminder is dropped only against
+    the revision it was decided on."""
+    def shared():
+        return SQLiteStore(tmp_path / "shared.sqlite3", lock_timeout=5)
+    tg_a, app_a, store_a = await make_bot(tmp_path, FlowSet([flow]), store=shared(), clock=clock)
+    tg_b, app_b, store_b = await make_bot(tmp_path, FlowSet([flow]), store=shared(), clock=clock)
+    tg_a.share_with(tg_b)
+    try:
+        people = []
+        for i in range(8):
+            in_b = Person(tg_b, app_b, 2100 + i)
+            await in_b.send("/start")  # B caches a record with no case
+            assert store_b.load_sync(ConversationKey.private(in_b.id)) is not None
+            in_a = Person(tg_a, app_a, 2100 + i)
+            await followed_from_today(in_a)
+            people.append(in_a)
+        clock.now = NOW + timedelta(days=31, hours=1)
+        claimed = await store_a.claim_reminders(clock.now.timestamp(), "process-a", lease=120)
+        assert len(claimed) == len(people)  # ... and process A is killed here
+        await app_a.shutdown()
+        store_a.close()
+        await run_reminders(app_b)
+        assert reminders_sent(tg_b) == []  # A's claim still holds
+        clock.now += timedelta(minutes=3)
+        await run_reminders(app_b)
+        assert sorted(p["chat_id"] for name, p in tg_b.calls if name == "sendMessage" and INTRO in p["text"]) \
+            == [p.id for p in people]
+        assert all(stored(store_b, f"private:{p.id}").case.open for p in people)
+    finally:
+        await app_b.shutdown()
+        store_b.close()

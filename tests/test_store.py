@@ -87,3 +87,26 @@ async def test_duplicates_are_found_by_the_ids_seen_not_by_their_order(bot):
     sent = len(camille.seen)
     await camille.feed({"message": camille.message("double prélèvement")}, update_id=17)  # delivered twice
     assert len(camille.seen) == sent
+
+
+def test_a_copy_cached_by_one_process_is_checked_against_the_file(tmp_path):
+    """Two stores on one file, as two processes: what one writes, the other reads at once,
+    however recently it cached the record (a step, an outbox emptied, an erasure)."""
+    from bot.engine.progress import Answer, Progress
+    from bot.store import ConversationKey
+    key = ConversationKey.private(4242)
+    p0 = Progress("cstream", "v1", "problem", started=1.0, updated=1.0)
+    p1 = p0.with_(node="service", path=(Answer("problem", "billing", "deux fois"),))
+    a, b = SQLiteStore(tmp_path / "shared.sqlite3"), SQLiteStore(tmp_path / "shared.sqlite3")
+    try:
+        a.save_sync(key, p0, 0, outbox=({"say": "q"},))
+        assert b.load_sync(key).progress == p0  # b caches it
+        a.save_sync(key, p1, 1, outbox=({"say": "q2"},))
+        assert b.load_sync(key).progress == p1 and b.load_sync(key).rev == 2
+        assert a.delivered_sync(key, 2, question=9)
+        assert b.load_sync(key).outbox == () and b.load_sync(key).question == 9
+        a.delete_sync(key)
+        assert b.load_sync(key) is None
+    finally:
+        a.close()
+        b.close()

@@ -297,6 +297,6 @@ async def test_the_question_shown_is_kept_for_every_process(any_store):
 
 
 async def test_a_prompt_is_answered_once(any_store):
-    assert await any_store.answer_once(-100, 77)
-    assert not await any_store.answer_once(-100, 77)
-    assert await any_store.answer_once(-100, 78)
+    assert await any_store.answer_once(-100, 77, 1)
+    assert not await any_store.answer_once(-100, 77, 1)
+    assert await any_store.answer_once(-100, 78, 1) and await any_store.answer_once(-100, 77, 2)

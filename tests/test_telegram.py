@@ -388,3 +388,56 @@ async def test_a_members_own_words_are_quoted_plainly_in_the_group_recap(bot):
     recap = alice.last_text
     assert "« on m'a prélevé deux fois, voir www.\u200barnaque.\u200bexample.\u200bcom »" in recap
     assert "<b>on m'a" not in recap
+
+
+async def test_a_press_made_up_on_another_members_question_changes_nothing(bot):
+    """In a group, B sends callback data carrying B's own id on A's question message: B's
+    conversation does not move on and A's message is not edited."""
+    tg, app, store = bot
+    alice = Person(tg, app, 2041, chat_id=-100790)
+    bob = Person(tg, app, 2042, chat_id=-100790)
+    for member in (alice, bob):
+        await member.send(f"/start@{BOT_USERNAME}")
+        await member.send("double prélèvement", reply_to_bot=True)
+    question = next(m for m in alice.seen if "Cstream Vidéo" in m.labels and f":{alice.id}:" in str(m.buttons))
+    data = next(b["callback_data"] for row in question.buttons for b in row if b["text"] == "Cstream Vidéo")
+    edits = len(tg.calls_to("editMessageText")) + len(tg.calls_to("editMessageReplyMarkup"))
+    await bob.press("Cstream Vidéo", message=question, data=data.replace(f":{alice.id}:", f":{bob.id}:"))
+    assert stored(store, f"group:-100790:{bob.id}").node == "service"  # not moved on
+    assert len(tg.calls_to("editMessageText")) + len(tg.calls_to("editMessageReplyMarkup")) == edits
+    assert question.labels and "Cstream Vidéo" in question.labels  # A's buttons still there
+    assert "précédente" in tg.calls_to("answerCallbackQuery")[-1]["text"]
+    await alice.press("Cstream Vidéo", message=question)  # A's own press still works
+    assert stored(store, f"group:-100790:{alice.id}").node == "contacted"
+
+
+async def test_two_processes_an_old_button_is_stale_and_a_double_erase_erases_once(tmp_path, flow):
+    """Process A and process B on one file and one Telegram: what A did, B knows (the last
+    question shown, the /oublier prompt answered), however recently B cached the record."""
+    from bot.flow.files import FlowSet
+    from bot.store.sqlite import SQLiteStore
+    from conftest import make_bot
+    tg_a, app_a, store_a = await make_bot(tmp_path, FlowSet([flow]), store=SQLiteStore(tmp_path / "s.sqlite3"))
+    tg_b, app_b, store_b = await make_bot(tmp_path, FlowSet([flow]), store=SQLiteStore(tmp_path / "s.sqlite3"))
+    tg_a.share_with(tg_b)
+    try:
+        in_a, in_b = Person(tg_a, app_a, 2051), Person(tg_b, app_b, 2051)
+        await in_b.send("double prélèvement")  # B caches the record
+        old = in_b.last
+        music = next(b["callback_data"] for row in old.buttons for b in row if b["text"] == "Cstream Music")
+        await in_a.press("Cstream Vidéo", message=old)  # A moves on (the question edited in place)
+        assert stored(store_a, "private:2051").node == "contacted"
+        await in_b.press("Cstream Music", message=old, data=music)  # the old button, pressed in B
+        assert "précédente" in tg_b.calls_to("answerCallbackQuery")[-1]["text"]
+        assert stored(store_b, "private:2051").answers["service"] == "video"
+        await in_a.send("/oublier")
+        prompt = in_a.last
+        erase = next(b["callback_data"] for row in prompt.buttons for b in row if b["text"] == "Oui, tout effacer")
+        await in_a.press("Oui, tout effacer", message=prompt)
+        await in_b.press("Oui, tout effacer", message=prompt, data=erase)  # pressed again, reaching B
+        forgotten = [m for m in in_a.seen if m.text.startswith("C'est fait : tout ce que je gardais")]
+        assert len(forgotten) == 1 and store_a.count_sync() == 0
+    finally:
+        for app, store in ((app_a, store_a), (app_b, store_b)):
+            await app.shutdown()
+            store.close()

@@ -63,6 +63,11 @@ class FakeTelegram(BaseRequest):
         self.chats: dict = {}
         self.rights: dict[int, dict] = {}
 
+    def share_with(self, other: "FakeTelegram") -> None:
+        """One Telegram for two bot processes: the same chats, messages and message ids (each
+        keeps its own record of the calls it made)."""
+        other.messages, other.order, other._ids = self.messages, self.order, self._ids
+
     async def initialize(self) -> None:
         pass
 

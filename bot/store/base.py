@@ -198,9 +198,9 @@ class ProgressStore(Protocol):
 
     async def count(self) -> int: ...
 
-    async def answer_once(self, chat_id: int, message_id: int) -> bool:
-        """True the first time a prompt message (/oublier's) is answered, False after: pressed
-        twice, in one process or two, it is applied once (remembered a day)."""
+    async def answer_once(self, chat_id: int, message_id: int, user_id: int) -> bool:
+        """True the first time a person answers a prompt message (/oublier's), False after:
+        pressed twice, in one process or two, it is applied once (remembered a day)."""
 
     async def entry_post(self, chat_id: int) -> int | None:
         """The message id of the bot's entry post in that chat (/publier), if it made one."""

@@ -117,8 +117,9 @@ MIGRATIONS = [
        CREATE TABLE IF NOT EXISTS answered (
            chat_id    bigint NOT NULL,
            message_id bigint NOT NULL,
+           user_id    bigint NOT NULL,
            at         double precision NOT NULL,
-           PRIMARY KEY (chat_id, message_id));""",
+           PRIMARY KEY (chat_id, message_id, user_id));""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 MIGRATION_LOCK = 0x70726F67  # pg_advisory_xact_lock key ("prog"): one migrating process at a time
@@ -508,11 +509,11 @@ class PostgresStore:
                                                  str(key)))
         return [tuple(row) for row in rows]
 
-    async def answer_once(self, chat_id: int, message_id: int) -> bool:
-        """True the first time a prompt message is answered, False after (kept a day)."""
+    async def answer_once(self, chat_id: int, message_id: int, user_id: int) -> bool:
+        """True the first time a person answers a prompt message, False after (kept a day)."""
         status = await self._run(lambda c: c.execute(
-            "INSERT INTO answered(chat_id, message_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            chat_id, message_id, time.time()), write=True)
+            "INSERT INTO answered(chat_id, message_id, user_id, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            chat_id, message_id, user_id, time.time()), write=True)
         return _rows(status) == 1
 
     async def entry_post(self, chat_id: int) -> int | None:

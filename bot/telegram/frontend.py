@@ -89,20 +89,24 @@ def _shows_summary(message: Message) -> bool:
     return any(_TAG.sub("", line).strip() in titles for line in (message.text or "").splitlines())
 
 
+def _asker(message: Message):
+    """Who wrote the message a pressed bot message answers, when Telegram says (in groups the
+    bot's questions and prompts answer the member's own message)."""
+    replied = message.reply_to_message
+    return replied.from_user if replied is not None else None
+
+
 def _not_theirs(key: ConversationKey, record: Record | None, message: Message, user_id: int, prompt: bool) -> bool:
     """In a group, whether a pressed message is not the presser's conversation's question:
     another member's message pressed with data made up to carry the presser's id, or an old
     question of theirs. Nothing is applied then, and the message is not edited. The question
-    on record (`Record.question`) decides; an /oublier prompt (`prompt`), never on record,
-    and a question not delivered yet must at least answer the presser's own message."""
+    on record (`Record.question`) decides; an /oublier prompt (never on record) or a question
+    not delivered yet must at least not answer another member's message."""
     if key.kind != "group":
         return False
     if not prompt and record is not None and record.question is not None:
         return message.message_id != record.question
-    replied = message.reply_to_message
-    asker = replied.from_user if replied is not None else None
-    if prompt:
-        return asker is None or asker.id != user_id
+    asker = _asker(message)
     return asker is not None and not asker.is_bot and asker.id != user_id
 
 
@@ -427,10 +431,13 @@ class TelegramFrontend:
             return
         if token == FORGET_TOKEN:
             await self._answer(query)
-            if not await self.store.answer_once(message.chat.id, message.message_id):
+            if not await self.store.answer_once(message.chat.id, message.message_id, user.id):
                 return  # the same confirmation pressed twice (in this process or another)
             turn = self.commands.confirm_forget(choice, record.progress if record else None, lang, self.clock())
-            return await self._step(update, context, key, record, turn, reply_to, edit=message, **here)
+            asker = _asker(message)
+            mine = key.kind == "private" or (asker is not None and asker.id == user.id)  # else left as it is
+            return await self._step(update, context, key, record, turn, reply_to, edit=message if mine else None,
+                                    **here)
         if record is None:  # a button from before an erasure, or forged: nothing to create
             await self._answer(query, t(lang, "invalid_button"))
             return
