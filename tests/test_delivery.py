@@ -186,3 +186,32 @@ async def test_the_webhook_checks_the_secret_before_reading_and_caps_the_body(bo
         assert await _raw_request(port, wrong_path, update) == 404  # the full path of the URL is served
     finally:
         await server.stop()
+
+
+async def test_replies_saved_before_a_restart_are_sent_at_once_at_start(tmp_path, flow, monkeypatch):
+    """A process saved 200 steps and was killed before showing them: the next one shows them
+    all as it starts, not batch by batch at the sweep's pace (the regular sweep is put an
+    hour away here: only the one at start can show them)."""
+    import bot.telegram.app as module
+    monkeypatch.setattr(module, "SWEEP_EVERY", 3600.0)
+    from bot.engine.progress import Progress
+    from bot.store import ConversationKey
+    from bot.store.sqlite import SQLiteStore
+    first = SQLiteStore(tmp_path / "progress.sqlite3")
+    for i in range(200):
+        progress = Progress("cstream", flow.version, "problem", started=1.0, updated=1.0)
+        first.save_sync(ConversationKey.private(9000 + i), progress, 0, outbox=(
+            {"method": "sendMessage", "params": {"chat_id": 9000 + i, "text": "Quel est votre problème ?"}},))
+    first.close()
+    await asyncio.sleep(1.1)  # older than what may still be on its way from a live process
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]))
+    started = time.monotonic()
+    await app.start()
+    try:
+        while store.count_undelivered_sync() and time.monotonic() - started < 20:
+            await asyncio.sleep(0.05)
+    finally:
+        await app.stop()
+        await app.shutdown()
+        store.close()
+    assert sorted(p["chat_id"] for p in tg.calls_to("sendMessage")) == list(range(9000, 9200))

@@ -45,6 +45,18 @@ from .base import (EVENTS_PAGE, FACTS, Conflict, ConversationKey, Record, Row, S
 
 log = logging.getLogger(__name__)
 
+
+class _FloorRetries(logging.Filter):
+    """asyncpg's pool says « Failed to restore the pool connection floor; retrying », with a
+    traceback, every second or two while the server is away: this store logs the cause once
+    per episode, and « works again » after, instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to restore the pool connection floor")
+
+
+logging.getLogger("asyncpg.pool").addFilter(_FloorRetries())
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n, in one transaction.
 MIGRATIONS = [
     # 1: SQLite's table at its schema version 3. Keys sort bytewise (COLLATE "C") as in

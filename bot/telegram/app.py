@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -18,6 +19,7 @@ from telegram.request import BaseRequest
 
 from ..engine import Engine
 from ..engine.commands import menu
+from ..errors import StoreUnavailable
 from ..flow.files import FlowSet
 from ..locales import languages
 from ..ops.health import Health, HealthServer
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY = 10.0   # seconds between two delivery sweeps
 SWEEP_BATCH = 200    # conversations a sweep delivers at most
 SWEEP_AGE = 5.0      # seconds a reply waits in its outbox before the sweep sends it
+START_SWEEP_AGE = 1.0  # ... and at start
+SWEEP_PARALLEL = 32  # conversations the sweep shows at the same time
+SWEEP_ROUNDS = 20    # batches one sweep takes at most
 REMINDER_LEASE = 120.0  # seconds a process holds a claimed reminder before another may take it
 REMINDER_BATCH = 50     # reminders claimed per look
 OWNER = f"{socket.gethostname()}:{os.getpid()}"  # who holds a claim (for the operator reading the table)
@@ -150,7 +155,8 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
     app.add_error_handler(frontend.on_error)
     if app.job_queue is not None:
         app.job_queue.run_repeating(_purge, interval=6 * 3600, first=60, name="purge")
-        app.job_queue.run_repeating(_sweep, interval=SWEEP_EVERY, first=1, name="delivery")
+        app.job_queue.run_once(_sweep_at_start, when=0, name="delivery at start")
+        app.job_queue.run_repeating(_sweep, interval=SWEEP_EVERY, first=SWEEP_EVERY, name="delivery")
         app.job_queue.run_repeating(_reminders, interval=settings.reminder_every, first=2, name="reminders")
     return app
 
@@ -174,26 +180,55 @@ async def _post_shutdown(app: Application) -> None:
     app.bot_data["store"].close()
 
 
-async def _sweep(context) -> None:
+def _background(job):
+    """A job that needs the store: while the store is away it waits for its next run without a
+    word (the store logs the cause once, and « works again » once it does)."""
+    @functools.wraps(job)
+    async def run(context, *args, **kwargs) -> None:
+        try:
+            await job(context, *args, **kwargs)
+        except StoreUnavailable:
+            log.debug("%s: the store is away; next run later", job.__name__)
+    return run
+
+
+@_background
+async def _sweep(context, older_than: float | None = None) -> None:
     """Show the replies of saved steps that never reached their chat (a crash, a Bot API
-    error, a long flood pause), each under its conversation's lock, oldest first."""
+    error, a long flood pause), each under its conversation's lock, oldest first, up to
+    SWEEP_PARALLEL conversations at a time (the rate limiter keeps the flood limits), batch
+    after batch while batches come full and something was delivered."""
     store, frontend = context.bot_data["store"], context.bot_data["frontend"]
     order: ConversationOrder = context.application.update_processor
-    # Only replies waiting for SWEEP_AGE: younger ones are most likely on their way from the
-    # process that saved them (with several processes, taking them would show them twice).
-    waiting = await store.undelivered(SWEEP_BATCH, older_than=SWEEP_AGE)
-    for key, _ in waiting:
-        if key.chat is None:
-            continue
-        async with order.holding(key):
+    slots = asyncio.Semaphore(SWEEP_PARALLEL)
+
+    async def show(key: ConversationKey) -> None:
+        async with slots, order.holding(key):
             record = await store.load(key)  # fresh: the step may have moved on meanwhile
             if record is not None and record.outbox:
                 await frontend.flush(context.bot, key, record)
-    if waiting:
-        log.info("delivery sweep: %d conversation(s) had replies waiting; %d still wait",
-                 len(waiting), await store.count_undelivered())
+    # Only replies waiting for SWEEP_AGE: younger ones are most likely on their way from the
+    # process that saved them (with several processes, taking them would show them twice).
+    age = SWEEP_AGE if older_than is None else older_than
+    for _ in range(SWEEP_ROUNDS):
+        waiting = await store.undelivered(SWEEP_BATCH, older_than=age)
+        before = len(waiting)
+        await asyncio.gather(*(show(key) for key, _ in waiting if key.chat is not None))
+        if not waiting:
+            return
+        left = await store.count_undelivered()
+        log.info("delivery sweep: %d conversation(s) had replies waiting; %d still wait", before, left)
+        if before < SWEEP_BATCH or left >= before:
+            return
 
 
+async def _sweep_at_start(context) -> None:
+    """At start, the replies a process that stopped (or was killed) saved but never showed,
+    at once: only those saved in the last second may still be on their way from another."""
+    await _sweep(context, older_than=START_SWEEP_AGE)
+
+
+@_background
 async def _reminders(context) -> None:
     """Send the follow-up reminders that came due: each claimed first (so that with several
     processes on one database each goes out once), then handled under its conversation's
@@ -208,6 +243,7 @@ async def _reminders(context) -> None:
             await frontend.remind(context.bot, key, reminder, when)
 
 
+@_background
 async def _purge(context) -> None:
     settings: Settings = context.bot_data["settings"]
     n = await context.bot_data["store"].purge(settings.retention_days * 86400)

@@ -490,6 +490,10 @@ class TelegramFrontend:
 
     async def on_error(self, update: object, context) -> None:
         """Log which kind of update failed and where: never its text, never the token."""
+        if not isinstance(update, Update):  # a background job (app.py): its name, its traceback
+            job = getattr(getattr(context, "job", None), "name", None) or "background work"
+            log.error("%s failed: %s", job, type(context.error).__name__, exc_info=context.error)
+            return
         kind = chat = None
         if isinstance(update, Update):
             kind = next((name for name in ("message", "edited_message", "callback_query", "inline_query",
