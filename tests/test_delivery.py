@@ -28,7 +28,7 @@ async def sweep(app, age: float = 0.0):
         module.SWEEP_AGE = kept
 
 
-async def test_a_reply_lost_to_a_bot_api_error_is_shown_before_anything_else_is_applied(bot):
+async def test_a_reply_lost_to_a_bot_api_error_is_shown_before_the_next_answer_is_applied(bot):
     tg, app, store = bot
     camille = Person(tg, app, 8101)
     await camille.send("/start")
@@ -36,10 +36,13 @@ async def test_a_reply_lost_to_a_bot_api_error_is_shown_before_anything_else_is_
     await camille.send("double prélèvement")       # saved, but its question never reached the chat
     assert stored(store, "private:8101").node == "service"
     assert "Quel service" not in camille.last_text
-    await camille.send("Cstream Vidéo")             # typed as if answering what they never saw
-    assert "Quel service Cstream est concerné" in camille.last_text  # they get the question first
-    assert stored(store, "private:8101").answers == {"problem": "billing", "paid_how": "unknown"}  # nothing applied
-    await camille.press("Cstream Vidéo")             # now they answer it
+    tg.fail_next.append(ERROR_500)
+    await camille.send("Cstream Vidéo")             # Telegram still refuses: nothing applied, the
+    assert "Quel service" not in camille.last_text   # update left for Telegram to send again
+    assert stored(store, "private:8101").answers == {"problem": "billing", "paid_how": "unknown"}
+    await camille.send("Cstream Vidéo")             # typed again: the question first, then the answer
+    texts = [m.text for m in camille.seen[-2:]]
+    assert "Quel service Cstream est concerné" in texts[0] and "Avez-vous déjà contacté" in texts[1]
     assert stored(store, "private:8101").answers == {"problem": "billing", "service": "video", "paid_how": "unknown"}
     assert store.count_undelivered_sync() == 0
 

@@ -59,6 +59,8 @@ def _opens_case(record: Record | None, turn: Turn) -> bool:
         (old is None or old.id != new.id)
 
 
+OUTBOX_WAIT = 1.0  # seconds a typed answer waits for the question it answers to be marked shown
+
 # Replies that are one plain question: what a pressed message can be edited into.
 IN_PLACE = frozenset({"choice", "text", "date", "confirm"})
 
@@ -240,11 +242,20 @@ class TelegramFrontend:
         user, chat = message.from_user, message.chat
         now = self.clock()
         record = await self._load(key)
-        if record is not None and (record.handled(update.update_id) or (record.outbox and action != "forget")):
-            # Delivered twice, or the last step's reply was never shown: show it (again if it
-            # was lost); a typed answer to a question the person has not seen is not applied.
-            await self.flush(context.bot, key, record)
+        if record is not None and record.handled(update.update_id):
+            await self.flush(context.bot, key, record)  # delivered twice: its reply shown, if it was lost
             return
+        if record is not None and record.outbox and action != "forget":
+            # The last step's reply is not marked shown: another process may be showing it right
+            # now, or the one that saved it died (before or after Telegram took it), or Telegram
+            # refused it. It is shown first (at least once), then this update applied; while it
+            # cannot be shown, the update is left for Telegram to send again.
+            record = await self._shown_meanwhile(key, record)
+            if record is not None and record.outbox:
+                if not await self.flush(context.bot, key, record):
+                    self.receipts.refused(update.update_id)
+                    return
+                record = await self._load(key)
         progress = record.progress if record else None
         lang = progress.lang if progress else user_lang(user)
         carried_from = None  # a group conversation continued here in private
@@ -261,6 +272,19 @@ class TelegramFrontend:
                          reply_to=message.message_id if chat.type != "private" else None, thread=_thread(message))
         if carried_from is not None:
             await self.store.delete(carried_from)  # only once the private copy is saved
+
+    async def _shown_meanwhile(self, key: ConversationKey, record: Record) -> Record | None:
+        """The record once its outbox is marked shown, when that happens within OUTBOX_WAIT
+        seconds (with several processes, the one that saved the last step may be showing its
+        question right now: Telegram confirmed it, the store not yet, and the person answered
+        at once); else the record as it is."""
+        deadline = asyncio.get_running_loop().time() + OUTBOX_WAIT
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+            fresh = await self._load(key)
+            if fresh is None or not fresh.outbox or fresh.rev != record.rev:
+                return fresh
+        return record
 
     async def _carry_over(self, payload: str, user, progress: Progress | None, lang: str, now):
         """/start g<group id> in private: continue that group conversation here."""
@@ -326,12 +350,12 @@ class TelegramFrontend:
             self.metrics.outcome(self.engine, progress)
         await self.flush(context.bot, key, saved)
 
-    async def flush(self, bot, key: ConversationKey, record: Record) -> None:
+    async def flush(self, bot, key: ConversationKey, record: Record) -> bool:
         """Show a record's outbox and empty it once Telegram confirmed every message. A
         refusal for good (blocked, or a message Telegram cannot take) empties it too, so
-        nobody stays stuck behind it; any other failure leaves it for the next retry."""
+        nobody stays stuck behind it; any other failure leaves it for the next retry (False)."""
         if not record.outbox:
-            return
+            return True
         question = record.question
         try:
             shown = await deliver(bot, record.outbox)
@@ -346,8 +370,9 @@ class TelegramFrontend:
         except TelegramError as exc:
             log.warning("a saved step's reply is not shown yet in chat %s (%s); it will be sent again",
                         key.chat, type(exc).__name__)
-            return
+            return False
         await self.store.delivered(key, record.rev, question)
+        return True
 
     async def _blocked(self, key: ConversationKey) -> None:
         """Telegram says the person blocked the bot: their case's reminders are cancelled."""
