@@ -484,3 +484,30 @@ def test_a_malformed_bot_api_answer_is_logged_by_its_size_not_its_content(caplog
     with pytest.raises(TelegramError):
         AiohttpRequest.parse_json_payload(b'{"ok": true, "result": {"text": "mon IBAN FR76 et')
     assert "bytes" in caplog.text and "IBAN" not in caplog.text
+
+
+async def test_an_unreadable_record_found_by_one_process_is_explained_by_another(tmp_path, flow):
+    """Process A finds the record unreadable (a reminder run, say) and sets it aside; the
+    person's next message reaches process B: B's reply says why they start again."""
+    from bot.errors import Unreadable
+    from bot.flow.files import FlowSet
+    from bot.store import ConversationKey
+    from bot.store.sqlite import SQLiteStore
+    from conftest import make_bot
+    tg, app, store = await make_bot(tmp_path, FlowSet([flow]))
+    try:
+        camille = Person(tg, app, 3903)
+        await camille.send("double prélèvement")
+        store._connection().execute("UPDATE progress SET data = '{\"schema\": 99}' WHERE key = 'private:3903'")
+        other = SQLiteStore(tmp_path / "progress.sqlite3")  # process A
+        with pytest.raises(Unreadable):
+            other.load_sync(ConversationKey.private(3903))
+        other.close()
+        store._forget()
+        await camille.send("je n'arrive plus à me connecter")  # process B
+        assert "reprenons depuis le début" in camille.last_text
+        await camille.send("/recap")
+        assert "reprenons depuis le début" not in camille.last_text  # told once
+    finally:
+        await app.shutdown()
+        store.close()

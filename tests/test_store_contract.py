@@ -115,8 +115,13 @@ async def test_an_unreadable_record_is_set_aside_once(any_store):
     await any_store.put_rows([Row(str(ALICE), 4, time.time(), '{"schema": 99}', "[]", "[]")])
     with pytest.raises(Unreadable):
         await any_store.load(ALICE)
-    assert await any_store.load(ALICE) is None and await any_store.count() == 0  # its owner starts anew
+    assert await any_store.count() == 0  # set aside once: its owner starts anew...
+    with pytest.raises(Unreadable):
+        await any_store.load(ALICE)  # ...and every process says why, until they have
     assert (await any_store.save(ALICE, P0, 0)).rev == 1
+    assert (await any_store.load(ALICE)).rev == 1
+    await any_store.delete(ALICE)
+    assert await any_store.load(ALICE) is None  # told: never again
 
 
 async def test_large_groups_move_and_old_conversations_purge_whole(any_store):

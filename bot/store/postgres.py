@@ -125,7 +125,10 @@ MIGRATIONS = [
        CREATE INDEX IF NOT EXISTS reminders_user ON reminders(user_id);""",
     # 6 (SQLite's 8): the message showing the conversation's last question (Record.question),
     #    and the /oublier prompts answered in the last day (answered once, whichever process).
+    #    An unreadable record's owner is told once they start again (`told`), whichever process.
     """ALTER TABLE progress ADD COLUMN IF NOT EXISTS question bigint;
+       ALTER TABLE unreadable ADD COLUMN IF NOT EXISTS told boolean NOT NULL DEFAULT true;
+       CREATE INDEX IF NOT EXISTS unreadable_key ON unreadable(key);
        CREATE TABLE IF NOT EXISTS answered (
            chat_id    bigint NOT NULL,
            message_id bigint NOT NULL,
@@ -166,6 +169,9 @@ _STEP_INSERT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data,
 
 def _step_statement(new: bool, events: bool, kept: bool, reminders: bool) -> str:
     parts, n = [f"step AS ({_STEP_INSERT if new else _STEP_UPDATE})"], 9
+    if new:  # a record set aside as unreadable: its owner is told now (the reply says so)
+        parts.append("told AS (UPDATE unreadable SET told = true WHERE key = $1 AND NOT told "
+                     "AND EXISTS (SELECT FROM step))")
     if events:
         arrays = ", ".join(f"${n + i}::{_TYPES.get(f, 'text')}[]" for i, f in enumerate(FIELDS))
         parts.append(f"written AS (INSERT INTO events({', '.join(FIELDS)}) SELECT {', '.join(FIELDS)} "
@@ -364,6 +370,9 @@ class PostgresStore:
         row = await self._run(lambda c: c.fetchrow(_LOAD, name, rev, updated))
         if row is None:
             self._forget(name)
+            if await self._run(lambda c: c.fetchval(
+                    "SELECT 1 FROM unreadable WHERE key = $1 AND NOT told LIMIT 1", name)) is not None:
+                raise Unreadable(name)  # set aside, its owner not told yet: until they start again
             return None
         rev, updated, outbox, data, seen, question = row
         if question is not None:
@@ -381,7 +390,7 @@ class PostgresStore:
             self._forget(name)
             await self._run(lambda c: c.execute(
                 "WITH gone AS (DELETE FROM progress WHERE key = $1 RETURNING key, rev, data) "
-                "INSERT INTO unreadable(key, rev, data, set_aside) SELECT key, rev, data, $2 FROM gone",
+                "INSERT INTO unreadable(key, rev, data, set_aside, told) SELECT key, rev, data, $2, false FROM gone",
                 str(key), time.time()), write=True)
             raise Unreadable(str(key))
         return record

@@ -118,7 +118,10 @@ MIGRATIONS = [
        CREATE INDEX IF NOT EXISTS reminders_user ON reminders(user_id);""",
     # 8: the message showing the conversation's last question (Record.question), and the
     #    /oublier prompts answered in the last day (answered once, whichever process).
+    #    An unreadable record's owner is told once they start again (`told`), whichever process.
     """ALTER TABLE progress ADD COLUMN question INTEGER;
+       ALTER TABLE unreadable ADD COLUMN told INTEGER NOT NULL DEFAULT 1;
+       CREATE INDEX IF NOT EXISTS unreadable_key ON unreadable(key);
        CREATE TABLE IF NOT EXISTS answered (
            chat_id    INTEGER NOT NULL,
            message_id INTEGER NOT NULL,
@@ -136,6 +139,9 @@ _EMPTIED = "UPDATE progress SET outbox = '[]', question = ? WHERE key = ? AND re
 _COLUMNS = "key, data, rev, seen, outbox, question"
 # What a cached record is checked against at each load: another process may have written it.
 _CHECK = "SELECT rev, outbox = '[]', question FROM progress WHERE key = ?"
+# A record set aside as unreadable whose owner has not started again yet (then told).
+_UNTOLD = "SELECT 1 FROM unreadable WHERE key = ? AND told = 0 LIMIT 1"
+_TOLD = "UPDATE unreadable SET told = 1 WHERE key = ? AND told = 0"
 # A reminder's row changes only if the conversation is still at the revision it was decided on.
 _AT_REV = "COALESCE((SELECT rev FROM progress WHERE key = ?), 0) = ?"
 # `store copy`: a row as it is, unless the key is already there at the same or a later revision.
@@ -325,6 +331,8 @@ class SQLiteStore:
     def _read(self, key: str) -> Record | None:
         row = self._run(lambda c: c.execute(f"SELECT {_COLUMNS} FROM progress WHERE key = ?", (key,)).fetchone())
         if row is None:
+            if self._run(lambda c: c.execute(_UNTOLD, (key,)).fetchone()) is not None:
+                raise Unreadable(key)  # set aside, its owner not told yet: until they start again
             return None
         record = _record(row)
         if record is None:
@@ -337,7 +345,7 @@ class SQLiteStore:
         """Move an unreadable record to the `unreadable` table: its owner starts again, and
         the operator can still look at what it held."""
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO unreadable(key, rev, data, set_aside) SELECT key, rev, data, ? FROM progress "
+        conn.execute("INSERT INTO unreadable(key, rev, data, set_aside, told) SELECT key, rev, data, ?, 0 FROM progress "
                      "WHERE key = ?", (time.time(), key))
         conn.execute("DELETE FROM progress WHERE key = ?", (key,))
         conn.execute("COMMIT")
@@ -354,6 +362,8 @@ class SQLiteStore:
             cur = conn.execute(_UPDATE, (rev + 1, now, data, seen, outbox, key.user, key.chat, str(key), rev))
         if cur.rowcount != 1:
             return False
+        if rev == 0:
+            conn.execute(_TOLD, (str(key),))
         if events:
             conn.executemany(_EVENT, event_rows(events))
             conn.executemany(_KEEP, [(str(key), key.user, now, *kept) for kept in kept_texts(events)])

@@ -133,7 +133,7 @@ class TelegramFrontend:
         # Callback queries this process answered: an update handled again after a conflict does
         # not answer twice (another process's second answer is refused by Telegram, quietly).
         self._answered_queries: OrderedDict[str, None] = OrderedDict()
-        self._restarted: set[ConversationKey] = set()  # unreadable records replaced by a new start
+        self._restarted: set[ConversationKey] = set()  # loaded just now: unreadable, owner not told yet
         self._told_away: set[ConversationKey] = set()  # told the store is away, not yet saved since
 
     # -- entry point ---------------------------------------------------------------------
@@ -298,11 +298,15 @@ class TelegramFrontend:
         return Turn(*self.engine.current(carried.progress, now, t(lang, "moved_private"))), from_key
 
     async def _load(self, key: ConversationKey) -> Record | None:
+        """The record; None when there is none, or when it was set aside as unreadable (the
+        store says so until they start again: then their reply says why, in any process)."""
         try:
-            return await self.store.load(key)
+            record = await self.store.load(key)
         except Unreadable:
-            self._restarted.add(key)  # their next reply says they start again
+            self._restarted.add(key)
             return None
+        self._restarted.discard(key)
+        return record
 
     async def _step(self, update: Update, context, key: ConversationKey, record: Record | None, turn: Turn,
                     reply_to: int | None, edit: Message | None = None, retire: bool = False,
