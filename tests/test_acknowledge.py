@@ -163,3 +163,26 @@ async def test_the_poller_confirms_a_batch_only_once_its_steps_are_stored(bot):
         assert all(store.load_sync(ConversationKey.private(p.id)) is not None for p in people)
     finally:
         await app.stop()
+
+
+async def test_the_delay_message_lost_to_a_flood_pause_is_sent_at_the_next_delivery(served):
+    tg, app, store, port, _ = served
+    camille = Person(tg, app, 8965)
+    assert await post(port, update_body(camille, "/start", 6041)) == 200
+    blocker = sqlite3.connect(store.path, timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")
+    body = update_body(camille, "on m'a prélevé deux fois", 6042)
+    flood = {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 30",
+             "parameters": {"retry_after": 30}}
+    try:
+        tg.fail_next.append(("sendMessage", 429, flood))
+        assert await post(port, body) == 503
+        told = [m for m in camille.seen if m.text.startswith("Un problème temporaire")]
+        assert told == []  # refused by Telegram's flood limit
+        assert await post(port, body) == 503  # Telegram's next try: said now
+        assert await post(port, body) == 503
+    finally:
+        blocker.rollback()
+        blocker.close()
+    told = [m for m in camille.seen if m.text.startswith("Un problème temporaire")]
+    assert len(told) == 1

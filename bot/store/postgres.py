@@ -322,8 +322,8 @@ class PostgresStore:
         logged once per episode (only a write ends an episode a write started, as in SQLite)."""
         if not self._errors:
             import asyncpg
-            self._errors = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError,
-                            NewerSchema, BadURL)
+            self._errors = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError,
+                            asyncio.TimeoutError, NewerSchema, BadURL)
         try:
             pool = await self._pool()
             # One deadline for waiting for a connection and the statements (each also has its own,

@@ -160,15 +160,16 @@ class TelegramFrontend:
 
     async def _store_away(self, update: Update, context) -> None:
         """Say once per conversation that the answer is delayed (a press is always answered:
-        its spinner must stop); said again only after a step of theirs was saved since."""
+        its spinner must stop); said again only after a step of theirs was saved since. A
+        message that could not be sent (a flood pause) is tried again at the update's next
+        delivery, so that nobody is left with nothing."""
         key = conversation_key(update)
-        if update.callback_query is None:
-            if key in self._told_away:
-                return
+        if update.callback_query is None and key in self._told_away:
+            return
+        if await self._tell(update, context, "temporary") and update.callback_query is None:
             if len(self._told_away) > 10_000:
                 self._told_away.clear()
             self._told_away.add(key)
-        await self._tell(update, context, "temporary")
 
     async def _dispatch(self, update: Update, context) -> None:
         if update.inline_query:
@@ -509,13 +510,20 @@ class TelegramFrontend:
         before = progress.with_(node=last.node, path=progress.path[:-1], pending=None, draft=None)
         return last.choice == choice and self.engine.token(before) == token
 
-    async def _tell(self, update: Update, context, key: str) -> None:
+    async def _tell(self, update: Update, context, key: str) -> bool:
+        """Say something that belongs to no step; whether Telegram took it."""
         chat = update.effective_chat
         lang = user_lang(update.effective_user)
         if update.callback_query:
-            await quietly(update.callback_query.answer(t(lang, key), show_alert=True), "answering a press")
-        elif chat is not None:
-            await quietly(send(context.bot, chat.id, [OutMessage(t(lang, key))]), f"telling the person: {key}")
+            return await quietly(update.callback_query.answer(t(lang, key), show_alert=True),
+                                 "answering a press") is not None
+        if chat is not None:
+            try:
+                await send(context.bot, chat.id, [OutMessage(t(lang, key))])
+                return True
+            except TelegramError as exc:
+                log.debug("ignored %s while telling the person: %s", type(exc).__name__, key)
+        return False
 
     async def on_error(self, update: object, context) -> None:
         """Log which kind of update failed and where: never its text, never the token."""
