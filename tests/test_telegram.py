@@ -430,6 +430,10 @@ async def test_two_processes_an_old_button_is_stale_and_a_double_erase_erases_on
         await in_b.press("Cstream Music", message=old, data=music)  # the old button, pressed in B
         assert "précédente" in tg_b.calls_to("answerCallbackQuery")[-1]["text"]
         assert stored(store_b, "private:2051").answers["service"] == "video"
+        question = in_a.last  # « Avez-vous déjà contacté… », shown by A
+        assert question.labels
+        await in_b.send("Non, pas encore")  # answered by text in B: A's question loses its buttons
+        assert stored(store_b, "private:2051").node != "contacted" and question.labels == []
         await in_a.send("/oublier")
         prompt = in_a.last
         erase = next(b["callback_data"] for row in prompt.buttons for b in row if b["text"] == "Oui, tout effacer")
