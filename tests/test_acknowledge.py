@@ -2,8 +2,8 @@
 the webhook answers 200 after the step is committed, 503 while the store is away; the poller
 moves its offset past an update only then. Updates that cannot be read are skipped, once."""
 import asyncio
+import contextlib
 import json
-import logging
 import socket
 import sqlite3
 
@@ -19,6 +19,18 @@ SECRET_HEAD = "POST /hook HTTP/1.1\r\nHost: x\r\nX-Telegram-Bot-Api-Secret-Token
               "Content-Type: application/json\r\nContent-Length: {n}\r\n\r\n"
 POISON = {"update_id": 5150, "message": {"message_id": 1, "date": 1700000000, "chat": {"id": 7, "type": "private"},
                                          "from": {"id": 7}, "text": "mon adresse est 3 rue des Lilas"}}
+
+
+@contextlib.contextmanager
+def store_away(store):
+    """The SQLite file locked by another connection: every write of the bot fails meanwhile."""
+    blocker = sqlite3.connect(store.path, timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        blocker.rollback()
+        blocker.close()
 
 
 def free_port() -> int:
@@ -89,15 +101,10 @@ async def test_while_the_store_is_away_the_webhook_answers_503_then_applies_the_
     tg, app, store, port, _ = served
     camille = Person(tg, app, 8962)
     assert await post(port, update_body(camille, "/start", 6021)) == 200
-    blocker = sqlite3.connect(store.path, timeout=0)
-    blocker.execute("BEGIN EXCLUSIVE")
     body = update_body(camille, "on m'a prélevé deux fois", 6022)
-    try:
+    with store_away(store):
         assert await post(port, body) == 503  # not kept: Telegram sends it again
         assert await post(port, body) == 503
-    finally:
-        blocker.rollback()
-        blocker.close()
     told = [m for m in camille.seen if m.text.startswith("Un problème temporaire retarde ma réponse")]
     assert len(told) == 1  # said once, not at every retry
     assert await post(port, body) == 200  # Telegram's next try: applied
@@ -135,15 +142,10 @@ async def test_the_poller_skips_what_it_cannot_read_and_holds_what_the_store_ref
         skipped = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
         assert skipped == [f"skipped an update of {len(json.dumps(POISON))} bytes that cannot be read"]
         assert "Lilas" not in caplog.text
-        blocker = sqlite3.connect(store.path, timeout=0)
-        blocker.execute("BEGIN EXCLUSIVE")
         billing = {"update_id": 7003, "message": camille.message("on m'a prélevé deux fois")}
-        try:
+        with store_away(store):
             assert await poller.handle([billing]) is False
             assert poller.offset == 7003  # fetched again
-        finally:
-            blocker.rollback()
-            blocker.close()
         assert await poller.handle([billing]) is True
         assert poller.offset == 7004 and stored(store, "private:8964").answers["problem"] == "billing"
     finally:
@@ -169,20 +171,15 @@ async def test_the_delay_message_lost_to_a_flood_pause_is_sent_at_the_next_deliv
     tg, app, store, port, _ = served
     camille = Person(tg, app, 8965)
     assert await post(port, update_body(camille, "/start", 6041)) == 200
-    blocker = sqlite3.connect(store.path, timeout=0)
-    blocker.execute("BEGIN EXCLUSIVE")
     body = update_body(camille, "on m'a prélevé deux fois", 6042)
     flood = {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 30",
              "parameters": {"retry_after": 30}}
-    try:
+    with store_away(store):
         tg.fail_next.append(("sendMessage", 429, flood))
         assert await post(port, body) == 503
         told = [m for m in camille.seen if m.text.startswith("Un problème temporaire")]
         assert told == []  # refused by Telegram's flood limit
         assert await post(port, body) == 503  # Telegram's next try: said now
         assert await post(port, body) == 503
-    finally:
-        blocker.rollback()
-        blocker.close()
     told = [m for m in camille.seen if m.text.startswith("Un problème temporaire")]
     assert len(told) == 1

@@ -7,7 +7,6 @@ import json
 import logging
 import socket
 
-import pytest
 
 from bot.flow.files import FlowSet
 from bot.settings import Settings

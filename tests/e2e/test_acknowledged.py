@@ -90,8 +90,8 @@ def test_a_kill_right_after_the_200s_loses_no_acknowledged_update(tmp_path):
         emulator.stop()
     lost = []
     for item in acknowledged:
-        person, text = item["message"]["chat"]["id"], item["message"]["text"]
-        data, outbox = rows.get(f"private:{person}", (None, None))
+        chat, text = item["message"]["chat"]["id"], item["message"]["text"]
+        data, outbox = rows.get(f"private:{chat}", (None, None))
         if data is None or (not text.startswith("/") and [a[:2] for a in data["path"]] != [["problem", "requests"]]):
             lost.append(item["update_id"])
     waited.sort()
