@@ -410,25 +410,25 @@ class TelegramFrontend:
         record, now = await self._load(key), self.clock()
         rev = record.rev if record is not None else 0
 
-        async def decided(done: bool) -> None:
+        def decided(done: bool) -> None:
             """A reminder is dropped or moved only against the revision it was decided on: a
             process holding an old copy changes nothing, and decides again on the new one."""
             if not done:
                 raise Conflict(str(key))
         if record is None or key.kind != "private":
-            await decided(await self.store.finish_reminder(key, reminder, due, rev))  # erased, or not private
+            decided(await self.store.finish_reminder(key, reminder, due, rev))  # erased, or not private
             return
         later = self.engine.cases.quiet_until(record.progress, now)
         if later is not None:  # due while the bot was down, now in the quiet hours: at their end
-            await decided(await self.store.postpone_reminder(key, reminder, later.timestamp(), rev))
+            decided(await self.store.postpone_reminder(key, reminder, later.timestamp(), rev))
             return
         found = self.engine.cases.remind(record.progress, now)
         if found is None:  # cancelled, answered, stopped, no longer in the flow, or now later
             later = dict(self.engine.cases.schedule(record.progress)).get(reminder)
             if later is not None and later > due:  # the flow's new version puts it later
-                await decided(await self.store.postpone_reminder(key, reminder, later, rev))
+                decided(await self.store.postpone_reminder(key, reminder, later, rev))
             else:
-                await decided(await self.store.finish_reminder(key, reminder, due, rev))
+                decided(await self.store.finish_reminder(key, reminder, due, rev))
             return
         progress, reply = found
         items = plan(reply, progress.lang, key.chat, key.user, False, None, bot.username)
@@ -531,12 +531,9 @@ class TelegramFrontend:
             job = getattr(getattr(context, "job", None), "name", None) or "background work"
             log.error("%s failed: %s", job, type(context.error).__name__, exc_info=context.error)
             return
-        kind = chat = None
-        if isinstance(update, Update):
-            kind = next((name for name in ("message", "edited_message", "callback_query", "inline_query",
-                                           "channel_post", "my_chat_member") if getattr(update, name)), "other")
-            chat = update.effective_chat.id if update.effective_chat else None
+        kind = next((name for name in ("message", "edited_message", "callback_query", "inline_query",
+                                       "channel_post", "my_chat_member") if getattr(update, name)), "other")
+        chat = update.effective_chat.id if update.effective_chat else None
         log.error("failed to handle a %s update in chat %s: %s", kind, chat,
                   type(context.error).__name__, exc_info=context.error)
-        if isinstance(update, Update):
-            await self._tell(update, context, "unexpected")
+        await self._tell(update, context, "unexpected")
