@@ -119,6 +119,9 @@ def setup_logging(settings: Settings) -> None:
     # transitions logs each state change at INFO: one line per answer, with nothing to act on.
     logging.getLogger("transitions").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # "job added", "job executed": every 10 s
+    # "maximum number of running instances reached": a sweep still showing replies in a flood
+    # pause when the next is due; that next one is skipped, as meant.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     # Messages go out through Bot.do_api_request with plain dicts (frontend.py): PTB suggests
     # its typed methods each time, which is the cost this avoids.
     warnings.filterwarnings("ignore", message=r"Please use 'Bot\.")
