@@ -139,8 +139,8 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
     metrics, receipts = Metrics(), Receipts()
     frontend = TelegramFrontend(engine, CountedStore(store, metrics), settings.admin_ids,
                                 **({"clock": clock} if clock else {}),
-                                stats_source=(settings.store_url, str(settings.flows)), receipts=receipts)
-    frontend.metrics = metrics
+                                stats_source=(settings.store_url, str(settings.flows)), receipts=receipts,
+                                metrics=metrics)
     builder = (ApplicationBuilder().token(settings.token or "0:offline")
                .base_url(settings.base_url).base_file_url(settings.base_file_url)
                .concurrent_updates(ConversationOrder())

@@ -20,14 +20,14 @@ from telegram import InlineQueryResultsButton, Message, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
+from ..conversation import Conversations
 from ..engine import Commands, Engine, Progress, Turn, command_of
 from ..engine.followup import CASE_TOKEN
 from ..engine.reply import FORGET_TOKEN
 from ..errors import Conflict, StoreUnavailable, Unreadable
 from ..flow.model import tr
 from ..locales import languages, pick, t
-from ..ops.events import events_of
-from ..ops.metrics import NO_METRICS
+from ..ops.metrics import NO_METRICS, update_kind
 from ..store import ConversationKey, ProgressStore, Record
 from .render import OutMessage, escape, parse_callback
 from .publish import publish
@@ -49,14 +49,6 @@ def conversation_key(update: Update) -> ConversationKey | None:
     if chat.type == "private":
         return ConversationKey.private(chat.id)
     return ConversationKey.group(chat.id, user.id)
-
-
-def _opens_case(record: Record | None, turn: Turn) -> bool:
-    """Whether this step would start following a case (asked for the day or the number)."""
-    new = turn.progress.case if turn.progress is not None else None
-    old = record.progress.case if record is not None else None
-    return record is not None and new is not None and new.state != "declined" and new != old and \
-        (old is None or old.id != new.id)
 
 
 OUTBOX_WAIT = 1.0  # seconds a typed answer waits for the question it answers to be marked shown
@@ -118,14 +110,16 @@ def _thread(message: Message) -> int | None:
 
 
 class TelegramFrontend:
-    metrics = NO_METRICS  # the Application's own (bot/ops/metrics.py), set by app.py
-
     def __init__(self, engine: Engine, store: ProgressStore, admin_ids=frozenset(),
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 stats_source: tuple[str, str] = ("", ""), receipts: Receipts | None = None):
+                 stats_source: tuple[str, str] = ("", ""), receipts: Receipts | None = None, metrics=NO_METRICS):
+        """`metrics`: the Application's own (bot/ops/metrics.py); `receipts`: what the webhook
+        and the poller acknowledge (receipts.py)."""
         self.engine = engine
-        self.receipts = receipts or Receipts()  # what the webhook and the poller acknowledge
+        self.receipts = receipts or Receipts()
         self.commands = Commands(engine)
+        self.conversations = Conversations(engine, store, clock, metrics)
+        self.metrics = metrics
         self.store = store
         self.admin_ids = frozenset(admin_ids)
         self.clock = clock
@@ -301,59 +295,45 @@ class TelegramFrontend:
     async def _load(self, key: ConversationKey) -> Record | None:
         """The record; None when there is none, or when it was set aside as unreadable (the
         store says so until they start again: then their reply says why, in any process)."""
-        try:
-            record = await self.store.load(key)
-        except Unreadable:
-            self._restarted.add(key)
-            return None
-        self._restarted.discard(key)
+        record, restarted = await self.conversations.load(key)
+        (self._restarted.add if restarted else self._restarted.discard)(key)
         return record
 
     async def _step(self, update: Update, context, key: ConversationKey, record: Record | None, turn: Turn,
                     reply_to: int | None, edit: Message | None = None, retire: bool = False,
                     thread: int | None = None) -> None:
-        """Save the step with what it must show (its outbox), then show it: a reply is never
-        sent for a step not kept, and a step kept is shown, now or by a later retry."""
+        """Save the step with what it must show (its outbox: bot/conversation.py), then show
+        it: a reply is never sent for a step not kept, and a step kept is shown, now or by a
+        later retry."""
         chat, user = update.effective_chat, update.effective_user
-        if key.kind != "private" and _opens_case(record, turn):  # reminders go to private chats only
-            turn = Turn(*self.engine.current(record.progress, self.clock(), t(record.progress.lang, "case_private_only")))
-        if key in self._restarted and turn.progress is not None:
-            self._restarted.discard(key)
-            turn.reply.notices.insert(0, t(turn.progress.lang, "record_unreadable"))
-        progress = turn.progress or (record.progress if record and turn.effect is None else None)
-        lang = progress.lang if progress else user_lang(user)
-        items = plan(turn.reply, lang, chat.id, user.id, chat.type != "private", reply_to, context.bot.username, thread)
-        # Then the answered question loses its buttons: after the reply, so that if the reply
-        # cannot be sent, the person can still press again (and gets it then).
-        if retire and record is not None and record.question is not None:
-            items.append(edit_item(key.chat, record.question))
-        if edit is not None and _in_place(key, turn, items) and not _shows_summary(edit):
-            # A press that leads to another plain question: the pressed message becomes it,
-            # the answer taken on top (one edit instead of an edit and a new message).
-            items = [edit_into(edit.chat.id, edit.message_id, f"✔ <b>{escape(turn.reply.answer)}</b>", items[0])]
-        # The pressed message: marked with the answer taken, or its buttons removed; not for a
-        # detail or the follow-up, whose outcome keeps its buttons (another detail, the letter).
-        elif edit is not None and turn.reply.kind not in ("detail", "case"):
-            items.append(edit_item(edit.chat.id, edit.message_id, turn.reply.answer and
-                                   f"{edit.text_html}\n\n✔ <b>{escape(turn.reply.answer)}</b>"))
-        if turn.effect == "erase":
-            await self.store.delete_user(user.id)
-            log.info("a person erased their data")
-        if progress is None:  # nothing kept about this person: nothing to show again later
-            await deliver(context.bot, items)
+        turn = self.conversations.ruled(key, record, turn, restarted=key in self._restarted)
+
+        def outbox(turn: Turn, progress: Progress | None) -> list[dict]:
+            lang = progress.lang if progress else user_lang(user)
+            items = plan(turn.reply, lang, chat.id, user.id, chat.type != "private", reply_to, context.bot.username,
+                         thread)
+            # Then the answered question loses its buttons: after the reply, so that if the reply
+            # cannot be sent, the person can still press again (and gets it then).
+            if retire and record is not None and record.question is not None:
+                items.append(edit_item(key.chat, record.question))
+            if edit is not None and _in_place(key, turn, items) and not _shows_summary(edit):
+                # A press that leads to another plain question: the pressed message becomes it,
+                # the answer taken on top (one edit instead of an edit and a new message).
+                return [edit_into(edit.chat.id, edit.message_id, f"✔ <b>{escape(turn.reply.answer)}</b>", items[0])]
+            # The pressed message: marked with the answer taken, or its buttons removed; not for a
+            # detail or the follow-up, whose outcome keeps its buttons (another detail, the letter).
+            if edit is not None and turn.reply.kind not in ("detail", "case"):
+                items.append(edit_item(edit.chat.id, edit.message_id, turn.reply.answer and
+                                       f"{edit.text_html}\n\n✔ <b>{escape(turn.reply.answer)}</b>"))
+            return items
+        step = await self.conversations.commit(key, record, turn, outbox, update.update_id,
+                                               update.message.text if update.message else None)
+        if step.record is None:  # nothing kept about this person: nothing to show again later
+            await deliver(context.bot, step.outbox)
             return
-        seen = record.seeing(update.update_id) if record else (update.update_id,)
-        events = events_of(record.progress if record else None, turn.progress, turn.reply, self.clock(),
-                           update.message.text if update.message else None, self.engine.keep_unrecognised)
-        before = self.engine.cases.schedule(record.progress if record else None)
-        after = self.engine.cases.schedule(progress) if key.kind == "private" else []
-        saved = await self.store.save(key, progress, record.rev if record else 0, seen, tuple(items), events,
-                                      after if after != before else None)
         self.receipts.kept(update.update_id)  # Telegram may forget it now: the outbox shows the reply
         self._told_away.discard(key)
-        if turn.reply.kind == "outcome":
-            self.metrics.outcome(self.engine, progress)
-        await self.flush(context.bot, key, saved)
+        await self.flush(context.bot, key, step.record)
 
     async def flush(self, bot, key: ConversationKey, record: Record) -> bool:
         """Show a record's outbox and empty it once Telegram confirmed every message. A
@@ -430,14 +410,13 @@ class TelegramFrontend:
             else:
                 decided(await self.store.finish_reminder(key, reminder, due, rev))
             return
-        progress, reply = found
-        items = plan(reply, progress.lang, key.chat, key.user, False, None, bot.username)
-        if reply.kind != "case" and record.question is not None:  # they were moved: the old question's buttons go
-            items.append(edit_item(key.chat, record.question))
-        saved = await self.store.save(key, progress, record.rev, record.seen, tuple(record.outbox) + tuple(items), (),
-                                      self.engine.cases.schedule(progress))
-        self.metrics.reminders.inc()
-        await self.flush(bot, key, saved)
+        def outbox(turn: Turn, progress: Progress) -> list[dict]:
+            items = plan(turn.reply, progress.lang, key.chat, key.user, False, None, bot.username)
+            if turn.reply.kind != "case" and record.question is not None:  # they were moved: the old question goes
+                items.append(edit_item(key.chat, record.question))
+            return items
+        step = await self.conversations.remind(key, record, Turn(*found), outbox)
+        await self.flush(bot, key, step.record)
 
     # -- buttons -------------------------------------------------------------------------
     async def _on_press(self, update: Update, context) -> None:
@@ -531,9 +510,7 @@ class TelegramFrontend:
             job = getattr(getattr(context, "job", None), "name", None) or "background work"
             log.error("%s failed: %s", job, type(context.error).__name__, exc_info=context.error)
             return
-        kind = next((name for name in ("message", "edited_message", "callback_query", "inline_query",
-                                       "channel_post", "my_chat_member") if getattr(update, name)), "other")
         chat = update.effective_chat.id if update.effective_chat else None
-        log.error("failed to handle a %s update in chat %s: %s", kind, chat,
+        log.error("failed to handle a %s update in chat %s: %s", update_kind(update), chat,
                   type(context.error).__name__, exc_info=context.error)
         await self._tell(update, context, "unexpected")

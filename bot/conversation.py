@@ -1,0 +1,131 @@
+"""One conversation step, the same for every front end (Telegram, the terminal).
+
+A front end turns what the person did into a `Turn` (engine/commands.py) and shows what the
+step saved; in between, `Conversations` does the rest, once for all of them:
+
+- the domain rules: a case's reminders are for private conversations only (a case opened in a
+  group is offered in private instead); a record set aside as unreadable is explained in the
+  reply that starts again;
+- what is kept: the turn's progress, else the stored one, or nothing after an erasure (which
+  erases every record of that person, or the terminal's one conversation);
+- the step's anonymous events (bot/ops/events.py) and its reminders' difference (the
+  follow-up's schedule before and after), saved with the progress and the outbox the front
+  end planned, in one transaction (compare-and-set: `Conflict` when another process moved
+  the conversation on first; nothing was shown yet, so the front end handles its input again);
+- a reminder that came due: its question put through the outbox with the step that marks it
+  sent and plans the next.
+
+    conversations = Conversations(engine, store)
+    record, restarted = await conversations.load(key)
+    turn = conversations.ruled(key, record, Commands(engine).text(progress, "…", "fr", now), restarted)
+    step = await conversations.commit(key, record, turn, outbox=lambda turn, progress: (...))
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from .engine import Engine, Progress, Turn
+from .errors import Unreadable
+from .locales import t
+from .ops.events import events_of
+from .ops.metrics import NO_METRICS
+from .store import ConversationKey, ProgressStore, Record
+
+log = logging.getLogger(__name__)
+FOLLOWED = frozenset({"private", "console"})  # conversations whose cases send reminders
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a step did: the turn as the rules left it, what is kept of the person (None:
+    nothing), the record saved with the outbox to show (None: nothing saved), and that outbox
+    (shown at once when nothing is saved)."""
+    turn: Turn
+    progress: Progress | None
+    record: Record | None
+    outbox: tuple = ()
+
+
+def opens_case(record: Record | None, turn: Turn) -> bool:
+    """Whether this step would start following a case (asked for the day or the number)."""
+    new = turn.progress.case if turn.progress is not None else None
+    old = record.progress.case if record is not None else None
+    return record is not None and new is not None and new.state != "declined" and new != old and \
+        (old is None or old.id != new.id)
+
+
+class Conversations:
+    def __init__(self, engine: Engine, store: ProgressStore | None, clock: Callable[[], datetime] = _utcnow,
+                 metrics=NO_METRICS):
+        """`store` None: nothing is kept (the terminal's --no-store)."""
+        self.engine, self.store, self.clock, self.metrics = engine, store, clock, metrics
+
+    async def load(self, key: ConversationKey) -> tuple[Record | None, bool]:
+        """The stored record, and whether it was set aside as unreadable (its owner not told yet)."""
+        if self.store is None:
+            return None, False
+        try:
+            return await self.store.load(key), False
+        except Unreadable:
+            return None, True
+
+    def ruled(self, key: ConversationKey, record: Record | None, turn: Turn, restarted: bool = False) -> Turn:
+        """The turn once the domain rules are applied (see the module's docstring)."""
+        if key.kind not in FOLLOWED and opens_case(record, turn):
+            turn = Turn(*self.engine.current(record.progress, self.clock(),
+                                             t(record.progress.lang, "case_private_only")))
+        if restarted and turn.progress is not None:
+            turn.reply.notices.insert(0, t(turn.progress.lang, "record_unreadable"))
+        return turn
+
+    @staticmethod
+    def kept(record: Record | None, turn: Turn) -> Progress | None:
+        """What is kept of the person after this turn (None: nothing)."""
+        return turn.progress or (record.progress if record is not None and turn.effect is None else None)
+
+    async def commit(self, key: ConversationKey, record: Record | None, turn: Turn,
+                     outbox: Callable[[Turn, Progress | None], tuple] = lambda turn, progress: (),
+                     update_id: int | None = None, typed: str | None = None) -> Step:
+        """Carry out the turn's effect, then save what is kept with its events, its reminders'
+        difference and `outbox(turn, kept progress)` (what to show, planned by the front end),
+        after `update_id` (the Telegram update it answers, for duplicates). Raises Conflict or
+        StoreUnavailable (nothing saved)."""
+        if turn.effect == "erase" and self.store is not None:
+            if key.user is not None:
+                await self.store.delete_user(key.user)  # private and group conversations alike
+            else:
+                await self.store.delete(key)
+            log.info("a person erased their data")
+        progress = self.kept(record, turn)
+        items = tuple(outbox(turn, progress))
+        if progress is None:
+            return Step(turn, None, None, items)
+        before = record.progress if record is not None else None
+        if self.store is None:
+            return Step(turn, progress, Record(progress, (record.rev if record else 0) + 1, outbox=items), items)
+        seen = record.seeing(update_id) if record is not None else (() if update_id is None else (update_id,))
+        events = events_of(before, turn.progress, turn.reply, self.clock(), typed, self.engine.keep_unrecognised)
+        planned = self.engine.cases.schedule(before)
+        plans = self.engine.cases.schedule(progress) if key.kind in FOLLOWED else []
+        saved = await self.store.save(key, progress, record.rev if record is not None else 0, seen, items, events,
+                                      plans if plans != planned else None)
+        if turn.reply.kind == "outcome":
+            self.metrics.outcome(self.engine, progress)
+        return Step(turn, progress, saved, items)
+
+    async def remind(self, key: ConversationKey, record: Record, turn: Turn,
+                     outbox: Callable[[Turn, Progress], tuple]) -> Step:
+        """A reminder that came due (`turn`: engine.cases.remind's): its question added to the
+        outbox, saved with the schedule that marks it sent and plans the next."""
+        items = tuple(record.outbox) + tuple(outbox(turn, turn.progress))
+        saved = await self.store.save(key, turn.progress, record.rev, record.seen, items, (),
+                                      self.engine.cases.schedule(turn.progress))
+        self.metrics.reminders.inc()
+        return Step(turn, turn.progress, saved, items)
