@@ -7,17 +7,18 @@ Telegram (engine/commands.py). Reads plain lines, so it can be scripted:
 """
 from __future__ import annotations
 
+import asyncio
 import sys
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Callable, TextIO
 
+from .conversation import Conversations
 from .engine import Commands, Engine, Reply, Turn, command_of
 from .engine.followup import CASE_TOKEN
 from .engine.reply import card_lines
 from .errors import Conflict, StoreUnavailable
 from .locales import t
-from .ops.events import events_of
 from .store import ConversationKey, ProgressStore, Record
 
 RESUME = "`python -m bot chat`"
@@ -51,20 +52,25 @@ def render_text(reply: Reply, lang: str = "fr") -> str:
 
 
 class _Session:
-    """One person at the terminal: their record, saved after each step."""
+    """One person at the terminal: their record, each step kept through the conversation step
+    (bot/conversation.py) as Telegram's are, reminders included."""
 
-    def __init__(self, store: ProgressStore | None, key: ConversationKey, show: Callable[[str], None]):
-        self.store, self.key, self.show = store, key, show
+    def __init__(self, conversations: Conversations, key: ConversationKey, show: Callable[[str], None]):
+        self.conversations, self.key, self.show = conversations, key, show
         self.record: Record | None = None
+        self.restarted = False
         self.unsaved = False
 
-    def load(self) -> Record | None:
-        if self.store is not None:
-            try:
-                self.record = self.store.load_sync(self.key)
-            except StoreUnavailable as exc:
-                self.show(t("fr", "not_saved_setup" if exc.lasting else "not_saved_here"))
-                self.unsaved = True
+    @property
+    def store(self) -> ProgressStore | None:
+        return self.conversations.store
+
+    async def load(self) -> Record | None:
+        try:
+            self.record, self.restarted = await self.conversations.load(self.key)
+        except StoreUnavailable as exc:
+            self.show(t("fr", "not_saved_setup" if exc.lasting else "not_saved_here"))
+            self.unsaved = True
         return self.record
 
     @property
@@ -72,35 +78,31 @@ class _Session:
         """Whether the person's place is saved now, so that quitting may promise it back."""
         return self.store is not None and self.record is not None and not self.unsaved
 
-    def save(self, progress, events=()) -> bool:
-        """Keep the step and its events; False when the record moved on elsewhere (another terminal)."""
-        if self.store is None:
-            self.record = Record(progress)
-            return True
+    async def step(self, turn: Turn, typed: str | None, now: datetime) -> Turn | None:
+        """Keep the step (an erasure erases); the turn to show, or None when the record moved on
+        elsewhere (another terminal): it is read again."""
+        turn = self.conversations.ruled(self.key, self.record, turn, self.restarted)
         try:
-            self.record = self.store.save_sync(self.key, progress, self.record.rev if self.record else 0,
-                                               events=events)
-            self.unsaved = False
+            step = await self.conversations.commit(self.key, self.record, turn, typed=typed, now=now)
         except Conflict:
-            self.record = self.store.load_sync(self.key)
-            return False
+            self.record, _ = await self.conversations.load(self.key)
+            return None
         except StoreUnavailable as exc:
-            if not self.unsaved:
-                self.show(t(progress.lang, "not_saved_setup" if exc.lasting else "not_saved_here"))
-            self.unsaved = True
-            self.record = Record(progress, self.record.rev if self.record else 0)
-        return True
-
-    def erase(self, lang: str) -> str | None:
-        """Erase everything kept on this person; what to say instead of « C'est fait » when
-        the store could not do it (None: done)."""
-        if self.store is not None:
-            try:
-                self.store.delete_sync(self.key)
-            except StoreUnavailable as exc:
-                return t(lang, "not_erased_setup" if exc.lasting else "not_erased")
-        self.record = None
-        return None
+            lang = turn.progress.lang if turn.progress is not None else "fr"
+            if turn.effect == "erase":  # nothing was erased: say so, never « C'est fait »
+                return Turn(None, Reply("notice", t(lang, "not_erased_setup" if exc.lasting else "not_erased")))
+            if turn.progress is not None:
+                if not self.unsaved:
+                    self.show(t(lang, "not_saved_setup" if exc.lasting else "not_saved_here"))
+                self.unsaved = True
+                self.record = Record(turn.progress, self.record.rev if self.record else 0)
+            return turn
+        self.restarted = False if step.record is not None else self.restarted
+        if step.record is not None:
+            self.record, self.unsaved = step.record, False
+        elif turn.effect == "erase":
+            self.record = None
+        return step.turn
 
 
 def run_console(engine: Engine, store: ProgressStore | None = None,
@@ -108,16 +110,22 @@ def run_console(engine: Engine, store: ProgressStore | None = None,
                 lang: str = "fr", stdin: TextIO | None = None, stdout: TextIO | None = None,
                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), resume: str = RESUME) -> int:
     """The conversation on `stdin`/`stdout` until end of input or /quitter. `resume` is the
-    command that comes back to it (« `python -m bot chat --user alice` »)."""
-    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
+    command that comes back to it (« `python -m bot chat --user alice` »). It runs on an event
+    loop of its own (the store's asynchronous API, as the bot's), reading lines as they come."""
+    return asyncio.run(_converse(engine, store, key, flow_id, lang, stdin or sys.stdin, stdout or sys.stdout, clock,
+                                 resume))
+
+
+async def _converse(engine: Engine, store: ProgressStore | None, key: ConversationKey, flow_id: str | None,
+                    lang: str, stdin: TextIO, stdout: TextIO, clock: Callable[[], datetime], resume: str) -> int:
     echo = not stdin.isatty()
     commands = Commands(engine)
 
     def show(text: str) -> None:
         print(text + "\n", file=stdout, flush=True)
 
-    session = _Session(store, key, show)
-    record = session.load()
+    session = _Session(Conversations(engine, store, clock), key, show)
+    record = await session.load()
     progress = record.progress if record and (not flow_id or record.progress.flow == flow_id) else None
     now = clock()
     due = engine.cases.remind(progress, now) if progress is not None else None
@@ -127,18 +135,16 @@ def run_console(engine: Engine, store: ProgressStore | None = None,
     line = None
     while True:
         before = session.record.progress if session.record else None
-        if turn.effect == "erase":
-            failed = session.erase(lang)
-            if failed:  # nothing was erased: say so, never « C'est fait »
-                turn = Turn(None, Reply("notice", failed))
-        events = events_of(session.record.progress if session.record else None, turn.progress, turn.reply, now,
-                           line, engine.keep_unrecognised)
-        if turn.progress is not None and not session.save(turn.progress, events):
+        shown = await session.step(turn, line, now)
+        if shown is None:
             # Another terminal moved this conversation on: show where it now stands.
             progress = session.record.progress if session.record else None
-            turn = commands.run("start", "", progress, lang, clock())
+            now = clock()
+            turn = commands.run("start", "", progress, lang, now)
             turn.reply.notices.insert(0, t(lang, "changed_elsewhere"))
+            line = None
             continue
+        turn = shown
         if turn.progress is not None:
             lang = turn.progress.lang
         reply = turn.reply
@@ -161,19 +167,24 @@ def run_console(engine: Engine, store: ProgressStore | None = None,
         line = line.rstrip("\n")
         if echo:
             print(line, file=stdout)
-        progress = session.record.progress if session.record else None
-        action, arg = command_of(line)
-        now = clock()
-        choice = Commands.typed_answer(prompt, line) if prompt is not None and action is None else None
-        if choice is not None and prompt.kind == "case" and progress is not None:
-            turn = Turn(*engine.choose(progress, choice, prompt.token, now))  # /suivi's, /rappels' buttons
-        elif choice is not None and prompt.kind == "forget":
-            turn = commands.confirm_forget(choice, progress, lang, now)
-        elif prompt is not None and prompt.kind == "case" and action is None and line.strip().isdigit():
-            turn = Turn(progress, replace(prompt, notices=[t(lang, "pick_a_button")]))  # a number not on the list
-        elif action == "quit" and store is not None and session.unsaved:
-            turn = Turn(None, Reply("notice", t(lang, "quit_unsaved")), "quit")
-        elif action is not None:  # « progression gardée » only when it is
-            turn = commands.run(action, arg, progress, lang, now, resume=resume if session.kept else None)
-        else:
-            turn = commands.text(progress, line, lang, now)
+        progress, now = (session.record.progress if session.record else None), clock()
+        turn = _turn_for(engine, commands, prompt, line, progress, lang, now,
+                         resume if session.kept else None, quit_unsaved=store is not None and session.unsaved)
+
+
+def _turn_for(engine: Engine, commands: Commands, prompt: Reply | None, line: str, progress, lang: str, now,
+              resume: str | None, quit_unsaved: bool) -> Turn:
+    """What a typed line does: an answer to the prompt on screen, a command, or words."""
+    action, arg = command_of(line)
+    choice = Commands.typed_answer(prompt, line) if prompt is not None and action is None else None
+    if choice is not None and prompt.kind == "case" and progress is not None:
+        return Turn(*engine.choose(progress, choice, prompt.token, now))  # /suivi's, /rappels' buttons
+    if choice is not None and prompt.kind == "forget":
+        return commands.confirm_forget(choice, progress, lang, now)
+    if prompt is not None and prompt.kind == "case" and action is None and line.strip().isdigit():
+        return Turn(progress, replace(prompt, notices=[t(lang, "pick_a_button")]))  # a number not on the list
+    if action == "quit" and quit_unsaved:
+        return Turn(None, Reply("notice", t(lang, "quit_unsaved")), "quit")
+    if action is not None:  # « progression gardée » only when it is
+        return commands.run(action, arg, progress, lang, now, resume=resume)
+    return commands.text(progress, line, lang, now)

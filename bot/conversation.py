@@ -92,11 +92,11 @@ class Conversations:
 
     async def commit(self, key: ConversationKey, record: Record | None, turn: Turn,
                      outbox: Callable[[Turn, Progress | None], tuple] = lambda turn, progress: (),
-                     update_id: int | None = None, typed: str | None = None) -> Step:
-        """Carry out the turn's effect, then save what is kept with its events, its reminders'
-        difference and `outbox(turn, kept progress)` (what to show, planned by the front end),
-        after `update_id` (the Telegram update it answers, for duplicates). Raises Conflict or
-        StoreUnavailable (nothing saved)."""
+                     update_id: int | None = None, typed: str | None = None, now: datetime | None = None) -> Step:
+        """Carry out the turn's effect, then save what is kept with its events (at `now`: the
+        clock's time by default), its reminders' difference and `outbox(turn, kept progress)`
+        (what to show, planned by the front end), after `update_id` (the Telegram update it
+        answers, for duplicates). Raises Conflict or StoreUnavailable (nothing saved)."""
         if turn.effect == "erase" and self.store is not None:
             if key.user is not None:
                 await self.store.delete_user(key.user)  # private and group conversations alike
@@ -111,7 +111,7 @@ class Conversations:
         if self.store is None:
             return Step(turn, progress, Record(progress, (record.rev if record else 0) + 1, outbox=items), items)
         seen = record.seeing(update_id) if record is not None else (() if update_id is None else (update_id,))
-        events = events_of(before, turn.progress, turn.reply, self.clock(), typed, self.engine.keep_unrecognised)
+        events = events_of(before, turn.progress, turn.reply, now or self.clock(), typed, self.engine.keep_unrecognised)
         planned = self.engine.cases.schedule(before)
         plans = self.engine.cases.schedule(progress) if key.kind in FOLLOWED else []
         saved = await self.store.save(key, progress, record.rev if record is not None else 0, seen, items, events,

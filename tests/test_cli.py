@@ -152,9 +152,9 @@ def test_a_passing_store_trouble_is_called_temporary(engine):
     from bot.errors import StoreUnavailable
 
     class Locked:
-        def load_sync(self, *args, **kwargs):
+        async def load(self, *args, **kwargs):
             raise StoreUnavailable("OperationalError: database is locked")
-        save_sync = delete_sync = load_sync
+        save = delete = load
 
     out = io.StringIO()
     assert run_console(engine, Locked(), stdin=io.StringIO("double prélèvement\n/quitter\n"), stdout=out) == 0

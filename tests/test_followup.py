@@ -581,3 +581,30 @@ async def test_a_killed_claim_holder_loses_no_reminder_to_a_process_with_old_cop
     finally:
         await app_b.shutdown()
         store_b.close()
+
+
+def test_the_terminal_keeps_the_reminders_of_a_case_it_opens(tmp_path, flow):
+    """The terminal's steps go through the same conversation step as Telegram's: a case opened
+    there has its reminders in the store, and a later session at their date is reminded."""
+    import io
+
+    from bot.console import run_console
+    key = ConversationKey.console("camille")
+    store = SQLiteStore(tmp_path / "p.sqlite3")
+    try:
+        lines = ["on m'a facturé deux fois ce mois-ci", "Cstream Vidéo", "Non, pas encore", "Non",
+                 "Par carte bancaire", "📮 Je l'envoie aujourd'hui", "Passer"]
+        out = io.StringIO()
+        run_console(Engine(FlowSet([flow])), store, key, stdin=io.StringIO("".join(f"{x}\n" for x in lines)),
+                    stdout=out, clock=lambda: NOW)
+        planned = store.reminders_of_sync(key)
+        assert planned, out.getvalue()[-800:]
+        assert [rid for rid, _ in planned] == [rid for rid, _ in Engine(FlowSet([flow])).cases.schedule(
+            store.load_sync(key).progress)]
+        later = io.StringIO()
+        run_console(Engine(FlowSet([flow])), store, key, stdin=io.StringIO(""), stdout=later,
+                    clock=lambda: NOW + timedelta(days=31, hours=1))
+        assert INTRO in later.getvalue()
+        assert store.reminders_of_sync(key) != planned  # the one sent is done, the next planned
+    finally:
+        store.close()
