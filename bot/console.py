@@ -128,7 +128,7 @@ async def _converse(engine: Engine, store: ProgressStore | None, key: Conversati
     record = await session.load()
     progress = record.progress if record and (not flow_id or record.progress.flow == flow_id) else None
     now = clock()
-    due = engine.cases.remind(progress, now) if progress is not None else None
+    due = engine.remind(progress, now) if progress is not None else None
     # A reminder due by now (--at) comes first, with its buttons, as Telegram would send it.
     turn = Turn(*due) if due else commands.run("start", flow_id or "", progress, lang, now)
     prompt: Reply | None = None  # a question outside the flow (/oublier's) waiting for a typed answer

@@ -112,8 +112,8 @@ class Conversations:
             return Step(turn, progress, Record(progress, (record.rev if record else 0) + 1, outbox=items), items)
         seen = record.seeing(update_id) if record is not None else (() if update_id is None else (update_id,))
         events = events_of(before, turn.progress, turn.reply, now or self.clock(), typed, self.engine.keep_unrecognised)
-        planned = self.engine.cases.schedule(before)
-        plans = self.engine.cases.schedule(progress) if key.kind in FOLLOWED else []
+        planned = self.engine.followup.schedule(before)
+        plans = self.engine.followup.schedule(progress) if key.kind in FOLLOWED else []
         saved = await self.store.save(key, progress, record.rev if record is not None else 0, seen, items, events,
                                       plans if plans != planned else None)
         if turn.reply.kind == "outcome":
@@ -122,10 +122,10 @@ class Conversations:
 
     async def remind(self, key: ConversationKey, record: Record, turn: Turn,
                      outbox: Callable[[Turn, Progress], tuple]) -> Step:
-        """A reminder that came due (`turn`: engine.cases.remind's): its question added to the
+        """A reminder that came due (`turn`: engine.followup.remind's): its question added to the
         outbox, saved with the schedule that marks it sent and plans the next."""
         items = tuple(record.outbox) + tuple(outbox(turn, turn.progress))
         saved = await self.store.save(key, turn.progress, record.rev, record.seen, items, (),
-                                      self.engine.cases.schedule(turn.progress))
+                                      self.engine.followup.schedule(turn.progress))
         self.metrics.reminders.inc()
         return Step(turn, turn.progress, saved, items)

@@ -17,12 +17,12 @@ def followup_questions(engine, progress, reply, now, seen):
     opened, _ = engine.choose(progress, "_case:today", reply.token, now)
     opened, _ = engine.choose(opened, "_case:skip", "case", now)
     flow, out = engine.flows.get(progress.flow).flow, []
-    for reminder, due in pending(flow, opened.case, engine.cases.quiet):
+    for reminder, due in pending(flow, opened.case, engine.followup.quiet):
         key = (progress.answers.get("problem"), progress.answers.get("hearing"), reminder.id)
         if key not in seen:
             seen.add(key)
             others = tuple(r.id for r in flow.followup.reminders if r.id != reminder.id)
-            out.append(engine.cases.remind(opened.with_(case=replace(opened.case, done=others)), due))
+            out.append(engine.remind(opened.with_(case=replace(opened.case, done=others)), due))
     return out
 
 

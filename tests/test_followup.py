@@ -360,8 +360,8 @@ def test_engine_alone_keeps_time_a_parameter(flow):
         progress, reply = engine.choose(progress, answer, reply.token, NOW)
     progress, _ = engine.choose(progress, "_case:today", reply.token, NOW)
     progress, _ = engine.choose(progress, "_case:skip", "case", NOW)
-    assert engine.cases.remind(progress, NOW + timedelta(days=30)) is None
-    later, reply = engine.cases.remind(progress, NOW + timedelta(days=31))
+    assert engine.remind(progress, NOW + timedelta(days=30)) is None
+    later, reply = engine.remind(progress, NOW + timedelta(days=31))
     assert later.node == "followup_answer" and reply.notices == ["🔔 Rappel de votre dossier"]
 
 
@@ -413,8 +413,8 @@ def test_a_reminder_whose_deadline_passed_while_the_bot_was_down_is_not_sent(flo
     engine = Engine(FlowSet([flow]))
     progress, _ = opened_case(engine)
     progress, _ = engine.choose(progress, "_case:skip", "case", NOW)
-    assert engine.cases.remind(progress, paris(2028, 3, 1, 10, 0)) is None
-    _, reply = engine.cases.reminders_view(progress, paris(2028, 3, 1, 10, 0))
+    assert engine.remind(progress, paris(2028, 3, 1, 10, 0)) is None
+    _, reply = engine.reminders_view(progress, paris(2028, 3, 1, 10, 0))
     assert "Aucun rappel n'est prévu" in " ".join(reply.notices)
 
 
@@ -423,7 +423,7 @@ def test_a_letter_sent_long_ago_asks_at_once_whether_an_answer_came(flow):
     engine = Engine(FlowSet([flow]))
     progress, reply = opened_case(engine, "il y a 40 jours")
     assert "courrier envoyé le samedi 17 octobre 2026" in reply.text
-    asked = engine.cases.remind(progress, NOW + timedelta(minutes=1))
+    asked = engine.remind(progress, NOW + timedelta(minutes=1))
     assert asked is not None and "Avez-vous reçu une réponse" in asked[1].text
     assert not any("en retard" in n for n in asked[1].notices)  # not late: the case is new
     progress, reply = opened_case(engine, "il y a 10 mois")  # everything but the last month is past
@@ -443,7 +443,7 @@ def test_once_the_letter_is_sent_every_date_counts_from_it(flow):
     assert "aujourd'hui" not in outcome.text and "samedi 26 décembre 2026" not in outcome.text
     _, letter = engine.choose(progress, "_detail:letter", outcome.token, NOW)
     assert "le 3 novembre 2026" in letter.document.content and "26 novembre 2026" not in letter.document.content
-    _, case = engine.cases.view(progress, NOW)
+    _, case = engine.case_view(progress, NOW)
     assert ("vendredi 4 décembre 2026", "la réponse demandée est en retard : la mise en demeure peut partir") in case.sections
 
 
@@ -458,7 +458,7 @@ def test_once_the_letter_is_sent_every_date_counts_from_it(flow):
 def test_typed_answers_to_the_reminder(flow, typed, leads_to):
     engine = Engine(FlowSet([flow]))
     progress, _ = opened_case(engine)
-    progress, _ = engine.cases.remind(progress, NOW + timedelta(days=31))
+    progress, _ = engine.remind(progress, NOW + timedelta(days=31))
     after, reply = engine.text(progress, typed, NOW + timedelta(days=31))
     if reply.kind == "confirm":  # « C'est bien ça ? » is fine too, if it names the right answer
         after, reply = engine.text(after, "oui", NOW + timedelta(days=31))
@@ -492,15 +492,15 @@ def test_a_reminder_left_unanswered_can_be_answered_from_suivi(flow):
     progress, _ = opened_case(engine)
     progress, _ = engine.choose(progress, "_case:skip", "case", NOW)
     later = NOW + timedelta(days=31)
-    progress, _ = engine.cases.remind(progress, later)
+    progress, _ = engine.remind(progress, later)
     progress, _ = engine.restart(progress, later)
-    _, view = engine.cases.view(progress, later)
+    _, view = engine.case_view(progress, later)
     assert view.buttons[0].label == "🔔 Répondre au dernier rappel"
     progress, reply = engine.choose(progress, "_case:answer", "case", later)
     assert progress.node == "followup_answer" and "Avez-vous reçu une réponse" in reply.text
     progress, reply = engine.choose(progress, "nothing", reply.token, later)
     assert progress.node == "notice_now"
-    _, view = engine.cases.view(progress, later)
+    _, view = engine.case_view(progress, later)
     assert "🔔 Répondre au dernier rappel" not in [b.label for b in view.buttons]
 
 
@@ -525,10 +525,10 @@ def test_a_reminder_never_takes_away_a_conversation_under_way(flow):
     progress, reply = engine.restart(progress, NOW)
     progress, reply = engine.choose(progress, "access", reply.token, NOW)  # another problem, under way
     later = NOW + timedelta(days=31)
-    kept, reminder = engine.cases.remind(progress, later)
+    kept, reminder = engine.remind(progress, later)
     assert kept.node == progress.node and kept.path == progress.path  # nothing lost
     assert "Avez-vous reçu une réponse" in reminder.text and "autre démarche" in " ".join(reminder.notices)
-    assert engine.cases.remind(kept, later) is None  # sent once
+    assert engine.remind(kept, later) is None  # sent once
     moved, question = engine.choose(kept, reminder.buttons[0].id, reminder.token, later)
     assert moved.node == "followup_answer" and [b.id for b in question.buttons] == ["settled", "unsatisfied", "nothing"]
 
@@ -599,7 +599,7 @@ def test_the_terminal_keeps_the_reminders_of_a_case_it_opens(tmp_path, flow):
                     stdout=out, clock=lambda: NOW)
         planned = store.reminders_of_sync(key)
         assert planned, out.getvalue()[-800:]
-        assert [rid for rid, _ in planned] == [rid for rid, _ in Engine(FlowSet([flow])).cases.schedule(
+        assert [rid for rid, _ in planned] == [rid for rid, _ in Engine(FlowSet([flow])).followup.schedule(
             store.load_sync(key).progress)]
         later = io.StringIO()
         run_console(Engine(FlowSet([flow])), store, key, stdin=io.StringIO(""), stdout=later,

@@ -242,14 +242,14 @@ def test_the_follow_up_uses_the_sectors_delays(engine):
     """Telecom: the customer service has a month, then comes the consumer service; energy: two
     months, then the mediator, EDF's by name."""
     sfr = _open_case(engine, "SFR me facture deux fois ma box, j'ai appelé", "#card")
-    assert engine.cases.remind(sfr, paris(2026, 12, 27, 11, 0)) is None  # the day after the month, at noon
-    progress, reply = engine.cases.remind(sfr, paris(2026, 12, 27, 12, 30))
+    assert engine.remind(sfr, paris(2026, 12, 27, 11, 0)) is None  # the day after the month, at noon
+    progress, reply = engine.remind(sfr, paris(2026, 12, 27, 12, 30))
     assert progress.node == "followup_answer" and "à SFR" in reply.text and "samedi 26 décembre 2026" in reply.text
     progress, reply = engine.choose(progress, "nothing", reply.token, paris(2026, 12, 27, 12, 31))
     assert progress.node == "write_second" and "au service consommateurs" in reply.text
     edf = _open_case(engine, "EDF me facture une régularisation énorme", "#billing", "#card", "#no")
-    assert engine.cases.remind(edf, paris(2026, 12, 28, 12, 30)) is None  # not after a month
-    progress, reply = engine.cases.remind(edf, paris(2027, 1, 27, 12, 30))
+    assert engine.remind(edf, paris(2026, 12, 28, 12, 30)) is None  # not after a month
+    progress, reply = engine.remind(edf, paris(2027, 1, 27, 12, 30))
     assert progress.node == "followup_answer" and "mardi 26 janvier 2027" in reply.text
     progress, reply = engine.choose(progress, "unsatisfied", reply.token, paris(2027, 1, 27, 12, 31))
     assert progress.node == "mediator_now" and "Médiateur du groupe EDF" in reply.text
@@ -348,8 +348,8 @@ def test_someone_living_outside_france_is_told_what_the_bot_covers(engine):
 
 def test_a_late_order_is_followed_on_its_notices_fifteen_days_then_ended(engine):
     progress = _open_case(engine, "ma commande Fnac n'est toujours pas livrée, 3 semaines de retard", "#late", "#no")
-    assert engine.cases.remind(progress, paris(2026, 12, 11, 12, 30)) is None  # the notice's last day
-    progress, reply = engine.cases.remind(progress, paris(2026, 12, 12, 12, 30))
+    assert engine.remind(progress, paris(2026, 12, 11, 12, 30)) is None  # the notice's last day
+    progress, reply = engine.remind(progress, paris(2026, 12, 12, 12, 30))
     assert progress.node == "followup_delivered" and "jusqu'au vendredi 11 décembre 2026" in reply.text
     progress, reply = engine.choose(progress, "not_settled", reply.token, paris(2026, 12, 12, 12, 31))
     assert progress.node == "end_order"
@@ -412,7 +412,7 @@ def test_a_company_named_in_a_long_answer_keeps_its_name(engine):
 
 def test_the_mediators_file_names_the_company_and_its_mediator(engine):
     progress = _open_case(engine, "SFR me facture deux fois ma box, j'ai appelé", "#card")
-    _, reply = engine.cases.summary_file(progress, THURSDAY)
+    _, reply = engine.case_file(progress, THURSDAY)
     content = reply.document.content
     assert "Entreprise : SFR" in content and "Médiateur : Médiateur des communications électroniques" in content
     assert "- Où en êtes-vous avec SFR ? → J'ai appelé ou écrit sur le chat" in content

@@ -71,7 +71,7 @@ def test_the_mise_en_demeure_gives_the_case_date_and_number_and_ends_with_its_cl
     progress, reply = bot.choose(progress, "_case:today", reply.token, now)
     progress, reply = bot.text(progress, "1A 123 456 7890 1", now)
     later = paris(2026, 12, 28, 12, 1)
-    progress, reply = bot.cases.remind(progress, later)
+    progress, reply = bot.remind(progress, later)
     progress, reply = bot.text(progress, "toujours rien", later)
     assert progress.node == "notice_now"
     content = bot.choose(progress, DETAIL + "letter", reply.token, later)[1].document.content

@@ -53,7 +53,7 @@ def followed(engine, sent=None, now=THURSDAY, path=("billing", "video", "no", "n
 def test_a_negative_answer_at_the_reminder_never_closes_the_case(bot, typed):
     progress, _ = followed(bot)
     later = THURSDAY + timedelta(days=31, minutes=1)
-    progress, _ = bot.cases.remind(progress, later)
+    progress, _ = bot.remind(progress, later)
     after, reply = bot.text(progress, typed, later)
     assert after.case.open and "Le dossier est clos" not in reply.text, (typed, reply.text)
     # read as « no answer » or « does not suit », or those two offered to confirm: never « réglé »
@@ -68,7 +68,7 @@ def test_a_negative_answer_at_the_reminder_never_closes_the_case(bot, typed):
 def test_a_partial_result_does_not_suit(bot, typed):
     progress, _ = followed(bot)
     later = THURSDAY + timedelta(days=31, minutes=1)
-    progress, _ = bot.cases.remind(progress, later)
+    progress, _ = bot.remind(progress, later)
     after, reply = bot.text(progress, typed, later)
     assert after.node == "mediator" and after.case.open, (typed, reply.text)
 
@@ -76,7 +76,7 @@ def test_a_partial_result_does_not_suit(bot, typed):
 def test_closing_a_case_is_confirmed_before_it_happens(bot):
     progress, _ = followed(bot)
     later = THURSDAY + timedelta(days=31, minutes=1)
-    progress, reply = bot.cases.remind(progress, later)
+    progress, reply = bot.remind(progress, later)
     asked, reply = bot.text(progress, "oui c'est réglé", later)
     assert asked.case.open and "Je clos alors le dossier" in reply.text
     assert [b.label for b in reply.buttons][:2] == ["Oui, c'est réglé", "Non, revoir les réponses"]
@@ -114,14 +114,14 @@ def test_a_case_resumed_a_month_later_counts_from_its_letter(bot):
     assert "envoyez" not in outcome.text.lower()         # not « envoyez aujourd'hui » of a letter sent
     letter = bot.choose(progress, DETAIL + "letter", outcome.token, back)[1].document.content
     assert "le 25 novembre 2026" in letter and "25 décembre 2026" in letter and "24 janvier 2027" not in letter
-    _, case = bot.cases.view(progress, back)
+    _, case = bot.case_view(progress, back)
     assert ("jeudi 25 novembre 2027", "dernier jour pour saisir le médiateur (la loi)") in case.sections
 
 
 def test_the_answer_due_reminder_comes_the_day_after_and_advises_no_day_early(bot):
     progress, _ = followed(bot)  # sent Thursday 26 November: answer asked by Saturday 26 December
-    assert bot.cases.remind(progress, paris(2026, 12, 26, 20, 0)) is None  # not on the due day
-    progress, reply = bot.cases.remind(progress, paris(2026, 12, 27, 12, 1))
+    assert bot.remind(progress, paris(2026, 12, 26, 20, 0)) is None  # not on the due day
+    progress, reply = bot.remind(progress, paris(2026, 12, 27, 12, 1))
     assert "au plus tard le samedi 26 décembre 2026" in reply.text
     progress, reply = bot.text(progress, "toujours rien", paris(2026, 12, 27, 12, 1))
     assert progress.node == "notice_now" and "aujourd'hui" not in reply.text  # a Sunday: « dès demain matin »
@@ -156,8 +156,8 @@ def test_a_debit_never_agreed_to_gets_the_refund_and_the_contestation(bot, descr
 def test_the_bank_deadline_is_reminded_a_week_before_it_ends(bot):
     progress, _ = followed(bot, path=("billing", "video", "no", "no", "debit", "il y a trois semaines"))
     # debited Thursday 5 November: the bank's 8 weeks end Thursday 31 December; a week before
-    assert bot.cases.remind(progress, paris(2026, 12, 23, 12, 0)) is None
-    progress, reply = bot.cases.remind(progress, paris(2026, 12, 24, 12, 1))
+    assert bot.remind(progress, paris(2026, 12, 23, 12, 0)) is None
+    progress, reply = bot.remind(progress, paris(2026, 12, 24, 12, 1))
     assert progress.node == "followup_bank" and "jeudi 31 décembre 2026" in reply.text
     progress, reply = bot.text(progress, "pas encore", paris(2026, 12, 24, 12, 1))
     assert progress.node == "bank_now" and progress.case.open and "sans motif" in reply.text
@@ -258,7 +258,7 @@ def test_the_wait_for_answer_outcome_does_not_contradict_itself(bot):
 def test_the_mise_en_demeure_a_reminder_leads_to_is_dated_the_day_it_goes(bot):
     progress, _ = followed(bot, now=paris(2026, 11, 10, 10, 0))
     evening = paris(2026, 12, 11, 18, 30)  # the post is closed: it goes on Saturday 12 December
-    progress, _ = bot.cases.remind(progress, evening)
+    progress, _ = bot.remind(progress, evening)
     progress, reply = bot.text(progress, "toujours rien", evening)
     assert "envoyée dès demain matin, elle exige une réponse au plus tard le dimanche 27 décembre 2026" in reply.text
     letter = bot.choose(progress, DETAIL + "letter", reply.token, evening)[1].document.content
@@ -269,7 +269,7 @@ def test_the_mise_en_demeure_a_reminder_leads_to_is_dated_the_day_it_goes(bot):
 def test_a_case_whose_dates_have_all_passed_says_so(bot):
     progress, _ = followed(bot, now=paris(2026, 11, 10, 10, 0))
     later = paris(2027, 11, 12, 10, 0)
-    _, case = bot.cases.view(progress, later)
+    _, case = bot.case_view(progress, later)
     assert "Plus aucun rappel : les dates du dossier sont passées." in case.facts
     assert not any("Prochain rappel" in fact for fact in case.facts)
     _, outcome = bot.current(progress, later)
@@ -299,7 +299,7 @@ def test_suivi_gives_the_working_day_before_a_deadline_on_a_closed_day(bot):
     # debited Saturday 10 October 2026: the bank's 8 weeks end Saturday 5 December
     progress, _ = followed(bot, now=paris(2026, 11, 10, 10, 0),
                            path=("billing", "video", "no", "no", "debit", "le 10 octobre"))
-    _, case = bot.cases.view(progress, paris(2026, 11, 10, 10, 0))
+    _, case = bot.case_view(progress, paris(2026, 11, 10, 10, 0))
     line = dict((day, label) for day, label in case.sections if day)["samedi 5 décembre 2026"]
     assert "agissez au plus tard le vendredi 4" in line
 
@@ -325,9 +325,9 @@ def test_two_reminders_due_together_from_different_dates_are_both_asked(bot):
     start = paris(2024, 11, 15, 10, 0)
     progress, _ = followed(bot, now=start, path=("billing", "video", "no", "no", "debit", "le 2"))
     back = paris(2024, 12, 21, 12, 0)
-    first, reply = bot.cases.remind(progress, back)
+    first, reply = bot.remind(progress, back)
     assert first.node == "followup_bank"
-    kept, second = bot.cases.remind(first, back + timedelta(minutes=1))  # not lost, and not taking its place
+    kept, second = bot.remind(first, back + timedelta(minutes=1))  # not lost, and not taking its place
     assert kept.node == "followup_bank" and "Avez-vous reçu une réponse" in second.text
     answered, _ = bot.text(kept, "pas encore", back)
     moved, question = bot.choose(answered, second.buttons[0].id, second.token, back)
@@ -336,7 +336,7 @@ def test_two_reminders_due_together_from_different_dates_are_both_asked(bot):
 
 def test_a_reminder_late_the_same_day_says_its_time(bot):
     progress, _ = followed(bot, now=paris(2026, 11, 26, 10, 0))
-    _, reply = bot.cases.remind(progress, paris(2026, 12, 27, 12, 0))  # due Sunday 27 December at 10:00
+    _, reply = bot.remind(progress, paris(2026, 12, 27, 12, 0))  # due Sunday 27 December at 10:00
     assert "Ce rappel arrive en retard : il était prévu à 10:00." in reply.notices
 
 
@@ -344,10 +344,10 @@ def test_english_labels_have_no_french_space_before_colons(bot):
     from bot.console import render_text
     progress, reply = walk(bot, "billing", "video", "no", "no", "card", lang="en")
     progress, _ = bot.choose(progress, "_case:today", reply.token, THURSDAY)
-    _, case = bot.cases.view(progress, THURSDAY)
+    _, case = bot.case_view(progress, THURSDAY)
     shown = render_text(case, "en")
     assert "Problem: " in shown and " :" not in shown
-    assert "Problème : " in render_text(bot.cases.view(progress.with_(lang="fr"), THURSDAY)[1], "fr")
+    assert "Problème : " in render_text(bot.case_view(progress.with_(lang="fr"), THURSDAY)[1], "fr")
 
 
 def test_the_13_months_to_contest_a_payment_never_agreed_to_are_reminded(bot):
@@ -357,8 +357,8 @@ def test_the_13_months_to_contest_a_payment_never_agreed_to_are_reminded(bot):
     progress, _ = followed(bot, path=("billing", "video", "no", "no", "not_agreed", "1 mars 2026"))
     letter_chain = ("answer_due", "mediator_open")  # answered by then: only the bank's dates are left
     progress = progress.with_(case=replace(progress.case, done=progress.case.done + letter_chain))
-    assert bot.cases.remind(progress, paris(2027, 3, 24, 12, 0)) is None
-    progress, reply = bot.cases.remind(progress, paris(2027, 3, 25, 12, 1))
+    assert bot.remind(progress, paris(2027, 3, 24, 12, 0)) is None
+    progress, reply = bot.remind(progress, paris(2027, 3, 25, 12, 1))
     assert progress.node == "followup_contest" and "jeudi 1er avril 2027" in reply.text
     progress, reply = bot.text(progress, "pas encore", paris(2027, 3, 25, 12, 1))
     assert progress.node == "bank_now" and "Contestez dès maintenant" in reply.text
@@ -393,10 +393,10 @@ def test_a_day_is_taken_at_once(bot):
 
 def test_planned_reminders_are_listed_in_date_order_and_each_button_says_which(bot):
     progress, _ = followed(bot, path=("billing", "video", "no", "no", "debit", "le 4 novembre"))
-    _, view = bot.cases.reminders_view(progress, THURSDAY)
+    _, view = bot.reminders_view(progress, THURSDAY)
     days = [title for title, _ in view.sections]
     labels = [b.label for b in view.buttons]
     assert len(labels) == len(set(labels))  # no two buttons read the same
     from bot.engine.followup import pending
-    due = sorted(d for _, d in pending(bot.flows.get("cstream").flow, progress.case, bot.cases.quiet) if d > THURSDAY)
-    assert days == [bot.cases._when(d, bot.flows.get("cstream").flow, "fr") for d in due]
+    due = sorted(d for _, d in pending(bot.flows.get("cstream").flow, progress.case, bot.followup.quiet) if d > THURSDAY)
+    assert days == [bot.followup._when(d, bot.flows.get("cstream").flow, "fr") for d in due]

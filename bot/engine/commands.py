@@ -93,9 +93,9 @@ class Commands:
         elif action == "summary":
             progress, reply = engine.summary(progress, now)
         elif action == "case":
-            progress, reply = engine.cases.view(progress, now)
+            progress, reply = engine.case_view(progress, now)
         elif action == "reminders":
-            progress, reply = engine.cases.reminders_view(progress, now)
+            progress, reply = engine.reminders_view(progress, now)
         else:  # unknown, or a command this person may not use
             progress, reply = engine.current(progress, now, t(progress.lang, "unknown_command"))
         return Turn(progress, reply)

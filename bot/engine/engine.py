@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import zlib
 from datetime import date, datetime, timezone
 
 from ..flow.files import FlowSet
@@ -20,15 +19,15 @@ from ..flow.model import COMPANY, DATE, Node, tr
 from ..flow.recognise import normalise, recognise, understand_answer, yes_or_no
 from ..locales import languages, t
 from .dates import read_date
-from .followup import CASE, CASE_TOKEN, QUIET, FollowUps
+from .followup import CASE, CASE_TOKEN, QUIET, FollowUp, Show
 from ..flow.route import capitalised_name
 from .general import OTHER, UNKNOWN, derived, general_route, lives_abroad
 from .infer import infer
 from .outcome import Outcomes, answers_of, fill, label_of
 from .timeline import written_date, written_month
-from .progress import MAX_TEXT, Answer, Progress, new_token
+from .progress import MAX_TEXT, Answer, Progress, new_token, question_token
 from .language import written_in
-from .reply import BACK, DETAIL, LANG, NEW_PROBLEM, RESTART, SHOW_LIST, Button, Reply
+from .reply import BACK, DETAIL, LANG, NEW_PROBLEM, RESTART, SHOW_LIST, Button, Reply, match_button
 
 MAX_INPUT = 4000  # longer messages are cut before matching
 NAMED = "named"   # an inferred answer's mark: the company or sector the words named (the report counts them)
@@ -61,7 +60,7 @@ class Engine:
         self.router = router
         self.outcomes = Outcomes()
         self.keep_unrecognised = keep_unrecognised
-        self.cases = FollowUps(self, quiet)
+        self.followup = FollowUp(flows, quiet)  # the cases followed over time: data in, data out
 
     # -- events --------------------------------------------------------------------------
     def start(self, flow_id: str | None = None, lang: str = "fr", now: datetime | None = None,
@@ -90,7 +89,7 @@ class Engine:
                now: datetime | None = None) -> tuple[Progress, Reply]:
         """A button press. A `token` from another question makes it stale: nothing changes."""
         if choice_id.startswith(CASE) and (token in (None, CASE_TOKEN) or token == self.token(progress)):
-            return self.cases.choose(progress, choice_id, _now(now))  # the follow-up's buttons
+            return self._shown(self.followup.choose(progress, choice_id, _now(now)), now)  # its buttons
         if token is not None and token != self.token(progress):
             return self.current(progress, now, t(progress.lang, "stale"))
         if choice_id == BACK:
@@ -156,7 +155,7 @@ class Engine:
                    else "empty_text" if node.kind == "text" else "date_unknown" if node.kind == "date" else "pick_a_button")
             return self._reply(machine, progress, now, notices + [t(lang, key)])
         if progress.asking:  # the day the letter was sent, or its number (followup.py)
-            return self.cases.text(progress, text, _now(now))
+            return self._shown(self.followup.text(progress, text, _now(now)), now)
         if progress.pending == (DATE, VAGUE) and text.isascii() and text.isdigit():  # « 12 » after « en octobre »
             month = date.fromisoformat(progress.draft)
             text = f"{text}/{month.month}/{month.year}" if 1 <= int(text) <= 31 else text
@@ -406,7 +405,7 @@ class Engine:
             sections=lines or [(None, t(lang, "summary_empty"))],
             typed=tuple(i for i, answer in enumerate(progress.path) if answer.text),
             facts=[t(lang, status, text=node_now.name(lang) if node_now.is_outcome else node_now.first_line(lang))],
-            buttons=self.cases.buttons(progress) if progress.asking else self._buttons(node_now, progress, now),
+            buttons=self.followup.buttons(progress) if progress.asking else self._buttons(node_now, progress, now),
             token=self.token(progress),
             expects_text=node_now.kind in ("text", "date", COMPANY) or bool(progress.pending), node=progress.node)
 
@@ -425,10 +424,47 @@ class Engine:
         if self.router is not None:
             self.router.route("warm up")  # the problem kinds' model
 
-    def token(self, progress: Progress) -> str:
+    @staticmethod
+    def token(progress: Progress) -> str:
         """Identifies the question on screen: a press carrying another token is stale."""
-        key = f"{progress.flow}:{progress.node}:{len(progress.path)}:{progress.pending}"
-        return format(zlib.crc32(key.encode()) & 0xFFFFFF, "x")
+        return question_token(progress)
+
+    # -- the follow-up: followup.py decides, the engine shows -------------------------------
+    def remind(self, progress: Progress, now: datetime) -> tuple[Progress, Reply] | None:
+        """The latest reminder due by `now`, as its question (followup.py: `due`); None when
+        none is. Someone mid-way through another conversation keeps their place: the question
+        comes with one button that takes them to it."""
+        due = self.followup.due(progress, now)
+        if due is None:
+            return None
+        moved, reply = self.current(due.moved, now, None, list(due.notices))
+        if due.kept is None:
+            return moved, reply
+        return due.kept, Reply("case", reply.text, notices=reply.notices + [t(progress.lang, "reminder_busy")],
+                               buttons=[Button(CASE + "answer", t(progress.lang, "case_answer"))],
+                               token=CASE_TOKEN, node=progress.node)
+
+    def case_view(self, progress: Progress, now: datetime) -> tuple[Progress, Reply]:
+        """/suivi: the case followed."""
+        return self._shown(self.followup.view(progress, now), now)
+
+    def reminders_view(self, progress: Progress, now: datetime) -> tuple[Progress, Reply]:
+        """/rappels: the reminders to come."""
+        return self._shown(self.followup.reminders_view(progress, now), now)
+
+    def case_file(self, progress: Progress, now: datetime) -> tuple[Progress, Reply]:
+        """The case as a file for the mediator's form."""
+        return self._shown(self.followup.summary_file(progress, now), now)
+
+    def stop_case(self, progress: Progress, now: datetime, why: str = "stopped") -> tuple[Progress, Reply]:
+        """No more reminders for this case (/suivi's button, or Telegram said they blocked the bot)."""
+        return self._shown(self.followup.stop(progress, now, why), now)
+
+    def _shown(self, result: tuple[Progress, Reply] | Show, now) -> tuple[Progress, Reply]:
+        """A follow-up answer as a reply: `Show` is the current question after its notices."""
+        if isinstance(result, Show):
+            return self.current(result.progress, now, result.notice, list(result.before))
+        return result
 
     # -- internals -----------------------------------------------------------------------
     def _resolve(self, progress: Progress, now) -> tuple[FlowMachine, Progress, list[str]]:
@@ -486,7 +522,7 @@ class Engine:
         target = self._skip_known(machine, target, answers)
         new = progress.with_(node=target, path=progress.path + (Answer(node.id, choice_id, typed),),
                              pending=None, draft=None, updated=_now(now).timestamp())
-        new = self.cases.answered(machine.flow, new, node.id, choice_id, target, _now(now))
+        new = self.followup.answered(machine.flow, new, node.id, choice_id, target, _now(now))
         new, reply = self._reply(machine, new, now, notices)
         reply.answer = label_of(node, choice_id, progress.lang, typed)
         if machine.flow.followup and node.id in machine.flow.followup.asks:
@@ -497,13 +533,13 @@ class Engine:
         flow, lang, now = machine.flow, progress.lang, _now(now)
         node = flow.nodes[progress.node]
         if progress.asking:  # a follow-up question is waiting for its answer
-            progress, reply = self.cases._ask(progress, f"case_ask_{progress.asking[5:]}", now)
+            progress, reply = self.followup.ask(progress, f"case_ask_{progress.asking[5:]}", now)
             reply.notices[:0] = notices
             return progress, reply
         token, buttons = self.token(progress), self._buttons(node, progress, now)
         if node.is_outcome:
             reply = self.outcomes.reply(flow, node, progress, now, buttons, token)
-            told = self.cases.notice(flow, node.id, progress)
+            told = self.followup.notice(flow, node.id, progress)
             if told:
                 notices = notices + [told]
         elif progress.pending == (DATE, VAGUE) and node.kind == "date" and progress.draft:
@@ -580,7 +616,7 @@ class Engine:
         if node.is_outcome:
             machine = self.flows.get(progress.flow, progress.version) or self.flows.get(progress.flow)
             details = self.outcomes.details(machine.flow, node, progress, _now(now))
-            offer = self.cases.buttons(progress, _now(now)) if self.cases.offers(machine.flow, node.id, progress) else []
+            offer = self.followup.buttons(progress, _now(now)) if self.followup.offers(machine.flow, node.id, progress) else []
             new = [Button(NEW_PROBLEM, t(lang, "new_problem"))] if progress.draft else []  # see _done
             return (new + [Button(DETAIL + d, t(lang, f"detail_{d}")) for d in details]
                     + offer + controls + [Button(RESTART, t(lang, "restart"))])
@@ -609,10 +645,3 @@ def _before(inferred: tuple, step: int) -> tuple:
     """The inferences read before answer number `step` (older records carry no step: kept)."""
     return tuple(entry for entry in inferred if len(entry) < 3 or entry[2] < step)
 
-
-def match_button(buttons: list[Button], text: str) -> str | None:
-    """'2' picks the second button; a label typed in full (accents, case aside) picks it."""
-    if text.isascii() and text.isdigit() and 1 <= int(text) <= len(buttons):
-        return buttons[int(text) - 1].id
-    wanted = normalise(text)
-    return next((b.id for b in buttons if wanted and normalise(b.label) == wanted), None)

@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from ..flow.files import FlowSet
 from ..flow.model import DATE, Flow, Reminder, tr
 from ..flow.recognise import yes_or_no
 from ..locales import t
 from .dates import read_date
 from .outcome import fill, label_of, send_day
-from .progress import Case, Progress
-from .reply import Attachment, Button, Reply
+from .progress import Case, Progress, question_token
+from .reply import Attachment, Button, Reply, match_button
 from .general import derived, route_parts, timeline_of
 from .timeline import SUB_DAY, add_delay, closed_advice, due_dates, send_day_words, written_date
 
@@ -105,11 +106,31 @@ def pending(flow: Flow, case: Case | None, quiet) -> list[tuple[Reminder, dateti
     return [(r, due) for r, due in planned(flow, case, quiet) if r.id not in case.done]
 
 
-class FollowUps:
-    """The follow-up side of the engine (`engine.cases`)."""
+@dataclass(frozen=True)
+class Show:
+    """A follow-up answer that is the current question again, after notices: the engine
+    renders it (`Engine.current`), as it renders every question."""
+    progress: Progress
+    notice: str | None = None
+    before: tuple[str, ...] = ()
 
-    def __init__(self, engine, quiet: tuple[int, int] | None = QUIET):
-        self.engine = engine
+
+@dataclass(frozen=True)
+class Due:
+    """A reminder come due: the progress moved to its question, the notices above it, and, when
+    the person is mid-way through another conversation, the progress that keeps their place."""
+    moved: Progress
+    notices: tuple[str, ...]
+    kept: Progress | None = None
+
+
+class FollowUp:
+    """The follow-up of cases (`engine.followup`): pure data in, data out. What it shows is a
+    (progress, reply) of its own (/suivi, /rappels, the follow-up's questions) or a `Show` the
+    engine renders; it knows the flows, never the engine."""
+
+    def __init__(self, flows: FlowSet, quiet: tuple[int, int] | None = QUIET):
+        self.flows = flows
         self.quiet = quiet
 
     # -- what the store keeps ------------------------------------------------------------
@@ -167,23 +188,23 @@ class FollowUps:
         return t(progress.lang, "case_open_same" if same else "case_open_other", sent=sent)
 
     # -- the person's answers --------------------------------------------------------------
-    def choose(self, progress: Progress, choice: str, now: datetime) -> tuple[Progress, Reply]:
-        engine, lang, what = self.engine, progress.lang, choice[len(CASE):]
+    def choose(self, progress: Progress, choice: str, now: datetime) -> tuple[Progress, Reply] | Show:
+        lang, what = progress.lang, choice[len(CASE):]
         flow = self._flow(progress)
         machine_node = flow.nodes.get(progress.node) if flow else None
         if what in ("today", "date", "no"):
             if flow is None or machine_node is None or not self.offers(flow, progress.node, progress):
-                return engine.current(progress, now, t(lang, "case_nothing_to_do"))
+                return Show(progress, t(lang, "case_nothing_to_do"))
             if what == "no":
                 declined = Case("", progress.node, self._reason(flow, progress), "", now.timestamp(), state="declined")
-                return engine.current(progress.with_(case=declined), now, t(lang, "case_declined"))
+                return Show(progress.with_(case=declined), t(lang, "case_declined"))
             if what == "date":
-                return self._ask(progress.with_(asking="case_date"), "case_ask_date", now)
+                return self.ask(progress.with_(asking="case_date"), "case_ask_date", now)
             if progress.node in flow.followup.opens_sent:  # the letter is already sent: its day is asked
-                return engine.current(progress, now, t(lang, "case_nothing_to_do"))
+                return Show(progress, t(lang, "case_nothing_to_do"))
             return self._open(flow, progress, send_day(flow, now), now)
         if what == "cancel" and progress.asking == "case_date":
-            return engine.current(progress.with_(asking=None, draft=None), now, t(lang, "case_declined"))
+            return Show(progress.with_(asking=None, draft=None), t(lang, "case_declined"))
         if what == "sent_last_year" and progress.asking == "case_date" and progress.draft:
             return self._open(flow, progress.with_(asking=None, draft=None), date.fromisoformat(progress.draft), now)
         if what == "skip" and progress.asking == "case_number":
@@ -198,11 +219,10 @@ class FollowUps:
             return self._drop(progress, what[len("drop:"):], now)
         if what == "answer":
             return self._back_to_reminder(progress, now)
-        return engine.current(progress, now, t(lang, "case_nothing_to_do"))
+        return Show(progress, t(lang, "case_nothing_to_do"))
 
-    def text(self, progress: Progress, text: str, now: datetime) -> tuple[Progress, Reply]:
+    def text(self, progress: Progress, text: str, now: datetime) -> tuple[Progress, Reply] | Show:
         """A typed answer to a follow-up question: the day the letter was sent, or its number."""
-        from .engine import match_button
         lang, flow = progress.lang, self._flow(progress)
         picked = None if progress.asking == "case_date" and text.strip().isdigit() else \
             match_button(self.buttons(progress), text)  # at the date prompt, « 3 » is the 3rd
@@ -213,21 +233,21 @@ class FollowUps:
         if progress.asking == "case_date":
             reading = read_date(text, self._today(flow, now))
             if reading.day is None:
-                return self._ask(progress.with_(draft=None), f"date_{reading.problem}", now)
+                return self.ask(progress.with_(draft=None), f"date_{reading.problem}", now)
             if reading.last_year:  # « le 10 décembre » on 7 December: last year's, confirmed first
                 day = reading.day
-                return self._ask(progress.with_(draft=day.isoformat()), "date_last_year", now,
+                return self.ask(progress.with_(draft=day.isoformat()), "date_last_year", now,
                                  day=written_date(day, lang), this_year=written_date(day.replace(year=day.year + 1), lang))
             return self._open(flow, progress.with_(asking=None, draft=None), reading.day, now)
         number = re.sub(r"\s+", " ", text).strip()
         # A registered-mail number is mostly digits (« 1A 123 456 7890 1 »): « le 3 novembre » is not one
         if len(number) > MAX_NUMBER or not re.fullmatch(r"[A-Za-z0-9 .\-/]{4,}", number) \
                 or len(re.findall(r"\d", number)) < 5:
-            return self._ask(progress, "case_number_unclear", now)
+            return self.ask(progress, "case_number_unclear", now)
         case = replace(progress.case, number=number)
         return self.view(progress.with_(asking=None, case=case), now, t(lang, "case_number_kept"))
 
-    def _open(self, flow: Flow, progress: Progress, sent: date, now: datetime) -> tuple[Progress, Reply]:
+    def _open(self, flow: Flow, progress: Progress, sent: date, now: datetime) -> tuple[Progress, Reply] | Show:
         case = Case(secrets.token_hex(4), progress.node, self._reason(flow, progress), sent.isoformat(),
                     now.timestamp(), log=((sent.isoformat(), "sent", progress.node, ""),),
                     answers=progress.path, inferred=progress.inferred)
@@ -236,7 +256,7 @@ class FollowUps:
             reminder, day = late
             notice = t(progress.lang, "case_late", sent=written_date(sent, progress.lang),
                        what=tr(reminder.label, progress.lang) or reminder.id, day=written_date(day, progress.lang))
-            return self.engine.current(progress.with_(asking=None, node=flow.followup.late, pending=None), now, notice)
+            return Show(progress.with_(asking=None, node=flow.followup.late, pending=None), notice)
         past = [r for r, due in sorted(planned(flow, case, self.quiet), key=lambda item: item[1]) if due < now]
         # Dates already past: the latest is asked at once (« Avez-vous reçu une réponse ? »), unless
         # its deadline itself is over (then any earlier question is as stale); the others are folded in.
@@ -246,7 +266,7 @@ class FollowUps:
         progress = progress.with_(case=case, asking="case_number")
         key = ("case_opened_later" if sent > self._today(flow, now) else "case_opened_ask_number"
                if pending(flow, case, self.quiet) else "case_opened_all_past")
-        return self._ask(progress, key, now, sent=written_date(sent, progress.lang))
+        return self.ask(progress, key, now, sent=written_date(sent, progress.lang))
 
     def _late(self, flow: Flow, case: Case, now: datetime) -> tuple[Reminder, date] | None:
         """The flow's last reminder date (the mediator's last day) when it is already over for a
@@ -260,20 +280,20 @@ class FollowUps:
         day, reminder = max(dated, key=lambda item: item[0])
         return (reminder, day) if day < self._today(flow, now) else None
 
-    def _ask(self, progress: Progress, key: str, now: datetime, **values) -> tuple[Progress, Reply]:
+    def ask(self, progress: Progress, key: str, now: datetime, **values) -> tuple[Progress, Reply]:
         return progress, Reply("case", t(progress.lang, key, **values), buttons=self.buttons(progress),
-                               token=self.engine.token(progress), expects_text=True, node=progress.node,
+                               token=question_token(progress), expects_text=True, node=progress.node,
                                days=progress.asking == "case_date")
 
-    def stop(self, progress: Progress, now: datetime, why: str = "stopped") -> tuple[Progress, Reply]:
+    def stop(self, progress: Progress, now: datetime, why: str = "stopped") -> tuple[Progress, Reply] | Show:
         case = progress.case
         if case is None or not case.open:
-            return self.engine.current(progress, now, t(progress.lang, "case_none"))
+            return Show(progress, t(progress.lang, "case_none"))
         today = self._today(self._flow(progress), now).isoformat()
         case = replace(case, state="stopped", log=case.log + ((today, why, "", ""),))
-        return self.engine.current(progress.with_(case=case), now, t(progress.lang, "case_stopped"))
+        return Show(progress.with_(case=case), t(progress.lang, "case_stopped"))
 
-    def _drop(self, progress: Progress, rid: str, now: datetime) -> tuple[Progress, Reply]:
+    def _drop(self, progress: Progress, rid: str, now: datetime) -> tuple[Progress, Reply] | Show:
         case, flow = progress.case, self._flow(progress)
         if case is None or not case.open or rid not in {r.id for r, _ in pending(flow, case, self.quiet)}:
             return self.reminders_view(progress, now)
@@ -300,18 +320,19 @@ class FollowUps:
                 break
         return None
 
-    def _back_to_reminder(self, progress: Progress, now: datetime) -> tuple[Progress, Reply]:
+    def _back_to_reminder(self, progress: Progress, now: datetime) -> tuple[Progress, Reply] | Show:
         flow = self._flow(progress)
         reminder = self._unanswered(flow, progress) if flow else None
         if reminder is None:
-            return self.engine.current(progress, now, t(progress.lang, "case_nothing_to_do"))
-        return self.engine.current(progress.with_(version=flow.version, node=reminder.ask, path=progress.case.answers,
+            return Show(progress, t(progress.lang, "case_nothing_to_do"))
+        return Show(progress.with_(version=flow.version, node=reminder.ask, path=progress.case.answers,
                                                   pending=None, draft=None, asking=None))
 
     # -- a reminder comes due --------------------------------------------------------------
-    def remind(self, progress: Progress, now: datetime) -> tuple[Progress, Reply] | None:
-        """The latest reminder due by `now`, as a question (those due before it are folded
-        into it); None when none is due (cancelled, answered, or the flow dropped it)."""
+    def due(self, progress: Progress, now: datetime) -> Due | None:
+        """The latest reminder due by `now` (those due before it are folded into it), for the
+        engine to ask (`Engine.remind`); None when none is due (cancelled, answered, or the
+        flow dropped it)."""
         flow = self._flow(progress)
         case = progress.case
         due = [(r, when) for r, when in pending(flow, case, self.quiet) if when <= now] if flow else []
@@ -337,15 +358,9 @@ class FollowUps:
             notices.append(t(progress.lang, "reminder_late_today", time=f"{local.hour}:{local.minute:02d}")
                            if local.date() == self._today(flow, now) else
                            t(progress.lang, "reminder_late", day=written_date(local.date(), progress.lang)))
-        moved, reply = self.engine.current(moved, now, None, notices)
-        if self._busy(flow, progress):
-            # Mid-way through another conversation: their place is kept; the reminder's question
-            # is shown with one button that takes them to it (/suivi offers it too).
-            kept = progress.with_(case=case)
-            return kept, Reply("case", reply.text, notices=reply.notices + [t(progress.lang, "reminder_busy")],
-                               buttons=[Button(CASE + "answer", t(progress.lang, "case_answer"))],
-                               token=CASE_TOKEN, node=progress.node)
-        return moved, reply
+        # Mid-way through another conversation: their place is kept; the reminder's question
+        # is shown with one button that takes them to it (/suivi offers it too).
+        return Due(moved, tuple(notices), progress.with_(case=case) if self._busy(flow, progress) else None)
 
     @staticmethod
     def _busy(flow: Flow, progress: Progress) -> bool:
@@ -371,10 +386,10 @@ class FollowUps:
         return progress.with_(case=case)
 
     # -- what the person sees: /suivi, /rappels, the file for the mediator ------------------
-    def view(self, progress: Progress, now: datetime, notice: str | None = None) -> tuple[Progress, Reply]:
+    def view(self, progress: Progress, now: datetime, notice: str | None = None) -> tuple[Progress, Reply] | Show:
         lang, case, flow = progress.lang, progress.case, self._flow(progress)
         if case is None or case.state in ("declined",) or flow is None:
-            return self.engine.current(progress, now, t(lang, "case_none"))
+            return Show(progress, t(lang, "case_none"))
         lines = [(t(lang, "case_reason"), self._reason_label(flow, case, lang)),
                  (t(lang, "case_sent"), written_date(date.fromisoformat(case.sent), lang)
                   + (f" — {t(lang, 'case_number', number=case.number)}" if case.number else ""))]
@@ -397,12 +412,12 @@ class FollowUps:
                                sections=lines + self._log_lines(flow, case, lang), facts=facts,
                                buttons=buttons, token=CASE_TOKEN, node=progress.node)
 
-    def reminders_view(self, progress: Progress, now: datetime, notice: str | None = None) -> tuple[Progress, Reply]:
+    def reminders_view(self, progress: Progress, now: datetime, notice: str | None = None) -> tuple[Progress, Reply] | Show:
         lang, case, flow = progress.lang, progress.case, self._flow(progress)
         upcoming = sorted(((r, due) for r, due in pending(flow, case, self.quiet)
                            if due > now and not self._over(flow, case, r, now)), key=lambda item: item[1]) if flow else []
         if not upcoming:
-            return self.engine.current(progress, now, t(lang, "reminders_none"), [notice] if notice else [])
+            return Show(progress, t(lang, "reminders_none"), (notice,) if notice else ())
         lines = [(self._when(due, flow, lang), t(lang, "reminder_about", what=tr(r.label, lang) or r.id,
                                                  day=written_date(self._at_date(flow, case, r), lang))
                   if r.before else tr(r.label, lang) or r.id)  # ahead of its date: say which date
@@ -415,11 +430,11 @@ class FollowUps:
         return progress, Reply("case", t(lang, "reminders_title"), notices=[notice] if notice else [],
                                sections=lines, buttons=buttons, token=CASE_TOKEN, node=progress.node)
 
-    def summary_file(self, progress: Progress, now: datetime) -> tuple[Progress, Reply]:
+    def summary_file(self, progress: Progress, now: datetime) -> tuple[Progress, Reply] | Show:
         """The case for the mediator's form, always in French (the form is in French)."""
         case, flow = progress.case, self._flow(progress)
         if case is None or not case.sent or flow is None:
-            return self.engine.current(progress, now, t(progress.lang, "case_none"))
+            return Show(progress, t(progress.lang, "case_none"))
         fr = "fr"
         lines = [t(fr, "file_title", flow=tr(flow.title, fr)),
                  t(fr, "file_made", day=written_date(self._today(flow, now), fr)), "",
@@ -463,7 +478,7 @@ class FollowUps:
 
     # -- helpers -----------------------------------------------------------------------------
     def _flow(self, progress: Progress) -> Flow | None:
-        machine = self.engine.flows.get(progress.flow)
+        machine = self.flows.get(progress.flow)
         return machine.flow if machine else None
 
     @staticmethod
@@ -525,4 +540,4 @@ def question_of(text: str) -> str:
     return first[:first.index("?") + 1] if "?" in first else first
 
 
-__all__ = ["CASE", "CASE_TOKEN", "FollowUps", "QUIET", "pending", "planned", "quiet_until"]
+__all__ = ["CASE", "CASE_TOKEN", "Due", "FollowUp", "QUIET", "Show", "pending", "planned", "quiet_until"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import zlib
 from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import NamedTuple
@@ -170,3 +171,9 @@ _CASE_FIELDS = tuple(f.name for f in fields(Case))
 MIGRATIONS = [_schema_1_to_2, _schema_2_to_3, _schema_3_to_4]  # MIGRATIONS[n - 1] upgrades schema n to n + 1
 _FIELDS = tuple(f.name for f in fields(Progress))
 _FIELD_SET = frozenset(_FIELDS)
+
+
+def question_token(progress: Progress) -> str:
+    """Identifies the question on screen: a press carrying another token is stale."""
+    key = f"{progress.flow}:{progress.node}:{len(progress.path)}:{progress.pending}"
+    return format(zlib.crc32(key.encode()) & 0xFFFFFF, "x")

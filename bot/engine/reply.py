@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..flow.recognise import normalise
+
 # Control buttons the engine adds; flow ids never start with "_".
 BACK, RESTART, SHOW_LIST = "_back", "_restart", "_list"
 NEW_PROBLEM = "_new"  # at an outcome: a new conversation from the words just typed
@@ -81,3 +83,11 @@ class Reply:
     answer: str | None = None      # the label of the answer just taken (front ends echo it)
     typed: tuple[int, ...] = ()    # summary: the sections whose answer is the person's own words
     followup: str | None = None    # the answer given to a follow-up reminder's question (for the events)
+
+
+def match_button(buttons: list[Button], text: str) -> str | None:
+    """'2' picks the second button; a label typed in full (accents, case aside) picks it."""
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= len(buttons):
+        return buttons[int(text) - 1].id
+    wanted = normalise(text)
+    return next((b.id for b in buttons if wanted and normalise(b.label) == wanted), None)

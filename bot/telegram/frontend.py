@@ -365,7 +365,7 @@ class TelegramFrontend:
             record = await self.store.load(key)
             if record is None or record.progress.case is None or not record.progress.case.open:
                 return
-            progress, _ = self.engine.cases.stop(record.progress, self.clock(), why="blocked")
+            progress, _ = self.engine.stop_case(record.progress, self.clock(), why="blocked")
             await self.store.save(key, progress, record.rev, record.seen, (), (), [])
             log.info("chat %s blocked the bot: its follow-up reminders are cancelled", key.chat)
         except (Conflict, StoreUnavailable, Unreadable) as exc:
@@ -398,13 +398,13 @@ class TelegramFrontend:
         if record is None or key.kind != "private":
             decided(await self.store.finish_reminder(key, reminder, due, rev))  # erased, or not private
             return
-        later = self.engine.cases.quiet_until(record.progress, now)
+        later = self.engine.followup.quiet_until(record.progress, now)
         if later is not None:  # due while the bot was down, now in the quiet hours: at their end
             decided(await self.store.postpone_reminder(key, reminder, later.timestamp(), rev))
             return
-        found = self.engine.cases.remind(record.progress, now)
+        found = self.engine.remind(record.progress, now)
         if found is None:  # cancelled, answered, stopped, no longer in the flow, or now later
-            later = dict(self.engine.cases.schedule(record.progress)).get(reminder)
+            later = dict(self.engine.followup.schedule(record.progress)).get(reminder)
             if later is not None and later > due:  # the flow's new version puts it later
                 decided(await self.store.postpone_reminder(key, reminder, later, rev))
             else:
