@@ -183,3 +183,48 @@ async def test_the_delay_message_lost_to_a_flood_pause_is_sent_at_the_next_deliv
         assert await post(port, body) == 503
     told = [m for m in camille.seen if m.text.startswith("Un problème temporaire")]
     assert len(told) == 1
+
+
+async def test_updates_of_the_wrong_shape_are_skipped_in_one_line(served, caplog):
+    """Only the holder of the webhook's secret could send them: a 200 (Telegram would not send
+    them again), one line by size, nothing stored, no traceback."""
+    tg, app, store, port, _ = served
+    camille = Person(tg, app, 8966)
+    shapes = [{"update_id": None, "message": camille.message("/start")},
+              {"update_id": [1], "message": camille.message("/start")},
+              {"update_id": 6051, "message": {**camille.message("/start"), "chat": {"id": "SECRETWORD", "type": "private"}}},
+              {"update_id": 6052, "message": {**camille.message(), "text": 42}}]
+    for shape in shapes:
+        assert await post(port, json.dumps(shape).encode()) == 200
+    lines = [r.getMessage() for r in caplog.records if "can read" in r.getMessage()]
+    assert len(lines) == len(shapes) and not any(r.exc_info for r in caplog.records)
+    assert store.count_sync() == 0 and "SECRETWORD" not in caplog.text
+
+
+async def test_the_poller_gives_up_an_update_its_conversation_holds_not_the_others(bot):
+    """A conversation whose last reply cannot be shown holds its next update; fetched again a
+    few times, it is then given up: everyone else's updates go on meanwhile and after."""
+    from bot.telegram import poller as module
+    tg, app, store = bot
+    await app.start()
+    try:
+        stuck, other = Person(tg, app, 8980), Person(tg, app, 8981)
+        fail_8980 = ("sendMessage", 500, {"ok": False, "error_code": 500, "description": "Internal"}, 8980)
+        poller = Poller(app, app.bot_data["receipts"], on_fatal=None)
+        assert await poller.handle([{"update_id": 7200, "message": stuck.message("/start")}])
+        tg.fail_next.append(fail_8980)
+        assert await poller.handle([{"update_id": 7201, "message": stuck.message("on m'a prélevé deux fois")}])
+        assert store.count_undelivered_sync() == 1  # its reply waits in the outbox
+        batch = [{"update_id": 7202, "message": stuck.message("Cstream Vidéo")},
+                 {"update_id": 7203, "message": other.message("/start")}]
+        for _ in range(module.HOLD_TRIES - 1):
+            tg.fail_next.append(fail_8980)
+            assert await poller.handle(batch) is False
+            assert poller.offset == 7202  # held: fetched again
+        starts = len([m for m in other.seen if "Quel est votre problème" in m.text])
+        assert starts == 1  # the other person's update was handled once, not at every fetch
+        tg.fail_next.append(fail_8980)
+        await poller.handle(batch)
+        assert poller.offset == 7204  # given up: the others are not held behind it
+    finally:
+        await app.stop()

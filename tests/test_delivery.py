@@ -218,3 +218,13 @@ async def test_replies_saved_before_a_restart_are_sent_at_once_at_start(tmp_path
         await app.shutdown()
         store.close()
     assert sorted(p["chat_id"] for p in tg.calls_to("sendMessage")) == list(range(9000, 9200))
+
+
+async def test_a_reply_to_a_group_that_became_a_supergroup_leaves_the_outbox(bot, caplog):
+    tg, app, store = bot
+    member = Person(tg, app, 8401, chat_id=-4001)
+    tg.fail_next.append(("sendMessage", 400, {"ok": False, "error_code": 400, "description": "Bad Request: group chat "
+                         "was upgraded to a supergroup chat", "parameters": {"migrate_to_chat_id": -1004001}}))
+    await member.send("/start@ReclamationTestBot")
+    assert store.count_undelivered_sync() == 0  # never to be shown there: it does not hold the chat
+    assert any("ChatMigrated" in r.getMessage() for r in caplog.records)

@@ -302,6 +302,7 @@ async def test_the_question_shown_is_kept_for_every_process(any_store):
 
 
 async def test_a_prompt_is_answered_once(any_store):
-    assert await any_store.answer_once(-100, 77, 1)
-    assert not await any_store.answer_once(-100, 77, 1)
-    assert await any_store.answer_once(-100, 78, 1) and await any_store.answer_once(-100, 77, 2)
+    assert await any_store.answer_once(-100, 77, 1, update_id=500)
+    assert not await any_store.answer_once(-100, 77, 1, update_id=501)  # another press
+    assert await any_store.answer_once(-100, 77, 1, update_id=500)  # the same update again (it failed after)
+    assert await any_store.answer_once(-100, 78, 1, update_id=502) and await any_store.answer_once(-100, 77, 2, 503)

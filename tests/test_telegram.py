@@ -445,3 +445,46 @@ async def test_two_processes_an_old_button_is_stale_and_a_double_erase_erases_on
         for app, store in ((app_a, store_a), (app_b, store_b)):
             await app.shutdown()
             store.close()
+
+
+async def test_a_made_up_press_whose_owner_cannot_be_told_is_not_applied(bot):
+    """A new member whose own question was not shown yet presses another member's question
+    with made-up data, on a message Telegram gives without `reply_to_message`: nothing."""
+    tg, app, store = bot
+    alice, dave = Person(tg, app, 2061, chat_id=-100791), Person(tg, app, 2062, chat_id=-100791)
+    await alice.send(f"/start@{BOT_USERNAME}")
+    await alice.send("double prélèvement", reply_to_bot=True)
+    question = alice.last
+    data = next(b["callback_data"] for row in question.buttons for b in row if b["text"] == "Cstream Vidéo")
+    tg.fail_next.append(("sendMessage", 500, {"ok": False, "error_code": 500, "description": "Internal"}))
+    await dave.send(f"/start@{BOT_USERNAME}")  # saved, its question not shown yet
+    assert store.load_sync(ConversationKey.group(-100791, 2062)).question is None
+    problem = data.split(":", 1)[0]
+    await dave.press("Cstream Vidéo", message=question, data=f"{problem}:{dave.id}:billing")
+    assert stored(store, "group:-100791:2062").path == ()
+    assert question.labels  # A's message untouched
+
+
+async def test_an_erasure_the_store_could_not_make_is_made_when_the_press_comes_again(bot, monkeypatch):
+    """The confirmation is marked answered, then the store fails before erasing: Telegram sends
+    the same press again, and it erases (another press would not)."""
+    from bot.errors import StoreUnavailable
+    tg, app, store = bot
+    camille = Person(tg, app, 1103)
+    await camille.send("double prélèvement")
+    await camille.send("/oublier")
+    prompt = camille.last
+    erase = next(b["callback_data"] for row in prompt.buttons for b in row if b["text"] == "Oui, tout effacer")
+    real = store.delete_user
+
+    async def away(user_id):
+        raise StoreUnavailable("database is locked")
+    monkeypatch.setattr(store, "delete_user", away)
+    press = {"callback_query": {"id": "q-erase", "from": camille.user, "chat_instance": "ci",
+                                "message": tg._message_json(prompt), "data": erase}}
+    await camille.feed(press, update_id=990_001)
+    assert store.count_sync() == 1  # not erased
+    monkeypatch.setattr(store, "delete_user", real)
+    await camille.feed(press, update_id=990_001)  # Telegram's next try
+    assert store.count_sync() == 0
+    assert camille.last_text.startswith("C'est fait")

@@ -198,8 +198,9 @@ class ProgressStore(Protocol):
 
     async def count(self) -> int: ...
 
-    async def answer_once(self, chat_id: int, message_id: int, user_id: int) -> bool:
-        """True the first time a person answers a prompt message (/oublier's), False after:
+    async def answer_once(self, chat_id: int, message_id: int, user_id: int, update_id: int | None = None) -> bool:
+        """True the first time a person answers a prompt message (/oublier's), and when the same
+        update (`update_id`) comes again after its handling failed; False for another press:
         pressed twice, in one process or two, it is applied once (remembered a day)."""
 
     async def entry_post(self, chat_id: int) -> int | None:

@@ -133,6 +133,7 @@ MIGRATIONS = [
            chat_id    bigint NOT NULL,
            message_id bigint NOT NULL,
            user_id    bigint NOT NULL,
+           update_id  bigint,
            at         double precision NOT NULL,
            PRIMARY KEY (chat_id, message_id, user_id));""",
 ]
@@ -530,11 +531,14 @@ class PostgresStore:
                                                  str(key)))
         return [tuple(row) for row in rows]
 
-    async def answer_once(self, chat_id: int, message_id: int, user_id: int) -> bool:
-        """True the first time a person answers a prompt message, False after (kept a day)."""
+    async def answer_once(self, chat_id: int, message_id: int, user_id: int, update_id: int | None = None) -> bool:
+        """True the first time a person answers a prompt message, and when that same update
+        comes again (its first handling failed after this); False for another press (kept a day)."""
         status = await self._run(lambda c: c.execute(
-            "INSERT INTO answered(chat_id, message_id, user_id, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            chat_id, message_id, user_id, time.time()), write=True)
+            "INSERT INTO answered(chat_id, message_id, user_id, update_id, at) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (chat_id, message_id, user_id) DO UPDATE SET at = answered.at "
+            "WHERE answered.update_id = excluded.update_id",
+            chat_id, message_id, user_id, update_id, time.time()), write=True)
         return _rows(status) == 1
 
     async def entry_post(self, chat_id: int) -> int | None:

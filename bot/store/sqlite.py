@@ -126,6 +126,7 @@ MIGRATIONS = [
            chat_id    INTEGER NOT NULL,
            message_id INTEGER NOT NULL,
            user_id    INTEGER NOT NULL,
+           update_id  INTEGER,
            at         REAL NOT NULL,
            PRIMARY KEY (chat_id, message_id, user_id));""",
 ]
@@ -582,11 +583,14 @@ class SQLiteStore:
         return [tuple(row) for row in self._run(lambda c: c.execute(
             "SELECT reminder, due FROM reminders WHERE key = ? ORDER BY due", (str(key),)).fetchall())]
 
-    def answer_once_sync(self, chat_id: int, message_id: int, user_id: int) -> bool:
-        """True the first time a person answers a prompt message, False after (kept a day)."""
-        return self._run(lambda c: c.execute("INSERT INTO answered(chat_id, message_id, user_id, at) "
-                                             "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                                             (chat_id, message_id, user_id, time.time())).rowcount, write=True) == 1
+    def answer_once_sync(self, chat_id: int, message_id: int, user_id: int, update_id: int | None = None) -> bool:
+        """True the first time a person answers a prompt message, and when that same update
+        comes again (its first handling failed after this); False for another press (kept a day)."""
+        return self._run(lambda c: c.execute(
+            "INSERT INTO answered(chat_id, message_id, user_id, update_id, at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(chat_id, message_id, user_id) DO UPDATE SET at = answered.at "
+            "WHERE answered.update_id = excluded.update_id",
+            (chat_id, message_id, user_id, update_id, time.time())).rowcount, write=True) == 1
 
     def entry_post_sync(self, chat_id: int) -> int | None:
         row = self._run(lambda c: c.execute("SELECT message_id FROM entry_posts WHERE chat_id = ?", (chat_id,)).fetchone())
@@ -829,8 +833,8 @@ class SQLiteStore:
     async def entry_post(self, chat_id: int) -> int | None:
         return await self._async(self.entry_post_sync, chat_id)
 
-    async def answer_once(self, chat_id: int, message_id: int, user_id: int) -> bool:
-        return await self._async(self.answer_once_sync, chat_id, message_id, user_id)
+    async def answer_once(self, chat_id: int, message_id: int, user_id: int, update_id: int | None = None) -> bool:
+        return await self._async(self.answer_once_sync, chat_id, message_id, user_id, update_id)
 
     async def set_entry_post(self, chat_id: int, message_id: int) -> None:
         await self._async(self.set_entry_post_sync, chat_id, message_id)

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Callable
 
 from telegram import InlineQueryResultsButton, Message, Update
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, ChatMigrated, EndPointNotFound, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from ..conversation import Conversations
@@ -95,13 +95,14 @@ def _not_theirs(key: ConversationKey, record: Record | None, message: Message, u
     another member's message pressed with data made up to carry the presser's id, or an old
     question of theirs. Nothing is applied then, and the message is not edited. The question
     on record (`Record.question`) decides; an /oublier prompt (never on record) or a question
-    not delivered yet must at least not answer another member's message."""
+    not marked delivered yet must answer the presser's own message (Telegram says so in the
+    pressed message's `reply_to_message`)."""
     if key.kind != "group":
         return False
     if not prompt and record is not None and record.question is not None:
         return message.message_id != record.question
     asker = _asker(message)
-    return asker is not None and not asker.is_bot and asker.id != user_id
+    return asker is None or asker.id != user_id  # whose it is cannot be told: not applied
 
 
 def _thread(message: Message) -> int | None:
@@ -248,7 +249,7 @@ class TelegramFrontend:
             record = await self._shown_meanwhile(key, record)
             if record is not None and record.outbox:
                 if not await self.flush(context.bot, key, record):
-                    self.receipts.refused(update.update_id)
+                    self.receipts.held(update.update_id)  # this conversation's trouble, not the store's
                     return
                 record = await self._load(key)
         progress = record.progress if record else None
@@ -349,9 +350,9 @@ class TelegramFrontend:
         except Forbidden:
             log.info("chat %s blocked the bot; progress kept, the reply leaves the outbox", key.chat)
             await self._blocked(key)
-        except BadRequest as exc:
-            log.warning("Telegram refused a reply for chat %s for good (%s); it leaves the outbox",
-                        key.chat, type(exc).__name__)
+        except (BadRequest, ChatMigrated, EndPointNotFound) as exc:  # a group that became a supergroup: its
+            log.warning("Telegram refused a reply for chat %s for good (%s); it leaves the outbox",  # members
+                        key.chat, type(exc).__name__)  # follow with the migration update; this reply stays behind
         except TelegramError as exc:
             log.warning("a saved step's reply is not shown yet in chat %s (%s); it will be sent again",
                         key.chat, type(exc).__name__)
@@ -440,7 +441,7 @@ class TelegramFrontend:
             return
         if token == FORGET_TOKEN:
             await self._answer(query)
-            if not await self.store.answer_once(message.chat.id, message.message_id, user.id):
+            if not await self.store.answer_once(message.chat.id, message.message_id, user.id, update.update_id):
                 return  # the same confirmation pressed twice (in this process or another)
             turn = self.commands.confirm_forget(choice, record.progress if record else None, lang, self.clock())
             asker = _asker(message)

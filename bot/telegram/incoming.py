@@ -116,7 +116,26 @@ def parse_update(body: bytes | str, bot) -> Update:
 
 
 def update_of(data, bot) -> Update:
-    """The Update of an update's decoded JSON (a webhook body, an item of getUpdates)."""
+    """The Update of an update's decoded JSON (a webhook body, an item of getUpdates); raises
+    TypeError for one whose ids or text are not of Telegram's types (only a sender holding the
+    webhook's secret, or a broken Bot API server, could send it)."""
+    return _sane(_update_of(data, bot))
+
+
+def _sane(update: Update) -> Update:
+    if type(update.update_id) is not int:
+        raise TypeError("update_id is not an integer")
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    if (chat is not None and type(chat.id) is not int) or (user is not None and type(user.id) is not int):
+        raise TypeError("a chat or user id is not an integer")
+    if message is not None and message.text is not None and not isinstance(message.text, str):
+        raise TypeError("a message text is not a string")
+    if update.callback_query is not None and not isinstance(update.callback_query.data, (str, type(None))):
+        raise TypeError("callback data is not a string")
+    return update
+
+
+def _update_of(data, bot) -> Update:
     if not isinstance(data, dict):
         raise TypeError("an update is a JSON object")
     if getattr(bot, "defaults", None) is not None:  # PTB may then convert dates to their timezone

@@ -5,9 +5,12 @@ soon as the batch is queued, and parses the whole batch at once: a process kille
 loses what was queued, and one update it cannot parse makes it fetch the same batch again
 and again. Here each update of a batch is parsed alone (one that cannot be read is skipped,
 logged by its size, never its content), handed to the Application, and the offset moves
-past the longest run of updates that are kept (receipts.py). What the store refused, or what
-took longer than ACK_SECONDS, is fetched again after a short pause; a copy of an update
-already handled is recognised by the store's update ids.
+past the longest run of updates that are kept (receipts.py). What the store refused is
+fetched again after a short pause, for as long as the store is away (nothing can be applied
+meanwhile). What one conversation holds (its last reply cannot be shown) or what took longer
+than ACK_SECONDS is fetched again too, but given up after HOLD_TRIES fetches, as Telegram gives
+up a webhook update: one conversation never holds everyone's updates. Updates of a batch
+fetched again that were kept already are not handled twice.
 """
 from __future__ import annotations
 
@@ -20,12 +23,13 @@ from telegram.error import Conflict, InvalidToken, TelegramError
 from telegram.ext import Application
 
 from .incoming import update_of
-from .receipts import Receipts
+from .receipts import KEPT, REFUSED, Receipts
 
 log = logging.getLogger(__name__)
 LONG_POLL = 10      # seconds getUpdates waits for an update
 ACK_SECONDS = 60.0  # at most this long for a batch's updates to be kept; then fetched again
 PAUSES = (1.0, 2.0, 5.0)  # between two tries while getUpdates fails or the store refuses
+HOLD_TRIES = 5      # fetches an update one conversation holds is given, then given up
 
 
 def next_offset(offset: int | None, ids: list[int], kept: dict[int, bool]) -> int | None:
@@ -47,6 +51,8 @@ class Poller:
         self.offset: int | None = None
         self._task: asyncio.Task | None = None
         self._failing = False
+        self._kept: set[int] = set()       # kept, in a batch not yet confirmed past
+        self._held: dict[int, int] = {}    # update id -> fetches it was held
 
     async def start(self) -> None:
         try:  # a webhook left set would make every getUpdates fail with 409
@@ -121,17 +127,31 @@ class Poller:
                 log.warning("skipped an update of %d bytes that cannot be read", len(json.dumps(data)))
                 continue
             updates.append(update)
+        updates = [update for update in updates if update.update_id not in self._kept]  # fetched again
         receipts = {update.update_id: self.receipts.expect(update.update_id) for update in updates}
         for update in updates:
             await self.application.update_queue.put(update)
         if receipts:
             await asyncio.wait(set(receipts.values()), timeout=self.ack_within)
-        kept = {}
+        kept, refused = {}, False
         for update_id, receipt in receipts.items():
-            kept[update_id] = receipt.done() and receipt.result()
+            outcome = receipt.result() if receipt.done() else None
             if not receipt.done():
                 self.receipts.forget(update_id)  # handled all the same; its copy will be known
+            if outcome == KEPT:
+                self._kept.add(update_id)
+            elif outcome == REFUSED:
+                refused = True
+            else:  # held by its conversation, or slow: tried again, a few times
+                tries = self._held[update_id] = self._held.get(update_id, 0) + 1
+                if tries >= HOLD_TRIES:
+                    log.warning("an update was held by its conversation %d times; given up", tries)
+                    outcome = KEPT
+            kept[update_id] = outcome == KEPT
         self.offset = next_offset(self.offset, ids, kept)
+        if self.offset is not None:  # what is confirmed now is never fetched again
+            self._kept = {i for i in self._kept if i >= self.offset}
+            self._held = {i: n for i, n in self._held.items() if i >= self.offset}
         if not ids and batch:
             await asyncio.sleep(PAUSES[0])  # nothing to move the offset past: not in a tight loop
-        return all(kept.values())
+        return not refused and all(kept.values())
