@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from ..flow.check import PLACEHOLDER, ROUTE, TIMED
 from ..flow.model import COMPANY, DATE, Channel, Flow, Node, tr
 from ..locales import t, words
+from ..lru import LRU
 from .general import derived, route_parts, route_sources, timeline_of
 from .infer import said_in
 from .language import in_french
@@ -249,8 +250,7 @@ class Outcomes:
     open-now changes by the minute, and many people share the same answers."""
 
     def __init__(self):
-        self._cache: dict[tuple, tuple[Reply, int]] = {}
-        self._bytes = 0
+        self._cache: LRU[tuple, tuple[Reply, int]] = LRU(CACHE_BYTES, weigh=lambda found: found[1])
 
     def reply(self, flow: Flow, node: Node, progress: Progress, now: datetime, buttons: list[Button],
               token: str, which: str | None = None) -> Reply:
@@ -264,10 +264,7 @@ class Outcomes:
         if found is None:
             build = self._short if which is None else self._detail
             reply = build(flow, node, progress, now, buttons, token, which)
-            found = self._cache[key] = (reply, _size(reply) + sum(len(t) for _, t in key[-1]))
-            self._bytes += found[1]
-            while self._bytes > CACHE_BYTES:  # the oldest go first
-                self._bytes -= self._cache.pop(next(iter(self._cache)))[1]
+            found = self._cache.put(key, (reply, _size(reply) + sum(len(t) for _, t in key[-1])))
         return replace(found[0], notices=list(found[0].notices))  # callers add notices: never share them
 
     @staticmethod

@@ -31,7 +31,6 @@ import math
 import re
 import unicodedata
 from bisect import bisect_right
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +39,7 @@ import yaml
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
+from ..lru import LRU
 from .model import Choice
 from .negation import clauses_of, negated, restricted
 
@@ -639,20 +639,14 @@ class Model:
         return None, [cid for _, cid in scores[:2]]
 
 
-_MODELS: OrderedDict[int, Model] = OrderedDict()
+_MODELS: LRU[int, Model] = LRU(64)
 
 
 def model_for(choices: tuple[Choice, ...]) -> Model:
     """One model per question (a node's choices tuple lives as long as its flow); at most 64 kept."""
-    key = id(choices)
-    model = _MODELS.get(key)
+    model = _MODELS.get(id(choices))
     if model is None or model.choices is not choices:
-        model = Model(choices)
-        _MODELS[key] = model
-        while len(_MODELS) > 64:
-            _MODELS.popitem(last=False)
-    else:
-        _MODELS.move_to_end(key)
+        model = _MODELS.put(id(choices), Model(choices))
     return model
 
 
@@ -835,18 +829,13 @@ class _AnswerIndex:
         return out, keys
 
 
-_ANSWER_INDEXES: OrderedDict[int, _AnswerIndex] = OrderedDict()
+_ANSWER_INDEXES: LRU[int, _AnswerIndex] = LRU(256)
 
 
 def _answer_index(choices: tuple[Choice, ...]) -> _AnswerIndex:
-    key = id(choices)
-    index = _ANSWER_INDEXES.get(key)
+    index = _ANSWER_INDEXES.get(id(choices))
     if index is None or index.choices is not choices:
-        index = _ANSWER_INDEXES[key] = _AnswerIndex(choices)
-        while len(_ANSWER_INDEXES) > 256:
-            _ANSWER_INDEXES.popitem(last=False)
-    else:
-        _ANSWER_INDEXES.move_to_end(key)
+        index = _ANSWER_INDEXES.put(id(choices), _AnswerIndex(choices))
     return index
 
 

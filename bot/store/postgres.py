@@ -34,11 +34,11 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict
 from urllib.parse import urlsplit, urlunsplit
 
 from ..engine.progress import Progress
 from ..errors import Unreadable
+from ..lru import LRU
 from ..ops.events import FIELDS, UNRECOGNISED_DAYS
 from .base import (EVENTS_PAGE, FACTS, Conflict, ConversationKey, Record, Row, StoreUnavailable, event_rows, kept_texts,
                    record_of)
@@ -278,10 +278,9 @@ class PostgresStore:
         # key -> (rev, updated, progress) last read or written here: a load whose row is still at
         # that rev and updated gets neither the JSON nor its parsing (checked by the database at
         # every load, so another process's step, an erasure or a purge is always seen).
-        self._cache: OrderedDict[str, tuple[int, float, Progress, tuple]] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._cache: LRU[str, tuple[int, float, Progress, tuple]] = LRU(CACHE_SIZE)
         # key -> the question read at its last load (a save leaves that column as it was)
-        self._questions: dict[str, int | None] = {}
+        self._questions: LRU[str, int] = LRU(CACHE_SIZE)
 
     # -- the pool of the running loop --------------------------------------------------------
     async def _create_pool(self):
@@ -346,22 +345,13 @@ class PostgresStore:
 
     # -- what this process last read or wrote --------------------------------------------------
     def _cached(self, name: str) -> tuple | None:
-        with self._cache_lock:
-            found = self._cache.get(name)
-            if found is not None:
-                self._cache.move_to_end(name)
-            return found
+        return self._cache.get(name)
 
     def _remember(self, name: str, rev: int, updated: float, progress: Progress, seen: tuple) -> None:
-        with self._cache_lock:
-            self._cache[name] = (rev, updated, progress, seen)
-            self._cache.move_to_end(name)
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
+        self._cache.put(name, (rev, updated, progress, seen))
 
     def _forget(self, name: str) -> None:
-        with self._cache_lock:
-            self._cache.pop(name, None)
+        self._cache.pop(name)
 
     # -- asynchronous API (the bot) ------------------------------------------------------------
     async def load(self, key: ConversationKey) -> Record | None:
@@ -377,11 +367,9 @@ class PostgresStore:
             return None
         rev, updated, outbox, data, seen, question = row
         if question is not None:
-            self._questions[name] = question
-            if len(self._questions) > CACHE_SIZE:
-                del self._questions[next(iter(self._questions))]
+            self._questions.put(name, question)
         else:
-            self._questions.pop(name, None)
+            self._questions.pop(name)
         if data is None:  # unchanged since this process last read or wrote it: only the outbox may differ
             return Record(cached[2], rev, cached[3], () if outbox == "[]" else tuple(json.loads(outbox)), question)
         record = record_of(data, rev, seen, outbox, question)

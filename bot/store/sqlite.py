@@ -34,12 +34,12 @@ import os
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..engine.progress import Progress
 from ..errors import Unreadable
+from ..lru import LRU
 from ..ops.events import FIELDS, UNRECOGNISED_DAYS
 from .base import (EVENTS_PAGE, FACTS, Conflict, ConversationKey, Record, Row, StoreUnavailable, event_rows, kept_texts,
                    record_of)
@@ -183,8 +183,7 @@ class SQLiteStore:
                  cache_size: int = 10_000):
         self.path = Path(path)
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, Record] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._cache: LRU[str, Record] = LRU(cache_size)  # checked against the file at each load
         self.lock_timeout = lock_timeout
         self.synchronous = synchronous
         self._conns: dict[bool, sqlite3.Connection] = {}
@@ -297,30 +296,21 @@ class SQLiteStore:
 
     # -- the cache -----------------------------------------------------------------------
     def _remember(self, key: str, record: Record | None) -> None:
-        with self._cache_lock:
-            if record is None or not self.cache_size:
-                self._cache.pop(key, None)
-                return
-            self._cache[key] = record
-            self._cache.move_to_end(key)
-            if len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+        if record is None:
+            self._cache.pop(key)
+        else:
+            self._cache.put(key, record)
 
     def _forget(self, match=None) -> None:
         """Drop cached entries whose key string `match(key)` accepts, or all of them."""
-        with self._cache_lock:
-            for key in [k for k in self._cache if match is None or match(k)]:
-                del self._cache[key]
+        self._cache.drop(match)
 
     # -- synchronous API (terminal, tools, and the async API's worker) ---------------------
     def load_sync(self, key: ConversationKey) -> Record | None:
         """The record; a cached one only once checked against the file (its revision, whether
         its outbox is empty, its question): another process may share the file."""
         name = str(key)
-        with self._cache_lock:
-            cached = self._cache.get(name)
-            if cached is not None:
-                self._cache.move_to_end(name)
+        cached = self._cache.get(name)
         if cached is not None:
             found = self._run(lambda c: c.execute(_CHECK, (name,)).fetchone())
             if found is not None and found == (cached.rev, not cached.outbox, cached.question):
@@ -396,8 +386,7 @@ class SQLiteStore:
 
     def _question_of(self, key: ConversationKey) -> int | None:
         """The question a save leaves as it was (saves do not write that column)."""
-        with self._cache_lock:
-            cached = self._cache.get(str(key))
+        cached = self._cache.get(str(key))
         return cached.question if cached is not None else None
 
     def delivered_sync(self, key: ConversationKey, rev: int, question: int | None = None) -> bool:
@@ -406,12 +395,11 @@ class SQLiteStore:
         return done
 
     def _emptied(self, key: ConversationKey, rev: int, done: bool, question: int | None) -> None:
-        with self._cache_lock:
-            cached = self._cache.get(str(key))
-            if cached is not None and done and cached.rev == rev:
-                self._cache[str(key)] = Record(cached.progress, cached.rev, cached.seen, (), question)
-            elif cached is not None and not done:
-                del self._cache[str(key)]
+        cached = self._cache.get(str(key))
+        if cached is not None and done and cached.rev == rev:
+            self._cache.put(str(key), Record(cached.progress, cached.rev, cached.seen, (), question))
+        elif cached is not None and not done:
+            self._cache.pop(str(key))
 
     def undelivered_sync(self, limit: int = 100, older_than: float = 0.0) -> list[tuple[ConversationKey, Record]]:
         rows = self._run(lambda c: c.execute(

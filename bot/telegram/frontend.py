@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections import OrderedDict
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Callable
@@ -27,6 +26,7 @@ from ..engine.reply import FORGET_TOKEN
 from ..errors import Conflict, StoreUnavailable, Unreadable
 from ..flow.model import tr
 from ..locales import languages, pick, t
+from ..lru import LRU
 from ..ops.metrics import NO_METRICS, update_kind
 from ..store import ConversationKey, ProgressStore, Record
 from .render import OutMessage, escape, parse_callback
@@ -127,7 +127,7 @@ class TelegramFrontend:
         self.stats_source = stats_source  # (store URL, flows folder) that /stats reads from
         # Callback queries this process answered: an update handled again after a conflict does
         # not answer twice (another process's second answer is refused by Telegram, quietly).
-        self._answered_queries: OrderedDict[str, None] = OrderedDict()
+        self._answered_queries: LRU[str, bool] = LRU(1000)
         self._restarted: set[ConversationKey] = set()  # loaded just now: unreadable, owner not told yet
         self._told_away: set[ConversationKey] = set()  # told the store is away, not yet saved since
 
@@ -478,9 +478,7 @@ class TelegramFrontend:
         answer again (Telegram refuses a second answer)."""
         if query.id in self._answered_queries:
             return
-        self._answered_queries[query.id] = None
-        if len(self._answered_queries) > 1000:
-            self._answered_queries.popitem(last=False)
+        self._answered_queries.put(query.id, True)
         await quietly(query.answer(text, show_alert=show_alert), "answering a button press")
 
     def _is_double_press(self, progress: Progress, token: str, choice: str) -> bool:
