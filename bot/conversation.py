@@ -25,10 +25,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Awaitable, Callable
 
 from .engine import Engine, Progress, Turn
-from .errors import Unreadable
+from .errors import Conflict, Unreadable
 from .locales import t
 from .ops.events import events_of
 from .ops.metrics import NO_METRICS
@@ -36,6 +36,19 @@ from .store import ConversationKey, ProgressStore, Record
 
 log = logging.getLogger(__name__)
 FOLLOWED = frozenset({"private", "console"})  # conversations whose cases send reminders
+
+
+async def retried(attempt: Callable[[], Awaitable[None]], tries: int = 3) -> bool:
+    """Run `attempt` again while another process moves the conversation on first (`Conflict`:
+    nothing was shown before the save, so trying again from the stored record is safe); False
+    when it kept changing."""
+    for _ in range(tries):
+        try:
+            await attempt()
+            return True
+        except Conflict:
+            continue
+    return False
 
 
 def _utcnow() -> datetime:

@@ -15,6 +15,8 @@ from urllib.parse import urlparse
 
 from .errors import BotError
 
+QUIET = (21 * 60, 9 * 60)  # minutes since midnight, Paris: no reminder from 21:00 to 09:00 (BOT_QUIET_HOURS)
+
 PROJECT = Path(__file__).resolve().parent.parent  # the repository root when run from a checkout
 # The flows: the repository's folder in a checkout; the copy shipped in the package once installed.
 REPO_FLOWS = PROJECT / "flows" if (PROJECT / "flows").is_dir() else Path(__file__).resolve().parent / "flows_data"
@@ -134,7 +136,7 @@ class Settings:
     start_retry_seconds: float = 60.0  # how long the store and the Bot API are retried at start
     env_file: Path | None = None     # the .env that was read, if any
     keep_unrecognised: bool = False  # BOT_KEEP_UNRECOGNISED=1: keep 30 days what the recogniser could not route
-    quiet_hours: tuple[int, int] | None = (21 * 60, 9 * 60)  # BOT_QUIET_HOURS=21:00-09:00 (Paris); "off": none
+    quiet_hours: tuple[int, int] | None = QUIET  # BOT_QUIET_HOURS=21:00-09:00 (Paris); "off": none
     reminder_every: float = 30.0     # BOT_REMINDER_CHECK_SECONDS: how often due reminders are looked for
     unknown: tuple[str, ...] = ()    # one warning per BOT_* variable no setting reads (a typo, most often)
 
@@ -202,7 +204,7 @@ class Settings:
             problems.append(f"BOT_START_RETRY_SECONDS={retry!r}: expected seconds, 0 or more (e.g. 60)")
             start_retry = cls.start_retry_seconds
         health_port = read.integer("BOT_HEALTH_PORT", 0, 0, 65535, "a port")
-        quiet_text = read.text("BOT_QUIET_HOURS", "21:00-09:00")
+        quiet_text = read.text("BOT_QUIET_HOURS", f"{QUIET[0] // 60:02d}:{QUIET[0] % 60:02d}-{QUIET[1] // 60:02d}:{QUIET[1] % 60:02d}")
         try:
             quiet = parse_quiet(quiet_text)
         except ValueError:

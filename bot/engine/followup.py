@@ -26,6 +26,7 @@ from ..flow.files import FlowSet
 from ..flow.model import DATE, Flow, Reminder, tr
 from ..flow.recognise import yes_or_no
 from ..locales import t
+from ..settings import QUIET  # the default quiet hours (BOT_QUIET_HOURS)
 from .dates import read_date
 from .outcome import fill, label_of, send_day
 from .progress import Case, Progress, question_token
@@ -36,7 +37,6 @@ from .timeline import SUB_DAY, add_delay, closed_advice, due_dates, send_day_wor
 CASE = "_case:"        # button ids of the follow-up: _case:today, _case:date, _case:no, _case:stop...
 CASE_TOKEN = "case"    # the token of /suivi's and /rappels' buttons: valid whatever question is on screen
 LATE = timedelta(hours=1)  # a reminder sent later than this after its time says it is late
-QUIET = (21 * 60, 9 * 60)  # minutes since midnight: no reminder from 21:00 to 09:00 (BOT_QUIET_HOURS)
 MAX_NUMBER = 40
 
 

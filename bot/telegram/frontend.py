@@ -19,7 +19,7 @@ from telegram import InlineQueryResultsButton, Message, Update
 from telegram.error import BadRequest, ChatMigrated, EndPointNotFound, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from ..conversation import Conversations
+from ..conversation import Conversations, retried
 from ..engine import Commands, Engine, Progress, Turn, command_of
 from ..engine.followup import CASE_TOKEN
 from ..engine.reply import FORGET_TOKEN
@@ -136,20 +136,12 @@ class TelegramFrontend:
         """Handle an update; its receipt says whether it was kept (receipts.py): refused when
         the store is away, so that Telegram sends it again and it is applied once it is back."""
         try:
-            for _ in range(3):
-                try:
-                    await self._dispatch(update, context)
-                    return
-                except Conflict:
-                    # Another process moved this conversation on since we read it. Nothing was sent
-                    # yet (progress is saved before replying): handle the update again, fresh.
-                    continue
-                except StoreUnavailable:
-                    self.receipts.refused(update.update_id)
-                    await self._store_away(update, context)
-                    return
+            if not await retried(lambda: self._dispatch(update, context)):
+                self.receipts.refused(update.update_id)
+                log.warning("a conversation kept changing under this update; it is left for Telegram to send again")
+        except StoreUnavailable:
             self.receipts.refused(update.update_id)
-            log.warning("a conversation kept changing under this update; it is left for Telegram to send again")
+            await self._store_away(update, context)
         finally:
             self.receipts.kept(update.update_id)  # handled, nothing to keep (or kept already)
 
@@ -377,15 +369,11 @@ class TelegramFrontend:
     async def remind(self, bot, key: ConversationKey, reminder: str, due: float) -> None:
         """A reminder this process claimed: put its question through the outbox, with the step
         that marks it sent (and plans the next), or drop the row when nothing is to be sent."""
-        for _ in range(3):
-            try:
-                await self._remind(bot, key, reminder, due)
-                return
-            except Conflict:
-                continue  # the person answered meanwhile: read again
-            except StoreUnavailable:
-                return  # the claim runs out and the reminder is taken again later
-        log.warning("a conversation kept changing under a reminder; it will be tried again")
+        try:  # a Conflict: the person answered meanwhile, read again
+            if not await retried(lambda: self._remind(bot, key, reminder, due)):
+                log.warning("a conversation kept changing under a reminder; it will be tried again")
+        except StoreUnavailable:
+            pass  # the claim runs out and the reminder is taken again later
 
     async def _remind(self, bot, key: ConversationKey, reminder: str, due: float) -> None:
         record, now = await self._load(key), self.clock()

@@ -61,13 +61,20 @@ def plan(reply: Reply, lang: str, chat_id: int, user_id: int, group: bool, reply
     return items
 
 
+def _text_params(chat_id: int, html: str, **more) -> dict:
+    """The parameters of a message's text: HTML, and no link preview when it holds a link
+    (only links get previews; cards should not grow pictures)."""
+    params = {"chat_id": chat_id, **more, "text": html, "parse_mode": "HTML"}
+    if "http" in html:
+        params["link_preview_options"] = {"is_disabled": True}
+    return params
+
+
 def _message(chat_id: int, out: OutMessage, reply_to: int | None, force_reply: dict | None = None,
              thread: int | None = None) -> dict:
-    params = {"chat_id": chat_id, "text": out.html, "parse_mode": "HTML"}
+    params = _text_params(chat_id, out.html)
     if thread:  # a forum topic or a channel post's comment thread: the reply stays there
         params["message_thread_id"] = thread
-    if "http" in out.html:  # only links get previews; cards should not grow pictures
-        params["link_preview_options"] = {"is_disabled": True}
     markup = out.markup or force_reply
     if markup:
         params["reply_markup"] = markup
@@ -82,9 +89,7 @@ def edit_item(chat_id: int, message_id: int, html: str | None = None) -> dict:
     if html is None:
         return {"method": "editMessageReplyMarkup", "params": {"chat_id": chat_id, "message_id": message_id},
                 "quiet": True}
-    params = {"chat_id": chat_id, "message_id": message_id, "text": html, "parse_mode": "HTML"}
-    if "http" in html:
-        params["link_preview_options"] = {"is_disabled": True}
+    params = _text_params(chat_id, html, message_id=message_id)
     # If the text cannot be changed (too long, say), the buttons at least go.
     return {"method": "editMessageText", "params": params, "quiet": True, "fallback": edit_item(chat_id, message_id)}
 
@@ -97,9 +102,7 @@ def edit_into(chat_id: int, message_id: int, html: str, item: dict) -> dict:
     message instead (the "fallback"): the person always gets it, with working buttons."""
     sent = item["params"]
     text = f"{html}\n\n{sent['text']}"
-    params = {"chat_id": chat_id, "message_id": message_id, "text": text, "parse_mode": "HTML"}
-    if "http" in text:
-        params["link_preview_options"] = {"is_disabled": True}
+    params = _text_params(chat_id, text, message_id=message_id)
     if "reply_markup" in sent:
         params["reply_markup"] = sent["reply_markup"]
     return {"method": "editMessageText", "params": params, "refusable": True,
