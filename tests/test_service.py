@@ -371,7 +371,7 @@ def test_a_404_at_start_says_what_was_answered(tmp_path):
     finally:
         api.close()
     errors = [line for line in output.splitlines() if " ERROR " in line]
-    assert code == 1 and len(errors) == 1 and "it answered « Not Found »" in errors[0] and "401" not in output
+    assert code == 1 and len(errors) == 1 and "it answered « Not Found »" in errors[0] and "Unauthorized" not in output
 
 
 def test_a_malformed_get_me_answer_is_retried_not_a_traceback(tmp_path):

@@ -142,7 +142,7 @@ class Engine:
 
     def _speaks(self, progress: Progress, lang: str) -> bool:
         """Whether the flow has its texts in `lang` (French always: it is the flows' own)."""
-        machine = self.flows.get(progress.flow, progress.version) or self.flows.get(progress.flow)
+        machine = self.flows.of(progress)
         return lang in languages() and (lang == "fr" or lang in machine.flow.nodes[machine.flow.start].text)
 
     def _text(self, progress: Progress, raw: str, now: datetime | None = None) -> tuple[Progress, Reply]:
@@ -425,6 +425,15 @@ class Engine:
             self.router.route("warm up")  # the problem kinds' model
 
     @staticmethod
+    def double_press(progress: Progress, token: str, choice: str) -> bool:
+        """Whether a press is the one that made the last step, pressed again (answered once)."""
+        if not progress.path:
+            return False
+        last = progress.path[-1]
+        before = progress.with_(node=last.node, path=progress.path[:-1], pending=None, draft=None)
+        return last.choice == choice and question_token(before) == token
+
+    @staticmethod
     def token(progress: Progress) -> str:
         """Identifies the question on screen: a press carrying another token is stale."""
         return question_token(progress)
@@ -574,7 +583,7 @@ class Engine:
         """Whether the confirmation on screen is the one asked before closing the case."""
         if not progress.pending or len(progress.pending) != 1:
             return False
-        machine = self.flows.get(progress.flow, progress.version) or self.flows.get(progress.flow)
+        machine = self.flows.of(progress)
         choice = progress.pending[0]
         return self._closes_case(machine.flow, progress,
                                  machine.step(progress.node, choice, {**progress.answers, progress.node: choice}))
@@ -592,7 +601,7 @@ class Engine:
         """The choices shown: those whose condition holds (on the directory, `levels` too)."""
         answers = progress.answers
         if any(not c.condition.always for c in node.choices):
-            machine = self.flows.get(progress.flow, progress.version) or self.flows.get(progress.flow)
+            machine = self.flows.of(progress)
             answers = derived(machine.flow, answers) if machine is not None else answers
         return [c for c in node.choices if c.condition.holds(answers)]
 
@@ -614,7 +623,7 @@ class Engine:
         if node.kind == COMPANY:
             return [Button(UNKNOWN, t(lang, "company_unknown"))] + controls
         if node.is_outcome:
-            machine = self.flows.get(progress.flow, progress.version) or self.flows.get(progress.flow)
+            machine = self.flows.of(progress)
             details = self.outcomes.details(machine.flow, node, progress, _now(now))
             offer = self.followup.buttons(progress, _now(now)) if self.followup.offers(machine.flow, node.id, progress) else []
             new = [Button(NEW_PROBLEM, t(lang, "new_problem"))] if progress.draft else []  # see _done
@@ -637,7 +646,7 @@ class Engine:
 def machine_flow_asks(flows: FlowSet, progress: Progress, node_id: str) -> bool:
     """Whether this node is a follow-up reminder's question (no « Retour » there: it was not
     reached from the previous question)."""
-    machine = flows.get(progress.flow, progress.version) or flows.get(progress.flow)
+    machine = flows.of(progress)
     return bool(machine and machine.flow.followup and node_id in machine.flow.followup.asks)
 
 

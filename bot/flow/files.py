@@ -98,6 +98,11 @@ class FlowSet:
             return self._versions.get((flow_id, version))
         return self._current.get(flow_id)
 
+    def of(self, progress):
+        """The machine a conversation (its `flow` and `version`) runs on: its version's, else its
+        flow's current one (a version no longer loaded); None for a flow not loaded."""
+        return self.get(progress.flow, progress.version) or self.get(progress.flow)
+
     @property
     def general(self) -> str | None:
         """The id of the flow on the directory (any company), if one is loaded."""

@@ -80,7 +80,7 @@ class Metrics:
                 self.sent.inc()
 
     def outcome(self, engine, progress) -> None:
-        machine = engine.flows.get(progress.flow, progress.version) or engine.flows.get(progress.flow)
+        machine = engine.flows.of(progress)
         node = machine.flow.classify_node if machine else None
         self.outcomes.labels(progress.answers.get(node, "none") if node else "none").inc()
 

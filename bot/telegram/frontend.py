@@ -446,7 +446,7 @@ class TelegramFrontend:
             await self.flush(context.bot, key, record)  # the question they have not seen yet
             return
         if not current:
-            if self._is_double_press(progress, token, choice):
+            if self.engine.double_press(progress, token, choice):
                 await self._answer(query)  # the same press twice: answered once
                 return
             await self._answer(query, t(progress.lang, "stale_button"))
@@ -468,13 +468,6 @@ class TelegramFrontend:
             return
         self._answered_queries.put(query.id, True)
         await quietly(query.answer(text, show_alert=show_alert), "answering a button press")
-
-    def _is_double_press(self, progress: Progress, token: str, choice: str) -> bool:
-        if not progress.path:
-            return False
-        last = progress.path[-1]
-        before = progress.with_(node=last.node, path=progress.path[:-1], pending=None, draft=None)
-        return last.choice == choice and self.engine.token(before) == token
 
     async def _tell(self, update: Update, context, key: str) -> bool:
         """Say something that belongs to no step; whether Telegram took it."""
