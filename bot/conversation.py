@@ -135,7 +135,7 @@ class Conversations:
 
     async def remind(self, key: ConversationKey, record: Record, turn: Turn,
                      outbox: Callable[[Turn, Progress], tuple]) -> Step:
-        """A reminder that came due (`turn`: engine.followup.remind's): its question added to the
+        """A reminder that came due (`turn`: Engine.remind's): its question added to the
         outbox, saved with the schedule that marks it sent and plans the next."""
         items = tuple(record.outbox) + tuple(outbox(turn, turn.progress))
         saved = await self.store.save(key, turn.progress, record.rev, record.seen, items, (),
