@@ -258,12 +258,11 @@ async def reminders_come_due(app, count: int) -> int:
     """Run the bot's reminders job until none is left (`plant_reminders` made `count` due):
     what a morning of reminders costs."""
     from types import SimpleNamespace
-    from bot.telegram.app import _reminders
     frontend = app.bot_data["frontend"]
     before = frontend.metrics.reminders._value.get()
-    context = SimpleNamespace(bot_data=app.bot_data, bot=app.bot, application=app)
+    context = SimpleNamespace(bot=app.bot)
     for _ in range(count // 50 + 2):  # the job claims 50 at a time
-        await _reminders(context)
+        await app.bot_data["jobs"].reminders(context)
     return int(frontend.metrics.reminders._value.get() - before)
 
 

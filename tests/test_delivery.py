@@ -3,7 +3,6 @@ import asyncio
 import time
 
 from bot.flow.files import FlowSet
-from bot.telegram.app import _sweep
 from conftest import make_bot, stored
 from tg import Person
 
@@ -23,7 +22,7 @@ async def sweep(app, age: float = 0.0):
     import bot.telegram.app as module
     kept, module.SWEEP_AGE = module.SWEEP_AGE, age
     try:
-        await _sweep(SimpleNamespace(bot_data=app.bot_data, bot=app.bot, application=app))
+        await app.bot_data["jobs"].sweep(SimpleNamespace(bot=app.bot))
     finally:
         module.SWEEP_AGE = kept
 

@@ -13,7 +13,6 @@ from bot.flow.check import load_flow_text
 from bot.flow.files import FlowSet
 from bot.store import ConversationKey
 from bot.store.sqlite import SQLiteStore
-from bot.telegram.app import _reminders
 from conftest import FLOWS, NOW, make_bot, paris, stored
 from tg import BOT_USERNAME, Person
 
@@ -60,7 +59,7 @@ async def bot_running(tmp_path, flow, clock):
 
 
 async def run_reminders(app) -> None:
-    await _reminders(SimpleNamespace(bot_data=app.bot_data, bot=app.bot, application=app))
+    await app.bot_data["jobs"].reminders(SimpleNamespace(bot=app.bot))
 
 
 def reminders_sent(tg, chat_id=None) -> list[str]:

@@ -141,9 +141,10 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
                                 **({"clock": clock} if clock else {}),
                                 stats_source=(settings.store_url, str(settings.flows)), receipts=receipts,
                                 metrics=metrics)
+    order = ConversationOrder()
     builder = (ApplicationBuilder().token(settings.token or "0:offline")
                .base_url(settings.base_url).base_file_url(settings.base_file_url)
-               .concurrent_updates(ConversationOrder())
+               .concurrent_updates(order)
                .updater(None)  # poller.py fetches the updates (acknowledging only what is kept)
                .post_init(_post_init).post_shutdown(_post_shutdown))
     if rate_limiter:
@@ -153,14 +154,14 @@ def build_application(settings: Settings, flows: FlowSet, store=None, request: B
         get_updates_request = AiohttpRequest(connection_pool_size=1, on_response=metrics.api_response)
     builder = builder.request(request).get_updates_request(get_updates_request or request)
     app = builder.build()
-    app.bot_data.update(store=store, frontend=frontend, settings=settings, metrics=metrics, receipts=receipts)
+    jobs = Background(store, frontend, order, settings)
+    # For the serving code and the tests to reach; the jobs themselves look nothing up here.
+    app.bot_data.update(store=store, frontend=frontend, settings=settings, metrics=metrics, receipts=receipts,
+                        jobs=jobs)
     app.add_handler(TypeHandler(Update, metrics.timed(frontend.on_update)))
     app.add_error_handler(frontend.on_error)
     if app.job_queue is not None:
-        app.job_queue.run_repeating(_purge, interval=6 * 3600, first=60, name="purge")
-        app.job_queue.run_once(_sweep_at_start, when=0, name="delivery at start")
-        app.job_queue.run_repeating(_sweep, interval=SWEEP_EVERY, first=SWEEP_EVERY, name="delivery")
-        app.job_queue.run_repeating(_reminders, interval=settings.reminder_every, first=2, name="reminders")
+        jobs.schedule(app.job_queue)
     return app
 
 
@@ -187,71 +188,78 @@ def _background(job):
     """A job that needs the store: while the store is away it waits for its next run without a
     word (the store logs the cause once, and « works again » once it does)."""
     @functools.wraps(job)
-    async def run(context, *args, **kwargs) -> None:
+    async def run(*args, **kwargs) -> None:
         try:
-            await job(context, *args, **kwargs)
+            await job(*args, **kwargs)
         except StoreUnavailable:
             log.debug("%s: the store is away; next run later", job.__name__)
     return run
 
 
-@_background
-async def _sweep(context, older_than: float | None = None) -> None:
-    """Show the replies of saved steps that never reached their chat (a crash, a Bot API
-    error, a long flood pause), each under its conversation's lock, oldest first, up to
-    SWEEP_PARALLEL conversations at a time (the rate limiter keeps the flood limits), batch
-    after batch while batches come full and something was delivered."""
-    store, frontend = context.bot_data["store"], context.bot_data["frontend"]
-    order: ConversationOrder = context.application.update_processor
-    slots = asyncio.Semaphore(SWEEP_PARALLEL)
+class Background:
+    """The Application's background work, each job given at construction what it uses (the
+    job's `context` brings only the bot to send with)."""
 
-    async def show(key: ConversationKey) -> None:
-        async with slots, order.holding(key):
-            record = await store.load(key)  # fresh: the step may have moved on meanwhile
-            if record is not None and record.outbox:
-                await frontend.flush(context.bot, key, record)
-    # Only replies waiting for SWEEP_AGE: younger ones are most likely on their way from the
-    # process that saved them (with several processes, taking them would show them twice).
-    age = SWEEP_AGE if older_than is None else older_than
-    for _ in range(SWEEP_ROUNDS):
-        waiting = await store.undelivered(SWEEP_BATCH, older_than=age)
-        before = len(waiting)
-        await asyncio.gather(*(show(key) for key, _ in waiting if key.chat is not None))
-        if not waiting:
-            return
-        left = await store.count_undelivered()
-        log.info("delivery sweep: %d conversation(s) had replies waiting; %d still wait", before, left)
-        if before < SWEEP_BATCH or left >= before:
-            return
+    def __init__(self, store, frontend: TelegramFrontend, order: ConversationOrder, settings: Settings):
+        self.store, self.frontend, self.order, self.settings = store, frontend, order, settings
 
+    def schedule(self, jobs) -> None:
+        jobs.run_repeating(self.purge, interval=6 * 3600, first=60, name="purge")
+        jobs.run_once(self.sweep_at_start, when=0, name="delivery at start")
+        jobs.run_repeating(self.sweep, interval=SWEEP_EVERY, first=SWEEP_EVERY, name="delivery")
+        jobs.run_repeating(self.reminders, interval=self.settings.reminder_every, first=2, name="reminders")
 
-async def _sweep_at_start(context) -> None:
-    """At start, the replies a process that stopped (or was killed) saved but never showed,
-    at once: only those saved in the last second may still be on their way from another."""
-    await _sweep(context, older_than=START_SWEEP_AGE)
+    @_background
+    async def sweep(self, context, older_than: float | None = None) -> None:
+        """Show the replies of saved steps that never reached their chat (a crash, a Bot API
+        error, a long flood pause), each under its conversation's lock, oldest first, up to
+        SWEEP_PARALLEL conversations at a time (the rate limiter keeps the flood limits), batch
+        after batch while batches come full and something was delivered."""
+        slots = asyncio.Semaphore(SWEEP_PARALLEL)
 
+        async def show(key: ConversationKey) -> None:
+            async with slots, self.order.holding(key):
+                record = await self.store.load(key)  # fresh: the step may have moved on meanwhile
+                if record is not None and record.outbox:
+                    await self.frontend.flush(context.bot, key, record)
+        # Only replies waiting for SWEEP_AGE: younger ones are most likely on their way from the
+        # process that saved them (with several processes, taking them would show them twice).
+        age = SWEEP_AGE if older_than is None else older_than
+        for _ in range(SWEEP_ROUNDS):
+            waiting = await self.store.undelivered(SWEEP_BATCH, older_than=age)
+            before = len(waiting)
+            await asyncio.gather(*(show(key) for key, _ in waiting if key.chat is not None))
+            if not waiting:
+                return
+            left = await self.store.count_undelivered()
+            log.info("delivery sweep: %d conversation(s) had replies waiting; %d still wait", before, left)
+            if before < SWEEP_BATCH or left >= before:
+                return
 
-@_background
-async def _reminders(context) -> None:
-    """Send the follow-up reminders that came due: each claimed first (so that with several
-    processes on one database each goes out once), then handled under its conversation's
-    lock and sent through the outbox. A claim whose process died runs out after
-    REMINDER_LEASE and is taken over: a crash right after Telegram accepted a reminder may
-    repeat it once, never lose it."""
-    store, frontend = context.bot_data["store"], context.bot_data["frontend"]
-    order: ConversationOrder = context.application.update_processor
-    due = await store.claim_reminders(frontend.clock().timestamp(), OWNER, REMINDER_LEASE, REMINDER_BATCH)
-    for key, reminder, when in due:
-        async with order.holding(key):
-            await frontend.remind(context.bot, key, reminder, when)
+    async def sweep_at_start(self, context) -> None:
+        """At start, the replies a process that stopped (or was killed) saved but never showed,
+        at once: only those saved in the last second may still be on their way from another."""
+        await self.sweep(context, older_than=START_SWEEP_AGE)
 
+    @_background
+    async def reminders(self, context) -> None:
+        """Send the follow-up reminders that came due: each claimed first (so that with several
+        processes on one database each goes out once), then handled under its conversation's
+        lock and sent through the outbox. A claim whose process died runs out after
+        REMINDER_LEASE and is taken over: a crash right after Telegram accepted a reminder may
+        repeat it once, never lose it."""
+        due = await self.store.claim_reminders(self.frontend.clock().timestamp(), OWNER, REMINDER_LEASE,
+                                               REMINDER_BATCH)
+        for key, reminder, when in due:
+            async with self.order.holding(key):
+                await self.frontend.remind(context.bot, key, reminder, when)
 
-@_background
-async def _purge(context) -> None:
-    settings: Settings = context.bot_data["settings"]
-    n = await context.bot_data["store"].purge(settings.retention_days * 86400)
-    if n:
-        log.info("purged %d conversation(s) untouched for %d days", n, settings.retention_days)
+    @_background
+    async def purge(self, context) -> None:
+        days = self.settings.retention_days
+        n = await self.store.purge(days * 86400)
+        if n:
+            log.info("purged %d conversation(s) untouched for %d days", n, days)
 
 
 def run_bot(settings: Settings, flows: FlowSet, webhook: bool = False) -> int:
