@@ -97,9 +97,8 @@ class _Session:
                 self.unsaved = True
                 self.record = Record(turn.progress, self.record.rev if self.record else 0)
             return turn
-        self.restarted = False if step.record is not None else self.restarted
         if step.record is not None:
-            self.record, self.unsaved = step.record, False
+            self.record, self.unsaved, self.restarted = step.record, False, False
         elif turn.effect == "erase":
             self.record = None
         return step.turn

@@ -289,7 +289,10 @@ class TelegramFrontend:
         """The record; None when there is none, or when it was set aside as unreadable (the
         store says so until they start again: then their reply says why, in any process)."""
         record, restarted = await self.conversations.load(key)
-        (self._restarted.add if restarted else self._restarted.discard)(key)
+        if restarted:
+            self._restarted.add(key)
+        else:
+            self._restarted.discard(key)
         return record
 
     async def _step(self, update: Update, context, key: ConversationKey, record: Record | None, turn: Turn,

@@ -117,12 +117,10 @@ class Poller:
         ids, updates = [], []
         for data in batch:
             update_id = data.get("update_id") if isinstance(data, dict) else None
-            if isinstance(update_id, int) and not isinstance(update_id, bool):
+            if type(update_id) is int:
                 ids.append(update_id)
             try:
-                update = update_of(data, self.application.bot)
-                if not isinstance(update.update_id, int):
-                    raise TypeError("no update id")
+                update = update_of(data, self.application.bot)  # its ids checked there
             except Exception:  # noqa: BLE001 - whatever it holds, it is never handled nor quoted
                 log.warning("skipped an update of %d bytes that cannot be read", len(json.dumps(data)))
                 continue

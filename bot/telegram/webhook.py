@@ -35,7 +35,8 @@ class WebhookServer:
                  max_body: int = MAX_BODY, health=None, receipts: Receipts | None = None,
                  ack_within: float = ACK_SECONDS):
         self.application, self.secret, self.health = application, secret, health
-        self.receipts = receipts or application.bot_data.get("receipts") or Receipts()
+        # The Application's own (app.py): a receipt nobody settles would answer 503 to everything.
+        self.receipts = receipts or application.bot_data["receipts"]
         self.ack_within = ack_within
         self.path = urlparse(url).path or "/"
         self.listen, self.port, self.max_body = listen, port, max_body
