@@ -83,7 +83,7 @@ class _Session:
         elsewhere (another terminal): it is read again."""
         turn = self.conversations.ruled(self.key, self.record, turn, self.restarted)
         try:
-            step = await self.conversations.commit(self.key, self.record, turn, typed=typed, now=now)
+            step = await self.conversations.commit(self.key, self.record, turn, now=now)
         except Conflict:
             self.record, _ = await self.conversations.load(self.key)
             return None

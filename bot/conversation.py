@@ -66,14 +66,6 @@ class Step:
     outbox: tuple = ()
 
 
-def opens_case(record: Record | None, turn: Turn) -> bool:
-    """Whether this step would start following a case (asked for the day or the number)."""
-    new = turn.progress.case if turn.progress is not None else None
-    old = record.progress.case if record is not None else None
-    return record is not None and new is not None and new.state != "declined" and new != old and \
-        (old is None or old.id != new.id)
-
-
 class Conversations:
     def __init__(self, engine: Engine, store: ProgressStore | None, clock: Callable[[], datetime] = _utcnow,
                  metrics=NO_METRICS):
@@ -91,7 +83,7 @@ class Conversations:
 
     def ruled(self, key: ConversationKey, record: Record | None, turn: Turn, restarted: bool = False) -> Turn:
         """The turn once the domain rules are applied (see the module's docstring)."""
-        if key.kind not in FOLLOWED and opens_case(record, turn):
+        if key.kind not in FOLLOWED and turn.reply.opened and record is not None:
             turn = Turn(*self.engine.current(record.progress, self.clock(),
                                              t(record.progress.lang, "case_private_only")))
         if restarted and turn.progress is not None:
@@ -105,7 +97,7 @@ class Conversations:
 
     async def commit(self, key: ConversationKey, record: Record | None, turn: Turn,
                      outbox: Callable[[Turn, Progress | None], tuple] = lambda turn, progress: (),
-                     update_id: int | None = None, typed: str | None = None, now: datetime | None = None) -> Step:
+                     update_id: int | None = None, now: datetime | None = None) -> Step:
         """Carry out the turn's effect, then save what is kept with its events (at `now`: the
         clock's time by default), its reminders' difference and `outbox(turn, kept progress)`
         (what to show, planned by the front end), after `update_id` (the Telegram update it
@@ -124,7 +116,7 @@ class Conversations:
         if self.store is None:
             return Step(turn, progress, Record(progress, (record.rev if record else 0) + 1, outbox=items), items)
         seen = record.seeing(update_id) if record is not None else (() if update_id is None else (update_id,))
-        events = events_of(before, turn.progress, turn.reply, now or self.clock(), typed, self.engine.keep_unrecognised)
+        events = events_of(before, turn.progress, turn.reply, now or self.clock(), self.engine.keep_unrecognised)
         planned = self.engine.followup.schedule(before)
         plans = self.engine.followup.schedule(progress) if key.kind in FOLLOWED else []
         saved = await self.store.save(key, progress, record.rev if record is not None else 0, seen, items, events,
@@ -133,12 +125,42 @@ class Conversations:
             self.metrics.outcome(self.engine, progress)
         return Step(turn, progress, saved, items)
 
-    async def remind(self, key: ConversationKey, record: Record, turn: Turn,
-                     outbox: Callable[[Turn, Progress], tuple]) -> Step:
-        """A reminder that came due (`turn`: Engine.remind's): its question added to the
-        outbox, saved with the schedule that marks it sent and plans the next."""
+    async def remind(self, key: ConversationKey, record: Record | None, reminder: str, due: float,
+                     outbox: Callable[[Turn, Progress], tuple]) -> Step | None:
+        """A reminder this process claimed (its row: `reminder`, `due`): its question put
+        through the outbox, saved with the schedule that marks it sent and plans the next; or,
+        when nothing is to be sent now, its row dropped or moved (None). Each is decided against
+        `record`'s revision: a process holding an old copy changes nothing (Conflict: read again)."""
+        now, rev = self.clock(), record.rev if record is not None else 0
+
+        def decided(done: bool) -> None:
+            if not done:
+                raise Conflict(str(key))
+        if record is None or key.kind != "private":  # erased, or not a chat to send to (the terminal
+            # shows its due reminder when it starts again, bot/console.py)
+            return decided(await self.store.finish_reminder(key, reminder, due, rev))
+        later = self.engine.followup.quiet_until(record.progress, now)
+        if later is not None:  # due while the bot was down, now in the quiet hours: at their end
+            return decided(await self.store.postpone_reminder(key, reminder, later.timestamp(), rev))
+        found = self.engine.remind(record.progress, now)
+        if found is None:  # cancelled, answered, stopped, no longer in the flow, or now later
+            later = dict(self.engine.followup.schedule(record.progress)).get(reminder)
+            if later is not None and later > due:  # the flow's new version puts it later
+                return decided(await self.store.postpone_reminder(key, reminder, later, rev))
+            return decided(await self.store.finish_reminder(key, reminder, due, rev))
+        turn = Turn(*found)
         items = tuple(record.outbox) + tuple(outbox(turn, turn.progress))
         saved = await self.store.save(key, turn.progress, record.rev, record.seen, items, (),
                                       self.engine.followup.schedule(turn.progress))
         self.metrics.reminders.inc()
         return Step(turn, turn.progress, saved, items)
+
+    async def unreachable(self, key: ConversationKey, why: str = "blocked") -> bool:
+        """The person can no longer be reached (they blocked the bot): their case stops and its
+        reminders are dropped, the progress kept. False when there was no case to stop."""
+        record = await self.store.load(key)
+        if record is None or record.progress.case is None or not record.progress.case.open:
+            return False
+        progress, _ = self.engine.stop_case(record.progress, self.clock(), why=why)
+        await self.store.save(key, progress, record.rev, record.seen, (), (), self.engine.followup.schedule(progress))
+        return True

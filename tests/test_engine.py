@@ -295,7 +295,7 @@ def test_words_typed_after_the_outcome_get_one_line_and_its_buttons_not_the_outc
     assert reply.kind == "done" and reply.text.startswith("Votre parcours est terminé")
     assert outcome.text not in reply.text and not reply.cards and not reply.sections and len(reply.text) < 200
     assert labels(reply) == labels(outcome) and after.node == progress.node
-    events = events_of(progress, after, reply, NOW, "merci beaucoup", keep_text=True)
+    events = events_of(progress, after, reply, NOW, keep_text=True)
     assert all(e["understood"] is None and "text" not in e for e in events)  # not a description misread
     after, reply = engine.text(after, "1", NOW)  # its buttons still work, typed by number
     assert reply.kind == "detail" and reply.document is not None

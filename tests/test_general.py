@@ -294,7 +294,7 @@ def test_the_report_counts_the_companies_and_sectors_named(engine, flows):
                     "SFR a coupé ma ligne", "mon colis Amazon n'est jamais arrivé"):
         progress, reply = engine.start("general", now=THURSDAY)
         after, reply = engine.text(progress, message, THURSDAY)
-        rows += events_of(progress, after, reply, THURSDAY, typed=message)
+        rows += events_of(progress, after, reply, THURSDAY)
     page = [(i, *[row[f] for f in ("day", "flow", "version", "kind", "node", "choice", "understood", "next",
                                    "outcome", "followup", "seconds", "token")]) for i, row in enumerate(rows)]
     stats = aggregate([page], flows)

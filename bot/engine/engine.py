@@ -91,6 +91,8 @@ class Engine:
         if choice_id.startswith(CASE) and (token in (None, CASE_TOKEN) or token == self.token(progress)):
             return self._shown(self.followup.choose(progress, choice_id, _now(now)), now)  # its buttons
         if token is not None and token != self.token(progress):
+            if self._pressed_again(progress, token, choice_id):  # answered once: nothing more to do
+                return progress, Reply("again", node=progress.node)
             return self.current(progress, now, t(progress.lang, "stale"))
         if choice_id == BACK:
             return self.back(progress, now)
@@ -222,17 +224,24 @@ class Engine:
             if verdict.candidates:
                 return self._reply(machine, progress.with_(pending=tuple(verdict.candidates)), now, notices)
             return self._reply(machine, progress, now, notices + [t(lang, "pick_a_button")])
-        verdict = recognise(text, node.choices, allowed)
+        return self._read(machine, progress, text, now, notices, on_directory)
+
+    def _read(self, machine: FlowMachine, progress: Progress, text: str, now, notices: list[str],
+              on_directory: bool) -> tuple[Progress, Reply]:
+        """A description typed at a free-text question: its kind taken, or offered to confirm
+        (understood), or the full list shown (not understood); `Reply.understood` says which."""
+        node = machine.flow.nodes[progress.node]
+        verdict = recognise(text, node.choices, {c.id for c in self._choices(node, progress)})
         kept = text[:MAX_TEXT]
-        if verdict.choice:
-            return self._advance(machine, progress, verdict.choice, now, notices, typed=kept)
         candidates = verdict.candidates or (  # on the directory: the kind the words lean to most, to confirm
             [verdict.hits[0].choice] if on_directory and verdict.hits and verdict.hits[0].score > 0 else [])
-        if candidates:
-            progress = progress.with_(pending=tuple(candidates), draft=kept)
-            return self._reply(machine, progress, now, notices)
-        progress = progress.with_(pending=None, draft=kept)
-        return self._reply(machine, progress, now, notices + [t(lang, "not_understood")])
+        if verdict.choice:
+            progress, reply = self._advance(machine, progress, verdict.choice, now, notices, typed=kept)
+        else:
+            progress, reply = self._reply(machine, progress.with_(pending=tuple(candidates) or None, draft=kept), now,
+                                          notices + ([] if candidates else [t(progress.lang, "not_understood")]))
+        reply.understood = bool(verdict.choice or candidates)
+        return progress, reply
 
     def _described(self, machine: FlowMachine, progress: Progress, text: str, now) -> tuple[Progress, Reply | None]:
         """A first description to a flow on the directory: the company and sector it names are
@@ -279,7 +288,9 @@ class Engine:
         own = self._own_flow(company, words, text)
         if own is not None and own != machine.flow.id:  # « Cstream »: its own flow, from the problem typed
             return self._handover(progress, own, problem or text, now, notices)
-        return self._advance(machine, progress, said, now, notices, typed=text[:MAX_TEXT])
+        progress, reply = self._advance(machine, progress, said, now, notices, typed=text[:MAX_TEXT])
+        reply.understood = True
+        return progress, reply
 
     def _company_corrected(self, machine: FlowMachine, progress: Progress, text: str) -> Progress | None:
         """`progress` with another company, when words not understood at a question name one
@@ -425,7 +436,7 @@ class Engine:
             self.router.route("warm up")  # the problem kinds' model
 
     @staticmethod
-    def double_press(progress: Progress, token: str, choice: str) -> bool:
+    def _pressed_again(progress: Progress, token: str, choice: str) -> bool:
         """Whether a press is the one that made the last step, pressed again (answered once)."""
         if not progress.path:
             return False

@@ -266,7 +266,9 @@ class FollowUp:
         progress = progress.with_(case=case, asking="case_number")
         key = ("case_opened_later" if sent > self._today(flow, now) else "case_opened_ask_number"
                if pending(flow, case, self.quiet) else "case_opened_all_past")
-        return self.ask(progress, key, now, sent=written_date(sent, progress.lang))
+        progress, reply = self.ask(progress, key, now, sent=written_date(sent, progress.lang))
+        reply.opened = True
+        return progress, reply
 
     def _late(self, flow: Flow, case: Case, now: datetime) -> tuple[Reminder, date] | None:
         """The flow's last reminder date (the mediator's last day) when it is already over for a

@@ -65,7 +65,8 @@ class Attachment:
 @dataclass
 class Reply:
     kind: str                      # choice | text | info | outcome | done (words typed after it) | detail |
-                                   # confirm | summary | forget | notice | case
+                                   # confirm | summary | forget | notice | case | again (a press made twice:
+                                   # the first one answered, nothing to show)
     text: str = ""
     notices: list[str] = field(default_factory=list)   # said before the content
     sections: list[tuple[str | None, str]] = field(default_factory=list)
@@ -83,6 +84,10 @@ class Reply:
     answer: str | None = None      # the label of the answer just taken (front ends echo it)
     typed: tuple[int, ...] = ()    # summary: the sections whose answer is the person's own words
     followup: str | None = None    # the answer given to a follow-up reminder's question (for the events)
+    # What the engine decided at this step, for the events and the conversation's rules:
+    understood: bool | None = None  # words typed to describe the problem (or name the company) were
+                                    # read (True: an answer taken or offered) or not (False); None: none read
+    opened: bool = False            # a case starts being followed (its reminders planned)
 
 
 def match_button(buttons: list[Button], text: str) -> str | None:

@@ -1,6 +1,6 @@
 """The anonymous event of each handled step, computed the same way by every front end.
 
-`events_of(before, after, reply, now, typed)` compares the progress before and after a step
+`events_of(before, after, reply, now)` compares the progress before and after a step
 and returns the events to save with it (`store.save(..., events=...)`, same transaction).
 An event holds the day (no finer time), the flow and version, the node it happened at, the
 choice taken, whether a typed description was understood, the node reached, the outcome
@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..engine import Progress, Reply, clean_text
+from ..engine import Progress, Reply
 from ..engine.engine import NAMED
-from ..engine.progress import MAX_TEXT
 
 # The stored columns of an event, in order (the stores' `events` table, the report's rows).
 FIELDS = ("day", "flow", "version", "kind", "node", "choice", "understood", "next", "outcome", "followup",
@@ -37,12 +36,12 @@ def event(progress: Progress, now: datetime, kind: str, node: str | None, next_n
 
 
 def events_of(before: Progress | None, after: Progress | None, reply: Reply | None, now: datetime,
-              typed: str | None = None, keep_text: bool = False, followup: str | None = None) -> list[dict]:
+              keep_text: bool = False, followup: str | None = None) -> list[dict]:
     """The events of one step: `before` the stored progress (None: none), `after` the progress
-    to save (None: nothing saved, no event), `reply` what the engine answered (its kind says
-    whether an outcome was reached), `typed` what the person typed (only compared, never
-    stored, unless `keep_text` and the recogniser could not route it). `followup` is a
-    follow-up's result ('settled', 'mediator'...) when the step answered one."""
+    to save (None: nothing saved, no event), `reply` what the engine answered and decided (its
+    kind says whether an outcome was reached, `understood` whether words typed were read:
+    what was typed is never stored, unless `keep_text` and the recogniser could not route
+    it). `followup` is a follow-up's result ('settled', 'mediator'...) when the step answered one."""
     if after is None or not after.token:
         return []
     known = set() if before is None or before.token != after.token else {e[:2] for e in before.inferred}
@@ -50,6 +49,7 @@ def events_of(before: Progress | None, after: Progress | None, reply: Reply | No
             for entry in after.inferred if entry[3:] == (NAMED,) and tuple(entry[:2]) not in known]
     if followup is None and reply is not None:
         followup = reply.followup
+    read_now = reply.understood if reply is not None else None
     outcome = after.node if reply is not None and reply.kind == "outcome" else None
     out: list[dict] = []
     if before is None or before.token != after.token:  # a new conversation (first message, /recommencer)
@@ -61,18 +61,15 @@ def events_of(before: Progress | None, after: Progress | None, reply: Reply | No
         for i, answer in enumerate(after.path[len(before.path):]):
             last = i == grown - 1
             reached = after.node if last else after.path[len(before.path) + i + 1].node
-            said = answer.text is not None and typed is not None and answer.text == clean_text(typed)[:MAX_TEXT]
+            said = read_now if answer.text is not None and last else None  # the words just read
             out.append(event(after, now, "answer", answer.node, reached, answer.choice,
-                             understood=True if said else None, outcome=outcome if last else None,
+                             understood=said, outcome=outcome if last else None,
                              followup=followup if last else None))
         return out + read
     if grown < 0:
         out.append(event(after, now, "back", before.node, after.node))
         return out
-    understood = None
-    if typed is not None and after.draft is not None and after.draft == clean_text(typed)[:MAX_TEXT] \
-            and (reply is None or reply.kind != "done"):  # words after an outcome answer no question
-        understood = bool(after.pending)  # candidates offered: understood; the full list shown: not
+    understood = read_now  # candidates offered: understood; the full list shown: not
     if out and understood is None and followup is None:
         return out + read  # a start: no second event for the same step
     item = event(after, now, "stay", after.node, after.node, understood=understood, outcome=outcome,

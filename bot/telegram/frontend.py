@@ -322,8 +322,7 @@ class TelegramFrontend:
                 items.append(edit_item(edit.chat.id, edit.message_id, turn.reply.answer and
                                        f"{edit.text_html}\n\n✔ <b>{escape(turn.reply.answer)}</b>"))
             return items
-        step = await self.conversations.commit(key, record, turn, outbox, update.update_id,
-                                               update.message.text if update.message else None)
+        step = await self.conversations.commit(key, record, turn, outbox, update.update_id)
         if step.record is None:  # nothing kept about this person: nothing to show again later
             await deliver(context.bot, step.outbox)
             return
@@ -358,12 +357,8 @@ class TelegramFrontend:
     async def _blocked(self, key: ConversationKey) -> None:
         """Telegram says the person blocked the bot: their case's reminders are cancelled."""
         try:
-            record = await self.store.load(key)
-            if record is None or record.progress.case is None or not record.progress.case.open:
-                return
-            progress, _ = self.engine.stop_case(record.progress, self.clock(), why="blocked")
-            await self.store.save(key, progress, record.rev, record.seen, (), (), [])
-            log.info("chat %s blocked the bot: its follow-up reminders are cancelled", key.chat)
+            if await self.conversations.unreachable(key):
+                log.info("chat %s blocked the bot: its follow-up reminders are cancelled", key.chat)
         except (Conflict, StoreUnavailable, Unreadable) as exc:
             log.warning("could not cancel the reminders of chat %s (%s); the next one will try again",
                         key.chat, type(exc).__name__)
@@ -379,36 +374,16 @@ class TelegramFrontend:
             pass  # the claim runs out and the reminder is taken again later
 
     async def _remind(self, bot, key: ConversationKey, reminder: str, due: float) -> None:
-        record, now = await self._load(key), self.clock()
-        rev = record.rev if record is not None else 0
+        record = await self._load(key)
 
-        def decided(done: bool) -> None:
-            """A reminder is dropped or moved only against the revision it was decided on: a
-            process holding an old copy changes nothing, and decides again on the new one."""
-            if not done:
-                raise Conflict(str(key))
-        if record is None or key.kind != "private":
-            decided(await self.store.finish_reminder(key, reminder, due, rev))  # erased, or not private
-            return
-        later = self.engine.followup.quiet_until(record.progress, now)
-        if later is not None:  # due while the bot was down, now in the quiet hours: at their end
-            decided(await self.store.postpone_reminder(key, reminder, later.timestamp(), rev))
-            return
-        found = self.engine.remind(record.progress, now)
-        if found is None:  # cancelled, answered, stopped, no longer in the flow, or now later
-            later = dict(self.engine.followup.schedule(record.progress)).get(reminder)
-            if later is not None and later > due:  # the flow's new version puts it later
-                decided(await self.store.postpone_reminder(key, reminder, later, rev))
-            else:
-                decided(await self.store.finish_reminder(key, reminder, due, rev))
-            return
         def outbox(turn: Turn, progress: Progress) -> list[dict]:
             items = plan(turn.reply, progress.lang, key.chat, key.user, False, None, bot.username)
             if turn.reply.kind != "case" and record.question is not None:  # they were moved: the old question goes
                 items.append(edit_item(key.chat, record.question))
             return items
-        step = await self.conversations.remind(key, record, Turn(*found), outbox)
-        await self.flush(bot, key, step.record)
+        step = await self.conversations.remind(key, record, reminder, due, outbox)
+        if step is not None:
+            await self.flush(bot, key, step.record)
 
     # -- buttons -------------------------------------------------------------------------
     async def _on_press(self, update: Update, context) -> None:
@@ -448,13 +423,12 @@ class TelegramFrontend:
             await self._answer(query)
             await self.flush(context.bot, key, record)  # the question they have not seen yet
             return
-        if not current:
-            if self.engine.double_press(progress, token, choice):
-                await self._answer(query)  # the same press twice: answered once
-                return
-            await self._answer(query, t(progress.lang, "stale_button"))
-            turn = Turn(*self.engine.current(progress, self.clock()))
-            return await self._step(update, context, key, record, turn, reply_to, edit=message, **here)
+        if not current:  # the same press twice (answered once), or a button of an older question
+            turn = Turn(*self.engine.choose(progress, choice, token, self.clock()))
+            await self._answer(query, None if turn.reply.kind == "again" else t(progress.lang, "stale_button"))
+            if turn.reply.kind != "again":
+                await self._step(update, context, key, record, turn, reply_to, edit=message, **here)
+            return
         # The spinner is stopped while the step is worked out and saved, not before: the
         # next question shows one Bot API round trip sooner.
         answering = asyncio.ensure_future(self._answer(query))
