@@ -110,6 +110,72 @@ class _Reader:
         path = Path(self.text(name, default)).expanduser()
         return path if path.is_absolute() else self.base / path
 
+    def parsed(self, name: str, parse, default=None):
+        """`name`'s value through `parse`, or `default` when unset; a ValueError from `parse`
+        is a problem noted in its words ({name} and {value} filled in)."""
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except ValueError as exc:
+            self.problems.append(str(exc).format(name=name, value=repr(value)))
+            return default
+
+    def store_url(self) -> str | None:
+        """BOT_DATABASE_URL, a relative SQLite file made absolute from the settings' folder."""
+        def parse(url: str) -> str:
+            scheme = url.partition(":")[0].lower()
+            if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+                file = Path(url[len("sqlite:///"):])
+                return f"sqlite:///{file if file.is_absolute() else self.base / file}"
+            if not (scheme in ("postgresql", "postgres") and url.startswith(scheme + "://")):
+                raise ValueError(f"{{name}}: unknown store URL {scheme + ':...' if scheme else ''}; use "
+                                 "sqlite:///path/to/file.sqlite3 or postgresql://user@host:5432/database")
+            return url
+        return self.parsed("BOT_DATABASE_URL", parse)
+
+    def ids(self, name: str) -> frozenset[int]:
+        """Comma-separated Telegram user ids; each one that is not a number is a problem."""
+        ids = set()
+        for part in (self.text(name) or "").split(","):
+            part = part.strip()
+            if part and not part.lstrip("-").isdigit():
+                self.problems.append(f"{name}: {part!r} is not a Telegram user id (numbers, comma-separated)")
+            elif part:
+                ids.add(int(part))
+        return frozenset(ids)
+
+
+def _checked(test, problem: str):
+    """A parser for `_Reader.parsed`: the value as is when `test(value)`, else ValueError(problem)."""
+    def parse(value: str) -> str:
+        if not test(value):
+            raise ValueError(problem)
+        return value
+    return parse
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise ValueError("{name}={value}: expected seconds, 0 or more (e.g. 60)")
+    return seconds
+
+
+def _quiet(value: str) -> tuple[int, int] | None:
+    try:
+        return parse_quiet(value)
+    except ValueError:
+        raise ValueError("{name}={value}: expected two times like 21:00-09:00, or off") from None
+
+
+def _web(value: str) -> bool:
+    return urlparse(value).scheme in ("http", "https") and bool(urlparse(value).netloc)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -165,77 +231,41 @@ class Settings:
                 found = None
         read = _Reader(env, found.resolve().parent if found else Path.cwd())
         read.problems = problems
-        token = read.text("TELEGRAM_BOT_TOKEN")
-        if token and not TOKEN.fullmatch(token):
-            problems.append("TELEGRAM_BOT_TOKEN: not a bot token (digits, a colon, then letters, digits, - and _); "
-                            "copy it again from @BotFather")
-        database_url = read.text("BOT_DATABASE_URL")
-        if database_url:
-            scheme = database_url.partition(":")[0].lower()
-            if database_url.startswith("sqlite:///") and len(database_url) > len("sqlite:///"):
-                file = Path(database_url[len("sqlite:///"):])
-                database_url = f"sqlite:///{file if file.is_absolute() else read.base / file}"
-            elif not (scheme in ("postgresql", "postgres") and database_url.startswith(scheme + "://")):
-                problems.append(f"BOT_DATABASE_URL: unknown store URL {scheme + ':...' if scheme else ''}; use "
-                                "sqlite:///path/to/file.sqlite3 or postgresql://user@host:5432/database")
-        admin_ids = []
-        for part in (read.text("BOT_ADMIN_IDS") or "").split(","):
-            part = part.strip()
-            if part and not part.lstrip("-").isdigit():
-                problems.append(f"BOT_ADMIN_IDS: {part!r} is not a Telegram user id (numbers, comma-separated)")
-            elif part:
-                admin_ids.append(int(part))
-        webhook_url = read.text("BOT_WEBHOOK_URL")
-        if webhook_url and (urlparse(webhook_url).scheme not in ("http", "https") or not urlparse(webhook_url).netloc):
-            problems.append(f"BOT_WEBHOOK_URL={webhook_url!r}: expected the public https:// URL Telegram posts to")
-        secret = read.text("BOT_WEBHOOK_SECRET")
-        if secret and not SECRET.fullmatch(secret):
-            problems.append("BOT_WEBHOOK_SECRET: Telegram accepts only 1 to 256 characters A-Z, a-z, 0-9, _ and -")
-        for name in ("TELEGRAM_BASE_URL", "TELEGRAM_BASE_FILE_URL"):
-            value = read.text(name)
-            if value and urlparse(value).scheme not in ("http", "https"):
-                problems.append(f"{name}={value!r}: expected an http:// or https:// URL")
-        retry = read.text("BOT_START_RETRY_SECONDS")
-        try:
-            start_retry = float(retry) if retry else cls.start_retry_seconds
-            if start_retry < 0:
-                raise ValueError
-        except ValueError:
-            problems.append(f"BOT_START_RETRY_SECONDS={retry!r}: expected seconds, 0 or more (e.g. 60)")
-            start_retry = cls.start_retry_seconds
-        health_port = read.integer("BOT_HEALTH_PORT", 0, 0, 65535, "a port")
-        quiet_text = read.text("BOT_QUIET_HOURS", f"{QUIET[0] // 60:02d}:{QUIET[0] % 60:02d}-{QUIET[1] // 60:02d}:{QUIET[1] % 60:02d}")
-        try:
-            quiet = parse_quiet(quiet_text)
-        except ValueError:
-            problems.append(f"BOT_QUIET_HOURS={quiet_text!r}: expected two times like 21:00-09:00, or off")
-            quiet = cls.quiet_hours
-        reminder_every = read.integer("BOT_REMINDER_CHECK_SECONDS", 30, 1, 3600, "a number of seconds")
+        token = read.parsed("TELEGRAM_BOT_TOKEN", _checked(TOKEN.fullmatch, (
+            "{name}: not a bot token (digits, a colon, then letters, digits, - and _); copy it again from @BotFather")))
+        webhook_url = read.parsed("BOT_WEBHOOK_URL", _checked(_web, (
+            "{name}={value}: expected the public https:// URL Telegram posts to")))
+        secret = read.parsed("BOT_WEBHOOK_SECRET", _checked(SECRET.fullmatch, (
+            "{name}: Telegram accepts only 1 to 256 characters A-Z, a-z, 0-9, _ and -")))
+        base_urls = [read.parsed(name, _checked(lambda v: urlparse(v).scheme in ("http", "https"), (
+            "{name}={value}: expected an http:// or https:// URL")), default)
+            for name, default in (("TELEGRAM_BASE_URL", cls.base_url), ("TELEGRAM_BASE_FILE_URL", cls.base_file_url))]
+        start_retry = read.parsed("BOT_START_RETRY_SECONDS", _seconds, cls.start_retry_seconds)
+        quiet = read.parsed("BOT_QUIET_HOURS", _quiet, cls.quiet_hours)
         settings = cls(
-            token=token,
-            base_url=read.text("TELEGRAM_BASE_URL", cls.base_url),
-            base_file_url=read.text("TELEGRAM_BASE_FILE_URL", cls.base_file_url),
+            token=token, base_url=base_urls[0], base_file_url=base_urls[1],
             data_dir=read.path("BOT_DATA_DIR", "data"),
             flows=read.path("BOT_FLOWS", str(REPO_FLOWS)),
             default_flow=read.text("BOT_DEFAULT_FLOW", "") or None,
             log_level=read.choice("BOT_LOG_LEVEL", "INFO", LOG_LEVELS),
             log_format=read.choice("BOT_LOG_FORMAT", "text", ("text", "json")),
-            admin_ids=frozenset(admin_ids),
+            admin_ids=read.ids("BOT_ADMIN_IDS"),
             retention_days=read.integer("BOT_RETENTION_DAYS", 90, 1, what="a number of days"),
             sqlite_synchronous=read.choice("BOT_SQLITE_SYNCHRONOUS", "NORMAL", ("NORMAL", "FULL")),
-            database_url=database_url,
+            database_url=read.store_url(),
             database_pool=read.integer("BOT_DATABASE_POOL", 10, 1, what="a number of connections"),
             webhook_url=webhook_url,
             webhook_listen=read.text("BOT_WEBHOOK_LISTEN", "127.0.0.1"),
             webhook_port=read.integer("BOT_WEBHOOK_PORT", 8443, 1, 65535, "a port"),
             webhook_secret=secret,
             health_listen=read.text("BOT_HEALTH_LISTEN", "127.0.0.1"),
-            health_port=health_port or None,
+            health_port=read.integer("BOT_HEALTH_PORT", 0, 0, 65535, "a port") or None,
             metrics_token=read.text("BOT_METRICS_TOKEN", "") or None,
             start_retry_seconds=start_retry,
             env_file=found,
             keep_unrecognised=read.choice("BOT_KEEP_UNRECOGNISED", "0", ("0", "1")) == "1",
-            quiet_hours=quiet, reminder_every=float(reminder_every),
+            quiet_hours=quiet,
+            reminder_every=float(read.integer("BOT_REMINDER_CHECK_SECONDS", 30, 1, 3600, "a number of seconds")),
         )
         if problems:
             raise SettingsError(problems)

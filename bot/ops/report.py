@@ -82,7 +82,16 @@ def since_day(since: str, today: date | None = None) -> str:
 def aggregate(pages, flows=None, since: str = "", flow: str | None = None, facts: bool = False) -> Stats:
     """One pass over pages of event rows, (id, *FIELDS) (a store's `events`), or with `facts`
     (id, seconds, token, FACTS as JSON text) (its `event_facts`); `flows` (a FlowSet) gives
-    the labels.
+    the labels."""
+    if not facts:  # the same loop over (id, seconds, token, FACTS as a tuple)
+        pages = ([(row[0], row[11], row[12], row[1:11]) for row in page] for page in pages)
+    tally = _Tally(json.loads if facts else tuple)
+    tally.read(pages)
+    return tally.stats(_Labels(flows), since, flow)
+
+
+class _Tally:
+    """What one pass over the event rows gathers.
 
     A million rows go through here, so the loop does as little per row as it can: each
     conversation token becomes a small int the first time it is met, and the columns that take
@@ -91,108 +100,123 @@ def aggregate(pages, flows=None, since: str = "", flow: str | None = None, facts
     row's conversation joins and what it records; per row there remain a few set adds of an
     int. Everything keyed by conversation is filled in the order the rows come, as a plain pass
     would, so ties in the tables come out in the same order."""
-    if facts:
-        values_of = json.loads
-    else:  # the same loop over (id, seconds, token, FACTS as a tuple)
-        values_of = tuple
-        pages = ([(row[0], row[11], row[12], row[1:11]) for row in page] for page in pages)
-    ids: dict[str, int] = {}                      # token -> conversation number
-    first_day: list[str] = []                     # by conversation number
-    last: dict[int, tuple] = {}                   # conversation -> (flow, next, outcome) of its last row
-    reason, time_to, followup = {}, {}, {}        # conversation -> ...
-    plans: dict = {}                              # the row's FACTS -> what the row does
-    combinations: list[tuple] = []                # the FACTS values of each plan
-    reached, answered, edges, outcome_seen = {}, {}, {}, {}  # key -> set of conversation numbers
-    named: dict = {}                              # (flow, node, choice) answered or read -> conversations
-    said_rows: dict = {}                          # understood (0 or 1) -> [rows]
-    count = 0
 
-    def plan_of(key) -> tuple:
-        values = values_of(key)
-        combinations.append(values)
+    def __init__(self, values_of):
+        self.values_of = values_of                    # FACTS as stored -> a tuple of values
+        self.ids: dict[str, int] = {}                 # token -> conversation number
+        self.first_day: list[str] = []                # by conversation number
+        self.last: dict[int, tuple] = {}              # conversation -> (flow, next, outcome) of its last row
+        self.reason, self.time_to, self.followup = {}, {}, {}  # conversation -> ...
+        self.plans: dict = {}                         # the row's FACTS -> what the row does
+        self.combinations: list[tuple] = []           # the FACTS values of each plan
+        self.reached, self.answered, self.edges, self.outcome_seen = {}, {}, {}, {}  # key -> conversation numbers
+        self.named: dict = {}                         # (flow, node, choice) answered or read -> conversations
+        self.said_rows: dict = {}                     # understood (0 or 1) -> [rows]
+        self.count = 0
+
+    def plan(self, key) -> tuple:
+        values = self.values_of(key)
+        self.combinations.append(values)
         day, fl, version, kind, node, choice, und, nxt, outcome, fu = values
-        reach = reached.setdefault((fl, nxt), set()).add if nxt is not None else None
+        reach = self.reached.setdefault((fl, nxt), set()).add if nxt is not None else None
         answer = why = None
         if kind == "answer":
-            answer = (answered.setdefault((fl, node), set()).add, edges.setdefault((fl, node, choice, nxt), set()).add,
-                      named.setdefault((fl, node, choice), set()).add)
+            answer = (self.answered.setdefault((fl, node), set()).add,
+                      self.edges.setdefault((fl, node, choice, nxt), set()).add,
+                      self.named.setdefault((fl, node, choice), set()).add)
             why = (fl, version, node, choice)
         elif kind == "read":  # an answer read from a description: counts where it was said, not as a step
-            answer = (None, None, named.setdefault((fl, node, choice), set()).add)
-        ended = outcome_seen.setdefault((fl, outcome), set()).add if outcome is not None else None
-        said = said_rows.setdefault(und, [0]) if und is not None else None
+            answer = (None, None, self.named.setdefault((fl, node, choice), set()).add)
+        ended = self.outcome_seen.setdefault((fl, outcome), set()).add if outcome is not None else None
+        said = self.said_rows.setdefault(und, [0]) if und is not None else None
         fu = (fl, version, node, fu) if fu is not None else None
-        plan = plans[key] = (day, reach, answer, why, (fl, nxt, outcome), ended, said, fu)
+        plan = self.plans[key] = (day, reach, answer, why, (fl, nxt, outcome), ended, said, fu)
         return plan
 
-    get_plan, get_id = plans.get, ids.get
-    for page in pages:
-        count += len(page)
-        for row in page:
-            day, reach, answer, why, ends, ended, said, fu = get_plan(row[3]) or plan_of(row[3])
-            t = get_id(row[2])
-            if t is None:
-                t = ids[row[2]] = len(first_day)
-                first_day.append(day)
-            if reach is not None:
-                reach(t)
-            if answer is not None:
-                answer[2](t)
-                if why is not None:
-                    answer[0](t)
-                    answer[1](t)
-                    if t not in reason:
-                        reason[t] = why
-            last[t] = ends
-            if ended is not None:
-                ended(t)
-                if t not in time_to:
-                    time_to[t] = row[1]
-            if said is not None:
-                said[0] += 1
-            if fu is not None:
-                followup[t] = fu
+    def read(self, pages) -> None:
+        ids, first_day, last, reason, time_to, followup = \
+            self.ids, self.first_day, self.last, self.reason, self.time_to, self.followup
+        get_plan, get_id, plan_of = self.plans.get, ids.get, self.plan
+        for page in pages:
+            self.count += len(page)
+            for row in page:
+                day, reach, answer, why, ends, ended, said, fu = get_plan(row[3]) or plan_of(row[3])
+                t = get_id(row[2])
+                if t is None:
+                    t = ids[row[2]] = len(first_day)
+                    first_day.append(day)
+                if reach is not None:
+                    reach(t)
+                if answer is not None:
+                    answer[2](t)
+                    if why is not None:
+                        answer[0](t)
+                        answer[1](t)
+                        if t not in reason:
+                            reason[t] = why
+                last[t] = ends
+                if ended is not None:
+                    ended(t)
+                    if t not in time_to:
+                        time_to[t] = row[1]
+                if said is not None:
+                    said[0] += 1
+                if fu is not None:
+                    followup[t] = fu
 
-    said = sum(n for n, in said_rows.values())
-    understood = sum(und * n for und, (n,) in said_rows.items())
-    node_versions, flow_versions = defaultdict(set), defaultdict(set)
-    outcome_nodes = set()
-    for _, fl, version, kind, node, choice, und, nxt, outcome, fu in combinations:
-        flow_versions[fl].add(version)
-        if nxt is not None:
-            node_versions[fl, nxt].add(version)
-        if outcome is not None:
-            outcome_nodes.add((fl, outcome))
-    abandoned = Counter((fl, nxt) for fl, nxt, outcome in last.values() if outcome is None and nxt is not None)
-    labels = _Labels(flows)
-    stats = Stats(since, flow, conversations=len(first_day), events=count, understood=(understood, said),
-                  durations=sorted(time_to.values()),
-                  followups=Counter(labels.result(*key) for key in followup.values()))
-    for key in sorted(reached, key=lambda k: labels.order(*k)):
-        fl, node = key
-        if key in outcome_nodes or labels.is_outcome(fl, node):
-            continue
-        versions = labels.versions_with(fl, node, flow_versions[fl]) or node_versions[key]
-        tag = "" if versions >= flow_versions[fl] else " [" + ", ".join(sorted(v[:7] for v in versions)) + "]"
-        stats.funnel.append({"flow": fl, "node": node, "question": labels.question(fl, node, versions) + tag,
-                             "versions": " ".join(sorted(versions)), "reached": len(reached[key]),
-                             "answered": len(answered.get(key, ())), "abandoned": abandoned.get(key, 0)})
-    stats.transitions = [{"flow": fl, "node": node, "choice": choice, "next": nxt, "people": len(tokens)}
-                         for (fl, node, choice, nxt), tokens in sorted(edges.items(), key=lambda e: -len(e[1]))]
-    weeks: dict[str, str] = {}
-    for t, (fl, version, node, choice) in reason.items():
-        day = first_day[t]
-        week = weeks.get(day) or weeks.setdefault(day, "{}-W{:02d}".format(*date.fromisoformat(day).isocalendar()))
-        stats.reasons.setdefault(week, Counter())[labels.choice(fl, version, node, choice)] += 1
-    stats.reasons = dict(sorted(stats.reasons.items()))
-    for (fl, node, choice), tokens in named.items():  # companies and sectors, each conversation once
-        what = labels.named(fl, node)
-        if what is not None:
-            getattr(stats, what)[labels.entry(fl, what, choice)] += len(tokens)
-    stats.outcomes = sorted(({"flow": fl, "outcome": node, "label": labels.question(fl, node, node_versions[fl, node]),
-                              "conversations": len(tokens)} for (fl, node), tokens in outcome_seen.items()),
-                            key=lambda row: -row["conversations"])
-    return stats
+    def stats(self, labels: "_Labels", since: str, flow: str | None) -> Stats:
+        said = sum(n for n, in self.said_rows.values())
+        understood = sum(und * n for und, (n,) in self.said_rows.items())
+        stats = Stats(since, flow, conversations=len(self.first_day), events=self.count,
+                      understood=(understood, said), durations=sorted(self.time_to.values()),
+                      followups=Counter(labels.result(*key) for key in self.followup.values()))
+        stats.funnel = self._funnel(labels)
+        stats.transitions = [{"flow": fl, "node": node, "choice": choice, "next": nxt, "people": len(tokens)}
+                             for (fl, node, choice, nxt), tokens in sorted(self.edges.items(), key=lambda e: -len(e[1]))]
+        weeks: dict[str, str] = {}
+        for t, (fl, version, node, choice) in self.reason.items():
+            day = self.first_day[t]
+            week = weeks.get(day) or weeks.setdefault(day, "{}-W{:02d}".format(*date.fromisoformat(day).isocalendar()))
+            stats.reasons.setdefault(week, Counter())[labels.choice(fl, version, node, choice)] += 1
+        stats.reasons = dict(sorted(stats.reasons.items()))
+        for (fl, node, choice), tokens in self.named.items():  # companies and sectors, each conversation once
+            what = labels.named(fl, node)
+            if what is not None:
+                getattr(stats, what)[labels.entry(fl, what, choice)] += len(tokens)
+        node_versions = self._versions()[0]
+        stats.outcomes = sorted(({"flow": fl, "outcome": node, "label": labels.question(fl, node, node_versions[fl, node]),
+                                  "conversations": len(tokens)}
+                                 for (fl, node), tokens in self.outcome_seen.items()),
+                                key=lambda row: -row["conversations"])
+        return stats
+
+    def _versions(self) -> tuple[dict, dict, set]:
+        """The versions each node was reached in, each flow's versions, the outcomes reached."""
+        node_versions, flow_versions = defaultdict(set), defaultdict(set)
+        outcome_nodes = set()
+        for _, fl, version, kind, node, choice, und, nxt, outcome, fu in self.combinations:
+            flow_versions[fl].add(version)
+            if nxt is not None:
+                node_versions[fl, nxt].add(version)
+            if outcome is not None:
+                outcome_nodes.add((fl, outcome))
+        return node_versions, flow_versions, outcome_nodes
+
+    def _funnel(self, labels: "_Labels") -> list[dict]:
+        """Each question reached: by how many, answered, abandoned there (its last row)."""
+        node_versions, flow_versions, outcome_nodes = self._versions()
+        abandoned = Counter((fl, nxt) for fl, nxt, outcome in self.last.values() if outcome is None and nxt is not None)
+        funnel = []
+        for key in sorted(self.reached, key=lambda k: labels.order(*k)):
+            fl, node = key
+            if key in outcome_nodes or labels.is_outcome(fl, node):
+                continue
+            versions = labels.versions_with(fl, node, flow_versions[fl]) or node_versions[key]
+            tag = "" if versions >= flow_versions[fl] else " [" + ", ".join(sorted(v[:7] for v in versions)) + "]"
+            funnel.append({"flow": fl, "node": node, "question": labels.question(fl, node, versions) + tag,
+                           "versions": " ".join(sorted(versions)), "reached": len(self.reached[key]),
+                           "answered": len(self.answered.get(key, ())), "abandoned": abandoned.get(key, 0)})
+        return funnel
 
 
 class _Labels:
