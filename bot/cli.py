@@ -419,6 +419,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--env-file", metavar="PATH",
                         help="settings file to read (default: .env in the current folder, else beside the project)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _flow_commands(sub)
+    _conversation_commands(sub)
+    _operator_commands(sub)
+    return parser
+
+
+def _flow_commands(sub) -> None:
+    """check, graph, report: the flows and what people did in them."""
     p = sub.add_parser("check", help="validate flow files: `file:line: problem`, exit 1 on any")
     p.add_argument("paths", nargs="*", help="flow files or folders (default: the flows folder)")
     p.set_defaults(fn=cmd_check)
@@ -435,6 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="the HTML page to write (self-contained), e.g. report.html")
     p.add_argument("--csv", metavar="DIR", help="also write the tables as CSV files in DIR")
     p.set_defaults(fn=cmd_report)
+
+
+def _conversation_commands(sub) -> None:
+    """chat, classify, evaluate: a conversation in the terminal and the recogniser."""
     p = sub.add_parser("chat", help="the conversation in this terminal (resumes where you left off)")
     p.add_argument("--flow", help="flow id or flow file (default: the default flow)")
     p.add_argument("--lang", default="fr", choices=["fr", "en"], help="the interface's language (default fr)")
@@ -465,6 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--node", help="the question (default: the flow's free-text question)")
     p.add_argument("--show-wrong", type=int, default=0, metavar="N", help="list up to N misread messages")
     p.set_defaults(fn=cmd_evaluate)
+
+
+def _operator_commands(sub) -> None:
+    """run, post, store: the bot itself, its entry post, its store."""
     p = sub.add_parser("run", help="run the Telegram bot (long polling, or --webhook)")
     p.add_argument("--webhook", action="store_true", help="serve a webhook instead of polling")
     p.set_defaults(fn=cmd_run)
@@ -485,7 +501,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="store URL to copy to")
     p.add_argument("--batch", type=int, default=500, help="conversations per transaction (default 500)")
     p.set_defaults(fn=cmd_store_copy)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,9 @@
-"""The one bounded cache of the project: a mapping that forgets the least recently used
+"""The project's bounded caches. `LRU`: a mapping that forgets the least recently used
 entries once their total weight passes its size (each entry weighs 1 unless `weigh` says
 otherwise: the outcome cache weighs replies by their characters). Safe across threads (the
 SQLite store reads and writes its cache from the event loop and its writer thread).
+`Memo`: for the recogniser's per-word lookups, where an LRU's bookkeeping would cost more
+than the lookup: a plain dict emptied when full.
 
     seen = LRU(2)
     seen.put("a", 1); seen.put("b", 2); seen.get("a"); seen.put("c", 3)
@@ -66,3 +68,17 @@ class LRU(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+class Memo(dict):
+    """A memo with a size cap: emptied when full, so memory stays bounded whatever people
+    type, and a lookup costs a plain dict lookup (the words that recur come back at once)."""
+
+    def __init__(self, cap: int):
+        super().__init__()
+        self.cap = cap
+
+    def put(self, key, value) -> None:
+        if len(self) >= self.cap:
+            self.clear()
+        self[key] = value

@@ -1,5 +1,5 @@
-"""The layers hold: no import cycle inside bot/engine (a function-level import counts too), and
-the engine imports nothing of Telegram, the store or the front ends."""
+"""The layers hold: no import cycle inside bot/engine (a function-level import counts too), the
+engine imports nothing of Telegram, the store or the front ends, and no function is over 60 lines."""
 import ast
 from pathlib import Path
 
@@ -59,3 +59,11 @@ def test_the_engine_imports_nothing_of_the_front_ends_the_store_or_telegram():
         assert not any(m.startswith(("bot.telegram", "bot.store", "bot.console", "bot.conversation", "bot.ops"))
                        for m in named), (path.name, named)
         assert "import telegram" not in text and "from telegram" not in text, path.name
+
+
+def test_no_function_runs_past_sixty_lines():
+    """A longer function does several things: each gets its own name (issue « One way through »)."""
+    long = [f"{path.relative_to(BOT.parent)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})"
+            for path in BOT.rglob("*.py") for node in ast.walk(ast.parse(path.read_text("utf-8")))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60]
+    assert not long, long

@@ -162,30 +162,14 @@ class Engine:
             month = date.fromisoformat(progress.draft)
             text = f"{text}/{month.month}/{month.year}" if 1 <= int(text) <= 31 else text
             progress = progress.with_(pending=None)
-        day_number = node.kind == "date" and text.isdigit() and not progress.pending  # « 3 » is the 3rd, no button
-        picked = None if day_number else match_button(self._buttons(node, progress, now), text)
-        if picked is None and node.is_outcome and progress.draft and yes_or_no(text) == "yes":
-            picked = NEW_PROBLEM  # « oui » to « Un autre problème ? »
-        if picked is None and progress.pending:  # « oui » / « non » to « C'est bien ça ? »
-            said = yes_or_no(text)
-            picked = progress.pending[0] if said == "yes" and len(progress.pending) == 1 else \
-                SHOW_LIST if said == "no" else None
+        picked = self._picked(node, progress, text, now)
         if picked is not None:
             return self.choose(progress, picked, None, now)
         if text.isascii() and text.isdigit() and node.kind != "date" and not node.is_outcome:  # « 7 » of 3 buttons
             return self._reply(machine, progress, now, notices + [t(lang, "number_out_of_range",
                                                                     n=len(self._buttons(node, progress, now)))])
-        if node.kind == "date":  # a date typed, read relative to today in the flow's time zone
-            today = _now(now).astimezone(ZoneInfo(machine.flow.timezone)).date()
-            reading = read_date(text, today)
-            if reading.day is None:
-                return self._reply(machine, progress, now, notices + [t(lang, f"date_{reading.problem}")])
-            if reading.last_year:  # only last year's can be meant: asked before anything counts from it
-                return self._reply(machine, progress.with_(pending=(DATE,), draft=reading.day.isoformat()), now, notices)
-            if reading.vague == "month" and progress.pending != (DATE, VAGUE):  # « en octobre »: which day, once
-                return self._reply(machine, progress.with_(pending=(DATE, VAGUE), draft=reading.day.isoformat()),
-                                   now, notices)
-            return self._advance(machine, progress, DATE, now, notices, typed=reading.day.isoformat())
+        if node.kind == "date":
+            return self._date_typed(machine, progress, text, now, notices)
         if node.kind == COMPANY:
             return self._company_named(machine, progress, text, now, notices)
         on_directory = machine.flow.directory is not None and self.router is not None
@@ -212,19 +196,53 @@ class Engine:
             return self._done(machine, progress, text, now, notices)
         if node.kind not in ("text", "choice"):
             return self._reply(machine, progress, now, notices + [t(lang, "pick_a_button")])
-        allowed = {c.id for c in self._choices(node, progress)}
-        if node.kind == "choice":  # an answer to a button question, in the person's words
-            corrected = self._company_corrected(machine, progress, text) if on_directory else None
-            if corrected is not None:  # « non c'est Boulanger »: the company read first was wrong
-                name = self.router.directory.companies[corrected.answers["company"]].name
-                return self._reply(machine, corrected, now, notices + [t(lang, "company_corrected", name=name)])
-            verdict = understand_answer(text, node.choices, lang, allowed)
-            if verdict.choice:
-                return self._advance(machine, progress, verdict.choice, now, notices)
-            if verdict.candidates:
-                return self._reply(machine, progress.with_(pending=tuple(verdict.candidates)), now, notices)
-            return self._reply(machine, progress, now, notices + [t(lang, "pick_a_button")])
+        if node.kind == "choice":
+            return self._answered_in_words(machine, progress, text, now, notices, on_directory)
         return self._read(machine, progress, text, now, notices, on_directory)
+
+    def _answered_in_words(self, machine: FlowMachine, progress: Progress, text: str, now, notices: list[str],
+                           on_directory: bool) -> tuple[Progress, Reply]:
+        """An answer to a button question, in the person's words; or a correction of the
+        company read first (« non c'est Boulanger »)."""
+        node, lang = machine.flow.nodes[progress.node], progress.lang
+        corrected = self._company_corrected(machine, progress, text) if on_directory else None
+        if corrected is not None:
+            name = self.router.directory.companies[corrected.answers["company"]].name
+            return self._reply(machine, corrected, now, notices + [t(lang, "company_corrected", name=name)])
+        verdict = understand_answer(text, node.choices, lang, {c.id for c in self._choices(node, progress)})
+        if verdict.choice:
+            return self._advance(machine, progress, verdict.choice, now, notices)
+        if verdict.candidates:
+            return self._reply(machine, progress.with_(pending=tuple(verdict.candidates)), now, notices)
+        return self._reply(machine, progress, now, notices + [t(lang, "pick_a_button")])
+
+    def _picked(self, node: Node, progress: Progress, text: str, now) -> str | None:
+        """The button words typed pick: its number or label, « oui » to « Un autre problème ? »
+        or to « C'est bien ça ? », « non » to the latter (the full list)."""
+        day_number = node.kind == "date" and text.isdigit() and not progress.pending  # « 3 » is the 3rd, no button
+        picked = None if day_number else match_button(self._buttons(node, progress, now), text)
+        if picked is None and node.is_outcome and progress.draft and yes_or_no(text) == "yes":
+            picked = NEW_PROBLEM
+        if picked is None and progress.pending:
+            said = yes_or_no(text)
+            picked = progress.pending[0] if said == "yes" and len(progress.pending) == 1 else \
+                SHOW_LIST if said == "no" else None
+        return picked
+
+    def _date_typed(self, machine: FlowMachine, progress: Progress, text: str, now,
+                    notices: list[str]) -> tuple[Progress, Reply]:
+        """A date typed, read relative to today in the flow's time zone: taken, or asked about
+        first (last year's, or a month alone: which day, once)."""
+        today = _now(now).astimezone(ZoneInfo(machine.flow.timezone)).date()
+        reading = read_date(text, today)
+        if reading.day is None:
+            return self._reply(machine, progress, now, notices + [t(progress.lang, f"date_{reading.problem}")])
+        if reading.last_year:  # only last year's can be meant: asked before anything counts from it
+            return self._reply(machine, progress.with_(pending=(DATE,), draft=reading.day.isoformat()), now, notices)
+        if reading.vague == "month" and progress.pending != (DATE, VAGUE):
+            return self._reply(machine, progress.with_(pending=(DATE, VAGUE), draft=reading.day.isoformat()),
+                               now, notices)
+        return self._advance(machine, progress, DATE, now, notices, typed=reading.day.isoformat())
 
     def _read(self, machine: FlowMachine, progress: Progress, text: str, now, notices: list[str],
               on_directory: bool) -> tuple[Progress, Reply]:

@@ -210,39 +210,44 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | N
 
     def value(match: re.Match) -> str:
         name, typed, unknown = match.group(1), match.group(2), match.group(3)
-        return known(name, typed) or f"[{unknown or '…'}]"  # {x|date}: « [date] » when nobody said
-
-    def known(name: str, typed: str | None) -> str | None:
-        if name == "date":
-            return long_date(letter_day(flow, progress, now), lang)
-        if name == "send_day":
-            return send_day_words(posted, today, lang)
-        if name == "amount":
-            return amount_said(progress)
-        if name == "letter_number":
-            return progress.case.number if case_sent(flow, progress) else None
-        if flow.followup is not None and name == flow.followup.date:
-            sent = case_sent(flow, progress)
-            return written_date(sent, lang) if sent else None
-        if typed:
-            return trimmed(quotable(texts[name])) if quotable(texts.get(name, "")) else None
-        if name in flow.nodes and flow.nodes[name].kind == COMPANY:
-            return route_parts(flow, answers, texts, lang)["company"] if flow.directory is not None else None
-        if name in flow.nodes and flow.nodes[name].kind == "date" and answers.get(name) != DATE:
-            return None  # « Je ne sais plus » is no date to write
-        if name in answers and name in flow.nodes and answers[name] == DATE:
-            return label_of(flow.nodes[name], DATE, lang, texts.get(name))
-        if name in answers and name in flow.nodes:
-            choice = flow.nodes[name].choice(answers[name])
-            if choice and choice.says:
-                return tr(choice.says, lang)
-            return label_of(flow.nodes[name], answers[name], lang)
-        return None
+        said = _value(flow, progress, name, typed, lang, now, posted, today)
+        return said or f"[{unknown or '…'}]"  # {x|date}: « [date] » when nobody said
 
     if route:  # a part that says nothing here (no later step, no address known) leaves no gap
         text = re.sub(r"[ \t]{2,}", " ", ROUTE.sub(lambda m: route.get(m.group(1), ""), text)).strip()
     filled = PLACEHOLDER.sub(value, TIMED.sub(timed, text))
     return " ".join([filled, *advice]) if advice else filled
+
+
+def _value(flow: Flow, progress: Progress, name: str, typed: str | None, lang: str, now: datetime,
+           posted: date, today: date) -> str | None:
+    """What {name} (or {name.text}: `typed`) says in `fill`; None when nobody said."""
+    answers, texts = progress.answers, progress.texts
+    if name == "date":
+        return long_date(letter_day(flow, progress, now), lang)
+    if name == "send_day":
+        return send_day_words(posted, today, lang)
+    if name == "amount":
+        return amount_said(progress)
+    if name == "letter_number":
+        return progress.case.number if case_sent(flow, progress) else None
+    if flow.followup is not None and name == flow.followup.date:
+        sent = case_sent(flow, progress)
+        return written_date(sent, lang) if sent else None
+    if typed:
+        return trimmed(quotable(texts[name])) if quotable(texts.get(name, "")) else None
+    if name in flow.nodes and flow.nodes[name].kind == COMPANY:
+        return route_parts(flow, answers, texts, lang)["company"] if flow.directory is not None else None
+    if name in flow.nodes and flow.nodes[name].kind == "date" and answers.get(name) != DATE:
+        return None  # « Je ne sais plus » is no date to write
+    if name in answers and name in flow.nodes and answers[name] == DATE:
+        return label_of(flow.nodes[name], DATE, lang, texts.get(name))
+    if name in answers and name in flow.nodes:
+        choice = flow.nodes[name].choice(answers[name])
+        if choice and choice.says:
+            return tr(choice.says, lang)
+        return label_of(flow.nodes[name], answers[name], lang)
+    return None
 
 
 class Outcomes:

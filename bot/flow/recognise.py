@@ -39,7 +39,7 @@ import yaml
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
-from ..lru import LRU
+from ..lru import LRU, Memo
 from .model import Choice
 from .negation import clauses_of, negated, restricted
 
@@ -243,20 +243,6 @@ def _deletions(word: str, depth: int) -> set[str]:
     return found
 
 
-class _BoundedCache(dict):
-    """A memo with a size cap: emptied when full, so memory stays bounded whatever people
-    type, and a lookup costs a plain dict lookup (the words that recur come back at once)."""
-
-    def __init__(self, cap: int):
-        super().__init__()
-        self.cap = cap
-
-    def put(self, key, value) -> None:
-        if len(self) >= self.cap:
-            self.clear()
-        self[key] = value
-
-
 class _Speller:
     """Finds the known word a typed word was meant to be, within its typo allowance.
 
@@ -277,7 +263,7 @@ class _Speller:
                 self.long.setdefault(word[0], []).append(word)
         for words_ in (*self.index.values(), *self.long.values()):
             words_.sort()
-        self.cache = _BoundedCache(4096)
+        self.cache = Memo(4096)
 
     def correct(self, word: str) -> str | None:
         typos = _allowed_typos(word)
@@ -372,9 +358,24 @@ class Model:
         self.prefixes: dict[str, str] = {}  # 'factur' (from factur*) -> its feature
         # Keywords of several words are phrases: a feature of their own when found in order.
         self.phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        keyword_docs, example_clauses, surface = self._sources(skip)
+        self.longest_prefix = max(map(len, self.prefixes), default=0)
+        self.literals_by_start: dict[str, list[str]] = {}
+        for literal in self.literals:
+            self.literals_by_start.setdefault(literal[:2], []).append(literal)
+        self.speller = _Speller(surface)
+        self.known_surface = frozenset(surface)
+        self.cache = Memo(4096)  # word -> (feature, how, what patterns see)
+        self.vocab: frozenset[str] | None = None   # None while learning: every word is a feature
+        self._train(keyword_docs, example_clauses)
+
+    def _sources(self, skip: frozenset) -> tuple[list, list, set[str]]:
+        """What the model learns from: each keyword's words (and its phrase, a keyword of
+        several words), each example not skipped cut into clauses, and every word seen (the
+        speller's vocabulary). Fills `prefixes` and `phrases` on the way."""
         surface: set[str] = set()
         keyword_docs: list[tuple[int, list[str], str | None]] = []
-        for i, c in enumerate(choices):
+        for i, c in enumerate(self.choices):
             for keyword in c.recogniser.keywords:
                 words = _learn_words(keyword, surface, self.prefixes, 4)
                 phrase = None
@@ -385,23 +386,19 @@ class Model:
                     if (keys, phrase) not in entries:
                         entries.append((keys, phrase))
                 keyword_docs.append((i, words, phrase))
-        examples = [(i, n, ex) for i, c in enumerate(choices)
+        examples = [(i, n, ex) for i, c in enumerate(self.choices)
                     for n, ex in enumerate(getattr(c.recogniser, "examples", ()))
                     if (i, n) not in skip]
         example_clauses = [(i, n, ex, clauses(ex)) for i, n, ex in examples]
         for *_, cls in example_clauses:
             for _, words, _ in cls:
                 surface.update(words)
-        self.longest_prefix = max(map(len, self.prefixes), default=0)
-        self.literals_by_start: dict[str, list[str]] = {}
-        for literal in self.literals:
-            self.literals_by_start.setdefault(literal[:2], []).append(literal)
-        self.speller = _Speller(surface)
-        self.known_surface = frozenset(surface)
-        self.cache = _BoundedCache(4096)  # word -> (feature, how, what patterns see)
-        self.vocab: frozenset[str] | None = None   # None while learning: every word is a feature
+        return keyword_docs, example_clauses, surface
 
-        k = len(choices)
+    def _train(self, keyword_docs: list, example_clauses: list) -> None:
+        """The features' weights per choice (keywords, patterns, examples), then their
+        smoothed log-probabilities."""
+        k = len(self.choices)
         counts: list[dict[str, float]] = [{} for _ in range(k)]
 
         def add(i: int, feature: str, weight: float) -> None:
@@ -881,19 +878,7 @@ def understand_answer(text: str, choices: tuple[Choice, ...], lang: str = "fr",
             if weight > 0:
                 hit.score += weight
                 hit.matched.append(s)
-        best_bonus, best_why = 0.0, ""
-        for stems, shown, sequence in index.phrases[i]:
-            if shown.startswith("label") and stems:
-                whole = set(stems) <= present          # the label's telling words, in any order
-            else:                                       # a keyword or example: its words in order
-                whole = any(tuple(keys[j:j + len(sequence)]) == sequence for j in range(len(keys)))
-            if whole:
-                bonus = 1.0 if shown.startswith(("keyword", "label")) else 0.8
-            else:
-                pairs = set(zip(stems, stems[1:])) & bigrams
-                bonus = 0.3 * len(pairs)
-            if bonus > best_bonus:
-                best_bonus, best_why = bonus, shown
+        best_bonus, best_why = _phrase_bonus(index.phrases[i], present, keys, bigrams)
         if best_bonus:
             hit.score += best_bonus
             hit.matched.append(best_why)
@@ -904,12 +889,41 @@ def understand_answer(text: str, choices: tuple[Choice, ...], lang: str = "fr",
     denied = {choices[i].id for i in live
               if any(s.startswith(NOT) and s[1:] in index.vocab[i] and s not in index.vocab[i] for s in present)}
     if denied and len(denied) < n:
-        left = sorted((h for h in hits if h.choice not in denied), key=lambda h: -h.score)
-        hits = left + [h for h in hits if h.choice in denied]
-        if len(left) == 1 or (left[0].score >= ANSWER_SURE and left[0].score - left[1].score >= ANSWER_MARGIN):
-            return Verdict(left[0].choice, [left[0].choice], hits)
-        return Verdict(None, [h.choice for h in left[:2]] if len(left) == 2 or left[0].score >= ANSWER_MIN else [],
-                       hits)
+        return _without_denied(hits, denied)
+    return _answer_verdict(hits)
+
+
+def _phrase_bonus(phrases, present: set, keys: list, bigrams: set) -> tuple[float, str]:
+    """The best of a choice's phrases (label, keywords, examples) found in the answer: whole
+    (1.0 a label or keyword, 0.8 an example) or by its word pairs (0.3 each), and which."""
+    best_bonus, best_why = 0.0, ""
+    for stems, shown, sequence in phrases:
+        if shown.startswith("label") and stems:
+            whole = set(stems) <= present          # the label's telling words, in any order
+        else:                                       # a keyword or example: its words in order
+            whole = any(tuple(keys[j:j + len(sequence)]) == sequence for j in range(len(keys)))
+        if whole:
+            bonus = 1.0 if shown.startswith(("keyword", "label")) else 0.8
+        else:
+            bonus = 0.3 * len(set(zip(stems, stems[1:])) & bigrams)
+        if bonus > best_bonus:
+            best_bonus, best_why = bonus, shown
+    return best_bonus, best_why
+
+
+def _without_denied(hits: list[Hit], denied: set[str]) -> Verdict:
+    """The verdict once the choices the answer negates are ruled out: one left is the answer;
+    of several, the best when sure, else two to confirm."""
+    left = sorted((h for h in hits if h.choice not in denied), key=lambda h: -h.score)
+    hits = left + [h for h in hits if h.choice in denied]
+    if len(left) == 1 or (left[0].score >= ANSWER_SURE and left[0].score - left[1].score >= ANSWER_MARGIN):
+        return Verdict(left[0].choice, [left[0].choice], hits)
+    return Verdict(None, [h.choice for h in left[:2]] if len(left) == 2 or left[0].score >= ANSWER_MIN else [], hits)
+
+
+def _answer_verdict(hits: list[Hit]) -> Verdict:
+    """The best choice when sure (ANSWER_SURE, ahead by ANSWER_MARGIN), else the two best to
+    confirm, else nothing."""
     hits.sort(key=lambda h: -h.score)
     scored = [h for h in hits if h.score >= ANSWER_MIN]
     if not scored:
