@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.ops.events import FIELDS
+from bot.store.base import FIELDS
 from bot.ops.report import admin_summary_apart, collect, render_html
-from bot.store.sqlite import SQLiteStore
+from bot.stores import SQLiteStore
 
 PATH = ["problem", "service", "contacted", "result", "hearing", "written_result", "written_age"]
 

@@ -212,7 +212,7 @@ def build(args, workdir: Path):
     from bench.run import data_name
     from bot.flow.files import FlowSet
     from bot.settings import REPO_FLOWS, Settings
-    from bot.store.sqlite import SQLiteStore
+    from bot.stores import SQLiteStore
     from bot.telegram.app import build_application
     db = private_copy(data_name("ours", args.stored), workdir)
     flows, _ = FlowSet.load([REPO_FLOWS], "cstream")

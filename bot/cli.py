@@ -92,7 +92,7 @@ def _flow_from(arg: str, settings: Settings):
 def _stats(settings: Settings, since: str, flow: str | None, flows=None):
     """The report's numbers from the configured store (BOT_DATABASE_URL or the SQLite file)."""
     from .ops.report import collect
-    from .store import open_store
+    from .stores import open_store
     store = open_store(settings)
     try:
         return collect(store, since, flow, flows)
@@ -232,7 +232,8 @@ def _clock_at(text: str):
 def cmd_chat(args, settings: Settings) -> int:
     from .console import run_console
     from .engine import Engine
-    from .store import ConversationKey, StoreUnavailable, open_store
+    from .store import ConversationKey, StoreUnavailable
+    from .stores import open_store
     if args.flow and Path(args.flow).suffix in (".yaml", ".yml"):  # an author trying their own file
         flow = _flow_from(args.flow, settings)
         if flow is None:
@@ -305,7 +306,7 @@ def cmd_post(args, settings: Settings) -> int:
     from telegram import Bot
 
     from .flow.model import tr
-    from .store import open_store
+    from .stores import open_store
     from .telegram.publish import publish
     if not settings.token:
         print("No TELEGRAM_BOT_TOKEN set (see .env.example): the bot must post as itself.", file=sys.stderr)
@@ -382,7 +383,8 @@ def cmd_store_copy(args, settings: Settings) -> int:
     """Copy every conversation from one store URL to another; safe to run again."""
     import asyncio
 
-    from .store import StoreUnavailable, copy_rows, store_from_url
+    from .store import StoreUnavailable, copy_rows
+    from .stores import store_from_url
 
     async def copy() -> tuple[int, int]:
         source = store_from_url(args.source, pool=settings.database_pool)

@@ -22,6 +22,7 @@ from .locales import t
 from .store import ConversationKey, ProgressStore, Record
 
 RESUME = "`python -m bot chat`"
+DEFAULT_KEY = ConversationKey.console("default")
 
 
 def render_text(reply: Reply, lang: str = "fr") -> str:
@@ -105,7 +106,7 @@ class _Session:
 
 
 def run_console(engine: Engine, store: ProgressStore | None = None,
-                key: ConversationKey = ConversationKey.console("default"), flow_id: str | None = None,
+                key: ConversationKey = DEFAULT_KEY, flow_id: str | None = None,
                 lang: str = "fr", stdin: TextIO | None = None, stdout: TextIO | None = None,
                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), resume: str = RESUME) -> int:
     """The conversation on `stdin`/`stdout` until end of input or /quitter. `resume` is the

@@ -14,7 +14,7 @@ from bot.flow.check import load_flow
 from bot.flow.files import FlowSet
 from bot.settings import Settings
 from bot.store import ConversationKey
-from bot.store.sqlite import SQLiteStore
+from bot.stores import SQLiteStore
 from bot.telegram.app import build_application
 from tg import FakeTelegram
 
@@ -139,7 +139,7 @@ async def any_store(request, tmp_path):
         yield store
         store.close()
         return
-    from bot.store.postgres import PostgresStore
+    from bot.stores import PostgresStore
     async with postgres_schema() as schema:
         store = PostgresStore(PG_URL, server_settings={"search_path": schema})
         yield store

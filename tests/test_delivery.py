@@ -198,7 +198,7 @@ async def test_replies_saved_before_a_restart_are_sent_at_once_at_start(tmp_path
     monkeypatch.setattr(module, "SWEEP_EVERY", 3600.0)
     from bot.engine.progress import Progress
     from bot.store import ConversationKey
-    from bot.store.sqlite import SQLiteStore
+    from bot.stores import SQLiteStore
     first = SQLiteStore(tmp_path / "progress.sqlite3")
     for i in range(200):
         progress = Progress("cstream", flow.version, "problem", started=1.0, updated=1.0)

@@ -9,9 +9,9 @@ from bot.engine import Engine
 from bot.engine.progress import Progress
 from bot.errors import Conflict
 from bot.flow.files import FlowSet
-from bot.ops.events import FIELDS
+from bot.store.base import FIELDS
 from bot.store import ConversationKey
-from bot.store.sqlite import SQLiteStore
+from bot.stores import SQLiteStore
 from conftest import ADMIN, NOW, stored
 from tg import Person
 

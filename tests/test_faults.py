@@ -16,7 +16,7 @@ from bot.flow.check import load_flow_text
 from bot.flow.files import FlowSet
 from bot.settings import Settings
 from bot.store import ConversationKey
-from bot.store.sqlite import SQLiteStore
+from bot.stores import SQLiteStore
 from bot.telegram.app import RedactToken
 from conftest import FLOWS, NOW, make_bot, stored
 from tg import Person
@@ -492,7 +492,7 @@ async def test_an_unreadable_record_found_by_one_process_is_explained_by_another
     from bot.errors import Unreadable
     from bot.flow.files import FlowSet
     from bot.store import ConversationKey
-    from bot.store.sqlite import SQLiteStore
+    from bot.stores import SQLiteStore
     from conftest import make_bot
     tg, app, store = await make_bot(tmp_path, FlowSet([flow]))
     try:

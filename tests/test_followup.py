@@ -12,7 +12,7 @@ from bot.engine import Engine
 from bot.flow.check import load_flow_text
 from bot.flow.files import FlowSet
 from bot.store import ConversationKey
-from bot.store.sqlite import SQLiteStore
+from bot.stores import SQLiteStore
 from conftest import FLOWS, NOW, make_bot, paris, stored
 from tg import BOT_USERNAME, Person
 
@@ -115,7 +115,7 @@ async def test_the_whole_case_on_a_fake_clock(followed, clock):
     progress = stored(store, "private:1001")
     assert progress.node == "notice_now" and progress.case.open
     assert [rid for rid, _ in store.reminders_of_sync(ConversationKey.private(1001))] == ["mediator_open", "last_month"]
-    from bot.ops.events import FIELDS
+    from bot.store.base import FIELDS
     answered = [dict(zip(FIELDS, row[1:])) for row in store.events_sync() if row[1 + FIELDS.index("followup")]]
     assert [(e["node"], e["followup"], e["next"]) for e in answered] == [("followup_answer", "nothing", "notice_now")]
 
@@ -212,7 +212,7 @@ async def test_two_processes_racing_send_each_reminder_once(tmp_path, flow, cloc
     """Two bot processes on one database look for due reminders at the same moment: every
     reminder goes out once (the Bot API calls are counted)."""
     from conftest import PG_URL, postgres_schema
-    from bot.store.postgres import PostgresStore
+    from bot.stores import PostgresStore
     async with (postgres_schema() if kind == "postgres" else _nothing()) as schema:
         def open_one():
             if kind == "sqlite":

@@ -51,7 +51,7 @@ async def test_a_database_outage_loses_nothing_and_says_it_once(flow, caplog):
     async with postgres_schema() as schema:
         relay = Relay()
         await relay.start()
-        from bot.store.postgres import PostgresStore
+        from bot.stores import PostgresStore
         store = PostgresStore(f"{relay.url()}?options=-csearch_path%3D{schema}", timeout=1)
         tg = FakeTelegram()
         app = build_application(Settings(token="123:X", reminder_every=1.0), FlowSet([flow]), store=store,

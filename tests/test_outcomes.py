@@ -29,7 +29,7 @@ def test_every_outcome_says_the_essentials_in_700_characters(walked, flow):
     lang, _, found = walked
     assert set(found) == {n.id for n in flow.nodes.values() if n.is_outcome}
     for node, replies in found.items():
-        for progress, reply, _ in replies:
+        for _progress, reply, _ in replies:
             messages = render(reply, lang, 1)  # what to do and its dates; then what is open now, with the buttons
             assert len(messages) <= 2
             shown = "\n\n".join(re.sub(r"<[^>]+>", "", m.html) for m in messages)

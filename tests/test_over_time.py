@@ -12,7 +12,6 @@ from bot.flow.check import load_flow_text
 from bot.flow.files import FlowSet
 from bot.flow.model import DATE
 from conftest import FLOWS, paris
-from test_content import said
 
 THURSDAY = paris(2026, 11, 26, 12, 0)
 

@@ -13,7 +13,8 @@ from bot.engine.progress import Progress
 from bot.errors import Conflict, StoreUnavailable
 from bot.store import ConversationKey
 from bot.flow.files import FlowSet
-from bot.store.postgres import SCHEMA_VERSION, PostgresStore, redact
+from bot.store.postgres import SCHEMA_VERSION, redact
+from bot.stores import PostgresStore
 from conftest import PG_URL, make_bot
 from tg import Person
 

@@ -16,7 +16,7 @@ from bot.ops.events import events_of
 from bot.ops.report import aggregate, collect, render_html, tables, write_csv
 from bot.store import ConversationKey
 from bot.store.base import event_pages
-from bot.store.sqlite import SQLiteStore
+from bot.stores import SQLiteStore
 from conftest import FLOWS, NOW
 
 SAID = "on m'a facturé deux fois ce mois-ci"  # says nothing of how the money was taken: it is asked
@@ -218,7 +218,7 @@ def test_the_fast_aggregation_matches_the_plain_one(seed):
     assert [((r["flow"], r["node"], r["choice"], r["next"]), r["people"]) for r in stats.transitions] == want["edges"]
     assert [((r["flow"], r["outcome"]), r["conversations"]) for r in stats.outcomes] == want["outcomes"]
     by_week = Counter()
-    for (day, (fl, version, node, choice)), n in want["reasons"]:
+    for (day, (_fl, _version, _node, choice)), n in want["reasons"]:
         from datetime import date
         by_week["{}-W{:02d}".format(*date.fromisoformat(day).isocalendar()), choice] += n
     assert {(week, reason): n for week, counts in stats.reasons.items() for reason, n in counts.items()} == \

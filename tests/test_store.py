@@ -6,7 +6,8 @@ import pytest
 
 from bot.flow.files import FlowSet
 from bot.store import ConversationKey
-from bot.store.sqlite import SCHEMA_VERSION, SQLiteStore
+from bot.store.sqlite import SCHEMA_VERSION
+from bot.stores import SQLiteStore
 from conftest import make_bot, stored
 from tg import Person
 

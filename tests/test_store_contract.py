@@ -229,7 +229,7 @@ async def test_event_facts_are_the_events_in_another_form(any_store):
     """What the report reads: (id, seconds, token, FACTS as a JSON array), the same text for
     the same facts, every value as `events` gives it."""
     import json
-    from bot.ops.events import FIELDS
+    from bot.store.base import FIELDS
     from bot.store.base import FACTS
     assert FACTS == tuple(f for f in FIELDS if f not in ("seconds", "token"))
     events = (_event(None, "problem", kind="start", choice=None), _event("problem", "service", understood=True),
@@ -279,7 +279,7 @@ async def test_reminders_go_with_their_person(any_store):
 
 async def test_reminders_travel_with_a_copied_row(any_store, tmp_path):
     """`store copy` brings each conversation's reminders to come with it."""
-    from bot.store.sqlite import SQLiteStore
+    from bot.stores import SQLiteStore
     source = SQLiteStore(tmp_path / "source.sqlite3")
     source.save_sync(ALICE, P1, 0, reminders=[("answer_due", 1800000000.0)])
     rows = source.rows_after_sync("", 10)

@@ -8,8 +8,9 @@ import pytest
 from bot.engine.progress import Progress
 from bot.errors import StoreUnavailable
 from bot.settings import Settings
-from bot.store import ConversationKey, open_store, store_from_url
-from bot.store.sqlite import SQLiteStore
+from bot.store import ConversationKey
+from bot.stores import open_store, store_from_url
+from bot.stores import SQLiteStore
 from conftest import PG_URL
 
 P0 = Progress("cstream", "v1", "problem", started=1.0, updated=1.0)

@@ -415,7 +415,7 @@ async def test_two_processes_an_old_button_is_stale_and_a_double_erase_erases_on
     """Process A and process B on one file and one Telegram: what A did, B knows (the last
     question shown, the /oublier prompt answered), however recently B cached the record."""
     from bot.flow.files import FlowSet
-    from bot.store.sqlite import SQLiteStore
+    from bot.stores import SQLiteStore
     from conftest import make_bot
     tg_a, app_a, store_a = await make_bot(tmp_path, FlowSet([flow]), store=SQLiteStore(tmp_path / "s.sqlite3"))
     tg_b, app_b, store_b = await make_bot(tmp_path, FlowSet([flow]), store=SQLiteStore(tmp_path / "s.sqlite3"))

@@ -78,7 +78,7 @@ def test_two_terminals_on_the_same_person_never_crash(tmp_path, engine):
 
     from bot.console import run_console
     from bot.store import ConversationKey
-    from bot.store.sqlite import SQLiteStore
+    from bot.stores import SQLiteStore
     key = ConversationKey.console("camille")
     mine, other = SQLiteStore(tmp_path / "p.sqlite3"), SQLiteStore(tmp_path / "p.sqlite3")
 

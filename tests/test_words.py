@@ -32,7 +32,7 @@ def _lines(reply):
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_every_line_naming_the_fevad_mediator_says_cdiscount_is_not_confirmed_there(walked, lang):
     seen, missing = set(), set()
-    for node, progress, reply in _replies(walked, lang):
+    for _node, progress, reply in _replies(walked, lang):
         for line in _lines(reply):
             if "FEVAD" in line:
                 seen.add(progress.answers.get("problem"))
@@ -72,14 +72,14 @@ def test_sources_agree_with_their_titles(walked, flow):
 
 
 def test_english_has_english_typography_translated_titles_and_says_acknowledgement_of_receipt(walked):
-    for _, progress, reply in _replies(walked, "en"):
+    for _, _progress, reply in _replies(walked, "en"):
         for line in list(_lines(reply)) + reply.sources + [b.label for b in reply.buttons]:
             assert not re.search(r"\w [:;?!](\s|$)|« | »", line), line
         for line in reply.sources:
             assert "(in French)" in line or not re.search(r"\b(Code de|Article|Document|Page tierce)\b", line), line
     french = {(p.token, r.node, r.kind): r for _, p, r in _replies(walked, "fr")}
     pairs = 0
-    for _, progress, reply in _replies(walked, "en"):
+    for _, _progress, reply in _replies(walked, "en"):
         for fr_reply in [r for (token, node, kind), r in french.items() if node == reply.node and kind == reply.kind]:
             if "avec AR" in fr_reply.text:
                 pairs += 1

@@ -68,8 +68,9 @@ def read_date(text: str, today: date) -> DateReading:
     if day < _years_back(today, MAX_AGE_YEARS):
         return DateReading(None, "too_old")
     named_month = any(w in _MONTHS for w in words.split()) or re.search(r"\b\d{1,2}[/.\-]\d{1,2}\b", words)
-    said_year = not named_month or re.search(r"\b\d{4}\b|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}\b|\b(an|ans|annee|year|years|dernier|derniere"
-                          r"|passe|passee|last|ago)\b", words)
+    said_year = not named_month or re.search(
+        r"\b\d{4}\b|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}\b|\b(an|ans|annee|year|years|dernier|derniere"
+        r"|passe|passee|last|ago)\b", words)
     guessed = day.year < today.year and not said_year and _this_year(day, today) is not None
     return DateReading(day, None, vague, guessed)
 

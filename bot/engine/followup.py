@@ -29,7 +29,7 @@ from ..locales import t
 from ..settings import QUIET  # the default quiet hours (BOT_QUIET_HOURS)
 from .dates import read_date
 from .outcome import fill, label_of, send_day
-from .progress import Case, Progress, question_token
+from .progress import Case, LogEntry, Progress, question_token
 from .reply import Attachment, Button, Reply, match_button
 from .general import derived, route_parts, timeline_of
 from .timeline import SUB_DAY, add_delay, closed_advice, due_dates, send_day_words, written_date
@@ -163,7 +163,8 @@ class FollowUp:
         is about a letter already sent)."""
         lang = progress.lang
         if progress.asking == "case_date" and progress.draft:  # a date that can only be last year's
-            return [Button(CASE + "sent_last_year", t(lang, "date_yes", day=written_date(date.fromisoformat(progress.draft), lang))),
+            day = written_date(date.fromisoformat(progress.draft), lang)
+            return [Button(CASE + "sent_last_year", t(lang, "date_yes", day=day)),
                     Button(CASE + "cancel", t(lang, "case_cancel"))]
         if progress.asking == "case_date":
             return [Button(CASE + "cancel", t(lang, "case_cancel"))]
@@ -249,7 +250,7 @@ class FollowUp:
 
     def _open(self, flow: Flow, progress: Progress, sent: date, now: datetime) -> tuple[Progress, Reply] | Show:
         case = Case(secrets.token_hex(4), progress.node, self._reason(flow, progress), sent.isoformat(),
-                    now.timestamp(), log=((sent.isoformat(), "sent", progress.node, ""),),
+                    now.timestamp(), log=(LogEntry(sent.isoformat(), "sent", progress.node),),
                     answers=progress.path, inferred=progress.inferred)
         late = self._late(flow, case, now)
         if late is not None:  # its last date is over (the mediator's year): no case, the route that remains
@@ -292,7 +293,7 @@ class FollowUp:
         if case is None or not case.open:
             return Show(progress, t(progress.lang, "case_none"))
         today = self._today(self._flow(progress), now).isoformat()
-        case = replace(case, state="stopped", log=case.log + ((today, why, "", ""),))
+        case = replace(case, state="stopped", log=case.log + (LogEntry(today, why),))
         return Show(progress.with_(case=case), t(progress.lang, "case_stopped"))
 
     def _drop(self, progress: Progress, rid: str, now: datetime) -> tuple[Progress, Reply] | Show:
@@ -300,7 +301,7 @@ class FollowUp:
         if case is None or not case.open or rid not in {r.id for r, _ in pending(flow, case, self.quiet)}:
             return self.reminders_view(progress, now)
         today = self._today(flow, now).isoformat()
-        case = replace(case, done=case.done + (rid,), log=case.log + ((today, "dropped", rid, ""),))
+        case = replace(case, done=case.done + (rid,), log=case.log + (LogEntry(today, "dropped", rid),))
         return self.reminders_view(progress.with_(case=case), now, t(progress.lang, "case_reminder_dropped"))
 
     def _unanswered(self, flow: Flow, progress: Progress) -> Reminder | None:
@@ -351,7 +352,7 @@ class FollowUp:
         reminder, when = max(live, key=lambda item: item[1])
         today = self._today(flow, now).isoformat()
         case = replace(case, done=case.done + tuple(r.id for r, _ in groups[_origin(flow, reminder)]),
-                       log=case.log + ((today, "reminder", reminder.id, ""),))
+                       log=case.log + (LogEntry(today, "reminder", reminder.id),))
         moved = progress.with_(version=flow.version, node=reminder.ask, path=case.answers, pending=None, draft=None, asking=None,
                                case=case, updated=now.timestamp(), inferred=case.inferred or progress.inferred)
         notices = [t(progress.lang, "reminder_intro")]
@@ -368,7 +369,7 @@ class FollowUp:
     def _busy(flow: Flow, progress: Progress) -> bool:
         """Whether the person is mid-way through a conversation (answers given, no outcome yet)."""
         node, case = flow.nodes.get(progress.node), progress.case
-        if progress.node in flow.followup.asks and case is not None and case.log and case.log[-1][1] == "reminder":
+        if progress.node in flow.followup.asks and case is not None and case.log and case.log[-1].what == "reminder":
             return True  # another reminder's question is on screen, unanswered: it is not taken away
         return bool(progress.path) and node is not None and not node.is_outcome and \
             progress.node not in flow.followup.asks and not progress.asking
@@ -382,9 +383,9 @@ class FollowUp:
             return progress
         today = self._today(flow, now).isoformat()
         if node_id in follow.asks:
-            case = replace(case, log=case.log + ((today, "answer", node_id, choice),))
+            case = replace(case, log=case.log + (LogEntry(today, "answer", node_id, choice),))
         if target in follow.closes:
-            case = replace(case, state="closed", log=case.log + ((today, "closed", "", ""),))
+            case = replace(case, state="closed", log=case.log + (LogEntry(today, "closed"),))
         return progress.with_(case=case)
 
     # -- what the person sees: /suivi, /rappels, the file for the mediator ------------------

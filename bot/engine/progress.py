@@ -122,6 +122,16 @@ def _schema_3_to_4(data: dict) -> dict:
     return data
 
 
+class LogEntry(NamedTuple):
+    """One line of a case's log: the ISO day, what happened (sent, reminder, answer, dropped,
+    closed, stopped, blocked), and what it was about (a reminder's id, the node answered and
+    the choice), empty when nothing."""
+    day: str
+    what: str
+    subject: str = ""
+    detail: str = ""
+
+
 @dataclass(frozen=True)
 class Case:
     """A complaint followed over time: which outcome opened it, the problem (the answer at the
@@ -137,7 +147,7 @@ class Case:
     number: str | None = None
     state: str = "open"             # open | closed | stopped
     done: tuple[str, ...] = ()      # reminder ids sent or cancelled
-    log: tuple[tuple[str, str], ...] = ()   # (ISO date, what happened), oldest first
+    log: tuple[LogEntry, ...] = ()  # oldest first
     answers: tuple[Answer, ...] = ()
     inferred: tuple[tuple, ...] = ()  # the answers read from what was typed (Progress.inferred)
 
@@ -161,7 +171,7 @@ class Case:
     def from_data(cls, data: dict) -> "Case":
         data = {k: v for k, v in data.items() if k in _CASE_FIELDS}
         data["answers"] = tuple(Answer(*a) for a in data.get("answers", ()))
-        data["log"] = tuple(tuple(entry) for entry in data.get("log", ()))
+        data["log"] = tuple(LogEntry(*entry) for entry in data.get("log", ()))
         data["done"] = tuple(data.get("done", ()))
         data["inferred"] = tuple(tuple(entry) for entry in data.get("inferred", ()))
         return cls(**data)

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .check import load_flow
 from .directory import Directory, load_directory
 from .model import COMPANY, Flow
 from .route import merged_choice
 from .yamlsrc import Problem
+
+if TYPE_CHECKING:
+    from .machine import FlowMachine
 
 SECTOR_NODE = "sector"  # on the directory: the question whose choices are the sectors (skipped when known)
 

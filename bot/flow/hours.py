@@ -21,13 +21,14 @@ from zoneinfo import ZoneInfo
 
 from ..locales import languages, t, words
 from .model import Hours
+from ..errors import BotError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
-class HoursError(ValueError):
-    pass
+class HoursError(BotError, ValueError):
+    """Opening hours written in a way they cannot be read (a ValueError too, for callers that parse)."""
 
 
 def _days(key: str) -> list[int]:

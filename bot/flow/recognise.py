@@ -415,7 +415,7 @@ class Model:
         for i, _, raw, _ in self.patterns:
             add(i, f"/{raw}/", PATTERN_WEIGHT)
         self.examples: list[tuple[int, str, dict[str, float]]] = []
-        for i, n, ex, cls in example_clauses:
+        for i, _, ex, cls in example_clauses:
             feats: dict[str, float] = {}
             for f in self._features(cls):
                 if f.weight > 0:  # a word counts once per example: presence, not frequency

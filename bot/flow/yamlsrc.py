@@ -61,7 +61,7 @@ class _LineLoader(yaml.SafeLoader):
                 hash(key)
             except TypeError:
                 raise yaml.constructor.ConstructorError(
-                    None, None, "a mapping key must be a plain word", key_node.start_mark)
+                    None, None, "a mapping key must be a plain word", key_node.start_mark) from None
             if key in mapping:
                 self.duplicates.append((key_node.start_mark.line + 1, key))
             mapping[key] = self.construct_object(value_node, deep=True)

@@ -18,12 +18,8 @@ from datetime import datetime
 from ..engine import Progress, Reply
 from ..engine.engine import NAMED
 
-# The stored columns of an event, in order (the stores' `events` table, the report's rows).
-FIELDS = ("day", "flow", "version", "kind", "node", "choice", "understood", "next", "outcome", "followup",
-          "seconds", "token")
 KINDS = ("start", "answer", "back", "stay", "read")  # stay: help, summary, a question repeated, not
 # understood...; read: the company and sector a description named (the general flow's skipped questions)
-UNRECOGNISED_DAYS = 30
 
 
 def event(progress: Progress, now: datetime, kind: str, node: str | None, next_node: str,

@@ -194,7 +194,7 @@ class _Tally:
         """The versions each node was reached in, each flow's versions, the outcomes reached."""
         node_versions, flow_versions = defaultdict(set), defaultdict(set)
         outcome_nodes = set()
-        for _, fl, version, kind, node, choice, und, nxt, outcome, fu in self.combinations:
+        for _, fl, version, _, _, _, _, nxt, outcome, _ in self.combinations:
             flow_versions[fl].add(version)
             if nxt is not None:
                 node_versions[fl, nxt].add(version)
@@ -621,7 +621,7 @@ def summary_text(stats: Stats, lang: str, stored: int) -> str:
 def admin_summary(store_url: str, flows_dir: str, lang: str) -> tuple[str, bytes]:
     """The /stats paragraph and funnel picture, computed from the store at `store_url`."""
     from ..flow.files import FlowSet
-    from ..store import store_from_url
+    from ..stores import store_from_url
     store = store_from_url(store_url, pool=1)
     try:
         stats = collect(store, "30d", None, FlowSet.load([flows_dir])[0], False)

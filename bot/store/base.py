@@ -2,19 +2,34 @@
 
 A record per conversation. Saving is compare-and-set on `Record.rev`: a save based on an
 out-of-date record raises `Conflict` instead of overwriting someone else's step.
+
+A store keeps what it is given and imports nothing above it: a conversation's state is
+anything with a `to_json()` (`Kept`), read back by the `decode` the store was built with
+(bot/stores.py gives the engine's `Progress.from_json`).
 """
 from __future__ import annotations
 
 import json
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Callable, Protocol
 
-from ..engine.progress import Progress
 from ..errors import Conflict, StoreUnavailable
 
 log = logging.getLogger(__name__)
 SEEN_WINDOW = 32  # update ids remembered per conversation, to drop updates delivered twice
+# The stored columns of an event, in order (the `events` table, the report's rows; bot/ops/events.py).
+FIELDS = ("day", "flow", "version", "kind", "node", "choice", "understood", "next", "outcome", "followup",
+          "seconds", "token")
+UNRECOGNISED_DAYS = 30  # days a description the recogniser could not route is kept (opt-in)
+
+
+class Kept(Protocol):
+    """What a store keeps of a conversation (the engine's Progress): its JSON text."""
+    def to_json(self) -> str: ...
+
+
+Decode = Callable[[str], Any]  # the JSON text back into what was kept (Progress.from_json)
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,7 @@ class Record:
     confirmed it (a list of JSON-ready items whose form is the front end's business); and the
     id of the message showing its last question, set when an outbox is delivered, so that
     any process can retire that question's buttons and tell it from another message."""
-    progress: Progress
+    progress: Any  # what was kept (a Progress), as the store's `decode` reads it back
     rev: int = 0
     seen: tuple[int, ...] = ()
     outbox: tuple = ()
@@ -100,11 +115,11 @@ class Row:
     reminders: str = "[]"  # the conversation's reminders to come: [[reminder id, due], ...]
 
 
-def record_of(data: str, rev: int, seen: str, outbox: str, question: int | None = None) -> Record | None:
+def record_of(decode: Decode, data: str, rev: int, seen: str, outbox: str, question: int | None = None) -> Record | None:
     """A stored row as a Record; None, logged, when it cannot be read (the store then sets it
     aside in its `unreadable` table and raises Unreadable)."""
     try:
-        return Record(Progress.from_json(data), rev, tuple(json.loads(seen)), tuple(json.loads(outbox)), question)
+        return Record(decode(data), rev, tuple(json.loads(seen)), tuple(json.loads(outbox)), question)
     except (ValueError, TypeError, KeyError, AttributeError):
         log.error("an unreadable progress record was set aside (table `unreadable`); its conversation starts again")
         return None
@@ -118,7 +133,6 @@ FACTS = ("day", "flow", "version", "kind", "node", "choice", "understood", "next
 
 def event_rows(events) -> list[tuple]:
     """The step's events as rows of the `events` table's columns (FIELDS order)."""
-    from ..ops.events import FIELDS
     return [tuple(None if e[f] is None else int(e[f]) if f == "understood" else e[f] for f in FIELDS)
             for e in events]
 
@@ -144,7 +158,7 @@ class ProgressStore(Protocol):
     async def load(self, key: ConversationKey) -> Record | None:
         """The stored record, or None (never met, erased, or unreadable: see the log)."""
 
-    async def save(self, key: ConversationKey, progress: Progress, rev: int,
+    async def save(self, key: ConversationKey, progress: Kept, rev: int,
                    seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = (),
                    reminders: list | None = None) -> Record:
         """Store `progress`, its `outbox` and the step's `events` (dicts of bot/ops/events.py
@@ -233,7 +247,7 @@ class ProgressStore(Protocol):
 
     def load_sync(self, key: ConversationKey) -> Record | None: ...
 
-    def save_sync(self, key: ConversationKey, progress: Progress, rev: int,
+    def save_sync(self, key: ConversationKey, progress: Kept, rev: int,
                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = ()) -> Record: ...
 
     def events_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,

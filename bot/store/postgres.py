@@ -36,12 +36,10 @@ import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-from ..engine.progress import Progress
-from ..errors import Unreadable
+from ..errors import StoreError, Unreadable
 from ..lru import LRU
-from ..ops.events import FIELDS, UNRECOGNISED_DAYS
-from .base import (EVENTS_PAGE, FACTS, Conflict, ConversationKey, Record, Row, StoreUnavailable, event_rows, kept_texts,
-                   record_of)
+from .base import (EVENTS_PAGE, FACTS, FIELDS, UNRECOGNISED_DAYS, Conflict, ConversationKey, Decode, Kept, Record, Row,
+                   StoreUnavailable, event_rows, kept_texts, record_of)
 
 log = logging.getLogger(__name__)
 
@@ -207,17 +205,12 @@ CACHE_SIZE = 10_000  # conversations whose last progress read or written is kept
 _PLAN = "INSERT INTO reminders(key, user_id, reminder, due) VALUES ($1, $2, $3, $4)"
 
 
-class BadURL(Exception):
+class BadURL(StoreError):
     """BOT_DATABASE_URL cannot be connected to as written (a port out of range...)."""
 
 
-class NewerSchema(Exception):
+class NewerSchema(StoreError):
     """The database was migrated by a newer bot than this one."""
-
-
-def _record(row) -> Record | None:
-    """A row (key, data, rev, seen, outbox, question) as a Record, or None when it cannot be read."""
-    return record_of(row[1], row[2], row[3], row[4], row[5])
 
 
 async def _keep_session(conn) -> None:
@@ -261,11 +254,13 @@ async def migrate(conn) -> int:
 
 
 class PostgresStore:
-    def __init__(self, url: str, pool_min: int = 1, pool_max: int = 10, timeout: float = 10.0,
+    def __init__(self, url: str, decode: Decode, pool_min: int = 1, pool_max: int = 10, timeout: float = 10.0,
                  server_settings: dict | None = None):
-        """`timeout`: seconds to connect, to wait for a free connection, and per statement.
+        """`decode`: a record's JSON text back into what was saved (bot/stores.py: Progress.from_json).
+        `timeout`: seconds to connect, to wait for a free connection, and per statement.
         `server_settings`: e.g. {"search_path": "a_schema"} (the tests use one per test)."""
         self.url = url
+        self.decode = decode
         self.pool_min, self.pool_max = min(pool_min, pool_max), pool_max
         self.timeout = timeout
         self.server_settings = server_settings
@@ -278,7 +273,7 @@ class PostgresStore:
         # key -> (rev, updated, progress) last read or written here: a load whose row is still at
         # that rev and updated gets neither the JSON nor its parsing (checked by the database at
         # every load, so another process's step, an erasure or a purge is always seen).
-        self._cache: LRU[str, tuple[int, float, Progress, tuple]] = LRU(CACHE_SIZE)
+        self._cache: LRU[str, tuple[int, float, Kept, tuple]] = LRU(CACHE_SIZE)
         # key -> the question read at its last load (a save leaves that column as it was)
         self._questions: LRU[str, int] = LRU(CACHE_SIZE)
 
@@ -343,11 +338,16 @@ class PostgresStore:
             self._trouble = None
         return result
 
+    def _record(self, row) -> Record | None:
+        """A row (key, data, rev, seen, outbox, question) as a Record, or None when it cannot be read."""
+        return record_of(self.decode, row[1], row[2], row[3], row[4], row[5])
+
     # -- what this process last read or wrote --------------------------------------------------
+
     def _cached(self, name: str) -> tuple | None:
         return self._cache.get(name)
 
-    def _remember(self, name: str, rev: int, updated: float, progress: Progress, seen: tuple) -> None:
+    def _remember(self, name: str, rev: int, updated: float, progress: Kept, seen: tuple) -> None:
         self._cache.put(name, (rev, updated, progress, seen))
 
     def _forget(self, name: str) -> None:
@@ -372,7 +372,7 @@ class PostgresStore:
             self._questions.pop(name)
         if data is None:  # unchanged since this process last read or wrote it: only the outbox may differ
             return Record(cached[2], rev, cached[3], () if outbox == "[]" else tuple(json.loads(outbox)), question)
-        record = record_of(data, rev, seen, outbox, question)
+        record = record_of(self.decode, data, rev, seen, outbox, question)
         if record is not None:
             self._remember(name, rev, updated, record.progress, record.seen)
         else:
@@ -384,7 +384,7 @@ class PostgresStore:
             raise Unreadable(str(key))
         return record
 
-    async def save(self, key: ConversationKey, progress: Progress, rev: int,
+    async def save(self, key: ConversationKey, progress: Kept, rev: int,
                    seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = (),
                    reminders: list | None = None) -> Record:
         name, now = str(key), time.time()
@@ -420,7 +420,7 @@ class PostgresStore:
         rows = await self._run(lambda c: c.fetch(
             f"SELECT {_COLUMNS} FROM progress WHERE outbox <> '[]'::jsonb AND updated <= $1 ORDER BY updated "
             "LIMIT $2", time.time() - older_than, limit))
-        found = [(ConversationKey.parse(row[0]), _record(row)) for row in rows]
+        found = [(ConversationKey.parse(row[0]), self._record(row)) for row in rows]
         return [(key, record) for key, record in found if record is not None]
 
     async def count_undelivered(self) -> int:
@@ -580,7 +580,7 @@ class PostgresStore:
     def load_sync(self, key: ConversationKey) -> Record | None:
         return self._sync(self.load, key)
 
-    def save_sync(self, key: ConversationKey, progress: Progress, rev: int,
+    def save_sync(self, key: ConversationKey, progress: Kept, rev: int,
                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = (),
                   reminders: list | None = None) -> Record:
         return self._sync(self.save, key, progress, rev, seen, outbox, events, reminders)

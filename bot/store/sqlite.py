@@ -37,12 +37,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..engine.progress import Progress
 from ..errors import Unreadable
 from ..lru import LRU
-from ..ops.events import FIELDS, UNRECOGNISED_DAYS
-from .base import (EVENTS_PAGE, FACTS, Conflict, ConversationKey, Record, Row, StoreUnavailable, event_rows, kept_texts,
-                   record_of)
+from .base import (EVENTS_PAGE, FACTS, FIELDS, UNRECOGNISED_DAYS, Conflict, ConversationKey, Decode, Kept, Record, Row,
+                   StoreUnavailable, event_rows, kept_texts, record_of)
 
 log = logging.getLogger(__name__)
 
@@ -173,15 +171,12 @@ def migrate(conn: sqlite3.Connection) -> int:
     return found
 
 
-def _record(row) -> Record | None:
-    """A row (key, data, rev, seen, outbox, question) as a Record, or None when it cannot be read."""
-    return record_of(row[1], row[2], row[3], row[4], row[5])
-
-
 class SQLiteStore:
-    def __init__(self, path: str | Path, lock_timeout: float = 5.0, synchronous: str = "NORMAL",
+    def __init__(self, path: str | Path, decode: Decode, lock_timeout: float = 5.0, synchronous: str = "NORMAL",
                  cache_size: int = 10_000):
+        """`decode`: a record's JSON text back into what was saved (bot/stores.py: Progress.from_json)."""
         self.path = Path(path)
+        self.decode = decode
         self.cache_size = cache_size
         self._cache: LRU[str, Record] = LRU(cache_size)  # checked against the file at each load
         self.lock_timeout = lock_timeout
@@ -197,6 +192,10 @@ class SQLiteStore:
         self._trouble: bool | None = None  # None: fine; else whether a write failed
         self._identity: tuple[int, int] | None = None  # (device, inode) of the file we opened
         self._lost = False  # the file vanished while we ran: the folder is not made again
+
+    def _record(self, row) -> Record | None:
+        """A row (key, data, rev, seen, outbox, question) as a Record, or None when it cannot be read."""
+        return record_of(self.decode, row[1], row[2], row[3], row[4], row[5])
 
     # -- connections ---------------------------------------------------------------------
     def _open(self, write: bool) -> sqlite3.Connection:
@@ -325,7 +324,7 @@ class SQLiteStore:
             if self._run(lambda c: c.execute(_UNTOLD, (key,)).fetchone()) is not None:
                 raise Unreadable(key)  # set aside, its owner not told yet: until they start again
             return None
-        record = _record(row)
+        record = self._record(row)
         if record is None:
             self._run(self._set_aside, key, write=True)
             raise Unreadable(key)
@@ -369,7 +368,7 @@ class SQLiteStore:
         conn.execute("COMMIT")
         return ok
 
-    def save_sync(self, key: ConversationKey, progress: Progress, rev: int, seen: tuple[int, ...] = (),
+    def save_sync(self, key: ConversationKey, progress: Kept, rev: int, seen: tuple[int, ...] = (),
                   outbox: tuple = (), events: tuple = (), reminders: list | None = None) -> Record:
         try:
             ok = self._run(self._write_step, key, rev, progress.to_json(), json.dumps(seen), json.dumps(outbox),
@@ -405,7 +404,7 @@ class SQLiteStore:
         rows = self._run(lambda c: c.execute(
             f"SELECT {_COLUMNS} FROM progress WHERE outbox != '[]' AND updated <= ? ORDER BY updated LIMIT ?",
             (time.time() - older_than, limit)).fetchall())
-        found = [(ConversationKey.parse(row[0]), _record(row)) for row in rows]
+        found = [(ConversationKey.parse(row[0]), self._record(row)) for row in rows]
         return [(key, record) for key, record in found if record is not None]
 
     def count_undelivered_sync(self) -> int:
@@ -775,7 +774,7 @@ class SQLiteStore:
     async def load(self, key: ConversationKey) -> Record | None:
         return self.load_sync(key)  # inline: see the module docstring
 
-    async def save(self, key: ConversationKey, progress: Progress, rev: int,
+    async def save(self, key: ConversationKey, progress: Kept, rev: int,
                    seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = (),
                    reminders: list | None = None) -> Record:
         if self._checkpointer is None:

@@ -27,7 +27,8 @@ from ..ops.logs import formatter
 from ..ops.metrics import CountedStore, Metrics
 from ..ops.startup import StartupFailed, check_bot_api, check_store
 from ..settings import Settings
-from ..store import ConversationKey, open_store
+from ..store import ConversationKey
+from ..stores import open_store
 from .frontend import TelegramFrontend, conversation_key
 from .limits import ChatRateLimiter
 from .poller import Poller

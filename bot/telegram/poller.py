@@ -77,11 +77,11 @@ class Poller:
             except TelegramError:
                 pass
 
-    async def _get_updates(self, timeout: int, limit: int = 100):
+    async def _get_updates(self, wait: int, limit: int = 100):
         return await self.application.bot.do_api_request(
-            "getUpdates", api_kwargs={"offset": self.offset, "timeout": timeout, "limit": limit,
+            "getUpdates", api_kwargs={"offset": self.offset, "timeout": wait, "limit": limit,
                                       "allowed_updates": list(Update.ALL_TYPES)},
-            read_timeout=timeout + 5)
+            read_timeout=wait + 5)
 
     async def _run(self) -> None:
         pause = 0

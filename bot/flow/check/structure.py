@@ -19,7 +19,8 @@ TIMED = re.compile(r"\{(date|delay)\.([a-z][a-z0-9_]*)\}")  # {date.answer_due},
 # (« au service clients »); {route.then} the later steps; {route.mediator} the mediator sentence...
 ROUTE = re.compile(r"\{route\.([a-z_]+)\}")
 ROUTE_PARTS = ("company", "company_of", "first", "wait", "then", "mediator", "mediator_name", "address",
-               "address_lines", "phone", "fact", "sector", "contact", "abroad", "after", "addressee", "write_to", "letter_next", "facts")
+               "address_lines", "phone", "fact", "sector", "contact", "abroad", "after", "addressee", "write_to",
+               "letter_next", "facts")
 # What a node kind costs in user actions at most (a text answer may need a confirmation tap; a
 # date given as a month, « en octobre », is asked which day).
 TAPS = {"choice": 1, "text": 2, "info": 1, "date": 2, "company": 2, "outcome": 0}

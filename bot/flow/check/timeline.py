@@ -27,7 +27,8 @@ def timeline(r: Reader, data: Located) -> dict[str, Delay]:
         raw = r.scalar(entry, "delay", what)
         match = _DELAY.match(raw or "")
         if raw is not None and not match:
-            r.err(entry.line_of("delay"), f"{what}: delay must be like \"30 days\", \"8 weeks\", \"2 months\" or \"1 year\", not {raw!r}")
+            r.err(entry.line_of("delay"),
+                  f"{what}: delay must be like \"30 days\", \"8 weeks\", \"2 months\" or \"1 year\", not {raw!r}")
         basis = r.scalar(entry, "basis", what)
         if basis is not None and basis not in BASES:
             r.err(entry.line_of("basis"), f"{what}: basis must be one of {', '.join(BASES)}")
