@@ -324,7 +324,7 @@ def cmd_post(args, settings: Settings) -> int:
     async def post() -> str:
         store = open_store(settings)
         try:
-            async with Bot(settings.token, base_url=settings.base_url, request=_bot_request()) as bot:
+            async with Bot(settings.token or "", base_url=settings.base_url, request=_bot_request()) as bot:
                 return await publish(bot, store, args.chat, tr(flow.title, args.lang), flow.id, args.lang,
                                      flow.directory is not None)
         finally:

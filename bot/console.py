@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Callable, TextIO
 
-from .conversation import Conversations
+from .conversation import Conversations, StepStore
 from .engine import Commands, Engine, Reply, Turn, command_of
 from .engine.followup import CASE_TOKEN
 from .engine.reply import card_lines
@@ -63,7 +63,7 @@ class _Session:
         self.unsaved = False
 
     @property
-    def store(self) -> ProgressStore | None:
+    def store(self) -> StepStore | None:
         return self.conversations.store
 
     async def load(self) -> Record | None:
@@ -177,9 +177,9 @@ def _turn_for(engine: Engine, commands: Commands, prompt: Reply | None, line: st
     """What a typed line does: an answer to the prompt on screen, a command, or words."""
     action, arg = command_of(line)
     choice = Commands.typed_answer(prompt, line) if prompt is not None and action is None else None
-    if choice is not None and prompt.kind == "case" and progress is not None:
+    if choice is not None and prompt is not None and prompt.kind == "case" and progress is not None:
         return Turn(*engine.choose(progress, choice, prompt.token, now))  # /suivi's, /rappels' buttons
-    if choice is not None and prompt.kind == "forget":
+    if choice is not None and prompt is not None and prompt.kind == "forget":
         return commands.confirm_forget(choice, progress, lang, now)
     if prompt is not None and prompt.kind == "case" and action is None and line.strip().isdigit():
         return Turn(progress, replace(prompt, notices=[t(lang, "pick_a_button")]))  # a number not on the list

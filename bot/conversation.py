@@ -25,14 +25,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Protocol
 
 from .engine import Engine, Progress, Turn
 from .errors import Conflict, Unreadable
 from .locales import t
 from .ops.events import events_of
 from .ops.metrics import NO_METRICS
-from .store import ConversationKey, ProgressStore, Record
+from .store import ConversationKey, ConversationStore, Record, ReminderQueue
+from .store.base import Outbox
 
 log = logging.getLogger(__name__)
 FOLLOWED = frozenset({"private", "console"})  # conversations whose cases send reminders
@@ -66,8 +67,12 @@ class Step:
     outbox: tuple = ()
 
 
+class StepStore(ConversationStore, ReminderQueue, Protocol):
+    """The store roles a conversation step uses: its records, and the reminders it drops or moves."""
+
+
 class Conversations:
-    def __init__(self, engine: Engine, store: ProgressStore | None, clock: Callable[[], datetime] = _utcnow,
+    def __init__(self, engine: Engine, store: StepStore | None, clock: Callable[[], datetime] = _utcnow,
                  metrics=NO_METRICS):
         """`store` None: nothing is kept (the terminal's --no-store)."""
         self.engine, self.store, self.clock, self.metrics = engine, store, clock, metrics
@@ -96,7 +101,7 @@ class Conversations:
         return turn.progress or (record.progress if record is not None and turn.effect is None else None)
 
     async def commit(self, key: ConversationKey, record: Record | None, turn: Turn,
-                     outbox: Callable[[Turn, Progress | None], tuple] = lambda turn, progress: (),
+                     outbox: Callable[[Turn, Progress | None], Outbox] = lambda turn, progress: (),
                      update_id: int | None = None, now: datetime | None = None) -> Step:
         """Carry out the turn's effect, then save what is kept with its events (at `now`: the
         clock's time by default), its reminders' difference and `outbox(turn, kept progress)`
@@ -119,48 +124,62 @@ class Conversations:
         events = events_of(before, turn.progress, turn.reply, now or self.clock(), self.engine.keep_unrecognised)
         planned = self.engine.followup.schedule(before)
         plans = self.engine.followup.schedule(progress) if key.kind in FOLLOWED else []
-        saved = await self.store.save(key, progress, record.rev if record is not None else 0, seen, items, events,
+        saved = await self.store.save(key, progress, record.rev if record is not None else 0, seen, items, tuple(events),
                                       plans if plans != planned else None)
         if turn.reply.kind == "outcome":
             self.metrics.outcome(self.engine, progress)
         return Step(turn, progress, saved, items)
 
+    def _store(self) -> StepStore:
+        """The store, for what only exists with one (reminders come only from a store)."""
+        if self.store is None:
+            raise RuntimeError("reminders and blocked chats need a store")
+        return self.store
+
     async def remind(self, key: ConversationKey, record: Record | None, reminder: str, due: float,
-                     outbox: Callable[[Turn, Progress], tuple]) -> Step | None:
+                     outbox: Callable[[Turn, Progress], Outbox]) -> Step | None:
         """A reminder this process claimed (its row: `reminder`, `due`): its question put
         through the outbox, saved with the schedule that marks it sent and plans the next; or,
         when nothing is to be sent now, its row dropped or moved (None). Each is decided against
         `record`'s revision: a process holding an old copy changes nothing (Conflict: read again)."""
-        now, rev = self.clock(), record.rev if record is not None else 0
-
-        def decided(done: bool) -> None:
-            if not done:
-                raise Conflict(str(key))
+        now, rev, store = self.clock(), record.rev if record is not None else 0, self._store()
         if record is None or key.kind != "private":  # erased, or not a chat to send to (the terminal
             # shows its due reminder when it starts again, bot/console.py)
-            return decided(await self.store.finish_reminder(key, reminder, due, rev))
-        later = self.engine.followup.quiet_until(record.progress, now)
-        if later is not None:  # due while the bot was down, now in the quiet hours: at their end
-            return decided(await self.store.postpone_reminder(key, reminder, later.timestamp(), rev))
+            _decided(key, await store.finish_reminder(key, reminder, due, rev))
+            return None
+        quiet_end = self.engine.followup.quiet_until(record.progress, now)
+        if quiet_end is not None:  # due while the bot was down, now in the quiet hours: at their end
+            _decided(key, await store.postpone_reminder(key, reminder, quiet_end.timestamp(), rev))
+            return None
         found = self.engine.remind(record.progress, now)
         if found is None:  # cancelled, answered, stopped, no longer in the flow, or now later
             later = dict(self.engine.followup.schedule(record.progress)).get(reminder)
             if later is not None and later > due:  # the flow's new version puts it later
-                return decided(await self.store.postpone_reminder(key, reminder, later, rev))
-            return decided(await self.store.finish_reminder(key, reminder, due, rev))
-        turn = Turn(*found)
-        items = tuple(record.outbox) + tuple(outbox(turn, turn.progress))
-        saved = await self.store.save(key, turn.progress, record.rev, record.seen, items, (),
-                                      self.engine.followup.schedule(turn.progress))
+                _decided(key, await store.postpone_reminder(key, reminder, later, rev))
+            else:
+                _decided(key, await store.finish_reminder(key, reminder, due, rev))
+            return None
+        progress, reply = found
+        turn = Turn(progress, reply)
+        items = tuple(record.outbox) + tuple(outbox(turn, progress))
+        saved = await store.save(key, progress, record.rev, record.seen, items, (), self.engine.followup.schedule(progress))
         self.metrics.reminders.inc()
-        return Step(turn, turn.progress, saved, items)
+        return Step(turn, progress, saved, items)
 
     async def unreachable(self, key: ConversationKey, why: str = "blocked") -> bool:
         """The person can no longer be reached (they blocked the bot): their case stops and its
         reminders are dropped, the progress kept. False when there was no case to stop."""
-        record = await self.store.load(key)
+        store = self._store()
+        record = await store.load(key)
         if record is None or record.progress.case is None or not record.progress.case.open:
             return False
         progress, _ = self.engine.stop_case(record.progress, self.clock(), why=why)
-        await self.store.save(key, progress, record.rev, record.seen, (), (), self.engine.followup.schedule(progress))
+        await store.save(key, progress, record.rev, record.seen, (), (), self.engine.followup.schedule(progress))
         return True
+
+
+def _decided(key: ConversationKey, done: bool) -> None:
+    """A reminder is dropped or moved only against the revision it was decided on: a process
+    holding an old copy changes nothing, and decides again on the new one."""
+    if not done:
+        raise Conflict(str(key))

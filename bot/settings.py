@@ -76,7 +76,8 @@ class _Reader:
     """Reads settings from a mapping and notes every problem instead of stopping at the first."""
 
     def __init__(self, env, base: Path):
-        self.env, self.base, self.problems = env, base, []
+        self.env, self.base = env, base
+        self.problems: list[str] = []
         self.asked: set[str] = set()  # every name read: the others starting BOT_ are typos
 
     def text(self, name: str, default: str | None = None) -> str | None:
@@ -107,7 +108,7 @@ class _Reader:
         return value
 
     def path(self, name: str, default: str) -> Path:
-        path = Path(self.text(name, default)).expanduser()
+        path = Path(self.text(name) or default).expanduser()
         return path if path.is_absolute() else self.base / path
 
     def parsed(self, name: str, parse, default=None):
@@ -255,10 +256,10 @@ class Settings:
             database_url=read.store_url(),
             database_pool=read.integer("BOT_DATABASE_POOL", 10, 1, what="a number of connections"),
             webhook_url=webhook_url,
-            webhook_listen=read.text("BOT_WEBHOOK_LISTEN", "127.0.0.1"),
+            webhook_listen=read.text("BOT_WEBHOOK_LISTEN") or "127.0.0.1",
             webhook_port=read.integer("BOT_WEBHOOK_PORT", 8443, 1, 65535, "a port"),
             webhook_secret=secret,
-            health_listen=read.text("BOT_HEALTH_LISTEN", "127.0.0.1"),
+            health_listen=read.text("BOT_HEALTH_LISTEN") or "127.0.0.1",
             health_port=read.integer("BOT_HEALTH_PORT", 0, 0, 65535, "a port") or None,
             metrics_token=read.text("BOT_METRICS_TOKEN", "") or None,
             start_retry_seconds=start_retry,

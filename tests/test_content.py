@@ -255,3 +255,43 @@ def test_people_who_already_wrote_get_the_bank_questions_on_billing(engine, answ
     assert "Révoquer le mandat" in said(_detail(engine, progress, reply, "next"))
     progress, reply = _walk(engine, "requests", "video", *answers, *hearing)  # not about money: no bank question
     assert progress.node == outcome and "banque" not in reply.text
+
+
+# What the Cstream flow says on the two paths tests/test_telegram.py walked through Telegram
+# before it ran on a tiny flow of its own (tests/tiny.py): the wording stays covered here.
+
+def _typed_then(engine, words, *answers, now=NOW):
+    """A description typed and taken at once (no « C'est bien ça ? »), then buttons."""
+    progress, reply = engine.start(now=now)
+    progress, reply = engine.text(progress, words, now)
+    assert reply.kind == "choice" and progress.node == "service", reply.text
+    for answer in answers:
+        progress, reply = engine.choose(progress, answer, reply.token, now)
+    return progress, reply
+
+
+def test_written_and_unanswered_gets_the_mediator_with_its_contacts_and_next_steps(engine):
+    progress, reply = _typed_then(engine, "ma réclamation n'a jamais été traitée", "books", "written", "no_answer",
+                                  "under_year")
+    assert progress.node == "mediator"
+    assert "vous pouvez saisir gratuitement le médiateur de la consommation" in reply.text
+    assert [b.id[len(DETAIL):] for b in reply.buttons if b.id.startswith(DETAIL)] == ["letter", "channels", "next", "sources"]
+    contacts = _detail(engine, progress, reply, "channels")
+    assert "https://www.mediateurfevad.fr" in [card.url for card in contacts.cards]
+    assert "Préparez" in [title for title, _ in contacts.sections]
+    assert "90 jours" in said(_detail(engine, progress, reply, "next"))
+
+
+def test_a_double_charge_gets_the_open_now_line_and_the_cstream_letter_in_their_words(engine):
+    progress, reply = _typed_then(engine, "on m'a prélevé deux fois ce mois-ci", "video", "no", "no", "unknown")
+    assert "paid_how" not in [a.node for a in progress.path]  # « prélevé »: only when is asked, not how
+    assert progress.node == "write_now" and reply.now == "👉 Le 3979 est ouvert maintenant, jusqu'à 21h."
+    letter = _detail(engine, progress, reply, "letter").document
+    assert letter.filename == "reclamation-cstream.docx"
+    assert "Objet : Réclamation - abonnement Cstream Vidéo" in letter.content
+    assert "« on m'a prélevé deux fois ce mois-ci »" in letter.content  # their own words
+
+
+def test_an_english_interface_gets_the_first_question_in_english(engine):
+    _, reply = engine.start(lang="en", now=NOW)
+    assert "What is your problem with Cstream" in reply.text

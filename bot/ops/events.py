@@ -14,15 +14,17 @@ key (so /oublier erases it), for 30 days.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal, get_args
 
 from ..engine import Progress, Reply
 from ..engine.engine import NAMED
 
-KINDS = ("start", "answer", "back", "stay", "read")  # stay: help, summary, a question repeated, not
+EventKind = Literal["start", "answer", "back", "stay", "read"]
+KINDS: tuple[EventKind, ...] = get_args(EventKind)  # stay: help, summary, a question repeated, not
 # understood...; read: the company and sector a description named (the general flow's skipped questions)
 
 
-def event(progress: Progress, now: datetime, kind: str, node: str | None, next_node: str,
+def event(progress: Progress, now: datetime, kind: EventKind, node: str | None, next_node: str,
           choice: str | None = None, understood: bool | None = None, outcome: str | None = None,
           followup: str | None = None) -> dict:
     return {"day": now.date().isoformat(), "flow": progress.flow, "version": progress.version, "kind": kind,

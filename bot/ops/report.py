@@ -475,6 +475,8 @@ def _durations(plt, stats: Stats):
     minutes = [s / 60 for s in stats.durations]
     ax.hist(minutes, bins=min(40, max(5, len(minutes) // 5)), color=COLOURS["reached"])
     for value, name, style in ((stats.median, "médiane", "-"), (stats.p90, "90e centile", "--")):
+        if value is None:
+            continue
         ax.axvline(value / 60, color=COLOURS["answered"], linestyle=style, label=f"{name} : {_duration(value)}")
     ax.set_xlabel("minutes entre le premier message et l'issue")
     ax.set_ylabel("conversations")

@@ -5,10 +5,11 @@ The stores keep what they are given (bot/stores.py builds them for the engine's 
 """
 from __future__ import annotations
 
-from .base import Conflict, ConversationKey, ProgressStore, Record, Row, StoreUnavailable
+from .base import (Administration, Conflict, ConversationKey, ConversationStore, EventLog, ProgressStore, Record,
+                   ReminderQueue, Row, StoreUnavailable, SyncAccess)
 
 
-async def copy_rows(source: ProgressStore, target: ProgressStore, batch: int = 500) -> tuple[int, int]:
+async def copy_rows(source: Administration, target: Administration, batch: int = 500) -> tuple[int, int]:
     """Copy every conversation of `source` into `target`, `batch` rows per transaction, in key
     order; return (copied, skipped). Rows already in `target` at the same or a later revision
     are skipped, so running it again copies nothing twice and finishes an interrupted copy."""
@@ -21,4 +22,5 @@ async def copy_rows(source: ProgressStore, target: ProgressStore, batch: int = 5
     return copied, skipped
 
 
-__all__ = ["Conflict", "ConversationKey", "ProgressStore", "Record", "Row", "StoreUnavailable", "copy_rows"]
+__all__ = ["Administration", "Conflict", "ConversationKey", "ConversationStore", "EventLog", "ProgressStore", "Record",
+           "ReminderQueue", "Row", "StoreUnavailable", "SyncAccess", "copy_rows"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterable, Iterator, Literal, Protocol
 
 from ..errors import Conflict, StoreUnavailable
 
@@ -30,13 +30,17 @@ class Kept(Protocol):
 
 
 Decode = Callable[[str], Any]  # the JSON text back into what was kept (Progress.from_json)
+Outbox = tuple[Any, ...]        # JSON-ready items, the front end's business (bot/telegram/send.py's Calls' data)
+Event = dict[str, Any]          # a step's event: FIELDS, and `text` when a description is kept (bot/ops/events.py)
+Schedule = list[tuple[str, float]]  # a conversation's reminders to come: (reminder id, epoch seconds due)
+EventRow = tuple[Any, ...]      # (id, *FIELDS), or (id, seconds, token, FACTS as JSON text)
 
 
 @dataclass(frozen=True)
 class ConversationKey:
     """Whose conversation: the chat in a private chat (`private:<chat>`), the chat and the
     member in a group (`group:<chat>:<user>`), a name in the terminal (`console:<name>`)."""
-    kind: str
+    kind: Literal["private", "group", "console"]
     chat: int | None = None
     user: int | None = None
     name: str | None = None
@@ -67,7 +71,7 @@ class ConversationKey:
 
     def in_chat(self, chat_id: int) -> "ConversationKey":
         """The same member's key once their group has a new id (it became a supergroup)."""
-        return ConversationKey.group(chat_id, self.user) if self.kind == "group" else self
+        return ConversationKey.group(chat_id, self.user) if self.kind == "group" and self.user is not None else self
 
     def __str__(self) -> str:
         if self.kind == "console":
@@ -88,7 +92,7 @@ class Record:
     progress: Any  # what was kept (a Progress), as the store's `decode` reads it back
     rev: int = 0
     seen: tuple[int, ...] = ()
-    outbox: tuple = ()
+    outbox: Outbox = ()
     question: int | None = None
 
     def handled(self, update_id: int) -> bool:
@@ -131,18 +135,19 @@ EVENTS_PAGE = 20_000  # events read per page (the report streams a million in pa
 FACTS = ("day", "flow", "version", "kind", "node", "choice", "understood", "next", "outcome", "followup")
 
 
-def event_rows(events) -> list[tuple]:
+def event_rows(events: Iterable[Event]) -> list[EventRow]:
     """The step's events as rows of the `events` table's columns (FIELDS order)."""
     return [tuple(None if e[f] is None else int(e[f]) if f == "understood" else e[f] for f in FIELDS)
             for e in events]
 
 
-def kept_texts(events) -> list[tuple]:
+def kept_texts(events: Iterable[Event]) -> list[tuple[str, str, str, str]]:
     """(day, flow, node, text) of the events carrying an unrecognised description."""
     return [(e["day"], e["flow"], e["node"], e["text"]) for e in events if e.get("text")]
 
 
-def event_pages(fetch, since_day: str = "", flow: str | None = None):
+def event_pages(fetch: Callable[[str, str | None, int], list[EventRow]], since_day: str = "",
+                flow: str | None = None) -> Iterator[list[EventRow]]:
     """Every event from `since_day`, page by page: `fetch` is a store's `events_sync`."""
     after = 0
     while page := fetch(since_day, flow, after):
@@ -150,17 +155,16 @@ def event_pages(fetch, since_day: str = "", flow: str | None = None):
         after = page[-1][0]
 
 
-class ProgressStore(Protocol):
-    """The progress store: asynchronous for the bot, synchronous for the terminal and tools.
-    SQLite (`sqlite.py`) for one process; PostgreSQL (`postgres.py`) for several processes
-    on one database."""
+class ConversationStore(Protocol):
+    """The conversations: each one's record, saved compare-and-set with its outbox, events and
+    reminders in one transaction; its outbox marked shown; erasure."""
 
     async def load(self, key: ConversationKey) -> Record | None:
         """The stored record, or None (never met, erased, or unreadable: see the log)."""
 
     async def save(self, key: ConversationKey, progress: Kept, rev: int,
-                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = (),
-                   reminders: list | None = None) -> Record:
+                   seen: tuple[int, ...] = (), outbox: Outbox = (), events: tuple[Event, ...] = (),
+                   reminders: Schedule | None = None) -> Record:
         """Store `progress`, its `outbox` and the step's `events` (dicts of bot/ops/events.py
         FIELDS) in one transaction if the stored record is still at `rev` (0: none stored
         yet), and return the record at `rev + 1`; raise Conflict otherwise (nothing written,
@@ -169,7 +173,34 @@ class ProgressStore(Protocol):
         (reminder id, epoch seconds), replaces this conversation's reminders in the same
         transaction (None leaves them as they are)."""
 
-    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple]:
+    async def delivered(self, key: ConversationKey, rev: int, question: int | None = None) -> bool:
+        """Empty the outbox of the record still at `rev` (its replies were shown, or refused
+        for good) and note the message now showing its question (`Record.question`); False
+        when the record moved on meanwhile (its new outbox stays)."""
+
+    async def undelivered(self, limit: int = 100, older_than: float = 0.0) -> list[tuple[ConversationKey, Record]]:
+        """Records whose outbox is not empty, saved at least `older_than` seconds ago, oldest
+        step first (for the delivery sweep)."""
+
+    async def count_undelivered(self) -> int: ...
+
+    async def answer_once(self, chat_id: int, message_id: int, user_id: int, update_id: int | None = None) -> bool:
+        """True the first time a person answers a prompt message (/oublier's), and when the same
+        update (`update_id`) comes again after its handling failed; False for another press:
+        pressed twice, in one process or two, it is applied once (remembered a day)."""
+
+    async def delete(self, key: ConversationKey) -> int: ...
+
+    async def delete_user(self, user_id: int) -> int:
+        """Erase every record of that person (private and group conversations), and the
+        descriptions kept from them."""
+
+
+class ReminderQueue(Protocol):
+    """The follow-up's reminders to come: claimed by one process at a time, then dropped or moved
+    against the revision they were decided on (a reminder sent is a `save` with its new schedule)."""
+
+    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple[ConversationKey, str, float]]:
         """Reminders due by `now` that no live claim holds, claimed for `lease` seconds by
         `owner`: (key, reminder id, due) each. Two processes never get the same row while a
         claim lasts; once it has run out (its process died), another takes it over."""
@@ -185,22 +216,28 @@ class ProgressStore(Protocol):
     async def reminders_of(self, key: ConversationKey) -> list[tuple[str, float]]:
         """This conversation's reminders to come: (reminder id, due), soonest first."""
 
-    async def delivered(self, key: ConversationKey, rev: int, question: int | None = None) -> bool:
-        """Empty the outbox of the record still at `rev` (its replies were shown, or refused
-        for good) and note the message now showing its question (`Record.question`); False
-        when the record moved on meanwhile (its new outbox stays)."""
 
-    async def undelivered(self, limit: int = 100, older_than: float = 0.0) -> list[tuple[ConversationKey, Record]]:
-        """Records whose outbox is not empty, saved at least `older_than` seconds ago, oldest
-        step first (for the delivery sweep)."""
+class EventLog(Protocol):
+    """The anonymous step events and the descriptions kept (opt-in), for the report."""
 
-    async def count_undelivered(self) -> int: ...
+    async def events(self, since_day: str = "", flow: str | None = None, after: int = 0,
+                     limit: int = EVENTS_PAGE) -> list[EventRow]:
+        """Up to `limit` events from day `since_day` (ISO date; "" for all), of `flow` (None:
+        every flow), whose id is above `after`, in id order: (id, *FIELDS). Page with the
+        last id of each page (`event_pages`)."""
 
-    async def delete(self, key: ConversationKey) -> int: ...
+    async def event_facts(self, since_day: str = "", flow: str | None = None, after: int = 0,
+                          limit: int = EVENTS_PAGE) -> list[EventRow]:
+        """The same events as `events`, as (id, seconds, token, facts): facts is the JSON text of
+        the array of the FACTS columns, equal for two events whose FACTS are equal (the report
+        reads a million events this way: far fewer Python objects to make per row)."""
 
-    async def delete_user(self, user_id: int) -> int:
-        """Erase every record of that person (private and group conversations), and the
-        descriptions kept from them."""
+    async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple[str, str, str, str]]:
+        """The descriptions kept (BOT_KEEP_UNRECOGNISED=1): (day, flow, node, text), oldest first."""
+
+
+class Administration(Protocol):
+    """Retention, a group's migration, the entry posts, counting and copying a whole store, closing."""
 
     async def purge(self, older_than_seconds: float) -> int:
         """Erase the conversations untouched for that long, unless they have reminders to come
@@ -211,11 +248,6 @@ class ProgressStore(Protocol):
         """A group became a supergroup: its members' records follow the new chat id."""
 
     async def count(self) -> int: ...
-
-    async def answer_once(self, chat_id: int, message_id: int, user_id: int, update_id: int | None = None) -> bool:
-        """True the first time a person answers a prompt message (/oublier's), and when the same
-        update (`update_id`) comes again after its handling failed; False for another press:
-        pressed twice, in one process or two, it is applied once (remembered a day)."""
 
     async def entry_post(self, chat_id: int) -> int | None:
         """The message id of the bot's entry post in that chat (/publier), if it made one."""
@@ -230,33 +262,26 @@ class ProgressStore(Protocol):
         """Write rows as they are, in one transaction, unless the key is already stored at the
         same or a later revision; return how many were written (the rest were skipped)."""
 
-    async def events(self, since_day: str = "", flow: str | None = None, after: int = 0,
-                     limit: int = EVENTS_PAGE) -> list[tuple]:
-        """Up to `limit` events from day `since_day` (ISO date; "" for all), of `flow` (None:
-        every flow), whose id is above `after`, in id order: (id, *FIELDS). Page with the
-        last id of each page (`event_pages`)."""
+    def close(self) -> None: ...
 
-    async def event_facts(self, since_day: str = "", flow: str | None = None, after: int = 0,
-                          limit: int = EVENTS_PAGE) -> list[tuple]:
-        """The same events as `events`, as (id, seconds, token, facts): facts is the JSON text of
-        the array of the FACTS columns, equal for two events whose FACTS are equal (the report
-        reads a million events this way: far fewer Python objects to make per row)."""
 
-    async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
-        """The descriptions kept (BOT_KEEP_UNRECOGNISED=1): (day, flow, node, text), oldest first."""
+class SyncAccess(Protocol):
+    """The same, from synchronous code (the terminal, the tools, the report): SQLite's core is
+    synchronous (its async methods run it on its threads), PostgreSQL's is asynchronous (these
+    run its coroutines on a private loop); each store bridges one way only."""
 
     def load_sync(self, key: ConversationKey) -> Record | None: ...
 
     def save_sync(self, key: ConversationKey, progress: Kept, rev: int,
-                  seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = ()) -> Record: ...
+                  seen: tuple[int, ...] = (), outbox: Outbox = (), events: tuple[Event, ...] = ()) -> Record: ...
 
     def events_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
-                    limit: int = EVENTS_PAGE) -> list[tuple]: ...
+                    limit: int = EVENTS_PAGE) -> list[EventRow]: ...
 
     def event_facts_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
-                         limit: int = EVENTS_PAGE) -> list[tuple]: ...
+                         limit: int = EVENTS_PAGE) -> list[EventRow]: ...
 
-    def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[tuple]: ...
+    def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[tuple[str, str, str, str]]: ...
 
     def delete_sync(self, key: ConversationKey) -> int: ...
 
@@ -264,8 +289,13 @@ class ProgressStore(Protocol):
 
     def count_sync(self) -> int: ...
 
-    def close(self) -> None: ...
+
+class ProgressStore(ConversationStore, ReminderQueue, EventLog, Administration, SyncAccess, Protocol):
+    """A whole store, every role: SQLite (`sqlite.py`) for one process, PostgreSQL
+    (`postgres.py`) for several processes on one database. A part of the bot is given the
+    roles it uses."""
 
 
-__all__ = ["Conflict", "ConversationKey", "EVENTS_PAGE", "FACTS", "ProgressStore", "Record", "Row", "StoreUnavailable",
+__all__ = ["Administration", "Conflict", "ConversationKey", "ConversationStore", "EVENTS_PAGE", "EventLog", "FACTS",
+           "ProgressStore", "ReminderQueue", "SyncAccess", "Record", "Row", "StoreUnavailable",
            "event_pages", "event_rows", "kept_texts"]

@@ -34,12 +34,13 @@ import json
 import logging
 import threading
 import time
+from typing import Any, Awaitable, Callable, Coroutine
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import StoreError, Unreadable
 from ..lru import LRU
-from .base import (EVENTS_PAGE, FACTS, FIELDS, UNRECOGNISED_DAYS, Conflict, ConversationKey, Decode, Kept, Record, Row,
-                   StoreUnavailable, event_rows, kept_texts, record_of)
+from .base import (EVENTS_PAGE, FACTS, FIELDS, UNRECOGNISED_DAYS, Conflict, ConversationKey, Decode, Event, EventRow, Kept,
+                   Outbox, Record, Row, Schedule, StoreUnavailable, event_rows, kept_texts, record_of)
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +214,7 @@ class NewerSchema(StoreError):
     """The database was migrated by a newer bot than this one."""
 
 
-async def _keep_session(conn) -> None:
+async def _keep_session(conn: Any) -> None:
     """A connection going back to the pool keeps its session as it is: asyncpg's default reset
     (advisory locks, cursors, LISTEN, settings: a round trip at every release) has nothing to
     undo here, since the store takes no session lock (only transaction ones), declares no
@@ -235,7 +236,7 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
 
 
-async def migrate(conn) -> int:
+async def migrate(conn: Any) -> int:
     """Bring the schema to SCHEMA_VERSION; return the version it had."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
@@ -255,7 +256,7 @@ async def migrate(conn) -> int:
 
 class PostgresStore:
     def __init__(self, url: str, decode: Decode, pool_min: int = 1, pool_max: int = 10, timeout: float = 10.0,
-                 server_settings: dict | None = None):
+                 server_settings: dict[str, str] | None = None):
         """`decode`: a record's JSON text back into what was saved (bot/stores.py: Progress.from_json).
         `timeout`: seconds to connect, to wait for a free connection, and per statement.
         `server_settings`: e.g. {"search_path": "a_schema"} (the tests use one per test)."""
@@ -264,21 +265,21 @@ class PostgresStore:
         self.pool_min, self.pool_max = min(pool_min, pool_max), pool_max
         self.timeout = timeout
         self.server_settings = server_settings
-        self._pools: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}  # loop -> task opening its pool
+        self._pools: dict[asyncio.AbstractEventLoop, asyncio.Task[Any]] = {}  # loop -> task opening its pool
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None   # the private loop of the *_sync methods
         self._thread_lock = threading.Lock()
         self._trouble: bool | None = None  # None: fine; else whether a write failed
-        self._errors: tuple = ()
+        self._errors: tuple[type[BaseException], ...] = ()
         # key -> (rev, updated, progress) last read or written here: a load whose row is still at
         # that rev and updated gets neither the JSON nor its parsing (checked by the database at
         # every load, so another process's step, an erasure or a purge is always seen).
-        self._cache: LRU[str, tuple[int, float, Kept, tuple]] = LRU(CACHE_SIZE)
+        self._cache: LRU[str, tuple[int, float, Kept, tuple[int, ...]]] = LRU(CACHE_SIZE)
         # key -> the question read at its last load (a save leaves that column as it was)
         self._questions: LRU[str, int] = LRU(CACHE_SIZE)
 
     # -- the pool of the running loop --------------------------------------------------------
-    async def _create_pool(self):
+    async def _create_pool(self) -> Any:
         import asyncpg
         try:
             pool = await asyncpg.create_pool(self.url, min_size=self.pool_min, max_size=self.pool_max,
@@ -294,7 +295,7 @@ class PostgresStore:
             raise
         return pool
 
-    async def _pool(self):
+    async def _pool(self) -> Any:
         loop = asyncio.get_running_loop()
         task = self._pools.get(loop)
         if task is not None and task.done() and not task.cancelled() and task.exception() is None:
@@ -312,7 +313,7 @@ class PostgresStore:
         """Open the pool and migrate now rather than on first use (optional)."""
         await self._run(lambda conn: conn.fetchval("SELECT 1"))
 
-    async def _run(self, fn, write: bool = False):
+    async def _run(self, fn: Callable[[Any], Awaitable[Any]], write: bool = False) -> Any:
         """`await fn(conn)` on a pooled connection; trouble becomes StoreUnavailable, its cause
         logged once per episode (only a write ends an episode a write started, as in SQLite)."""
         if not self._errors:
@@ -338,16 +339,16 @@ class PostgresStore:
             self._trouble = None
         return result
 
-    def _record(self, row) -> Record | None:
+    def _record(self, row: Any) -> Record | None:
         """A row (key, data, rev, seen, outbox, question) as a Record, or None when it cannot be read."""
         return record_of(self.decode, row[1], row[2], row[3], row[4], row[5])
 
     # -- what this process last read or wrote --------------------------------------------------
 
-    def _cached(self, name: str) -> tuple | None:
+    def _cached(self, name: str) -> tuple[int, float, Kept, tuple[int, ...]] | None:
         return self._cache.get(name)
 
-    def _remember(self, name: str, rev: int, updated: float, progress: Kept, seen: tuple) -> None:
+    def _remember(self, name: str, rev: int, updated: float, progress: Kept, seen: tuple[int, ...]) -> None:
         self._cache.put(name, (rev, updated, progress, seen))
 
     def _forget(self, name: str) -> None:
@@ -371,6 +372,7 @@ class PostgresStore:
         else:
             self._questions.pop(name)
         if data is None:  # unchanged since this process last read or wrote it: only the outbox may differ
+            assert cached is not None  # the query returns no data only for the revision cached
             return Record(cached[2], rev, cached[3], () if outbox == "[]" else tuple(json.loads(outbox)), question)
         record = record_of(self.decode, data, rev, seen, outbox, question)
         if record is not None:
@@ -385,10 +387,10 @@ class PostgresStore:
         return record
 
     async def save(self, key: ConversationKey, progress: Kept, rev: int,
-                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = (),
-                   reminders: list | None = None) -> Record:
+                   seen: tuple[int, ...] = (), outbox: Outbox = (), events: tuple[Event, ...] = (),
+                   reminders: Schedule | None = None) -> Record:
         name, now = str(key), time.time()
-        args = [name, key.user, key.chat, rev, now, progress.to_json(), json.dumps(seen), json.dumps(outbox)]
+        args: list[Any] = [name, key.user, key.chat, rev, now, progress.to_json(), json.dumps(seen), json.dumps(outbox)]
         rows = event_rows(events)
         kept = kept_texts(events) if rows else []
         if rows:  # one array per column
@@ -434,8 +436,8 @@ class PostgresStore:
         and the descriptions kept from them."""
         return await self._erase("user_id", user_id)
 
-    async def _erase(self, column: str, value) -> int:
-        async def erase(conn) -> int:
+    async def _erase(self, column: str, value: int | str) -> int:
+        async def erase(conn: Any) -> int:
             async with conn.transaction():
                 await conn.execute(f"DELETE FROM unrecognised WHERE {column} = $1", value)
                 await conn.execute(f"DELETE FROM reminders WHERE {column} = $1", value)
@@ -453,28 +455,28 @@ class PostgresStore:
             cutoff), write=True))
 
     async def events(self, since_day: str = "", flow: str | None = None, after: int = 0,
-                     limit: int = EVENTS_PAGE) -> list[tuple]:
+                     limit: int = EVENTS_PAGE) -> list[EventRow]:
         return await self._events(f"id, {', '.join(FIELDS)}", since_day, flow, after, limit)
 
     async def event_facts(self, since_day: str = "", flow: str | None = None, after: int = 0,
-                          limit: int = EVENTS_PAGE) -> list[tuple]:
+                          limit: int = EVENTS_PAGE) -> list[EventRow]:
         return await self._events(f"id, seconds, token, json_build_array({', '.join(FACTS)})::text",
                                   since_day, flow, after, limit)
 
-    async def _events(self, columns: str, since_day: str, flow: str | None, after: int, limit: int) -> list[tuple]:
+    async def _events(self, columns: str, since_day: str, flow: str | None, after: int, limit: int) -> list[EventRow]:
         rows = await self._run(lambda c: c.fetch(
             f"SELECT {columns} FROM events WHERE id > $1 AND day >= $2 "
             "AND ($3::text IS NULL OR flow = $3) ORDER BY id LIMIT $4", after, since_day, flow, limit))
         return [tuple(row) for row in rows]
 
-    async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
+    async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple[str, str, str, str]]:
         rows = await self._run(lambda c: c.fetch(
             "SELECT day, flow, node, text FROM unrecognised WHERE day >= $1 AND ($2::text IS NULL OR flow = $2) "
             "ORDER BY added", since_day, flow))
         return [tuple(row) for row in rows]
 
     async def move_chat(self, old_chat: int, new_chat: int) -> int:
-        async def move(conn):
+        async def move(conn: Any) -> int:
             async with conn.transaction():
                 keys = await conn.fetch("SELECT key FROM progress WHERE chat_id = $1 FOR UPDATE", old_chat)
                 for (key,) in keys:
@@ -493,7 +495,7 @@ class PostgresStore:
         return await self._run(lambda c: c.fetchval("SELECT count(*) FROM progress"))
 
     # -- the follow-up's reminders (same meaning as in sqlite.py) ---------------------------
-    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple]:
+    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple[ConversationKey, str, float]]:
         """Claim due reminders nobody holds: the rows are locked while claimed (SKIP LOCKED: a
         second process takes others, never the same), then held for `lease` seconds."""
         rows = await self._run(lambda c: c.fetch(
@@ -553,7 +555,7 @@ class PostgresStore:
                    [r.outbox for r in rows])
         planned = [(r.key, k.user, rid, due) for r, k in zip(rows, keys) for rid, due in json.loads(r.reminders)]
 
-        async def put(conn) -> int:
+        async def put(conn: Any) -> int:
             async with conn.transaction():
                 written = [row[0] for row in await conn.fetch(_PUT, *columns)]
                 await conn.execute("DELETE FROM reminders WHERE key = ANY($1::text[])", written)
@@ -562,7 +564,7 @@ class PostgresStore:
         return await self._run(put, write=True)
 
     # -- synchronous API (terminal, tools): the same coroutines on the private loop -----------------
-    def _sync(self, method, *args):
+    def _sync(self, method: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> Any:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -581,25 +583,25 @@ class PostgresStore:
         return self._sync(self.load, key)
 
     def save_sync(self, key: ConversationKey, progress: Kept, rev: int,
-                  seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = (),
-                  reminders: list | None = None) -> Record:
+                  seen: tuple[int, ...] = (), outbox: Outbox = (), events: tuple[Event, ...] = (),
+                  reminders: Schedule | None = None) -> Record:
         return self._sync(self.save, key, progress, rev, seen, outbox, events, reminders)
 
-    def claim_reminders_sync(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple]:
+    def claim_reminders_sync(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple[ConversationKey, str, float]]:
         return self._sync(self.claim_reminders, now, owner, lease, limit)
 
     def reminders_of_sync(self, key: ConversationKey) -> list[tuple[str, float]]:
         return self._sync(self.reminders_of, key)
 
     def events_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
-                    limit: int = EVENTS_PAGE) -> list[tuple]:
+                    limit: int = EVENTS_PAGE) -> list[EventRow]:
         return self._sync(self.events, since_day, flow, after, limit)
 
     def event_facts_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
-                         limit: int = EVENTS_PAGE) -> list[tuple]:
+                         limit: int = EVENTS_PAGE) -> list[EventRow]:
         return self._sync(self.event_facts, since_day, flow, after, limit)
 
-    def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
+    def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[tuple[str, str, str, str]]:
         return self._sync(self.unrecognised, since_day, flow)
 
     def delete_sync(self, key: ConversationKey) -> int:
@@ -636,17 +638,18 @@ class PostgresStore:
             except RuntimeError:  # its loop is closed: the sockets go with it
                 pass
         with self._thread_lock:
-            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
-        if loop is not None:
-            task = pools.get(loop)
-            if task is not None:
-                asyncio.run_coroutine_threadsafe(self._close_task(task), loop).result(timeout=self.timeout + 5)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=10)
-            loop.close()
+            private, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if private is not None:
+            opening = pools.get(private)
+            if opening is not None:
+                asyncio.run_coroutine_threadsafe(self._close_task(opening), private).result(timeout=self.timeout + 5)
+            private.call_soon_threadsafe(private.stop)
+            if thread is not None:
+                thread.join(timeout=10)
+            private.close()
 
     @staticmethod
-    async def _close_task(task) -> None:
+    async def _close_task(task: asyncio.Task[Any]) -> None:
         try:
             pool = await task
         except Exception:

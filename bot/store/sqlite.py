@@ -35,12 +35,14 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from ..errors import Unreadable
 from ..lru import LRU
-from .base import (EVENTS_PAGE, FACTS, FIELDS, UNRECOGNISED_DAYS, Conflict, ConversationKey, Decode, Kept, Record, Row,
-                   StoreUnavailable, event_rows, kept_texts, record_of)
+from .base import (EVENTS_PAGE, FACTS, FIELDS, UNRECOGNISED_DAYS, Conflict, ConversationKey, Decode, Event, EventRow, Kept,
+                   Outbox, Record, Row, Schedule, StoreUnavailable, event_rows, kept_texts, record_of)
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +173,28 @@ def migrate(conn: sqlite3.Connection) -> int:
     return found
 
 
+@dataclass
+class _Save:
+    """A step waiting for the next group commit: written if the row is still at `record.rev - 1`."""
+    key: ConversationKey
+    record: Record
+    data: str
+    seen: str
+    outbox: str
+    events: tuple[dict[str, Any], ...]
+    reminders: list[tuple[str, float]] | None
+    future: asyncio.Future[Any]
+
+
+@dataclass
+class _Emptied:
+    """An outbox shown, waiting for the next group commit: emptied if the row is still at `rev`."""
+    key: ConversationKey
+    rev: int
+    question: int | None
+    future: asyncio.Future[Any]
+
+
 class SQLiteStore:
     def __init__(self, path: str | Path, decode: Decode, lock_timeout: float = 5.0, synchronous: str = "NORMAL",
                  cache_size: int = 10_000):
@@ -184,8 +208,8 @@ class SQLiteStore:
         self._conns: dict[bool, sqlite3.Connection] = {}
         self._locks = {True: threading.Lock(), False: threading.Lock()}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")   # short writes
-        self._slow = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-slow")    # purge, chat moves
-        self._pending: list = []      # saves (and outboxes emptied) waiting for the next commit
+        self._slow = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqlite-slow")  # purges, chat moves, event pages
+        self._pending: list[_Save | _Emptied] = []  # waiting for the next commit
         self._committing = False      # a commit is running on the writer thread
         self._checkpointer: threading.Thread | None = None
         self._closing = threading.Event()
@@ -193,7 +217,7 @@ class SQLiteStore:
         self._identity: tuple[int, int] | None = None  # (device, inode) of the file we opened
         self._lost = False  # the file vanished while we ran: the folder is not made again
 
-    def _record(self, row) -> Record | None:
+    def _record(self, row: Any) -> Record | None:
         """A row (key, data, rev, seen, outbox, question) as a Record, or None when it cannot be read."""
         return record_of(self.decode, row[1], row[2], row[3], row[4], row[5])
 
@@ -262,7 +286,7 @@ class SQLiteStore:
         with self._locks[True]:
             return self._open(True)
 
-    def _run(self, fn, *args, write: bool = False):
+    def _run(self, fn: Callable[..., Any], *args: Any, write: bool = False) -> Any:
         """Run fn(conn, *args) on the read or write connection; database trouble becomes
         StoreUnavailable. The cause is logged once per episode: reads may still work while
         writes fail (a locked or read-only database), so only a write ends a write episode."""
@@ -276,14 +300,14 @@ class SQLiteStore:
                 if self._trouble is None:
                     log.error("progress store %s unavailable: %s", self.path, reason)
                     self._trouble = write
-                conn = self._conns.get(write)
-                if conn is not None and conn.in_transaction:
-                    conn.rollback()
-                if conn is not None and "locked" not in str(exc) and "busy" not in str(exc):
+                held = self._conns.get(write)
+                if held is not None and held.in_transaction:
+                    held.rollback()
+                if held is not None and "locked" not in str(exc) and "busy" not in str(exc):
                     # Read-only, full, I/O error: the next call opens the file anew (a connection
                     # opened while the file was read-only stays read-only), so the store works
                     # again once the operator fixed the cause.
-                    conn.close()
+                    held.close()
                     del self._conns[write]
                 # Locked or busy passes; a folder, a file or a schema that will not do does not.
                 passing = isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
@@ -300,7 +324,7 @@ class SQLiteStore:
         else:
             self._cache.put(key, record)
 
-    def _forget(self, match=None) -> None:
+    def _forget(self, match: Callable[[str], bool] | None = None) -> None:
         """Drop cached entries whose key string `match(key)` accepts, or all of them."""
         self._cache.drop(match)
 
@@ -342,7 +366,7 @@ class SQLiteStore:
 
     @staticmethod
     def _write_one(conn: sqlite3.Connection, key: ConversationKey, rev: int, data: str, seen: str, outbox: str,
-                   now: float, events=(), reminders=None) -> bool:
+                   now: float, events: tuple[Event, ...] = (), reminders: Schedule | None = None) -> bool:
         """Compare-and-set: insert when `rev` is 0, else update the row still at `rev`; then,
         only if it took, the step's events and its reminders (a list replaces the rows of
         this conversation; None leaves them) (the caller holds the transaction)."""
@@ -362,14 +386,14 @@ class SQLiteStore:
             conn.executemany(_PLAN, [(str(key), key.user, rid, due) for rid, due in reminders])
         return True
 
-    def _write_step(self, conn: sqlite3.Connection, *args) -> bool:
+    def _write_step(self, conn: sqlite3.Connection, *args: Any) -> bool:
         conn.execute("BEGIN IMMEDIATE")
         ok = self._write_one(conn, *args)
         conn.execute("COMMIT")
         return ok
 
     def save_sync(self, key: ConversationKey, progress: Kept, rev: int, seen: tuple[int, ...] = (),
-                  outbox: tuple = (), events: tuple = (), reminders: list | None = None) -> Record:
+                  outbox: Outbox = (), events: tuple[Event, ...] = (), reminders: Schedule | None = None) -> Record:
         try:
             ok = self._run(self._write_step, key, rev, progress.to_json(), json.dumps(seen), json.dumps(outbox),
                            time.time(), tuple(events), reminders, write=True)
@@ -413,7 +437,7 @@ class SQLiteStore:
     def delete_sync(self, key: ConversationKey) -> int:
         self._forget(str(key).__eq__)
 
-        def erase(conn):
+        def erase(conn: sqlite3.Connection) -> int:
             conn.execute("DELETE FROM unrecognised WHERE key = ?", (str(key),))
             conn.execute("DELETE FROM reminders WHERE key = ?", (str(key),))
             return conn.execute("DELETE FROM progress WHERE key = ?", (str(key),)).rowcount
@@ -425,7 +449,7 @@ class SQLiteStore:
         write-ahead log, which still holds copies of them, is then emptied."""
         self._forget(lambda k: ConversationKey.parse(k).user == user_id)
 
-        def erase(conn):
+        def erase(conn: sqlite3.Connection) -> int:
             erased = conn.execute("DELETE FROM progress WHERE user_id = ?", (user_id,)).rowcount
             conn.execute("DELETE FROM unrecognised WHERE user_id = ?", (user_id,))
             conn.execute("DELETE FROM reminders WHERE user_id = ?", (user_id,))
@@ -448,28 +472,28 @@ class SQLiteStore:
                                "LIMIT ?)", (cutoff,))
 
     def events_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
-                    limit: int = EVENTS_PAGE) -> list[tuple]:
+                    limit: int = EVENTS_PAGE) -> list[EventRow]:
         """A page of events, read on a connection of its own: a report reading a million
         events never holds the lock the bot's reads take."""
         return self._events(f"id, {', '.join(FIELDS)}", since_day, flow, after, limit)
 
     def event_facts_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
-                         limit: int = EVENTS_PAGE) -> list[tuple]:
+                         limit: int = EVENTS_PAGE) -> list[EventRow]:
         """The same page as (id, seconds, token, FACTS as one JSON array): 4 values a row to
         make into Python objects instead of 13, a third of the time of reading them."""
         return self._events(f"id, seconds, token, json_array({', '.join(FACTS)})", since_day, flow, after, limit)
 
-    def _events(self, columns: str, since_day: str, flow: str | None, after: int, limit: int) -> list[tuple]:
+    def _events(self, columns: str, since_day: str, flow: str | None, after: int, limit: int) -> list[EventRow]:
         if not self.path.exists():
             return []
-        query, args = f"SELECT {columns} FROM events WHERE id > ?", (after,)
+        query, args = f"SELECT {columns} FROM events WHERE id > ?", list[int | str]([after])
         if since_day:  # every day is >= "": not compared row by row (a tenth of the time of a read)
-            query, args = query + " AND day >= ?", args + (since_day,)
+            query, args = query + " AND day >= ?", args + [since_day]
         if flow:
-            query, args = query + " AND flow = ?", args + (flow,)
+            query, args = query + " AND flow = ?", args + [flow]
         conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self.lock_timeout)
         try:
-            return conn.execute(query + " ORDER BY id LIMIT ?", args + (limit,)).fetchall()
+            return conn.execute(query + " ORDER BY id LIMIT ?", [*args, limit]).fetchall()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return []  # a file from before the events: none yet
@@ -477,7 +501,7 @@ class SQLiteStore:
         finally:
             conn.close()
 
-    def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
+    def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[tuple[str, str, str, str]]:
         return self._run(lambda c: c.execute(
             "SELECT day, flow, node, text FROM unrecognised WHERE day >= ? AND (? IS NULL OR flow = ?) "
             "ORDER BY added", (since_day, flow, flow)).fetchall())
@@ -487,7 +511,7 @@ class SQLiteStore:
         per transaction, found through the chat_id index)."""
         self._forget(lambda k: ConversationKey.parse(k).chat == old_chat)
 
-        def move(conn, limit):
+        def move(conn: sqlite3.Connection, limit: int) -> int:
             conn.execute("BEGIN IMMEDIATE")
             rows = conn.execute("SELECT key FROM progress WHERE chat_id = ? LIMIT ?", (old_chat, limit)).fetchall()
             for (key,) in rows:
@@ -499,11 +523,11 @@ class SQLiteStore:
             return len(rows)
         return self._repeat(move)
 
-    def _in_chunks(self, statement: str, args: tuple) -> int:
+    def _in_chunks(self, statement: str, args: tuple[Any, ...]) -> int:
         """Run a DELETE ... LIMIT ? until it removes nothing more; return how many it removed."""
         return self._repeat(lambda conn, limit: conn.execute(statement, (*args, limit)).rowcount)
 
-    def _repeat(self, chunk) -> int:
+    def _repeat(self, chunk: Callable[[sqlite3.Connection, int], int]) -> int:
         """chunk(conn, limit) changes at most `limit` rows in one transaction; repeat it until it
         changes fewer. Each chunk holds the write lock about CHUNK_SECONDS (its size adapts);
         the lock is released between two, and the log emptied once it passes WAL_LIMIT."""
@@ -538,11 +562,11 @@ class SQLiteStore:
                 checkpoints.close()
 
     # -- the follow-up's reminders ----------------------------------------------------------
-    def claim_reminders_sync(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple]:
+    def claim_reminders_sync(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple[ConversationKey, str, float]]:
         """Claim up to `limit` reminders due by `now` that nobody holds (or whose holder's claim
         ran out: it died): (key, reminder id, due) each, held by `owner` for `lease` seconds.
         One transaction under SQLite's write lock: two processes never claim the same row."""
-        def claim(conn):
+        def claim(conn: sqlite3.Connection) -> list[tuple[str, str, float]]:
             conn.execute("BEGIN IMMEDIATE")
             rows = conn.execute(
                 "UPDATE reminders SET claimed_until = ?, claimed_by = ? WHERE rowid IN (SELECT rowid FROM reminders "
@@ -599,7 +623,7 @@ class SQLiteStore:
         return [Row(*row) for row in rows]
 
     def put_rows_sync(self, rows: list[Row]) -> int:
-        def put(conn):
+        def put(conn: sqlite3.Connection) -> int:
             conn.execute("BEGIN IMMEDIATE")
             written = 0
             for row in rows:
@@ -630,30 +654,29 @@ class SQLiteStore:
         self._slow.shutdown(wait=False)
 
     # -- group commit on the writer thread, checkpoints on a thread --------------------------
-    def _write_batch(self, conn: sqlite3.Connection, batch: list) -> list[bool]:
+    def _write_batch(self, conn: sqlite3.Connection, batch: list[_Save | _Emptied]) -> list[bool]:
         now = time.time()
         conn.execute("BEGIN IMMEDIATE")
         results = [self._apply(conn, item, now) for item in batch]
         conn.execute("COMMIT")
         return results
 
-    def _apply(self, conn: sqlite3.Connection, item: tuple, now: float) -> bool:
+    def _apply(self, conn: sqlite3.Connection, item: _Save | _Emptied, now: float) -> bool:
         """One item of a group commit: a step saved (compare-and-set), or an outbox emptied
         once Telegram showed it (only if the row is still at that revision)."""
-        if len(item) == 4:
-            key, rev, question, _ = item
-            return conn.execute(_EMPTIED, (question, str(key), rev)).rowcount == 1
-        key, record, data, seen, outbox, events, reminders, _ = item
-        return self._write_one(conn, key, record.rev - 1, data, seen, outbox, now, events, reminders)
+        if isinstance(item, _Emptied):
+            return conn.execute(_EMPTIED, (item.question, str(item.key), item.rev)).rowcount == 1
+        return self._write_one(conn, item.key, item.record.rev - 1, item.data, item.seen, item.outbox, now, item.events,
+                               item.reminders)
 
-    def _commit_batch(self, batch: list) -> list:
+    def _commit_batch(self, batch: list[_Save | _Emptied]) -> list[bool | StoreUnavailable]:
         """On the writer thread: one transaction for the batch; each save's outcome."""
         try:
             return self._run(self._write_batch, batch, write=True)
         except StoreUnavailable as exc:
             return [exc] * len(batch)
 
-    def _commit_inline(self, batch: list) -> list | None:
+    def _commit_inline(self, batch: list[_Save | _Emptied]) -> list[bool] | None:
         """The batch committed right here, on the loop, when nothing holds the write lock (the
         usual case: no thread hop, no wait); None, having changed nothing, when anything does
         (a purge chunk, a chat move, a checkpoint) or anything is amiss: the writer thread then
@@ -711,7 +734,7 @@ class SQLiteStore:
             return
         running.add_done_callback(lambda done: self._committed(batch, done))
 
-    def _committed(self, batch: list, done) -> None:
+    def _committed(self, batch: list[_Save | _Emptied], done: asyncio.Future[Any]) -> None:
         self._committing = False
         outcomes = done.result() if not done.cancelled() and done.exception() is None else \
             [StoreUnavailable("the commit did not run")] * len(batch)
@@ -719,15 +742,15 @@ class SQLiteStore:
         if self._pending:
             self._commit_pending()  # what came meanwhile: the next group
 
-    def _settle(self, batch: list, outcomes: list) -> None:
+    def _settle(self, batch: list[_Save | _Emptied], outcomes: list[Any]) -> None:
         for item, ok in zip(batch, outcomes):
-            key, future = item[0], item[-1]
-            if len(item) == 4:  # an outbox emptied: True, or False when the row moved on meanwhile
+            key, future = item.key, item.future
+            if isinstance(item, _Emptied):  # True, or False when the row moved on meanwhile
                 result = ok
                 if not isinstance(ok, Exception):
-                    self._emptied(key, item[1], ok, item[2])
+                    self._emptied(key, item.rev, ok, item.question)
             else:
-                result = ok if isinstance(ok, Exception) else item[1] if ok else Conflict(str(key))
+                result = ok if isinstance(ok, Exception) else item.record if ok else Conflict(str(key))
                 self._remember(str(key), None if isinstance(result, Exception) else result)
             if future.done():
                 continue
@@ -768,35 +791,38 @@ class SQLiteStore:
         self._checkpointer.start()
 
     # -- asynchronous API (the bot) ------------------------------------------------------
-    async def _async(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+    async def _async(self, fn: Callable[..., Any], *args: Any, slow: bool = False) -> Any:
+        """The one way the async API runs the synchronous core: on the store's threads (`slow`:
+        the thread of long work, purges, chat moves and event pages, so that it never holds up
+        a step's save or load)."""
+        return await asyncio.get_running_loop().run_in_executor(self._slow if slow else self._pool, fn, *args)
 
     async def load(self, key: ConversationKey) -> Record | None:
         return self.load_sync(key)  # inline: see the module docstring
 
     async def save(self, key: ConversationKey, progress: Kept, rev: int,
-                   seen: tuple[int, ...] = (), outbox: tuple = (), events: tuple = (),
-                   reminders: list | None = None) -> Record:
+                   seen: tuple[int, ...] = (), outbox: Outbox = (), events: tuple[Event, ...] = (),
+                   reminders: Schedule | None = None) -> Record:
         if self._checkpointer is None:
             try:
                 self._start_checkpointer()
             except (sqlite3.Error, OSError) as exc:
                 log.debug("no background checkpoints yet: %s", exc)  # the commit reports the trouble
-        return await self._queue(key, Record(progress, rev + 1, seen, tuple(outbox), self._question_of(key)),
-                                 progress.to_json(),
-                                 json.dumps(seen), json.dumps(outbox), tuple(events), reminders)
+        record = Record(progress, rev + 1, seen, tuple(outbox), self._question_of(key))
+        return await self._queue(lambda future: _Save(key, record, progress.to_json(), json.dumps(seen), json.dumps(outbox),
+                                                      tuple(events), reminders, future))
 
     async def delivered(self, key: ConversationKey, rev: int, question: int | None = None) -> bool:
         """The outbox emptied, in the next group commit with the saves (no commit of its own)."""
-        return await self._queue(key, rev, question)
+        return await self._queue(lambda future: _Emptied(key, rev, question, future))
 
-    async def _queue(self, *item):
-        """Put an item in the next group commit and wait for its outcome."""
+    async def _queue(self, item: Callable[[asyncio.Future[Any]], _Save | _Emptied]) -> Any:
+        """Put an item (made with the future of its outcome) in the next group commit and wait for that outcome."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self._pending and not self._committing:
             loop.call_soon(self._commit_pending)
-        self._pending.append((*item, future))
+        self._pending.append(item(future))
         return await future
 
     async def undelivered(self, limit: int = 100, older_than: float = 0.0) -> list[tuple[ConversationKey, Record]]:
@@ -812,7 +838,7 @@ class SQLiteStore:
         return await self._async(self.delete_user_sync, user_id)
 
     async def purge(self, older_than_seconds: float) -> int:
-        return await asyncio.get_running_loop().run_in_executor(self._slow, self.purge_sync, older_than_seconds)
+        return await self._async(self.purge_sync, older_than_seconds, slow=True)
 
     async def count(self) -> int:
         return await self._async(self.count_sync)
@@ -827,7 +853,7 @@ class SQLiteStore:
         await self._async(self.set_entry_post_sync, chat_id, message_id)
 
     async def move_chat(self, old_chat: int, new_chat: int) -> int:
-        return await asyncio.get_running_loop().run_in_executor(self._slow, self.move_chat_sync, old_chat, new_chat)
+        return await self._async(self.move_chat_sync, old_chat, new_chat, slow=True)
 
     async def rows_after(self, after: str = "", limit: int = 500) -> list[Row]:
         return await self._async(self.rows_after_sync, after, limit)
@@ -836,17 +862,17 @@ class SQLiteStore:
         return await self._async(self.put_rows_sync, rows)
 
     async def events(self, since_day: str = "", flow: str | None = None, after: int = 0,
-                     limit: int = EVENTS_PAGE) -> list[tuple]:
-        return await asyncio.to_thread(self.events_sync, since_day, flow, after, limit)
+                     limit: int = EVENTS_PAGE) -> list[EventRow]:
+        return await self._async(self.events_sync, since_day, flow, after, limit, slow=True)
 
     async def event_facts(self, since_day: str = "", flow: str | None = None, after: int = 0,
-                          limit: int = EVENTS_PAGE) -> list[tuple]:
-        return await asyncio.to_thread(self.event_facts_sync, since_day, flow, after, limit)
+                          limit: int = EVENTS_PAGE) -> list[EventRow]:
+        return await self._async(self.event_facts_sync, since_day, flow, after, limit, slow=True)
 
-    async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple]:
+    async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple[str, str, str, str]]:
         return await self._async(self.unrecognised_sync, since_day, flow)
 
-    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple]:
+    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple[ConversationKey, str, float]]:
         return await self._async(self.claim_reminders_sync, now, owner, lease, limit)
 
     async def finish_reminder(self, key: ConversationKey, reminder: str, due: float, rev: int) -> bool:

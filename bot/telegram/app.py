@@ -295,11 +295,13 @@ async def _serve(app: Application, settings: Settings, webhook: bool) -> int:
         store.close()
         raise
     health = Health(store, app.bot, app.bot_data["metrics"], settings.metrics_token)
-    if webhook:
+    server: WebhookServer | HealthServer | None = None
+    if webhook:  # refused above without its URL and secret
+        assert settings.webhook_url is not None and settings.webhook_secret is not None
         server = WebhookServer(app, settings.webhook_url, settings.webhook_secret, settings.webhook_listen,
                                settings.webhook_port, health=health)
-    else:
-        server = HealthServer(health, settings.health_listen, settings.health_port) if settings.health_port else None
+    elif settings.health_port:
+        server = HealthServer(health, settings.health_listen, settings.health_port)
 
     def polling_failed(exc: TelegramError) -> None:
         """getUpdates failed in a way retrying cannot mend."""
@@ -322,7 +324,7 @@ async def _serve(app: Application, settings: Settings, webhook: bool) -> int:
         if webhook:
             await app.bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
                                       allowed_updates=Update.ALL_TYPES)
-        else:
+        elif poller is not None:
             await poller.start()
         await stop.wait()
     finally:

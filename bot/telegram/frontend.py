@@ -32,7 +32,7 @@ from ..store import ConversationKey, ProgressStore, Record
 from .render import OutMessage, escape, parse_callback
 from .publish import publish
 from .receipts import Receipts
-from .send import deliver, edit_into, edit_item, plan, quietly, send
+from .send import Call, deliver, edit_into, edit_item, outbox_of, plan, quietly, send
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +51,22 @@ def conversation_key(update: Update) -> ConversationKey | None:
     return ConversationKey.group(chat.id, user.id)
 
 
+def person_key(update: Update) -> ConversationKey:
+    """The conversation of an update that comes from a person (a message or a press: the
+    only ones the handlers take)."""
+    key = conversation_key(update)
+    if key is None:
+        raise ValueError("an update from no person reached a conversation handler")
+    return key
+
+
 OUTBOX_WAIT = 1.0  # seconds a typed answer waits for the question it answers to be marked shown
 
 # Replies that are one plain question: what a pressed message can be edited into.
 IN_PLACE = frozenset({"choice", "text", "date", "confirm"})
 
 
-def _in_place(key: ConversationKey, turn: Turn, items: list[dict]) -> bool:
+def _in_place(key: ConversationKey, turn: Turn, items: list[Call]) -> bool:
     """Whether a press's reply can replace the pressed message: an answer taken to a question
     (not an info message's « continue »: its text stays to be read), in a private chat (a
     group's typed questions need ForceReply, which only a new message carries), and the reply
@@ -65,7 +74,7 @@ def _in_place(key: ConversationKey, turn: Turn, items: list[dict]) -> bool:
     path = turn.progress.path if turn.progress is not None else ()
     return key.kind == "private" and turn.reply.kind in IN_PLACE and bool(turn.reply.answer) \
         and bool(path) and path[-1].choice != "continue" \
-        and len(items) == 1 and items[0]["method"] == "sendMessage"
+        and len(items) == 1 and items[0].method == "sendMessage"
 
 
 _TAG = re.compile(r"<[^>]+>")
@@ -156,7 +165,8 @@ class TelegramFrontend:
         if await self._tell(update, context, "temporary") and update.callback_query is None:
             if len(self._told_away) > 10_000:
                 self._told_away.clear()
-            self._told_away.add(key)
+            if key is not None:
+                self._told_away.add(key)
 
     async def _dispatch(self, update: Update, context) -> None:
         if update.inline_query:
@@ -189,7 +199,7 @@ class TelegramFrontend:
         if group and action is None and not self._answers_bot(message, context):
             return  # group chatter that is not addressed to us
         if action == "publish" and not group:
-            await send(context.bot, message.chat.id, [OutMessage(await self._publish(context.bot, user, arg))])
+            await send(context.bot, message.chat.id, [OutMessage(await self._publish(context.bot, user, arg or ""))])
             return
         if action == "stats" and user.id in self.admin_ids:
             await self._stats(context.bot, message, user_lang(user), group)
@@ -205,7 +215,7 @@ class TelegramFrontend:
         if not target:
             return t(lang, "publish_usage")
         where, *which = target.split()
-        machine = self.engine.flows.get(which[0] if which else self.engine.flows.default)
+        machine = self.engine.flows.get(which[0] if which else self.engine.flows.default or "")
         if machine is None:
             return t(lang, "publish_unknown_flow", flow=which[0], flows=", ".join(self.engine.flows.ids))
         flow = machine.flow
@@ -226,7 +236,7 @@ class TelegramFrontend:
 
     # -- a conversation step -------------------------------------------------------------
     async def _converse(self, update: Update, context, message: Message, action, arg) -> None:
-        key = conversation_key(update)
+        key = person_key(update)
         user, chat = message.from_user, message.chat
         now = self.clock()
         record = await self._load(key)
@@ -251,7 +261,8 @@ class TelegramFrontend:
             turn, carried_from = await self._carry_over(arg, user, progress, lang, now)
         elif update.edited_message or message.text is None:
             turn = self.commands.run("start", "", progress, lang, now)
-            turn.reply.notices.append(t(turn.progress.lang, "edited" if update.edited_message else "media"))
+            turn.reply.notices.append(t(turn.progress.lang if turn.progress else lang,
+                                        "edited" if update.edited_message else "media"))
         elif action is not None:
             turn = self.commands.run(action, arg, progress, lang, now)
         else:
@@ -302,27 +313,29 @@ class TelegramFrontend:
         it: a reply is never sent for a step not kept, and a step kept is shown, now or by a
         later retry."""
         chat, user = update.effective_chat, update.effective_user
+        assert chat is not None and user is not None  # a person's update (person_key)
         turn = self.conversations.ruled(key, record, turn, restarted=key in self._restarted)
 
-        def outbox(turn: Turn, progress: Progress | None) -> list[dict]:
+        def calls(turn: Turn, progress: Progress | None) -> list[Call]:
             lang = progress.lang if progress else user_lang(user)
             items = plan(turn.reply, lang, chat.id, user.id, chat.type != "private", reply_to, context.bot.username,
                          thread)
             # Then the answered question loses its buttons: after the reply, so that if the reply
             # cannot be sent, the person can still press again (and gets it then).
             if retire and record is not None and record.question is not None:
-                items.append(edit_item(key.chat, record.question))
+                items.append(edit_item(chat.id, record.question))
             if edit is not None and _in_place(key, turn, items) and not _shows_summary(edit):
                 # A press that leads to another plain question: the pressed message becomes it,
                 # the answer taken on top (one edit instead of an edit and a new message).
-                return [edit_into(edit.chat.id, edit.message_id, f"✔ <b>{escape(turn.reply.answer)}</b>", items[0])]
+                return [edit_into(edit.chat.id, edit.message_id, f"✔ <b>{escape(turn.reply.answer or '')}</b>", items[0])]
             # The pressed message: marked with the answer taken, or its buttons removed; not for a
             # detail or the follow-up, whose outcome keeps its buttons (another detail, the letter).
             if edit is not None and turn.reply.kind not in ("detail", "case"):
                 items.append(edit_item(edit.chat.id, edit.message_id, turn.reply.answer and
                                        f"{edit.text_html}\n\n✔ <b>{escape(turn.reply.answer)}</b>"))
             return items
-        step = await self.conversations.commit(key, record, turn, outbox, update.update_id)
+        step = await self.conversations.commit(key, record, turn, lambda turn, progress: outbox_of(calls(turn, progress)),
+                                               update.update_id)
         if step.record is None:  # nothing kept about this person: nothing to show again later
             await deliver(context.bot, step.outbox)
             return
@@ -339,7 +352,7 @@ class TelegramFrontend:
         question = record.question
         try:
             shown = await deliver(bot, record.outbox)
-            retired = any(item["params"].get("message_id") == question for item in record.outbox)
+            retired = any(Call.of(item).params.get("message_id") == question for item in record.outbox)
             question = shown if shown is not None else None if retired else question
         except Forbidden:
             log.info("chat %s blocked the bot; progress kept, the reply leaves the outbox", key.chat)
@@ -375,22 +388,26 @@ class TelegramFrontend:
 
     async def _remind(self, bot, key: ConversationKey, reminder: str, due: float) -> None:
         record = await self._load(key)
+        question = record.question if record is not None else None
+        chat = key.chat or 0  # a private chat (others are not reminded: Conversations.remind)
 
-        def outbox(turn: Turn, progress: Progress) -> list[dict]:
-            items = plan(turn.reply, progress.lang, key.chat, key.user, False, None, bot.username)
-            if turn.reply.kind != "case" and record.question is not None:  # they were moved: the old question goes
-                items.append(edit_item(key.chat, record.question))
+        def calls(turn: Turn, progress: Progress) -> list[Call]:
+            items = plan(turn.reply, progress.lang, chat, chat, False, None, bot.username)
+            if turn.reply.kind != "case" and question is not None:  # they were moved: the old question goes
+                items.append(edit_item(chat, question))
             return items
-        step = await self.conversations.remind(key, record, reminder, due, outbox)
-        if step is not None:
+        step = await self.conversations.remind(key, record, reminder, due,
+                                               lambda turn, progress: outbox_of(calls(turn, progress)))
+        if step is not None and step.record is not None:
             await self.flush(bot, key, step.record)
 
     # -- buttons -------------------------------------------------------------------------
     async def _on_press(self, update: Update, context) -> None:
         query = update.callback_query
+        assert query is not None  # the handler takes presses only
         user, message = query.from_user, query.message
         lang = user_lang(user)
-        parsed = parse_callback(query.data)
+        parsed = parse_callback(query.data or "")
         if not isinstance(message, Message) or parsed is None:
             await self._answer(query, t(lang, "invalid_button"))
             return
@@ -398,9 +415,9 @@ class TelegramFrontend:
         if owner != user.id:
             await self._answer(query, t(lang, "not_yours"), show_alert=True)
             return
-        key = conversation_key(update)
+        key = person_key(update)
         reply_to = message.message_id if message.chat.type != "private" else None
-        here = {"thread": _thread(message)}
+        thread = _thread(message)
         record = await self._load(key)
         if _not_theirs(key, record, message, user.id, prompt=token == FORGET_TOKEN):
             await self._answer(query, t(lang, "stale_button"))  # nothing applied, the message left as it is
@@ -413,7 +430,7 @@ class TelegramFrontend:
             asker = _asker(message)
             mine = key.kind == "private" or (asker is not None and asker.id == user.id)  # else left as it is
             return await self._step(update, context, key, record, turn, reply_to, edit=message if mine else None,
-                                    **here)
+                                    thread=thread)
         if record is None:  # a button from before an erasure, or forged: nothing to create
             await self._answer(query, t(lang, "invalid_button"))
             return
@@ -427,14 +444,14 @@ class TelegramFrontend:
             turn = Turn(*self.engine.choose(progress, choice, token, self.clock()))
             await self._answer(query, None if turn.reply.kind == "again" else t(progress.lang, "stale_button"))
             if turn.reply.kind != "again":
-                await self._step(update, context, key, record, turn, reply_to, edit=message, **here)
+                await self._step(update, context, key, record, turn, reply_to, edit=message, thread=thread)
             return
         # The spinner is stopped while the step is worked out and saved, not before: the
         # next question shows one Bot API round trip sooner.
         answering = asyncio.ensure_future(self._answer(query))
         try:
             turn = Turn(*self.engine.choose(progress, choice, token, self.clock()))
-            await self._step(update, context, key, record, turn, reply_to, edit=message, **here)
+            await self._step(update, context, key, record, turn, reply_to, edit=message, thread=thread)
         finally:
             await answering
 

@@ -20,7 +20,7 @@ from types import MappingProxyType
 from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, MessageEntity, Update, User
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_NO_KWARGS = MappingProxyType({})  # what PTB gives an object built from fields it all knows
+_NO_KWARGS: MappingProxyType[str, object] = MappingProxyType({})  # what PTB gives an object built from fields it all knows
 
 
 def _when(value: int, _bot=None) -> datetime:

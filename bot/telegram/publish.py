@@ -7,12 +7,12 @@ import logging
 from telegram.error import BadRequest, Forbidden
 
 from ..locales import t
-from ..store import ProgressStore
+from ..store import Administration
 
 log = logging.getLogger(__name__)
 
 
-async def publish(bot, store: ProgressStore, target: str | int, title: str, flow_id: str, lang: str = "fr",
+async def publish(bot, store: Administration, target: str | int, title: str, flow_id: str, lang: str = "fr",
                   any_company: bool = False) -> str:
     """Publish (or update) the entry post of a flow in `target` (@name or id); return the
     sentence that tells the admin what happened, a refusal included. `any_company`: the flow is

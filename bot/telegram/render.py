@@ -127,7 +127,7 @@ def render(reply: Reply, lang: str, owner: int, compact: bool = False,
     blocks = blocks_of(reply, lang, compact)
     cut = len(reply.notices) + 1 if reply.kind == "outcome" and reply.now and reply.text else len(blocks)
     texts = (pack(blocks[:cut]) + pack(blocks[cut:])) or ["…"]
-    rows = [[button(b.label, callback_data(reply.token, owner, b.id))] for b in reply.buttons
+    rows = [[button(b.label, callback_data(reply.token or "", owner, b.id))] for b in reply.buttons
             if not (compact and b.id.startswith((DETAIL, CASE)))]
     rows += [[button] for button in extra or []]
     out = [OutMessage(text) for text in texts]

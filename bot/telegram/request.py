@@ -3,6 +3,7 @@ PTB's default httpx client (see bench/ for the figures), which matters once the 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 import json
 import logging
 
@@ -56,7 +57,7 @@ class AiohttpRequest(BaseRequest):
         read = self._read_timeout if not isinstance(read_timeout, (int, float)) else read_timeout
         connect = self._connect_timeout if not isinstance(connect_timeout, (int, float)) else connect_timeout
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         if request_data is not None:
             if request_data.contains_files:
                 form = aiohttp.FormData()
@@ -69,6 +70,7 @@ class AiohttpRequest(BaseRequest):
                 kwargs["data"] = request_data.json_payload
                 kwargs["headers"] = {"Content-Type": "application/json"}
         try:
+            assert self._session is not None  # initialize() above
             async with self._session.request(method, url, timeout=timeout, **kwargs) as response:
                 answer = response.status, await response.read()
         except asyncio.TimeoutError as exc:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import Awaitable
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Awaitable, Iterable
 
 from telegram import InputFile
 from telegram.error import BadRequest, TelegramError
@@ -28,13 +29,45 @@ async def quietly(call: Awaitable, why: str):
         return None
 
 
+@dataclass(frozen=True)
+class Call:
+    """One Bot API call of an outbox. Kept in the store as its data (`to_data`: JSON-ready,
+    only the fields set) and read back with `of`."""
+    method: str
+    params: dict[str, Any]
+    question: bool = False           # the message carrying the question's buttons
+    quiet: bool = False              # its failure changes nothing for the person (old buttons removed)
+    refusable: bool = False          # an edit Telegram may refuse: the fallback is sent instead
+    fallback: "Call | None" = None   # what to call when this one fails quietly or is refused
+    document: dict[str, str] | None = None  # a file: "filename" and its "content", or a .docx in "base64"
+
+    def to_data(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if v and k != "fallback"}
+        data["params"] = self.params
+        if self.fallback is not None:
+            data["fallback"] = self.fallback.to_data()
+        return data
+
+    @classmethod
+    def of(cls, item: "Call | dict[str, Any]") -> "Call":
+        if isinstance(item, Call):
+            return item
+        fallback = item.get("fallback")
+        return cls(item["method"], item["params"], bool(item.get("question")), bool(item.get("quiet")),
+                   bool(item.get("refusable")), cls.of(fallback) if fallback else None, item.get("document"))
+
+
+def outbox_of(calls: Iterable[Call]) -> tuple[dict[str, Any], ...]:
+    """Calls as the outbox keeps them (the store keeps JSON-ready data; `deliver` reads it back)."""
+    return tuple(call.to_data() for call in calls)
+
+
 def plan(reply: Reply, lang: str, chat_id: int, user_id: int, group: bool, reply_to: int | None,
-         bot_username: str | None, thread: int | None = None) -> list[dict]:
-    """A reply as the Bot API calls that show it, in order, as JSON-ready items (they are
-    saved in the outbox with the step): {"method", "params"}, plus "question": true on the
-    message carrying the buttons, or "document": {...} for a file (its text in "content", or
-    a .docx in "base64"). A press's single-question reply is then turned into an edit of the
-    pressed message (`edit_into`: "refusable", its "fallback" the sendMessage planned here)."""
+         bot_username: str | None, thread: int | None = None) -> list[Call]:
+    """A reply as the Bot API calls that show it, in order (saved in the outbox with the
+    step): the message carrying the buttons marked `question`, a letter as a `document`. A
+    press's single-question reply is then turned into an edit of the pressed message
+    (`edit_into`: refusable, its fallback the sendMessage planned here)."""
     extra = []
     if group and bot_username:
         link = f"https://t.me/{bot_username}?start=g{chat_id}"
@@ -50,14 +83,13 @@ def plan(reply: Reply, lang: str, chat_id: int, user_id: int, group: bool, reply
         items += [_message(chat_id, out, reply_to, force, thread) for out in messages]
         messages = [OutMessage(t(lang, "or_choose"), buttons)]
     items += [_message(chat_id, out, reply_to, thread=thread) for out in messages]
-    items[-1]["question"] = bool(reply.buttons) and reply.kind != "forget"
+    items[-1] = replace(items[-1], question=bool(reply.buttons) and reply.kind != "forget")
     if reply.document and not group:
         doc = reply.document
         file = ({"filename": doc.filename, "base64": base64.b64encode(docx_bytes(doc.content)).decode("ascii")}
                 if doc.docx else {"filename": doc.filename, "content": doc.content})
-        items.append({"method": "sendDocument", "params": {"chat_id": chat_id, "caption": doc.title,
-                                                           **({"message_thread_id": thread} if thread else {})},
-                      "document": file})
+        items.append(Call("sendDocument", {"chat_id": chat_id, "caption": doc.title,
+                                           **({"message_thread_id": thread} if thread else {})}, document=file))
     return items
 
 
@@ -71,7 +103,7 @@ def _text_params(chat_id: int, html: str, **more) -> dict:
 
 
 def _message(chat_id: int, out: OutMessage, reply_to: int | None, force_reply: dict | None = None,
-             thread: int | None = None) -> dict:
+             thread: int | None = None) -> Call:
     params = _text_params(chat_id, out.html)
     if thread:  # a forum topic or a channel post's comment thread: the reply stays there
         params["message_thread_id"] = thread
@@ -80,33 +112,31 @@ def _message(chat_id: int, out: OutMessage, reply_to: int | None, force_reply: d
         params["reply_markup"] = markup
     if reply_to:
         params["reply_parameters"] = {"message_id": reply_to, "allow_sending_without_reply": True}
-    return {"method": "sendMessage", "params": params}
+    return Call("sendMessage", params)
 
 
-def edit_item(chat_id: int, message_id: int, html: str | None = None) -> dict:
+def edit_item(chat_id: int, message_id: int, html: str | None = None) -> Call:
     """Replace a message's text (when given) and remove its buttons; a failure changes
     nothing for the person ("quiet")."""
     if html is None:
-        return {"method": "editMessageReplyMarkup", "params": {"chat_id": chat_id, "message_id": message_id},
-                "quiet": True}
+        return Call("editMessageReplyMarkup", {"chat_id": chat_id, "message_id": message_id}, quiet=True)
     params = _text_params(chat_id, html, message_id=message_id)
     # If the text cannot be changed (too long, say), the buttons at least go.
-    return {"method": "editMessageText", "params": params, "quiet": True, "fallback": edit_item(chat_id, message_id)}
+    return Call("editMessageText", params, quiet=True, fallback=edit_item(chat_id, message_id))
 
 
-def edit_into(chat_id: int, message_id: int, html: str, item: dict) -> dict:
+def edit_into(chat_id: int, message_id: int, html: str, item: Call) -> Call:
     """The pressed message edited in place into the next question (a planned sendMessage
     `item`): `html` (the answer taken) above the question's text, the question's buttons in
     place of the pressed ones. One call instead of an edit and a send. If Telegram refuses
     the edit (the message too old to edit, deleted), the question is sent as a new
     message instead (the "fallback"): the person always gets it, with working buttons."""
-    sent = item["params"]
+    sent = item.params
     text = f"{html}\n\n{sent['text']}"
     params = _text_params(chat_id, text, message_id=message_id)
     if "reply_markup" in sent:
         params["reply_markup"] = sent["reply_markup"]
-    return {"method": "editMessageText", "params": params, "refusable": True,
-            "question": bool(item.get("question")), "fallback": item}
+    return Call("editMessageText", params, refusable=True, question=item.question, fallback=item)
 
 
 async def _refusable(call: Awaitable, params: dict):
@@ -120,28 +150,28 @@ async def _refusable(call: Awaitable, params: dict):
         return None
 
 
-async def deliver(bot, items) -> int | None:
+async def deliver(bot, items: Iterable[Call | dict[str, Any]]) -> int | None:
     """Make the calls in order; return the id of the message carrying the question's
     buttons, whichever call showed it (a message sent, an edit, or an edit's fallback). A
     quiet item's failure is ignored, a refusable item's refusal sends its fallback instead;
     any other failure raises (the caller keeps the items in the outbox, or drops them when
     Telegram refuses them for good)."""
     question = None
-    for item in items:
-        params = dict(item["params"])
-        if "document" in item:
-            doc = item["document"]
+    for item in map(Call.of, items):
+        params = dict(item.params)
+        if item.document is not None:
+            doc = item.document
             data = base64.b64decode(doc["base64"]) if "base64" in doc else doc["content"].encode("utf-8")
             params["document"] = InputFile(data, filename=doc["filename"])
-        call = bot.do_api_request(item["method"], api_kwargs=params)
-        if item.get("refusable"):
+        call = bot.do_api_request(item.method, api_kwargs=params)
+        if item.refusable:
             result = await _refusable(call, params)
         else:
-            result = await (quietly(call, f"calling {item['method']}") if item.get("quiet") else call)
-        if result is None and "fallback" in item:
+            result = await (quietly(call, f"calling {item.method}") if item.quiet else call)
+        if result is None and item.fallback is not None:
             # the fallback's question, when it carries one (the question sent anew)
-            question = await deliver(bot, [item["fallback"]]) or question
-        if item.get("question") and isinstance(result, dict):
+            question = await deliver(bot, [item.fallback]) or question
+        if item.question and isinstance(result, dict):
             question = result.get("message_id")
     return question
 
