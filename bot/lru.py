@@ -70,7 +70,7 @@ class LRU(Generic[K, V]):
         return len(self._data)
 
 
-class Memo(dict):
+class Memo(dict[K, V]):
     """A memo with a size cap: emptied when full, so memory stays bounded whatever people
     type, and a lookup costs a plain dict lookup (the words that recur come back at once)."""
 
@@ -78,7 +78,7 @@ class Memo(dict):
         super().__init__()
         self.cap = cap
 
-    def put(self, key, value) -> None:
+    def put(self, key: K, value: V) -> None:
         if len(self) >= self.cap:
             self.clear()
         self[key] = value

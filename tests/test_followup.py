@@ -607,3 +607,14 @@ def test_the_terminal_keeps_the_reminders_of_a_case_it_opens(tmp_path, flow):
         assert store.reminders_of_sync(key) != planned  # the one sent is done, the next planned
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("button", ["_case:sent_last_year", "_case:drop:r1"])
+def test_a_case_button_after_its_flow_was_removed_starts_again_without_a_crash(flow, button):
+    """A redeploy removed the flow a case belongs to: the follow-up's buttons (« Oui, l'an
+    dernier », dropping a reminder) answer like any button of a flow gone, never crash."""
+    engine = Engine(FlowSet([flow]))
+    progress, _ = engine.choose(opened_case(engine)[0], "_case:date", "case", NOW)
+    progress = progress.with_(flow="removed", asking="case_date", draft="2025-12-20")
+    progress, reply = engine.choose(progress, button, "case", NOW)
+    assert progress.flow == flow.id and reply.kind != "again"  # back at the start of a loaded flow

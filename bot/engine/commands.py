@@ -4,12 +4,13 @@ words. A front end only decides how to show the reply and carries out the `effec
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 from datetime import datetime
 
 from ..locales import catalogue, languages, t
-from .engine import Engine, match_button
+from .engine import Engine
 from .progress import Progress
-from .reply import ERASE, FORGET_TOKEN, KEEP, Button, Reply
+from .reply import ERASE, FORGET_TOKEN, KEEP, Button, Reply, match_button
 
 ACTIONS = ("start", "help", "back", "restart", "summary", "forget", "quit", "case", "reminders")
 
@@ -47,13 +48,16 @@ def menu(lang: str) -> list[tuple[str, str]]:
     return [(names[action][0], text) for action, text in descriptions.items()]
 
 
+Effect = Literal["erase", "quit"]  # what a front end carries out after a turn: erase the person, stop
+
+
 @dataclass
 class Turn:
     """What a command did: the progress to save (None: nothing to save), the reply, and an
     effect the front end carries out: 'erase' (every record of this person) or 'quit'."""
     progress: Progress | None
     reply: Reply
-    effect: str | None = None
+    effect: Effect | None = None
 
 
 class Commands:
@@ -107,7 +111,7 @@ class Commands:
             progress, _ = self.engine.start(None, lang, now)
         return Turn(*self.engine.text(progress, text, now))
 
-    def _start(self, progress: Progress | None, payload: str, lang: str, now: datetime):
+    def _start(self, progress: Progress | None, payload: str, lang: str, now: datetime) -> tuple[Progress, Reply]:
         """/start [flow id]: open that flow, else resume where the person is, else begin."""
         payload = (payload or "").strip()
         if payload in self.engine.flows.ids and (progress is None or progress.flow != payload):

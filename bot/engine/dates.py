@@ -81,7 +81,7 @@ def _this_year(day: date, today: date) -> date | None:
     return same if same is not None and same > today else None
 
 
-def _read(words: str, today: date) -> tuple[date | None, bool]:
+def _read(words: str, today: date) -> tuple[date | None, str]:
     for phrase, back in sorted(_RELATIVE.items(), key=lambda kv: -len(kv[0])):
         if re.search(rf"\b{phrase}\b", words):
             return today - timedelta(days=back), ""

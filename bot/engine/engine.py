@@ -15,17 +15,18 @@ from ..flow.files import FlowSet
 from ..flow.machine import FlowMachine
 from zoneinfo import ZoneInfo
 
-from ..flow.model import COMPANY, DATE, Node, tr
+from ..flow.directory import Company
+from ..flow.model import COMPANY, DATE, Choice, Flow, Node, tr
 from ..flow.recognise import normalise, recognise, understand_answer, yes_or_no
 from ..locales import languages, t
 from .dates import read_date
 from .followup import CASE, CASE_TOKEN, QUIET, FollowUp, Show
-from ..flow.route import capitalised_name
+from ..flow.route import Router, capitalised_name
 from .general import OTHER, UNKNOWN, derived, general_route, lives_abroad
 from .infer import infer
 from .outcome import Outcomes, answers_of, fill, label_of
 from .timeline import written_date, written_month
-from .progress import MAX_TEXT, Answer, Progress, new_token, question_token
+from .progress import MAX_TEXT, Answer, Inferred, Progress, new_token, question_token
 from .language import written_in
 from .reply import BACK, DETAIL, LANG, NEW_PROBLEM, RESTART, SHOW_LIST, Button, Reply, match_button
 
@@ -50,7 +51,7 @@ def _now(now: datetime | None) -> datetime:
 
 class Engine:
     def __init__(self, flows: FlowSet, keep_unrecognised: bool = False, quiet: tuple[int, int] | None = QUIET,
-                 router=None):
+                 router: Router | None = None):
         """`keep_unrecognised`: descriptions the recogniser cannot route are kept 30 days for
         the flow's authors (BOT_KEEP_UNRECOGNISED=1); the welcome then says so. `quiet`: the
         hours no reminder is sent, in minutes since midnight (BOT_QUIET_HOURS; None: none).
@@ -67,7 +68,10 @@ class Engine:
               token: str | None = None) -> tuple[Progress, Reply]:
         """A new conversation. Its random token (for the events) is drawn here and only here,
         the engine's one draw of randomness; pass `token` to make it deterministic."""
-        machine = self.flows.get(flow_id or self.flows.default) or self.flows.get(self.flows.default)
+        default = self.flows.default
+        assert default is not None  # None only when no flow is loaded
+        machine = self.flows.get(flow_id or default) or self.flows.get(default)
+        assert machine is not None  # the default flow is a loaded one
         flow = machine.flow
         ts = _now(now).timestamp()
         progress = Progress(flow=flow.id, version=flow.version, node=flow.start,
@@ -145,6 +149,7 @@ class Engine:
     def _speaks(self, progress: Progress, lang: str) -> bool:
         """Whether the flow has its texts in `lang` (French always: it is the flows' own)."""
         machine = self.flows.of(progress)
+        assert machine is not None  # a progress _text resolved
         return lang in languages() and (lang == "fr" or lang in machine.flow.nodes[machine.flow.start].text)
 
     def _text(self, progress: Progress, raw: str, now: datetime | None = None) -> tuple[Progress, Reply]:
@@ -159,6 +164,7 @@ class Engine:
         if progress.asking:  # the day the letter was sent, or its number (followup.py)
             return self._shown(self.followup.text(progress, text, _now(now)), now)
         if progress.pending == (DATE, VAGUE) and text.isascii() and text.isdigit():  # « 12 » after « en octobre »
+            assert progress.draft is not None  # the month given, kept with the question (_date_typed)
             month = date.fromisoformat(progress.draft)
             text = f"{text}/{month.month}/{month.year}" if 1 <= int(text) <= 31 else text
             progress = progress.with_(pending=None)
@@ -184,12 +190,13 @@ class Engine:
             general = self.flows.general
             elsewhere = self._other_company(machine.flow, text, lang, general is not None)
             if elsewhere is True:  # « Spotify m'a prélevé deux fois » to the Cstream flow: the general flow's
+                assert general is not None  # True only when there is one
                 return self._handover(progress, general, text, now, notices)
             if elsewhere:  # no general flow loaded: the company's route in a few sentences
                 return self._reply(machine, progress.with_(draft=None), now, notices + [elsewhere])
-        told = infer(machine.flow, progress, text, asking=node.id)
-        if told is not progress and node.kind in ("text", "choice"):
-            progress = told
+        inferred = infer(machine.flow, progress, text, asking=node.id)
+        if inferred is not progress and node.kind in ("text", "choice"):
+            progress = inferred
             if node.id in progress.answers and node.kind == "choice":  # they answered this very question
                 return self._advance(machine, progress, progress.answers[node.id], now, notices)
         if node.is_outcome:
@@ -200,13 +207,14 @@ class Engine:
             return self._answered_in_words(machine, progress, text, now, notices, on_directory)
         return self._read(machine, progress, text, now, notices, on_directory)
 
-    def _answered_in_words(self, machine: FlowMachine, progress: Progress, text: str, now, notices: list[str],
+    def _answered_in_words(self, machine: FlowMachine, progress: Progress, text: str, now: datetime | None, notices: list[str],
                            on_directory: bool) -> tuple[Progress, Reply]:
         """An answer to a button question, in the person's words; or a correction of the
         company read first (« non c'est Boulanger »)."""
         node, lang = machine.flow.nodes[progress.node], progress.lang
         corrected = self._company_corrected(machine, progress, text) if on_directory else None
         if corrected is not None:
+            assert self.router is not None  # on_directory
             name = self.router.directory.companies[corrected.answers["company"]].name
             return self._reply(machine, corrected, now, notices + [t(lang, "company_corrected", name=name)])
         verdict = understand_answer(text, node.choices, lang, {c.id for c in self._choices(node, progress)})
@@ -216,7 +224,7 @@ class Engine:
             return self._reply(machine, progress.with_(pending=tuple(verdict.candidates)), now, notices)
         return self._reply(machine, progress, now, notices + [t(lang, "pick_a_button")])
 
-    def _picked(self, node: Node, progress: Progress, text: str, now) -> str | None:
+    def _picked(self, node: Node, progress: Progress, text: str, now: datetime | None) -> str | None:
         """The button words typed pick: its number or label, « oui » to « Un autre problème ? »
         or to « C'est bien ça ? », « non » to the latter (the full list)."""
         day_number = node.kind == "date" and text.isdigit() and not progress.pending  # « 3 » is the 3rd, no button
@@ -229,7 +237,7 @@ class Engine:
                 SHOW_LIST if said == "no" else None
         return picked
 
-    def _date_typed(self, machine: FlowMachine, progress: Progress, text: str, now,
+    def _date_typed(self, machine: FlowMachine, progress: Progress, text: str, now: datetime | None,
                     notices: list[str]) -> tuple[Progress, Reply]:
         """A date typed, read relative to today in the flow's time zone: taken, or asked about
         first (last year's, or a month alone: which day, once)."""
@@ -244,7 +252,7 @@ class Engine:
                                now, notices)
         return self._advance(machine, progress, DATE, now, notices, typed=reading.day.isoformat())
 
-    def _read(self, machine: FlowMachine, progress: Progress, text: str, now, notices: list[str],
+    def _read(self, machine: FlowMachine, progress: Progress, text: str, now: datetime | None, notices: list[str],
               on_directory: bool) -> tuple[Progress, Reply]:
         """A description typed at a free-text question: its kind taken, or offered to confirm
         (understood), or the full list shown (not understood); `Reply.understood` says which."""
@@ -261,11 +269,13 @@ class Engine:
         reply.understood = bool(verdict.choice or candidates)
         return progress, reply
 
-    def _described(self, machine: FlowMachine, progress: Progress, text: str, now) -> tuple[Progress, Reply | None]:
+    def _described(self, machine: FlowMachine, progress: Progress, text: str,
+                   now: datetime | None) -> tuple[Progress, Reply | None]:
         """A first description to a flow on the directory: the company and sector it names are
         kept as answers (their questions skipped); a company with a flow of its own (Cstream) is
         handed to that flow; words that are no consumer problem get one line on what the bot
         does (Reply). Otherwise (progress with what was read, None): the problem is recognised."""
+        assert self.router is not None and machine.flow.directory is not None  # on_directory (_text)
         found = self.router.route(text)
         words = normalise(text).split()
         company = self.router.company(words, [], text) if found.problem == "none" else \
@@ -276,8 +286,8 @@ class Engine:
         if own is not None and own != machine.flow.id:
             return self._handover(progress, own, text, now, [])
         if company is not None and company.market != "FR":  # Swisscom, Bell: the French route is not theirs
-            said = general_route(self.router.directory, company, progress.lang, tr(machine.flow.title, progress.lang))
-            return progress, self._reply(machine, progress, now, [said])[1]
+            route = general_route(self.router.directory, company, progress.lang, tr(machine.flow.title, progress.lang))
+            return progress, self._reply(machine, progress, now, [route])[1]
         step, known = len(progress.path), progress.answers
         node = next(n.id for n in machine.flow.nodes.values() if n.kind == COMPANY)
         read = []
@@ -290,7 +300,8 @@ class Engine:
             read.append(("sector", sector, step, NAMED))
         return (progress.with_(inferred=progress.inferred + tuple(read)) if read else progress), None
 
-    def _company_named(self, machine: FlowMachine, progress: Progress, text: str, now, notices: list[str]):
+    def _company_named(self, machine: FlowMachine, progress: Progress, text: str, now: datetime | None,
+                       notices: list[str]) -> tuple[Progress, Reply]:
         """An answer to « Quelle entreprise ? »: a directory id, `unknown`, or `other` for a
         company the directory does not know (its name is what was typed, kept as the answer's
         text; events and reports only ever see `other`)."""
@@ -314,9 +325,10 @@ class Engine:
         """`progress` with another company, when words not understood at a question name one
         (« non, c'est la Redoute ») and the first was read from the description, not answered."""
         node = next(n.id for n in machine.flow.nodes.values() if n.kind == COMPANY)
-        read = [e for e in progress.inferred if e[0] == node and e[3:] == (NAMED,)]
+        read = [e for e in progress.inferred if len(e) == 4 and e[0] == node and e[3:] == (NAMED,)]
         if not read or len(normalise(text).split()) > 6:  # a short correction, not an answer naming it
             return None
+        assert self.router is not None  # on_directory (_answered_in_words)
         said = self.router.company_answer(text)
         company = self.router.directory.companies.get(said or "")
         if not read or company is None or company.id == read[0][1]:
@@ -325,7 +337,7 @@ class Engine:
         step = read[0][2]
         return progress.with_(inferred=kept + ((node, company.id, step, NAMED), ("sector", company.sector, step, NAMED)))
 
-    def _own_flow(self, company, words: list[str], text: str) -> str | None:
+    def _own_flow(self, company: Company | None, words: list[str], text: str) -> str | None:
         """The loaded flow a company has of its own (Cstream): the company's, or one of its
         activities' when the words are of that activity's sector (« mon abonnement Cdiscount
         en streaming »), or when they name it anywhere."""
@@ -340,27 +352,31 @@ class Engine:
         if company.flow and self.flows.get(company.flow):
             return company.flow
         for cid in company.activities.values():
-            entry = directory.companies.get(cid)
-            if entry and entry.flow and self.flows.get(entry.flow) and self.router.sector(words, []) == entry.sector:
-                return entry.flow
+            other = directory.companies.get(cid)
+            if other and other.flow and self.flows.get(other.flow) and self.router.sector(words, []) == other.sector:
+                return other.flow
         return None
 
-    def _handover(self, progress: Progress, flow_id: str, text: str, now, notices: list[str]):
+    def _handover(self, progress: Progress, flow_id: str, text: str, now: datetime | None,
+                  notices: list[str]) -> tuple[Progress, Reply]:
         """A new conversation in another flow, started from the words typed (a case still
         followed goes along)."""
         fresh, _ = self.start(flow_id, progress.lang, now, token=progress.token)
         if progress.case is not None and progress.case.open:
             fresh = fresh.with_(case=progress.case)
         fresh, reply = self.text(fresh, text, now) if text else self.current(fresh, now)
-        title = tr(self.flows.get(flow_id).flow.title, progress.lang)
+        machine = self.flows.get(flow_id)
+        assert machine is not None  # a loaded flow's id (_own_flow, FlowSet.general)
+        title = tr(machine.flow.title, progress.lang)
         reply.notices[:0] = notices + [t(progress.lang, "handover", flow=title)]
         return fresh, reply
 
-    def _other_company(self, flow, text: str, lang: str, general: bool = False) -> str | bool | None:
+    def _other_company(self, flow: Flow, text: str, lang: str, general: bool = False) -> str | bool | None:
         """When the words name a company this flow is not about (not its own, Cstream, nor the
         company it belongs to, Cdiscount, unless the words are of another sector: « ma commande
         Cdiscount », a parcel, is no Cstream problem): True when a `general` flow can take it,
         else the company's general route in a few sentences."""
+        assert self.router is not None  # asked only with a router (_text)
         found = self.router.route(text)
         words = normalise(text).split()
         named = found.company
@@ -383,7 +399,8 @@ class Engine:
                 return None
         return True if general else general_route(self.router.directory, company, lang, tr(flow.title, lang), text)
 
-    def _done(self, machine: FlowMachine, progress: Progress, text: str, now, notices: list[str]):
+    def _done(self, machine: FlowMachine, progress: Progress, text: str, now: datetime | None,
+              notices: list[str]) -> tuple[Progress, Reply]:
         """Words typed once the outcome is given: one line and its buttons, not the whole outcome
         again. Words that describe a problem (« et SFR aussi… ») are offered as a new
         conversation that starts from them (kept in `draft` until then)."""
@@ -425,6 +442,7 @@ class Engine:
         machine, progress, notices = self._resolve(progress, now)
         lang, flow = progress.lang, machine.flow
         node_now = flow.nodes[progress.node]
+        lines: list[tuple[str | None, str]]
         lines = [(flow.nodes[a.node].name(lang),  # what was asked in a few words, and the answer
                   label_of(flow.nodes[a.node], a.choice, lang, a.text) if a.choice == DATE
                   else a.text or label_of(flow.nodes[a.node], a.choice, lang)) for a in progress.path]
@@ -446,6 +464,7 @@ class Engine:
         so that the first person served does not pay for it. Call it before serving."""
         for flow_id in self.flows.ids:
             machine = self.flows.get(flow_id)
+            assert machine is not None  # one of its ids
             for node in machine.flow.nodes.values():
                 self._reply(machine, Progress(flow_id, machine.flow.version, node.id), now, [])
                 if node.kind == "text":
@@ -498,14 +517,14 @@ class Engine:
         """No more reminders for this case (/suivi's button, or Telegram said they blocked the bot)."""
         return self._shown(self.followup.stop(progress, now, why), now)
 
-    def _shown(self, result: tuple[Progress, Reply] | Show, now) -> tuple[Progress, Reply]:
+    def _shown(self, result: tuple[Progress, Reply] | Show, now: datetime | None) -> tuple[Progress, Reply]:
         """A follow-up answer as a reply: `Show` is the current question after its notices."""
         if isinstance(result, Show):
             return self.current(result.progress, now, result.notice, list(result.before))
         return result
 
     # -- internals -----------------------------------------------------------------------
-    def _resolve(self, progress: Progress, now) -> tuple[FlowMachine, Progress, list[str]]:
+    def _resolve(self, progress: Progress, now: datetime | None) -> tuple[FlowMachine, Progress, list[str]]:
         """The machine for this progress; moves it to the current flow version if needed."""
         machine = self.flows.get(progress.flow, progress.version)
         if machine and progress.node in machine.flow.nodes:
@@ -513,9 +532,12 @@ class Engine:
         machine = self.flows.get(progress.flow)
         if machine is None:
             fresh, _ = self.start(None, progress.lang, now)
-            return self.flows.get(fresh.flow), fresh, [t(progress.lang, "flow_gone")]
+            machine = self.flows.get(fresh.flow)
+            assert machine is not None  # start() began a loaded flow
+            return machine, fresh, [t(progress.lang, "flow_gone")]
         flow = machine.flow
-        node, path = flow.start, []
+        node = flow.start
+        path: list[Answer] = []
         for answer in progress.path:  # replay the answers while they still fit
             here = Progress(flow.id, "", node, tuple(path), inferred=progress.inferred)
             known = answers_of(flow, here.with_(path=here.path + (answer,)), now) \
@@ -538,11 +560,12 @@ class Engine:
                                draft=progress.draft if same else None)
         return machine, moved, [] if same else [t(progress.lang, "flow_changed")]
 
-    def _advance(self, machine: FlowMachine, progress: Progress, choice_id: str, now,
+    def _advance(self, machine: FlowMachine, progress: Progress, choice_id: str, now: datetime | None,
                  notices: list[str], typed: str | None = None) -> tuple[Progress, Reply]:
         node = machine.flow.nodes[progress.node]
         typed = (typed or progress.draft) if node.kind == "text" else typed if node.kind in ("date", COMPANY) else None
         if node.kind == COMPANY:  # the company's sector, unless the words already said one
+            assert machine.flow.directory is not None  # a company question: a flow on the directory
             company = machine.flow.directory.companies.get(choice_id)
             if company is not None and "sector" not in progress.answers:
                 progress = progress.with_(inferred=progress.inferred + (("sector", company.sector, len(progress.path), NAMED),))
@@ -567,7 +590,8 @@ class Engine:
             reply.followup = choice_id
         return new, reply
 
-    def _reply(self, machine: FlowMachine, progress: Progress, now, notices: list[str]) -> tuple[Progress, Reply]:
+    def _reply(self, machine: FlowMachine, progress: Progress, now: datetime | None,
+               notices: list[str]) -> tuple[Progress, Reply]:
         flow, lang, now = machine.flow, progress.lang, _now(now)
         node = flow.nodes[progress.node]
         if progress.asking:  # a follow-up question is waiting for its answer
@@ -603,7 +627,7 @@ class Engine:
         return progress, reply
 
     @staticmethod
-    def _closes_case(flow, progress: Progress, target: str | None) -> bool:
+    def _closes_case(flow: Flow, progress: Progress, target: str | None) -> bool:
         """Whether going to `target` from a reminder's question would close an open case."""
         follow, case = flow.followup, progress.case
         return bool(follow and case and case.open and target in follow.closes and progress.node in follow.asks)
@@ -613,6 +637,7 @@ class Engine:
         if not progress.pending or len(progress.pending) != 1:
             return False
         machine = self.flows.of(progress)
+        assert machine is not None  # a progress _resolve gave
         choice = progress.pending[0]
         return self._closes_case(machine.flow, progress,
                                  machine.step(progress.node, choice, {**progress.answers, progress.node: choice}))
@@ -626,7 +651,7 @@ class Engine:
             node_id = machine.step(node_id, answers[node_id], answers) or node_id
         return node_id
 
-    def _choices(self, node: Node, progress: Progress):
+    def _choices(self, node: Node, progress: Progress) -> list[Choice]:
         """The choices shown: those whose condition holds (on the directory, `levels` too)."""
         answers = progress.answers
         if any(not c.condition.always for c in node.choices):
@@ -653,6 +678,7 @@ class Engine:
             return [Button(UNKNOWN, t(lang, "company_unknown"))] + controls
         if node.is_outcome:
             machine = self.flows.of(progress)
+            assert machine is not None  # a progress _resolve gave
             details = self.outcomes.details(machine.flow, node, progress, _now(now))
             offer = self.followup.buttons(progress, _now(now)) if self.followup.offers(machine.flow, node.id, progress) else []
             new = [Button(NEW_PROBLEM, t(lang, "new_problem"))] if progress.draft else []  # see _done
@@ -679,7 +705,7 @@ def machine_flow_asks(flows: FlowSet, progress: Progress, node_id: str) -> bool:
     return bool(machine and machine.flow.followup and node_id in machine.flow.followup.asks)
 
 
-def _before(inferred: tuple, step: int) -> tuple:
+def _before(inferred: tuple[Inferred, ...], step: int) -> tuple[Inferred, ...]:
     """The inferences read before answer number `step` (older records carry no step: kept)."""
     return tuple(entry for entry in inferred if len(entry) < 3 or entry[2] < step)
 

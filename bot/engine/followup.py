@@ -20,6 +20,7 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from ..flow.files import FlowSet
@@ -56,6 +57,7 @@ def quiet_until(moment: datetime, quiet: tuple[int, int] | None, tz: ZoneInfo) -
 def case_dates(flow: Flow, case: Case) -> dict[str, date]:
     """The timeline's dates for this case: counted from the day the letter was sent, and from
     the dates given at the flow's date questions on the way to it (the debit's day)."""
+    assert flow.followup is not None  # a case's reminders are those of its flow's follow-up
     sent = date.fromisoformat(case.sent)
     given = {a.node: date.fromisoformat(a.text) for a in case.answers
              if a.choice == DATE and a.text and a.node in flow.nodes and flow.nodes[a.node].kind == "date"}
@@ -99,7 +101,7 @@ def _origin(flow: Flow, reminder: Reminder) -> str | None:
     return None
 
 
-def pending(flow: Flow, case: Case | None, quiet) -> list[tuple[Reminder, datetime]]:
+def pending(flow: Flow, case: Case | None, quiet: tuple[int, int] | None) -> list[tuple[Reminder, datetime]]:
     """The reminders still to come for an open case."""
     if case is None or not case.open:
         return []
@@ -163,8 +165,8 @@ class FollowUp:
         is about a letter already sent)."""
         lang = progress.lang
         if progress.asking == "case_date" and progress.draft:  # a date that can only be last year's
-            day = written_date(date.fromisoformat(progress.draft), lang)
-            return [Button(CASE + "sent_last_year", t(lang, "date_yes", day=day)),
+            written = written_date(date.fromisoformat(progress.draft), lang)
+            return [Button(CASE + "sent_last_year", t(lang, "date_yes", day=written)),
                     Button(CASE + "cancel", t(lang, "case_cancel"))]
         if progress.asking == "case_date":
             return [Button(CASE + "cancel", t(lang, "case_cancel"))]
@@ -172,7 +174,10 @@ class FollowUp:
             return [Button(CASE + "skip", t(lang, "case_skip"))]
         offer = [Button(CASE + "date", t(lang, "case_sent_on")), Button(CASE + "no", t(lang, "case_no"))]
         flow = self._flow(progress)
-        if flow is None or progress.node in flow.followup.opens_sent:
+        if flow is None:
+            return offer
+        assert flow.followup is not None and now is not None  # an outcome's offer: offers() held; the engine gives the time
+        if progress.node in flow.followup.opens_sent:
             return offer
         day, today = send_day(flow, now), self._today(flow, now)
         label = t(lang, "case_today") if day == today else t(lang, "case_send_later", when=send_day_words(day, today, lang))
@@ -201,12 +206,13 @@ class FollowUp:
                 return Show(progress.with_(case=declined), t(lang, "case_declined"))
             if what == "date":
                 return self.ask(progress.with_(asking="case_date"), "case_ask_date", now)
+            assert flow.followup is not None  # offers() held
             if progress.node in flow.followup.opens_sent:  # the letter is already sent: its day is asked
                 return Show(progress, t(lang, "case_nothing_to_do"))
             return self._open(flow, progress, send_day(flow, now), now)
         if what == "cancel" and progress.asking == "case_date":
             return Show(progress.with_(asking=None, draft=None), t(lang, "case_declined"))
-        if what == "sent_last_year" and progress.asking == "case_date" and progress.draft:
+        if what == "sent_last_year" and progress.asking == "case_date" and progress.draft and flow is not None:
             return self._open(flow, progress.with_(asking=None, draft=None), date.fromisoformat(progress.draft), now)
         if what == "skip" and progress.asking == "case_number":
             return self.view(progress.with_(asking=None), now)
@@ -232,6 +238,7 @@ class FollowUp:
         if picked is not None:
             return self.choose(progress, picked, now)
         if progress.asking == "case_date":
+            assert flow is not None  # Engine._text resolved the flow before handing over
             reading = read_date(text, self._today(flow, now))
             if reading.day is None:
                 return self.ask(progress.with_(draft=None), f"date_{reading.problem}", now)
@@ -245,10 +252,12 @@ class FollowUp:
         if len(number) > MAX_NUMBER or not re.fullmatch(r"[A-Za-z0-9 .\-/]{4,}", number) \
                 or len(re.findall(r"\d", number)) < 5:
             return self.ask(progress, "case_number_unclear", now)
+        assert progress.case is not None  # its number is asked once it is opened (_open)
         case = replace(progress.case, number=number)
         return self.view(progress.with_(asking=None, case=case), now, t(lang, "case_number_kept"))
 
     def _open(self, flow: Flow, progress: Progress, sent: date, now: datetime) -> tuple[Progress, Reply] | Show:
+        assert flow.followup is not None  # a case is opened where offers() held
         case = Case(secrets.token_hex(4), progress.node, self._reason(flow, progress), sent.isoformat(),
                     now.timestamp(), log=(LogEntry(sent.isoformat(), "sent", progress.node),),
                     answers=progress.path, inferred=progress.inferred)
@@ -262,8 +271,8 @@ class FollowUp:
         # Dates already past: the latest is asked at once (« Avez-vous reçu une réponse ? »), unless
         # its deadline itself is over (then any earlier question is as stale); the others are folded in.
         keep = past[-1].id if past and not self._over(flow, case, past[-1], now) else None
-        past = [r.id for r in past]
-        case = replace(case, done=tuple(rid for rid in past if rid != keep))
+        past_ids = [r.id for r in past]
+        case = replace(case, done=tuple(rid for rid in past_ids if rid != keep))
         progress = progress.with_(case=case, asking="case_number")
         key = ("case_opened_later" if sent > self._today(flow, now) else "case_opened_ask_number"
                if pending(flow, case, self.quiet) else "case_opened_all_past")
@@ -274,6 +283,7 @@ class FollowUp:
     def _late(self, flow: Flow, case: Case, now: datetime) -> tuple[Reminder, date] | None:
         """The flow's last reminder date (the mediator's last day) when it is already over for a
         letter sent on `case.sent` and the flow has an outcome for that (`followup.late`)."""
+        assert flow.followup is not None  # called by _open
         if not flow.followup.late:
             return None
         dates = [(self._at_date(flow, case, r), r) for r, _ in planned(flow, case, None)]
@@ -283,7 +293,7 @@ class FollowUp:
         day, reminder = max(dated, key=lambda item: item[0])
         return (reminder, day) if day < self._today(flow, now) else None
 
-    def ask(self, progress: Progress, key: str, now: datetime, **values) -> tuple[Progress, Reply]:
+    def ask(self, progress: Progress, key: str, now: datetime, **values: object) -> tuple[Progress, Reply]:
         return progress, Reply("case", t(progress.lang, key, **values), buttons=self.buttons(progress),
                                token=question_token(progress), expects_text=True, node=progress.node,
                                days=progress.asking == "case_date")
@@ -298,7 +308,7 @@ class FollowUp:
 
     def _drop(self, progress: Progress, rid: str, now: datetime) -> tuple[Progress, Reply] | Show:
         case, flow = progress.case, self._flow(progress)
-        if case is None or not case.open or rid not in {r.id for r, _ in pending(flow, case, self.quiet)}:
+        if case is None or not case.open or flow is None or rid not in {r.id for r, _ in pending(flow, case, self.quiet)}:
             return self.reminders_view(progress, now)
         today = self._today(flow, now).isoformat()
         case = replace(case, done=case.done + (rid,), log=case.log + (LogEntry(today, "dropped", rid),))
@@ -328,6 +338,7 @@ class FollowUp:
         reminder = self._unanswered(flow, progress) if flow else None
         if reminder is None:
             return Show(progress, t(progress.lang, "case_nothing_to_do"))
+        assert flow is not None and progress.case is not None  # _unanswered found a reminder of the case
         return Show(progress.with_(version=flow.version, node=reminder.ask, path=progress.case.answers,
                                                   pending=None, draft=None, asking=None))
 
@@ -338,11 +349,13 @@ class FollowUp:
         flow dropped it)."""
         flow = self._flow(progress)
         case = progress.case
-        due = [(r, when) for r, when in pending(flow, case, self.quiet) if when <= now] if flow else []
+        if flow is None or case is None:  # nothing pending
+            return None
+        due = [(r, when) for r, when in pending(flow, case, self.quiet) if when <= now]
         # Reminders counted from the same date (the letter's, the debit's) fold into the latest of
         # them; one whose deadline passed while the bot was down makes the earlier ones as stale.
         # Reminders counted from another date are asked in their turn, never dropped.
-        groups: dict[str | None, list] = {}
+        groups: dict[str | None, list[tuple[Reminder, datetime]]] = {}
         for item in due:
             groups.setdefault(_origin(flow, item[0]), []).append(item)
         live = [max(items, key=lambda item: item[1]) for items in groups.values()]
@@ -369,6 +382,7 @@ class FollowUp:
     def _busy(flow: Flow, progress: Progress) -> bool:
         """Whether the person is mid-way through a conversation (answers given, no outcome yet)."""
         node, case = flow.nodes.get(progress.node), progress.case
+        assert flow.followup is not None  # called with a reminder due (due)
         if progress.node in flow.followup.asks and case is not None and case.log and case.log[-1].what == "reminder":
             return True  # another reminder's question is on screen, unanswered: it is not taken away
         return bool(progress.path) and node is not None and not node.is_outcome and \
@@ -393,6 +407,7 @@ class FollowUp:
         lang, case, flow = progress.lang, progress.case, self._flow(progress)
         if case is None or case.state in ("declined",) or flow is None:
             return Show(progress, t(lang, "case_none"))
+        lines: list[tuple[str | None, str]]
         lines = [(t(lang, "case_reason"), self._reason_label(flow, case, lang)),
                  (t(lang, "case_sent"), written_date(date.fromisoformat(case.sent), lang)
                   + (f" — {t(lang, 'case_number', number=case.number)}" if case.number else ""))]
@@ -412,17 +427,20 @@ class FollowUp:
         if case.open:
             buttons += [Button(CASE + "list", t(lang, "case_reminders")), Button(CASE + "stop", t(lang, "case_stop"))]
         return progress, Reply("case", t(lang, "case_title"), notices=[notice] if notice else [],
-                               sections=lines + self._log_lines(flow, case, lang), facts=facts,
+                               sections=[*lines, *self._log_lines(flow, case, lang)], facts=facts,
                                buttons=buttons, token=CASE_TOKEN, node=progress.node)
 
     def reminders_view(self, progress: Progress, now: datetime, notice: str | None = None) -> tuple[Progress, Reply] | Show:
         lang, case, flow = progress.lang, progress.case, self._flow(progress)
         upcoming = sorted(((r, due) for r, due in pending(flow, case, self.quiet)
-                           if due > now and not self._over(flow, case, r, now)), key=lambda item: item[1]) if flow else []
+                           if due > now and not self._over(flow, case, r, now)), key=lambda item: item[1]) \
+            if flow and case else []
         if not upcoming:
             return Show(progress, t(lang, "reminders_none"), (notice,) if notice else ())
+        assert flow is not None and case is not None  # reminders to come: a case, its flow loaded
+        lines: list[tuple[str | None, str]]  # the cast: planned() keeps only the reminders whose date is known
         lines = [(self._when(due, flow, lang), t(lang, "reminder_about", what=tr(r.label, lang) or r.id,
-                                                 day=written_date(self._at_date(flow, case, r), lang))
+                                                 day=written_date(cast(date, self._at_date(flow, case, r)), lang))
                   if r.before else tr(r.label, lang) or r.id)  # ahead of its date: say which date
                  for r, due in upcoming]
         days = [written_date(due.astimezone(ZoneInfo(flow.timezone)).date(), lang) for _, due in upcoming]
@@ -502,7 +520,7 @@ class FollowUp:
         it is (the timeline entry's kind), in date order."""
         found = [(self._at_date(flow, case, r), tr(r.label, lang), flow.timeline[r.at].kind)
                  for r, _ in planned(flow, case, None) if r.label]
-        return sorted(item for item in found if item[0] is not None)
+        return sorted((day, label, kind) for day, label, kind in found if day is not None)
 
     def _over(self, flow: Flow, case: Case, reminder: Reminder | None, now: datetime) -> bool:
         """A reminder that comes ahead of a deadline (`before`) whose deadline is over."""

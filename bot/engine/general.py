@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import cast
 
-from ..flow.directory import Company, Directory, Step
-from ..flow.model import COMPANY, Delay, Flow, tr
+from ..flow.directory import Company, Directory, Sector, Sourced, Step
+from ..flow.model import COMPANY, Delay, DelayUnit, Flow, Text, tr
 from ..locales import t
 from ..flow.recognise import normalise
 from ..flow.route import capitalised_name, named_as_typed
@@ -44,21 +45,21 @@ def general_route(directory: Directory, company: Company, lang: str, flow_title:
     parts.append(t(lang, "route_write", to=to) + (t(lang, "route_wait", wait=delay_words(wait, lang)) if wait else "")
                  + ".")
     address = company.address
-    if address is not None and address.scope not in (None, "le siège", "les deux niveaux") \
+    if address is not None and address.scope is not None and address.scope not in ("le siège", "les deux niveaux") \
             and not said_in([text], (address.scope.split()[-1],)):
         address = None  # « Orange Service Clients Mobile » is not for a livebox
     if address is not None and address.stated:
         key = "route_head_office" if address.scope == "le siège" else "route_address"
         notes = [n for n in ((address.scope if key == "route_address" else None),
                              t(lang, "route_not_checked") if address.status == "secondary" else None) if n]
-        parts.append(t(lang, key, address=", ".join(address.value),
+        parts.append(t(lang, key, address=", ".join(cast(tuple[str, ...], address.value)),  # an address: its lines
                        caveat=f" ({', '.join(notes)})" if notes else ""))
     if company.phone is not None and company.phone.stated:
         parts.append(t(lang, "route_phone", number=company.phone.value, caveat=_caveat(company.phone, lang)))
     for step in steps[1:]:
         known = address is not None and address.stated
         where = f" ({tr(step.address, lang)})" if step.address and not known else ""
-        parts.append(t(lang, "route_then", to=tr(step.to, lang) + where, wait=delay_words(step.wait, lang)))
+        parts.append(t(lang, "route_then", to=tr(step.to, lang) + where, wait=delay_words(step.wait or DEFAULT_WAIT, lang)))
     if first is not None and first.direct_after and len(steps) > 1:
         parts.append(t(lang, "route_direct", wait=delay_words(first.direct_after, lang)))
     if sector is not None and sector.no_mediation:
@@ -67,13 +68,13 @@ def general_route(directory: Directory, company: Company, lang: str, flow_title:
         parts.append(_mediator(directory, company, sector, name, lang))
         if company.country != "FR":  # a seat a source gives (Vinted: Lithuania)
             parts.append(t(lang, "route_abroad", name=name))
-    parts += [tr(f.value, lang) for f in company.facts + (sector.facts if sector else ())
+    parts += [tr(cast(Text, f.value), lang) for f in company.facts + (sector.facts if sector else ())
               if f.stated and f.said and said_in([text], f.said)][:1]  # the one the words call for: short
     parts.append(t(lang, "route_if_ours"))
     return " ".join(parts)
 
 
-def _mediator(directory: Directory, company: Company, sector, name: str, lang: str) -> str:
+def _mediator(directory: Directory, company: Company, sector: Sector | None, name: str, lang: str) -> str:
     named = company.mediator
     if named is not None and named.stated and named.value in directory.mediators:
         mediator = directory.mediators[named.value]
@@ -103,7 +104,7 @@ def _called(company: Company, lang: str) -> tuple[str, str]:
     return name, (f"d'{name}" if name[:1].upper() in "AEIOUYÉÈÊÀÂÎÔÛH" else f"de {name}")
 
 
-def _caveat(fact, lang: str) -> str:
+def _caveat(fact: Sourced | None, lang: str) -> str:
     return f" ({t(lang, 'route_not_checked')})" if fact is not None and fact.status == "secondary" else ""
 
 
@@ -140,6 +141,7 @@ def company_of(flow: Flow, answers: dict[str, str]) -> tuple[str | None, Company
 def steps_of(flow: Flow, answers: dict[str, str]) -> tuple[Step, ...]:
     """The written steps before the mediator: the company's own, else its sector's."""
     _, company = company_of(flow, answers)
+    assert flow.directory is not None  # called for a flow on the directory only
     sector = flow.directory.sectors.get(company.sector if company else answers.get("sector", ""))
     if _professional(sector, answers):
         return ()  # a professional seller on a platform between people, or the platform: its customer service
@@ -157,7 +159,7 @@ def derived(flow: Flow, answers: dict[str, str]) -> dict[str, str]:
     return {**answers, LEVELS: "two" if len(steps_of(flow, answers)) > 1 else "one"}
 
 
-def _professional(sector, answers: dict[str, str]) -> bool:
+def _professional(sector: Sector | None, answers: dict[str, str]) -> bool:
     """On a platform between private people (Vinted), a dispute with a professional seller or
     with the platform itself: a consumer dispute after all (`seller:` pro or platform)."""
     return sector is not None and sector.no_mediation and answers.get(SELLER) in ("pro", "platform")
@@ -180,15 +182,16 @@ def timeline_of(flow: Flow, answers: dict[str, str]) -> dict[str, Delay]:
     return out
 
 
-def _delay(wait: str) -> tuple[int, str]:
+def _delay(wait: str) -> tuple[int, DelayUnit]:
     amount, _, unit = wait.partition(" ")
-    return int(amount), unit if unit.endswith("s") else unit + "s"
+    return int(amount), cast(DelayUnit, unit if unit.endswith("s") else unit + "s")  # directory.DELAY: day(s)... year(s)
 
 
 def route_parts(flow: Flow, answers: dict[str, str], texts: dict[str, str], lang: str) -> dict[str, str]:
     """What {route.x} says for the company named (flows/README.md lists them): its name, whom
     to write to first and how long they have, the later steps, the mediator, the address."""
     directory = flow.directory
+    assert directory is not None  # called for a flow on the directory only
     said, company = company_of(flow, answers)
     sector = directory.sectors.get(company.sector if company else answers.get("sector", ""))
     name, of, company, known = _names(flow, answers, texts, said, company, sector, lang)
@@ -205,7 +208,7 @@ def route_parts(flow: Flow, answers: dict[str, str], texts: dict[str, str], lang
     addressee = company.name if company is not None else name if known else t(lang, "route_addressee_blank")
     if lines and normalise(lines[0]).startswith(normalise(addressee)):  # « Bouygues Telecom – Service Clients »
         addressee, lines = lines[0], lines[1:]
-    facts = [tr(f.value, lang) for f in (company.facts if company else ()) + (sector.facts if sector else ())
+    facts = [tr(cast(Text, f.value), lang) for f in (company.facts if company else ()) + (sector.facts if sector else ())
              if f.stated and f.said and said_in([typed], f.said)]
     to = tr(first.to, lang) if first else t(lang, "route_customer_service")
     country = company.country if company is not None else "FR"
@@ -222,14 +225,15 @@ def route_parts(flow: Flow, answers: dict[str, str], texts: dict[str, str], lang
         "address": ", ".join(lines) if lines else t(lang, "route_address_unknown"),
         "address_lines": "\n".join(lines) if lines else t("fr", "route_address_blank"),
         "addressee": addressee,
-        "phone": company.phone.value if company is not None and company.phone and company.phone.stated else "",
+        "phone": cast(str, company.phone.value) if company is not None and company.phone and company.phone.stated else "",
         "fact": facts[0] if facts else "", "facts": " ".join(facts),
         "abroad": "" if country == "FR" else t(lang, "route_cec" if country in EEA else "route_outside_eu", name=name),
         "sector": tr(sector.name, lang) if sector else "",
     }
 
 
-def _names(flow: Flow, answers, texts, said, company, sector, lang: str):
+def _names(flow: Flow, answers: dict[str, str], texts: dict[str, str], said: str | None, company: Company | None,
+           sector: Sector | None, lang: str) -> tuple[str, str, Company | None, bool]:
     """(name, « of » name, the company the route is about, whether it has a name): a
     professional seller on a platform between people is « le vendeur », not the platform."""
     if answers.get(SELLER) == "pro" and sector is not None and sector.no_mediation:
@@ -243,7 +247,8 @@ def _names(flow: Flow, answers, texts, said, company, sector, lang: str):
     return t(lang, "route_the_company"), t(lang, "route_of_the_company"), None, False
 
 
-def _mediator_parts(directory: Directory, company, sector, answers, name: str, lang: str) -> tuple[str, str]:
+def _mediator_parts(directory: Directory, company: Company | None, sector: Sector | None, answers: dict[str, str],
+                    name: str, lang: str) -> tuple[str, str]:
     """The mediator in a sentence, and its name alone ("" when no source names one for it: a
     sector's mediator that takes its members only is not named for a company not listed)."""
     if sector is not None and sector.no_mediation and not _professional(sector, answers):
@@ -252,7 +257,7 @@ def _mediator_parts(directory: Directory, company, sector, answers, name: str, l
         found = directory.mediator_of(company)
         named = company.mediator is not None and company.mediator.stated
         mediator_name = "" if found is None or (found.members and not named) else found.name
-        if named and company.mediator.status == "secondary" and mediator_name:
+        if named and company.mediator is not None and company.mediator.status == "secondary" and mediator_name:
             mediator_name += f" ({t(lang, 'route_not_checked')})"
         return _mediator(directory, company, sector, name, lang), mediator_name
     if sector is not None and sector.mediator in directory.mediators:
@@ -263,16 +268,17 @@ def _mediator_parts(directory: Directory, company, sector, answers, name: str, l
     return t(lang, "route_terms_mediator", list=OFFICIAL_LIST), ""
 
 
-def _contact(company, typed: str, lang: str) -> tuple[tuple[str, ...], list[str]]:
+def _contact(company: Company | None, typed: str, lang: str) -> tuple[tuple[str, ...], list[str]]:
     """The sourced address lines (an address for one scope, « le mobile », only when the words
     speak of it) and the sentences giving them and the phone."""
     address = company.address if company is not None else None
-    if address is not None and address.scope not in (None, "le siège", "les deux niveaux") \
+    if address is not None and address.scope is not None and address.scope not in ("le siège", "les deux niveaux") \
             and not said_in([typed], (address.scope.split()[-1],)):
         address = None
-    lines = tuple(address.value) if address is not None and address.stated else ()
+    lines = tuple(cast(tuple[str, ...], address.value)) if address is not None and address.stated else ()  # its lines
     contact = []
     if lines:
+        assert address is not None  # the lines are its own
         key = "route_head_office" if address.scope == "le siège" else "route_address"
         notes = [n for n in ((address.scope if key == "route_address" else None),
                              t(lang, "route_not_checked") if address.status == "secondary" else None) if n]
@@ -314,6 +320,7 @@ def route_sources(flow: Flow, answers: dict[str, str], lang: str) -> list[str]:
     """The directory's sources behind what {route.x} said (the sector's steps, the mediator, the
     company's address or phone), one line each, « vérifié le … » only when checked there."""
     directory = flow.directory
+    assert directory is not None  # called for a flow on the directory only
     _, company = company_of(flow, answers)
     sector = directory.sectors.get(company.sector if company else answers.get("sector", ""))
     mediator = directory.mediator_of(company) if company is not None else \

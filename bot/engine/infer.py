@@ -3,6 +3,7 @@ in a description answers the hearing question, which is then not asked."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 from ..flow.model import Flow
@@ -17,7 +18,7 @@ def _wanted(keyword: str) -> tuple[list[str], bool]:
 
 
 @lru_cache(maxsize=1024)
-def _rule_pattern(keywords: tuple[str, ...]) -> re.Pattern:
+def _rule_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
     """One pattern for a rule's keywords, over the normalised words joined by single spaces:
     each keyword a whole word, a `prefix*` or a phrase, as `says` reads it."""
     parts = []
@@ -42,7 +43,7 @@ def says(text: str, keyword: str, words: list[str] | None = None) -> bool:
     return False
 
 
-def _affirmed(pattern: re.Pattern, words: list[str], flags: list[bool]) -> bool:
+def _affirmed(pattern: re.Pattern[str], words: list[str], flags: list[bool]) -> bool:
     """Whether a keyword is said, not denied: « je ne suis pas sourd » or « ni donné ma carte »
     do not say « sourd » or « ma carte »; a keyword that holds a negation itself (« sans mon
     accord ») is read as written."""
@@ -72,7 +73,7 @@ def infer(flow: Flow, progress: Progress, text: str, asking: str | None = None) 
     return progress.with_(inferred=progress.inferred + tuple(found))
 
 
-def said_in(texts, keywords: tuple[str, ...]) -> bool:
+def said_in(texts: Iterable[str], keywords: tuple[str, ...]) -> bool:
     """Whether any of `texts` (what the person typed) says one of `keywords`, not denied:
     « on m'a prélevé deux fois » says « deux fois »; « pas deux fois » does not."""
     pattern = _rule_pattern(tuple(keywords))

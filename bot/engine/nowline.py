@@ -18,6 +18,7 @@ def card_status(state: OpenStatus | None, now: datetime, lang: str) -> str | Non
     if state is None:
         return None
     if state.open:
+        assert state.until is not None  # open_status gives an open channel its closing time
         return t(lang, "open_until", time=_clock(state.until, lang))
     if state.holiday_unknown:
         return t(lang, "holiday_unknown")
@@ -32,7 +33,9 @@ def now_line(channels: list[Channel], found: dict[str, OpenStatus], now: datetim
     unknown holiday hours, and the one that opens first. A web form listed first is open at
     any time. « No advisor can be
     reached » only when no listed channel might be open."""
-    unknown, holiday, soonest = [], [], None
+    unknown: list[Channel] = []
+    holiday: list[Channel] = []
+    soonest: tuple[Channel, datetime] | None = None
     if channels and channels[0].hours is None and not channels[0].hours_unknown and channels[0].url:
         return t(lang, "now_online", name=_name(channels[0], lang), url=channels[0].url)  # a form: any time
     for channel in channels:
@@ -42,6 +45,7 @@ def now_line(channels: list[Channel], found: dict[str, OpenStatus], now: datetim
         elif state is None:
             continue
         elif state.open:  # after what is unknown today of the channels listed before it
+            assert state.until is not None  # open_status gives an open channel its closing time
             return " ".join([t(lang, "now_holiday", name=_name(c, lang)) for c in holiday] + [
                 t(lang, f"now_open_{channel.grammar}", name=_name(channel, lang),
                   time=_clock(state.until, lang), note=_note(channel, lang))])

@@ -4,12 +4,14 @@ sources), with the person's answers and the flow's timeline filled into the flow
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from ..flow.check import PLACEHOLDER, ROUTE, TIMED
-from ..flow.model import COMPANY, DATE, Channel, Flow, Node, tr
+from ..flow.hours import OpenStatus
+from ..flow.model import COMPANY, DATE, Channel, Fact, Flow, Node, Section, tr
 from ..locales import t, words
 from ..lru import LRU
 from .general import derived, route_parts, route_sources, timeline_of
@@ -39,7 +41,7 @@ def label_of(node: Node, choice_id: str, lang: str, typed: str | None = None) ->
     return tr(choice.label, lang) if choice else choice_id
 
 
-def long_date(day, lang: str) -> str:
+def long_date(day: date, lang: str) -> str:
     return t(lang, "date", day=day.day, month=words(lang, "months")[day.month - 1], year=day.year)
 
 
@@ -84,7 +86,7 @@ def shown(text: str, progress: Progress, french: bool = False) -> bool:
     return True
 
 
-def holds(part, answers: dict[str, str], progress: Progress) -> bool:
+def holds(part: Section, answers: dict[str, str], progress: Progress) -> bool:
     """Whether a paragraph shows: its answers' condition, and the words it asks for (`said`)
     or against (`unsaid`) in what the person typed."""
     if not part.condition.holds(answers):
@@ -112,9 +114,9 @@ def given_dates(flow: Flow, progress: Progress, posted: date | None = None) -> d
     found = {a.node: date.fromisoformat(a.text) for a in progress.path
              if a.choice == DATE and a.text and a.node in flow.nodes and flow.nodes[a.node].kind == "date"}
     if flow.followup is not None:
-        sent = case_sent(flow, progress)
-        if sent or posted:
-            found[flow.followup.date] = sent or posted
+        sent = case_sent(flow, progress) or posted
+        if sent:
+            found[flow.followup.date] = sent
     return found
 
 
@@ -195,7 +197,7 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | N
     timeline = timeline_of(flow, answers)
     route = route_parts(flow, answers, texts, lang) if flow.directory is not None and "{route." in text else {}
 
-    def timed(match: re.Match) -> str:
+    def timed(match: re.Match[str]) -> str:
         kind, name = match.groups()
         if kind == "delay":
             return written_delay(timeline[name], lang)
@@ -208,7 +210,7 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | N
                 advice.append(said)
         return written_date(day, lang) if day else "[…]"
 
-    def value(match: re.Match) -> str:
+    def value(match: re.Match[str]) -> str:
         name, typed, unknown = match.group(1), match.group(2), match.group(3)
         said = _value(flow, progress, name, typed, lang, now, posted, today)
         return said or f"[{unknown or '…'}]"  # {x|date}: « [date] » when nobody said
@@ -230,7 +232,7 @@ def _value(flow: Flow, progress: Progress, name: str, typed: str | None, lang: s
     if name == "amount":
         return amount_said(progress)
     if name == "letter_number":
-        return progress.case.number if case_sent(flow, progress) else None
+        return progress.case.number if case_sent(flow, progress) and progress.case else None
     if flow.followup is not None and name == flow.followup.date:
         sent = case_sent(flow, progress)
         return written_date(sent, lang) if sent else None
@@ -254,8 +256,8 @@ class Outcomes:
     """Builds outcome and detail replies, keeping each for the minute it was computed in:
     open-now changes by the minute, and many people share the same answers."""
 
-    def __init__(self):
-        self._cache: LRU[tuple, tuple[Reply, int]] = LRU(CACHE_BYTES, weigh=lambda found: found[1])
+    def __init__(self) -> None:
+        self._cache: LRU[tuple[Hashable, ...], tuple[Reply, int]] = LRU(CACHE_BYTES, weigh=lambda found: found[1])
 
     def reply(self, flow: Flow, node: Node, progress: Progress, now: datetime, buttons: list[Button],
               token: str, which: str | None = None) -> Reply:
@@ -286,7 +288,8 @@ class Outcomes:
             found.add("letter")
         return [d for d in DETAILS if d in found]
 
-    def _short(self, flow, node, progress, now, buttons, token, _which) -> Reply:
+    def _short(self, flow: Flow, node: Node, progress: Progress, now: datetime, buttons: list[Button], token: str,
+               _which: str | None) -> Reply:
         lang, answers = progress.lang, answers_of(flow, progress, now)
         channels = [flow.channels[r.id] for r in node.channels
                     if r.condition.holds(answers) and (r.detail or "channels") == "channels"]
@@ -294,7 +297,8 @@ class Outcomes:
                      now=now_line(channels, states(flow, channels, now), now, lang),
                      footer=t(lang, "come_back"), buttons=buttons, token=token, node=node.id)
 
-    def _detail(self, flow, node, progress, now, buttons, token, which) -> Reply:
+    def _detail(self, flow: Flow, node: Node, progress: Progress, now: datetime, buttons: list[Button], token: str,
+                which: str | None) -> Reply:
         lang, answers = progress.lang, answers_of(flow, progress, now)
         sections = [(tr(s.title, lang) or None, fill(tr(s.text, lang), flow, progress, now, advise=True))
                     for s in node.sections if holds(s, answers, progress) and s.detail == which
@@ -327,7 +331,7 @@ def _says_route(node: Node) -> bool:
         any("{route." in text for text in node.text.values())
 
 
-def _says_something(flow: Flow, section, progress: Progress, now: datetime | None) -> bool:
+def _says_something(flow: Flow, section: Section, progress: Progress, now: datetime | None) -> bool:
     """Whether a section has text once filled: one made only of {route.x} may say nothing (no
     address known, a company in France)."""
     text = tr(section.text)
@@ -338,6 +342,7 @@ def _says_something(flow: Flow, section, progress: Progress, now: datetime | Non
 
 def letter(flow: Flow, node: Node, progress: Progress, now: datetime) -> Attachment:
     """The outcome's letter, always in French: it relies on French consumer law."""
+    assert node.document is not None  # called for an outcome with a letter
     doc = flow.documents[node.document]
     answers = answers_of(flow, progress, now)
     parts = [fill(tr(p.text, "fr"), flow, progress, now, "fr") for p in doc.parts
@@ -345,7 +350,7 @@ def letter(flow: Flow, node: Node, progress: Progress, now: datetime) -> Attachm
     return Attachment(tr(doc.title, progress.lang), doc.filename, "\n\n".join(parts) + "\n")
 
 
-def _fact_line(fact, lang: str) -> str:
+def _fact_line(fact: Fact, lang: str) -> str:
     text = tr(fact.text, lang)
     if fact.status == "correction":  # « Correction : la médiation… »: no capital after a French colon
         lowered = text[:1].lower() + text[1:] if lang == "fr" and text[1:2].islower() else text
@@ -353,7 +358,7 @@ def _fact_line(fact, lang: str) -> str:
     return text + (f" ({t(lang, 'unchecked')})" if fact.status == "unchecked" else "")
 
 
-def _sources(flow: Flow, items: list, lang: str) -> list[str]:
+def _sources(flow: Flow, items: list[Channel | Fact], lang: str) -> list[str]:
     """One line per source: « vérifiée le … » only when everything shown from it is checked."""
     by_source: dict[str, bool] = {}
     for item in items:
@@ -375,7 +380,8 @@ def _size(reply: Reply) -> int:
             + (len(reply.document.content) if reply.document else 0) + 200 * len(reply.cards) + 200)
 
 
-def _card(channel: Channel, state, now: datetime, lang: str, filled=lambda text: text) -> ContactCard:
+def _card(channel: Channel, state: OpenStatus | None, now: datetime, lang: str,
+          filled: Callable[[str], str] = lambda text: text) -> ContactCard:
     """`filled` puts the person's answers in what to say (« parlez de votre abonnement {service} »)."""
     return ContactCard(
         name=tr(channel.name, lang), kind=channel.kind, how=filled(tr(channel.how, lang)),

@@ -12,10 +12,15 @@ import secrets
 import zlib
 from dataclasses import dataclass, fields
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple
 
 SCHEMA = 4
 MAX_TEXT = 500  # typed answers are kept (for the letter) but never longer than this
+
+
+# An answer read from typed words (`Progress.inferred`): (node, choice, number of answers given when it was
+# typed), with a mark last when it was the company or sector the words named; older records: (node, choice)
+Inferred = tuple[str, str] | tuple[str, str, int] | tuple[str, str, int, str]
 
 
 class Answer(NamedTuple):
@@ -38,7 +43,7 @@ class Progress:
     token: str = ""  # random, drawn when the conversation starts: links its events (bot/ops/events.py), nothing else
     # answers read from what was typed (the flow's `infer:`): (node, choice, number of answers
     # given when it was typed); going back before that step forgets them
-    inferred: tuple[tuple, ...] = ()
+    inferred: tuple[Inferred, ...] = ()
     case: "Case | None" = None   # the complaint followed over time (followup.py), once opened
     asking: str | None = None    # a follow-up question outside the flow: "case_date" or "case_number"
     # the other language offered to someone who wrote it, once: "en:<answers given>:<node>", the
@@ -56,7 +61,7 @@ class Progress:
         """What was typed at each node answered in words."""
         return {answer.node: answer.text for answer in self.path if answer.text}
 
-    def with_(self, **changes) -> "Progress":
+    def with_(self, **changes: object) -> "Progress":
         """A copy with some fields changed (dataclasses.replace without its per-call field
         checks, which cost more than the copy; unknown names still raise)."""
         if not changes.keys() <= _FIELD_SET:
@@ -96,7 +101,7 @@ class Progress:
         return cls(**data)
 
 
-def _schema_1_to_2(data: dict) -> dict:
+def _schema_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
     """Schema 1 kept the store's revision and the last update id in the record: both moved
     to the store's columns (see store/sqlite.py, migration 2)."""
     data.pop("rev", None)
@@ -104,7 +109,7 @@ def _schema_1_to_2(data: dict) -> dict:
     return data
 
 
-def _schema_2_to_3(data: dict) -> dict:
+def _schema_2_to_3(data: dict[str, Any]) -> dict[str, Any]:
     """Schema 3 adds the conversation's random token (the events' link, see bot/ops/events.py):
     an older record gets a fresh one, kept from its next save on."""
     data.setdefault("token", new_token())
@@ -117,9 +122,12 @@ def new_token() -> str:
     return secrets.token_hex(8)
 
 
-def _schema_3_to_4(data: dict) -> dict:
+def _schema_3_to_4(data: dict[str, Any]) -> dict[str, Any]:
     """Schema 4 adds the followed case and the follow-up question being asked: none yet."""
     return data
+
+
+CaseState = Literal["open", "closed", "stopped", "declined"]  # declined: the offer to follow it refused
 
 
 class LogEntry(NamedTuple):
@@ -145,11 +153,11 @@ class Case:
     sent: str                       # ISO date
     opened: float                   # epoch seconds: the reminders' time of day
     number: str | None = None
-    state: str = "open"             # open | closed | stopped
+    state: CaseState = "open"
     done: tuple[str, ...] = ()      # reminder ids sent or cancelled
     log: tuple[LogEntry, ...] = ()  # oldest first
     answers: tuple[Answer, ...] = ()
-    inferred: tuple[tuple, ...] = ()  # the answers read from what was typed (Progress.inferred)
+    inferred: tuple[Inferred, ...] = ()  # the answers read from what was typed (Progress.inferred)
 
     @property
     def open(self) -> bool:
@@ -160,7 +168,7 @@ class Case:
         """The answers that led to the case by node, the inferred ones included."""
         return {**{a.node: a.choice for a in self.answers}, **{e[0]: e[1] for e in self.inferred}}
 
-    def to_data(self) -> dict:
+    def to_data(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in _CASE_FIELDS}
         data["answers"] = [list(a) if a.text else [a.node, a.choice] for a in self.answers]
         data["log"] = [list(entry) for entry in self.log]
@@ -168,7 +176,7 @@ class Case:
         return data
 
     @classmethod
-    def from_data(cls, data: dict) -> "Case":
+    def from_data(cls, data: dict[str, Any]) -> "Case":
         data = {k: v for k, v in data.items() if k in _CASE_FIELDS}
         data["answers"] = tuple(Answer(*a) for a in data.get("answers", ()))
         data["log"] = tuple(LogEntry(*entry) for entry in data.get("log", ()))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ..flow.recognise import normalise
 
@@ -12,6 +13,18 @@ LANG = "_lang:"       # "_lang:en": go on in that language (offered to someone w
 DETAIL = "_detail:"  # "_detail:letter" opens an outcome's detail, and leaves the person where they are
 ERASE, KEEP = "_erase", "_keep"  # the answers to /oublier's confirmation
 FORGET_TOKEN = "forget"          # the token of that confirmation (it belongs to no question)
+
+
+# What a reply is: a question of its node's kind, or one the engine says on its own.
+ReplyKind = Literal["choice", "text", "info", "date", "company", "outcome",  # a node's question or outcome
+                    "done",      # words typed after the outcome: one line and its buttons
+                    "detail",    # an outcome's detail (the letter, the contacts...)
+                    "confirm",   # « C'est bien ça ? » and other questions before an answer is taken
+                    "summary",   # /recap
+                    "forget",    # /oublier's confirmation
+                    "notice",    # a sentence alone (/aide, /quitter...)
+                    "case",      # the follow-up: a case's view or its questions
+                    "again"]     # a press made twice: the first one answered, nothing to show
 
 
 @dataclass(frozen=True)
@@ -64,9 +77,7 @@ class Attachment:
 
 @dataclass
 class Reply:
-    kind: str                      # choice | text | info | outcome | done (words typed after it) | detail |
-                                   # confirm | summary | forget | notice | case | again (a press made twice:
-                                   # the first one answered, nothing to show)
+    kind: ReplyKind
     text: str = ""
     notices: list[str] = field(default_factory=list)   # said before the content
     sections: list[tuple[str | None, str]] = field(default_factory=list)

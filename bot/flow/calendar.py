@@ -32,7 +32,7 @@ def due_dates(timeline: dict[str, Delay], today: date, given: dict[str, date] | 
     out: dict[str, date | None] = {}
     given = given or {}
 
-    def of(name: str, seen: tuple = ()) -> date | None:
+    def of(name: str, seen: tuple[str, ...] = ()) -> date | None:
         if name not in out:
             delay = timeline[name]
             if delay.after in seen:

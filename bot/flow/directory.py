@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Mapping, cast
 
 from .check.reader import Reader, suggest
 from .model import Choice, Recogniser, Text
 from .recognise import normalise
-from .yamlsrc import Located, LocatedList, Problem, load_located
+from .yamlsrc import Located, LocatedList, Problem, YamlValue, load_located
 
 STATUSES = ("checked", "secondary", "unverified")
 DELAY = re.compile(r"^(\d{1,3}) (day|days|week|weeks|month|months|year|years)$")
@@ -94,13 +95,13 @@ class Company:
     mediator: Sourced | None = None
     address: Sourced | None = None
     phone: Sourced | None = None
-    activities: dict = field(default_factory=dict)  # activity -> a sector or a company id
+    activities: dict[str, str] = field(default_factory=dict)  # activity -> a sector or a company id
     flow: str | None = None       # a richer flow of its own (Cstream)
     market: str = "FR"            # where its customers are: outside France, the French route does not apply
     short: str | None = None      # its name in a sentence, with its article: « la SNCF », « le Crédit Agricole »
-    steps: tuple = ()             # its own steps when they differ from its sector's (ENGIE's two levels)
-    capitals: frozenset = frozenset()  # aliases that are common words too (« orange »): see Router.company
-    facts: tuple = ()             # rules of its own, shown when the words call for them (`said`: a fine)
+    steps: tuple[Step, ...] = ()  # its own steps when they differ from its sector's (ENGIE's two levels)
+    capitals: frozenset[str] = frozenset()  # aliases that are common words too (« orange »): see Router.company
+    facts: tuple[Sourced, ...] = ()  # rules of its own, shown when the words call for them (`said`: a fine)
 
 
 @dataclass
@@ -108,14 +109,14 @@ class Directory:
     companies: dict[str, Company] = field(default_factory=dict)
     sectors: dict[str, Sector] = field(default_factory=dict)
     mediators: dict[str, Mediator] = field(default_factory=dict)
-    sources: dict[str, dict] = field(default_factory=dict)
+    sources: dict[str, dict[str, YamlValue]] = field(default_factory=dict)  # as the file gives them
     problems: tuple[Choice, ...] = ()   # the kinds of problem, for any company (problems.yaml)
     from_flow: str | None = None        # the flow whose text question lends its examples to the same ids
 
     def mediator_of(self, company: Company) -> Mediator | None:
         """The mediator a source names for this company, else its sector's (None: the general route)."""
         if company.mediator is not None and company.mediator.stated:
-            return self.mediators.get(company.mediator.value)
+            return self.mediators.get(cast(str, company.mediator.value))  # a mediator's id
         sector = self.sectors.get(company.sector)
         return self.mediators.get(sector.mediator) if sector and sector.mediator else None
 
@@ -149,7 +150,7 @@ class _FileReader(Reader):
     fields, and its ids: slugs with hyphens (« basic-fit »)."""
     fields, owner = FIELDS, "directory file"
 
-    def ident(self, value, line: int, what: str) -> str | None:
+    def ident(self, value: YamlValue, line: int, what: str) -> str | None:
         if isinstance(value, str) and SLUG.match(value):
             return value
         self.err(line, f"{what}: id {value!r} must be lower-case letters, digits, hyphens and _")
@@ -159,7 +160,7 @@ class _FileReader(Reader):
 class _Reader:
     """What every file of the folder adds to one directory; references checked at the end."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.directory = Directory()
         self.refs: list[tuple[_FileReader, int, str, str, str]] = []  # (reader, line, kind, id, what)
         self.alias_owner: dict[str, str] = {}
@@ -206,7 +207,7 @@ class _Reader:
         label = r.scalar(entry, "label", what, "text", required=False) or {"fr": pid}
         self.directory.problems += (Choice(pid, label, (), recogniser=recogniser),)
 
-    def sourced(self, r: _FileReader, entry: Located, what: str, value) -> Sourced:
+    def sourced(self, r: _FileReader, entry: Located, what: str, value: object) -> Sourced:
         status = r.scalar(entry, "status", what)
         if status is not None and status not in STATUSES:
             r.err(entry.line_of("status"), f"{what}: status must be one of {', '.join(STATUSES)}")
@@ -255,7 +256,7 @@ class _Reader:
         raw_aliases = entry.get("aliases")
         if not isinstance(raw_aliases, LocatedList):
             r.err(entry.line_of("aliases"), f"{what}: aliases must be a list (the names people type)")
-            raw_aliases = []
+            raw_aliases = LocatedList()
         for i, item in enumerate(raw_aliases):
             line = raw_aliases.line_of(i)
             if isinstance(item, Located):
@@ -282,6 +283,7 @@ class _Reader:
         sector = r.scalar(entry, "sector", what) or ""
         self.refs.append((r, entry.line_of("sector"), "sector", sector, what))
         facts = {}
+        said: tuple[str, ...] | str | None  # address lines, or the mediator's id or phone number
         for key, shown in (("mediator", "id"), ("address", "lines"), ("phone", "number")):
             if key not in entry:
                 continue
@@ -294,12 +296,13 @@ class _Reader:
                 said = r.scalar(value, shown, f"{what}: {key}")
             if not said:
                 r.err(value.line, f"{what}: {key} needs its {shown}")
-            if key == "mediator" and said:
+            if key == "mediator" and isinstance(said, str) and said:
                 self.refs.append((r, value.line_of("id"), "mediator", said, what))
             facts[key] = self.sourced(r, value, f"{what}: {key}", said)
         activities = r.mapping(entry["activities"], entry.line_of("activities"), f"{what}: activities") \
             if "activities" in entry else None
         for activity, target in (activities or {}).items():
+            assert activities is not None  # the loop runs over its items
             self.refs.append((r, activities.line_of(activity), "activity", str(target), f"{what}: {activity}"))
         self.directory.companies[cid] = Company(
             cid, r.scalar(entry, "name", what) or cid, tuple(aliases), sector, country, facts.get("mediator"),
@@ -310,8 +313,8 @@ class _Reader:
     def resolve(self) -> list[Problem]:
         """The references to sources, mediators, sectors and companies that no file defines."""
         d = self.directory
-        known = {"source": d.sources, "mediator": d.mediators, "sector": d.sectors,
-                 "activity": {**d.sectors, **d.companies}}
+        known: dict[str, Mapping[str, object]] = {"source": d.sources, "mediator": d.mediators, "sector": d.sectors,
+                                                  "activity": {**d.sectors, **d.companies}}
         return [Problem(r.file, line, f"{what}: no {'sector or company' if kind == 'activity' else kind} "
                                       f"{ref!r}{suggest(ref, known[kind])}")
                 for r, line, kind, ref, what in self.refs if ref not in known[kind]]

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
 
 from .model import Choice
 from .recognise import OFF_TOPIC_IDS, Model
+
+if TYPE_CHECKING:
+    from .route import Router
 
 NONE = "none"
 
@@ -108,7 +112,7 @@ def read_tsv(path: str | Path) -> list[tuple[tuple[str, ...], str]]:
     return items
 
 
-def evaluate(choices: tuple[Choice, ...], items) -> Report:
+def evaluate(choices: tuple[Choice, ...], items: Iterable[tuple[tuple[str, ...], str]]) -> Report:
     model = Model(choices)
     report = Report(labels_of(choices))
     for expected, text in items:
@@ -139,7 +143,7 @@ def read_route_tsv(path: str | Path, half: str | None = None) -> list[tuple[tupl
     return rows
 
 
-def route_report(router, rows, title: str, show_wrong: int = 0) -> list[str]:
+def route_report(router: Router, rows: list[tuple[tuple[str, ...], ...]], title: str, show_wrong: int = 0) -> list[str]:
     """Accuracy of each of company, sector and problem, and the problem's confusion matrix."""
     right = [0, 0, 0]
     problems = Report(sorted({p for row in rows for p in row[2]} | {"none"}))

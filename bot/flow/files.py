@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable, Protocol
 
 from .check import load_flow
 from .directory import Directory, load_directory
@@ -15,9 +15,10 @@ if TYPE_CHECKING:
     from .machine import FlowMachine
 
 SECTOR_NODE = "sector"  # on the directory: the question whose choices are the sectors (skipped when known)
+Directories = dict[str, tuple[Directory | None, list[Problem]]]  # a folder's directory, as load_directory gives it
 
 
-def load_flow_file(path: str | Path, directories: dict | None = None) -> tuple[Flow | None, list[Problem]]:
+def load_flow_file(path: str | Path, directories: Directories | None = None) -> tuple[Flow | None, list[Problem]]:
     """`load_flow`, and for a flow that says `directory: true` the directory of its folder
     (`<folder>/directory`) attached and checked against it: every kind of problem is a choice of
     its text question, every sector a choice of its `sector` question. `directories` caches the
@@ -40,6 +41,7 @@ def lend(flow: Flow, other: Flow | None = None) -> Flow:
     """A flow on the directory, its text question's choices recognised with the words and
     examples of the directory's kinds of the same id (problems.yaml), and of the flow those
     lend from (`from_flow`: the Cstream flow), when given."""
+    assert flow.directory is not None and flow.classify_node is not None  # a flow on the directory, checked by _against
     theirs = {c.id: c for c in other.nodes[other.classify_node].choices} if other and other.classify_node else {}
     kinds = {k.id: merged_choice(k, theirs.get(k.id)) for k in flow.directory.problems}
     node = flow.nodes[flow.classify_node]
@@ -79,10 +81,18 @@ def flow_files(paths: list[str | Path]) -> list[Path]:
     return files
 
 
+class Versioned(Protocol):
+    """What `FlowSet.of` reads of a conversation's progress (bot/engine/progress.py)."""
+    @property
+    def flow(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+
+
 class FlowSet:
     """Compiled flows by id and version. Versions seen earlier stay usable for people mid-way."""
 
-    def __init__(self, flows: list[Flow] = (), default: str | None = None):
+    def __init__(self, flows: Iterable[Flow] = (), default: str | None = None):
         self._versions: dict[tuple[str, str], FlowMachine] = {}
         self._current: dict[str, FlowMachine] = {}
         for flow in flows:
@@ -90,19 +100,19 @@ class FlowSet:
         # the default: the one named, else the flow on the directory (any company), else the first
         self.default = default or self.general or next(iter(self._current), None)
 
-    def add(self, flow: Flow):
+    def add(self, flow: Flow) -> FlowMachine:
         from .machine import FlowMachine  # here: `check` needs only the YAML loader
         machine = self._versions.get((flow.id, flow.version)) or FlowMachine(flow)
         self._versions[(flow.id, flow.version)] = machine
         self._current[flow.id] = machine
         return machine
 
-    def get(self, flow_id: str, version: str | None = None):
+    def get(self, flow_id: str, version: str | None = None) -> FlowMachine | None:
         if version is not None:
             return self._versions.get((flow_id, version))
         return self._current.get(flow_id)
 
-    def of(self, progress):
+    def of(self, progress: Versioned) -> FlowMachine | None:
         """The machine a conversation (its `flow` and `version`) runs on: its version's, else its
         flow's current one (a version no longer loaded); None for a flow not loaded."""
         return self.get(progress.flow, progress.version) or self.get(progress.flow)
@@ -120,7 +130,9 @@ class FlowSet:
     def load(cls, paths: list[str | Path], default: str | None = None) -> tuple["FlowSet", list[Problem]]:
         """Load every flow file of the given files and folders; any problem means none is used."""
         files = flow_files(paths)
-        flows, problems, directories = [], [], {}
+        flows: list[Flow] = []
+        problems: list[Problem] = []
+        directories: Directories = {}
         for file in files:
             flow, found = load_flow_file(file, directories)
             problems.extend(p for p in found if not p.warning)

@@ -12,17 +12,32 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from transitions.extensions import GraphMachine
 
 from ..errors import GraphError
 from .machine import transitions_of
-from .model import Condition, Flow, Node, tr
+from .model import Condition, Flow, Node, Route, tr
+
+if TYPE_CHECKING:
+    from transitions.core import TransitionConfigDict
 
 WRAP = 28  # characters per line in a box
 
 
-def draw(flow: Flow, output: str | Path, stats=None) -> Path:
+class Stats(Protocol):
+    """What the graph shows of bot/ops/report.py's Stats: rows of the funnel (node, reached,
+    abandoned), transitions (node, choice, next, people) and outcomes (outcome, conversations)."""
+    @property
+    def funnel(self) -> Iterable[dict[str, Any]]: ...
+    @property
+    def transitions(self) -> Iterable[dict[str, Any]]: ...
+    @property
+    def outcomes(self) -> Iterable[dict[str, Any]]: ...
+
+
+def draw(flow: Flow, output: str | Path, stats: Stats | None = None) -> Path:
     output = Path(output)
     fmt = output.suffix.lower().lstrip(".")
     if fmt not in ("svg", "png", "pdf", "dot", "mmd", "md"):
@@ -58,10 +73,10 @@ def _wrap(text: str, width: int = WRAP, lines: int = 3) -> str:
 
 def condition_text(flow: Flow, condition: Condition) -> str:
     """A condition in words: « si problème = Facturation ou Résiliation, sauf si … »."""
-    def part(node_id: str, ids) -> str:
+    def part(node_id: str, ids: Iterable[str]) -> str:
         node = flow.nodes.get(node_id)
         name = _wrap(tr(node.text).split("\n")[0], 24, 1) if node else node_id
-        labels = [tr(node.choice(i).label) if node and node.choice(i) else i for i in sorted(ids)]
+        labels = [tr(choice.label) if node and (choice := node.choice(i)) else i for i in sorted(ids)]
         return f"« {name} » = {' ou '.join(labels)}"
     said = [part(n, ids) for n, ids in condition.when]
     unless = [part(n, ids) for n, ids in condition.unless]
@@ -71,7 +86,7 @@ def condition_text(flow: Flow, condition: Condition) -> str:
     return text
 
 
-def _options(node: Node):
+def _options(node: Node) -> list[tuple[str, str, tuple[Route, ...]]]:
     if node.kind == "info":
         return [("continue", "Continuer", node.routes)]
     if node.kind == "company":
@@ -80,7 +95,7 @@ def _options(node: Node):
     return [(c.id, tr(c.label), c.routes) for c in node.choices] + dated
 
 
-def dot_graph(flow: Flow, stats=None):
+def dot_graph(flow: Flow, stats: Stats | None = None) -> Any:  # a graphviz.Digraph
     import graphviz
     funnel = {row["node"]: row for row in stats.funnel} if stats is not None else {}
     people = {(r["node"], r["choice"], r["next"]): r["people"] for r in stats.transitions} if stats else {}
@@ -122,13 +137,13 @@ def dot_graph(flow: Flow, stats=None):
 
 def _mermaid(flow: Flow, output: Path) -> Path:
     states = [{"name": node.id, "final": node.is_outcome} for node in flow.nodes.values()]
-    transitions = []
+    transitions: list[TransitionConfigDict] = []
     for t in transitions_of(flow):
         label = t["trigger"].removeprefix("choose_") + (" [si…]" if "conditions" in t else "")
         transitions.append({"trigger": label, "source": t["source"], "dest": t["dest"]})
 
     class Model:
-        pass
+        get_graph: Callable[[], object]  # added by GraphMachine
 
     model = Model()
     GraphMachine(model=model, states=states, transitions=transitions, initial=flow.start,

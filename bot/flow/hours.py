@@ -17,11 +17,18 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ..locales import languages, t, words
 from .model import Hours
+from .yamlsrc import YamlValue
 from ..errors import BotError
+
+if TYPE_CHECKING:
+    from holidays import HolidayBase
+
+Spans = tuple[tuple[int, int], ...]  # opening spans of a day, in minutes since midnight
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -50,7 +57,7 @@ def _days(key: str) -> list[int]:
     return result
 
 
-def _ranges(value) -> tuple[tuple[int, int], ...]:
+def _ranges(value: object) -> Spans:
     if isinstance(value, str) and value.strip().lower() in ("closed", "ferme", "fermé"):
         return ()
     if not isinstance(value, str):
@@ -74,11 +81,11 @@ def _ranges(value) -> tuple[tuple[int, int], ...]:
     return tuple(spans)
 
 
-def parse_hours(spec: dict) -> Hours:
+def parse_hours(spec: object) -> Hours:
     """Build Hours from the YAML mapping; raise HoursError with a readable reason."""
     if not isinstance(spec, dict) or not spec:
         raise HoursError("hours must be a mapping like  mon-fri: \"09:00-18:00\"")
-    week: list[tuple | None] = [None] * 7
+    week: list[Spans | None] = [None] * 7
     holiday_spans = None
     for key, value in spec.items():
         spans = _ranges(value)
@@ -100,7 +107,7 @@ def clock_time(minutes: int, lang: str) -> str:
     return t(lang, "time_hm" if m else "time_h", h=h, m=m)
 
 
-def _describe(spec: dict, lang: str) -> str:
+def _describe(spec: dict[YamlValue, YamlValue], lang: str) -> str:
     short = words(lang, "weekdays_short")
     parts = []
     for key, value in spec.items():
@@ -138,7 +145,7 @@ class FrenchHolidays:
 
     FIXED = ((1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25))
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._years: dict[int, frozenset[date]] = {}
 
     def dates(self, year: int) -> frozenset[date]:
@@ -157,7 +164,7 @@ class FrenchHolidays:
 
 
 @lru_cache(maxsize=8)
-def _package_calendar(country: str):
+def _package_calendar(country: str) -> HolidayBase:
     # Imported on first use: the package loads every country's rules (~15 MB, ~0.1 s), which
     # `check`, `graph` and the bot's start-up need not wait for (see Engine.warm_up).
     import holidays
@@ -165,7 +172,7 @@ def _package_calendar(country: str):
 
 
 @lru_cache(maxsize=8)
-def _calendar(country: str):
+def _calendar(country: str) -> FrenchHolidays | HolidayBase:
     return FrenchHolidays() if country.upper() == "FR" else _package_calendar(country)
 
 
@@ -181,7 +188,7 @@ def is_holiday(day: date, country: str = "FR") -> bool:
     return day in _calendar(country)
 
 
-def _spans_on(hours: Hours, day: date, country: str):
+def _spans_on(hours: Hours, day: date, country: str) -> Spans:
     """The day's opening spans; none on a public holiday whose hours are not known."""
     if day in _calendar(country):
         return hours.holidays or ()

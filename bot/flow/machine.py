@@ -8,9 +8,14 @@ the new state. Steps are synchronous, so asyncio tasks never interleave inside o
 """
 from __future__ import annotations
 
-from transitions import Machine, Transition
+from typing import TYPE_CHECKING, Callable
+
+from transitions import EventData, Machine, Transition
 
 from .model import COMPANY, Condition, Flow
+
+if TYPE_CHECKING:
+    from transitions.core import TransitionConfigDict
 
 
 class _StateOnlyTransition(Transition):
@@ -21,7 +26,8 @@ class _StateOnlyTransition(Transition):
     tests/test_engine.py::test_shared_machine_moves_like_a_stock_transitions_machine
     walks every transition of the flow both ways and finds the same states."""
 
-    def _change_state(self, event_data):
+    def _change_state(self, event_data: EventData) -> None:
+        assert self.dest is not None  # Transition.execute calls it only for a transition with a destination
         setattr(event_data.model, event_data.machine.model_attribute, self.dest)
         event_data.update(self.dest)
 
@@ -39,17 +45,17 @@ def trigger_name(choice_id: str) -> str:
     return f"choose_{choice_id}"
 
 
-def _guard(condition: Condition):
+def _guard(condition: Condition) -> Callable[[EventData], bool]:
     return lambda event: condition.holds(event.kwargs["answers"])
 
 
-def transitions_of(flow: Flow) -> list[dict]:
+def transitions_of(flow: Flow) -> list[TransitionConfigDict]:
     """The flow's transitions in the form `transitions` takes (also used for drawing)."""
     out = []
     for node in flow.nodes.values():
         for choice_id, routes in node.options():
             for route in routes:
-                entry = {"trigger": trigger_name(choice_id), "source": node.id, "dest": route.target}
+                entry: TransitionConfigDict = {"trigger": trigger_name(choice_id), "source": node.id, "dest": route.target}
                 if not route.condition.always:
                     entry["conditions"] = [_guard(route.condition)]
                 out.append(entry)

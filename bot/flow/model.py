@@ -5,9 +5,23 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from typing import TYPE_CHECKING, Final, Literal
+
+if TYPE_CHECKING:
+    from .directory import Directory
+
+# The fixed values of some fields, as `check` accepts them (its tuples of allowed values are these).
+NodeKind = Literal["choice", "text", "info", "date", "company", "outcome"]
+ChannelKind = Literal["phone", "chat", "social", "postal", "web", "email", "accessibility"]
+Status = Literal["checked", "unchecked", "correction"]  # of a fact or a channel
+Grammar = Literal["m", "f", "mpl", "fpl"]               # the agreement of a name in French
+Detail = Literal["letter", "channels", "next", "sources"]  # the detail of an outcome a part is shown in
+DelayUnit = Literal["days", "weeks", "months", "years", "minutes", "seconds"]
+Basis = Literal["law", "practice", "letter"]
+DelayKind = Literal["deadline", "start", "company"]
 
 # A text in several languages; "fr" is always present.
-COMPANY = "company"  # the node kind that asks which company, and its one trigger (flows on the directory)
+COMPANY: Final = "company"  # the node kind that asks which company, and its one trigger (flows on the directory)
 DATE = "date"  # the answer id of a date question answered with a date (its text holds it, ISO)
 DATE_STATES = ("unknown", "passed", "nearer", "open")  # of a timeline entry counted from a date
 Text = dict[str, str]
@@ -83,7 +97,7 @@ class Section:
     text: Text
     condition: Condition = ALWAYS
     title: Text | None = None
-    detail: str = "next"   # outcomes: the detail it is shown in (letter, channels, next, sources)
+    detail: Detail = "next"   # outcomes: the detail it is shown in (letter, channels, next, sources)
     said: tuple[str, ...] = ()    # shown only when the person's own words hold one of these keywords
     unsaid: tuple[str, ...] = ()  # shown only when they hold none of these
 
@@ -93,13 +107,13 @@ class Ref:
     """A channel or fact shown by an outcome, maybe only under a condition."""
     id: str
     condition: Condition = ALWAYS
-    detail: str | None = None  # the detail it is shown in; None: channels for channels, sources for facts
+    detail: Detail | None = None  # the detail it is shown in; None: channels for channels, sources for facts
 
 
 @dataclass(frozen=True)
 class Node:
     id: str
-    kind: str  # "choice" | "text" | "info" | "date" | "company" | "outcome"
+    kind: NodeKind
     text: Text
     choices: tuple[Choice, ...] = ()
     routes: tuple[Route, ...] = ()          # info nodes: where "Continuer" goes; date nodes: where a date leads
@@ -148,7 +162,7 @@ class Source:
     title: Text
     url: str | None
     verified: date
-    grammar: str = "m"  # agreement of its title in French: « Document … vérifié », « FAQ … vérifiée »
+    grammar: Grammar = "m"  # agreement of its title in French: « Document … vérifié », « FAQ … vérifiée »
 
 
 @dataclass(frozen=True)
@@ -157,7 +171,7 @@ class Fact:
     text: Text
     source: str
     verified: date
-    status: str  # "checked" | "unchecked" | "correction"
+    status: Status
 
 
 @dataclass(frozen=True)
@@ -171,19 +185,19 @@ class Hours:
 @dataclass(frozen=True)
 class Channel:
     id: str
-    kind: str
+    kind: ChannelKind
     name: Text
     how: Text
     source: str
     verified: date
-    status: str
+    status: Status
     hours: Hours | None = None
     details: tuple[str, ...] = ()   # address lines, phone number...
     url: str | None = None
     email: str | None = None
     note: Text | None = None
     short: Text | None = None       # its name inside a sentence, with its article (« les réseaux sociaux »)
-    grammar: str = "m"              # agreement of `short`: m, f, mpl, fpl
+    grammar: Grammar = "m"          # agreement of `short`: m, f, mpl, fpl
     hours_unknown: bool = False     # `hours: unknown`: it has hours, nobody knows them
 
 
@@ -194,12 +208,12 @@ class Delay:
     practice (usual, not law) or letter (what our letter asks for)."""
     id: str
     amount: int
-    unit: str            # "days" | "weeks" | "months" | "years" (and "minutes", "seconds": test flows)
-    basis: str
+    unit: DelayUnit      # "minutes", "seconds": test flows
+    basis: Basis
     after: str | None = None
     start: str | None = None        # `from:` a date question: counted from the date given there
     nearer_than: str | None = None  # its state is `nearer` when it falls on or before that entry
-    kind: str = "company"  # whose date it is: deadline (the person must act by it), start (from it on), company
+    kind: DelayKind = "company"  # whose date it is: deadline (the person must act by it), start (from it on), company
     step: int | None = None  # a flow on the directory: the wait of the company's route step N (1: the first
                              # written complaint), when its sector gives one; `amount unit` otherwise
     steps: bool = False      # `step: all`: every step's wait added up (when the mediator may be asked)
@@ -212,7 +226,7 @@ class Reminder:
     id: str
     at: str
     ask: str
-    before: tuple[int, str] | None = None
+    before: tuple[int, DelayUnit] | None = None
     label: Text | None = None  # what falls due that day (« la réponse de Cdiscount est attendue »)
     condition: Condition = ALWAYS  # on the answers that led to the case (`when` / `unless`)
 
@@ -278,8 +292,9 @@ class Flow:
     tap_limits: tuple[tuple[Condition, int], ...] = ()  # `tap_limits:` a higher limit on some paths
     followup: Followup | None = None
     uses_directory: bool = False
-    directory: object = None  # `directory: true`: the companies, sectors and mediators (flow/directory.py),
-                              # attached by files.load_flow_file; texts may then say {route.x}
+    directory: Directory | None = None  # `directory: true`: the companies, sectors and mediators
+                                        # (flow/directory.py), attached by files.load_flow_file; texts may
+                                        # then say {route.x}
 
     @cached_property
     def routes_on_dates(self) -> bool:

@@ -34,6 +34,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Iterable, Literal, Sequence
 
 import yaml
 from rapidfuzz.distance import OSA
@@ -188,7 +189,10 @@ BEFORE_CONTRAST = 0.6   # weight of a clause followed by "mais..."
 BEFORE_FOCUS = 0.15     # weight of what comes before "mon vrai problème c'est..."
 
 
-def clauses(text: str) -> list[tuple[float, list[str], str]]:
+Clause = tuple[float, list[str], str]  # (weight, spelled-out words, why the weight)
+
+
+def clauses(text: str) -> list[Clause]:
     """The clauses of a message: (weight, spelled-out words, why the weight)."""
     raw = _INVISIBLE.sub("", text[:MAX_CHARS]).lower()
     pieces: list[str] = []
@@ -201,7 +205,7 @@ def clauses(text: str) -> list[tuple[float, list[str], str]]:
             pieces.append(norm[pos:m.start()].strip())
             pos = m.start()
         pieces.append(norm[pos:].strip())
-    out: list[list] = []
+    out: list[list[Any]] = []  # [weight, words, why]: a later clause may lower the weight
     read = 0
     for piece in pieces:
         if read >= MAX_WORDS:
@@ -252,7 +256,7 @@ class _Speller:
     lookups, whatever the size of the vocabulary.
     """
 
-    def __init__(self, words):
+    def __init__(self, words: Iterable[str]):
         self.words = frozenset(w for w in words if len(w) >= 5 and w.isalpha())
         self.index: dict[str, list[str]] = {}
         self.long: dict[str, list[str]] = {}
@@ -263,13 +267,13 @@ class _Speller:
                 self.long.setdefault(word[0], []).append(word)
         for words_ in (*self.index.values(), *self.long.values()):
             words_.sort()
-        self.cache = Memo(4096)
+        self.cache: Memo[str, str | None] = Memo(4096)
 
     def correct(self, word: str) -> str | None:
         typos = _allowed_typos(word)
         if typos == 0 or not word.isalpha():
             return None
-        found = self.cache.get(word, False)
+        found: str | None | Literal[False] = self.cache.get(word, False)  # False: not looked up yet
         if found is not False:
             return found
         best = None
@@ -284,9 +288,9 @@ class _Speller:
                     if d < best_d:
                         best, best_d = known, d
         else:
-            found = extractOne(word, self.long.get(word[0], ()), scorer=OSA.distance, score_cutoff=2)
-            if found is not None and found[1] <= _allowed_typos(found[0]):
-                best = found[0]
+            near = extractOne(word, self.long.get(word[0], ()), scorer=OSA.distance, score_cutoff=2)
+            if near is not None and near[1] <= _allowed_typos(near[0]):
+                best = near[0]
         self.cache.put(word, best)
         return best
 
@@ -319,7 +323,7 @@ class Feature:
     how: str = ""  # "typo of x", "pattern", "set aside"...
 
 
-def _presence(feats: list[Feature]) -> dict[str, float]:
+def _presence(feats: Sequence[Feature]) -> dict[str, float]:
     """Each feature once, at the highest weight it was seen with."""
     out: dict[str, float] = {}
     for f in feats:
@@ -330,7 +334,8 @@ def _presence(feats: list[Feature]) -> dict[str, float]:
 
 def _keyword_words(keyword: str) -> tuple[list[str], set[str]]:
     """The words of a keyword, and which of them were written with a * (any ending)."""
-    words, prefixes = [], set()
+    words: list[str] = []
+    prefixes: set[str] = set()
     for word in normalise(keyword.replace("*", " * ")).split():
         if word == "*":
             if words:
@@ -340,13 +345,17 @@ def _keyword_words(keyword: str) -> tuple[list[str], set[str]]:
     return words, prefixes
 
 
+KeywordDoc = tuple[int, list[str], str | None]  # (choice index, the keyword's words, its phrase if several)
+ExampleClauses = tuple[int, int, str, list[Clause]]  # (choice index, example index, the example, its clauses)
+
+
 class Model:
     """Naive Bayes over word stems and patterns, learnt from a question's choices.
 
     `skip` holds (choice index, example index) pairs left out: cross-validation uses it.
     """
 
-    def __init__(self, choices: tuple[Choice, ...], skip: frozenset = frozenset()):
+    def __init__(self, choices: tuple[Choice, ...], skip: frozenset[tuple[int, int]] = frozenset()):
         self.choices = choices
         self.ids = [c.id for c in choices]
         self.patterns = [(i, n, raw, re.compile(raw)) for i, c in enumerate(choices)
@@ -365,11 +374,11 @@ class Model:
             self.literals_by_start.setdefault(literal[:2], []).append(literal)
         self.speller = _Speller(surface)
         self.known_surface = frozenset(surface)
-        self.cache = Memo(4096)  # word -> (feature, how, what patterns see)
+        self.cache: Memo[str, tuple[str | None, str, str]] = Memo(4096)  # word -> (feature, how, what patterns see)
         self.vocab: frozenset[str] | None = None   # None while learning: every word is a feature
         self._train(keyword_docs, example_clauses)
 
-    def _sources(self, skip: frozenset) -> tuple[list, list, set[str]]:
+    def _sources(self, skip: frozenset[tuple[int, int]]) -> tuple[list[KeywordDoc], list[ExampleClauses], set[str]]:
         """What the model learns from: each keyword's words (and its phrase, a keyword of
         several words), each example not skipped cut into clauses, and every word seen (the
         speller's vocabulary). Fills `prefixes` and `phrases` on the way."""
@@ -395,7 +404,7 @@ class Model:
                 surface.update(words)
         return keyword_docs, example_clauses, surface
 
-    def _train(self, keyword_docs: list, example_clauses: list) -> None:
+    def _train(self, keyword_docs: list[KeywordDoc], example_clauses: list[ExampleClauses]) -> None:
         """The features' weights per choice (keywords, patterns, examples), then their
         smoothed log-probabilities."""
         k = len(self.choices)
@@ -417,11 +426,11 @@ class Model:
         self.examples: list[tuple[int, str, dict[str, float]]] = []
         for i, _, ex, cls in example_clauses:
             feats: dict[str, float] = {}
-            for f in self._features(cls):
-                if f.weight > 0:  # a word counts once per example: presence, not frequency
-                    feats[f.feature] = max(feats.get(f.feature, 0.0), f.weight)
-            for f, w in feats.items():
-                add(i, f, w)
+            for feat in self._features(cls):
+                if feat.weight > 0:  # a word counts once per example: presence, not frequency
+                    feats[feat.feature] = max(feats.get(feat.feature, 0.0), feat.weight)
+            for feature, weight in feats.items():
+                add(i, feature, weight)
             self.examples.append((i, ex, feats))
         self.vocab = frozenset(f for c in counts for f in c)
         v = len(self.vocab) or 1
@@ -451,7 +460,7 @@ class Model:
             return found
         feature = self._stem_of(word)
         how, seen = "", word
-        if feature is not None and word not in self.known_surface and feature not in self.vocab:
+        if feature is not None and word not in self.known_surface and self.vocab is not None and feature not in self.vocab:
             for elided in _ELIDED.get(word[0], ()):  # 'lappli', 'jouvre', 'mavaient': a lost apostrophe
                 rest = word[len(elided):]
                 if word.startswith(elided) and len(rest) >= 3 and rest in self.known_surface:
@@ -485,7 +494,7 @@ class Model:
                 return word
         return "_"
 
-    def _features(self, cls, budget: int = MAX_FUZZY) -> list[Feature]:
+    def _features(self, cls: list[Clause], budget: int = MAX_FUZZY) -> list[Feature]:
         fuzzy_budget = [budget]
         out: list[Feature] = []
         texts: list[str] = []       # what patterns see, clause by clause
@@ -493,7 +502,8 @@ class Model:
         weights: list[float] = []
         at = 0
         for weight, words, why in cls:
-            keys, seen = [], []
+            keys: list[str] = []
+            seen: list[str] = []
             for word in words:
                 feature, how, pattern_word = self._word(word, fuzzy_budget)
                 keys.append(feature or stem(word))
@@ -547,7 +557,7 @@ class Model:
         total = sum(exp)
         return [e / total for e in exp]
 
-    def contributions(self, feats: list[Feature], i: int) -> list[tuple[float, Feature]]:
+    def contributions(self, feats: Sequence[Feature], i: int) -> list[tuple[float, Feature]]:
         """How much each feature pushed towards choice i (against the other choices on average)."""
         out = []
         live = [j for j, t in enumerate(self.trained) if t]
@@ -581,7 +591,7 @@ class Model:
         sims.sort(key=lambda x: -x[0])
         return sims[:n]
 
-    def keywords_in(self, feats: list[Feature], i: int) -> list[str]:
+    def keywords_in(self, feats: Sequence[Feature], i: int) -> list[str]:
         """The keywords of choice i whose every word is in the text."""
         present = {f.feature for f in feats if f.weight > 0}
         out = []
@@ -592,12 +602,12 @@ class Model:
                 out.append(keyword)
         return out
 
-    def evidence(self, feats: list[Feature], i: int) -> float:
+    def evidence(self, feats: Sequence[Feature], i: int) -> float:
         """How much the text speaks for choice i: the sum of its words' positive lifts."""
         return sum(lift for lift, _ in self.contributions(feats, i) if lift > 0)
 
     def decide(self, probs: list[float] | None, allowed: set[str] | None,
-               feats: list[Feature] = ()) -> tuple[str | None, list[str]]:
+               feats: Sequence[Feature] = ()) -> tuple[str | None, list[str]]:
         if probs is None:
             return None, []
         if sum(self.trained) < 2:  # nothing to compare against (a small flow): count the keywords
@@ -621,7 +631,7 @@ class Model:
         return None, close
 
 
-    def _by_keywords(self, feats: list[Feature], allowed: set[str] | None) -> tuple[str | None, list[str]]:
+    def _by_keywords(self, feats: Sequence[Feature], allowed: set[str] | None) -> tuple[str | None, list[str]]:
         """A phrase found counts 2, a single word 1: taken at 2, confirmed at 1."""
         scores = []
         for i, choice in enumerate(self.choices):
@@ -690,6 +700,7 @@ def explain(text: str, choices: tuple[Choice, ...], allowed: set[str] | None = N
     for weight, words, why in cls:
         if weight < 1:
             lines.append(f"  clause counted x{weight:.2f} ({why}): {' '.join(words)}")
+    assert model.vocab is not None  # set once the model has learnt (Model.__init__)
     read = [f"{f.word}→{f.feature}" + (f" ({f.how})" if f.how and f.how != "pattern" else "")
             for f in feats if f.feature in model.vocab and f.weight > 0 and not f.feature.startswith("/")]
     lines.append("  words read: " + (", ".join(read) if read else "none the flow knows"))
@@ -769,12 +780,15 @@ def yes_or_no(text: str) -> str | None:
     return None
 
 
+Phrase = tuple[tuple[str, ...], str, tuple[str, ...]]  # (stems, shown as, all words)
+
+
 class _AnswerIndex:
     """The words of a button question's choices: labels (every language), keywords, examples."""
 
     def __init__(self, choices: tuple[Choice, ...]):
         self.choices = choices
-        self.phrases: list[list[tuple[tuple[str, ...], str, tuple[str, ...]]]] = []  # (stems, shown as, all words)
+        self.phrases: list[list[Phrase]] = []
         self.prefixes: dict[str, str] = {}
         surface: set[str] = set()
         for c in choices:
@@ -893,7 +907,7 @@ def understand_answer(text: str, choices: tuple[Choice, ...], lang: str = "fr",
     return _answer_verdict(hits)
 
 
-def _phrase_bonus(phrases, present: set, keys: list, bigrams: set) -> tuple[float, str]:
+def _phrase_bonus(phrases: list[Phrase], present: set[str], keys: list[str], bigrams: set[tuple[str, str]]) -> tuple[float, str]:
     """The best of a choice's phrases (label, keywords, examples) found in the answer: whole
     (1.0 a label or keyword, 0.8 an example) or by its word pairs (0.3 each), and which."""
     best_bonus, best_why = 0.0, ""

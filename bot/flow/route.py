@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 from rapidfuzz.distance import Levenshtein
 
 from .directory import Company, Directory
 from .model import Choice, Recogniser
 from .recognise import normalise, recognise
+from .yamlsrc import Problem
+
+if TYPE_CHECKING:
+    from .files import FlowSet
 
 NOT_A_PROBLEM = "none"
 LONGEST_ALIAS = 4  # words
@@ -85,7 +91,7 @@ class Router:
             return kept[0]
         return found[0] if found else None
 
-    def _named_in(self, words: list[str], why: list[str], text: str = "", only: Company | None = None):
+    def _named_in(self, words: list[str], why: list[str], text: str = "", only: Company | None = None) -> Iterator[Company]:
         """Every company named, longest aliases first (see `company`)."""
         for size in range(LONGEST_ALIAS, 0, -1):
             for i in range(len(words) - size + 1):
@@ -215,14 +221,13 @@ def merged_choice(own: Choice, lent: Choice | None) -> Choice:
         mine.patterns + theirs.patterns, mine.examples + theirs.examples))
 
 
-def load_router(folder, flows) -> tuple[Router | None, list]:
+def load_router(folder: str | Path, flows: FlowSet) -> tuple[Router | None, list[Problem]]:
     """The router of a flows folder's directory (`folder/directory`), its problem kinds lent
     the examples of the flow the directory names (`from_flow`); (None, problems) when the
     directory is missing or does not check."""
-    from pathlib import Path
-
     from .directory import load_directory
-    attached = flows.get(flows.general).flow.directory if flows.general else None
+    general = flows.get(flows.general) if flows.general else None
+    attached = general.flow.directory if general else None
     directory, problems = (attached, []) if attached is not None else load_directory(Path(folder) / "directory")
     if directory is None:
         return None, problems

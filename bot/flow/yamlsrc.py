@@ -7,8 +7,11 @@ duplicate keys are reported instead of silently keeping the last one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Generator
 
 import yaml
+
+YamlValue = Any  # a value as YAML gives it: text, a number, a date, a Located, a LocatedList...
 
 
 @dataclass(frozen=True)
@@ -23,19 +26,19 @@ class Problem:
         return f"{self.file}:{self.line}: {'warning: ' if self.warning else ''}{self.message}"
 
 
-class Located(dict):
+class Located(dict[YamlValue, YamlValue]):
     """A dict that knows the (1-based) line of itself and of each key."""
 
     line: int = 0
-    key_lines: dict
+    key_lines: dict[YamlValue, int]
 
-    def line_of(self, key) -> int:
+    def line_of(self, key: YamlValue) -> int:
         return self.key_lines.get(key, self.line)
 
 
-class LocatedList(list):
+class LocatedList(list[YamlValue]):
     line: int = 0
-    item_lines: list
+    item_lines: list[int]
 
     def line_of(self, index: int) -> int:
         return self.item_lines[index] if index < len(self.item_lines) else self.line
@@ -44,11 +47,11 @@ class LocatedList(list):
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader that builds Located containers and records duplicate keys."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.duplicates: list[tuple[int, object]] = []
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[YamlValue, YamlValue]:
         if not isinstance(node, yaml.MappingNode):
             return super().construct_mapping(node, deep)
         self.flatten_mapping(node)
@@ -68,10 +71,10 @@ class _LineLoader(yaml.SafeLoader):
             mapping.key_lines[key] = key_node.start_mark.line + 1
         return mapping
 
-    def construct_yaml_map(self, node):
+    def construct_yaml_map(self, node: yaml.MappingNode) -> Generator[dict[YamlValue, YamlValue], None, None]:
         yield self.construct_mapping(node, deep=True)
 
-    def construct_yaml_seq(self, node):
+    def construct_yaml_seq(self, node: yaml.SequenceNode) -> Generator[LocatedList, None, None]:
         items = LocatedList(self.construct_object(child, deep=True) for child in node.value)
         items.line = node.start_mark.line + 1
         items.item_lines = [child.start_mark.line + 1 for child in node.value]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -17,10 +18,11 @@ DEFAULT = "fr"
 
 
 @lru_cache(maxsize=None)
-def catalogue(lang: str) -> dict:
+def catalogue(lang: str) -> dict[str, Any]:
     """The whole file of one language (name, commands, menu, messages, months, weekdays)."""
     with open(HERE / f"{lang}.yaml", encoding="utf-8") as file:
-        return yaml.safe_load(file)
+        found: dict[str, Any] = yaml.safe_load(file)
+        return found
 
 
 @lru_cache(maxsize=1)
@@ -36,9 +38,9 @@ def pick(code: str | None) -> str:
     return base if base in languages() else DEFAULT
 
 
-def t(lang: str, key: str, **values) -> str:
+def t(lang: str, key: str, **values: object) -> str:
     """A whole sentence of the catalogue, its placeholders filled."""
-    table = catalogue(lang if lang in languages() else DEFAULT)["messages"]
+    table: dict[str, str] = catalogue(lang if lang in languages() else DEFAULT)["messages"]
     text = table.get(key)
     if text is None:
         text = catalogue(DEFAULT)["messages"][key]
@@ -47,4 +49,5 @@ def t(lang: str, key: str, **values) -> str:
 
 def words(lang: str, key: str) -> list[str]:
     """A list of the catalogue: months, weekdays, weekdays_short."""
-    return catalogue(lang if lang in languages() else DEFAULT)[key]
+    found: list[str] = catalogue(lang if lang in languages() else DEFAULT)[key]
+    return found

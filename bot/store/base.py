@@ -34,6 +34,7 @@ Outbox = tuple[Any, ...]        # JSON-ready items, the front end's business (bo
 Event = dict[str, Any]          # a step's event: FIELDS, and `text` when a description is kept (bot/ops/events.py)
 Schedule = list[tuple[str, float]]  # a conversation's reminders to come: (reminder id, epoch seconds due)
 EventRow = tuple[Any, ...]      # (id, *FIELDS), or (id, seconds, token, FACTS as JSON text)
+KeptText = tuple[str, str, str, str]  # a description kept (opt-in): (day, flow, node, text)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class ConversationKey:
         if self.kind == "private":
             return f"private:{self.chat}"
         return f"group:{self.chat}:{self.user}"
+
+
+Claimed = tuple[ConversationKey, str, float]  # a reminder claimed: (conversation, reminder id, due)
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,7 @@ def event_rows(events: Iterable[Event]) -> list[EventRow]:
             for e in events]
 
 
-def kept_texts(events: Iterable[Event]) -> list[tuple[str, str, str, str]]:
+def kept_texts(events: Iterable[Event]) -> list[KeptText]:
     """(day, flow, node, text) of the events carrying an unrecognised description."""
     return [(e["day"], e["flow"], e["node"], e["text"]) for e in events if e.get("text")]
 
@@ -200,7 +204,7 @@ class ReminderQueue(Protocol):
     """The follow-up's reminders to come: claimed by one process at a time, then dropped or moved
     against the revision they were decided on (a reminder sent is a `save` with its new schedule)."""
 
-    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple[ConversationKey, str, float]]:
+    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[Claimed]:
         """Reminders due by `now` that no live claim holds, claimed for `lease` seconds by
         `owner`: (key, reminder id, due) each. Two processes never get the same row while a
         claim lasts; once it has run out (its process died), another takes it over."""
@@ -232,7 +236,7 @@ class EventLog(Protocol):
         the array of the FACTS columns, equal for two events whose FACTS are equal (the report
         reads a million events this way: far fewer Python objects to make per row)."""
 
-    async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple[str, str, str, str]]:
+    async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[KeptText]:
         """The descriptions kept (BOT_KEEP_UNRECOGNISED=1): (day, flow, node, text), oldest first."""
 
 
@@ -281,7 +285,7 @@ class SyncAccess(Protocol):
     def event_facts_sync(self, since_day: str = "", flow: str | None = None, after: int = 0,
                          limit: int = EVENTS_PAGE) -> list[EventRow]: ...
 
-    def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[tuple[str, str, str, str]]: ...
+    def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[KeptText]: ...
 
     def delete_sync(self, key: ConversationKey) -> int: ...
 

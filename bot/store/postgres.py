@@ -39,8 +39,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import StoreError, Unreadable
 from ..lru import LRU
-from .base import (EVENTS_PAGE, FACTS, FIELDS, UNRECOGNISED_DAYS, Conflict, ConversationKey, Decode, Event, EventRow, Kept,
-                   Outbox, Record, Row, Schedule, StoreUnavailable, event_rows, kept_texts, record_of)
+from .base import (EVENTS_PAGE, FACTS, FIELDS, UNRECOGNISED_DAYS, Claimed, Conflict, ConversationKey, Decode, Event,
+                   EventRow, Kept, KeptText, Outbox, Record, Row, Schedule, StoreUnavailable, event_rows, kept_texts,
+                   record_of)
 
 log = logging.getLogger(__name__)
 
@@ -469,7 +470,7 @@ class PostgresStore:
             "AND ($3::text IS NULL OR flow = $3) ORDER BY id LIMIT $4", after, since_day, flow, limit))
         return [tuple(row) for row in rows]
 
-    async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple[str, str, str, str]]:
+    async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[KeptText]:
         rows = await self._run(lambda c: c.fetch(
             "SELECT day, flow, node, text FROM unrecognised WHERE day >= $1 AND ($2::text IS NULL OR flow = $2) "
             "ORDER BY added", since_day, flow))
@@ -495,7 +496,7 @@ class PostgresStore:
         return await self._run(lambda c: c.fetchval("SELECT count(*) FROM progress"))
 
     # -- the follow-up's reminders (same meaning as in sqlite.py) ---------------------------
-    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple[ConversationKey, str, float]]:
+    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[Claimed]:
         """Claim due reminders nobody holds: the rows are locked while claimed (SKIP LOCKED: a
         second process takes others, never the same), then held for `lease` seconds."""
         rows = await self._run(lambda c: c.fetch(
@@ -587,7 +588,7 @@ class PostgresStore:
                   reminders: Schedule | None = None) -> Record:
         return self._sync(self.save, key, progress, rev, seen, outbox, events, reminders)
 
-    def claim_reminders_sync(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple[ConversationKey, str, float]]:
+    def claim_reminders_sync(self, now: float, owner: str, lease: float, limit: int = 50) -> list[Claimed]:
         return self._sync(self.claim_reminders, now, owner, lease, limit)
 
     def reminders_of_sync(self, key: ConversationKey) -> list[tuple[str, float]]:
@@ -601,7 +602,7 @@ class PostgresStore:
                          limit: int = EVENTS_PAGE) -> list[EventRow]:
         return self._sync(self.event_facts, since_day, flow, after, limit)
 
-    def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[tuple[str, str, str, str]]:
+    def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[KeptText]:
         return self._sync(self.unrecognised, since_day, flow)
 
     def delete_sync(self, key: ConversationKey) -> int:

@@ -41,8 +41,9 @@ from typing import Any, Callable
 
 from ..errors import Unreadable
 from ..lru import LRU
-from .base import (EVENTS_PAGE, FACTS, FIELDS, UNRECOGNISED_DAYS, Conflict, ConversationKey, Decode, Event, EventRow, Kept,
-                   Outbox, Record, Row, Schedule, StoreUnavailable, event_rows, kept_texts, record_of)
+from .base import (EVENTS_PAGE, FACTS, FIELDS, UNRECOGNISED_DAYS, Claimed, Conflict, ConversationKey, Decode, Event,
+                   EventRow, Kept, KeptText, Outbox, Record, Row, Schedule, StoreUnavailable, event_rows, kept_texts,
+                   record_of)
 
 log = logging.getLogger(__name__)
 
@@ -501,7 +502,7 @@ class SQLiteStore:
         finally:
             conn.close()
 
-    def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[tuple[str, str, str, str]]:
+    def unrecognised_sync(self, since_day: str = "", flow: str | None = None) -> list[KeptText]:
         return self._run(lambda c: c.execute(
             "SELECT day, flow, node, text FROM unrecognised WHERE day >= ? AND (? IS NULL OR flow = ?) "
             "ORDER BY added", (since_day, flow, flow)).fetchall())
@@ -562,7 +563,7 @@ class SQLiteStore:
                 checkpoints.close()
 
     # -- the follow-up's reminders ----------------------------------------------------------
-    def claim_reminders_sync(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple[ConversationKey, str, float]]:
+    def claim_reminders_sync(self, now: float, owner: str, lease: float, limit: int = 50) -> list[Claimed]:
         """Claim up to `limit` reminders due by `now` that nobody holds (or whose holder's claim
         ran out: it died): (key, reminder id, due) each, held by `owner` for `lease` seconds.
         One transaction under SQLite's write lock: two processes never claim the same row."""
@@ -869,10 +870,10 @@ class SQLiteStore:
                           limit: int = EVENTS_PAGE) -> list[EventRow]:
         return await self._async(self.event_facts_sync, since_day, flow, after, limit, slow=True)
 
-    async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[tuple[str, str, str, str]]:
+    async def unrecognised(self, since_day: str = "", flow: str | None = None) -> list[KeptText]:
         return await self._async(self.unrecognised_sync, since_day, flow)
 
-    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[tuple[ConversationKey, str, float]]:
+    async def claim_reminders(self, now: float, owner: str, lease: float, limit: int = 50) -> list[Claimed]:
         return await self._async(self.claim_reminders_sync, now, owner, lease, limit)
 
     async def finish_reminder(self, key: ConversationKey, reminder: str, due: float, rev: int) -> bool:

@@ -82,6 +82,7 @@ def _build(r: Reader, data: Located, version: str, path: str) -> Flow | None:
         structure(r, nodes, start, max_taps, data, tap_limits, follow.asks if follow else ())
     if r.failed or not (flow_id and title and start):
         return None
+    assert schema is not None and welcome is not None  # schema is in SCHEMA_VERSIONS (r.failed otherwise); title is set
     langs = tuple(sorted({lang for text, _, _ in r.uses.texts for lang in text}, key=LANGS.index))
     return Flow(
         id=flow_id, title=title, version=version, schema=schema, start=start, max_taps=max_taps,

@@ -3,22 +3,24 @@ and documents. Each entry is read once and referred to by id from the nodes."""
 from __future__ import annotations
 
 from datetime import date
+from typing import cast, get_args
 
 from ..hours import HoursError, parse_hours
-from ..model import Channel, Document, Fact, Source
+from ..model import Channel, ChannelKind, Document, Fact, Grammar, Source, Status
 from ..yamlsrc import Located
 from .nodes import sections
 from .reader import Reader
 
-CHANNEL_KINDS = ("phone", "chat", "social", "postal", "web", "email", "accessibility")
-STATUSES = ("checked", "unchecked", "correction")
+# A value outside these is reported as an error (the flow is then not used): hence the casts below.
+CHANNEL_KINDS: tuple[ChannelKind, ...] = get_args(ChannelKind)
+STATUSES: tuple[Status, ...] = get_args(Status)
 
 
-def _status(r: Reader, data: Located, what: str) -> str:
+def _status(r: Reader, data: Located, what: str) -> Status:
     status = r.scalar(data, "status", what) or "unchecked"
     if status not in STATUSES:
         r.err(data.line_of("status"), f"{what}: status must be one of {', '.join(STATUSES)}")
-    return status
+    return cast(Status, status)
 
 
 def _source_ref(r: Reader, data: Located, what: str) -> str:
@@ -58,7 +60,7 @@ def channels(r: Reader, data: Located) -> dict[str, Channel]:
             except HoursError as exc:
                 r.err(entry.line_of("hours"), f"{what}: {exc}")
         out[cid] = Channel(
-            cid, kind, r.scalar(entry, "name", what, "text") or {"fr": cid},
+            cid, cast(ChannelKind, kind), r.scalar(entry, "name", what, "text") or {"fr": cid},
             r.scalar(entry, "how", what, "text") or {"fr": ""}, _source_ref(r, entry, what),
             r.scalar(entry, "verified", what, "date") or date.min, _status(r, entry, what), hours,
             tuple(value for value, _ in r.items(entry, "details", what)),
@@ -68,17 +70,17 @@ def channels(r: Reader, data: Located) -> dict[str, Channel]:
     return out
 
 
-GRAMMAR = ("m", "f", "mpl", "fpl")
+GRAMMAR: tuple[Grammar, ...] = get_args(Grammar)
 
 
-def _grammar(r: Reader, entry: Located, what: str, of: str = "short name") -> str:
+def _grammar(r: Reader, entry: Located, what: str, of: str = "short name") -> Grammar:
     value = r.scalar(entry, "grammar", what, required=False) or "m"
     if value not in GRAMMAR:
         example = ("« le chat » m, « la plateforme » f" if of == "short name"
                    else "« Document … » m, « FAQ … » f, « Pages … » fpl")
         r.err(entry.line_of("grammar"), f"{what}: grammar must be one of {', '.join(GRAMMAR)} "
                                         f"(the agreement of its {of}: {example}...)")
-    return value
+    return cast(Grammar, value)
 
 
 def documents(r: Reader, data: Located) -> dict[str, Document]:

@@ -31,7 +31,7 @@ from ..calendar import add_delay, due_dates
 from ..model import Delay, Followup, Node, Reminder
 from ..yamlsrc import Located
 from .reader import Reader, suggest
-from .timeline import _DELAY
+from .timeline import _DELAY, unit_of
 
 
 def followup(r: Reader, data: Located) -> Followup | None:
@@ -64,8 +64,7 @@ def followup(r: Reader, data: Located) -> Followup | None:
             if not match:
                 r.err(item.line_of("before"), f"{what}: before must be like \"1 month\" or \"15 days\", not {raw!r}")
             else:
-                unit = match.group(2) if match.group(2).endswith("s") else match.group(2) + "s"
-                before = (int(match.group(1)), unit)
+                before = (int(match.group(1)), unit_of(match))
         if rid in seen:
             r.err(line, f"{what}: a second reminder with this id")
         elif rid and at and ask:

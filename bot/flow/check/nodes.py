@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import get_args
 
-from ..model import ALWAYS, Choice, Node, Recogniser, Ref, Route, Section
-from ..yamlsrc import Located
-from .reader import Reader
+from ..model import ALWAYS, Choice, Detail, Node, NodeKind, Recogniser, Ref, Route, Section
+from ..yamlsrc import Located, LocatedList, YamlValue
+from .reader import Reader, Use
 
-NODE_KINDS = ("choice", "text", "info", "date", "company", "outcome")
+NODE_KINDS: tuple[NodeKind, ...] = get_args(NodeKind)
 # What the recogniser's patterns see: lower case, no accents, words split by single spaces.
 _ESCAPE = re.compile(r"\\.")
 _NEVER_SEEN = re.compile(r"[A-Z'’-]|[^\x00-\x7f]")
@@ -23,7 +24,7 @@ def nodes(r: Reader, data: Located) -> dict[str, Node]:
     return out
 
 
-def _node(r: Reader, node_id: str, raw, line: int) -> Node | None:
+def _node(r: Reader, node_id: str, raw: YamlValue, line: int) -> Node | None:
     what = f"node {node_id}"
     data = r.mapping(raw, line, what)
     if data is None:
@@ -35,7 +36,7 @@ def _node(r: Reader, node_id: str, raw, line: int) -> Node | None:
         r.err(data.line_of("type"), f"{what}: unknown type {kind!r} (use {', '.join(NODE_KINDS)})")
         return None
     r.mapping(data, line, what, kind)
-    parts = ()
+    parts: tuple[Section, ...] = ()
     if kind == "outcome" and isinstance(data.get("text"), list):  # conditional parts, joined
         parts = sections(r, data, "text", what)
         if not parts or not all(p.detail == "next" and p.title is None for p in parts):
@@ -140,10 +141,10 @@ def sections(r: Reader, data: Located, key: str, what: str) -> tuple[Section, ..
     return tuple(out)
 
 
-DETAILS = ("letter", "channels", "next", "sources")
+DETAILS: tuple[Detail, ...] = get_args(Detail)
 
 
-def _detail(r: Reader, data: Located, what: str) -> str | None:
+def _detail(r: Reader, data: Located, what: str) -> Detail | None:
     """Which detail of an outcome shows this part (the outcome message itself stays short)."""
     value = r.scalar(data, "detail", what, required=False)
     if value is not None and value not in DETAILS:
@@ -152,12 +153,12 @@ def _detail(r: Reader, data: Located, what: str) -> str | None:
     return value
 
 
-def _refs(r: Reader, data: Located, key: str, what: str, uses: list) -> tuple[Ref, ...]:
+def _refs(r: Reader, data: Located, key: str, what: str, uses: list[Use]) -> tuple[Ref, ...]:
     """A list of ids, each maybe written as  - id: x  when: {...}  to show it conditionally."""
     value = data.get(key)
     if value is None:
         return ()
-    if not isinstance(value, list):
+    if not isinstance(value, LocatedList):  # every list read from YAML is one
         r.err(data.line_of(key), f"{what}: {key} must be a list")
         return ()
     out = []

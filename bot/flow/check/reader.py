@@ -6,9 +6,10 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, Iterable, Iterator, Literal, TypedDict, overload
 
 from ..model import ALWAYS, LANGS, Condition, Text
-from ..yamlsrc import Located, LocatedList, Problem
+from ..yamlsrc import Located, LocatedList, Problem, YamlValue
 
 ID = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 CHOICE_ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")  # choices may be the directory's sectors (« gym-club »)
@@ -40,22 +41,31 @@ FIELDS = {
 }
 
 
-def suggest(name, known) -> str:
+def suggest(name: object, known: Iterable[object]) -> str:
     close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+Use = tuple[str, int, str]  # (id, line, where)
 
 
 @dataclass
 class Uses:
     """References met while reading, checked once everything is read: (id, line, where)."""
-    targets: list = field(default_factory=list)
-    channels: list = field(default_factory=list)
-    facts: list = field(default_factory=list)
-    sources: list = field(default_factory=list)
-    documents: list = field(default_factory=list)
-    conditions: list = field(default_factory=list)  # (node id, [choice ids], line, where)
-    texts: list = field(default_factory=list)       # (Text, line, where): for placeholders
-    date_starts: list = field(default_factory=list)  # (date question, line, where): timeline `from:`
+    targets: list[Use] = field(default_factory=list)
+    channels: list[Use] = field(default_factory=list)
+    facts: list[Use] = field(default_factory=list)
+    sources: list[Use] = field(default_factory=list)
+    documents: list[Use] = field(default_factory=list)
+    conditions: list[tuple[str, list[str], int, str]] = field(default_factory=list)  # (node id, [choice ids], line, where)
+    texts: list[tuple[Text, int, str]] = field(default_factory=list)  # (Text, line, where): for placeholders
+    date_starts: list[Use] = field(default_factory=list)  # (date question, line, where): timeline `from:`
+
+
+class FollowupLines(TypedDict, total=False):
+    """Where the `followup:` section and each of its reminders (by id) are."""
+    entry: Located
+    reminders: dict[str, int]
 
 
 class Reader:
@@ -66,7 +76,7 @@ class Reader:
         self.file = filename
         self.problems: list[Problem] = []
         self.uses = Uses()
-        self.followup_lines: dict = {}
+        self.followup_lines: FollowupLines = {}
 
     def err(self, line: int, message: str) -> None:
         self.problems.append(Problem(self.file, line, message))
@@ -79,17 +89,18 @@ class Reader:
         return any(not p.warning for p in self.problems)
 
     # -- mappings ------------------------------------------------------------------------
-    def mapping(self, value, line: int, what: str, kind: str | None = None) -> Located | None:
+    def mapping(self, value: YamlValue, line: int, what: str, kind: str | None = None) -> Located | None:
         """`value` if it is a mapping (its fields checked against FIELDS[kind]), else None."""
         if not isinstance(value, Located):
             self.err(line, f"{what} must be a mapping (key: value lines)")
             return None
-        for key in value if kind else ():
-            if key not in self.fields[kind]:
-                self.err(value.line_of(key), f"{what}: unknown field {key!r}{suggest(key, self.fields[kind])}")
+        if kind:
+            for key in value:
+                if key not in self.fields[kind]:
+                    self.err(value.line_of(key), f"{what}: unknown field {key!r}{suggest(key, self.fields[kind])}")
         return value
 
-    def named(self, data: Located, key: str, required: bool = False):
+    def named(self, data: Located, key: str, required: bool = False) -> list[tuple[str, YamlValue, int]]:
         """The entries of a `key: {id: ..., id: ...}` section, as (id, value, line)."""
         value = data.get(key)
         if value is None:
@@ -102,7 +113,7 @@ class Reader:
         return [(name, raw, value.line_of(name)) for name, raw in value.items()
                 if self.ident(name, value.line_of(name), key)]
 
-    def entries(self, data: Located, section: str, kind: str):
+    def entries(self, data: Located, section: str, kind: str) -> Iterator[tuple[str, Located, str]]:
         """The checked mappings of a named section (`sources:`, `facts:`...), as (id, entry, what)."""
         for name, raw, line in self.named(data, section):
             what = f"{kind} {name}"
@@ -111,7 +122,16 @@ class Reader:
                 yield name, entry, what
 
     # -- scalars -------------------------------------------------------------------------
-    def scalar(self, data: Located, key: str, what: str, kind: str = "word", required: bool = True):
+    @overload
+    def scalar(self, data: Located, key: str, what: str, kind: Literal["word", "id"] = "word",
+               required: bool = True) -> str | None: ...
+    @overload
+    def scalar(self, data: Located, key: str, what: str, kind: Literal["text"], required: bool = True) -> Text | None: ...
+    @overload
+    def scalar(self, data: Located, key: str, what: str, kind: Literal["date"], required: bool = True) -> date | None: ...
+
+    def scalar(self, data: Located, key: str, what: str, kind: str = "word",
+               required: bool = True) -> str | Text | date | None:
         """One value: kind 'word' (text on one line), 'text' (text, or a mapping fr:/en:),
         'id' (a lower-case identifier) or 'date' (2026-11-27). None, with a problem, if wrong."""
         value, line = data.get(key), data.line_of(key)
@@ -137,7 +157,7 @@ class Reader:
                                                     else "text, or a mapping with fr: and en:"))
         return None
 
-    def ident(self, value, line: int, what: str) -> str | None:
+    def ident(self, value: YamlValue, line: int, what: str) -> str | None:
         if isinstance(value, bool):
             self.err(line, f"{what}: id was read as the YAML boolean {str(value).lower()}; "
                            "put it in quotes, e.g. id: \"no\"")
@@ -149,7 +169,7 @@ class Reader:
         return value
 
     def _languages(self, value: Located, key: str, what: str) -> Text | None:
-        out = {}
+        out: Text = {}
         for lang, text in value.items():
             if lang not in LANGS:
                 self.err(value.line_of(lang), f"{what}: unknown language {lang!r} (use {' or '.join(LANGS)})")
@@ -162,7 +182,7 @@ class Reader:
             return None
         return out
 
-    def _date(self, value, line: int, key: str, what: str) -> date | None:
+    def _date(self, value: YamlValue, line: int, key: str, what: str) -> date | None:
         if isinstance(value, datetime):
             return value.date()
         if isinstance(value, date):
@@ -174,7 +194,13 @@ class Reader:
             return None
 
     # -- lists ---------------------------------------------------------------------------
-    def items(self, data: Located, key: str, what: str, kind: str | None = None) -> list[tuple[object, int]]:
+    @overload
+    def items(self, data: Located, key: str, what: str, kind: None = None) -> list[tuple[str, int]]: ...
+    @overload
+    def items(self, data: Located, key: str, what: str, kind: str) -> list[tuple[Located, int]]: ...
+
+    def items(self, data: Located, key: str, what: str,
+              kind: str | None = None) -> list[tuple[str, int]] | list[tuple[Located, int]]:
         """The entries of a list, as (value, line). With `kind`, entries must be mappings
         with those fields (FIELDS[kind]); without, text or numbers (YAML booleans refused)."""
         value = data.get(key)
@@ -183,7 +209,7 @@ class Reader:
         if not isinstance(value, LocatedList):
             self.err(data.line_of(key), f"{what}: {key} must be a list")
             return []
-        out = []
+        out: list[tuple[Any, int]] = []  # text, or with `kind` mappings (the overloads say which)
         for i, item in enumerate(value):
             line = value.line_of(i)
             if kind is not None:
@@ -205,10 +231,11 @@ class Reader:
             items = []
             cond = self.mapping(value, data.line_of(key), f"{what}: {key}") if value is not None else None
             for node_id, ids in (cond or {}).items():
+                assert cond is not None  # the loop runs over its items
                 line = cond.line_of(node_id)
-                checked = [self.ident(v, line, f"{what}: {key}.{node_id}")
-                           for v in (ids if isinstance(ids, list) else [ids])]
-                checked = [c for c in checked if c]
+                idents = [self.ident(v, line, f"{what}: {key}.{node_id}")
+                          for v in (ids if isinstance(ids, list) else [ids])]
+                checked = [c for c in idents if c]
                 items.append((str(node_id), frozenset(checked)))
                 self.uses.conditions.append((str(node_id), checked, line, what))
             parts[key] = tuple(items)

@@ -3,8 +3,9 @@ to an outcome, and no path needs more taps than the flow allows."""
 from __future__ import annotations
 
 import re
+from typing import Callable, Collection, overload
 
-from ..model import DATE_STATES, Node, Route, tr
+from ..model import DATE_STATES, Channel, Condition, Delay, Document, Fact, Followup, Node, Route, Source, tr
 from ..yamlsrc import Located
 from .reader import Reader, suggest
 
@@ -26,8 +27,9 @@ ROUTE_PARTS = ("company", "company_of", "first", "wait", "then", "mediator", "me
 TAPS = {"choice": 1, "text": 2, "info": 1, "date": 2, "company": 2, "outcome": 0}
 
 
-def references(r: Reader, nodes, channels, facts, sources, documents, timeline=None, followup=None,
-               directory: bool = False) -> None:
+def references(r: Reader, nodes: dict[str, Node], channels: dict[str, Channel], facts: dict[str, Fact],
+               sources: dict[str, Source], documents: dict[str, Document], timeline: dict[str, Delay] | None = None,
+               followup: Followup | None = None, directory: bool = False) -> None:
     uses = r.uses
     case_date = followup.date if followup else None
     for kind, used, known in (("target", uses.targets, nodes), ("channel", uses.channels, channels),
@@ -46,7 +48,7 @@ def references(r: Reader, nodes, channels, facts, sources, documents, timeline=N
                 if cid != "date":
                     r.err(line, f"{what}: {node_id} (the followup's date) can only be tested for 'date', not {cid!r}")
             continue
-        if node is None and node_id in (timeline or {}) and timeline[node_id].start:
+        if node is None and timeline and node_id in timeline and timeline[node_id].start:
             for cid in ids:  # a delay counted from a date: unknown, passed, nearer or open
                 if cid not in DATE_STATES:
                     r.err(line, f"{what}: delay {node_id} is {', '.join(DATE_STATES)}, not {cid!r}")
@@ -61,10 +63,10 @@ def references(r: Reader, nodes, channels, facts, sources, documents, timeline=N
             continue
         if node.kind == "company":  # any company's id (`when: {company: vinted}`)
             continue
-        known = {choice for choice, _ in node.options()}
+        offered = {choice for choice, _ in node.options()}
         for cid in ids:
-            if cid not in known:
-                r.err(line, f"{what}: node {node_id} has no choice {cid!r}{suggest(cid, known)}")
+            if cid not in offered:
+                r.err(line, f"{what}: node {node_id} has no choice {cid!r}{suggest(cid, offered)}")
     for text, line, what in uses.texts:
         for lang_text in text.values():
             for name, _, _ in PLACEHOLDER.findall(lang_text):
@@ -83,7 +85,7 @@ def references(r: Reader, nodes, channels, facts, sources, documents, timeline=N
 
 
 def structure(r: Reader, nodes: dict[str, Node], start: str, max_taps: int, data: Located,
-              tap_limits=(), roots=()) -> None:
+              tap_limits: tuple[tuple[Condition, int], ...] = (), roots: Collection[str] = ()) -> None:
     """Unreachable nodes, nodes that cannot reach an outcome, and the tap limit. `roots`: the
     follow-up's questions, reached by a reminder rather than from the start."""
     edges = {nid: [route.target for route in node_routes(n)] for nid, n in nodes.items()}
@@ -133,14 +135,24 @@ def node_routes(node: Node) -> list[Route]:
     return [route for _, routes in node.options() for route in routes]
 
 
-def longest_path(nodes: dict[str, Node], start: str, allowed=None):
+Limit = Callable[[dict[str, str]], int]  # the tap limit of a path with these answers
+
+
+@overload
+def longest_path(nodes: dict[str, Node], start: str, allowed: None = None) -> tuple[int, list[str]]: ...
+@overload
+def longest_path(nodes: dict[str, Node], start: str, allowed: Limit) -> tuple[int, list[str], int]: ...
+
+
+def longest_path(nodes: dict[str, Node], start: str,
+                 allowed: Limit | None = None) -> tuple[int, list[str]] | tuple[int, list[str], int]:
     """The most user actions any path needs to reach an outcome, following conditions; with
     `allowed(answers)` (the tap limit of a path), the path most over its limit instead, as
     (taps over the limit, path, its limit)."""
     if allowed is not None:
         worst = (-10 ** 6, [start], 0)
 
-        def judge(taps, answers, path):
+        def judge(taps: int, answers: dict[str, str], path: list[str]) -> None:
             nonlocal worst
             limit = allowed(answers)
             if taps - limit > worst[0]:
@@ -149,7 +161,7 @@ def longest_path(nodes: dict[str, Node], start: str, allowed=None):
         return worst
     best = (0, [start])
 
-    def longest(taps, answers, path):
+    def longest(taps: int, answers: dict[str, str], path: list[str]) -> None:
         nonlocal best
         if taps > best[0]:
             best = (taps, path)
@@ -157,7 +169,7 @@ def longest_path(nodes: dict[str, Node], start: str, allowed=None):
     return best
 
 
-def _walk(nodes: dict[str, Node], start: str, seen_outcome) -> None:
+def _walk(nodes: dict[str, Node], start: str, seen_outcome: Callable[[int, dict[str, str], list[str]], None]) -> None:
 
     def walk(nid: str, answers: dict[str, str], taps: int, path: list[str]) -> None:
         node = nodes[nid]

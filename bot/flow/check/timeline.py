@@ -11,14 +11,21 @@
 from __future__ import annotations
 
 import re
+from typing import cast, get_args
 
-from ..model import Delay, Inference
+from ..model import Basis, Condition, Delay, DelayKind, DelayUnit, Inference
 from ..yamlsrc import Located
 from .reader import Reader
 
-BASES = ("law", "practice", "letter")
-KINDS = ("deadline", "start", "company")  # the person's deadline, a start date, the company's date
+BASES: tuple[Basis, ...] = get_args(Basis)
+KINDS: tuple[DelayKind, ...] = get_args(DelayKind)  # the person's deadline, a start date, the company's date
 _DELAY = re.compile(r"^\s*(\d{1,4})\s+(day|days|week|weeks|month|months|year|years|minute|minutes|second|seconds)\s*$")
+
+
+def unit_of(match: re.Match[str]) -> DelayUnit:
+    """The unit a `_DELAY` match names, in the plural ("1 month": months)."""
+    unit = match.group(2)
+    return cast(DelayUnit, unit if unit.endswith("s") else unit + "s")  # _DELAY matches no other unit
 
 
 def timeline(r: Reader, data: Located) -> dict[str, Delay]:
@@ -56,10 +63,9 @@ def timeline(r: Reader, data: Located) -> dict[str, Delay]:
             step = None
         if step is not None and "directory" not in data:
             r.err(entry.line_of("step"), f"{what}: step needs the directory (directory: true at the top)")
-        if match:
-            unit = match.group(2) if match.group(2).endswith("s") else match.group(2) + "s"
-            out[name] = Delay(name, int(match.group(1)), unit, basis or "law", after, start, nearer,
-                              kind if kind in KINDS else "company", step if isinstance(step, int) else None,
+        if match:  # a basis or kind not in BASES, KINDS is an error above: the flow is not used
+            out[name] = Delay(name, int(match.group(1)), unit_of(match), cast(Basis, basis or "law"), after, start, nearer,
+                              cast(DelayKind, kind if kind in KINDS else "company"), step if isinstance(step, int) else None,
                               step == "all")
     for name, delay in out.items():
         if delay.nearer_than and delay.nearer_than not in out:
@@ -77,7 +83,7 @@ def timeline(r: Reader, data: Located) -> dict[str, Delay]:
     return out
 
 
-def tap_limits(r: Reader, data: Located):
+def tap_limits(r: Reader, data: Located) -> tuple[tuple[Condition, int], ...]:
     """`tap_limits:` a higher tap limit on the paths whose answers match (`when`/`unless`)."""
     out = []
     for entry, line in r.items(data, "tap_limits", "tap_limits", "tap_limit"):
