@@ -16,7 +16,7 @@ from ..flow.machine import FlowMachine
 from zoneinfo import ZoneInfo
 
 from ..flow.directory import Company
-from ..flow.model import COMPANY, DATE, Choice, Flow, Node, tr
+from ..flow.model import COMPANY, DATE, TYPED, Choice, Flow, Node, tr
 from ..flow.recognise import normalise, recognise, understand_answer, yes_or_no
 from ..locales import languages, t
 from .dates import read_date
@@ -159,10 +159,13 @@ class Engine:
         text = clean_text(raw or "")
         if not text:
             key = ("date_unknown" if progress.asking == "case_date" else "case_number_unclear" if progress.asking
-                   else "empty_text" if node.kind == "text" else "date_unknown" if node.kind == "date" else "pick_a_button")
+                   else "empty_text" if node.kind in ("text", "free") else "date_unknown" if node.kind == "date"
+                   else "pick_a_button")
             return self._reply(machine, progress, now, notices + [t(lang, key)])
         if progress.asking:  # the day the letter was sent, or its number (followup.py)
             return self._shown(self.followup.text(progress, text, _now(now)), now)
+        if node.kind == "free":  # any words are the answer, as typed (« 12345 » is an order number)
+            return self._advance(machine, progress, TYPED, now, notices, typed=text[:MAX_TEXT])
         if progress.pending == (DATE, VAGUE) and text.isascii() and text.isdigit():  # « 12 » after « en octobre »
             assert progress.draft is not None  # the month given, kept with the question (_date_typed)
             month = date.fromisoformat(progress.draft)
@@ -454,7 +457,7 @@ class Engine:
             facts=[t(lang, status, text=node_now.name(lang) if node_now.is_outcome else node_now.first_line(lang))],
             buttons=self.followup.buttons(progress) if progress.asking else self._buttons(node_now, progress, now),
             token=self.token(progress),
-            expects_text=node_now.kind in ("text", "date", COMPANY) or bool(progress.pending), node=progress.node)
+            expects_text=node_now.kind in ("text", "free", "date", COMPANY) or bool(progress.pending), node=progress.node)
 
     def help(self, progress: Progress, now: datetime | None = None) -> tuple[Progress, Reply]:
         return self.current(progress, now, t(progress.lang, "help"))
@@ -563,7 +566,7 @@ class Engine:
     def _advance(self, machine: FlowMachine, progress: Progress, choice_id: str, now: datetime | None,
                  notices: list[str], typed: str | None = None) -> tuple[Progress, Reply]:
         node = machine.flow.nodes[progress.node]
-        typed = (typed or progress.draft) if node.kind == "text" else typed if node.kind in ("date", COMPANY) else None
+        typed = (typed or progress.draft) if node.kind == "text" else typed if node.kind in ("date", COMPANY, "free") else None
         if node.kind == COMPANY:  # the company's sector, unless the words already said one
             assert machine.flow.directory is not None  # a company question: a flow on the directory
             company = machine.flow.directory.companies.get(choice_id)
@@ -621,7 +624,7 @@ class Engine:
             reply = Reply("confirm", ask, buttons=buttons, token=token, node=node.id, expects_text=True)
         else:
             reply = Reply(node.kind, fill(tr(node.text, lang), flow, progress, now, advise=True), buttons=buttons,
-                          token=token, node=node.id, expects_text=node.kind in ("text", "date", COMPANY),
+                          token=token, node=node.id, expects_text=node.kind in ("text", "free", "date", COMPANY),
                           days=node.kind == "date")
         reply.notices[:0] = notices
         return progress, reply

@@ -37,6 +37,8 @@ def label_of(node: Node, choice_id: str, lang: str, typed: str | None = None) ->
         return typed or t(lang, "company_unknown" if choice_id == "unknown" else "route_the_company")
     if node.kind == "date" and choice_id == DATE:
         return written_date(date.fromisoformat(typed), lang) if typed else "[…]"
+    if node.kind == "free":  # the words typed
+        return typed or "[…]"
     choice = node.choice(choice_id)
     return tr(choice.label, lang) if choice else choice_id
 
@@ -236,6 +238,8 @@ def _value(flow: Flow, progress: Progress, name: str, typed: str | None, lang: s
     if flow.followup is not None and name == flow.followup.date:
         sent = case_sent(flow, progress)
         return written_date(sent, lang) if sent else None
+    if name in flow.nodes and flow.nodes[name].kind == "free":  # the words typed, as they are (« 12345 »)
+        return trimmed(" ".join(texts[name].split())) if texts.get(name, "").strip() else None
     if typed:
         return trimmed(quotable(texts[name])) if quotable(texts.get(name, "")) else None
     if name in flow.nodes and flow.nodes[name].kind == COMPANY:

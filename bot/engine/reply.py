@@ -16,7 +16,7 @@ FORGET_TOKEN = "forget"          # the token of that confirmation (it belongs to
 
 
 # What a reply is: a question of its node's kind, or one the engine says on its own.
-ReplyKind = Literal["choice", "text", "info", "date", "company", "outcome",  # a node's question or outcome
+ReplyKind = Literal["choice", "text", "free", "info", "date", "company", "outcome",  # a node's question or outcome
                     "done",      # words typed after the outcome: one line and its buttons
                     "detail",    # an outcome's detail (the letter, the contacts...)
                     "confirm",   # « C'est bien ça ? » and other questions before an answer is taken

@@ -91,6 +91,8 @@ def _options(node: Node) -> list[tuple[str, str, tuple[Route, ...]]]:
         return [("continue", "Continuer", node.routes)]
     if node.kind == "company":
         return [("company", "son nom", node.routes)]
+    if node.kind == "free":
+        return [("typed", "ses mots", node.routes)]
     dated = [("date", "une date", node.routes)] if node.kind == "date" else []
     return [(c.id, tr(c.label), c.routes) for c in node.choices] + dated
 

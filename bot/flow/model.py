@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from .directory import Directory
 
 # The fixed values of some fields, as `check` accepts them (its tuples of allowed values are these).
-NodeKind = Literal["choice", "text", "info", "date", "company", "outcome"]
+NodeKind = Literal["choice", "text", "free", "info", "date", "company", "outcome"]
 ChannelKind = Literal["phone", "chat", "social", "postal", "web", "email", "accessibility"]
 Status = Literal["checked", "unchecked", "correction"]  # of a fact or a channel
 Grammar = Literal["m", "f", "mpl", "fpl"]               # the agreement of a name in French
@@ -23,6 +23,7 @@ DelayKind = Literal["deadline", "start", "company"]
 # A text in several languages; "fr" is always present.
 COMPANY: Final = "company"  # the node kind that asks which company, and its one trigger (flows on the directory)
 DATE = "date"  # the answer id of a date question answered with a date (its text holds it, ISO)
+TYPED: Final = "typed"  # the answer id of a `free` question: any words typed (its text holds them)
 DATE_STATES = ("unknown", "passed", "nearer", "open")  # of a timeline entry counted from a date
 Text = dict[str, str]
 
@@ -133,6 +134,8 @@ class Node:
             return [("continue", self.routes)]
         if self.kind == COMPANY:  # any company's name leads to `next` (its id is the answer kept)
             return [(COMPANY, self.routes)]
+        if self.kind == "free":  # any words lead to `next`, kept as typed
+            return [(TYPED, self.routes)]
         found = [(c.id, c.routes) for c in self.choices]
         return found + [(DATE, self.routes)] if self.kind == "date" else found
 

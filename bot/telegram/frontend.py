@@ -63,7 +63,7 @@ def person_key(update: Update) -> ConversationKey:
 OUTBOX_WAIT = 1.0  # seconds a typed answer waits for the question it answers to be marked shown
 
 # Replies that are one plain question: what a pressed message can be edited into.
-IN_PLACE = frozenset({"choice", "text", "date", "confirm"})
+IN_PLACE = frozenset({"choice", "text", "free", "date", "confirm"})
 
 
 def _in_place(key: ConversationKey, turn: Turn, items: list[Call]) -> bool:

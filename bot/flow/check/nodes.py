@@ -48,7 +48,7 @@ def _node(r: Reader, node_id: str, raw: YamlValue, line: int) -> Node | None:
     label = r.scalar(data, "label", what, "text", required=False)
     if kind in ("choice", "text"):
         return Node(node_id, kind, text, choices=_choices(r, data, node_id, kind), line=line, label=label)
-    if kind in ("info", "company"):  # Continue, or any company's name, leads to `next`
+    if kind in ("info", "company", "free"):  # Continue, any company's name, or any words lead to `next`
         return Node(node_id, kind, text, routes=routes(r, data, what), line=line, label=label)
     if kind == "date":  # a date typed leads to `next`; its choices are buttons for who cannot give one
         choices = _choices(r, data, node_id, kind)

@@ -26,6 +26,7 @@ FIELDS = {
     "text": {"type", "label", "text", "choices", "author_note"},
     "info": {"type", "label", "text", "next", "author_note"},
     "company": {"type", "label", "text", "next", "author_note"},
+    "free": {"type", "label", "text", "next", "author_note"},
     "outcome": {"type", "label", "text", "sections", "channels", "facts", "document", "author_note"},
     "option": {"id", "label", "says", "next", "when", "unless", "keywords", "patterns", "examples", "author_note"},
     "route": {"next", "when", "unless"},

@@ -24,7 +24,7 @@ ROUTE_PARTS = ("company", "company_of", "first", "wait", "then", "mediator", "me
                "letter_next", "facts")
 # What a node kind costs in user actions at most (a text answer may need a confirmation tap; a
 # date given as a month, « en octobre », is asked which day).
-TAPS = {"choice": 1, "text": 2, "info": 1, "date": 2, "company": 2, "outcome": 0}
+TAPS = {"choice": 1, "text": 2, "free": 2, "info": 1, "date": 2, "company": 2, "outcome": 0}
 
 
 def references(r: Reader, nodes: dict[str, Node], channels: dict[str, Channel], facts: dict[str, Fact],
