@@ -1,6 +1,10 @@
 """Telegram is told an update was received only once it is kept (bot/telegram/receipts.py):
 the webhook answers 200 after the step is committed, 503 while the store is away; the poller
-moves its offset past an update only then. Updates that cannot be read are skipped, once."""
+moves its offset past an update only then. Updates that cannot be read are skipped, once.
+
+These tests are about mechanics: those that walk a flow's questions run on the tiny flow of
+tests/tiny.py and assert its texts; the real flows' wording is asserted in tests/test_content.py
+and tests/test_personas.py."""
 import asyncio
 import contextlib
 import json
@@ -12,8 +16,9 @@ import pytest
 from bot.store import ConversationKey
 from bot.telegram.poller import Poller, next_offset
 from bot.telegram.webhook import WebhookServer
-from conftest import stored
+from conftest import make_bot, stored
 from tg import Person
+from tiny import tiny_flows
 
 SECRET_HEAD = "POST /hook HTTP/1.1\r\nHost: x\r\nX-Telegram-Bot-Api-Secret-Token: s3cret\r\n" \
               "Content-Type: application/json\r\nContent-Length: {n}\r\n\r\n"
@@ -56,9 +61,18 @@ async def post(port: int, body: bytes, pieces: int = 1, pause: float = 0.0, time
 
 
 @pytest.fixture
-async def served(bot):
+async def tiny_bot(tmp_path):
+    """The bot on the tiny flow alone: returns (FakeTelegram, app, store)."""
+    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"))
+    yield tg, app, store
+    await app.shutdown()
+    store.close()
+
+
+@pytest.fixture
+async def served(tiny_bot):
     """The bot's Application running (its updates handled) behind its webhook server."""
-    tg, app, store = bot
+    tg, app, store = tiny_bot
     port = free_port()
     server = WebhookServer(app, "https://bot.example.org/hook", "s3cret", "127.0.0.1", port)
     await app.start()
@@ -76,16 +90,16 @@ async def test_the_200_comes_once_the_step_is_stored(served):
     tg, app, store, port, _ = served
     camille = Person(tg, app, 8960)
     assert await post(port, update_body(camille, "/start", 6001)) == 200
-    assert stored(store, "private:8960").node == "problem"  # kept when Telegram was told
-    assert await post(port, update_body(camille, "on m'a prélevé deux fois", 6002)) == 200
-    assert stored(store, "private:8960").answers["problem"] == "billing"
+    assert stored(store, "private:8960").node == "topic"  # kept when Telegram was told
+    assert await post(port, update_body(camille, "une salade de fruits", 6002)) == 200
+    assert stored(store, "private:8960").answers["topic"] == "fruit"
 
 
 async def test_a_body_that_comes_in_pieces_is_read_whole(served):
     tg, app, store, port, _ = served
     camille = Person(tg, app, 8961)
     assert await post(port, update_body(camille, "/start", 6011), pieces=3, pause=0.2) == 200
-    assert stored(store, "private:8961").node == "problem"
+    assert stored(store, "private:8961").node == "topic"
 
 
 async def test_an_update_that_cannot_be_read_is_answered_200_and_logged_once_by_size(served, caplog):
@@ -101,22 +115,22 @@ async def test_while_the_store_is_away_the_webhook_answers_503_then_applies_the_
     tg, app, store, port, _ = served
     camille = Person(tg, app, 8962)
     assert await post(port, update_body(camille, "/start", 6021)) == 200
-    body = update_body(camille, "on m'a prélevé deux fois", 6022)
+    body = update_body(camille, "une salade de fruits", 6022)
     with store_away(store):
         assert await post(port, body) == 503  # not kept: Telegram sends it again
         assert await post(port, body) == 503
     told = [m for m in camille.seen if m.text.startswith("Un problème temporaire retarde ma réponse")]
     assert len(told) == 1  # said once, not at every retry
     assert await post(port, body) == 200  # Telegram's next try: applied
-    assert stored(store, "private:8962").answers["problem"] == "billing"
-    assert "Quel service Cstream" in camille.last_text
+    assert stored(store, "private:8962").answers["topic"] == "fruit"
+    assert "Question B : quelle taille ?" in camille.last_text
 
 
 async def test_an_update_sent_again_after_its_200_changes_progress_once(served):
     tg, app, store, port, _ = served
     camille = Person(tg, app, 8963)
     assert await post(port, update_body(camille, "/start", 6031)) == 200
-    body = update_body(camille, "on m'a prélevé deux fois", 6032)
+    body = update_body(camille, "une salade de fruits", 6032)
     assert await post(port, body) == 200
     path = stored(store, "private:8963").path
     assert await post(port, body) == 200  # an acknowledgement lost: the same update again
@@ -130,24 +144,24 @@ def test_the_offset_moves_past_kept_updates_only():
     assert next_offset(9, [], {}) == 9
 
 
-async def test_the_poller_skips_what_it_cannot_read_and_holds_what_the_store_refused(bot, caplog):
-    tg, app, store = bot
+async def test_the_poller_skips_what_it_cannot_read_and_holds_what_the_store_refused(tiny_bot, caplog):
+    tg, app, store = tiny_bot
     await app.start()
     try:
         camille = Person(tg, app, 8964)
         poller = Poller(app, app.bot_data["receipts"], on_fatal=None)
         start = {"update_id": 7001, "message": camille.message("/start")}
         assert await poller.handle([start, POISON]) is True
-        assert poller.offset == 7002 and stored(store, "private:8964").node == "problem"
+        assert poller.offset == 7002 and stored(store, "private:8964").node == "topic"
         skipped = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
         assert skipped == [f"skipped an update of {len(json.dumps(POISON))} bytes that cannot be read"]
         assert "Lilas" not in caplog.text
-        billing = {"update_id": 7003, "message": camille.message("on m'a prélevé deux fois")}
+        fruit = {"update_id": 7003, "message": camille.message("une salade de fruits")}
         with store_away(store):
-            assert await poller.handle([billing]) is False
+            assert await poller.handle([fruit]) is False
             assert poller.offset == 7003  # fetched again
-        assert await poller.handle([billing]) is True
-        assert poller.offset == 7004 and stored(store, "private:8964").answers["problem"] == "billing"
+        assert await poller.handle([fruit]) is True
+        assert poller.offset == 7004 and stored(store, "private:8964").answers["topic"] == "fruit"
     finally:
         await app.stop()
 
@@ -171,7 +185,7 @@ async def test_the_delay_message_lost_to_a_flood_pause_is_sent_at_the_next_deliv
     tg, app, store, port, _ = served
     camille = Person(tg, app, 8965)
     assert await post(port, update_body(camille, "/start", 6041)) == 200
-    body = update_body(camille, "on m'a prélevé deux fois", 6042)
+    body = update_body(camille, "une salade de fruits", 6042)
     flood = {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 30",
              "parameters": {"retry_after": 30}}
     with store_away(store):
@@ -201,11 +215,11 @@ async def test_updates_of_the_wrong_shape_are_skipped_in_one_line(served, caplog
     assert store.count_sync() == 0 and "SECRETWORD" not in caplog.text
 
 
-async def test_the_poller_gives_up_an_update_its_conversation_holds_not_the_others(bot):
+async def test_the_poller_gives_up_an_update_its_conversation_holds_not_the_others(tiny_bot):
     """A conversation whose last reply cannot be shown holds its next update; fetched again a
     few times, it is then given up: everyone else's updates go on meanwhile and after."""
     from bot.telegram import poller as module
-    tg, app, store = bot
+    tg, app, store = tiny_bot
     await app.start()
     try:
         stuck, other = Person(tg, app, 8980), Person(tg, app, 8981)
@@ -213,15 +227,15 @@ async def test_the_poller_gives_up_an_update_its_conversation_holds_not_the_othe
         poller = Poller(app, app.bot_data["receipts"], on_fatal=None)
         assert await poller.handle([{"update_id": 7200, "message": stuck.message("/start")}])
         tg.fail_next.append(fail_8980)
-        assert await poller.handle([{"update_id": 7201, "message": stuck.message("on m'a prélevé deux fois")}])
+        assert await poller.handle([{"update_id": 7201, "message": stuck.message("une salade de fruits")}])
         assert store.count_undelivered_sync() == 1  # its reply waits in the outbox
-        batch = [{"update_id": 7202, "message": stuck.message("Cstream Vidéo")},
+        batch = [{"update_id": 7202, "message": stuck.message("Grand")},
                  {"update_id": 7203, "message": other.message("/start")}]
         for _ in range(module.HOLD_TRIES - 1):
             tg.fail_next.append(fail_8980)
             assert await poller.handle(batch) is False
             assert poller.offset == 7202  # held: fetched again
-        starts = len([m for m in other.seen if "Quel est votre problème" in m.text])
+        starts = len([m for m in other.seen if "Question A : fruits ou légumes ?" in m.text])
         assert starts == 1  # the other person's update was handled once, not at every fetch
         tg.fail_next.append(fail_8980)
         await poller.handle(batch)

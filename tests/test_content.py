@@ -295,3 +295,61 @@ def test_a_double_charge_gets_the_open_now_line_and_the_cstream_letter_in_their_
 def test_an_english_interface_gets_the_first_question_in_english(engine):
     _, reply = engine.start(lang="en", now=NOW)
     assert "What is your problem with Cstream" in reply.text
+
+
+# What the Cstream flow says where the tests of faults, delivery, channels, events and
+# acknowledgements walked it through Telegram before they ran on the tiny flow (tests/tiny.py):
+# its first questions and their labels, the words they recognise, its entry post's title.
+
+def _press(engine, progress, reply, label, now=NOW):
+    """The button of that label pressed (it must be there)."""
+    [button] = [b for b in reply.buttons if b.label == label]
+    return engine.choose(progress, button.id, reply.token, now)
+
+
+def test_a_double_charge_walks_the_first_questions_to_writing_now(engine):
+    progress, reply = engine.start(now=NOW)
+    assert progress.node == "problem" and "Quel est votre problème" in reply.text
+    progress, reply = engine.text(progress, "double prélèvement", NOW)
+    assert progress.node == "service" and "Quel service Cstream est concerné" in reply.text
+    assert progress.answers == {"problem": "billing", "paid_how": "unknown"}  # « prélèvement » alone
+    assert {"Cstream Vidéo", "Cstream Music", "Cstream Books"} <= {b.label for b in reply.buttons}
+    progress, reply = _press(engine, progress, reply, "Cstream Vidéo")
+    assert progress.node == "contacted" and "Avez-vous déjà contacté" in reply.text
+    progress, reply = _press(engine, progress, reply, "Non, pas encore")
+    assert progress.node == "hearing"
+    progress, reply = _press(engine, progress, reply, "Non")
+    assert progress.node == "debit_when"  # « prélèvement »: how is read from the description, the day is asked
+    progress, reply = _press(engine, progress, reply, "Je ne sais plus")
+    assert progress.node == "write_now" and reply.kind == "outcome"
+    assert progress.answers == {"problem": "billing", "service": "video", "contacted": "no", "hearing": "no",
+                                "paid_how": "unknown", "debit_when": "unknown"}
+
+
+def test_the_same_path_typed_numbers_and_words_included(engine):
+    progress, reply = engine.start(now=NOW)
+    for typed in ("on m'a prélevé deux fois", "1", "1", "2", "je ne sais plus"):  # a number at the day is a day
+        progress, reply = engine.text(progress, typed, NOW)
+    assert progress.node == "write_now", progress.path
+    assert progress.answers == {"problem": "billing", "service": "video", "contacted": "no", "hearing": "no",
+                                "paid_how": "unknown", "debit_when": "unknown"}  # « prélevé »: how is not asked
+
+
+@pytest.mark.parametrize("words", ["je n'arrive pas à me connecter", "je n'arrive plus à me connecter"])
+def test_a_login_problem_is_recognised_and_asks_the_service(engine, words):
+    progress, reply = engine.start(now=NOW)
+    progress, reply = engine.text(progress, words, NOW)
+    assert progress.node == "service" and progress.answers == {"problem": "access"}
+    assert "Quel service Cstream est concerné" in reply.text
+    progress, reply = _press(engine, progress, reply, "Cstream Books")
+    assert progress.answers["service"] == "books" and "Avez-vous déjà contacté" in reply.text
+
+
+def test_the_shipped_flows_post_any_companys_entry_and_cstream_its_own_title():
+    from bot.flow.files import FlowSet
+    from bot.flow.model import tr
+    from conftest import FLOWS
+    flows, problems = FlowSet.load([FLOWS])
+    assert not problems, problems
+    assert flows.ids == ["cstream", "general"] and flows.default == "general"  # /publier alone: any company
+    assert tr(flows.get("cstream").flow.title, "fr") == "Réclamation Cstream (Cdiscount)"

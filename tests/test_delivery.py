@@ -1,10 +1,17 @@
-"""Every saved step reaches the person: the outbox, its retries, and Telegram's refusals."""
+"""Every saved step reaches the person: the outbox, its retries, and Telegram's refusals.
+
+These tests are about mechanics: those that walk a flow's questions run on the tiny flow of
+tests/tiny.py and assert its texts; the real flows' wording is asserted in tests/test_content.py
+and tests/test_personas.py."""
 import asyncio
 import time
+
+import pytest
 
 from bot.flow.files import FlowSet
 from conftest import make_bot, stored
 from tg import Person
+from tiny import tiny_flows
 
 ERROR_500 = ("sendMessage", 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
 
@@ -13,6 +20,15 @@ def flood(seconds: int, chat=None):
     body = {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {seconds}",
             "parameters": {"retry_after": seconds}}
     return ("sendMessage", 429, body) if chat is None else ("sendMessage", 429, body, chat)
+
+
+@pytest.fixture
+async def tiny_bot(tmp_path):
+    """The bot on the tiny flow alone: returns (FakeTelegram, app, store)."""
+    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"))
+    yield tg, app, store
+    await app.shutdown()
+    store.close()
 
 
 async def sweep(app, age: float = 0.0):
@@ -27,78 +43,78 @@ async def sweep(app, age: float = 0.0):
         module.SWEEP_AGE = kept
 
 
-async def test_a_reply_lost_to_a_bot_api_error_is_shown_before_the_next_answer_is_applied(bot):
-    tg, app, store = bot
+async def test_a_reply_lost_to_a_bot_api_error_is_shown_before_the_next_answer_is_applied(tiny_bot):
+    tg, app, store = tiny_bot
     camille = Person(tg, app, 8101)
     await camille.send("/start")
     tg.fail_next.append(ERROR_500)
-    await camille.send("double prélèvement")       # saved, but its question never reached the chat
-    assert stored(store, "private:8101").node == "service"
-    assert "Quel service" not in camille.last_text
+    await camille.send("une salade de fruits")      # saved, but its question never reached the chat
+    assert stored(store, "private:8101").node == "size"
+    assert "Question B" not in camille.last_text
     tg.fail_next.append(ERROR_500)
-    await camille.send("Cstream Vidéo")             # Telegram still refuses: nothing applied, the
-    assert "Quel service" not in camille.last_text   # update left for Telegram to send again
-    assert stored(store, "private:8101").answers == {"problem": "billing", "paid_how": "unknown"}
-    await camille.send("Cstream Vidéo")             # typed again: the question first, then the answer
+    await camille.send("Grand")                     # Telegram still refuses: nothing applied, the
+    assert "Question B" not in camille.last_text    # update left for Telegram to send again
+    assert stored(store, "private:8101").answers == {"topic": "fruit"}
+    await camille.send("Grand")                     # typed again: the question first, then the answer
     texts = [m.text for m in camille.seen[-2:]]
-    assert "Quel service Cstream est concerné" in texts[0] and "Avez-vous déjà contacté" in texts[1]
-    assert stored(store, "private:8101").answers == {"problem": "billing", "service": "video", "paid_how": "unknown"}
+    assert "Question B : quelle taille ?" in texts[0] and "Question C : quelle couleur ?" in texts[1]
+    assert stored(store, "private:8101").answers == {"topic": "fruit", "size": "big"}
     assert store.count_undelivered_sync() == 0
 
 
-async def test_the_sweep_delivers_what_is_waiting(bot):
-    tg, app, store = bot
+async def test_the_sweep_delivers_what_is_waiting(tiny_bot):
+    tg, app, store = tiny_bot
     people = [Person(tg, app, 8200 + i) for i in range(3)]
     for person in people:
         await person.send("/start")
     tg.fail_next += [ERROR_500] * 3
     for person in people:
-        await person.send("double prélèvement")
+        await person.send("une salade de fruits")
     assert store.count_undelivered_sync() == 3
     await sweep(app, age=60)  # just saved: most likely still on its way from its own process
     assert store.count_undelivered_sync() == 3
     await sweep(app)
     assert store.count_undelivered_sync() == 0
-    assert all("Quel service Cstream" in person.last_text for person in people)
+    assert all("Question B : quelle taille ?" in person.last_text for person in people)
 
 
-async def test_a_redelivered_update_sends_its_reply_only_if_it_was_never_shown(bot):
-    tg, app, store = bot
+async def test_a_redelivered_update_sends_its_reply_only_if_it_was_never_shown(tiny_bot):
+    tg, app, store = tiny_bot
     camille = Person(tg, app, 8301)
     await camille.send("/start")
     tg.fail_next.append(ERROR_500)
-    update_id = await camille.send("double prélèvement")
+    update_id = await camille.send("une salade de fruits")
     sends = len(tg.calls_to("sendMessage"))
-    await camille.feed({"message": camille.message("double prélèvement")}, update_id=update_id)  # Telegram again
-    assert len(tg.calls_to("sendMessage")) == sends + 1 and "Quel service" in camille.last_text
-    await camille.feed({"message": camille.message("double prélèvement")}, update_id=update_id)
+    await camille.feed({"message": camille.message("une salade de fruits")}, update_id=update_id)  # Telegram again
+    assert len(tg.calls_to("sendMessage")) == sends + 1 and "Question B : quelle taille ?" in camille.last_text
+    await camille.feed({"message": camille.message("une salade de fruits")}, update_id=update_id)
     assert len(tg.calls_to("sendMessage")) == sends + 1  # shown now: a third delivery changes nothing
-    assert stored(store, "private:8301").answers == {"problem": "billing", "paid_how": "unknown"}
+    assert stored(store, "private:8301").answers == {"topic": "fruit"}
 
 
-async def test_a_second_press_after_a_lost_reply_shows_it(bot):
-    tg, app, store = bot
+async def test_a_second_press_after_a_lost_reply_shows_it(tiny_bot):
+    tg, app, store = tiny_bot
     camille = Person(tg, app, 8401)
-    await camille.send("double prélèvement")
+    await camille.send("une salade de fruits")
     question = camille.last
     tg.fail_next.append(("editMessageText", *ERROR_500[1:]))  # the edit into the next question fails
-    await camille.press("Cstream Vidéo", message=question)
-    assert stored(store, "private:8401").node == "contacted"
-    assert "Avez-vous déjà contacté" not in question.text and "Cstream Vidéo" in question.labels
-    await camille.press("Cstream Vidéo", message=question)  # nothing came, so they press again
-    assert "Avez-vous déjà contacté" in camille.last_text and camille.last is question  # edited in place
-    assert stored(store, "private:8401").node == "contacted"  # applied once
+    await camille.press("Grand", message=question)
+    assert stored(store, "private:8401").node == "colour"
+    assert "Question C : quelle couleur ?" not in question.text and "Grand" in question.labels
+    await camille.press("Grand", message=question)  # nothing came, so they press again
+    assert "Question C : quelle couleur ?" in camille.last_text and camille.last is question  # edited in place
+    assert stored(store, "private:8401").node == "colour"  # applied once
 
 
-async def test_a_reply_telegram_refuses_for_good_leaves_the_outbox(bot, caplog):
-    tg, app, store = bot
+async def test_a_reply_telegram_refuses_for_good_leaves_the_outbox(tiny_bot, caplog):
+    tg, app, store = tiny_bot
     camille = Person(tg, app, 8501)
     await camille.send("/start")
     tg.fail_next.append(("sendMessage", 400, {"ok": False, "error_code": 400, "description": "Bad Request: message is too long"}))
-    await camille.send("double prélèvement")
+    await camille.send("une salade de fruits")
     assert store.count_undelivered_sync() == 0 and "refused a reply" in caplog.text
-    await camille.send("1")  # nobody is stuck: their next answer is applied
-    assert stored(store, "private:8501").answers["service"] == "video"
+    await camille.send("2")  # nobody is stuck: their next answer is applied
+    assert stored(store, "private:8501").answers["size"] == "big"
 
 
 async def test_the_message_after_an_error_never_says_the_answer_was_lost(bot):
@@ -111,30 +127,30 @@ async def test_the_message_after_an_error_never_says_the_answer_was_lost(bot):
     assert "pas pu enregistrer" not in said and "could not be saved" not in said
 
 
-async def test_a_flood_pause_in_one_chat_does_not_hold_the_others(tmp_path, flow):
-    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), rate_limiter=True)
+async def test_a_flood_pause_in_one_chat_does_not_hold_the_others(tmp_path):
+    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"), rate_limiter=True)
     slow, fast = Person(tg, app, 8701), Person(tg, app, 8702)
     tg.fail_next.append(flood(30, chat=8701))      # Telegram: this chat waits 30 s
     started = time.monotonic()
     await asyncio.gather(slow.send("/start"), fast.send("/start"))
     assert time.monotonic() - started < 5          # nobody waited the 30 s on the spot
-    assert "Quel est votre problème" in fast.last_text
+    assert "Question A : fruits ou légumes ?" in fast.last_text
     assert not slow.seen and store.count_undelivered_sync() == 1  # kept for later, not lost
     limiter = app.bot._rate_limiter
     limiter._paused.clear()                         # the pause is over
     await sweep(app)
-    assert "Quel est votre problème" in slow.last_text and store.count_undelivered_sync() == 0
+    assert "Question A : fruits ou légumes ?" in slow.last_text and store.count_undelivered_sync() == 0
     await app.shutdown()
 
 
-async def test_a_short_flood_pause_is_waited_out(tmp_path, flow):
-    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), rate_limiter=True)
+async def test_a_short_flood_pause_is_waited_out(tmp_path):
+    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"), rate_limiter=True)
     tg.fail_next.append(flood(1))
     camille = Person(tg, app, 8801)
     started = time.monotonic()
     await camille.send("/start")
     assert time.monotonic() - started >= 1
-    assert "Quel est votre problème" in camille.last_text and store.count_undelivered_sync() == 0
+    assert "Question A : fruits ou légumes ?" in camille.last_text and store.count_undelivered_sync() == 0
     await app.shutdown()
 
 
@@ -190,7 +206,7 @@ async def test_the_webhook_checks_the_secret_before_reading_and_caps_the_body(bo
         await server.stop()
 
 
-async def test_replies_saved_before_a_restart_are_sent_at_once_at_start(tmp_path, flow, monkeypatch):
+async def test_replies_saved_before_a_restart_are_sent_at_once_at_start(tmp_path, monkeypatch):
     """A process saved 200 steps and was killed before showing them: the next one shows them
     all as it starts, not batch by batch at the sweep's pace (the regular sweep is put an
     hour away here: only the one at start can show them)."""
@@ -199,14 +215,15 @@ async def test_replies_saved_before_a_restart_are_sent_at_once_at_start(tmp_path
     from bot.engine.progress import Progress
     from bot.store import ConversationKey
     from bot.stores import SQLiteStore
+    flows = tiny_flows(tmp_path / "flows")
     first = SQLiteStore(tmp_path / "progress.sqlite3")
     for i in range(200):
-        progress = Progress("cstream", flow.version, "problem", started=1.0, updated=1.0)
+        progress = Progress("tiny", flows.get("tiny").flow.version, "topic", started=1.0, updated=1.0)
         first.save_sync(ConversationKey.private(9000 + i), progress, 0, outbox=(
-            {"method": "sendMessage", "params": {"chat_id": 9000 + i, "text": "Quel est votre problème ?"}},))
+            {"method": "sendMessage", "params": {"chat_id": 9000 + i, "text": "Question A : fruits ou légumes ?"}},))
     first.close()
     await asyncio.sleep(1.1)  # older than what may still be on its way from a live process
-    tg, app, store = await make_bot(tmp_path, FlowSet([flow]))
+    tg, app, store = await make_bot(tmp_path, flows)
     started = time.monotonic()
     await app.start()
     try:

@@ -1,4 +1,8 @@
-"""The anonymous step events: written with their step, by both front ends, naming no one."""
+"""The anonymous step events: written with their step, by both front ends, naming no one.
+
+These tests are about mechanics: those that walk a flow's questions run on the tiny flow of
+tests/tiny.py and assert its texts; the real flows' wording is asserted in tests/test_content.py
+and tests/test_personas.py."""
 import io
 import json
 
@@ -8,58 +12,67 @@ from bot.console import run_console
 from bot.engine import Engine
 from bot.engine.progress import Progress
 from bot.errors import Conflict
-from bot.flow.files import FlowSet
 from bot.store.base import FIELDS
 from bot.store import ConversationKey
 from bot.stores import SQLiteStore
-from conftest import ADMIN, NOW, stored
+from conftest import ADMIN, NOW, make_bot, stored
 from tg import Person
+from tiny import tiny_flows
 
-SAID = "on m'a prélevé deux fois ce mois-ci"
+SAID = "une salade de fruits pour ce midi"
 ODD = "zorglub quintessence farfelue"
+
+
+@pytest.fixture
+async def tiny_bot(tmp_path):
+    """The bot on the tiny flow alone: returns (FakeTelegram, app, store)."""
+    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"))
+    yield tg, app, store
+    await app.shutdown()
+    store.close()
 
 
 def events(store) -> list[dict]:
     return [dict(zip(("id",) + FIELDS, row)) for row in store.events_sync()]
 
 
-async def test_each_step_of_a_telegram_conversation_leaves_one_event(bot):
-    tg, app, store = bot
+async def test_each_step_of_a_telegram_conversation_leaves_one_event(tiny_bot):
+    tg, app, store = tiny_bot
     camille = Person(tg, app, 1001)
     await camille.send("/start")
     await camille.send(SAID)
-    await camille.press("Cstream Vidéo")
+    await camille.press("Grand")
     await camille.send("/retour")
-    await camille.press("Cstream Vidéo")
-    await camille.press("Non, pas encore")
-    await camille.press("Non")
-    await camille.press("Je ne sais plus")  # « prélevé »: how is read from the description, the day is asked
+    await camille.press("Grand")
+    await camille.press("Rouge")
+    await camille.press("Rond")
+    await camille.press("Acide")
     got = [(e["kind"], e["node"], e["choice"], e["understood"], e["next"], e["outcome"]) for e in events(store)]
-    assert got == [("start", None, None, None, "problem", None),
-                   ("answer", "problem", "billing", 1, "service", None),
-                   ("answer", "service", "video", None, "contacted", None),
-                   ("back", "contacted", None, None, "service", None),
-                   ("answer", "service", "video", None, "contacted", None),
-                   ("answer", "contacted", "no", None, "hearing", None),
-                   ("answer", "hearing", "no", None, "debit_when", None),
-                   ("answer", "debit_when", "unknown", None, "write_now", "write_now")]
+    assert got == [("start", None, None, None, "topic", None),
+                   ("answer", "topic", "fruit", 1, "size", None),
+                   ("answer", "size", "big", None, "colour", None),
+                   ("back", "colour", None, None, "size", None),
+                   ("answer", "size", "big", None, "colour", None),
+                   ("answer", "colour", "red", None, "shape", None),
+                   ("answer", "shape", "round", None, "taste", None),
+                   ("answer", "taste", "sour", None, "done", "done")]
     token = stored(store, "private:1001").token
     assert len(token) == 16 and {e["token"] for e in events(store)} == {token}
     assert {e["day"] for e in events(store)} == {NOW.date().isoformat()}
 
 
-async def test_events_hold_nothing_personal(bot):
-    tg, app, store = bot
+async def test_events_hold_nothing_personal(tiny_bot):
+    tg, app, store = tiny_bot
     camille = Person(tg, app, 987654321)
     member = Person(tg, app, 123456789, chat_id=-1009988776655)
     await camille.send(SAID)
     await camille.send(ODD)
     await member.send("/start@ReclamationTestBot")
-    await member.send("je n'arrive plus à me connecter", reply_to_bot=True)
+    await member.send("une soupe de légumes bien chaude", reply_to_bot=True)
     rows = store.events_sync()
     assert len(rows) >= 4
     dump = json.dumps(rows, ensure_ascii=False)
-    for personal in ("987654321", "123456789", "1009988776655", "Camille", "prélevé", "zorglub", "connecter"):
+    for personal in ("987654321", "123456789", "1009988776655", "Camille", "salade", "zorglub", "chaude"):
         assert personal not in dump
     for row in rows:  # a day, never a finer time
         event = dict(zip(("id",) + FIELDS, row))
@@ -68,8 +81,8 @@ async def test_events_hold_nothing_personal(bot):
     assert store.unrecognised_sync() == []
 
 
-async def test_a_step_whose_events_cannot_be_written_is_not_saved_either(bot):
-    tg, app, store = bot
+async def test_a_step_whose_events_cannot_be_written_is_not_saved_either(tiny_bot):
+    tg, app, store = tiny_bot
     camille = Person(tg, app, 1002)
     await camille.send("/start")
     before = stored(store, "private:1002")
@@ -79,44 +92,44 @@ async def test_a_step_whose_events_cannot_be_written_is_not_saved_either(bot):
     assert stored(store, "private:1002") == before  # the step went with its events: neither was kept
     store._connection().execute("ALTER TABLE events_away RENAME TO events")
     await camille.send(SAID)
-    assert stored(store, "private:1002").node == "service"
+    assert stored(store, "private:1002").node == "size"
     assert [e["kind"] for e in events(store)] == ["start", "answer"]
 
 
-async def test_a_restart_draws_a_new_token_and_an_old_record_gets_one(bot, engine):
-    tg, app, store = bot
+async def test_a_restart_draws_a_new_token_and_an_old_record_gets_one(tiny_bot, tmp_path):
+    tg, app, store = tiny_bot
     camille = Person(tg, app, 1003)
     await camille.send(SAID)
     first = stored(store, "private:1003").token
     await camille.send("/recommencer")
     assert stored(store, "private:1003").token not in ("", first)
     assert [e["kind"] for e in events(store)][-1] == "start"
-    old = json.loads(Progress("cstream", "v", "problem").to_json())
+    old = json.loads(Progress("tiny", "v", "topic").to_json())
     del old["token"]
     old["schema"] = 2
     assert len(Progress.from_json(json.dumps(old)).token) == 16
-    fixed, _ = engine.start(token="abc")
+    fixed, _ = Engine(tiny_flows(tmp_path / "engine")).start(token="abc")
     assert fixed.token == "abc"  # randomness can be passed in: the engine stays testable
 
 
-def test_the_terminal_writes_the_same_events(tmp_path, flow):
+def test_the_terminal_writes_the_same_events(tmp_path):
     store = SQLiteStore(tmp_path / "p.sqlite3")
     out = io.StringIO()
-    run_console(Engine(FlowSet([flow])), store, ConversationKey.console("t"), stdin=io.StringIO(f"{SAID}\n1\n"),
-                stdout=out, clock=lambda: NOW)
+    run_console(Engine(tiny_flows(tmp_path / "flows")), store, ConversationKey.console("t"),
+                stdin=io.StringIO(f"{SAID}\n1\n"), stdout=out, clock=lambda: NOW)
     assert [(e["kind"], e["node"], e["next"]) for e in events(store)] == [
-        ("start", None, "problem"), ("answer", "problem", "service"), ("answer", "service", "contacted")]
+        ("start", None, "topic"), ("answer", "topic", "size"), ("answer", "size", "colour")]
     store.close()
 
 
-async def test_unrecognised_descriptions_are_kept_only_when_asked_and_said(tmp_path, flow):
+async def test_unrecognised_descriptions_are_kept_only_when_asked_and_said(tmp_path):
     from bot.settings import Settings
     from bot.telegram.app import build_application
     from tg import FakeTelegram
     tg = FakeTelegram()
     store = SQLiteStore(tmp_path / "p.sqlite3")
     settings = Settings(token="1:x", data_dir=tmp_path, admin_ids=frozenset({ADMIN}), keep_unrecognised=True)
-    app = build_application(settings, FlowSet([flow]), store=store, request=tg, clock=lambda: NOW,
+    app = build_application(settings, tiny_flows(tmp_path / "flows"), store=store, request=tg, clock=lambda: NOW,
                             rate_limiter=False)
     await app.initialize()
     camille = Person(tg, app, 1004)
@@ -156,11 +169,11 @@ def test_events_of_a_step_saved_elsewhere_are_not_written(tmp_path):
     store.close()
 
 
-async def test_stats_gives_admins_a_summary_and_the_funnel_picture_and_nobody_else(bot):
-    tg, app, store = bot
+async def test_stats_gives_admins_a_summary_and_the_funnel_picture_and_nobody_else(tiny_bot):
+    tg, app, store = tiny_bot
     camille = Person(tg, app, 1006)
     await camille.send(SAID)
-    await camille.press("Cstream Vidéo")
+    await camille.press("Grand")
     await Person(tg, app, 1007).send(ODD)
     await camille.send("/stats")
     assert "Derniers jours" not in camille.last_text and tg.calls_to("sendPhoto") == []  # not an admin

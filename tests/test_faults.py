@@ -1,4 +1,9 @@
-"""Faults and bad input: nothing crashes, nothing is lost, no one gets in where they should not."""
+"""Faults and bad input: nothing crashes, nothing is lost, no one gets in where they should not.
+
+These tests are about mechanics: those that walk a flow's questions run on the tiny flow of
+tests/tiny.py and assert its texts (the random walks excepted: they roam the real flow's whole
+graph, inferred answers included, and assert no wording); the real flows' wording is asserted
+in tests/test_content.py and tests/test_personas.py."""
 import asyncio
 import contextlib
 import logging
@@ -18,8 +23,9 @@ from bot.settings import Settings
 from bot.store import ConversationKey
 from bot.stores import SQLiteStore
 from bot.telegram.app import RedactToken
-from conftest import FLOWS, NOW, make_bot, stored
+from conftest import NOW, make_bot, stored
 from tg import Person
+from tiny import TINY, tiny_flows
 
 TEMPORARY = "Un problème temporaire"
 
@@ -28,15 +34,24 @@ def errors(caplog):
     return [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+@pytest.fixture
+async def tiny_bot(tmp_path):
+    """The bot on the tiny flow alone: returns (FakeTelegram, app, store)."""
+    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"))
+    yield tg, app, store
+    await app.shutdown()
+    store.close()
+
+
 # 3. Concurrency --------------------------------------------------------------------------
-STEPS = ["double prélèvement", "2", "/retour", "3", "1", "/recap", "2", "1", "/retour", "1",
-         "/recommencer", "je n'arrive pas à me connecter", "1", "1", "2", "/retour", "1", "euh", "1", "/recap"]
+STEPS = ["une salade de fruits", "2", "/retour", "3", "1", "/recap", "2", "1", "/retour", "1",
+         "/recommencer", "une soupe de légumes", "1", "1", "2", "/retour", "1", "euh", "1", "/recap"]
 
 
-async def test_twenty_updates_for_one_chat_at_once_end_like_one_by_one(tmp_path, flow):
+async def test_twenty_updates_for_one_chat_at_once_end_like_one_by_one(tmp_path):
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
-    tg1, one_by_one, store1 = await make_bot(tmp_path / "a", FlowSet([flow]))
-    tg2, at_once, store2 = await make_bot(tmp_path / "b", FlowSet([flow]))
+    tg1, one_by_one, store1 = await make_bot(tmp_path / "a", tiny_flows(tmp_path / "a" / "flows"))
+    tg2, at_once, store2 = await make_bot(tmp_path / "b", tiny_flows(tmp_path / "b" / "flows"))
     alice1, alice2 = Person(tg1, one_by_one, 3001), Person(tg2, at_once, 3001)
     for text in STEPS:
         await one_by_one.process_update(alice1.text_update(text))
@@ -49,95 +64,93 @@ async def test_twenty_updates_for_one_chat_at_once_end_like_one_by_one(tmp_path,
         store.close()
 
 
-async def test_conversations_run_at_the_same_time_and_each_one_in_order(bot):
+async def test_conversations_run_at_the_same_time_and_each_one_in_order(tiny_bot):
     """While one person's reply is on its way, others are served; one person's updates wait
     for each other (serialising everyone behind one lock, or no one, would fail here)."""
-    tg, app, store = bot
+    tg, app, store = tiny_bot
     tg.delay = 0.02
     people = [Person(tg, app, 9_000 + i) for i in range(20)]
-    updates = [p.text_update(text) for p in people for text in ("double prélèvement", "1", "1")]
+    updates = [p.text_update(text) for p in people for text in ("une salade de fruits", "1", "1")]
     await asyncio.gather(*(app.update_processor.process_update(u, app.process_update(u)) for u in updates))
     assert tg.most_at_once > 5 and tg.most_in_one_chat == 1
-    assert all(stored(store, f"private:{p.id}").node == "hearing" for p in people)
+    assert all(stored(store, f"private:{p.id}").node == "shape" for p in people)
 
 
-async def test_two_hundred_conversations_at_once_all_end_correct(bot):
-    tg, app, store = bot
+async def test_two_hundred_conversations_at_once_all_end_correct(tiny_bot):
+    tg, app, store = tiny_bot
     people = [Person(tg, app, 10_000 + i) for i in range(200)]
-    path = ["on m'a prélevé deux fois", "1", "1", "2", "je ne sais plus"]  # billing, Vidéo, not contacted, not deaf, day unknown (a number there is a day)
+    path = ["une salade de fruits", "2", "1", "2", "Acide"]  # fruit, big, red, long, sour: numbers and a label typed
     updates = [p.text_update(text) for text in path for p in people]  # interleaved
     await asyncio.gather(*(app.update_processor.process_update(u, app.process_update(u)) for u in updates))
     for person in people:
         progress = stored(store, f"private:{person.id}")
-        assert progress.node == "write_now", (person.id, progress.path)
-        assert progress.answers == {"problem": "billing", "service": "video", "contacted": "no", "hearing": "no",
-                                    "paid_how": "unknown", "debit_when": "unknown"}  # « prélevé »: how is not asked
+        assert progress.node == "done", (person.id, progress.path)
+        assert progress.answers == {"topic": "fruit", "size": "big", "colour": "red", "shape": "long", "taste": "sour"}
 
 
 # 5. The flow changes while people are mid-way ---------------------------------------------
-async def test_flow_edit_between_two_messages(tmp_path, flow):
-    text = (FLOWS / "cstream.yaml").read_text(encoding="utf-8")
-    tg, app, store = await make_bot(tmp_path, FlowSet([flow]))
+async def test_flow_edit_between_two_messages(tmp_path):
+    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"))
     camille = Person(tg, app, 3101)
-    await camille.send("je n'arrive pas à me connecter")
-    assert stored(store, "private:3101").node == "service"
+    await camille.send("une soupe de légumes")
+    assert stored(store, "private:3101").node == "size"
     await app.shutdown()
-    # v2 drops the "service" question Camille is on.
-    v2_text = text.replace("        next: service\n", "        next: contacted\n")
-    start, end = v2_text.index("  service:\n"), v2_text.index("  contacted:\n")
-    v2, problems = load_flow_text((v2_text[:start] + v2_text[end:]).replace("{service}", "Cstream"), "v2.yaml")
+    # v2 drops the "size" question Camille is on.
+    v2_text = TINY.replace("        next: size\n", "        next: colour\n")
+    start, end = v2_text.index("  size:\n"), v2_text.index("  colour:\n")
+    v2, problems = load_flow_text((v2_text[:start] + v2_text[end:]).replace("{size}", "moyenne"), "v2.yaml")
     assert problems == [], problems
     tg, app, _ = await make_bot(tmp_path, FlowSet([v2]), store=store)
     camille = Person(tg, app, 3101)
     await camille.send("/recap")
-    assert "mis à jour" in camille.last_text and "Avez-vous déjà contacté" in camille.last_text
+    assert "mis à jour" in camille.last_text and "Question C : quelle couleur ?" in camille.last_text
     moved = stored(store, "private:3101")
-    assert moved.version == v2.version and moved.answers == {"problem": "access"}
-    await camille.press("Non, pas encore")
-    assert stored(store, "private:3101").node == "hearing"
+    assert moved.version == v2.version and moved.answers == {"topic": "vegetable"}
+    await camille.press("Rouge")
+    assert stored(store, "private:3101").node == "shape"
     await app.shutdown()
 
 
 # 6. Store trouble -------------------------------------------------------------------------
-async def test_locked_database_gets_a_temporary_message_and_loses_nothing(bot, caplog):
-    tg, app, store = bot
+async def test_locked_database_gets_a_temporary_message_and_loses_nothing(tiny_bot, caplog):
+    tg, app, store = tiny_bot
     camille = Person(tg, app, 3201)
-    await camille.send("double prélèvement")
+    await camille.send("une salade de fruits")
     before = stored(store, "private:3201")
     blocker = sqlite3.connect(store.path, timeout=0)
     blocker.execute("BEGIN EXCLUSIVE")
     for _ in range(3):
-        await camille.press("Cstream Vidéo")
+        await camille.press("Petit")
         assert TEMPORARY in tg.calls_to("answerCallbackQuery")[-1]["text"]
     await camille.send("/recap")
     assert TEMPORARY in camille.last_text
     blocker.rollback()
     blocker.close()
     assert stored(store, "private:3201") == before
-    await camille.press("Cstream Vidéo")
-    assert stored(store, "private:3201").node == "contacted"
+    await camille.press("Petit")
+    assert stored(store, "private:3201").node == "colour"
     logged = [r for r in caplog.records if "unavailable" in r.getMessage()]
     assert len(logged) == 1 and "locked" in logged[0].getMessage()
     assert not [r for r in errors(caplog) if "failed to handle" in r.getMessage()]
 
 
-async def test_missing_data_directory(tmp_path, flow):
+async def test_missing_data_directory(tmp_path):
     blocked = tmp_path / "data"
     blocked.write_text("a file where the data folder should be")
-    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), store=SQLiteStore(blocked / "progress.sqlite3"))
+    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"), store=SQLiteStore(blocked / "progress.sqlite3"))
     camille = Person(tg, app, 3206)
     await camille.send("/start")
     assert TEMPORARY in camille.last_text
     blocked.unlink()  # the operator makes room for the folder: the next message works
-    await camille.send("double prélèvement")
-    assert "Quel service Cstream" in camille.last_text
-    assert stored(store, "private:3206").answers == {"problem": "billing", "paid_how": "unknown"}  # « prélèvement » alone
+    await camille.send("une salade de fruits")
+    assert "Question B : quelle taille ?" in camille.last_text
+    assert stored(store, "private:3206").answers == {"topic": "fruit"}
     await app.shutdown()
     store.close()
 
 
-async def test_429_is_waited_out_and_the_message_still_goes(tmp_path, flow):
-    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), rate_limiter=True)
+async def test_429_is_waited_out_and_the_message_still_goes(tmp_path):
+    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"), rate_limiter=True)
     tg.fail_next.append(("sendMessage", 429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
                                "parameters": {"retry_after": 1}}))
     camille = Person(tg, app, 3301)
@@ -145,18 +158,18 @@ async def test_429_is_waited_out_and_the_message_still_goes(tmp_path, flow):
     await camille.send("/start")
     assert time.monotonic() - started >= 1
     assert [name for name, _ in tg.calls].count("sendMessage") == 2
-    assert "Quel est votre problème" in camille.last_text
+    assert "Question A : fruits ou légumes ?" in camille.last_text
     await app.shutdown()
 
 
-async def test_403_blocked_user_is_logged_and_progress_kept(bot, caplog):
-    tg, app, store = bot
+async def test_403_blocked_user_is_logged_and_progress_kept(tiny_bot, caplog):
+    tg, app, store = tiny_bot
     camille = Person(tg, app, 3302)
     await camille.send("/start")
     tg.fail_next.append(("sendMessage", 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}))
     caplog.set_level(logging.INFO)
-    await camille.send("double prélèvement")
-    assert stored(store, "private:3302").node == "service"
+    await camille.send("une salade de fruits")
+    assert stored(store, "private:3302").node == "size"
     assert any("blocked the bot" in r.getMessage() for r in caplog.records)
     assert not errors(caplog)
 
@@ -184,8 +197,8 @@ TEXTS = ["", "a", "x" * 10_000, "😡😡😡", "\u200b\u200b", "abc\x00\x07def"
          "0", "99", "-1", "/retour /retour", "\n\n\n"]
 
 
-async def test_bad_input_corpus_gets_answers_and_never_raises(bot, caplog):
-    tg, app, store = bot
+async def test_bad_input_corpus_gets_answers_and_never_raises(tiny_bot, caplog):
+    tg, app, store = tiny_bot
     camille = Person(tg, app, 3401)
     await camille.send("/start")
     for text in TEXTS:
@@ -193,7 +206,7 @@ async def test_bad_input_corpus_gets_answers_and_never_raises(bot, caplog):
         await camille.send(text)
         if text != "/start@otherbot":
             assert len(camille.seen) > sent, repr(text)
-        assert stored(store, "private:3401").node in {"problem", "service"}
+        assert stored(store, "private:3401").node in {"topic", "size"}
     for kind, payload in MEDIA.items():
         sent = len(camille.seen)
         await camille.feed({"message": camille.message(None, **{kind: payload})})
@@ -301,11 +314,10 @@ def test_random_engine_events_keep_the_invariants(engine, flow):
 def test_bot_refuses_to_start_on_an_invalid_flow(cli, tmp_path):
     bad = tmp_path / "flows"
     bad.mkdir()
-    (bad / "broken.yaml").write_text((FLOWS / "cstream.yaml").read_text(encoding="utf-8")
-                                     .replace("next: written_age", "next: writen_age"), encoding="utf-8")
+    (bad / "broken.yaml").write_text(TINY.replace("next: colour}", "next: colur}"), encoding="utf-8")
     code, _, err = cli("run", env={"TELEGRAM_BOT_TOKEN": "1:x", "BOT_FLOWS": str(bad)})
     assert code == 1
-    assert "broken.yaml:" in err and "unknown target 'writen_age' (did you mean 'written_age'?)" in err
+    assert "broken.yaml:" in err and "unknown target 'colur' (did you mean 'colour'?)" in err
 
 
 # 10. Privacy and access -------------------------------------------------------------------
@@ -359,26 +371,26 @@ def small_disk(path, size="2m"):
         subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
-async def test_data_folder_deleted_while_running(tmp_path, flow, caplog):
+async def test_data_folder_deleted_while_running(tmp_path, caplog):
     data = tmp_path / "data"
-    tg, app, store = await make_bot(tmp_path, FlowSet([flow]), store=SQLiteStore(data / "progress.sqlite3"))
+    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"), store=SQLiteStore(data / "progress.sqlite3"))
     camille = Person(tg, app, 3801)
-    await camille.send("double prélèvement")
+    await camille.send("une salade de fruits")
     shutil.rmtree(data)
     for _ in range(2):  # refused, not written to a file nobody will read again
-        await camille.press("Cstream Vidéo")
+        await camille.press("Petit")
         assert TEMPORARY in tg.calls_to("answerCallbackQuery")[-1]["text"]
     assert not data.exists()
     logged = [r for r in errors(caplog) if "unavailable" in r.getMessage()]
     assert len(logged) == 1 and "deleted or replaced" in logged[0].getMessage()
     data.mkdir()  # the operator brings the folder back
     await camille.send("/start")
-    assert "Quel est votre problème" in camille.last_text and stored(store, "private:3801") is not None
+    assert "Question A : fruits ou légumes ?" in camille.last_text and stored(store, "private:3801") is not None
     await app.shutdown()
     store.close()
 
 
-async def test_read_only_disk_then_writable_again(tmp_path, flow):
+async def test_read_only_disk_then_writable_again(tmp_path):
     """A file system that is read-only when the store opens its file (SQLite then opens it
     read-only, for good): steps are refused; once it is writable, the store opens it anew."""
     with small_disk(tmp_path / "disk") as disk:
@@ -386,27 +398,27 @@ async def test_read_only_disk_then_writable_again(tmp_path, flow):
         store.count_sync()  # the file exists, with its tables
         store.close()
         store = SQLiteStore(disk / "progress.sqlite3")
-        tg, app, _ = await make_bot(tmp_path, FlowSet([flow]), store=store)
+        tg, app, _ = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"), store=store)
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         camille, other = Person(tg, app, 3202), Person(tg, app, 3203)
-        await camille.send("double prélèvement")
+        await camille.send("une salade de fruits")
         assert TEMPORARY in camille.last_text
         await other.send("/start")
         assert TEMPORARY in other.last_text
         subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
-        await camille.send("double prélèvement")
-        assert "Quel service Cstream" in camille.last_text
-        await camille.press("Cstream Music")
-        assert stored(store, "private:3202").answers == {"problem": "billing", "service": "music", "paid_how": "unknown"}
+        await camille.send("une salade de fruits")
+        assert "Question B : quelle taille ?" in camille.last_text
+        await camille.press("Grand")
+        assert stored(store, "private:3202").answers == {"topic": "fruit", "size": "big"}
         await app.shutdown()
         store.close()
 
 
-async def test_full_disk_then_room_again(tmp_path, flow):
+async def test_full_disk_then_room_again(tmp_path):
     with small_disk(tmp_path / "disk", size="1m") as disk:
-        tg, app, store = await make_bot(tmp_path, FlowSet([flow]), store=SQLiteStore(disk / "progress.sqlite3"))
+        tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"), store=SQLiteStore(disk / "progress.sqlite3"))
         camille = Person(tg, app, 3204)
-        await camille.send("double prélèvement")
+        await camille.send("une salade de fruits")
         filler = disk / "filler"
         fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
         with contextlib.suppress(OSError):  # write until the disk is full
@@ -415,27 +427,27 @@ async def test_full_disk_then_room_again(tmp_path, flow):
         os.close(fd)
         newcomers = [Person(tg, app, 3300 + i) for i in range(60)]
         for person in newcomers:  # steps that need room the disk no longer has
-            await person.send("je n'arrive plus à me connecter depuis hier soir, c'est le troisième jour")
+            await person.send("une soupe de légumes comme hier soir, c'est le troisième jour que j'en veux une")
         refused = [p for p in newcomers if TEMPORARY in p.last_text]
         assert refused, "the disk never filled up"
         assert all(stored(store, f"private:{p.id}") is None for p in refused)  # refused means not kept
         filler.unlink()
-        await refused[0].send("je n'arrive plus à me connecter")
-        assert "Quel service Cstream" in refused[0].last_text
-        await camille.press("Cstream Books")
-        assert stored(store, "private:3204").answers["service"] == "books"
+        await refused[0].send("une soupe de légumes")
+        assert "Question B : quelle taille ?" in refused[0].last_text
+        await camille.press("Grand")
+        assert stored(store, "private:3204").answers["size"] == "big"
         await app.shutdown()
         store.close()
 
 
-async def test_an_erasure_leaves_no_copy_of_what_was_typed_on_disk(bot):
-    tg, app, store = bot
+async def test_an_erasure_leaves_no_copy_of_what_was_typed_on_disk(tiny_bot):
+    tg, app, store = tiny_bot
     for other in range(5):  # others share the database pages with her
-        await Person(tg, app, 3910 + other).send("double prélèvement")
+        await Person(tg, app, 3910 + other).send("une salade de fruits")
     camille = Person(tg, app, 3901)
     iban = "FR7630006000011234567890189"
-    await camille.send(f"on m'a prélevé deux fois sur mon compte {iban}")
-    for label in ("Cstream Vidéo", "Non, pas encore", "Non"):
+    await camille.send(f"une salade de fruits payée deux fois sur mon compte {iban}")
+    for label in ("Petit", "Rouge", "Rond"):
         await camille.press(label)
     await camille.send("/recap")
     folder = store.path.parent
@@ -446,15 +458,15 @@ async def test_an_erasure_leaves_no_copy_of_what_was_typed_on_disk(bot):
         assert iban.encode() not in file.read_bytes(), file.name
 
 
-async def test_an_unreadable_record_is_set_aside_and_its_owner_starts_again(bot, caplog):
-    tg, app, store = bot
+async def test_an_unreadable_record_is_set_aside_and_its_owner_starts_again(tiny_bot, caplog):
+    tg, app, store = tiny_bot
     camille = Person(tg, app, 3902)
-    await camille.send("double prélèvement")
+    await camille.send("une salade de fruits")
     store._connection().execute("UPDATE progress SET data = '{\"schema\": 99}' WHERE key = 'private:3902'")
     store._forget()
-    await camille.send("je n'arrive plus à me connecter")
-    assert "reprenons depuis le début" in camille.last_text and "Quel service" in camille.last_text
-    assert stored(store, "private:3902").answers == {"problem": "access"}
+    await camille.send("une soupe de légumes")
+    assert "reprenons depuis le début" in camille.last_text and "Question B : quelle taille ?" in camille.last_text
+    assert stored(store, "private:3902").answers == {"topic": "vegetable"}
     kept = store._connection().execute("SELECT key, data FROM unreadable").fetchall()
     assert kept == [("private:3902", '{"schema": 99}')]  # for the operator to look at
 
