@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.peer                  # 5 rounds, the contenders alternated (~3 minutes)
     .venv/bin/python -m bench.peer --rounds 1       # a smoke run
     .venv/bin/python -m bench.peer --profile        # where an update's CPU goes, component by component
+    .venv/bin/python -m bench.peer --store          # the store alone: a cached load, a save, the outbox marked shown
 
 The flow: 10 questions, 8 with buttons (2 to 4 options) and 2 answered in free text (q4, q8),
 then an outcome that echoes every answer, the typed texts included. Per chat, 11 updates:
@@ -272,6 +273,40 @@ async def measure(bot: str, in_flight: int) -> dict:
             "p50_ms": statistics.median(latencies) * 1000, "p99_ms": latencies[int(n * 0.99) - 1] * 1000}
 
 
+# -- the store alone ------------------------------------------------------------------------------
+async def store_costs(n: int = 3000) -> dict[str, float]:
+    """CPU µs per operation on the SQLite store, 500 conversations in turn, as a step uses them:
+    a cached load; a save of the step with its outbox and one event; the outbox marked shown."""
+    from bot.engine import Engine
+    from bot.store import ConversationKey
+    from bot.stores import SQLiteStore
+    store = SQLiteStore(Path(tempfile.mkdtemp(prefix="peer-store-")) / "progress.sqlite3")
+    engine = Engine(ours_flows())
+    progress, _ = engine.start("peer")
+    outbox = ({"method": "sendMessage", "params": {"chat_id": 1, "text": "Question 1 : choisissez." * 4}},)
+    event = {"day": "2026-12-07", "flow": "peer", "version": "v", "kind": "answer", "node": "q1", "choice": "o1",
+             "understood": None, "next": "q2", "outcome": None, "followup": None, "seconds": 3, "token": "t"}
+    keys = [ConversationKey.private(FIRST_CHAT + i) for i in range(500)]
+    for key in keys:
+        await store.save(key, progress, 0, (1,), outbox)
+    costs = {}
+    for what in ("load", "load+save", "load+save+mark"):
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        for i in range(n):
+            key = keys[i % len(keys)]
+            record = await store.load(key)
+            if what == "load":
+                continue
+            saved = await store.save(key, progress, record.rev, record.seen, outbox, (event,))
+            if what == "load+save+mark":
+                await store.delivered(key, saved.rev, 5)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        costs[what] = ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) / n * 1e6
+    store.close()
+    return {"load": costs["load"], "save": costs["load+save"] - costs["load"],
+            "mark": costs["load+save+mark"] - costs["load+save"]}
+
+
 # -- rounds, alternated ---------------------------------------------------------------------------
 CONTENDERS = {"peer": 1, "ours-1": 1, "ours-32": 32, "floor": 1}
 
@@ -286,9 +321,8 @@ def one_run(bot: str, profile: str | None = None) -> dict:
 
 
 def spread(values: list[float], digits: int = 0) -> str:
-    med = statistics.median(values)
-    fmt = (lambda v: f"{v:.{digits}f}")
-    return f"{fmt(med)} [{fmt(min(values))}–{fmt(max(values))}]"
+    med, low, high = (f"{v:.{digits}f}" for v in (statistics.median(values), min(values), max(values)))
+    return f"{med} [{low}–{high}]"
 
 
 def main() -> None:
@@ -296,8 +330,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", help="comma-separated contenders (default: all)")
     parser.add_argument("--profile", action="store_true", help="profile ours-1 and the peer once, by component")
+    parser.add_argument("--store", action="store_true", help="the store alone: CPU per load, save and mark")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.store:
+        for what, us in asyncio.run(store_costs()).items():
+            print(f"{what}: {us:.0f} µs CPU")
+        return
     if args.worker:
         print(json.dumps(asyncio.run(measure(args.worker, CONTENDERS[args.worker]))))
         return
