@@ -69,6 +69,16 @@ async def bot(tmp_path, flow):
     store.close()
 
 
+@pytest.fixture
+async def tiny_bot(tmp_path):
+    """The bot on the tiny flow of tests/tiny.py alone (the tests of mechanics): (FakeTelegram, app, store)."""
+    from tiny import tiny_flows
+    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"))
+    yield tg, app, store
+    await app.shutdown()
+    store.close()
+
+
 def stored(store, key: str):
     """The progress stored under a key written as text ('private:1001'), or None."""
     record = store.load_sync(ConversationKey.parse(key))

@@ -16,9 +16,8 @@ import pytest
 from bot.store import ConversationKey
 from bot.telegram.poller import Poller, next_offset
 from bot.telegram.webhook import WebhookServer
-from conftest import make_bot, stored
+from conftest import stored
 from tg import Person
-from tiny import tiny_flows
 
 SECRET_HEAD = "POST /hook HTTP/1.1\r\nHost: x\r\nX-Telegram-Bot-Api-Secret-Token: s3cret\r\n" \
               "Content-Type: application/json\r\nContent-Length: {n}\r\n\r\n"
@@ -58,15 +57,6 @@ async def post(port: int, body: bytes, pieces: int = 1, pause: float = 0.0, time
     finally:
         writer.close()
     return int(line.split()[1])
-
-
-@pytest.fixture
-async def tiny_bot(tmp_path):
-    """The bot on the tiny flow alone: returns (FakeTelegram, app, store)."""
-    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"))
-    yield tg, app, store
-    await app.shutdown()
-    store.close()
 
 
 @pytest.fixture

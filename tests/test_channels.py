@@ -18,15 +18,6 @@ def a_channel(tg, **rights):
     tg.rights[CHANNEL["id"]] = rights
 
 
-@pytest.fixture
-async def tiny_bot(tmp_path):
-    """The bot on the tiny flow alone: returns (FakeTelegram, app, store)."""
-    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"))
-    yield tg, app, store
-    await app.shutdown()
-    store.close()
-
-
 async def test_an_admin_publishes_the_entry_post_then_updates_it_in_place(tiny_bot):
     tg, app, store = tiny_bot
     a_channel(tg, status="administrator", can_post_messages=True, can_edit_messages=True)

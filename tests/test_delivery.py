@@ -6,7 +6,6 @@ and tests/test_personas.py."""
 import asyncio
 import time
 
-import pytest
 
 from bot.flow.files import FlowSet
 from conftest import make_bot, stored
@@ -20,15 +19,6 @@ def flood(seconds: int, chat=None):
     body = {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {seconds}",
             "parameters": {"retry_after": seconds}}
     return ("sendMessage", 429, body) if chat is None else ("sendMessage", 429, body, chat)
-
-
-@pytest.fixture
-async def tiny_bot(tmp_path):
-    """The bot on the tiny flow alone: returns (FakeTelegram, app, store)."""
-    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"))
-    yield tg, app, store
-    await app.shutdown()
-    store.close()
 
 
 async def sweep(app, age: float = 0.0):

@@ -15,21 +15,12 @@ from bot.errors import Conflict
 from bot.store.base import FIELDS
 from bot.store import ConversationKey
 from bot.stores import SQLiteStore
-from conftest import ADMIN, NOW, make_bot, stored
+from conftest import ADMIN, NOW, stored
 from tg import Person
 from tiny import tiny_flows
 
 SAID = "une salade de fruits pour ce midi"
 ODD = "zorglub quintessence farfelue"
-
-
-@pytest.fixture
-async def tiny_bot(tmp_path):
-    """The bot on the tiny flow alone: returns (FakeTelegram, app, store)."""
-    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"))
-    yield tg, app, store
-    await app.shutdown()
-    store.close()
 
 
 def events(store) -> list[dict]:

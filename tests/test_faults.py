@@ -34,15 +34,6 @@ def errors(caplog):
     return [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-@pytest.fixture
-async def tiny_bot(tmp_path):
-    """The bot on the tiny flow alone: returns (FakeTelegram, app, store)."""
-    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"))
-    yield tg, app, store
-    await app.shutdown()
-    store.close()
-
-
 # 3. Concurrency --------------------------------------------------------------------------
 STEPS = ["une salade de fruits", "2", "/retour", "3", "1", "/recap", "2", "1", "/retour", "1",
          "/recommencer", "une soupe de légumes", "1", "1", "2", "/retour", "1", "euh", "1", "/recap"]

@@ -5,21 +5,11 @@ texts; the real flows' wording is asserted in tests/test_content.py and tests/te
 import io
 
 import docx
-import pytest
 
 from bot.store import ConversationKey
 from conftest import make_bot, stored
 from tg import BOT_USERNAME, Person
 from tiny import tiny_flows
-
-
-@pytest.fixture
-async def tiny_bot(tmp_path):
-    """The bot on the tiny flow alone: returns (FakeTelegram, app, store)."""
-    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"))
-    yield tg, app, store
-    await app.shutdown()
-    store.close()
 
 
 def data_of(message, label: str) -> str:
