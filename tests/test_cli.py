@@ -1,4 +1,7 @@
-"""The command line says the truth about itself: run as a user runs it (`python -m bot ...`)."""
+"""The command line says the truth about itself: run as a user runs it (`python -m bot ...`).
+
+The tests of a command's mechanics that walk a flow run on the tiny flow of tests/tiny.py and
+assert its texts; the real flows' wording is asserted in tests/test_content.py."""
 import argparse
 import os
 import subprocess
@@ -7,6 +10,16 @@ import sys
 import pytest
 
 from conftest import DEMO, ROOT
+from tiny import TINY, tiny_flows
+
+# The tiny flow with a second outcome (« Acide » ends there): two outcomes to tell apart.
+TWO_ENDS = TINY.replace("{id: sour, label: \"Acide\", next: done}", "{id: sour, label: \"Acide\", next: other_end}") + """
+  other_end:
+    type: outcome
+    label: "Autre fin Tiny"
+    text: "Issue Tiny bis : remplissez le formulaire Tiny."
+    channels: [form]
+"""
 
 
 def test_chat_with_a_flow_not_loaded_exits_2_naming_the_flows_loaded(cli):
@@ -110,13 +123,17 @@ def test_evaluate_gives_each_column_its_own_header(cli):
 
 
 def test_the_graph_tells_every_outcome_apart(cli, tmp_path):
-    code, _, err = cli("graph", "cstream", "-o", tmp_path / "g.dot")
+    assert "next: other_end" in TWO_ENDS
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "tiny.yaml").write_text(TWO_ENDS, encoding="utf-8")
+    code, _, err = cli("graph", "tiny", "-o", tmp_path / "g.dot", env={"BOT_FLOWS": str(flows)})
     assert code == 0, err
     import re
     dot = (tmp_path / "g.dot").read_text("utf-8")
     boxes = re.findall(r'label="Issue : ([^"]*)"', dot)
-    assert len(boxes) == 11 and len(set(boxes)) == 11
-    assert "Saisir le médiateur" in boxes and "Écrire en recommandé" in boxes
+    assert len(boxes) == 2 and len(set(boxes)) == 2
+    assert "Fin Tiny" in boxes and "Autre fin Tiny" in boxes
 
 
 def test_two_outcomes_with_one_label_are_refused(cli, tmp_path):
@@ -145,11 +162,13 @@ def test_after_forgetting_everything_quitting_promises_nothing(cli):
     assert "Votre progression est gardée" in out
 
 
-def test_a_passing_store_trouble_is_called_temporary(engine):
+def test_a_passing_store_trouble_is_called_temporary(tmp_path):
     import io
 
     from bot.console import run_console
+    from bot.engine import Engine
     from bot.errors import StoreUnavailable
+    engine = Engine(tiny_flows(tmp_path / "flows"))
 
     class Locked:
         async def load(self, *args, **kwargs):
@@ -157,7 +176,7 @@ def test_a_passing_store_trouble_is_called_temporary(engine):
         save = delete = load
 
     out = io.StringIO()
-    assert run_console(engine, Locked(), stdin=io.StringIO("double prélèvement\n/quitter\n"), stdout=out) == 0
+    assert run_console(engine, Locked(), stdin=io.StringIO("une salade de fruits\n/quitter\n"), stdout=out) == 0
     text = out.getvalue()
     assert text.startswith("Un problème temporaire m'empêche d'enregistrer votre progression")
     assert "Votre progression est gardée" not in text and "n'a pas pu être enregistrée" in text
@@ -229,8 +248,13 @@ def test_report_says_what_since_takes(cli):
     assert code == 1 and "--since 'hier': expected a number of days like 30d" in err and "isoformat" not in err
 
 
-def test_a_correction_reads_in_french_typography(engine):
+def test_a_correction_reads_in_french_typography():
     from bot.engine.outcome import _fact_line
-    flow = engine.flows.get("cstream").flow
+    from bot.flow.check import load_flow_text
+    checked = "    source: guide\n    status: checked\n    verified: 2026-11-27\n\ndocuments:"
+    assert checked in TINY
+    flow, problems = load_flow_text(TINY.replace(checked, checked.replace("checked", "correction")), "tiny.yaml")
+    assert not problems, problems
     fact = next(f for f in flow.facts.values() if f.status == "correction")
     assert _fact_line(fact, "fr").startswith("Correction : ") and _fact_line(fact, "fr")[13].islower()
+    assert _fact_line(fact, "fr") == "Correction : règle Tiny : une réponse sous trente jours."

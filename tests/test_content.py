@@ -353,3 +353,36 @@ def test_the_shipped_flows_post_any_companys_entry_and_cstream_its_own_title():
     assert not problems, problems
     assert flows.ids == ["cstream", "general"] and flows.default == "general"  # /publier alone: any company
     assert tr(flows.get("cstream").flow.title, "fr") == "Réclamation Cstream (Cdiscount)"
+
+
+# What the Cstream flow says where the tests of the command line, the author's tools, the report
+# and the engine walked it before they ran on the tiny flow (tests/tiny.py): its outcomes' labels,
+# a typed request and the numbers that answer its next question, its recap's few words.
+
+def test_the_eleven_outcomes_are_each_labelled_apart(flow):
+    names = [node.name() for node in flow.nodes.values() if node.is_outcome]
+    assert len(names) == 11 and len(set(names)) == 11
+    assert "Saisir le médiateur" in names and flow.nodes["write_now"].name() == "Écrire en recommandé"
+
+
+def test_a_request_never_dealt_with_is_read_and_a_number_picks_the_service(engine):
+    progress, reply = engine.start(now=NOW)
+    progress, reply = engine.text(progress, "ma réclamation n'a jamais été traitée", NOW)
+    assert reply.answer == "Ma demande est mal traitée" and progress.node == "service"
+    progress, reply = engine.text(progress, "3", NOW)
+    assert progress.answers["service"] == "books"
+    assert ("Service", "Cstream Books") in engine.summary(progress, NOW)[1].sections
+
+
+def test_the_recap_of_a_double_charge_names_each_answer_in_a_few_words(engine):
+    progress, reply = engine.start(now=NOW)
+    progress, reply = engine.text(progress, "on m'a prélevé deux fois ce mois-ci", NOW)
+    for label in ("Cstream Vidéo", "Non, pas encore", "Non"):
+        progress, reply = _press(engine, progress, reply, label)
+    progress, reply = engine.text(progress, "le 20 novembre", NOW)  # the day of the debit
+    assert reply.kind == "outcome"
+    _, recap = engine.summary(progress, NOW)
+    assert recap.sections[:3] == [("Problème", "on m'a prélevé deux fois ce mois-ci"), ("Service", "Cstream Vidéo"),
+                                  ("Déjà contacté", "Non, pas encore")]
+    assert ("Argent pris le", "vendredi 20 novembre 2026") in recap.sections
+    assert recap.facts == ["Parcours terminé : Écrire en recommandé"]

@@ -1,4 +1,9 @@
-"""The engine as a user meets it: questions, typed answers, back, restart, summary, stale buttons."""
+"""The engine as a user meets it: questions, typed answers, back, restart, summary, stale buttons.
+
+These tests are about mechanics: those that walk a flow's questions run on the tiny flow of
+tests/tiny.py (`tiny`) and assert its texts; the real flows' wording is asserted in
+tests/test_content.py, tests/test_personas.py and tests/test_outcomes.py. Those that need what
+the tiny flow lacks (conditions, read-from-text rules, a date question) stay on the real flow."""
 import pytest
 
 from bot.engine import Engine
@@ -7,6 +12,13 @@ from bot.flow.check import load_flow_text
 from bot.engine.progress import Progress
 from bot.engine.reply import RESTART, SHOW_LIST
 from conftest import DEMO, NOW
+from tiny import tiny_flows
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """The engine on the tiny flow alone."""
+    return Engine(tiny_flows(tmp_path / "flows"))
 
 
 def labels(reply):
@@ -19,66 +31,66 @@ def press(engine, state, label, now):
     return engine.choose(progress, button.id, reply.token, now)
 
 
-def test_first_message_in_own_words_goes_straight_to_the_next_question(engine):
-    progress, reply = engine.start(now=NOW)
-    assert "Bonjour" in reply.notices[0] and reply.expects_text
-    progress, reply = engine.text(progress, "on m'a prélevé deux fois ce mois-ci", NOW)
-    assert reply.answer == "Erreur de facturation"
-    assert reply.text == "Quel service Cstream est concerné ?"
-    assert progress.texts["problem"] == "on m'a prélevé deux fois ce mois-ci"
+def test_first_message_in_own_words_goes_straight_to_the_next_question(tiny):
+    progress, reply = tiny.start(now=NOW)
+    assert "Bienvenue dans le parcours Tiny" in reply.notices[0] and reply.expects_text
+    progress, reply = tiny.text(progress, "une salade de fruits", NOW)
+    assert reply.answer == "Fruits"
+    assert reply.text == "Question B : quelle taille ?"
+    assert progress.texts["topic"] == "une salade de fruits"
 
 
-def test_unsure_text_is_confirmed_then_continues(engine):
-    progress, _ = engine.start(now=NOW)
-    progress, reply = engine.text(progress, "on me prend de l'argent", NOW)
-    assert reply.kind == "confirm" and "Erreur de facturation" in reply.text
-    assert labels(reply)[:2] == ["Erreur de facturation", "Aucun de ceux-là, voir la liste"]
-    progress, reply = engine.choose(progress, "billing", reply.token, NOW)
-    assert progress.node == "service" and progress.texts["problem"] == "on me prend de l'argent"
+def test_unsure_text_is_confirmed_then_continues(tiny):
+    progress, _ = tiny.start(now=NOW)
+    progress, reply = tiny.text(progress, "fruit", NOW)
+    assert reply.kind == "confirm" and "Fruits" in reply.text
+    assert labels(reply)[:2] == ["Fruits", "Aucun de ceux-là, voir la liste"]
+    progress, reply = tiny.choose(progress, "fruit", reply.token, NOW)
+    assert progress.node == "size" and progress.texts["topic"] == "fruit"
 
 
-def test_no_match_offers_the_full_list(engine):
-    progress, _ = engine.start(now=NOW)
-    progress, reply = engine.text(progress, "bonjour", NOW)
+def test_no_match_offers_the_full_list(tiny):
+    progress, _ = tiny.start(now=NOW)
+    progress, reply = tiny.text(progress, "bonjour", NOW)
     assert "Je n'ai pas reconnu" in reply.notices[0]
-    assert "Autre problème" in labels(reply) and progress.node == "problem"
+    assert "Autre chose" in labels(reply) and progress.node == "topic"
 
 
-def test_rejecting_the_guess_shows_the_list(engine):
-    progress, _ = engine.start(now=NOW)
-    progress, reply = engine.text(progress, "on me prend de l'argent", NOW)
-    progress, reply = engine.choose(progress, SHOW_LIST, reply.token, NOW)
-    assert reply.kind == "text" and len([b for b in reply.buttons if not b.id.startswith("_")]) == 8
+def test_rejecting_the_guess_shows_the_list(tiny):
+    progress, _ = tiny.start(now=NOW)
+    progress, reply = tiny.text(progress, "fruit", NOW)
+    progress, reply = tiny.choose(progress, SHOW_LIST, reply.token, NOW)
+    assert reply.kind == "text" and len([b for b in reply.buttons if not b.id.startswith("_")]) == 3
 
 
-def test_typing_a_number_or_a_label_picks_that_answer(engine):
-    progress, _ = engine.start(now=NOW)
-    progress, _ = engine.text(progress, "double prélèvement", NOW)
-    progress, reply = engine.text(progress, "2", NOW)
-    assert progress.answers["service"] == "music"
-    progress, reply = engine.text(progress, "oui, par téléphone", NOW)
-    assert progress.answers["contacted"] == "phone" and progress.node == "result"
+def test_typing_a_number_or_a_label_picks_that_answer(tiny):
+    progress, _ = tiny.start(now=NOW)
+    progress, _ = tiny.text(progress, "une salade de fruits", NOW)
+    progress, reply = tiny.text(progress, "2", NOW)
+    assert progress.answers["size"] == "big"
+    progress, reply = tiny.text(progress, "rouge", NOW)
+    assert progress.answers["colour"] == "red" and progress.node == "shape"
 
 
-def test_nonsense_at_a_button_question_keeps_the_question(engine):
-    progress, _ = engine.start(now=NOW)
-    progress, _ = engine.text(progress, "double prélèvement", NOW)
+def test_nonsense_at_a_button_question_keeps_the_question(tiny):
+    progress, _ = tiny.start(now=NOW)
+    progress, _ = tiny.text(progress, "une salade de fruits", NOW)
     before = progress
-    progress, reply = engine.text(progress, "euh", NOW)
+    progress, reply = tiny.text(progress, "euh", NOW)
     assert progress == before and "Choisissez une des réponses" in reply.notices[0]
-    assert reply.text == "Quel service Cstream est concerné ?"
+    assert reply.text == "Question B : quelle taille ?"
 
 
-def test_back_returns_where_the_user_came_from(engine):
-    state = engine.start(now=NOW)
-    state = press(engine, state, "Le service client est injoignable", NOW)
-    state = press(engine, state, "Cstream Books", NOW)
-    before_contact = state[0]
-    state = press(engine, state, "Oui, par téléphone", NOW)
-    assert state[0].node == "write_now"  # unreachable: no "what came of it" question
-    progress, reply = engine.back(state[0], NOW)
-    assert progress == before_contact.with_(updated=progress.updated)
-    assert reply.text.startswith("Avez-vous déjà contacté")
+def test_back_returns_where_the_user_came_from(tiny):
+    state = tiny.start(now=NOW)
+    state = press(tiny, state, "Légumes", NOW)
+    state = press(tiny, state, "Grand", NOW)
+    before_colour = state[0]
+    state = press(tiny, state, "Vert", NOW)
+    assert state[0].node == "shape"
+    progress, reply = tiny.back(state[0], NOW)
+    assert progress == before_colour.with_(updated=progress.updated)
+    assert reply.text.startswith("Question C : quelle couleur ?")
 
 
 def test_back_at_the_start_says_so(engine):
@@ -87,10 +99,10 @@ def test_back_at_the_start_says_so(engine):
     assert same == progress and reply.notices == ["Vous êtes déjà au début."]
 
 
-def test_stale_button_changes_nothing(engine):
-    progress, first = engine.start(now=NOW)
-    progress, second = engine.choose(progress, "billing", first.token, NOW)
-    again, reply = engine.choose(progress, "access", first.token, NOW)
+def test_stale_button_changes_nothing(tiny):
+    progress, first = tiny.start(now=NOW)
+    progress, second = tiny.choose(progress, "fruit", first.token, NOW)
+    again, reply = tiny.choose(progress, "vegetable", first.token, NOW)
     assert again == progress and "question précédente" in reply.notices[0]
     assert reply.text == second.text
 
@@ -104,24 +116,24 @@ def test_a_choice_that_is_not_offered_is_refused(engine):
     assert progress == state[0] and "Choisissez" in reply.notices[0]
 
 
-def test_restart_and_summary(engine):
-    state = engine.start(now=NOW)
-    state = engine.text(state[0], "je n'arrive plus à me connecter", NOW)
-    state = press(engine, state, "Cstream Music", NOW)
-    progress, summary = engine.summary(state[0], NOW)
+def test_restart_and_summary(tiny):
+    state = tiny.start(now=NOW)
+    state = tiny.text(state[0], "une soupe de légumes", NOW)
+    state = press(tiny, state, "Grand", NOW)
+    progress, summary = tiny.summary(state[0], NOW)
     assert summary.kind == "summary"
-    assert summary.sections[0][1] == "je n'arrive plus à me connecter"
-    assert summary.sections[1] == ("Service", "Cstream Music")  # the question's label, and the answer
-    assert "Avez-vous déjà contacté" in summary.facts[0]
-    progress, reply = engine.choose(progress, RESTART, summary.token, NOW)
-    assert progress.path == () and progress.node == "problem" and "On recommence" in reply.notices[0]
+    assert summary.sections[0][1] == "une soupe de légumes"
+    assert summary.sections[1] == ("Taille", "Grand")  # the question's label, and the answer
+    assert "Question C : quelle couleur ?" in summary.facts[0]
+    progress, reply = tiny.choose(progress, RESTART, summary.token, NOW)
+    assert progress.path == () and progress.node == "topic" and "On recommence" in reply.notices[0]
 
 
-def test_english_speakers_get_english(engine):
-    progress, reply = engine.start(lang="en", now=NOW)
-    assert reply.text.startswith("What is your problem")
-    progress, reply = engine.text(progress, "charged twice this month", NOW)
-    assert reply.answer == "Billing error"
+def test_english_speakers_get_english(tiny):
+    progress, reply = tiny.start(lang="en", now=NOW)
+    assert reply.text.startswith("Question A: fruit or vegetables?")
+    progress, reply = tiny.text(progress, "fruit salad", NOW)
+    assert reply.kind == "confirm" and reply.text == "I understand: “Fruits”. Is that right?"
 
 
 def _edited(base: str, change):
@@ -185,18 +197,18 @@ def test_shared_machine_moves_like_a_stock_transitions_machine(flow, demo):
         assert stepped >= len(subject.nodes)
 
 
-def test_progress_round_trips_through_json(engine):
-    progress, _ = engine.start(now=NOW)
-    progress, _ = engine.text(progress, "on me prend de l'argent", NOW)
-    assert Progress.from_json(progress.to_json()) == progress
+def test_progress_round_trips_through_json(tiny):
+    progress, _ = tiny.start(now=NOW)
+    progress, _ = tiny.text(progress, "fruit", NOW)
+    assert progress.pending == ("fruit",) and Progress.from_json(progress.to_json()) == progress
 
 
-def test_zero_width_characters_and_soft_hyphens_do_not_split_words(engine):
+def test_zero_width_characters_and_soft_hyphens_do_not_split_words(tiny):
     from bot.engine import clean_text
-    assert clean_text("pré\u200blève\u00adment en dou\u200dble\x07!") == "prélèvement en double !"
-    progress, _ = engine.start(now=NOW)
-    progress, reply = engine.text(progress, "prélè\u00advement en dou\u200bble", NOW)
-    assert progress.answers.get("problem") == "billing" or progress.pending == ("billing",)
+    assert clean_text("sa\u200bla\u00adde de fru\u200dits\x07!") == "salade de fruits !"
+    progress, _ = tiny.start(now=NOW)
+    progress, reply = tiny.text(progress, "une sa\u00adlade de fru\u200bits", NOW)
+    assert progress.answers.get("topic") == "fruit" or progress.pending == ("fruit",)
 
 
 def test_a_confirmation_whose_choice_was_renamed_shows_the_list(demo):
@@ -280,50 +292,49 @@ def test_an_infer_rule_reads_its_keywords_as_words_prefixes_and_phrases(flow):
 
 def _at_outcome(engine):
     state = engine.start(now=NOW)
-    state = engine.text(state[0], "on m'a prélevé deux fois ce mois-ci", NOW)
-    for label in ("Cstream Vidéo", "Non, pas encore", "Non"):
+    state = engine.text(state[0], "une salade de fruits", NOW)
+    for label in ("Petit", "Rouge", "Rond"):
         state = press(engine, state, label, NOW)
-    state = engine.text(state[0], "le 20 novembre", NOW)  # the day of the debit
+    state = engine.text(state[0], "sucré", NOW)  # the last answer typed
     assert state[1].kind == "outcome"
     return state
 
 
-def test_words_typed_after_the_outcome_get_one_line_and_its_buttons_not_the_outcome_again(engine):
+def test_words_typed_after_the_outcome_get_one_line_and_its_buttons_not_the_outcome_again(tiny):
     from bot.ops.events import events_of
-    progress, outcome = _at_outcome(engine)
-    after, reply = engine.text(progress, "merci beaucoup", NOW)
+    progress, outcome = _at_outcome(tiny)
+    after, reply = tiny.text(progress, "merci beaucoup", NOW)
     assert reply.kind == "done" and reply.text.startswith("Votre parcours est terminé")
     assert outcome.text not in reply.text and not reply.cards and not reply.sections and len(reply.text) < 200
     assert labels(reply) == labels(outcome) and after.node == progress.node
     events = events_of(progress, after, reply, NOW, keep_text=True)
     assert all(e["understood"] is None and "text" not in e for e in events)  # not a description misread
-    after, reply = engine.text(after, "1", NOW)  # its buttons still work, typed by number
+    after, reply = tiny.text(after, "1", NOW)  # its buttons still work, typed by number
     assert reply.kind == "detail" and reply.document is not None
 
 
-def test_a_new_problem_typed_after_the_outcome_is_offered_as_a_new_conversation(engine):
-    progress, outcome = _at_outcome(engine)
-    offered, reply = engine.text(progress, "et SFR aussi m'a facturé deux fois", NOW)
+def test_a_new_problem_typed_after_the_outcome_is_offered_as_a_new_conversation(tiny):
+    progress, outcome = _at_outcome(tiny)
+    offered, reply = tiny.text(progress, "et une soupe de légumes aussi", NOW)
     assert reply.kind == "done" and "autre problème" in reply.text
     assert labels(reply)[0] == "🆕 Oui, un autre problème" and labels(reply)[1:] == labels(outcome)
-    fresh, reply = engine.choose(offered, reply.buttons[0].id, reply.token, NOW)
-    assert fresh.token != progress.token and fresh.node == "service"  # the new words already answered
-    assert fresh.texts["problem"] == "et SFR aussi m'a facturé deux fois"
-    assert reply.notices[0].startswith("Nouvelle conversation") and reply.answer == "Erreur de facturation"
-    fresh, _ = engine.text(offered, "oui", NOW)  # « oui » says the same
-    assert fresh.node == "service" and fresh.token != progress.token
-    kept, reply = engine.text(offered, "merci", NOW)  # other words: the offer goes
+    fresh, reply = tiny.choose(offered, reply.buttons[0].id, reply.token, NOW)
+    assert fresh.token != progress.token and fresh.node == "size"  # the new words already answered
+    assert fresh.texts["topic"] == "et une soupe de légumes aussi"
+    assert reply.notices[0].startswith("Nouvelle conversation") and reply.answer == "Légumes"
+    fresh, _ = tiny.text(offered, "oui", NOW)  # « oui » says the same
+    assert fresh.node == "size" and fresh.token != progress.token
+    kept, reply = tiny.text(offered, "merci", NOW)  # other words: the offer goes
     assert "🆕 Oui, un autre problème" not in labels(reply) and kept.token == progress.token
 
 
-def test_recap_lists_each_answer_under_a_few_words_not_the_whole_question(engine):
-    progress, _ = _at_outcome(engine)
-    _, recap = engine.summary(progress, NOW)
-    assert recap.sections[:3] == [("Problème", "on m'a prélevé deux fois ce mois-ci"), ("Service", "Cstream Vidéo"),
-                                  ("Déjà contacté", "Non, pas encore")]
-    assert ("Argent pris le", "vendredi 20 novembre 2026") in recap.sections
+def test_recap_lists_each_answer_under_a_few_words_not_the_whole_question(tiny):
+    progress, _ = _at_outcome(tiny)
+    _, recap = tiny.summary(progress, NOW)
+    assert recap.sections[:3] == [("Sujet", "une salade de fruits"), ("Taille", "Petit"), ("Couleur", "Rouge")]
+    assert ("Goût", "Sucré") in recap.sections
     assert all(len(title) <= 40 for title, _ in recap.sections)
-    assert recap.facts == ["Parcours terminé : Écrire en recommandé"]
+    assert recap.facts == ["Parcours terminé : Fin Tiny"]
 
 
 def test_english_words_in_a_french_conversation_get_one_offer_to_go_on_in_english(engine):
@@ -342,17 +353,17 @@ def test_english_words_in_a_french_conversation_get_one_offer_to_go_on_in_englis
     assert not any("English" in n for n in reply.notices) and "🇬🇧 Continue in English" not in labels(reply)
 
 
-def test_french_words_in_an_english_conversation_get_the_offer_of_french(engine):
-    progress, _ = engine.start(lang="en", now=NOW)
-    progress, reply = engine.text(progress, "je veux résilier mon abonnement", NOW)
+def test_french_words_in_an_english_conversation_get_the_offer_of_french(tiny):
+    progress, _ = tiny.start(lang="en", now=NOW)
+    progress, reply = tiny.text(progress, "je voudrais une salade de fruits", NOW)
     assert "Vous écrivez en français : voulez-vous continuer en français ?" in reply.notices
-    progress, reply = engine.choose(progress, reply.buttons[-1].id, reply.token, NOW)
-    assert progress.lang == "fr" and reply.text == "Quel service Cstream est concerné ?"
+    progress, reply = tiny.choose(progress, reply.buttons[-1].id, reply.token, NOW)
+    assert progress.lang == "fr" and reply.text == "Question B : quelle taille ?"
 
 
-@pytest.mark.parametrize("typed", ["video", "ok", "Cstream Music", "prélèvement", "3"])
-def test_words_that_tell_no_language_get_no_offer(engine, typed):
-    progress, _ = engine.start(now=NOW)
-    progress, reply = engine.text(progress, "on m'a prélevé deux fois", NOW)
-    progress, reply = engine.text(progress, typed, NOW)
+@pytest.mark.parametrize("typed", ["Grand", "ok", "Petit", "fruits", "2"])
+def test_words_that_tell_no_language_get_no_offer(tiny, typed):
+    progress, _ = tiny.start(now=NOW)
+    progress, reply = tiny.text(progress, "une salade de fruits", NOW)
+    progress, reply = tiny.text(progress, typed, NOW)
     assert not any(b.id.startswith("_lang:") for b in reply.buttons) and progress.lang_offer == ""

@@ -1,4 +1,7 @@
-"""The operator's report: its numbers match scripted conversations exactly; it opens in a browser."""
+"""The operator's report: its numbers match scripted conversations exactly; it opens in a browser.
+
+The scripted conversations run on the tiny flow of tests/tiny.py (and a next version of it),
+so the numbers and labels asserted here are its own, never the real flows' wording."""
 import io
 import os
 import re
@@ -10,16 +13,17 @@ import pytest
 
 from bot.console import run_console
 from bot.engine import Engine
-from bot.flow.check import load_flow
+from bot.flow.check import load_flow_text
 from bot.flow.files import FlowSet
 from bot.ops.events import events_of
 from bot.ops.report import aggregate, collect, render_html, tables, write_csv
 from bot.store import ConversationKey
 from bot.store.base import event_pages
 from bot.stores import SQLiteStore
-from conftest import FLOWS, NOW
+from conftest import NOW
+from tiny import TINY
 
-SAID = "on m'a facturé deux fois ce mois-ci"  # says nothing of how the money was taken: it is asked
+SAID = "une salade de fruits"  # taken at once: « Fruits »
 ODD = "zorglub quintessence farfelue"
 
 
@@ -35,50 +39,52 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def versions(tmp_path_factory):
-    """The flow, and a next version where the question `hearing` was renamed `hearing_needs`."""
-    v1, _ = load_flow(FLOWS / "cstream.yaml")
-    path = tmp_path_factory.mktemp("v2") / "cstream.yaml"
-    path.write_text(re.sub(r"\bhearing\b", "hearing_needs", (FLOWS / "cstream.yaml").read_text("utf-8")), "utf-8")
-    v2, problems = load_flow(path)
-    assert v2 and v1.version != v2.version and "hearing_needs" in v2.nodes, problems
-    return v1, v2
+    """The tiny flow, and a next version where the question `shape` was renamed `shape_v2`;
+    each also written to a folder of its own (for the commands' BOT_FLOWS)."""
+    folders = tmp_path_factory.mktemp("v1"), tmp_path_factory.mktemp("v2")
+    texts = TINY, re.sub(r"\bshape\b", "shape_v2", TINY)
+    for folder, text in zip(folders, texts):
+        (folder / "tiny.yaml").write_text(text, "utf-8")
+    (v1, p1), (v2, p2) = (load_flow_text(text, "tiny.yaml") for text in texts)
+    assert not p1 and not p2 and v1.version != v2.version and "shape_v2" in v2.nodes, (p1, p2)
+    return v1, v2, folders[0]
 
 
 def scripted(store, v1, v2):
-    """A: to an outcome; B: stops at `contacted`; C: not understood, stops; D: crosses versions."""
+    """A: to an outcome; B: stops at `colour`; C: not understood, stops; D: crosses versions."""
     def chat(flow_set, name, lines, clock):
         run_console(Engine(flow_set), store, ConversationKey.console(name), stdin=io.StringIO("".join(
             line + "\n" for line in lines)), stdout=io.StringIO(), clock=clock)
     old, new = FlowSet([v1]), FlowSet([v2])
-    chat(old, "a", [SAID, "1", "1", "2", "2"], Clock())     # billing, video, not contacted, no need, by card -> write_now
-    chat(old, "b", [SAID, "1"], Clock())                    # stops at contacted
-    chat(old, "c", [ODD], Clock())                          # not understood, stops at problem
+    chat(old, "a", [SAID, "1", "1", "2", "2"], Clock())     # fruit, small, red, long, sour -> done
+    chat(old, "b", [SAID, "1"], Clock())                    # stops at colour
+    chat(old, "c", [ODD], Clock())                          # not understood, stops at topic
     d = Clock()
-    chat(old, "d", [SAID, "1", "1"], d)                     # reaches `hearing` (version 1), leaves
-    chat(new, "d", ["2", "2"], d)                           # back after the edit: `hearing_needs`, by card, done
+    chat(old, "d", [SAID, "1", "1"], d)                     # reaches `shape` (version 1), leaves
+    chat(new, "d", ["2", "2"], d)                           # back after the edit: `shape_v2`, sour, done
 
 
 def test_the_report_counts_scripted_conversations_exactly(tmp_path, versions):
-    v1, v2 = versions
+    v1, v2, _ = versions
     store = SQLiteStore(tmp_path / "p.sqlite3")
     scripted(store, v1, v2)
     stats = collect(store, "", None, FlowSet([v1, v2]))
     store.close()
     funnel = {row["node"]: (row["reached"], row["answered"], row["abandoned"]) for row in stats.funnel}
-    assert funnel == {"problem": (4, 3, 1), "service": (3, 3, 0), "contacted": (3, 2, 1),
-                      "hearing": (2, 1, 0), "hearing_needs": (1, 1, 0), "paid_how": (2, 2, 0)}
+    assert funnel == {"topic": (4, 3, 1), "size": (3, 3, 0), "colour": (3, 2, 1),
+                      "shape": (2, 1, 0), "shape_v2": (1, 1, 0), "taste": (2, 2, 0)}
     labels = {row["node"]: row["question"] for row in stats.funnel}
-    assert labels["hearing"].endswith(f"[{v1.version[:7]}]") and labels["hearing_needs"].endswith(f"[{v2.version[:7]}]")
-    assert labels["service"] == "Quel service Cstream est concerné ?"  # in every version: no tag
+    assert labels["shape"].endswith(f"[{v1.version[:7]}]") and labels["shape_v2"].endswith(f"[{v2.version[:7]}]")
+    assert labels["size"] == "Question B : quelle taille ?"  # in every version: no tag
     assert stats.conversations == 4
-    assert [(r["outcome"], r["conversations"]) for r in stats.outcomes] == [("write_now", 2)]
+    assert [(r["outcome"], r["conversations"]) for r in stats.outcomes] == [("done", 2)]
     assert stats.durations == [300, 420] and (stats.median, stats.p90) == (300, 420)
     assert stats.understood == (3, 4)
-    assert [dict(c) for c in stats.reasons.values()] == [{"Erreur de facturation": 3}]
+    assert [dict(c) for c in stats.reasons.values()] == [{"Fruits": 3}]
     edges = {(r["node"], r["choice"], r["next"]): r["people"] for r in stats.transitions}
-    assert edges[("contacted", "no", "hearing")] == 2 and ("contacted", "no", "hearing_needs") not in edges
-    assert edges[("hearing_needs", "no", "paid_how")] == 1 and edges[("paid_how", "card", "write_now")] == 2
-    assert edges[("hearing_needs", "no", "paid_how")] == 1 and edges[("problem", "billing", "service")] == 3
+    assert edges[("colour", "red", "shape")] == 2 and ("colour", "red", "shape_v2") not in edges
+    assert edges[("shape_v2", "long", "taste")] == 1 and edges[("taste", "sour", "done")] == 2
+    assert edges[("shape_v2", "long", "taste")] == 1 and edges[("topic", "fruit", "size")] == 3
 
 
 def test_follow_up_results_and_csv(tmp_path, engine):
@@ -98,7 +104,7 @@ def test_follow_up_results_and_csv(tmp_path, engine):
 
 
 def test_report_command_writes_html_and_csv(cli, tmp_path, versions):
-    v1, v2 = versions
+    v1, v2, v1_folder = versions
     store = SQLiteStore(tmp_path / "data" / "progress.sqlite3")
     scripted(store, v1, v2)
     store.close()
@@ -107,8 +113,9 @@ def test_report_command_writes_html_and_csv(cli, tmp_path, versions):
     page = (tmp_path / "r.html").read_text("utf-8")
     assert "4 conversations" in out and "<svg" in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page) and "<script" not in page  # self-contained
-    assert (tmp_path / "csv" / "funnel.csv").read_text().count("\n") == 7  # header and six questions, paid_how among them
-    code, out, err = cli("graph", "cstream", "--stats", "--since", "", "-o", tmp_path / "g.dot")
+    assert (tmp_path / "csv" / "funnel.csv").read_text().count("\n") == 7  # header and six questions, taste among them
+    code, out, err = cli("graph", "tiny", "--stats", "--since", "", "-o", tmp_path / "g.dot",
+                         env={"BOT_FLOWS": str(v1_folder)})
     assert code == 0, err
     dot = (tmp_path / "g.dot").read_text("utf-8")
     assert "4 atteinte(s), 1 abandon(s) (25 %)" in dot and "Issue :" in dot and "3 pers." in dot
@@ -125,7 +132,7 @@ def test_the_report_draws_its_charts_in_a_real_browser(tmp_path, versions):
             pytest.fail("chromium is not installed (.ci/run installs it)")
         pytest.skip("chromium is not installed (apt-get install chromium)")
     from matplotlib.image import imread
-    v1, v2 = versions
+    v1, v2, _ = versions
     store = SQLiteStore(tmp_path / "p.sqlite3")
     scripted(store, v1, v2)
     page = render_html(collect(store, "", None, FlowSet([v1, v2])))
@@ -148,14 +155,14 @@ def test_the_report_draws_its_charts_in_a_real_browser(tmp_path, versions):
 
 
 def test_tables_are_the_charts_numbers(tmp_path, versions):
-    v1, v2 = versions
+    v1, v2, _ = versions
     store = SQLiteStore(tmp_path / "p.sqlite3")
     scripted(store, v1, v2)
     stats = collect(store, "", None, FlowSet([v1, v2]))
     store.close()
     header, rows = tables(stats)["funnel"]
     assert header[:6] == ["flow", "node", "question", "reached", "answered", "abandoned"]
-    assert rows[0][:6] == ["cstream", "problem", rows[0][2], 4, 3, 1] and rows[0][6] == 25.0
+    assert rows[0][:6] == ["tiny", "topic", "Question A : fruits ou légumes ?", 4, 3, 1] and rows[0][6] == 25.0
 
 
 def _plain_aggregate(pages):
@@ -225,18 +232,19 @@ def test_the_fast_aggregation_matches_the_plain_one(seed):
         dict(by_week)
 
 
-def test_outcomes_and_follow_up_results_are_named_by_their_labels(tmp_path, engine, versions):
-    """What each outcome recommends (« Écrire en recommandé »), and a follow-up answer's label
-    (« Non, toujours rien »), never their ids."""
-    v1, v2 = versions
+def test_outcomes_and_follow_up_results_are_named_by_their_labels(tmp_path, versions):
+    """What each outcome recommends (« Fin Tiny »), and a follow-up answer's label (« Acide »,
+    the label of that answer at its question), never their ids."""
+    v1, v2, _ = versions
+    engine = Engine(FlowSet([v1]))
     store = SQLiteStore(tmp_path / "p.sqlite3")
     scripted(store, v1, v2)
     key = ConversationKey.console("f")
     progress, reply = engine.start(now=NOW)
     record = store.save_sync(key, progress, 0, events=events_of(None, progress, reply, NOW))
-    asked = progress.with_(node="followup_answer")
-    store.save_sync(key, asked, record.rev, events=events_of(progress, asked, reply, NOW, followup="nothing"))
-    stats = collect(store, "", None, FlowSet([v1, v2, engine.flows.get("cstream").flow]))
+    asked = progress.with_(node="taste")
+    store.save_sync(key, asked, record.rev, events=events_of(progress, asked, reply, NOW, followup="sour"))
+    stats = collect(store, "", None, FlowSet([v1, v2]))
     store.close()
-    assert [r["label"] for r in stats.outcomes] == ["Écrire en recommandé"]
-    assert dict(stats.followups) == {"Non, toujours rien": 1}
+    assert [r["label"] for r in stats.outcomes] == ["Fin Tiny"]
+    assert dict(stats.followups) == {"Acide": 1}
