@@ -196,6 +196,12 @@ class _Emptied:
     future: asyncio.Future[Any]
 
 
+def _others_ready(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether other callbacks are ready to run in this loop turn (they may save too, and join a
+    group commit). asyncio keeps them in `_ready`; a loop without it is taken as busy."""
+    return bool(getattr(loop, "_ready", True))
+
+
 class SQLiteStore:
     def __init__(self, path: str | Path, decode: Decode, lock_timeout: float = 5.0, synchronous: str = "NORMAL",
                  cache_size: int = 10_000):
@@ -821,9 +827,12 @@ class SQLiteStore:
         """Put an item (made with the future of its outcome) in the next group commit and wait for that outcome."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        if not self._pending and not self._committing:
-            loop.call_soon(self._commit_pending)
+        alone = not self._pending and not self._committing
         self._pending.append(item(future))
+        if alone and not _others_ready(loop):
+            self._commit_pending()  # nothing else can join this group: committed now, no loop turn
+        elif alone:
+            loop.call_soon(self._commit_pending)  # what the other ready tasks save joins this group
         return await future
 
     async def undelivered(self, limit: int = 100, older_than: float = 0.0) -> list[tuple[ConversationKey, Record]]:
