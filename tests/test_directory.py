@@ -111,6 +111,25 @@ def test_classify_route_prints_company_sector_problem_first(cli):
     assert any("company: « spotify » is an alias of spotify" in line for line in lines)
 
 
+@pytest.mark.parametrize("text,finer,printed", [
+    ("J'ai commandé un canapé sur internet il y a trois jours, je veux me rétracter", "withdrawal", "cancel"),
+    ("Un faux conseiller de ma banque m'a fait valider des paiements par SMS, c'est une arnaque", "scam", "other"),
+])
+def test_classify_prints_the_twelve_kinds_while_the_flow_keeps_the_finer_one(router, text, finer, printed):
+    found = router.route(text)
+    assert found.problem == finer and found.line().split("\t")[2] == printed, found.why
+
+
+def test_check_refuses_a_counts_as_that_names_no_kind(cli, tmp_path):
+    folder = tmp_path / "directory"
+    shutil.copytree(DIRECTORY, folder)
+    problems = folder / "problems.yaml"
+    problems.write_text(problems.read_text(encoding="utf-8").replace("counts_as: other", "counts_as: autre", 1),
+                        encoding="utf-8")
+    code, out, _ = cli("check", folder)
+    assert code == 1 and "counts_as: no problem 'autre'" in out
+
+
 def test_evaluate_route_reports_each_column(cli, tmp_path):
     tsv = tmp_path / "route.tsv"
     tsv.write_text("company\tsector\tproblem\tmessage\n"

@@ -25,7 +25,7 @@ COUNTRY = re.compile(r"^[A-Z]{2}$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")  # « basic-fit », « sp_f14373 »
 FIELDS = {
     "file": {"schema", "sources", "mediators", "sectors", "companies", "problems", "from_flow"},
-    "problem": {"label", "keywords", "patterns", "examples", "author_note"},
+    "problem": {"label", "keywords", "patterns", "examples", "counts_as", "author_note"},
     "source": {"title", "url", "verified", "author_note"},
     "mediator": {"name", "url", "how", "address", "members", "source", "status", "verified", "author_note"},
     "sector": {"name", "keywords", "mediator", "steps", "no_mediation", "facts", "source", "status", "verified",
@@ -112,6 +112,7 @@ class Directory:
     sources: dict[str, dict[str, YamlValue]] = field(default_factory=dict)  # as the file gives them
     problems: tuple[Choice, ...] = ()   # the kinds of problem, for any company (problems.yaml)
     from_flow: str | None = None        # the flow whose text question lends its examples to the same ids
+    counts_as: dict[str, str] = field(default_factory=dict)  # a finer kind -> the kind `classify --route` prints
 
     def mediator_of(self, company: Company) -> Mediator | None:
         """The mediator a source names for this company, else its sector's (None: the general route)."""
@@ -206,6 +207,10 @@ class _Reader:
             r.err(entry.line, f"{what}: needs keywords or examples")
         label = r.scalar(entry, "label", what, "text", required=False) or {"fr": pid}
         self.directory.problems += (Choice(pid, label, (), recogniser=recogniser),)
+        counts_as = r.scalar(entry, "counts_as", what, required=False)
+        if counts_as:
+            self.directory.counts_as[pid] = counts_as
+            self.refs.append((r, entry.line_of("counts_as"), "problem", counts_as, f"{what}: counts_as"))
 
     def sourced(self, r: _FileReader, entry: Located, what: str, value: object) -> Sourced:
         status = r.scalar(entry, "status", what)
@@ -314,7 +319,8 @@ class _Reader:
         """The references to sources, mediators, sectors and companies that no file defines."""
         d = self.directory
         known: dict[str, Mapping[str, object]] = {"source": d.sources, "mediator": d.mediators, "sector": d.sectors,
-                                                  "activity": {**d.sectors, **d.companies}}
+                                                  "activity": {**d.sectors, **d.companies},
+                                                  "problem": {c.id: c for c in d.problems if c.id not in d.counts_as}}
         return [Problem(r.file, line, f"{what}: no {'sector or company' if kind == 'activity' else kind} "
                                       f"{ref!r}{suggest(ref, known[kind])}")
                 for r, line, kind, ref, what in self.refs if ref not in known[kind]]

@@ -150,9 +150,9 @@ def route_report(router: Router, rows: list[tuple[tuple[str, ...], ...]], title:
     wrong = []
     for company, sector, problem, (text,) in rows:
         got = router.route(text)
-        hits = [got.company in company, got.sector in sector, got.problem in problem]
+        hits = [got.company in company, got.sector in sector, got.column in problem]
         right = [r + h for r, h in zip(right, hits)]
-        problems.add(problem, got.problem, True, text)
+        problems.add(problem, got.column, True, text)
         if not all(hits):
             wrong.append(f"  ✗ {'/'.join(company)} {'/'.join(sector)} {'/'.join(problem)} → {got.line()}: {text[:100]}")
     n = len(rows) or 1

@@ -44,9 +44,15 @@ class Route:
     problem: str          # a problem kind, or `none`
     country: str = "FR"
     why: list[str] = field(default_factory=list, compare=False)
+    listed: str = ""      # the kind `classify --route` prints when `problem` is a finer one (withdrawal: cancel)
+
+    @property
+    def column(self) -> str:
+        """The problem as the twelve kinds of `classify --route` name it."""
+        return self.listed or self.problem
 
     def line(self) -> str:
-        return f"{self.company}\t{self.sector}\t{self.problem}"
+        return f"{self.company}\t{self.sector}\t{self.column}"
 
 
 class Router:
@@ -162,15 +168,18 @@ class Router:
         why.append(f"problem: {problem}" + (" (sure)" if verdict.choice else " (most likely)"))
         if problem == NOT_A_PROBLEM:
             return Route("-", "-", NOT_A_PROBLEM, why=why)
+        listed = self.directory.counts_as.get(problem, "")
+        if listed:
+            why.append(f"problem: {problem} counts as {listed}")
         words = normalise(text).split()
         company = self.counterpart(words, why, text, problem)
         if company is None:
             named = _named(text)
             why.append(f"company: « {named} » is named, not in the directory" if named else "company: none named")
-            return Route(named or "unknown", self.sector(words, why), problem, why=why)
+            return Route(named or "unknown", self.sector(words, why), problem, why=why, listed=listed)
         sector = company.sector
         why.append(f"sector: {company.id}'s ({sector})")
-        return Route(company.id, sector, problem, company.country, why)
+        return Route(company.id, sector, problem, company.country, why, listed)
 
 
 _DONT_KNOW = re.compile(r"\b(je (ne )?sais (pas|plus)|j sais pas|aucune idee|sais pas|not sure|don t know|no idea)\b")
