@@ -618,3 +618,19 @@ def test_a_case_button_after_its_flow_was_removed_starts_again_without_a_crash(f
     progress = progress.with_(flow="removed", asking="case_date", draft="2025-12-20")
     progress, reply = engine.choose(progress, button, "case", NOW)
     assert progress.flow == flow.id and reply.kind != "again"  # back at the start of a loaded flow
+
+
+def test_words_typed_at_the_outcome_then_the_sent_on_button_ask_the_day_without_a_crash(flow):
+    """At the letter's outcome the person types a new problem (kept until they take up the
+    offer), then presses « Je l'ai envoyée le… »: the day is asked; the words typed are no date."""
+    engine = Engine(FlowSet([flow]))
+    progress, reply = engine.start(now=NOW)
+    for answer in ("billing", "video", "no", "no", "debit"):
+        progress, reply = engine.choose(progress, answer, reply.token, NOW)
+    progress, reply = engine.text(progress, "le 20 novembre", NOW)  # the debit's day: the letter's outcome
+    progress, typed = engine.text(progress, "et aussi un double prélèvement sur ma carte", NOW)
+    assert progress.draft  # the words are kept for the offer of a new conversation
+    progress, reply = engine.choose(progress, "_case:date", typed.token, NOW)
+    assert progress.asking == "case_date" and [b.label for b in reply.buttons] == ["Annuler"]
+    progress, reply = engine.text(progress, "le 23 novembre", NOW)
+    assert progress.case is not None and progress.case.sent == "2026-11-23"

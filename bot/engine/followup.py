@@ -204,8 +204,8 @@ class FollowUp:
             if what == "no":
                 declined = Case("", progress.node, self._reason(flow, progress), "", now.timestamp(), state="declined")
                 return Show(progress.with_(case=declined), t(lang, "case_declined"))
-            if what == "date":
-                return self.ask(progress.with_(asking="case_date"), "case_ask_date", now)
+            if what == "date":  # (words typed at the outcome, kept in `draft`, are no date: dropped)
+                return self.ask(progress.with_(asking="case_date", draft=None), "case_ask_date", now)
             assert flow.followup is not None  # offers() held
             if progress.node in flow.followup.opens_sent:  # the letter is already sent: its day is asked
                 return Show(progress, t(lang, "case_nothing_to_do"))

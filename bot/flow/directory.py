@@ -205,8 +205,15 @@ class _Reader:
                                 tuple(e for e, _ in r.items(entry, "examples", what)))
         if recogniser.empty:
             r.err(entry.line, f"{what}: needs keywords or examples")
-        label = r.scalar(entry, "label", what, "text", required=False) or {"fr": pid}
-        self.directory.problems += (Choice(pid, label, (), recogniser=recogniser),)
+        label = r.scalar(entry, "label", what, "text", required=False)
+        known = next((c for c in self.directory.problems if c.id == pid), None)
+        if known is not None:  # a kind another file names too (examples.yaml): its words are added
+            mine = known.recogniser
+            merged = Choice(pid, label or known.label, (), recogniser=Recogniser(
+                mine.keywords + recogniser.keywords, mine.patterns + recogniser.patterns, mine.examples + recogniser.examples))
+            self.directory.problems = tuple(merged if c is known else c for c in self.directory.problems)
+        else:
+            self.directory.problems += (Choice(pid, label or {"fr": pid}, (), recogniser=recogniser),)
         counts_as = r.scalar(entry, "counts_as", what, required=False)
         if counts_as:
             self.directory.counts_as[pid] = counts_as

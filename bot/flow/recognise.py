@@ -131,13 +131,14 @@ def _spell_out(words: list[str]) -> list[str]:
     """Written SMS forms spelled out, 'jtombe' -> 'je tombe', names after 'je m'appelle' dropped."""
     out: list[str] = []
     skip_name = 0
-    for word in words:
+    for at, word in enumerate(words):
         if skip_name:
             skip_name -= 1
             if word not in ("et", "je", "j", "mon", "ma", "mais", "depuis", "mes"):
                 continue
         spelled = _SPELLED.get(word)
-        if spelled is not None:
+        if spelled is not None and not (spelled.startswith(word + " ") and words[at + 1:at + 2] == spelled.split()[1:2]):
+            # (« c est » stays « c est », not « c est est »)
             out.extend(spelled.split())
             continue
         m = _J_CONSONANT.match(word) if word[0] == "j" else None
@@ -221,7 +222,12 @@ def clauses(text: str) -> list[Clause]:
                 earlier[2] = earlier[2] or "before the real problem"
             out.append([1.0, words, ""])
         elif _SET_ASIDE.match(body):
-            out.append([0.0, words, "set aside"])
+            # « c'est pas la facture c'est que je n'arrive plus à me connecter »: without a
+            # comma, the second « c'est » starts what the person does mean
+            turn = next((i for i in range(3, len(words) - 2) if words[i:i + 2] == ["c", "est"]), None)
+            out.append([0.0, words[:turn], "set aside"])
+            if turn is not None:
+                out.append([1.0, words[turn:], ""])
         else:
             if words[0] in ("mais", "but") and out and out[-1][0] > BEFORE_CONTRAST:
                 out[-1][0] = BEFORE_CONTRAST
