@@ -297,3 +297,19 @@ def test_a_malformed_directory_file_gets_one_line_not_a_traceback(cli, tmp_path,
     (folder / "zz.yaml").write_text("schema: 1\n" + added, encoding="utf-8")
     code, out, _ = cli("check", folder)
     assert code == 1 and f"{folder / 'zz.yaml'}:" in out and message in out
+
+
+def test_a_kind_named_in_another_file_gets_its_examples_and_a_new_kind_needs_a_label(cli, tmp_path):
+    folder = tmp_path / "directory"
+    shutil.copytree(DIRECTORY, folder)
+    (folder / "more.yaml").write_text('schema: 1\nproblems:\n  billing:\n    examples: ["la régie me compte '
+                                      'deux fois la redevance des ordures ménagères"]\n', encoding="utf-8")
+    directory, problems = load_directory(folder)
+    billing = next(c for c in directory.problems if c.id == "billing")
+    assert not problems and billing.label["fr"] == "Erreur de facturation"
+    assert "la régie me compte deux fois la redevance des ordures ménagères" in billing.recogniser.examples
+    assert len([c for c in directory.problems if c.id == "billing"]) == 1
+    (folder / "more.yaml").write_text('schema: 1\nproblems:\n  biling:\n    examples: ["facturé deux fois"]\n',
+                                      encoding="utf-8")
+    code, out, _ = cli("check", folder)
+    assert code == 1 and "problem biling: no label in any file" in out and "did you mean 'billing'" in out

@@ -10,7 +10,7 @@ from bot.cli import main
 from bot.flow import recognise as R
 from bot.flow.evaluate import cross_validate, evaluate, read_tsv
 from bot.flow.check import load_flow_text
-from bot.flow.recognise import normalise, recognise, understand_answer, yes_or_no
+from bot.flow.recognise import clauses, normalise, recognise, understand_answer, yes_or_no
 from phrasings import HELD_OUT, PHRASINGS
 
 DATA = Path(__file__).parent / "data"
@@ -110,6 +110,17 @@ def test_what_the_person_sets_aside_does_not_count(flow, text, expected):
     verdict = recognise(text, flow.nodes["problem"].choices)
     assert verdict.choice == expected, verdict
     assert "cancellation" not in verdict.candidates and "access" not in verdict.candidates
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("c pas un pb de facture c que jarrive plus a me connecter", "access"),
+    ("c'est pas la facture c'est que l'appli plante à chaque film", "technical"),
+])
+def test_without_a_comma_the_second_c_est_says_what_the_person_means(flow, text, expected):
+    verdict = recognise(text, flow.nodes["problem"].choices)
+    assert _top(verdict) == expected and "billing" not in verdict.candidates, verdict
+    said = [words for _, words, _ in clauses(text)]
+    assert said[0][:3] == ["c", "est", "pas"] and said[1][:2] == ["c", "est"] and said[1][2] != "est"
 
 
 def test_in_a_story_of_several_problems_the_one_said_to_matter_wins(flow):

@@ -165,6 +165,7 @@ class _Reader:
         self.directory = Directory()
         self.refs: list[tuple[_FileReader, int, str, str, str]] = []  # (reader, line, kind, id, what)
         self.alias_owner: dict[str, str] = {}
+        self.unlabelled: dict[str, tuple[_FileReader, int]] = {}  # kinds no file gives a label yet
 
     def file(self, r: _FileReader, data: Located) -> None:
         r.mapping(data, 1, "directory file", "file")
@@ -206,7 +207,11 @@ class _Reader:
         if recogniser.empty:
             r.err(entry.line, f"{what}: needs keywords or examples")
         label = r.scalar(entry, "label", what, "text", required=False)
+        if label:
+            self.unlabelled.pop(pid, None)
         known = next((c for c in self.directory.problems if c.id == pid), None)
+        if known is None and not label:
+            self.unlabelled[pid] = (r, entry.line)
         if known is not None:  # a kind another file names too (examples.yaml): its words are added
             mine = known.recogniser
             merged = Choice(pid, label or known.label, (), recogniser=Recogniser(
@@ -330,4 +335,7 @@ class _Reader:
                                                   "problem": {c.id: c for c in d.problems if c.id not in d.counts_as}}
         return [Problem(r.file, line, f"{what}: no {'sector or company' if kind == 'activity' else kind} "
                                       f"{ref!r}{suggest(ref, known[kind])}")
-                for r, line, kind, ref, what in self.refs if ref not in known[kind]]
+                for r, line, kind, ref, what in self.refs if ref not in known[kind]] + \
+            [Problem(r.file, line, f"problem {pid}: no label in any file (a new kind of problem needs one)"
+                                   f"{suggest(pid, [k for k in known['problem'] if k != pid])}")
+             for pid, (r, line) in self.unlabelled.items()]
