@@ -234,3 +234,66 @@ async def test_a_reply_to_a_group_that_became_a_supergroup_leaves_the_outbox(bot
     await member.send("/start@ReclamationTestBot")
     assert store.count_undelivered_sync() == 0  # never to be shown there: it does not hold the chat
     assert any("ChatMigrated" in r.getMessage() for r in caplog.records)
+
+
+def _outbox_in_file(path, key: str) -> str:
+    import sqlite3
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT outbox FROM progress WHERE key = ?", (key,)).fetchone()[0]
+
+
+async def test_a_reply_shown_is_marked_in_the_file_with_the_next_step_or_soon_after(tiny_bot, tmp_path):
+    """The mark « shown » of one step rides in the next step's commit (one at a time, one
+    commit per update); alone, it reaches the file within MARK_WAIT; this process knows it at
+    once: nothing is shown twice, nothing is counted as waiting."""
+    from bot.store.sqlite import MARK_WAIT
+    tg, app, store = tiny_bot
+    path = tmp_path / "progress.sqlite3"
+    anna = Person(tg, app, 8301)
+    await anna.send("/start")
+    await asyncio.sleep(MARK_WAIT * 3)
+    commits = []
+    conn = store._conns[True]
+    conn.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
+    try:
+        await anna.send("une salade de fruits")
+        assert store.count_undelivered_sync() == 0
+        shown = len(tg.calls_to("sendMessage")) + len(tg.calls_to("editMessageText"))
+        await anna.send("Grand")
+        assert len(tg.calls_to("sendMessage")) + len(tg.calls_to("editMessageText")) == shown + 1  # nothing again
+        assert len(commits) == 2  # two steps, two commits: the first one's mark rode in the second
+        assert _outbox_in_file(path, "private:8301") != "[]"  # the last mark: not in the file yet...
+        await asyncio.sleep(MARK_WAIT * 3)
+        assert _outbox_in_file(path, "private:8301") == "[]" and len(commits) == 3  # ...then on its own
+    finally:
+        conn.set_trace_callback(None)
+
+
+async def test_a_mark_not_in_the_file_when_the_process_dies_means_shown_again_never_lost(tmp_path):
+    """Closed: the marks go to the file first. Killed before a mark reached the file: the next
+    process's sweep shows that reply once more."""
+    from bot.stores import SQLiteStore
+    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"))
+    bea = Person(tg, app, 8302)
+    await bea.send("/start")
+    await bea.send("une salade de fruits")
+    await app.shutdown()
+    store.close()  # a clean stop: the mark is written
+    assert _outbox_in_file(tmp_path / "progress.sqlite3", "private:8302") == "[]"
+
+    tg, app, store = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"))
+    bea = Person(tg, app, 8302)
+    await bea.send("Grand")
+    store._pending.clear()  # the process dies here: its mark never reaches the file
+    store._marks.clear()
+    assert _outbox_in_file(tmp_path / "progress.sqlite3", "private:8302") != "[]"
+    tg2, app2, store2 = await make_bot(tmp_path, tiny_flows(tmp_path / "flows"), store=SQLiteStore(tmp_path / "progress.sqlite3"))
+    try:
+        await sweep(app2)
+        again = [c["text"] for c in tg2.calls_to("sendMessage")]
+        assert any("Question C" in text for text in again) and store2.count_undelivered_sync() == 0
+    finally:
+        await app2.shutdown()
+        store2.close()
+        await app.shutdown()
+        store.close()

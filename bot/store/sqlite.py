@@ -6,8 +6,11 @@ Rows are read when their conversation is next seen, never all at start.
   writer, and one indexed row costs tens of microseconds.
 - Saves from the bot are gathered while the previous commit runs (at least one turn of the
   event loop) and committed together in one transaction (group commit): a burst of updates
-  costs one commit, not one each. An outbox emptied once Telegram showed it goes in the same
-  group commits (no commit, no thread of its own). The commit runs on the event loop only when SQLite's write
+  costs one commit, not one each. An outbox emptied once Telegram showed it is so at once in
+  this process (its cache; `undelivered` skips it) and goes in the next group commit, a step
+  saved within MARK_WAIT seconds, or a commit of its own after them: one at a time, the next
+  update's save carries the last one's mark. A crash in between shows that reply once more
+  (the next process's sweep), never loses it. The commit runs on the event loop only when SQLite's write
   lock is free (it then takes well under a millisecond); when anything holds it (a purge
   chunk, a chat move, a checkpoint), the store's writer thread commits and waits instead:
   only those steps wait, never the loop and everyone on it. In WAL mode with
@@ -135,8 +138,9 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 _INSERT = ("INSERT INTO progress(key, user_id, chat_id, rev, updated, data, seen, outbox) VALUES (?,?,?,?,?,?,?,?) "
            "ON CONFLICT(key) DO NOTHING")
-_UPDATE = ("UPDATE progress SET rev = ?, updated = ?, data = ?, seen = ?, outbox = ?, user_id = ?, chat_id = ? "
-           "WHERE key = ? AND rev = ?")
+# (user_id and chat_id follow from the key: set when the row is inserted, never rewritten, so
+# that their indexes are not touched at each step: about 10 µs of a save)
+_UPDATE = "UPDATE progress SET rev = ?, updated = ?, data = ?, seen = ?, outbox = ? WHERE key = ? AND rev = ?"
 _EMPTIED = "UPDATE progress SET outbox = '[]', question = ? WHERE key = ? AND rev = ?"
 _COLUMNS = "key, data, rev, seen, outbox, question"
 # What a cached record is checked against at each load: another process may have written it.
@@ -159,6 +163,7 @@ CHECKPOINT_EVERY = 1.0  # seconds between background checkpoints
 CHUNK = 500             # rows a purge or a chat move changes in its first transaction
 CHUNK_SECONDS = 0.005   # then as many as fit in this (20 rows at least, 5,000 at most)
 WAL_LIMIT = 32 << 20    # bytes: past this, the checkpointer empties the write-ahead log
+MARK_WAIT = 0.02        # seconds an outbox marked shown waits for a save to carry it to the file
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -193,7 +198,7 @@ class _Emptied:
     key: ConversationKey
     rev: int
     question: int | None
-    future: asyncio.Future[Any]
+    future: asyncio.Future[Any] | None  # None: nobody waits for it (`delivered`)
 
 
 def _others_ready(loop: asyncio.AbstractEventLoop) -> bool:
@@ -217,6 +222,9 @@ class SQLiteStore:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")   # short writes
         self._slow = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqlite-slow")  # purges, chat moves, event pages
         self._pending: list[_Save | _Emptied] = []  # waiting for the next commit
+        self._waiting = 0             # how many of them wait for it (the others: marks, see `delivered`)
+        self._marks: dict[str, int] = {}  # key -> the revision whose outbox is shown, not yet in the file
+        self._mark_timer: asyncio.TimerHandle | None = None
         self._committing = False      # a commit is running on the writer thread
         self._checkpointer: threading.Thread | None = None
         self._closing = threading.Event()
@@ -343,8 +351,9 @@ class SQLiteStore:
         cached = self._cache.get(name)
         if cached is not None:
             found = self._run(lambda c: c.execute(_CHECK, (name,)).fetchone())
-            if found is not None and found == (cached.rev, not cached.outbox, cached.question):
-                return cached
+            if found is not None and (found == (cached.rev, not cached.outbox, cached.question)
+                                      or (found[0] == cached.rev and self._marks.get(name) == cached.rev)):
+                return cached  # (a mark not in the file yet: the cache is ahead of it)
         record = self._read(name)
         self._remember(name, record)
         return record
@@ -380,14 +389,16 @@ class SQLiteStore:
         if rev == 0:
             cur = conn.execute(_INSERT, (str(key), key.user, key.chat, 1, now, data, seen, outbox))
         else:
-            cur = conn.execute(_UPDATE, (rev + 1, now, data, seen, outbox, key.user, key.chat, str(key), rev))
+            cur = conn.execute(_UPDATE, (rev + 1, now, data, seen, outbox, str(key), rev))
         if cur.rowcount != 1:
             return False
         if rev == 0:
             conn.execute(_TOLD, (str(key),))
         if events:
             conn.executemany(_EVENT, event_rows(events))
-            conn.executemany(_KEEP, [(str(key), key.user, now, *kept) for kept in kept_texts(events)])
+            kept = [(str(key), key.user, now, *text) for text in kept_texts(events)]
+            if kept:  # (rare: a description not understood; an empty executemany still costs a statement)
+                conn.executemany(_KEEP, kept)
         if reminders is not None:
             conn.execute("DELETE FROM reminders WHERE key = ?", (str(key),))
             conn.executemany(_PLAN, [(str(key), key.user, rid, due) for rid, due in reminders])
@@ -436,10 +447,16 @@ class SQLiteStore:
             f"SELECT {_COLUMNS} FROM progress WHERE outbox != '[]' AND updated <= ? ORDER BY updated LIMIT ?",
             (time.time() - older_than, limit)).fetchall())
         found = [(ConversationKey.parse(row[0]), self._record(row)) for row in rows]
-        return [(key, record) for key, record in found if record is not None]
+        return [(key, record) for key, record in found
+                if record is not None and self._marks.get(str(key)) != record.rev]  # shown: its mark is on its way
 
     def count_undelivered_sync(self) -> int:
-        return self._run(lambda c: c.execute("SELECT COUNT(*) FROM progress WHERE outbox != '[]'").fetchone()[0])
+        """The outboxes not shown yet (those this process showed and will mark are not counted)."""
+        def count(c: sqlite3.Connection) -> int:
+            shown = sum(c.execute("SELECT COUNT(*) FROM progress WHERE key = ? AND rev = ? AND outbox != '[]'",
+                                  mark).fetchone()[0] for mark in list(self._marks.items()))
+            return int(c.execute("SELECT COUNT(*) FROM progress WHERE outbox != '[]'").fetchone()[0]) - shown
+        return self._run(count)
 
     def delete_sync(self, key: ConversationKey) -> int:
         self._forget(str(key).__eq__)
@@ -648,6 +665,17 @@ class SQLiteStore:
         return self._run(put, write=True)
 
     def close(self) -> None:
+        if self._mark_timer is not None:
+            self._mark_timer.cancel()
+            self._mark_timer = None
+        marks = [item for item in self._pending if isinstance(item, _Emptied) and item.future is None]
+        if marks and not self._committing:  # the outboxes shown, into the file before it closes
+            self._pending = [item for item in self._pending if item not in marks]
+            try:
+                self._run(self._write_batch, marks, write=True)
+            except StoreUnavailable:
+                pass  # shown once more by the next process, never lost
+            self._marks.clear()
         if self._checkpointer is not None:
             self._closing.set()
             self._checkpointer.join(timeout=10)
@@ -722,7 +750,7 @@ class SQLiteStore:
         write lock is free, else on the writer thread."""
         if self._committing or not self._pending:
             return
-        batch, self._pending = self._pending, []
+        batch, self._pending, self._waiting = self._pending, [], 0
         try:
             outcomes = self._commit_inline(batch)
         except Exception:  # never leave the savers waiting: the writer thread tries, and reports
@@ -754,12 +782,16 @@ class SQLiteStore:
             key, future = item.key, item.future
             if isinstance(item, _Emptied):  # True, or False when the row moved on meanwhile
                 result = ok
+                if self._marks.get(str(key)) == item.rev:
+                    del self._marks[str(key)]
                 if not isinstance(ok, Exception):
                     self._emptied(key, item.rev, ok, item.question)
+                elif future is None:  # not in the file: the reply may be shown again, never lost
+                    self._forget(str(key).__eq__)
             else:
                 result = ok if isinstance(ok, Exception) else item.record if ok else Conflict(str(key))
                 self._remember(str(key), None if isinstance(result, Exception) else result)
-            if future.done():
+            if future is None or future.done():
                 continue
             if isinstance(result, Exception):
                 future.set_exception(result)
@@ -820,15 +852,31 @@ class SQLiteStore:
                                                       tuple(events), reminders, future))
 
     async def delivered(self, key: ConversationKey, rev: int, question: int | None = None) -> bool:
-        """The outbox emptied, in the next group commit with the saves (no commit of its own)."""
-        return await self._queue(lambda future: _Emptied(key, rev, question, future))
+        """The outbox emptied: in this process at once, in the file with the next group commit
+        (a save within MARK_WAIT seconds, else a commit of its own); nothing waits for it."""
+        name = str(key)
+        cached = self._cache.get(name)
+        if cached is None or cached.rev != rev:  # not the step this process knows: marked in the file first
+            return await self._queue(lambda future: _Emptied(key, rev, question, future))
+        self._marks[name] = rev
+        self._emptied(key, rev, True, question)
+        self._pending.append(_Emptied(key, rev, question, None))
+        if self._mark_timer is None:
+            self._mark_timer = asyncio.get_running_loop().call_later(MARK_WAIT, self._marks_due)
+        return True
+
+    def _marks_due(self) -> None:
+        self._mark_timer = None
+        if not self._waiting:  # (else the commit under way takes them)
+            self._commit_pending()
 
     async def _queue(self, item: Callable[[asyncio.Future[Any]], _Save | _Emptied]) -> Any:
         """Put an item (made with the future of its outcome) in the next group commit and wait for that outcome."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        alone = not self._pending and not self._committing
+        alone = not self._waiting and not self._committing  # (marks alone in `_pending` wait for nobody)
         self._pending.append(item(future))
+        self._waiting += 1
         if alone and not _others_ready(loop):
             self._commit_pending()  # nothing else can join this group: committed now, no loop turn
         elif alone:

@@ -434,8 +434,14 @@ class TelegramFrontend:
         if record is None:  # a button from before an erasure, or forged: nothing to create
             await self._answer(query, t(lang, "invalid_button"))
             return
+        current = token in (self.engine.token(record.progress), CASE_TOKEN)
+        if record.outbox and not current and not record.handled(update.update_id):
+            record = await self._shown_meanwhile(key, record)  # another process may be showing it right now
+            if record is None:
+                await self._answer(query, t(lang, "invalid_button"))
+                return
+            current = token in (self.engine.token(record.progress), CASE_TOKEN)
         progress = record.progress
-        current = token in (self.engine.token(progress), CASE_TOKEN)
         if record.outbox and not current or record.handled(update.update_id):
             await self._answer(query)
             await self.flush(context.bot, key, record)  # the question they have not seen yet
