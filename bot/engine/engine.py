@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from ..flow.directory import Company
 from ..flow.model import COMPANY, DATE, TYPED, Choice, Flow, Node, tr
-from ..flow.recognise import normalise, recognise, understand_answer, yes_or_no
+from ..flow.recognise import learnt_forget, normalise, recognise, understand_answer, yes_or_no
 from ..locales import languages, t
 from .dates import read_date
 from .followup import CASE, CASE_TOKEN, QUIET, FollowUp, Show
@@ -474,6 +474,7 @@ class Engine:
                     recognise("warm up", node.choices)
         if self.router is not None:
             self.router.route("warm up")  # the problem kinds' model
+        learnt_forget()  # what the models shared while learning
 
     @staticmethod
     def _pressed_again(progress: Progress, token: str, choice: str) -> bool:

@@ -264,14 +264,15 @@ class _Speller:
 
     def __init__(self, words: Iterable[str]):
         self.words = frozenset(w for w in words if len(w) >= 5 and w.isalpha())
-        self.index: dict[str, list[str]] = {}
+        index: dict[str, list[str]] = {}
         self.long: dict[str, list[str]] = {}
         for word in self.words:
             for key in _deletions(word, 1):
-                self.index.setdefault(key, []).append(word)
+                index.setdefault(key, []).append(word)
             if len(word) >= 7:
                 self.long.setdefault(word[0], []).append(word)
-        for words_ in (*self.index.values(), *self.long.values()):
+        self.index = {key: tuple(sorted(found)) for key, found in index.items()}  # (tuples: half the memory)
+        for words_ in self.long.values():
             words_.sort()
         self.cache: Memo[str, str | None] = Memo(4096)
 
@@ -383,6 +384,8 @@ class Model:
         self.cache: Memo[str, tuple[str | None, str, str]] = Memo(4096)  # word -> (feature, how, what patterns see)
         self.vocab: frozenset[str] | None = None   # None while learning: every word is a feature
         self._train(keyword_docs, example_clauses)
+        if len(_LEARNT) > LEARNT_MAX:
+            learnt_forget()
 
     def _sources(self, skip: frozenset[tuple[int, int]]) -> tuple[list[KeywordDoc], list[ExampleClauses], set[str]]:
         """What the model learns from: each keyword's words (and its phrase, a keyword of
@@ -429,26 +432,28 @@ class Model:
                 add(i, phrase, KEYWORD_WEIGHT)
         for i, _, raw, _ in self.patterns:
             add(i, f"/{raw}/", PATTERN_WEIGHT)
-        self.examples: list[tuple[int, str, dict[str, float]]] = []
-        for i, _, ex, cls in example_clauses:
-            feats: dict[str, float] = {}
-            for feat in self._features(cls):
-                if feat.weight > 0:  # a word counts once per example: presence, not frequency
-                    feats[feat.feature] = max(feats.get(feat.feature, 0.0), feat.weight)
-            for feature, weight in feats.items():
+        for i, _, _, cls in example_clauses:
+            for feature, weight in self._presence_of(cls).items():
                 add(i, feature, weight)
-            self.examples.append((i, ex, feats))
+        self._examples = [(i, ex) for i, _, ex, _ in example_clauses]  # their features: see `nearest`
+        self._example_feats: list[tuple[int, str, dict[str, float], float]] | None = None
         self.vocab = frozenset(f for c in counts for f in c)
         v = len(self.vocab) or 1
         self.trained = [bool(c) for c in counts]
         totals = [sum(c.values()) for c in counts]
         self.logp: dict[str, tuple[float, ...]] = {}
-        for f in self.vocab:
-            row = tuple(math.log((counts[i].get(f, 0.0) + ALPHA) / (totals[i] + ALPHA * v))
-                        if self.trained[i] else 0.0 for i in range(k))
-            self.logp[f] = row
-        self.norms = {id(feats): math.sqrt(sum(w * w for w in feats.values())) or 1.0
-                      for _, _, feats in self.examples}
+        unseen = [math.log(ALPHA / (totals[i] + ALPHA * v)) if self.trained[i] else 0.0 for i in range(k)]
+        for f in self.vocab:  # (a feature a choice never had shares that choice's one float: most do)
+            self.logp[f] = tuple(math.log((counts[i][f] + ALPHA) / (totals[i] + ALPHA * v))
+                                 if self.trained[i] and f in counts[i] else unseen[i] for i in range(k))
+
+    def _presence_of(self, cls: list[Clause]) -> dict[str, float]:
+        """An example's features: a word counts once per example (presence, not frequency)."""
+        feats: dict[str, float] = {}
+        for feat in self._features(cls):
+            if feat.weight > 0:
+                feats[feat.feature] = max(feats.get(feat.feature, 0.0), feat.weight)
+        return feats
 
     # -- features --------------------------------------------------------------------------
     def _stem_of(self, word: str) -> str | None:
@@ -529,12 +534,19 @@ class Model:
                 at += len(text) + 1
         if texts:  # all the clauses at once, a line each: one search per pattern
             text = "\n".join(texts)
+            # while learning: the matches in an example another model read too
+            learnt = _LEARNT.setdefault(text, {}) if self.vocab is None else None
             for _, _, raw, pattern in self.patterns:
                 best = None
-                for m in pattern.finditer(text):
-                    w = weights[bisect_right(starts, m.start()) - 1]
+                found = learnt.get(raw) if learnt is not None else None
+                if found is None:
+                    found = tuple((m.start(), m.group(0)) for m in pattern.finditer(text)) or _NONE
+                    if learnt is not None:
+                        learnt[raw] = found
+                for at, group in found:
+                    w = weights[bisect_right(starts, at) - 1]
                     if best is None or w > best[0]:
-                        best = (w, m.group(0))
+                        best = (w, group)
                 if best is not None:
                     out.append(Feature(best[1], f"/{raw}/", best[0], "pattern"))
         return out
@@ -587,13 +599,18 @@ class Model:
             if f.weight > 0:
                 vec[f.feature] = vec.get(f.feature, 0.0) + f.weight
         norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
+        if self._example_feats is None:  # worked out the first time `explain` asks (memory: not kept for routing)
+            self._example_feats = []
+            for j, ex in self._examples:
+                known = self._presence_of(clauses(ex))
+                self._example_feats.append((j, ex, known, math.sqrt(sum(w * w for w in known.values())) or 1.0))
         sims = []
-        for j, ex, ex_feats in self.examples:
+        for j, ex, ex_feats, ex_norm in self._example_feats:
             if j != i:
                 continue
             dot = sum(w * ex_feats.get(f, 0.0) for f, w in vec.items())
             if dot > 0:
-                sims.append((dot / norm / self.norms[id(ex_feats)], ex))
+                sims.append((dot / norm / ex_norm, ex))
         sims.sort(key=lambda x: -x[0])
         return sims[:n]
 
@@ -653,6 +670,19 @@ class Model:
 
 
 _MODELS: LRU[int, Model] = LRU(64)
+
+
+# The matches of each pattern in each example, while models learn: a flow on the directory and the
+# router learn from nearly the same examples and patterns (about a quarter of a second each).
+# Emptied by `learnt_forget` once every model is built (Engine.warm_up), and when it grows past
+# LEARNT_MAX entries.
+_LEARNT: dict[str, dict[str, tuple[tuple[int, str], ...]]] = {}  # example's text -> pattern -> matches
+LEARNT_MAX = 20_000  # texts
+_NONE: tuple[tuple[int, str], ...] = ()
+
+
+def learnt_forget() -> None:
+    _LEARNT.clear()
 
 
 def model_for(choices: tuple[Choice, ...]) -> Model:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 NOT_A_PROBLEM = "none"
 LONGEST_ALIAS = 4  # words
+FUZZY_WORDS = 150  # a misspelt name is looked for in the first words (a name said exactly, anywhere)
 # Words a misspelt company name must never be read from (« orage » is no « orange »).
 COMMON = frozenset("""orage large parti partie party dossier banque compte contre encore toujours jamais
     chose choses livre livres ordre offre offres forfait merci bonjour service services client clients
@@ -61,13 +62,16 @@ class Router:
         problem kinds borrow (the Cstream flow's)."""
         self.directory = directory
         self.exact: dict[tuple[str, ...], Company] = {}
-        self.fuzzy: list[tuple[str, Company]] = []
+        # misspellings looked for: by the alias's word count and first letter (a typo seldom
+        # changes it), so that a long letter costs a few comparisons per word, not one per alias
+        self.fuzzy: dict[tuple[int, str], list[tuple[str, Company]]] = {}
         for company in directory.companies.values():
             for alias, short in company.aliases:
                 self.exact[tuple(alias.split())] = company
                 # misspelt: long names only, every word of them long (« la poste » ~ « la pose » never)
                 if not short and alias not in company.capitals and len(alias) >= 6 and min(map(len, alias.split())) >= 4:
-                    self.fuzzy.append((alias, company))
+                    self.fuzzy.setdefault((alias.count(" ") + 1, alias[0]), []).append((alias, company))
+        self.starts = frozenset(alias[0] for alias in self.exact)  # the first words of the aliases
         by_id = {c.id: c for c in lent}
         self.problems = tuple(merged_choice(c, by_id.get(c.id)) for c in directory.problems)
         self.sector_words = {sid: tuple(tuple(normalise(k).split()) for k in sector.keywords)
@@ -101,25 +105,30 @@ class Router:
         """Every company named, longest aliases first (see `company`)."""
         for size in range(LONGEST_ALIAS, 0, -1):
             for i in range(len(words) - size + 1):
-                said = " ".join(words[i:i + size])
-                found = self.exact.get(tuple(words[i:i + size]))
-                if only is not None and found is not only:  # `only`: is this one named anywhere?
+                if words[i] not in self.starts:
                     continue
-                if found is not None and said in found.capitals and not self._named_as_such(said, found, words, text):
+                found = self.exact.get(tuple(words[i:i + size]))
+                if found is None or (only is not None and found is not only):  # `only`: is this one named anywhere?
+                    continue
+                said = " ".join(words[i:i + size])
+                if said in found.capitals and not self._named_as_such(said, found, words, text):
                     why.append(f"company: « {said} » here is a common word, not {found.id}")
                     continue
-                if found is not None:
-                    why.append(f"company: « {said} » is an alias of {found.id}")
-                    yield found
-            for alias, company in self.fuzzy:
-                if alias.count(" ") + 1 != size or (only is not None and company is not only):
+                why.append(f"company: « {said} » is an alias of {found.id}")
+                yield found
+            long = [len(w) >= 3 for w in words[:FUZZY_WORDS]]  # every word of a misspelt alias has 3 letters or more
+            for i in range(min(len(words), FUZZY_WORDS) - size + 1):
+                if not all(long[i:i + size]):
                     continue
-                allowed = 2 if len(alias) >= 9 else 1
-                for i in range(len(words) - size + 1):
-                    said = " ".join(words[i:i + size])
-                    if len(said) < 5 or (size == 1 and said in COMMON) or abs(len(alias) - len(said)) > allowed:
+                said = " ".join(words[i:i + size])
+                if len(said) < 5 or (size == 1 and said in COMMON):
+                    continue
+                for alias, company in self.fuzzy.get((size, said[0]), ()):
+                    allowed = 2 if len(alias) >= 9 else 1
+                    if (only is not None and company is not only) or abs(len(alias) - len(said)) > allowed \
+                            or said == alias:  # (named exactly: found above)
                         continue
-                    if Levenshtein.distance(said, alias) <= allowed:
+                    if Levenshtein.distance(said, alias, score_cutoff=allowed) <= allowed:
                         why.append(f"company: « {said} » reads as {company.id} ({alias}, misspelt)")
                         yield company
 
