@@ -349,3 +349,24 @@ def test_english_answers(flow):
     assert understand_answer("by phone", flow.nodes["contacted"].choices, lang="en").choice == "phone"
     assert understand_answer("not yet", flow.nodes["contacted"].choices, lang="en").choice == "no"
     assert understand_answer("books", flow.nodes["service"].choices, lang="en").choice == "books"
+
+
+def test_models_learning_together_read_as_models_learning_alone():
+    """Engine.warm_up lets the router and the general flow share the patterns' matches in
+    their examples while they learn: what they then read must not change."""
+    from pathlib import Path
+
+    from bot.flow.files import FlowSet
+    from bot.flow.recognise import Model, learning_together
+    from bot.flow.route import load_router
+    flows, _ = FlowSet.load([Path(__file__).parent.parent / "flows"], "general")
+    router, _ = load_router(Path(__file__).parent.parent / "flows", flows)
+    general = flows.get("general").flow
+    questions = (router.problems, general.nodes[general.classify_node].choices)
+    alone = [Model(choices) for choices in questions]
+    with learning_together():
+        together = [Model(choices) for choices in questions]
+    for text in ("Free m'a prélevé deux fois la box alors que j'ai résilié en mars", "mon colis n'est jamais arrivé",
+                 "un démarcheur m'a fait signer un contrat de gaz", "quelle heure est-il"):
+        for a, b in zip(alone, together):
+            assert a.probabilities(a.features(text)) == b.probabilities(b.features(text)), text

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from ..flow.directory import Company
 from ..flow.model import COMPANY, DATE, TYPED, Choice, Flow, Node, tr
-from ..flow.recognise import learnt_forget, normalise, recognise, understand_answer, yes_or_no
+from ..flow.recognise import learning_together, normalise, recognise, understand_answer, yes_or_no
 from ..locales import languages, t
 from .dates import read_date
 from .followup import CASE, CASE_TOKEN, QUIET, FollowUp, Show
@@ -465,16 +465,16 @@ class Engine:
     def warm_up(self, now: datetime | None = None) -> None:
         """Render every node once (loads the public-holiday calendar, compiles the recognisers),
         so that the first person served does not pay for it. Call it before serving."""
-        for flow_id in self.flows.ids:
-            machine = self.flows.get(flow_id)
-            assert machine is not None  # one of its ids
-            for node in machine.flow.nodes.values():
-                self._reply(machine, Progress(flow_id, machine.flow.version, node.id), now, [])
-                if node.kind == "text":
-                    recognise("warm up", node.choices)
-        if self.router is not None:
-            self.router.route("warm up")  # the problem kinds' model
-        learnt_forget()  # what the models shared while learning
+        with learning_together():  # the models learn from nearly the same examples
+            for flow_id in self.flows.ids:
+                machine = self.flows.get(flow_id)
+                assert machine is not None  # one of its ids
+                for node in machine.flow.nodes.values():
+                    self._reply(machine, Progress(flow_id, machine.flow.version, node.id), now, [])
+                    if node.kind == "text":
+                        recognise("warm up", node.choices)
+            if self.router is not None:
+                self.router.route("warm up")  # the problem kinds' model
 
     @staticmethod
     def _pressed_again(progress: Progress, token: str, choice: str) -> bool:

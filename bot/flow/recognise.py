@@ -31,10 +31,11 @@ import math
 import re
 import unicodedata
 from bisect import bisect_right
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Iterable, Iterator, Literal, Sequence
 
 import yaml
 from rapidfuzz.distance import OSA
@@ -384,8 +385,6 @@ class Model:
         self.cache: Memo[str, tuple[str | None, str, str]] = Memo(4096)  # word -> (feature, how, what patterns see)
         self.vocab: frozenset[str] | None = None   # None while learning: every word is a feature
         self._train(keyword_docs, example_clauses)
-        if len(_LEARNT) > LEARNT_MAX:
-            learnt_forget()
 
     def _sources(self, skip: frozenset[tuple[int, int]]) -> tuple[list[KeywordDoc], list[ExampleClauses], set[str]]:
         """What the model learns from: each keyword's words (and its phrase, a keyword of
@@ -535,7 +534,7 @@ class Model:
         if texts:  # all the clauses at once, a line each: one search per pattern
             text = "\n".join(texts)
             # while learning: the matches in an example another model read too
-            learnt = _LEARNT.setdefault(text, {}) if self.vocab is None else None
+            learnt = _LEARNT.setdefault(text, {}) if _LEARNT is not None and self.vocab is None else None
             for _, _, raw, pattern in self.patterns:
                 best = None
                 found = learnt.get(raw) if learnt is not None else None
@@ -672,17 +671,21 @@ class Model:
 _MODELS: LRU[int, Model] = LRU(64)
 
 
-# The matches of each pattern in each example, while models learn: a flow on the directory and the
-# router learn from nearly the same examples and patterns (about a quarter of a second each).
-# Emptied by `learnt_forget` once every model is built (Engine.warm_up), and when it grows past
-# LEARNT_MAX entries.
-_LEARNT: dict[str, dict[str, tuple[tuple[int, str], ...]]] = {}  # example's text -> pattern -> matches
-LEARNT_MAX = 20_000  # texts
+# The matches of each pattern in each example, shared by the models learning inside
+# `learning_together()` (Engine.warm_up): a flow on the directory and the router learn from
+# nearly the same examples and patterns (about a quarter of a second each). None outside it.
+_LEARNT: dict[str, dict[str, tuple[tuple[int, str], ...]]] | None = None  # example's text -> pattern -> matches
 _NONE: tuple[tuple[int, str], ...] = ()
 
 
-def learnt_forget() -> None:
-    _LEARNT.clear()
+@contextmanager
+def learning_together() -> Iterator[None]:
+    global _LEARNT
+    _LEARNT = {}
+    try:
+        yield
+    finally:
+        _LEARNT = None
 
 
 def model_for(choices: tuple[Choice, ...]) -> Model:
