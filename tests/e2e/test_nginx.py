@@ -225,7 +225,11 @@ def test_three_processes_behind_nginx_one_killed_lose_nothing(tmp_path, database
           f"handled per live process {handled}; {elapsed:.1f} s")
     assert people.given_up == [] and people.stuck == [], (people.given_up, people.stuck)
     assert 0 < killed_at < total
-    assert all(n > 0 for n in handled.values()), handled  # round-robin: every live process served
+    # round-robin: the two processes never killed served; the restarted one answers, but nginx
+    # holds back a server that failed for fail_timeout (10 s, deploy/nginx.conf), about the
+    # rest of this run: it may be given nothing yet (seen: 0 to 4 updates)
+    assert all(n > 0 for n in list(handled.values())[:2]), handled
+    assert len(handled) == 3, handled
     for i in range(PEOPLE):
         person = 9000 + i
         expected = [answer for _, _, answer in people.path(person) if answer]
