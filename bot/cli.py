@@ -463,7 +463,8 @@ def _conversation_commands(sub) -> None:
     p.add_argument("--explain", action="store_true",
                    help="show which words, keywords, patterns and examples weighed")
     p.add_argument("--route", action="store_true", help="any company: print company<TAB>sector<TAB>problem "
-                   "(the directory's slugs, `unknown`, or `-` when it is no consumer problem)")
+                   "on the first line (the directory's slugs, `unknown`, or `-` when it is no consumer problem); "
+                   "a company outside France adds a line `  country: BE`")
     p.add_argument("text", nargs="+", help="the message, as a person would type it")
     p.set_defaults(fn=cmd_classify)
     p = sub.add_parser("evaluate", help="how well the free-text question is understood: "
