@@ -258,3 +258,27 @@ def test_a_correction_reads_in_french_typography():
     fact = next(f for f in flow.facts.values() if f.status == "correction")
     assert _fact_line(fact, "fr").startswith("Correction : ") and _fact_line(fact, "fr")[13].islower()
     assert _fact_line(fact, "fr") == "Correction : règle Tiny : une réponse sous trente jours."
+
+
+@pytest.mark.parametrize("handed_over", [False, True])
+def test_a_python_without_the_packages_hands_over_to_the_checkouts_venv_or_says_how_to_set_up(handed_over):
+    """`python -m bot` run by a Python that lacks rapidfuzz (the system's): in a checkout with a
+    `.venv`, the venv's Python runs the command; without one, one line says how to set up."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".venv" / "bin" / "python").exists():
+        pytest.skip("no .venv in this checkout")
+    blocked = ("import sys, runpy; sys.modules['rapidfuzz'] = None; sys.path.insert(0, %r); "
+               "sys.argv = ['bot', '--help']; runpy.run_module('bot', run_name='__main__')" % str(root))
+    env = {k: v for k, v in os.environ.items() if k != "HANDED_OVER_TO_VENV"}
+    if handed_over:
+        env["HANDED_OVER_TO_VENV"] = "1"
+    done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, env=env, cwd=root, timeout=60)
+    if handed_over:  # as when no venv could take it
+        assert done.returncode == 1 and "the package 'rapidfuzz' is missing" in done.stderr and "pip install -e ." in done.stderr
+        assert "Traceback" not in done.stderr
+    else:
+        assert done.returncode == 0 and "check" in done.stdout, done.stderr

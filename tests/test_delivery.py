@@ -269,6 +269,17 @@ async def test_a_reply_shown_is_marked_in_the_file_with_the_next_step_or_soon_af
         conn.set_trace_callback(None)
 
 
+async def test_a_sweep_before_the_mark_reaches_the_file_shows_nothing_twice(tiny_bot, tmp_path):
+    tg, app, store = tiny_bot
+    cleo = Person(tg, app, 8303)
+    await cleo.send("/start")
+    await cleo.send("une salade de fruits")
+    assert _outbox_in_file(tmp_path / "progress.sqlite3", "private:8303") != "[]"  # the mark is on its way
+    sent = len(tg.calls_to("sendMessage")) + len(tg.calls_to("editMessageText"))
+    await sweep(app)
+    assert len(tg.calls_to("sendMessage")) + len(tg.calls_to("editMessageText")) == sent
+
+
 async def test_a_mark_not_in_the_file_when_the_process_dies_means_shown_again_never_lost(tmp_path):
     """Closed: the marks go to the file first. Killed before a mark reached the file: the next
     process's sweep shows that reply once more."""

@@ -103,6 +103,7 @@ class Router:
 
     def _named_in(self, words: list[str], why: list[str], text: str = "", only: Company | None = None) -> Iterator[Company]:
         """Every company named, longest aliases first (see `company`)."""
+        long = [len(w) >= 3 for w in words[:FUZZY_WORDS]]  # every word of a misspelt alias has 3 letters or more
         for size in range(LONGEST_ALIAS, 0, -1):
             for i in range(len(words) - size + 1):
                 if words[i] not in self.starts:
@@ -116,7 +117,6 @@ class Router:
                     continue
                 why.append(f"company: « {said} » is an alias of {found.id}")
                 yield found
-            long = [len(w) >= 3 for w in words[:FUZZY_WORDS]]  # every word of a misspelt alias has 3 letters or more
             for i in range(min(len(words), FUZZY_WORDS) - size + 1):
                 if not all(long[i:i + size]):
                     continue

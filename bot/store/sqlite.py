@@ -7,7 +7,7 @@ Rows are read when their conversation is next seen, never all at start.
 - Saves from the bot are gathered while the previous commit runs (at least one turn of the
   event loop) and committed together in one transaction (group commit): a burst of updates
   costs one commit, not one each. An outbox emptied once Telegram showed it is so at once in
-  this process (its cache; `undelivered` skips it) and goes in the next group commit, a step
+  this process (its cache, which the sweep reads too) and goes in the next group commit, a step
   saved within MARK_WAIT seconds, or a commit of its own after them: one at a time, the next
   update's save carries the last one's mark. A crash in between shows that reply once more
   (the next process's sweep), never loses it. The commit runs on the event loop only when SQLite's write
@@ -447,8 +447,8 @@ class SQLiteStore:
             f"SELECT {_COLUMNS} FROM progress WHERE outbox != '[]' AND updated <= ? ORDER BY updated LIMIT ?",
             (time.time() - older_than, limit)).fetchall())
         found = [(ConversationKey.parse(row[0]), self._record(row)) for row in rows]
-        return [(key, record) for key, record in found
-                if record is not None and self._marks.get(str(key)) != record.rev]  # shown: its mark is on its way
+        return [(key, record) for key, record in found if record is not None]  # (one shown here, its mark on its
+        # way: its fresh load (`load_sync`) has an empty outbox, and nothing is shown twice)
 
     def count_undelivered_sync(self) -> int:
         """The outboxes not shown yet (those this process showed and will mark are not counted)."""
@@ -670,7 +670,7 @@ class SQLiteStore:
             self._mark_timer = None
         marks = [item for item in self._pending if isinstance(item, _Emptied) and item.future is None]
         if marks and not self._committing:  # the outboxes shown, into the file before it closes
-            self._pending = [item for item in self._pending if item not in marks]
+            self._pending = [item for item in self._pending if not (isinstance(item, _Emptied) and item.future is None)]
             try:
                 self._run(self._write_batch, marks, write=True)
             except StoreUnavailable:
