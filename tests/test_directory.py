@@ -313,3 +313,17 @@ def test_a_kind_named_in_another_file_gets_its_examples_and_a_new_kind_needs_a_l
                                       encoding="utf-8")
     code, out, _ = cli("check", folder)
     assert code == 1 and "problem biling: no label in any file" in out and "did you mean 'billing'" in out
+
+
+def test_the_general_flow_learns_each_example_of_the_directory_once():
+    """The general flow is lent its directory's kinds, then the Cstream flow's: an example said
+    in both places must still weigh as one, not twice against the Cstream flow's own."""
+    flows, _ = FlowSet.load([FLOWS], None)
+    general = flows.get(flows.general).flow
+    directory, _ = load_directory(FLOWS / "directory")
+    for choice in general.nodes[general.classify_node].choices:
+        examples = choice.recogniser.examples
+        assert len(examples) == len(set(examples)), choice.id
+        kind = next((k for k in directory.problems if k.id == choice.id), None)
+        if kind is not None:  # every example of the directory's kind is there
+            assert set(kind.recogniser.examples) <= set(examples)

@@ -230,13 +230,16 @@ def named_as_typed(text: str) -> str | None:
 
 
 def merged_choice(own: Choice, lent: Choice | None) -> Choice:
-    """`own` with `lent`'s keywords, patterns and examples added (the same kind, said elsewhere)."""
+    """`own` with `lent`'s keywords, patterns and examples added (the same kind, said elsewhere),
+    each once: a flow lent its directory's kinds, then another flow's, would otherwise learn
+    the directory's examples twice."""
     if lent is None:
         return own
     mine, theirs = own.recogniser, lent.recogniser
     return Choice(own.id, own.label, own.routes, recogniser=Recogniser(
-        mine.keywords + tuple(k for k in theirs.keywords if k not in mine.keywords),
-        mine.patterns + theirs.patterns, mine.examples + theirs.examples))
+        *(old + tuple(dict.fromkeys(x for x in new if x not in set(old)))
+          for old, new in ((mine.keywords, theirs.keywords), (mine.patterns, theirs.patterns),
+                           (mine.examples, theirs.examples)))))
 
 
 def load_router(folder: str | Path, flows: FlowSet) -> tuple[Router | None, list[Problem]]:
