@@ -119,3 +119,19 @@ def test_a_bot_with_defaults_gets_ptbs_own_parse():
     bot = ExtBot("123:abc", defaults=Defaults(tzinfo=timezone.utc))
     raw = json.dumps(BUILT_HERE["a press"])
     assert type(parse_update(raw, bot)) is Update
+
+
+def test_json_the_fast_library_refuses_is_read_and_written_as_before():
+    """A lone surrogate in a typed text (what some clients send), NaN, int keys: orjson
+    refuses them, the standard library takes them; bot/jsonio.py must read and write them
+    as before, never fail an update on them."""
+    import json
+
+    from bot import jsonio
+
+    body = b'{"update_id": 9, "message": {"text": "caf\\u00e9 \\ud83d"}}'
+    assert jsonio.loads(body) == json.loads(body)
+    assert jsonio.loads('{"x": NaN}')["x"] != jsonio.loads('{"x": NaN}')["x"]  # NaN, as json reads it
+    for value in ({"text": "caf\u00e9 \ud83d"}, {1: "a"}, [1, "é", None, True, 2.5]):
+        assert json.loads(jsonio.dumps(value)) == json.loads(json.dumps(value))
+    assert jsonio.dumps({"a": [1, 2], "b": "é"}) == '{"a":[1,2],"b":"é"}'  # compact, accents as they are

@@ -493,3 +493,25 @@ async def test_an_erasure_the_store_could_not_make_is_made_when_the_press_comes_
     await camille.feed(press, update_id=990_001)  # Telegram's next try
     assert store.count_sync() == 0
     assert camille.last_text.startswith("C'est fait")
+
+
+def test_a_call_with_plain_parameters_says_to_telegram_what_ptb_would():
+    """`api_call` skips PTB's per-value objects: the parameters Telegram receives (each JSON
+    value, a string as it is) must be the same, accents, buttons and flags included."""
+    import json
+
+    from telegram.request import RequestData
+    from telegram.request._requestparameter import RequestParameter  # (what Bot._do_post builds)
+
+    from bot.telegram.send import _Plain
+
+    params = {"chat_id": -1001234, "text": "Réponse « 3 » : d'accord", "message_thread_id": 7,
+              "reply_markup": {"inline_keyboard": [[{"text": "Retour ↩", "callback_data": "ab12:back"}]]},
+              "disable_web_page_preview": True}
+    ptb = RequestData([RequestParameter.from_input(k, v) for k, v in params.items()])
+    ours = _Plain(params)
+    assert ours.contains_files is False
+    decode = {k: v if k == "text" else json.loads(v) for k, v in ours.json_parameters.items()}
+    assert decode == {k: v if k == "text" else json.loads(v) for k, v in ptb.json_parameters.items()}
+    assert json.loads(ours.json_payload) == {k: v for k, v in ours.json_parameters.items()}
+    assert ours.url_encoded_parameters() and ours.parametrized_url("https://x/y").startswith("https://x/y?")

@@ -7,12 +7,13 @@ belong to the store's `Record`.
 """
 from __future__ import annotations
 
-import json
 import secrets
 import zlib
 from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any, Literal, NamedTuple
+
+from .. import jsonio
 
 SCHEMA = 4
 MAX_TEXT = 500  # typed answers are kept (for the letter) but never longer than this
@@ -78,12 +79,12 @@ class Progress:
         data["schema"] = SCHEMA
         if self.case is not None:
             data["case"] = self.case.to_data()
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return jsonio.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> "Progress":
         """Read a stored record, upgrading older schemas; ValueError if it cannot be read."""
-        data = json.loads(text)
+        data = jsonio.loads(text)
         if not isinstance(data, dict):
             raise ValueError("a progress record must be a JSON object")
         schema = data.pop("schema", 1)

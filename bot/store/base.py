@@ -9,11 +9,11 @@ anything with a `to_json()` (`Kept`), read back by the `decode` the store was bu
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Literal, Protocol
 
+from .. import jsonio
 from ..errors import Conflict, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def record_of(decode: Decode, data: str, rev: int, seen: str, outbox: str, quest
     """A stored row as a Record; None, logged, when it cannot be read (the store then sets it
     aside in its `unreadable` table and raises Unreadable)."""
     try:
-        return Record(decode(data), rev, tuple(json.loads(seen)), tuple(json.loads(outbox)), question)
+        return Record(decode(data), rev, tuple(jsonio.loads(seen)), tuple(jsonio.loads(outbox)), question)
     except (ValueError, TypeError, KeyError, AttributeError):
         log.error("an unreadable progress record was set aside (table `unreadable`); its conversation starts again")
         return None

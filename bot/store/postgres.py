@@ -37,6 +37,7 @@ import time
 from typing import Any, Awaitable, Callable, Coroutine
 from urllib.parse import urlsplit, urlunsplit
 
+from .. import jsonio
 from ..errors import StoreError, Unreadable
 from ..lru import LRU
 from .base import (EVENTS_PAGE, FACTS, FIELDS, UNRECOGNISED_DAYS, Claimed, Conflict, ConversationKey, Decode, Event,
@@ -374,7 +375,7 @@ class PostgresStore:
             self._questions.pop(name)
         if data is None:  # unchanged since this process last read or wrote it: only the outbox may differ
             assert cached is not None  # the query returns no data only for the revision cached
-            return Record(cached[2], rev, cached[3], () if outbox == "[]" else tuple(json.loads(outbox)), question)
+            return Record(cached[2], rev, cached[3], () if outbox == "[]" else tuple(jsonio.loads(outbox)), question)
         record = record_of(self.decode, data, rev, seen, outbox, question)
         if record is not None:
             self._remember(name, rev, updated, record.progress, record.seen)
@@ -391,7 +392,7 @@ class PostgresStore:
                    seen: tuple[int, ...] = (), outbox: Outbox = (), events: tuple[Event, ...] = (),
                    reminders: Schedule | None = None) -> Record:
         name, now = str(key), time.time()
-        args: list[Any] = [name, key.user, key.chat, rev, now, progress.to_json(), json.dumps(seen), json.dumps(outbox)]
+        args: list[Any] = [name, key.user, key.chat, rev, now, progress.to_json(), jsonio.dumps(seen), jsonio.dumps(outbox)]
         rows = event_rows(events)
         kept = kept_texts(events) if rows else []
         if rows:  # one array per column

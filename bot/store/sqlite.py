@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import jsonio
 from ..errors import Unreadable
 from ..lru import LRU
 from .base import (EVENTS_PAGE, FACTS, FIELDS, UNRECOGNISED_DAYS, Claimed, Conflict, ConversationKey, Decode, Event,
@@ -413,7 +414,7 @@ class SQLiteStore:
     def save_sync(self, key: ConversationKey, progress: Kept, rev: int, seen: tuple[int, ...] = (),
                   outbox: Outbox = (), events: tuple[Event, ...] = (), reminders: Schedule | None = None) -> Record:
         try:
-            ok = self._run(self._write_step, key, rev, progress.to_json(), json.dumps(seen), json.dumps(outbox),
+            ok = self._run(self._write_step, key, rev, progress.to_json(), jsonio.dumps(seen), jsonio.dumps(outbox),
                            time.time(), tuple(events), reminders, write=True)
         except StoreUnavailable:
             self._forget(str(key).__eq__)
@@ -848,7 +849,7 @@ class SQLiteStore:
             except (sqlite3.Error, OSError) as exc:
                 log.debug("no background checkpoints yet: %s", exc)  # the commit reports the trouble
         record = Record(progress, rev + 1, seen, tuple(outbox), self._question_of(key))
-        return await self._queue(lambda future: _Save(key, record, progress.to_json(), json.dumps(seen), json.dumps(outbox),
+        return await self._queue(lambda future: _Save(key, record, progress.to_json(), jsonio.dumps(seen), jsonio.dumps(outbox),
                                                       tuple(events), reminders, future))
 
     async def delivered(self, key: ConversationKey, rev: int, question: int | None = None) -> bool:

@@ -123,8 +123,9 @@ def setup_logging(settings: Settings) -> None:
     # "maximum number of running instances reached": a sweep still showing replies in a flood
     # pause when the next is due; that next one is skipped, as meant.
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
-    # Messages go out through Bot.do_api_request with plain dicts (frontend.py): PTB suggests
-    # its typed methods each time, which is the cost this avoids.
+    # Replies go out with plain dicts (send.api_call); a file, a channel post and the poller go
+    # through Bot.do_api_request, for which PTB suggests its typed methods each time: the
+    # typed objects are the cost plain dicts avoid.
     warnings.filterwarnings("ignore", message=r"Please use 'Bot\.")
 
 

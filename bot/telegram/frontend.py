@@ -32,7 +32,7 @@ from ..store import ConversationKey, ProgressStore, Record
 from .render import OutMessage, escape, parse_callback
 from .publish import publish
 from .receipts import Receipts
-from .send import Call, deliver, edit_into, edit_item, outbox_of, plan, quietly, send
+from .send import Call, api_call, deliver, edit_into, edit_item, outbox_of, plan, quietly, send
 
 log = logging.getLogger(__name__)
 
@@ -467,7 +467,9 @@ class TelegramFrontend:
         if query.id in self._answered_queries:
             return
         self._answered_queries.put(query.id, True)
-        await quietly(query.answer(text, show_alert=show_alert), "answering a button press")
+        await quietly(api_call(query.get_bot(), "answerCallbackQuery",
+                               {"callback_query_id": query.id, "text": text, "show_alert": show_alert or None}),
+                      "answering a button press")
 
     async def _tell(self, update: Update, context, key: str) -> bool:
         """Say something that belongs to no step; whether Telegram took it."""

@@ -13,11 +13,12 @@ joining...) goes through `Update.de_json` as before.
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from types import MappingProxyType
 
 from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, MessageEntity, Update, User
+
+from .. import jsonio
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NO_KWARGS: MappingProxyType[str, object] = MappingProxyType({})  # what PTB gives an object built from fields it all knows
@@ -112,7 +113,7 @@ def _message(data: dict, bot) -> Message | None:
 def parse_update(body: bytes | str, bot) -> Update:
     """The Update in a webhook body (raises ValueError, TypeError, KeyError or
     AttributeError when it is not one, as `Update.de_json` does)."""
-    return update_of(json.loads(body), bot)
+    return update_of(jsonio.loads(body), bot)
 
 
 def update_of(data, bot) -> Update:

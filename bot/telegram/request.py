@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-import json
 import logging
 
 import aiohttp
 from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+from .. import jsonio
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ class AiohttpRequest(BaseRequest):
         """As BaseRequest's, but a malformed answer is logged by its size, never its content
         (it may quote what a person wrote)."""
         try:
-            return json.loads(payload.decode("utf-8", "replace"))
+            return jsonio.loads(payload.decode("utf-8", "replace"))
         except ValueError as exc:
             log.error("the Bot API answered %d bytes that are not JSON", len(payload))
             raise TelegramError("Invalid server response") from exc

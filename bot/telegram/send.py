@@ -1,16 +1,18 @@
 """Putting replies in a chat: a reply planned as Bot API calls (what the outbox keeps), then
-made, through `Bot.do_api_request` with plain dicts: only the sent message's id is needed,
-and building then parsing full Message objects was most of the cost of an update (bench/)."""
+made with plain dicts (`api_call`): only the sent message's id is needed, and building then
+parsing full Message objects was most of the cost of an update (bench/)."""
 from __future__ import annotations
 
 import base64
 import logging
 from dataclasses import dataclass
 from typing import Any, Awaitable, Iterable
+from urllib.parse import urlencode
 
 from telegram import InputFile
 from telegram.error import BadRequest, TelegramError
 
+from .. import jsonio
 from ..engine import Reply
 from ..letterfile import docx_bytes
 from ..locales import t
@@ -27,6 +29,56 @@ async def quietly(call: Awaitable, why: str):
     except TelegramError as exc:
         log.debug("ignored %s while %s", type(exc).__name__, why)
         return None
+
+
+class _Plain:
+    """A call's plain parameters as PTB's requests read a `RequestData` (each value
+    JSON-encoded, a string as it is), with no `RequestParameter` built per value. (PTB marks
+    RequestData final: this has its documented attributes instead; no files.)"""
+    __slots__ = ("_plain",)
+    contains_files = False
+    multipart_data: dict[str, Any] = {}
+
+    def __init__(self, params: dict[str, Any]):
+        self._plain = params
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return dict(self._plain)
+
+    @property
+    def json_parameters(self) -> dict[str, str]:
+        return {k: v if isinstance(v, str) else jsonio.dumps(v) for k, v in self._plain.items()}
+
+    @property
+    def json_payload(self) -> bytes:
+        return jsonio.dumps(self.json_parameters).encode()
+
+    def url_encoded_parameters(self, encode_kwargs: dict[str, Any] | None = None) -> str:
+        return urlencode(self.json_parameters, **(encode_kwargs or {}))
+
+    def parametrized_url(self, url: str, encode_kwargs: dict[str, Any] | None = None) -> str:
+        return f"{url}?{self.url_encoded_parameters(encode_kwargs)}"
+
+
+async def api_call(bot, method: str, params: dict[str, Any]) -> Any:
+    """One Bot API call with plain parameters; its result as Telegram gives it (a dict, or
+    True). What `Bot.do_api_request` does for them, without its per-value objects and its
+    « use Bot.<method> » warning: through the bot's rate limiter when it has one, then its
+    request (errors raised as PTB raises them). A file goes through `do_api_request`."""
+    params = {k: v for k, v in params.items() if v is not None}
+    if any(isinstance(v, InputFile) for v in params.values()):
+        return await bot.do_api_request(method, api_kwargs=params)
+    request, url = bot.request, f"{bot.base_url}/{method}"
+
+    async def post() -> Any:
+        return await request.post(url=url, request_data=_Plain(params))
+
+    limiter = getattr(bot, "rate_limiter", None)  # (an ExtBot's; a plain Bot has none)
+    if limiter is None:
+        return await post()
+    return await limiter.process_request(callback=post, args=(), kwargs={}, endpoint=method, data=params,
+                                         rate_limit_args=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +225,7 @@ async def deliver(bot, items: Iterable[Call | dict[str, Any]]) -> int | None:
             doc = item.document
             data = base64.b64decode(doc["base64"]) if "base64" in doc else doc["content"].encode("utf-8")
             params["document"] = InputFile(data, filename=doc["filename"])
-        call = bot.do_api_request(item.method, api_kwargs=params)
+        call = api_call(bot, item.method, params)
         if item.refusable:
             result = await _refusable(call, params)
         else:
