@@ -253,8 +253,9 @@ async def test_a_reply_shown_is_marked_in_the_file_with_the_next_step_or_soon_af
     await anna.send("/start")
     await asyncio.sleep(MARK_WAIT * 3)
     commits = []
-    conn = store._conns[True]
-    conn.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
+    writers = [c for c in (store._conns[True], store._inline) if c is not None]  # the thread's, the loop's
+    for conn in writers:
+        conn.set_trace_callback(lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
     try:
         await anna.send("une salade de fruits")
         assert store.count_undelivered_sync() == 0
@@ -266,7 +267,8 @@ async def test_a_reply_shown_is_marked_in_the_file_with_the_next_step_or_soon_af
         await asyncio.sleep(MARK_WAIT * 3)
         assert _outbox_in_file(path, "private:8301") == "[]" and len(commits) == 3  # ...then on its own
     finally:
-        conn.set_trace_callback(None)
+        for conn in writers:
+            conn.set_trace_callback(None)
 
 
 async def test_a_sweep_before_the_mark_reaches_the_file_shows_nothing_twice(tiny_bot, tmp_path):

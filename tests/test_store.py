@@ -111,3 +111,29 @@ def test_a_copy_cached_by_one_process_is_checked_against_the_file(tmp_path):
     finally:
         a.close()
         b.close()
+
+
+async def test_the_event_loop_never_waits_for_the_write_lock(tmp_path, engine):
+    """Another process holding the write lock: a save is committed by the writer thread once
+    the lock is free, while the loop goes on serving (it never sits in SQLite's busy wait)."""
+    import asyncio
+    import time
+
+    store = SQLiteStore(tmp_path / "progress.sqlite3", lock_timeout=3.0)
+    key = ConversationKey.private(4401)
+    progress, _ = engine.start()
+    first = await store.save(key, progress, 0)
+    blocker = sqlite3.connect(store.path, timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        saving = asyncio.ensure_future(store.save(key, progress, first.rev))
+        started, turns = time.monotonic(), 0
+        while time.monotonic() - started < 0.4:
+            await asyncio.sleep(0.01)
+            turns += 1
+        assert not saving.done() and turns >= 20  # the loop kept turning; the save waits for the lock
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert (await asyncio.wait_for(saving, 3)).rev == first.rev + 1
+    store.close()

@@ -191,6 +191,8 @@ def fill(text: str, flow: Flow, progress: Progress, now: datetime, lang: str | N
     Dates counted from today count from the day a letter written now can be posted. With
     `advise`, a deadline of the person's (`kind: deadline`) that falls on a Saturday, Sunday or
     public holiday gets one more sentence: act by the working day before."""
+    if "{" not in text:  # (most questions: nothing to work out)
+        return text
     lang = lang or progress.lang
     answers, texts = progress.answers, progress.texts
     today, posted = _today(flow, now), send_day(flow, now)

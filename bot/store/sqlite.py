@@ -219,6 +219,10 @@ class SQLiteStore:
         self.lock_timeout = lock_timeout
         self.synchronous = synchronous
         self._conns: dict[bool, sqlite3.Connection] = {}
+        # The loop's own commits go through a write connection of their own that never waits for
+        # the lock (busy_timeout 0: when another holds it, the writer thread commits instead);
+        # the writer thread's waits up to lock_timeout. Both are used under the same lock.
+        self._inline: sqlite3.Connection | None = None
         self._locks = {True: threading.Lock(), False: threading.Lock()}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")   # short writes
         self._slow = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqlite-slow")  # purges, chat moves, event pages
@@ -294,8 +298,27 @@ class SQLiteStore:
         for conn in self._conns.values():
             conn.close()
         self._conns.clear()
+        self._close_inline()
         self._identity = None
         self._forget()
+
+    def _open_inline(self) -> sqlite3.Connection | None:
+        """The loop's write connection (the caller holds the write lock); None for a database in
+        memory, which a second connection would not see."""
+        if self._inline is None and str(self.path) != ":memory:":
+            conn = sqlite3.connect(self.path, timeout=0, check_same_thread=False, isolation_level=None)
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA secure_delete=ON")
+            conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
+            if self._checkpointer is not None:
+                conn.execute("PRAGMA wal_autocheckpoint=0")  # the thread does it
+            self._inline = conn
+        return self._inline
+
+    def _close_inline(self) -> None:
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
 
     def _connection(self) -> sqlite3.Connection:
         """The writing connection (tests use it to put the database in trouble)."""
@@ -686,6 +709,8 @@ class SQLiteStore:
                 conn = self._conns.pop(write, None)
                 if conn is not None:
                     conn.close()
+                if write:
+                    self._close_inline()
         self._pool.shutdown(wait=False)
         self._slow.shutdown(wait=False)
 
@@ -721,27 +746,34 @@ class SQLiteStore:
         if not lock.acquire(blocking=False):
             return None
         try:
-            conn = self._conns.get(True)
-            if conn is None or self._trouble is not None:
+            write = self._conns.get(True)
+            if write is None or self._trouble is not None:
                 return None
+            conn = write
             try:
                 if self._identity is not None and self._file_identity() != self._identity:
                     return None  # deleted or replaced: the writer thread's _run reports it
-                conn.execute("PRAGMA busy_timeout = 0")
-                try:
+                conn = self._open_inline() or write
+                if conn is write:  # (in memory: the one connection, not waiting this once)
+                    conn.execute("PRAGMA busy_timeout = 0")
+                    try:
+                        conn.execute("BEGIN IMMEDIATE")
+                    finally:
+                        conn.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
+                else:
                     conn.execute("BEGIN IMMEDIATE")
-                finally:
-                    conn.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
                 now = time.time()
                 results = [self._apply(conn, item, now) for item in batch]
                 conn.execute("COMMIT")
                 return results
-            except (sqlite3.Error, OSError):
+            except (sqlite3.Error, OSError) as exc:
                 try:
                     if conn.in_transaction:
                         conn.rollback()
                 except sqlite3.Error:
                     pass
+                if conn is self._inline and not ("locked" in str(exc) or "busy" in str(exc)):
+                    self._close_inline()  # opened anew next time (a file read-only then, say)
                 return None
         finally:
             lock.release()
@@ -826,6 +858,8 @@ class SQLiteStore:
     def _start_checkpointer(self) -> None:
         with self._locks[True]:
             self._open(True).execute("PRAGMA wal_autocheckpoint=0")  # the thread does it instead
+            if self._inline is not None:
+                self._inline.execute("PRAGMA wal_autocheckpoint=0")
         self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="sqlite-checkpoint",
                                               daemon=True)
         self._checkpointer.start()
