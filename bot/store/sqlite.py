@@ -11,9 +11,10 @@ Rows are read when their conversation is next seen, never all at start.
   saved within MARK_WAIT seconds, or a commit of its own after them: one at a time, the next
   update's save carries the last one's mark. A crash in between shows that reply once more
   (the next process's sweep), never loses it. The commit runs on the event loop only when SQLite's write
-  lock is free (it then takes well under a millisecond); when anything holds it (a purge
-  chunk, a chat move, a checkpoint), the store's writer thread commits and waits instead:
-  only those steps wait, never the loop and everyone on it. In WAL mode with
+  lock is free (it then takes well under a millisecond), on a connection of its own that
+  never waits for the lock; when anything holds it (a purge chunk, a chat move, a checkpoint,
+  another process), the store's writer thread commits and waits instead: only those steps
+  wait, never the loop and everyone on it. In WAL mode with
   `synchronous=NORMAL` a commit appends to the log without waiting for the disk; a step the
   person was answered for survives a crash of the process. The slow part, copying the log
   into the database and syncing it to disk (the checkpoint), runs on a background thread.
