@@ -274,7 +274,7 @@ class _Speller:
             if len(word) >= 7:
                 self.long.setdefault(word[0], []).append(word)
         # A key most often leads to one word: kept as that word, not a tuple of one; keys are
-        # interned, the models of one process sharing most of them (together about 3 MB less)
+        # interned, the models of one process sharing most of them (together about 2.5 MB less)
         self.index: dict[str, str | tuple[str, ...]] = {
             sys.intern(key): found[0] if len(found) == 1 else tuple(sorted(found)) for key, found in index.items()}
         for words_ in self.long.values():

@@ -37,7 +37,6 @@ class _Plain:
     RequestData final: this has its documented attributes instead; no files.)"""
     __slots__ = ("_plain",)
     contains_files = False
-    multipart_data: dict[str, Any] = {}
 
     def __init__(self, params: dict[str, Any]):
         self._plain = params
@@ -49,6 +48,10 @@ class _Plain:
     @property
     def json_parameters(self) -> dict[str, str]:
         return {k: v if isinstance(v, str) else jsonio.dumps(v) for k, v in self._plain.items()}
+
+    @property
+    def multipart_data(self) -> dict[str, Any]:
+        return {}
 
     @property
     def json_payload(self) -> bytes:
