@@ -375,30 +375,13 @@ class SQLiteStore:
         name = str(key)
         cached = self._cache.get(name)
         if cached is not None:
-            found = self._checked(name)
+            found = self._run(lambda c: c.execute(_CHECK, (name,)).fetchone())
             if found is not None and (found == (cached.rev, not cached.outbox, cached.question)
                                       or (found[0] == cached.rev and self._marks.get(name) == cached.rev)):
                 return cached  # (a mark not in the file yet: the cache is ahead of it)
         record = self._read(name)
         self._remember(name, record)
         return record
-
-    def _checked(self, name: str) -> Any:
-        """The row's (rev, outbox empty, question), read on the loop's write connection when it
-        is free (its pages are the ones this process last wrote: nothing to read again from
-        the file), else on the read connection."""
-        lock = self._locks[True]
-        if self._inline is not None and lock.acquire(blocking=False):
-            try:
-                inline = self._inline
-                if (inline is not None and not inline.in_transaction and self._trouble is None
-                        and self._file_identity() == self._identity):
-                    return inline.execute(_CHECK, (name,)).fetchone()
-            except (sqlite3.Error, OSError):
-                pass  # (a file gone, say: the read connection's path below finds and reports it)
-            finally:
-                lock.release()
-        return self._run(lambda c: c.execute(_CHECK, (name,)).fetchone())
 
     def _read(self, key: str) -> Record | None:
         row = self._run(lambda c: c.execute(f"SELECT {_COLUMNS} FROM progress WHERE key = ?", (key,)).fetchone())
