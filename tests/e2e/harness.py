@@ -90,15 +90,23 @@ class BotProcess:
                         "BOT_WEBHOOK_SECRET": self.secret, **(extra_env or {})})  # extra_env wins
             self.webhook_port, self.secret = int(env["BOT_WEBHOOK_PORT"]), env["BOT_WEBHOOK_SECRET"]
             args.append("--webhook")
+        self.emulator, self.hook = emulator, env.get("BOT_WEBHOOK_URL") if webhook else None
         self._log_file = open(self.log, "w")
         self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
         self._wait_ready()
+
+    def _hook_set(self) -> bool:
+        """Webhook mode: whether this process's webhook is the one set (the bot logs « Application
+        started » before it sets it; an update sent before then would wait in the emulator's
+        getUpdates queue, which a webhook bot never reads, where Telegram would deliver it)."""
+        info = post(f"{self.emulator.url}/bot{TOKEN}/getWebhookInfo")["result"]
+        return info.get("url") == self.hook
 
     def _wait_ready(self, timeout: float = 30) -> None:
         deadline = time.time() + timeout
         while time.time() < deadline:
             text = self.log.read_text()
-            if "Application started" in text:
+            if "Application started" in text and (self.hook is None or self._hook_set()):
                 return
             if self.proc.poll() is not None:
                 raise RuntimeError(f"bot exited {self.proc.returncode}:\n{text}")
