@@ -28,8 +28,8 @@ Everything is pure Python plus rapidfuzz for string distance; every cache is bou
 from __future__ import annotations
 
 import math
-import sys
 import re
+import sys
 import unicodedata
 from bisect import bisect_right
 from contextlib import contextmanager

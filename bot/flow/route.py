@@ -237,9 +237,14 @@ def merged_choice(own: Choice, lent: Choice | None) -> Choice:
         return own
     mine, theirs = own.recogniser, lent.recogniser
     return Choice(own.id, own.label, own.routes, recogniser=Recogniser(
-        *(old + tuple(dict.fromkeys(x for x in new if x not in set(old)))
-          for old, new in ((mine.keywords, theirs.keywords), (mine.patterns, theirs.patterns),
-                           (mine.examples, theirs.examples)))))
+        _joined(mine.keywords, theirs.keywords), _joined(mine.patterns, theirs.patterns),
+        _joined(mine.examples, theirs.examples)))
+
+
+def _joined(mine: tuple[str, ...], theirs: tuple[str, ...]) -> tuple[str, ...]:
+    """`mine`, then those of `theirs` not in it yet, each once, in order."""
+    have = set(mine)
+    return mine + tuple(x for x in dict.fromkeys(theirs) if x not in have)
 
 
 def load_router(folder: str | Path, flows: FlowSet) -> tuple[Router | None, list[Problem]]:

@@ -261,13 +261,19 @@ class SQLiteStore:
                 if self.synchronous not in ("NORMAL", "FULL"):
                     raise sqlite3.OperationalError(f"synchronous must be NORMAL or FULL, not {self.synchronous!r}")
                 conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute(f"PRAGMA synchronous={self.synchronous}")
-                conn.execute("PRAGMA secure_delete=ON")  # erased text is overwritten, not left on disk
-                conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")  # the log is cut back to this
+                self._as_writer(conn)
                 migrate(conn)
                 self._identity = self._file_identity()
             self._conns[write] = conn
         return conn
+
+    def _as_writer(self, conn: sqlite3.Connection) -> None:
+        """What every writing connection is set to (they are per connection)."""
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA secure_delete=ON")  # erased text is overwritten, not left on disk
+        conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")  # the log is cut back to this
+        if self._checkpointer is not None:
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
 
     def _file_identity(self) -> tuple[int, int] | None:
         if str(self.path) == ":memory:":
@@ -308,11 +314,7 @@ class SQLiteStore:
         memory, which a second connection would not see."""
         if self._inline is None and str(self.path) != ":memory:":
             conn = sqlite3.connect(self.path, timeout=0, check_same_thread=False, isolation_level=None)
-            conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            conn.execute("PRAGMA secure_delete=ON")
-            conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
-            if self._checkpointer is not None:
-                conn.execute("PRAGMA wal_autocheckpoint=0")  # the thread does it
+            self._as_writer(conn)
             self._inline = conn
         return self._inline
 
