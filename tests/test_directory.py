@@ -327,3 +327,56 @@ def test_the_general_flow_learns_each_example_of_the_directory_once():
         kind = next((k for k in directory.problems if k.id == choice.id), None)
         if kind is not None:  # every example of the directory's kind is there
             assert set(kind.recogniser.examples) <= set(examples)
+
+
+@pytest.mark.parametrize("text,company", [
+    ("Sixt m'a débité 250 € de nettoyage alors que la voiture était propre", "sixt"),
+    ("PostFinance me refuse l'accès à mon compte depuis mon nouveau téléphone", "postfinance"),
+    ("Mon compte Hello Bank est bloqué depuis un virement", "hello-bank"),
+    ("Aspirateur Dyson qui s'arrête toutes les dix secondes", "dyson"),
+    ("Ma commande La Redoute devait arriver samedi, toujours rien", "la-redoute"),
+    ("J'ai fermé mon compte chez Énergir et ils me facturent encore", "energir"),
+    ("Le vigile de l'Intermarché m'a fouillé le sac devant tout le monde", "intermarche"),
+    # no company: a place, an abbreviation, a label quoted from a statement, someone
+    ("J'habite à Genève et mon colis n'est jamais arrivé", "unknown"),
+    ("Le SAV ne répond jamais au téléphone", "unknown"),
+    ("Prélèvement de 29,90 € « PAY*SRV 0800 » sur mon compte, aucune idée de ce que c'est", "unknown"),
+    ("Personne ne m'a répondu depuis trois semaines pour mon remboursement", "unknown"),
+])
+def test_a_company_outside_the_directory_is_named_wherever_it_stands(router, text, company):
+    """Not only after « chez »: the subject of « m'a », « me », « ne », a capitalised name in the
+    sentence; never a place, an abbreviation, a quoted label or a person."""
+    found = router.route(text)
+    assert found.company == company, found.why
+
+
+def test_a_common_word_after_what_says_a_company_names_it(router):
+    assert router.route("prélevée 2 fois par free ce mois ci 39,99 x2").company == "free"
+    assert router.route("au téléphone le conseiller orange m'a dit que l'option était offerte").company == "orange"
+    assert router.route("j'ai acheté un pull orange chez Zara, il a déteint au premier lavage").company == "zara"
+
+
+@pytest.mark.parametrize("text", ["quelle heure est-il", "On dit septante ou soixante-dix chez vous ?"])
+def test_words_that_speak_for_no_kind_are_no_consumer_problem(router, text):
+    assert router.route(text).line() == "-\t-\tnone", router.route(text).why
+
+
+def test_the_general_flow_reads_a_description_with_the_routers_model_and_the_same_answers(routed, flow):
+    """One model for the two (memory, start-up): read against the router's kinds, restricted to
+    the general flow's, a description gets the answer the general flow's own model gives."""
+    from bot.engine import Engine
+    from bot.flow.recognise import _MODELS, recognise
+    from bot.flow.route import load_router
+    flows, _ = FlowSet.load([FLOWS], None)
+    router, _ = load_router(FLOWS, flows)
+    general = flows.get(flows.general).flow
+    node = general.nodes[general.classify_node]
+    engine = Engine(flows, router=router)
+    engine.warm_up(NOW)
+    assert _MODELS.get(id(node.choices)) is None  # not built: the router's serves
+    ids = {c.id for c in node.choices}
+    for text in ["SFR me facture deux fois ma box", "j'ai résilié en mars et Free me prélève encore",
+                 "mon colis Chronopost est marqué livré mais jamais reçu", "le frigo Boulanger fuit",
+                 "impossible de joindre le service client d'EDF", "on m'a vendu une option sans me demander"]:
+        own, shared = recognise(text, node.choices, ids), recognise(text, router.problems, ids)
+        assert (own.choice, own.candidates) == (shared.choice, shared.candidates), text

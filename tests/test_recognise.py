@@ -370,3 +370,35 @@ def test_models_learning_together_read_as_models_learning_alone():
                  "un démarcheur m'a fait signer un contrat de gaz", "quelle heure est-il"):
         for a, b in zip(alone, together):
             assert a.probabilities(a.features(text)) == b.probabilities(b.features(text)), text
+
+
+@pytest.mark.parametrize("pattern,needs", [
+    (r"(?s)\b(resilie|annule)\b.*\b(preleve)", ("resilie", "annule")),
+    (r"\b(ignoree?|rien ne change) (pas)\b", ("ignore", "rien ne change")),
+    (r"\bcan ?t (log|sign)\b", ("can",)),
+    (r"\b(c est|c) regle\b|\bmerci (au|a la)", ("c est", "c", "merci ")),
+    (r"\b(de )?(resilier|annuler)", None),     # an optional group first: no telling
+    (r"\b\d+ ?(eur|euros?)\b", None),          # a digit class first
+    (r"(?i)\bResilie", None),                  # case left to the pattern
+    (r"\b(resilie|\w+ment)", None),            # one branch starts with anything
+])
+def test_what_a_pattern_must_find_in_a_text_before_it_is_searched(pattern, needs):
+    assert R.required_text(pattern) == needs
+
+
+def test_skipping_patterns_whose_words_are_absent_changes_nothing_learnt_or_read(monkeypatch):
+    """A pattern is not run on a text holding none of the words it starts with: the model learns
+    the same weights, and every example reads as the same features, as when all are run."""
+    from bot.flow.files import FlowSet
+    from bot.flow.route import load_router
+    flows, _ = FlowSet.load([Path(__file__).parent.parent / "flows"], None)
+    router, _ = load_router(Path(__file__).parent.parent / "flows", flows)
+    fast = R.Model(router.problems)
+    monkeypatch.setattr(R, "required_text", lambda raw: None)
+    every = R.Model(router.problems)
+    assert any(p[4] for p in fast.patterns) and not any(p[4] for p in every.patterns)
+    assert fast.logp == every.logp
+    texts = [e for c in router.problems for e in c.recogniser.examples][::3] + [
+        "ils ont ignoré ma résiliation", "je n'arrives pas à me connecter", "elle a été prise en compte ?"]
+    assert all([(f.feature, f.weight) for f in fast.features(t)] == [(f.feature, f.weight) for f in every.features(t)]
+               for t in texts)

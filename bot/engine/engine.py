@@ -260,7 +260,7 @@ class Engine:
         """A description typed at a free-text question: its kind taken, or offered to confirm
         (understood), or the full list shown (not understood); `Reply.understood` says which."""
         node = machine.flow.nodes[progress.node]
-        verdict = recognise(text, node.choices, {c.id for c in self._choices(node, progress)})
+        verdict = recognise(text, self._read_against(machine.flow, node), {c.id for c in self._choices(node, progress)})
         kept = text[:MAX_TEXT]
         candidates = verdict.candidates or (  # on the directory: the kind the words lean to most, to confirm
             [verdict.hits[0].choice] if on_directory and verdict.hits and verdict.hits[0].score > 0 else [])
@@ -409,7 +409,8 @@ class Engine:
         conversation that starts from them (kept in `draft` until then)."""
         lang, flow = progress.lang, machine.flow
         asked = flow.nodes.get(flow.classify_node) if flow.classify_node else None
-        verdict = recognise(text, asked.choices) if asked is not None else None
+        verdict = recognise(text, self._read_against(flow, asked), {c.id for c in asked.choices}) \
+            if asked is not None else None
         new = verdict is not None and bool(verdict.choice or verdict.candidates)
         progress = progress.with_(draft=text[:MAX_TEXT] if new else None)
         node = flow.nodes[progress.node]
@@ -472,7 +473,7 @@ class Engine:
                 for node in machine.flow.nodes.values():
                     self._reply(machine, Progress(flow_id, machine.flow.version, node.id), now, [])
                     if node.kind == "text":
-                        recognise("warm up", node.choices)
+                        recognise("warm up", self._read_against(machine.flow, node))
             if self.router is not None:
                 self.router.route("warm up")  # the problem kinds' model
 
@@ -654,6 +655,17 @@ class Engine:
             seen.add(node_id)
             node_id = machine.step(node_id, answers[node_id], answers) or node_id
         return node_id
+
+    def _read_against(self, flow: Flow, node: Node) -> tuple[Choice, ...]:
+        """The choices words typed at a free-text question are read against: the node's own,
+        or, at the first question of a flow on the directory, the router's kinds of problem.
+        Those learn from the same examples, plus `none`'s; read restricted to the node's
+        choices they give the same answers (tests/test_directory.py), and one model is kept,
+        not two (about 0.5 s of start-up and 4.5 MB less)."""
+        if self.router is not None and flow.directory is not None and node.id == flow.classify_node \
+                and {c.id for c in node.choices} <= self.router.kinds:
+            return self.router.problems
+        return node.choices
 
     def _choices(self, node: Node, progress: Progress) -> list[Choice]:
         """The choices shown: those whose condition holds (on the directory, `levels` too)."""

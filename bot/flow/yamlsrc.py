@@ -11,6 +11,8 @@ from typing import Any, Generator
 
 import yaml
 
+from ..yamlio import SafeLoader
+
 YamlValue = Any  # a value as YAML gives it: text, a number, a date, a Located, a LocatedList...
 
 
@@ -44,7 +46,7 @@ class LocatedList(list[YamlValue]):
         return self.item_lines[index] if index < len(self.item_lines) else self.line
 
 
-class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # libyaml's parser when present: 5x faster
+class _LineLoader(SafeLoader):  # type: ignore[misc]  # libyaml's parser when present: 5x faster
     """SafeLoader that builds Located containers and records duplicate keys."""
 
     def __init__(self, stream: str) -> None:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ..yamlio import safe_load
 
 HERE = Path(__file__).resolve().parent
 DEFAULT = "fr"
@@ -21,7 +21,7 @@ DEFAULT = "fr"
 def catalogue(lang: str) -> dict[str, Any]:
     """The whole file of one language (name, commands, menu, messages, months, weekdays)."""
     with open(HERE / f"{lang}.yaml", encoding="utf-8") as file:
-        found: dict[str, Any] = yaml.safe_load(file)
+        found: dict[str, Any] = safe_load(file)
         return found
 
 
