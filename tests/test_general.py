@@ -455,3 +455,12 @@ def test_a_carrier_named_for_an_order_sends_the_claim_to_the_seller(engine):
     assert "celui que nomment les conditions générales du vendeur ; pour un envoi confié vous-même" in reply.text
     letter = detail(engine, progress, reply, "letter").document.content
     assert letter.splitlines()[4].startswith("[Le vendeur : le site où vous avez commandé")
+
+
+def test_a_company_outside_the_directory_named_without_chez_is_who_the_letter_goes_to(engine):
+    """« Sixt m'a débité… »: the name the description gives is the letter's addressee, not
+    « [Nom de l'entreprise] »."""
+    progress, reply = talk(engine, "Sixt m'a débité 250 € de nettoyage alors que la voiture était propre", "#no")
+    assert progress.answers["company"] == "other"
+    letter = detail(engine, progress, reply, "letter").document.content
+    assert letter.splitlines()[4] == "Sixt" and "[Nom de l'entreprise]" not in letter

@@ -15,7 +15,7 @@ from ..flow.directory import Company, Directory, Sector, Sourced, Step
 from ..flow.model import COMPANY, Delay, DelayUnit, Flow, Text, tr
 from ..locales import t
 from ..flow.recognise import normalise
-from ..flow.route import capitalised_name, named_as_typed
+from ..flow.route import capitalised_name, named_as_typed, unlisted_name
 from .infer import said_in
 
 _UNITS = {"fr": {"day": "jour", "days": "jours", "week": "semaine", "weeks": "semaines", "month": "mois",
@@ -303,14 +303,17 @@ def _write_to(to: str, name: str, of: str, known: bool, lang: str) -> str:
 
 def _other_name(flow: Flow, texts: dict[str, str]) -> str | None:
     """The name of a company the directory does not know: typed at the company question (« c'est
-    Zoomtel »: « Zoomtel »), else named in the description (« chez Zoomtel »)."""
+    Zoomtel »: « Zoomtel »), else named in the description as the router reads it (« chez
+    Zoomtel », « Sixt m'a débité… »)."""
     node = next(n.id for n in flow.nodes.values() if n.kind == COMPANY)
     typed = texts.get(node, "")
     if typed:
         plain = _PREFIX.sub("", typed).strip(" .!?,;")  # « Maisons du Monde », « Auto Plus »: whole
         found = named_as_typed(typed) or (plain if len(plain.split()) <= 4 else None) or capitalised_name(typed)
         return (found[:1].upper() + found[1:])[:40] if found else None
-    return next((n for n in map(named_as_typed, texts.values()) if n), None)
+    described = texts.get(flow.classify_node or "", "")
+    return next((n for n in map(named_as_typed, texts.values()) if n), None) or \
+        (unlisted_name(described) if described else None)
 
 
 _PREFIX = re.compile(r"^\s*(?:c'est|c’est|it's|it is|chez|avec|with|l'entreprise|la société|la societe)\s+", re.I)

@@ -233,12 +233,17 @@ _NOT_NAMES = frozenset("je j il elle on nous vous ils elles moi lui eux le la le
                        "cette monsieur madame paris france internet".split())
 
 
+def unlisted_name(text: str) -> str | None:
+    """The name of a company the directory does not know, as written: after « chez », « via »,
+    « avec »; the subject of « … m'a », « … me », « … ne » (« Sixt m'a débité 250 € »); else a
+    capitalised name inside a sentence (« Mon compte Hello Bank est bloqué »), not a place
+    (« à Genève ») nor a common abbreviation (« SAV », « SMS »)."""
+    return named_as_typed(text) or _subject_name(text) or capitalised_name(text, places=False)
+
+
 def _named(text: str) -> str | None:
-    """The name of a company the directory does not know, normalised (lowercase, hyphens):
-    after « chez », « via », « avec »; the subject of « … m'a », « … me », « … ne » (« Sixt m'a
-    débité 250 € »); else a capitalised name inside a sentence (« Mon compte Hello Bank est
-    bloqué »), not a place (« à Genève ») nor a common abbreviation (« SAV », « SMS »)."""
-    found = named_as_typed(text) or _subject_name(text) or capitalised_name(text, places=False)
+    """`unlisted_name`, normalised (lowercase, hyphens): the company column."""
+    found = unlisted_name(text)
     return "-".join(normalise(found).split()) if found else None
 
 
