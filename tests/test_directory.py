@@ -361,7 +361,7 @@ def test_words_that_speak_for_no_kind_are_no_consumer_problem(router, text):
     assert router.route(text).line() == "-\t-\tnone", router.route(text).why
 
 
-def test_the_general_flow_reads_a_description_with_the_routers_model_and_the_same_answers(routed, flow):
+def test_the_general_flow_reads_a_description_with_the_routers_model_and_the_same_answers():
     """One model for the two (memory, start-up): read against the router's kinds, restricted to
     the general flow's, a description gets the answer the general flow's own model gives."""
     from bot.engine import Engine

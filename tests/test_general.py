@@ -464,3 +464,16 @@ def test_a_company_outside_the_directory_named_without_chez_is_who_the_letter_go
     assert progress.answers["company"] == "other"
     letter = detail(engine, progress, reply, "letter").document.content
     assert letter.splitlines()[4] == "Sixt" and "[Nom de l'entreprise]" not in letter
+
+
+@pytest.mark.parametrize("text", ["SFR me facture deux fois ma box", "ça marche pas"])
+def test_a_first_description_is_read_once_by_the_one_model(engine, monkeypatch, text):
+    """The router, then the general flow's question, read it with the same model: its words
+    are worked out once, not two or three times."""
+    from bot.flow import recognise as R
+    read = []
+    work = R.Model._features
+    monkeypatch.setattr(R.Model, "_features",  # (not counting a model learning its examples)
+                        lambda self, cls, *a: (self.vocab is not None and read.append(cls)) or work(self, cls, *a))
+    talk(engine, text)
+    assert len(read) == 1

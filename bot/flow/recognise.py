@@ -374,6 +374,7 @@ class Model:
         self.speller = _Speller(surface)
         self.known_surface = frozenset(surface)
         self.cache: Memo[str, tuple[str | None, str, str]] = Memo(4096)  # word -> (feature, how, what patterns see)
+        self._last: tuple[str, list[Feature]] | None = None  # the last text read and its features
         self.vocab: frozenset[str] | None = None   # None while learning: every word is a feature
         self._train(keyword_docs, example_clauses)
 
@@ -547,7 +548,14 @@ class Model:
         return out
 
     def features(self, text: str) -> list[Feature]:
-        return self._features(clauses(text))
+        """The features of a text, read-only. The last text's are kept: a first description is
+        read by the router, then by the general flow's question, with this one model."""
+        last = self._last
+        if last is not None and last[0] == text:
+            return last[1]
+        found = self._features(clauses(text))
+        self._last = (text, found)
+        return found
 
     # -- scoring ---------------------------------------------------------------------------
     def probabilities(self, feats: list[Feature]) -> list[float] | None:
